@@ -1,0 +1,55 @@
+"""A plain (non-editable) install into a fresh virtual environment finds what it ships."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def installed_tsk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``tsk`` from a wheel built from this checkout, in a new venv."""
+    base = tmp_path_factory.mktemp("wheel")
+    venv.create(base / "venv", with_pip=True)
+    python = base / "venv" / "bin" / "python"
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        check=True,
+        cwd=base,
+    )
+    return base / "venv" / "bin" / "tsk"
+
+
+def run(tsk: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # Run from a folder that is not the checkout, so nothing is found by accident.
+    return subprocess.run([str(tsk), *args], capture_output=True, text=True, cwd=tsk.parent.parent)
+
+
+@pytest.mark.slow
+def test_wheel_finds_shipped_processes(installed_tsk: Path) -> None:
+    result = run(installed_tsk, "process", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    keys = {row["key"] for row in json.loads(result.stdout)}
+    assert "est" in keys
+
+
+@pytest.mark.slow
+def test_wheel_validates_everything_shipped(installed_tsk: Path) -> None:
+    result = run(installed_tsk, "process", "validate")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_wheel_is_not_the_checkout(installed_tsk: Path) -> None:
+    code = "import tsk_workflow, sys; print(tsk_workflow.__file__)"
+    python = installed_tsk.parent / "python"
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    assert str(ROOT) not in result.stdout
+    assert sys.prefix not in result.stdout

@@ -1,0 +1,54 @@
+"""The ``tsk`` command line: thin commands that parse, call the service layer and print.
+
+Sub-commands are imported only when they are run, so ``tsk --help`` and every command start fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from tsk_workflow.cli.context import Settings, TskGroup
+
+COMMANDS = {
+    "process": ("tsk_workflow.cli.process", "process", "Process definitions: list, show, validate, draw"),
+    "org": ("tsk_workflow.cli.org", "org", "The organisation: people, roles, groups, towns"),
+}
+
+
+class LazyGroup(TskGroup):
+    """A group whose sub-commands live in modules imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _help = COMMANDS[cmd_name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--db", envvar="TSK_DATABASE_URL", metavar="URL", help="Database URL or SQLite file [TSK_DATABASE_URL]")
+@click.option("--org", envvar="TSK_ORG", metavar="FILE|NAME", help="Organisation file or shipped municipality [TSK_ORG]")
+@click.option("--as", "actor", envvar="TSK_USER", metavar="PERSON", help="Who is acting [TSK_USER]")
+@click.option("--lang", type=click.Choice(["sv", "en"]), envvar="TSK_LANG", default="sv", show_default=True)
+@click.version_option(package_name="tsk-workflow")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, lang: str) -> None:
+    """tsk-workflow: the safety and crime-prevention work of a Swedish municipality."""
+    ctx.obj = Settings(db=db, org=org, actor=actor, lang=lang)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="tsk")

@@ -1,0 +1,57 @@
+"""What every command shares: the global options, printing, and turning errors into one line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+
+from tsk_workflow.errors import DefinitionError, TskError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The global options (each also an environment variable)."""
+
+    db: str | None = None
+    org: str | None = None
+    actor: str | None = None
+    lang: str = "sv"
+
+    def require_org(self) -> str:
+        if not self.org:
+            raise TskError("no organisation given: use --org NAME|FILE or set TSK_ORG")
+        return self.org
+
+
+class TskGroup(click.Group):
+    """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DefinitionError as exc:
+            for problem in exc.problems:
+                click.echo(problem, err=True)
+            ctx.exit(exc.exit_code)
+        except TskError as exc:
+            click.echo(f"tsk: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def settings(ctx: click.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, Settings) else Settings()
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON only")(function)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

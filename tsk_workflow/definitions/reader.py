@@ -1,0 +1,192 @@
+"""Reading definition files into plain data, remembering where each value stood.
+
+The model is format-neutral; a ``Reader`` turns a file into a ``Document`` (plain data plus a map
+from paths like ``("steps", 2, "tasks", 0, "due")`` to line and column), so that every problem,
+whether found by the model or by the checks after it, can be reported as ``file:line:column``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+MAX_BYTES = 1_000_000
+"""Definitions and organisation files are small; anything larger is refused before parsing."""
+
+MAX_NODES = 100_000
+"""Guards against alias bombs: a document expanding to more values than this is refused."""
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in one file, printed as ``file:line:column: message`` (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.message}"
+
+
+@dataclass
+class Document:
+    """Plain data read from a file, with the position of every key and item."""
+
+    file: str
+    data: Any
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+
+    def problem(self, path: Sequence[str | int], message: str) -> Problem:
+        """A problem located at ``path``, or at its nearest ancestor that has a position."""
+        key = tuple(path)
+        while key and key not in self.positions:
+            key = key[:-1]
+        line, column = self.positions.get(key, (0, 0))
+        return Problem(self.file, line + 1, column + 1, message)
+
+
+class ReadError(Exception):
+    """The file could not be read as a document at all; ``problem`` says where and why."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class Reader(Protocol):
+    """Turns the text of a file into a ``Document``."""
+
+    def read(self, text: str, file: str) -> Document: ...
+
+
+class YamlReader:
+    """Reads YAML with ruamel.yaml's round-trip loader, which keeps line and column."""
+
+    def read(self, text: str, file: str) -> Document:
+        yaml = YAML(typ="rt", pure=True)
+        try:
+            raw = yaml.load(text)
+        except MarkedYAMLError as exc:
+            raise ReadError(_syntax_problem(file, exc)) from None
+        except YAMLError as exc:
+            raise ReadError(Problem(file, 1, 1, f"YAML error: {exc}")) from None
+        document = Document(file, None)
+        counter = _Counter()
+        document.data = _plain(raw, (), document.positions, counter)
+        return document
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def tick(self) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _TooLarge
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _syntax_problem(file: str, exc: MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line, mark.column) if mark is not None else (0, 0)
+    what = exc.problem or exc.context or "invalid YAML"
+    return Problem(file, line + 1, column + 1, f"YAML syntax error: {what}")
+
+
+def _plain(
+    node: Any, path: PathKey, positions: dict[PathKey, tuple[int, int]], counter: _Counter
+) -> Any:
+    counter.tick()
+    if isinstance(node, CommentedMap):
+        return {
+            str(key) if not isinstance(key, str | int | bool) else key: _child(
+                node, key, path, positions, counter
+            )
+            for key in node
+        }
+    if isinstance(node, CommentedSeq):
+        return [_item(node, index, path, positions, counter) for index in range(len(node))]
+    return _scalar(node)
+
+
+def _child(
+    node: CommentedMap,
+    key: Any,
+    path: PathKey,
+    positions: dict[PathKey, tuple[int, int]],
+    counter: _Counter,
+) -> Any:
+    child_path = (*path, str(key) if not isinstance(key, str | int) else key)
+    line, column = node.lc.key(key)
+    positions[child_path] = (line, column)
+    return _plain(node[key], child_path, positions, counter)
+
+
+def _item(
+    node: CommentedSeq,
+    index: int,
+    path: PathKey,
+    positions: dict[PathKey, tuple[int, int]],
+    counter: _Counter,
+) -> Any:
+    child_path = (*path, index)
+    positions[child_path] = node.lc.item(index)
+    return _plain(node[index], child_path, positions, counter)
+
+
+def _scalar(value: Any) -> Any:
+    """ruamel's scalar subclasses (ScalarFloat, TaggedScalar, ...) as plain Python values."""
+    for plain in (bool, int, float, str):
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+def read_file(path: Path, reader: Reader | None = None) -> Document:
+    """Read ``path`` as a document; a file that cannot be read raises ``ReadError``."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise ReadError(Problem(name, 1, 1, f"file is too large ({size} bytes, at most {MAX_BYTES})"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(Problem(name, 1, 1, f"cannot read file: {exc.strerror}")) from None
+    return read_text(_decode(raw, name), name, reader)
+
+
+def read_text(text: str, name: str, reader: Reader | None = None) -> Document:
+    try:
+        document = (reader or YamlReader()).read(text, name)
+    except _TooLarge:
+        raise ReadError(Problem(name, 1, 1, f"document expands to more than {MAX_NODES} values (alias bomb?)")) from None
+    except RecursionError:
+        raise ReadError(Problem(name, 1, 1, "document is nested too deeply")) from None
+    if document.data is None:
+        raise ReadError(Problem(name, 1, 1, "file is empty"))
+    if not isinstance(document.data, Mapping):
+        kind = type(document.data).__name__
+        raise ReadError(Problem(name, 1, 1, f"expected a mapping of keys to values, found {kind}"))
+    return document
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ReadError(Problem(name, line, 1, "file is not valid UTF-8 text")) from None

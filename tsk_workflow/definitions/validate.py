@@ -1,0 +1,356 @@
+"""Loading a definition: read, validate with the model, then check the whole machine.
+
+Every problem becomes a ``Problem`` with file, line and column. Nothing here does I/O except
+``load_process_file``; the checks are pure functions of the model and the document.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Step
+from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file
+from tsk_workflow.errors import DefinitionError
+
+Found = tuple[tuple[str | int, ...], str]
+"""A problem found by a check: the path of the value at fault and the message."""
+
+M = TypeVar("M", bound=BaseModel)
+
+DURATION_FIELDS = {"due", "reminders", "after", "length", "within", "lead"}
+
+
+def model_problems(document: Document, model: type[M]) -> tuple[M | None, list[Problem]]:
+    """Validate ``document.data`` with ``model``; each pydantic error becomes a located problem."""
+    try:
+        return model.model_validate(document.data), []
+    except ValidationError as exc:
+        problems = [_pydantic_problem(document, error, model) for error in exc.errors()]
+        return None, _unique(problems)
+
+
+def _unique(problems: Iterable[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _pydantic_problem(document: Document, error: Any, model: type[BaseModel]) -> Problem:
+    path, rest = _data_path(document.data, error["loc"])
+    return document.problem(path, _message(error, path, rest, model))
+
+
+def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[list[str | int], list[str | int]]:
+    """The part of ``loc`` that names values present in ``data``, and the part that does not.
+
+    Pydantic puts union tags (``monthly``) and validator names into ``loc``; they are skipped.
+    """
+    path: list[str | int] = []
+    rest: list[str | int] = []
+    node = data
+    for element in loc:
+        if isinstance(node, dict) and element in node:
+            node = node[element]
+            path.append(element)
+        elif isinstance(node, list) and isinstance(element, int) and element < len(node):
+            node = node[element]
+            path.append(element)
+        else:
+            rest.append(element)
+    return path, rest
+
+
+def _message(error: Any, path: list[str | int], rest: list[str | int], model: type[BaseModel]) -> str:
+    kind = error["type"]
+    where = _dotted(path)
+    if kind == "missing":
+        return f"missing key '{rest[-1] if rest else path[-1]}'" + (f" in {where}" if where else "")
+    if kind == "extra_forbidden":
+        return f"unknown key '{path[-1]}'{_did_you_mean(str(path[-1]), model)}"
+    if kind == "string_pattern_mismatch":
+        return _pattern_message(path, error.get("input"))
+    if kind == "union_tag_invalid":
+        expected = error.get("ctx", {}).get("expected_tags", "")
+        return f"{where}: unknown kind {error.get('input')!r}, expected one of {expected}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _pattern_message(path: list[str | int], value: Any) -> str:
+    names = {part for part in path if isinstance(part, str)}
+    where = _dotted(path)
+    if names & DURATION_FIELDS:
+        return (
+            f"{where}: {value!r} is not a duration: use ISO 8601 (P14D, PT2H, P1M) "
+            "or working days (10wd)"
+        )
+    if path and path[-1] in {"start"}:
+        return f"{where}: {value!r} is not a time of day (HH:MM)"
+    if path and path[-1] in {"deadline"}:
+        return f"{where}: {value!r} is not a date of the year (MM-DD)"
+    return f"{where}: {value!r} is not a valid key: use lower-case ASCII letters, digits and _"
+
+
+def _dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _did_you_mean(name: str, model: type[BaseModel]) -> str:
+    close = difflib.get_close_matches(name, sorted(_field_names(model)), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _field_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
+    seen = seen if seen is not None else set()
+    if model in seen:
+        return set()
+    seen.add(model)
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(info.alias or name)
+        for sub in _models_in(info.annotation):
+            names |= _field_names(sub, seen)
+    return names
+
+
+def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        yield annotation
+    for arg in getattr(annotation, "__args__", ()):
+        yield from _models_in(arg)
+    for meta in getattr(annotation, "__metadata__", ()):
+        yield from _models_in(meta)
+
+
+# ---------------------------------------------------------------- checks of the whole machine
+
+
+def check_definition(
+    definition: ProcessDefinition,
+    template_exists: Callable[[str], bool] = lambda _name: True,
+    known_processes: Callable[[str], bool] = lambda _key: True,
+) -> list[Found]:
+    """Checks that need the whole definition; each returns ``(path, message)``."""
+    checks: list[Callable[[ProcessDefinition], Iterable[Found]]] = [
+        _duplicates,
+        _step_references,
+        _roles,
+        _reachability,
+        _dead_ends,
+        _auto_transitions,
+        _document_conditions,
+        _subject_schedule,
+    ]
+    found = [problem for check in checks for problem in check(definition)]
+    found += _templates(definition, template_exists)
+    found += _opened_processes(definition, known_processes)
+    return found
+
+
+def _duplicates(definition: ProcessDefinition) -> Iterator[Found]:
+    yield from _duplicate_keys([s.key for s in definition.steps], "steps", "step")
+    for i, step in enumerate(definition.steps):
+        yield from _duplicate_keys([t.key for t in step.tasks], ("steps", i, "tasks"), "task")
+    seen: set[tuple[str, str]] = set()
+    for index, transition in enumerate(definition.transitions):
+        for source in transition.source:
+            if (transition.trigger, source) in seen:
+                yield (
+                    ("transitions", index, "trigger"),
+                    f"trigger '{transition.trigger}' is defined twice from step '{source}'",
+                )
+            seen.add((transition.trigger, source))
+
+
+def _duplicate_keys(keys: list[str], base: str | tuple[str | int, ...], what: str) -> Iterator[Found]:
+    prefix = (base,) if isinstance(base, str) else base
+    seen: set[str] = set()
+    for index, key in enumerate(keys):
+        if key in seen:
+            yield ((*prefix, index, "key"), f"{what} '{key}' is defined twice")
+        seen.add(key)
+
+
+def _step_references(definition: ProcessDefinition) -> Iterator[Found]:
+    steps = set(definition.step_keys)
+    if definition.initial is not None and definition.initial not in steps:
+        yield (("initial",), f"initial step '{definition.initial}' is not a step")
+    for index, key in enumerate(definition.final):
+        if key not in steps:
+            yield (("final", index), f"final step '{key}' is not a step")
+    for index, transition in enumerate(definition.transitions):
+        for source in transition.source:
+            if source not in steps:
+                yield (
+                    ("transitions", index, "from"),
+                    f"transition '{transition.trigger}' starts from unknown step '{source}'",
+                )
+        if transition.dest not in steps:
+            yield (
+                ("transitions", index, "to"),
+                f"transition '{transition.trigger}' goes to unknown step '{transition.dest}'",
+            )
+
+
+def _roles(definition: ProcessDefinition) -> Iterator[Found]:
+    declared = {CHAIR, *definition.all_roles}
+    for i, step in enumerate(definition.steps):
+        for j, task in enumerate(step.tasks):
+            if task.role not in declared:
+                yield (("steps", i, "tasks", j, "role"), _undeclared(task.role))
+            if task.escalate is not None and task.escalate.to not in declared:
+                yield (("steps", i, "tasks", j, "escalate", "to"), _undeclared(task.escalate.to))
+    for index, transition in enumerate(definition.transitions):
+        for role in transition.by:
+            if role not in declared:
+                yield (("transitions", index, "by"), _undeclared(role))
+
+
+def _undeclared(role: str) -> str:
+    return f"role '{role}' is not declared: add it to 'roles' (or use 'chair')"
+
+
+def _successors(definition: ProcessDefinition) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {key: set() for key in definition.step_keys}
+    for transition in definition.transitions:
+        for source in transition.source:
+            graph.setdefault(source, set()).add(transition.dest)
+    return graph
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def _reachability(definition: ProcessDefinition) -> Iterator[Found]:
+    graph = _successors(definition)
+    reached = _reachable(graph, definition.initial_step)
+    for index, step in enumerate(definition.steps):
+        if step.key not in reached:
+            yield (
+                ("steps", index, "key"),
+                f"step '{step.key}' cannot be reached from the initial step "
+                f"'{definition.initial_step}'",
+            )
+    if not reached & set(definition.final):
+        yield (("final",), f"no final step can be reached from '{definition.initial_step}'")
+
+
+def _dead_ends(definition: ProcessDefinition) -> Iterator[Found]:
+    graph = _successors(definition)
+    final = set(definition.final)
+    for index, step in enumerate(definition.steps):
+        if step.key not in final and not graph[step.key]:
+            yield (
+                ("steps", index, "key"),
+                f"step '{step.key}' is not final and has no transition out of it",
+            )
+        if step.key in final and graph[step.key]:
+            yield (("steps", index, "key"), f"final step '{step.key}' has a transition out of it")
+
+
+def _auto_transitions(definition: ProcessDefinition) -> Iterator[Found]:
+    autos: dict[str, int] = {}
+    steps = {step.key: step for step in definition.steps}
+    for index, transition in enumerate(definition.transitions):
+        if not transition.auto:
+            continue
+        for source in transition.source:
+            autos[source] = autos.get(source, 0) + 1
+            step = steps.get(source)
+            if step is not None and not _required_tasks(step):
+                yield (
+                    ("transitions", index, "auto"),
+                    f"automatic transition '{transition.trigger}' leaves step '{source}', "
+                    "which has no required tasks, so it would fire at once",
+                )
+            if autos[source] == 2:
+                yield (
+                    ("transitions", index, "auto"),
+                    f"step '{source}' has more than one automatic transition",
+                )
+
+
+def _required_tasks(step: Step) -> bool:
+    return any(task.required for task in step.tasks)
+
+
+def _document_conditions(definition: ProcessDefinition) -> Iterator[Found]:
+    steps = {step.key: step for step in definition.steps}
+    for index, transition in enumerate(definition.transitions):
+        if "documents_produced" not in transition.conditions:
+            continue
+        for source in transition.source:
+            if source in steps and not steps[source].produces:
+                yield (
+                    ("transitions", index, "conditions"),
+                    f"condition documents_produced, but step '{source}' produces no documents",
+                )
+
+
+def _subject_schedule(definition: ProcessDefinition) -> Iterator[Found]:
+    over = getattr(definition.schedule, "over", None)
+    wanted = {"towns": "town", "areas": "area"}.get(over or "")
+    if wanted is not None and definition.subject != wanted:
+        yield (
+            ("subject",),
+            f"schedule '{definition.schedule.kind}' over {over} needs subject: {wanted}",
+        )
+
+
+def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> Iterator[Found]:
+    for i, step in enumerate(definition.steps):
+        for j, task in enumerate(step.tasks):
+            if not exists(task.template):
+                yield (
+                    ("steps", i, "tasks", j, "template"),
+                    f"mail template '{task.template}' does not exist in notifications/sv and /en",
+                )
+
+
+def _opened_processes(definition: ProcessDefinition, known: Callable[[str], bool]) -> Iterator[Found]:
+    for i, step in enumerate(definition.steps):
+        for j, opens in enumerate(step.opens):
+            if not known(opens.process):
+                yield (("steps", i, "opens", j, "process"), f"unknown process '{opens.process}'")
+
+
+# ---------------------------------------------------------------- files
+
+
+def load_process_document(
+    document: Document,
+    template_exists: Callable[[str], bool] = lambda _name: True,
+    known_processes: Callable[[str], bool] = lambda _key: True,
+) -> tuple[ProcessDefinition | None, list[Problem]]:
+    definition, problems = model_problems(document, ProcessDefinition)
+    if definition is None:
+        return None, problems
+    found = check_definition(definition, template_exists, known_processes)
+    problems = _unique(document.problem(path, message) for path, message in found)
+    return (definition if not problems else None), problems
+
+
+def load_process_file(path: Path, **checks: Callable[[str], bool]) -> ProcessDefinition:
+    """Load one definition file or raise ``DefinitionError`` listing every problem."""
+    try:
+        document = read_file(path)
+    except ReadError as exc:
+        raise DefinitionError([str(exc.problem)]) from None
+    definition, problems = load_process_document(document, **checks)
+    if definition is None:
+        raise DefinitionError([str(problem) for problem in problems])
+    return definition

@@ -1,0 +1,29 @@
+"""Errors meant for people: each carries one clear message and never needs a traceback."""
+
+from __future__ import annotations
+
+
+class TskError(Exception):
+    """Base of every error the CLI prints as one line and exits 1 on."""
+
+    exit_code = 1
+
+
+class DefinitionError(TskError):
+    """A process definition or organisation file is invalid; ``problems`` lists each problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class NotFound(TskError):
+    """An unknown process, municipality, person, cycle, task or decision."""
+
+
+class Refused(TskError):
+    """An act the engine refuses: no permission, wrong step, open tasks, ..."""
+
+
+class Conflict(TskError):
+    """Someone else changed the same cycle first (optimistic locking)."""

@@ -1,0 +1,194 @@
+"""Rendering mail templates (Jinja2) from ``notifications/<lang>/``.
+
+An *event* is three templates: ``<event>.subject.txt``, ``<event>.txt`` and ``<event>.html``.
+They are looked up first in the municipality's override folder (``override_dir/<lang>/``, where
+``override_dir`` has the same layout as the shipped ``notifications/``), then in the shipped
+folder; an override may replace any single file, including the shared partials (``_base.html``,
+``_macros.html``, ``_footer.txt``). HTML templates are autoescaped, text templates are not, and a
+missing variable is an error (StrictUndefined): a template never silently prints nothing.
+
+Languages are ``sv`` (the default) and ``en``; any other language gives Swedish.
+
+Filters: ``datum`` (2027-03-12), ``langdatum`` (fredag 12 mars 2027, vecka 10; ``week=false``
+leaves the week out; English in ``en``), ``klockslag`` (14:00) and ``kronor`` (125 000 kr).
+Dates may be ``date``/``datetime`` objects or ISO 8601 strings, shown in their own time zone
+(pass them in the municipality's zone).
+
+Context contract. Objects are mappings (dicts) read with dots in the templates; a field marked
+"may be empty" must still be present (``""`` or ``None``).
+
+Every event gets
+    ``person``        {name}: the recipient
+    ``municipality``  {name}: e.g. "Herrljunga kommun"
+
+``task_assigned``, ``task_reminder``, ``task_overdue`` (to the person who holds the task)
+    ``task``     {id, key, title, description (may be empty), role (title of the role the task
+                 is for), due (datetime)}
+    ``cycle``    {id, title, period (may be empty), subject (may be empty)}
+    ``process``  {title}
+    ``command``  the command that completes the task, e.g.
+                 ``tsk --org herrljunga --as anna.berg task done 42 --note "..."``
+``task_escalated`` (to the chair; ``person`` is the chair)
+    ``task``, ``cycle``, ``process`` as above; ``assignee`` {name, email}: who holds the task;
+    ``days_overdue`` (int); ``command``: e.g. ``tsk ... cycle show est-2027-03``
+``cycle_opened``
+    ``cycle``, ``process``; ``chair`` {name}; ``step`` {title}: the first step; ``command``
+``cycle_closed``
+    ``cycle``, ``process``; ``closed_by`` {name}; ``note`` (may be empty); ``command``
+``meeting_invitation`` (the .ics goes in ``OutgoingMail.ics``, made by ``mail.ics``)
+    ``meeting``  {title, start (datetime), end (datetime), location, agenda (list of str,
+                 may be empty)}
+    ``cycle``, ``process``; ``step`` {title}; ``chair`` {name}
+``decision_routed`` (to the body's secretary or chair)
+    ``decision`` {id, title, cost (number, may be None), body ("klg" or "ks"), reason (why this
+                 body), meeting_date (date, may be None: not yet on an agenda)}
+    ``cycle``, ``process``; ``proposed_by`` {name}; ``command``: how to record the decision
+``decision_recorded``
+    ``decision`` {id, title, body ("klg" or "ks"), meeting_date (date), paragraph ("§ 112"),
+                 outcome ("approved", "rejected" or "postponed")}
+    ``cycle``, ``process``
+``yearly_report_due``
+    ``report``   {title, year (int), from_body (e.g. "KS"), to_body (e.g. "KF"), due (date),
+                 meeting_date (date, may be None)}
+    ``process``; ``command``
+``digest`` (one mail a day)
+    ``day``      (date) the day of the digest
+    ``entries``  list of {kind, title, when (date or datetime, may be None), cycle (cycle id,
+                 may be empty)}; kind is one of task_due, task_overdue, meeting, decision,
+                 report, cycle (anything else is shown as is)
+    ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
+``test_mail``
+    ``sent_at``  (datetime)
+
+(``entries``, not ``items``: a dict's ``items`` method would shadow a key of that name.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    UndefinedError,
+    select_autoescape,
+)
+
+from tsk_workflow.errors import NotFound
+from tsk_workflow.mail.dates import clock, iso_date, long_date
+from tsk_workflow.resources import notifications_dir
+
+LANGUAGES = ("sv", "en")
+DEFAULT_LANGUAGE = "sv"
+PARTS = ("subject.txt", "txt", "html")
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered mail: the subject on one line, the plain text and the HTML."""
+
+    subject: str
+    text: str
+    html: str
+
+
+class RenderError(ValueError):
+    """A template needs a variable the context does not have (or another template error)."""
+
+
+def language(lang: str | None) -> str:
+    """``lang`` if it is a language with templates, else Swedish.
+
+    A language containing ``/``, ``\\`` or ``..`` is refused with ``ValueError`` (it would be a
+    path), not silently mapped to Swedish.
+    """
+    if lang is not None and any(bad in lang for bad in ("/", "\\", "..")):
+        raise ValueError(f"not a language: {lang!r}")
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def render(
+    event: str,
+    lang: str,
+    context: Mapping[str, Any],
+    override_dir: Path | None = None,
+) -> Rendered:
+    """Render the three templates of ``event`` in ``lang`` with ``context``."""
+    _check_event(event)
+    env = environment(language(lang), override_dir)
+    subject, text, html = (_render_one(env, f"{event}.{part}", context) for part in PARTS)
+    return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+
+
+def events(lang: str = DEFAULT_LANGUAGE) -> list[str]:
+    """The events shipped in ``lang`` (those with a subject template)."""
+    folder = notifications_dir() / language(lang)
+    return sorted(p.name.removesuffix(".subject.txt") for p in folder.glob("*.subject.txt"))
+
+
+def _check_event(event: str) -> None:
+    if not _NAME.fullmatch(event):
+        raise ValueError(f"not a template name: {event!r} (letters, digits, _ and - only)")
+
+
+def _render_one(env: Environment, name: str, context: Mapping[str, Any]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except TemplateNotFound as exc:
+        raise NotFound(f"no mail template {name!r} in {_searchpath(env)}") from exc
+    except UndefinedError as exc:
+        raise RenderError(f"mail template {name!r}: {exc.message}") from exc
+
+
+def _searchpath(env: Environment) -> str:
+    loader = env.loader
+    paths = loader.searchpath if isinstance(loader, FileSystemLoader) else []
+    return ", ".join(str(p) for p in paths)
+
+
+@lru_cache(maxsize=16)
+def environment(lang: str, override_dir: Path | None = None) -> Environment:
+    """The Jinja2 environment for one language and override folder (cached)."""
+    folders = [notifications_dir() / lang]
+    if override_dir is not None:
+        folders.insert(0, override_dir / lang)
+    env = Environment(
+        loader=FileSystemLoader(folders),
+        autoescape=select_autoescape(
+            enabled_extensions=("html",), default_for_string=False, default=False
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(_filters(lang))
+    return env
+
+
+def _filters(lang: str) -> dict[str, Any]:
+    return {
+        "datum": iso_date,
+        "langdatum": partial(long_date, lang=lang),
+        "klockslag": clock,
+        "kronor": partial(kronor, lang=lang),
+    }
+
+
+def kronor(value: int | float | Decimal | str, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``125 000 kr`` (sv, with no-break spaces) or ``SEK 125,000`` (en); öre only if any."""
+    amount = Decimal(str(value))
+    digits = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
+    if lang == "en":
+        return f"SEK {digits}"
+    swedish = digits.replace(",", "\u00a0").replace(".", ",")
+    return f"{swedish}\u00a0kr"

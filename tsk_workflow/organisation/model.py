@@ -1,0 +1,164 @@
+"""The typed, frozen model of a municipality: people, roles, groups, towns, rhythms and rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field
+
+from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, Text
+
+PersonId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]*$", max_length=64)]
+Body = Literal["klg", "ks"]
+
+
+def _check_email(value: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+
+
+class Person(Frozen):
+    id: PersonId
+    name: str = Field(min_length=1, max_length=200)
+    email: Email
+    language: Literal["sv", "en"] = "sv"
+    department: str | None = None
+    roles: tuple[Key, ...] = ()
+    deputy_for: tuple[Key, ...] = Field((), description="Roles this person stands in for")
+    digest: bool | None = Field(None, description="One mail a day; the municipality's default if unset")
+
+
+class Group(Frozen):
+    """A standing group (EST, styrgrupp, SSPF, ...): its chair and deputy open and close cycles."""
+
+    key: Key
+    name: str = Field(min_length=1)
+    chair: PersonId
+    deputy: PersonId | None = None
+    members: tuple[PersonId, ...] = ()
+
+
+class Town(Frozen):
+    key: Key
+    name: str = Field(min_length=1)
+    main: bool = Field(False, description="The main town (centralort)")
+
+
+class Area(Frozen):
+    """A geographic area (Svenljunga's Träffpunkt areas), made of towns."""
+
+    key: Key
+    name: str = Field(min_length=1)
+    towns: tuple[Key, ...] = ()
+
+
+class CalendarSettings(Frozen):
+    timezone: str = "Europe/Stockholm"
+    summer_months: tuple[Month, ...] = (7,)
+    closed_days: tuple[dt.date, ...] = ()
+    shift: Literal["before", "after"] = Field(
+        "before", description="A date on a non-working day moves to the working day before or after"
+    )
+
+
+class ProcessSettings(Frozen):
+    """A process the municipality runs: which group runs it, and overrides of its schedule."""
+
+    group: Key
+    schedule: dict[str, Any] | None = Field(
+        None, description="Keys that replace the definition's schedule keys (except_months, day, ...)"
+    )
+    title: Text | None = None
+
+
+class Meetings(Frozen):
+    """Meeting dates of a body: listed, or as an iCalendar RRULE (FREQ=MONTHLY;BYDAY=-1MO)."""
+
+    dates: tuple[dt.date, ...] = ()
+    rrule: str | None = None
+    time: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "13:00"
+
+
+class BodySettings(Frozen):
+    """KLG, KS or KF: when it meets, how early an item must be ready, who receives items."""
+
+    name: str
+    meetings: Meetings = Meetings()
+    lead_time: Duration = "P3W"
+    secretary: PersonId | None = None
+
+
+class RuleCondition(Frozen):
+    """All given conditions must hold for the rule to match."""
+
+    cost_over: Annotated[float, Field(ge=0)] | None = None
+    cost_at_least: Annotated[float, Field(ge=0)] | None = None
+    attr: dict[Key, str] | None = Field(None, description="Attributes that must equal these values")
+    attr_at_least: dict[Key, float] | None = None
+
+
+class RoutingRule(Frozen):
+    name: Key
+    when: RuleCondition
+    to: Body
+    reason: Text
+
+
+class Routing(Frozen):
+    rules: tuple[RoutingRule, ...] = ()
+    default: Body | None = Field(None, description="Where a decision goes when no rule matches")
+    default_reason: Text = Label(
+        sv="Ingen regel träffade: standardvägen", en="No rule matched: the default route"
+    )
+
+
+class MailSettings(Frozen):
+    sender: Email
+    digest: bool = Field(False, description="Default for people: one mail a day instead of one per event")
+    smtp_host: str | None = None
+    smtp_port: int | None = None
+
+
+class Privacy(Frozen):
+    show_reporter_names: bool = False
+    retention: Duration = "P3Y"
+
+
+class Organisation(Frozen):
+    municipality: Key
+    name: str = Field(min_length=1)
+    calendar: CalendarSettings = CalendarSettings()
+    mail: MailSettings
+    privacy: Privacy = Privacy()
+    people: tuple[Person, ...] = Field(min_length=1)
+    groups: tuple[Group, ...] = ()
+    towns: tuple[Town, ...] = ()
+    areas: tuple[Area, ...] = ()
+    bodies: dict[Literal["klg", "ks", "kf"], BodySettings] = {}
+    processes: dict[Key, ProcessSettings] = {}
+    routing: Routing
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.people if p.id == person_id), None)
+
+    def group(self, key: str) -> Group | None:
+        return next((g for g in self.groups if g.key == key), None)
+
+    def holders(self, role: str) -> list[Person]:
+        return [p for p in self.people if role in p.roles]
+
+    def deputies(self, role: str) -> list[Person]:
+        return [p for p in self.people if role in p.deputy_for]
+
+    @property
+    def main_town(self) -> Town | None:
+        return next((t for t in self.towns if t.main), None)
+

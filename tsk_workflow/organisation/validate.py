@@ -1,0 +1,179 @@
+"""Checks of an organisation file that need the whole file and the process definitions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import TypeAdapter, ValidationError
+
+from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Schedule
+from tsk_workflow.definitions.reader import Document, Problem
+from tsk_workflow.definitions.validate import Found, model_problems
+from tsk_workflow.organisation.model import Organisation
+
+Definitions = Mapping[str, ProcessDefinition]
+
+
+def effective_schedule(definition: ProcessDefinition, override: Mapping[str, object] | None) -> Schedule:
+    """The definition's schedule with the municipality's keys laid over it."""
+    if not override:
+        return definition.schedule
+    merged = {**definition.schedule.model_dump(), **override}
+    if "kind" in override and override["kind"] != definition.schedule.kind:
+        merged = dict(override)
+    result: Schedule = TypeAdapter(Schedule).validate_python(merged)
+    return result
+
+
+def check_organisation(org: Organisation, definitions: Definitions) -> list[Found]:
+    checks: list[Callable[[Organisation], Iterable[Found]]] = [
+        _unique_keys,
+        _calendar,
+        _groups,
+        _areas,
+        _routing,
+        _bodies,
+    ]
+    found = [problem for check in checks for problem in check(org)]
+    found += _processes(org, definitions)
+    return found
+
+
+def _unique_keys(org: Organisation) -> Iterator[Found]:
+    for field, items in (("people", org.people), ("groups", org.groups), ("towns", org.towns), ("areas", org.areas)):
+        seen: set[str] = set()
+        for index, item in enumerate(items):
+            key = getattr(item, "id", None) or getattr(item, "key")
+            if key in seen:
+                yield ((field, index), f"'{key}' appears twice in {field}")
+            seen.add(key)
+    yield from _unique_emails(org)
+
+
+def _unique_emails(org: Organisation) -> Iterator[Found]:
+    seen: dict[str, str] = {}
+    for index, person in enumerate(org.people):
+        email = person.email.lower()
+        if email in seen:
+            yield (("people", index, "email"), f"{person.email} is also the address of '{seen[email]}'")
+        seen.setdefault(email, person.id)
+
+
+def _calendar(org: Organisation) -> Iterator[Found]:
+    try:
+        ZoneInfo(org.calendar.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield (("calendar", "timezone"), f"unknown time zone '{org.calendar.timezone}'")
+
+
+def _person_ref(org: Organisation, person_id: str | None, path: tuple[str | int, ...]) -> Iterator[Found]:
+    if person_id is not None and org.person(person_id) is None:
+        yield (path, f"unknown person '{person_id}'")
+
+
+def _groups(org: Organisation) -> Iterator[Found]:
+    for i, group in enumerate(org.groups):
+        yield from _person_ref(org, group.chair, ("groups", i, "chair"))
+        yield from _person_ref(org, group.deputy, ("groups", i, "deputy"))
+        for j, member in enumerate(group.members):
+            yield from _person_ref(org, member, ("groups", i, "members", j))
+
+
+def _areas(org: Organisation) -> Iterator[Found]:
+    towns = {town.key for town in org.towns}
+    for i, area in enumerate(org.areas):
+        for j, town in enumerate(area.towns):
+            if town not in towns:
+                yield (("areas", i, "towns", j), f"unknown town '{town}' in area '{area.key}'")
+    if sum(town.main for town in org.towns) > 1:
+        yield (("towns",), "more than one town is marked main")
+
+
+def _routing(org: Organisation) -> Iterator[Found]:
+    if org.routing.default is None:
+        yield (("routing",), "routing rules have no default: add 'default: klg' or 'default: ks'")
+    for index, rule in enumerate(org.routing.rules):
+        if rule.when == type(rule.when)():
+            yield (("routing", "rules", index, "when"), f"rule '{rule.name}' has no condition")
+
+
+def _bodies(org: Organisation) -> Iterator[Found]:
+    from dateutil.rrule import rrulestr
+
+    for key, body in org.bodies.items():
+        yield from _person_ref(org, body.secretary, ("bodies", key, "secretary"))
+        if body.meetings.rrule is None:
+            continue
+        try:
+            rrulestr(body.meetings.rrule)
+        except (ValueError, TypeError) as exc:
+            yield (("bodies", key, "meetings", "rrule"), f"bad meeting rule: {exc}")
+
+
+def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
+    for key, settings in org.processes.items():
+        path: tuple[str | int, ...] = ("processes", key)
+        definition = definitions.get(key)
+        if definition is None:
+            yield (path, f"unknown process '{key}'")
+            continue
+        yield from _process_group(org, definition, settings.group, path)
+        yield from _process_roles(org, definition, path)
+        yield from _process_schedule(org, definition, settings.schedule, path)
+
+
+def _process_group(
+    org: Organisation, definition: ProcessDefinition, key: str, path: tuple[str | int, ...]
+) -> Iterator[Found]:
+    group = org.group(key)
+    if group is None:
+        yield ((*path, "group"), f"unknown group '{key}'")
+        return
+    chair = org.person(group.chair)
+    if chair is not None and definition.chair not in (*chair.roles, *chair.deputy_for):
+        yield (
+            (*path, "group"),
+            f"process '{definition.key}' is chaired by the {definition.chair}, but the chair of "
+            f"group '{key}' ({chair.id}) does not hold that role",
+        )
+
+
+def _process_roles(
+    org: Organisation, definition: ProcessDefinition, path: tuple[str | int, ...]
+) -> Iterator[Found]:
+    used = {task.role for step in definition.steps for task in step.tasks} - {CHAIR}
+    for role in sorted(used):
+        if not org.holders(role) and not org.deputies(role):
+            yield (path, f"process '{definition.key}' needs role '{role}', but nobody holds it")
+
+
+def _process_schedule(
+    org: Organisation,
+    definition: ProcessDefinition,
+    override: Mapping[str, object] | None,
+    path: tuple[str | int, ...],
+) -> Iterator[Found]:
+    try:
+        schedule = effective_schedule(definition, override)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error["loc"])
+            yield ((*path, "schedule"), f"schedule {where}: {error['msg']}")
+        return
+    over = getattr(schedule, "over", None)
+    if over == "towns" and not org.towns:
+        yield ((*path, "schedule"), f"schedule of '{definition.key}' rotates over towns, none listed")
+    if over == "areas" and not org.areas:
+        yield ((*path, "schedule"), f"schedule of '{definition.key}' runs per area, none listed")
+
+
+def load_organisation_document(
+    document: Document, definitions: Definitions
+) -> tuple[Organisation | None, list[Problem]]:
+    org, problems = model_problems(document, Organisation)
+    if org is None:
+        return None, problems
+    found = check_organisation(org, definitions)
+    problems = list(dict.fromkeys(document.problem(path, message) for path, message in found))
+    return (org if not problems else None), problems

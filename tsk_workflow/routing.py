@@ -1,0 +1,92 @@
+"""Where a decision goes, KLG (officials) or KS (politicians), and why. Pure.
+
+The municipality's rules are tried in order; the first that matches decides. A rule matches
+when every condition in its ``when`` holds. With no match the routing's default applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from tsk_workflow.organisation.model import Routing, RoutingRule, RuleCondition
+
+
+@dataclass(frozen=True)
+class Proposal:
+    title: str
+    cost: float | None = None
+    attrs: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    body: str
+    rule: str
+    reason_sv: str
+    reason_en: str
+    facts: tuple[str, ...]
+
+    def reason(self, lang: str = "sv") -> str:
+        text = self.reason_en if lang == "en" else self.reason_sv
+        return f"{text} ({'; '.join(self.facts)})" if self.facts else text
+
+
+def route(proposal: Proposal, routing: Routing) -> Route:
+    """The route of ``proposal`` under ``routing``; the routing must have a default."""
+    for rule in routing.rules:
+        facts = _matches(rule.when, proposal)
+        if facts is not None:
+            return _route(rule, facts)
+    if routing.default is None:
+        raise ValueError("the routing rules have no default")
+    reason = routing.default_reason
+    return Route(routing.default, "default", reason.sv, reason.en, ())
+
+
+def _route(rule: RoutingRule, facts: list[str]) -> Route:
+    return Route(rule.to, rule.name, rule.reason.sv, rule.reason.en, tuple(facts))
+
+
+def _matches(when: RuleCondition, proposal: Proposal) -> list[str] | None:
+    """The facts that made every condition hold, or None when one does not."""
+    facts: list[str] = []
+    for fact in _conditions(when, proposal):
+        if fact is None:
+            return None
+        facts.append(fact)
+    return facts
+
+
+def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[str | None]:
+    cost = proposal.cost
+    if when.cost_over is not None:
+        yield _cost_fact(cost, when.cost_over, ">") if cost is not None and cost > when.cost_over else None
+    if when.cost_at_least is not None:
+        holds = cost is not None and cost >= when.cost_at_least
+        yield _cost_fact(cost, when.cost_at_least, ">=") if holds else None
+    attrs = proposal.attrs or {}
+    for key, value in (when.attr or {}).items():
+        yield f"{key} = {value}" if attrs.get(key, "").lower() == value.lower() else None
+    for key, least in (when.attr_at_least or {}).items():
+        yield f"{key} = {attrs[key]} >= {_number(least)}" if _at_least(attrs.get(key), least) else None
+
+
+def _at_least(value: str | None, least: float) -> bool:
+    try:
+        return value is not None and float(value) >= least
+    except ValueError:
+        return False
+
+
+def _cost_fact(cost: float | None, limit: float, op: str) -> str:
+    return f"kostnad {sek(cost or 0)} {op} {sek(limit)}"
+
+
+def sek(amount: float) -> str:
+    """An amount as people write it in Sweden: 250 000 kr."""
+    return f"{amount:,.0f}".replace(",", "\u00a0") + " kr"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
