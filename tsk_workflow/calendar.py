@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from types import MappingProxyType
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 from holidays.countries.sweden import Sweden
@@ -133,7 +133,10 @@ class WorkCalendar:
     summer_months: tuple[int, ...] = (7,)
 
     def __post_init__(self) -> None:
-        ZoneInfo(self.timezone)  # raises for an unknown zone
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {self.timezone!r}") from error
         if self.shift not in ("before", "after"):
             raise ValueError(f"shift must be 'before' or 'after', not {self.shift!r}")
         if any(not 1 <= month <= 12 for month in self.summer_months):
@@ -187,7 +190,9 @@ class WorkCalendar:
         return day
 
     def working_days_between(self, a: date, b: date) -> int:
-        """The working days in ``(a, b]`` when ``a <= b``, minus those in ``[b, a)`` otherwise.
+        """The working days stepped on walking from ``a`` to ``b`` (``a`` excluded, ``b``
+        included): those in ``(a, b]`` when ``a <= b``, minus those in ``[b, a)`` otherwise.
+        Antisymmetric when ``a`` and ``b`` are both working days.
 
         The inverse of ``add_working_days``: for a working day ``b``,
         ``add_working_days(a, working_days_between(a, b)) == b``.
@@ -220,7 +225,7 @@ def apply_duration(start: datetime, duration: Duration, cal: WorkCalendar) -> da
         day = cal.add_working_days(local.date(), n) if n else cal.adjust(local.date(), "after")
         return _at(day, local.time(), cal)
     nominal, exact = _split(_delta(duration))
-    return _localize(local.replace(tzinfo=None) + nominal, cal) + exact
+    return _elapsed(_localize(local.replace(tzinfo=None) + nominal, cal), exact, cal)
 
 
 def before(due: datetime, duration: Duration, cal: WorkCalendar) -> datetime:
@@ -237,7 +242,7 @@ def before(due: datetime, duration: Duration, cal: WorkCalendar) -> datetime:
     if duration.working_days is not None:
         return _at(cal.add_working_days(local.date(), -duration.working_days), local.time(), cal)
     nominal, exact = _split(_delta(duration))
-    return _localize(local.replace(tzinfo=None) - nominal, cal) - exact
+    return _elapsed(_localize(local.replace(tzinfo=None) - nominal, cal), -exact, cal)
 
 
 def _last_working_day(d: date, cal: WorkCalendar) -> date:
@@ -260,6 +265,11 @@ def _split(delta: relativedelta) -> tuple[relativedelta, timedelta]:
         microseconds=delta.microseconds,
     )
     return nominal, exact
+
+
+def _elapsed(moment: datetime, delta: timedelta, cal: WorkCalendar) -> datetime:
+    """``moment`` plus ``delta`` of real time (aware arithmetic in one zone is wall-clock)."""
+    return (moment.astimezone(UTC) + delta).astimezone(cal.zone)
 
 
 def _to_local(moment: datetime, cal: WorkCalendar) -> datetime:

@@ -78,8 +78,14 @@ def _shown(path: Path) -> Path:
         return path
 
 
+ORGANISATION_KEYS = {"municipality", "people", "groups", "routing"}
+
+
 def _is_organisation(document: Document) -> bool:
-    return "municipality" in document.data
+    """An organisation file has ``municipality`` (or, when that is misspelt, other keys only an
+    organisation has), so that its problems are not reported as those of a process definition."""
+    data = document.data
+    return "municipality" in data or (bool(ORGANISATION_KEYS & data.keys()) and "steps" not in data)
 
 
 def _load_definitions(

@@ -17,8 +17,8 @@ Rules (each schedule kind is documented on its model in ``definitions/model.py``
   August and November (on the schedule's ``day``).
 * **Rotation.** Occurrence ``i`` of a mandate period goes to subject ``i mod len(subjects)``,
   counting from the period's first occurrence, so every mandate period starts with the first
-  town and, with ``4 * per_year >= len(subjects)``, visits every town. An occurrence belongs to
-  the mandate period of its scheduled date (before it is moved off a non-working day).
+  town and, with ``4 * per_year >= len(subjects)``, visits every town. Moving a rotation
+  occurrence off a non-working day never takes it out of its mandate period either.
 * **Deadlines.** The deadline (``MM-DD``, clamped to the month's end: 02-29 is 28 February in a
   common year) is moved with ``cal.adjust``; the cycle opens ``lead`` before it (whole days,
   ``Nwd`` in working days), moved with ``cal.adjust``. The opening can fall in the year before.
@@ -162,22 +162,29 @@ def _occurrences(
 # --- dates ----------------------------------------------------------------------------------
 
 
-def on_working_day(cal: WorkCalendar, d: dt.date) -> dt.date:
+def on_working_day(
+    cal: WorkCalendar, d: dt.date, bounds: tuple[dt.date, dt.date] | None = None
+) -> dt.date:
     """``d`` moved off a non-working day with ``cal.adjust``, the other way if that leaves
-    the month (and the calendar's way after all if neither stays in it)."""
+    ``bounds`` (by default ``d``'s month), and the calendar's way after all if neither stays."""
+    first, last = bounds or month_of(d)
     moved = cal.adjust(d)
-    if moved.month == d.month:
+    if first <= moved <= last:
         return moved
     other = cal.adjust(d, "after" if cal.shift == "before" else "before")
-    return other if other.month == d.month else moved
+    return other if first <= other <= last else moved
+
+
+def month_of(d: dt.date) -> tuple[dt.date, dt.date]:
+    """The first and last day of ``d``'s month."""
+    return d.replace(day=1), d + relativedelta(day=31)
 
 
 def nth_weekday(year: int, month: int, weekday: int, nth: int) -> dt.date:
     """The ``nth`` (1..4, or -1 for the last) ``weekday`` (0 is Monday) of the month."""
+    first, last = month_of(dt.date(year, month, 1))
     if nth < 0:
-        last = dt.date(year, month, 1) + relativedelta(day=31)
         return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
-    first = dt.date(year, month, 1)
     return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
 
 
@@ -297,10 +304,17 @@ def _rotation(
     _check_rotation(schedule, subjects)
     slots = rotation_slots(schedule, cal)
     return [
-        Occurrence(on_working_day(cal, nominal), subject, f"{year}-t{i + 1}")
+        Occurrence(_rotation_day(cal, nominal), subject, f"{year}-t{i + 1}")
         for i, nominal in enumerate(_dates(year, slots))
         for subject in [subjects[_rotation_index(slots, year, i, start_year) % len(subjects)]]
     ]
+
+
+def _rotation_day(cal: WorkCalendar, nominal: dt.date) -> dt.date:
+    """The working day of a rotation occurrence: it stays in its month and its mandate period,
+    so a walk set for 15 October is never moved back into the previous period."""
+    month, period = month_of(nominal), mandate_period(nominal)
+    return on_working_day(cal, nominal, (max(month[0], period[0]), min(month[1], period[1])))
 
 
 def _check_rotation(schedule: RotationSchedule, subjects: Sequence[str]) -> None:

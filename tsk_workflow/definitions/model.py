@@ -180,6 +180,9 @@ class Transition(Frozen):
     auto: bool = Field(
         False, description="Fired by the engine as soon as the source step's required tasks are done"
     )
+    after: Duration | None = Field(
+        None, description="Fired by the scheduler this long after the source step is entered"
+    )
     title: Text | None = None
 
 

@@ -81,6 +81,8 @@ class YamlReader:
         except YAMLError as exc:
             raise ReadError(Problem(file, 1, 1, f"YAML error: {exc}")) from None
         document = Document(file, None)
+        if isinstance(raw, CommentedMap | CommentedSeq):
+            document.positions[()] = (raw.lc.line, raw.lc.col)
         counter = _Counter()
         document.data = _plain(raw, (), document.positions, counter)
         return document
@@ -179,8 +181,8 @@ def read_text(text: str, name: str, reader: Reader | None = None) -> Document:
     if document.data is None:
         raise ReadError(Problem(name, 1, 1, "file is empty"))
     if not isinstance(document.data, Mapping):
-        kind = type(document.data).__name__
-        raise ReadError(Problem(name, 1, 1, f"expected a mapping of keys to values, found {kind}"))
+        kind = "a list" if isinstance(document.data, list) else f"the value {document.data!r}"
+        raise ReadError(document.problem((), f"expected a mapping of keys to values, found {kind}"))
     return document
 
 
@@ -189,4 +191,8 @@ def _decode(raw: bytes, name: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        raise ReadError(Problem(name, line, 1, "file is not valid UTF-8 text")) from None
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        column = len(raw[start : exc.start].decode("utf-8", errors="replace")) + 1
+        raise ReadError(
+            Problem(name, line, column, "file is not valid UTF-8 text: save it as UTF-8")
+        ) from None

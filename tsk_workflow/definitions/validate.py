@@ -40,7 +40,18 @@ def _unique(problems: Iterable[Problem]) -> list[Problem]:
 
 def _pydantic_problem(document: Document, error: Any, model: type[BaseModel]) -> Problem:
     path, rest = _data_path(document.data, error["loc"])
+    if error["type"] == "union_tag_invalid":
+        path = _with_discriminator(document.data, path, error)
     return document.problem(path, _message(error, path, rest, model))
+
+
+def _with_discriminator(data: Any, path: list[str | int], error: Any) -> list[str | int]:
+    """``path`` extended by the discriminator key (``kind``) when the value has it."""
+    discriminator = str(error.get("ctx", {}).get("discriminator", "")).strip("'")
+    node = data
+    for part in path:
+        node = node[part]
+    return [*path, discriminator] if isinstance(node, dict) and discriminator in node else path
 
 
 def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[list[str | int], list[str | int]]:
@@ -72,11 +83,48 @@ def _message(error: Any, path: list[str | int], rest: list[str | int], model: ty
         return f"unknown key '{path[-1]}'{_did_you_mean(str(path[-1]), model)}"
     if kind == "string_pattern_mismatch":
         return _pattern_message(path, error.get("input"))
+    ctx = error.get("ctx", {})
     if kind == "union_tag_invalid":
-        expected = error.get("ctx", {}).get("expected_tags", "")
-        return f"{where}: unknown kind {error.get('input')!r}, expected one of {expected}"
-    message = str(error["msg"]).removeprefix("Value error, ")
+        name = str(ctx.get("discriminator", "kind")).strip("'")
+        tag, expected = ctx.get("tag"), ctx.get("expected_tags", "")
+        return _at(where, f"unknown {name} {tag!r}, expected one of {expected}")
+    if kind == "union_tag_not_found":
+        return f"missing key {ctx.get('discriminator', '')}" + (f" in {where}" if where else "")
+    found = _kind_of(error.get("input"))
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        if ctx.get("class_name") == "Label":
+            return _at(where, f"expected a text, or sv: and en: texts, found {found}")
+        return _at(where, f"expected a mapping of keys to values, found {found}")
+    if kind in {"tuple_type", "list_type"}:
+        return _at(where, f"expected a list, found {found}")
+    if kind == "string_type":
+        return _at(where, f"expected a text, found {found}")
+    if kind in {"int_type", "int_parsing", "int_from_float"}:
+        return _at(where, f"expected a whole number, found {found}")
+    if kind in {"bool_type", "bool_parsing"}:
+        return _at(where, f"expected true or false, found {found}")
+    return _at(where, str(error["msg"]).removeprefix("Value error, "))
+
+
+def _at(where: str, message: str) -> str:
     return f"{where}: {message}" if where else message
+
+
+def _kind_of(value: Any) -> str:
+    """What a value is, in words for people rather than Python type names."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return type(value).__name__
 
 
 def _pattern_message(path: list[str | int], value: Any) -> str:
@@ -305,10 +353,9 @@ def _subject_schedule(definition: ProcessDefinition) -> Iterator[Found]:
     over = getattr(definition.schedule, "over", None)
     wanted = {"towns": "town", "areas": "area"}.get(over or "")
     if wanted is not None and definition.subject != wanted:
-        yield (
-            ("subject",),
-            f"schedule '{definition.schedule.kind}' over {over} needs subject: {wanted}",
-        )
+        # Point at 'subject' when the file gives one, else at the schedule that needs it.
+        path = ("subject",) if "subject" in definition.model_fields_set else ("schedule", "kind")
+        yield (path, f"schedule '{definition.schedule.kind}' over {over} needs subject: {wanted}")
 
 
 def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> Iterator[Found]:

@@ -1,9 +1,9 @@
 """Dates and times as people read them in a mail, in Swedish or English.
 
-Small and self-contained on purpose: the calendar module has its own arithmetic; these only format.
-Values may be ``date``/``datetime`` objects or ISO 8601 strings (a context that went through JSON in
-the outbox comes back with strings). Datetimes are shown in their own time zone, so the caller passes
-them already in the municipality's time zone.
+Small and self-contained on purpose: the calendar module has its own arithmetic; these only
+format. Values may be ``date``/``datetime`` objects or ISO 8601 strings (a context that went
+through JSON in the outbox comes back with strings). Datetimes are shown in their own time zone,
+so the caller passes them already in the municipality's time zone.
 """
 
 from __future__ import annotations

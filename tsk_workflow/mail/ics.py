@@ -2,10 +2,13 @@
 
 Start and end must be aware datetimes (typically in ``Europe/Stockholm``); they are written in UTC
 (``...Z``), which every client (Outlook, Google Calendar, Apple Calendar, Thunderbird) shows in the
-reader's own zone. UTC rather than ``TZID`` + VTIMEZONE because a one-off meeting needs no zone
-rules, and the VTIMEZONE that icalendar derives from zoneinfo lists transitions as RDATEs, which
-Outlook is known to read poorly (it expects RRULE-based STANDARD/DAYLIGHT blocks). Send the text as the ``text/calendar; method=REQUEST`` part of a mail
-(:class:`tsk_workflow.mail.message.OutgoingMail` ``ics``). Re-sending the same ``uid`` with a
+reader's own zone. UTC rather than ``TZID`` + VTIMEZONE: a one-off meeting needs no zone rules,
+and the VTIMEZONE icalendar derives from zoneinfo lists every transition as an RDATE, which is
+valid but unlike what Outlook and Google write (RRULEs); UTC does not depend on how a client
+reads it.
+
+Send the text as the ``text/calendar; method=REQUEST`` part of a mail (the ``ics`` of
+:class:`tsk_workflow.mail.message.OutgoingMail`). Re-sending the same ``uid`` with a
 higher ``sequence`` updates the meeting in the attendees' calendars.
 """
 
@@ -51,7 +54,8 @@ def meeting_invitation(
     event.add("organizer", _organizer(organizer_email, organizer_name))
     for email in attendees:
         event.add("attendee", _attendee(email))
-    return _calendar(event).to_ical().decode("utf-8")
+    ical: bytes = _calendar(event).to_ical()
+    return ical.decode("utf-8")
 
 
 def _check_times(start: datetime, end: datetime) -> None:

@@ -42,7 +42,7 @@ class OutgoingMail:
 
 
 def header_safe(text: str) -> str:
-    """``text`` on one line: every run of control characters (CR, LF, TAB, NUL, ...) becomes a space.
+    """``text`` on one line: each run of control characters (CR, LF, TAB, NUL...) becomes a space.
 
     Unicode line and paragraph separators count as control characters here too.
     """

@@ -53,14 +53,15 @@ Every event gets
     ``process``; ``command``
 ``digest`` (one mail a day)
     ``day``      (date) the day of the digest
-    ``entries``  list of {kind, title, when (date or datetime, may be None), cycle (cycle id,
+    ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle id,
                  may be empty)}; kind is one of task_due, task_overdue, meeting, decision,
                  report, cycle (anything else is shown as is)
     ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
 ``test_mail``
     ``sent_at``  (datetime)
 
-(``entries``, not ``items``: a dict's ``items`` method would shadow a key of that name.)
+Keys inside the objects must not be named like mapping methods (``items``, ``keys``, ``get``...):
+``task.items`` in a template finds the method, not the key.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -108,7 +109,10 @@ def _bodies(org: Organisation) -> Iterator[Found]:
         try:
             rrulestr(body.meetings.rrule)
         except (ValueError, TypeError) as exc:
-            yield (("bodies", key, "meetings", "rrule"), f"bad meeting rule: {exc}")
+            detail = str(exc)
+            if "unpack" in detail:  # a part without '=': dateutil's message is about Python
+                detail = "expected NAME=VALUE parts separated by ';' (FREQ=MONTHLY;BYDAY=-1MO)"
+            yield (("bodies", key, "meetings", "rrule"), f"bad meeting rule: {detail}")
 
 
 def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
@@ -116,7 +120,9 @@ def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
         path: tuple[str | int, ...] = ("processes", key)
         definition = definitions.get(key)
         if definition is None:
-            yield (path, f"unknown process '{key}'")
+            close = difflib.get_close_matches(key, sorted(definitions), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            yield (path, f"unknown process '{key}'{hint}")
             continue
         yield from _process_group(org, definition, settings.group, path)
         yield from _process_roles(org, definition, path)
@@ -158,8 +164,24 @@ def _process_schedule(
         schedule = effective_schedule(definition, override)
     except ValidationError as exc:
         for error in exc.errors():
-            where = ".".join(str(part) for part in error["loc"])
-            yield ((*path, "schedule"), f"schedule {where}: {error['msg']}")
+            loc = list(error["loc"])
+            if loc and isinstance(override, Mapping) and loc[0] not in override:
+                loc = loc[1:]  # pydantic puts the union tag (monthly, ...) first
+            where = ".".join(str(part) for part in ("schedule", *loc))
+            ctx = error.get("ctx", {})
+            if error["type"] == "extra_forbidden":
+                fields = sorted(type(definition.schedule).model_fields)
+                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                message = f"unknown schedule key '{loc[-1]}'{hint}"
+            elif error["type"] == "missing":
+                message = f"missing key '{loc[-1]}' in schedule"
+            elif error["type"] == "union_tag_invalid":
+                expected = ctx.get("expected_tags", "")
+                message = f"unknown schedule kind '{ctx.get('tag')}', expected one of {expected}"
+            else:
+                message = f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
+            yield ((*path, "schedule", *loc), message)
         return
     over = getattr(schedule, "over", None)
     if over == "towns" and not org.towns:

@@ -1,0 +1,128 @@
+"""Who is who in a cycle: the actor, the chair of the group, who holds a role. Pure.
+
+Permissions are decided here, from the definition and the organisation, and nowhere else:
+the CLI only says who is acting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Transition
+from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.organisation.model import Group, Organisation, Person
+
+SYSTEM = "tsk"
+"""The actor of acts the scheduler does by itself."""
+
+
+class PermissionDenied(Refused):
+    """A refusal for lack of permission; recorded in ``refused_acts``."""
+
+    def __init__(self, actor: str, action: str, subject: str, reason: str) -> None:
+        super().__init__(reason)
+        self.actor, self.action, self.subject = actor, action, subject
+
+
+@dataclass(frozen=True)
+class Directory:
+    org: Organisation
+
+    def person(self, person_id: str | None) -> Person:
+        if not person_id:
+            raise Refused("who is acting? give --as PERSON or set TSK_USER")
+        person = self.org.person(person_id)
+        if person is None:
+            raise Refused(f"unknown person '{person_id}' in {self.org.name}")
+        return person
+
+    def group_of(self, process: str) -> Group:
+        settings = self.org.processes.get(process)
+        if settings is None:
+            raise NotFound(f"{self.org.name} does not run the process '{process}'")
+        group = self.org.group(settings.group)
+        if group is None:  # the validator makes sure this cannot happen
+            raise NotFound(f"unknown group '{settings.group}'")
+        return group
+
+    def chairs(self, group: Group) -> list[str]:
+        return [group.chair, *([group.deputy] if group.deputy else [])]
+
+    def is_chair(self, person_id: str, group: Group) -> bool:
+        return person_id in self.chairs(group)
+
+    def holds(self, person_id: str, role: str, group: Group) -> bool:
+        """Whether the person holds ``role`` (as holder or deputy); ``chair`` means the group's."""
+        if role == CHAIR:
+            return self.is_chair(person_id, group)
+        person = self.org.person(person_id)
+        return person is not None and (role in person.roles or role in person.deputy_for)
+
+    def assignees(self, role: str, group: Group) -> list[str]:
+        """Everyone who gets a shared task for ``role``: holders first, then deputies."""
+        if role == CHAIR:
+            return self.chairs(group)
+        ids = [p.id for p in self.org.holders(role)] + [p.id for p in self.org.deputies(role)]
+        return list(dict.fromkeys(ids))
+
+    def holders(self, role: str, group: Group) -> list[str]:
+        """The people who each get their own task for ``role`` (``per_person`` tasks)."""
+        if role == CHAIR:
+            return [group.chair]
+        return [p.id for p in self.org.holders(role)] or [p.id for p in self.org.deputies(role)]
+
+    def role_in(self, person_id: str, group: Group, roles: Iterable[str]) -> str | None:
+        """The first of ``roles`` the person holds, for the audit trail."""
+        return next((role for role in roles if self.holds(person_id, role, group)), None)
+
+    def describe_role(self, person_id: str, group: Group) -> str:
+        """The role the person acts in, as the audit trail records it."""
+        if person_id == SYSTEM:
+            return "system"
+        if person_id == group.chair:
+            return "chair"
+        if person_id == group.deputy:
+            return "deputy chair"
+        person = self.org.person(person_id)
+        return person.roles[0] if person is not None and person.roles else "member"
+
+
+def require_chair(directory: Directory, actor: str, group: Group, action: str, subject: str) -> None:
+    if actor == SYSTEM or directory.is_chair(actor, group):
+        return
+    raise PermissionDenied(
+        actor, action, subject, f"only the chair of {group.name} ({' or '.join(directory.chairs(group))}) may {_verb(action)}"
+    )
+
+
+def require_trigger(
+    directory: Directory, actor: str, group: Group, transition: Transition, subject: str
+) -> str:
+    if actor == SYSTEM:
+        return "system"
+    role = directory.role_in(actor, group, transition.by)
+    if role is None:
+        roles = ", ".join(transition.by)
+        raise PermissionDenied(
+            actor, f"advance:{transition.trigger}", subject, f"'{transition.trigger}' may only be fired by: {roles}"
+        )
+    return role
+
+
+def require_member(directory: Directory, actor: str, group: Group, action: str, subject: str) -> None:
+    if directory.is_chair(actor, group) or actor in group.members:
+        return
+    raise PermissionDenied(actor, action, subject, f"only members of {group.name} may {_verb(action)}")
+
+
+def _verb(action: str) -> str:
+    return {
+        "cycle.open": "open its cycles",
+        "cycle.close": "close its cycles",
+        "decision.propose": "propose decisions from its cycles",
+    }.get(action, action)
+
+
+def definition_roles(definition: ProcessDefinition) -> tuple[str, ...]:
+    return (CHAIR, *definition.all_roles)

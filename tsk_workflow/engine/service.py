@@ -1,0 +1,351 @@
+"""The engine: the acts people (and the scheduler) do on cycles and tasks.
+
+Each public method is one act and one transaction: the state change, the tasks and timers it
+creates, its audit event and its outgoing mail commit together or not at all. Permissions are
+checked here, from the definition and the organisation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tsk_workflow.catalog import Catalog
+from tsk_workflow.engine import notify, periods, timing
+from tsk_workflow.engine.directory import (
+    SYSTEM,
+    Directory,
+    PermissionDenied,
+    require_chair,
+    require_trigger,
+)
+from tsk_workflow.engine.steps import (
+    StepContext,
+    cancel_tasks,
+    cancel_timers,
+    cycle_context,
+    enter_step,
+    open_tasks,
+    required_done,
+    unmet_conditions,
+)
+from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import Cycle, RefusedAct, Task, TaskAssignee
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Engine:
+    """Acts on the cycles of one municipality."""
+
+    def __init__(self, store: Store, catalog: Catalog, org: Organisation, clock: Clock = system_clock) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.org = org
+        self.clock = clock
+        self.directory = Directory(org)
+        self.cal = timing.work_calendar(org)
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def act(self) -> Iterator[tuple[Session, dt.datetime]]:
+        """One act: a transaction; a permission refusal is recorded outside it."""
+        now = self.clock()
+        try:
+            with self.store.transaction() as session:
+                yield session, now
+        except PermissionDenied as exc:
+            self._record_refusal(exc, now)
+            raise
+
+    def _record_refusal(self, exc: PermissionDenied, now: dt.datetime) -> None:
+        with self.store.transaction() as session:
+            session.add(
+                RefusedAct(
+                    at=now,
+                    municipality=self.org.municipality,
+                    actor=exc.actor,
+                    action=exc.action,
+                    subject=exc.subject,
+                    reason=str(exc),
+                )
+            )
+
+    def context(self, session: Session, process: str, now: dt.datetime) -> StepContext:
+        return StepContext(session, self.org, self.directory, self.catalog.compiled(process), self.cal, now)
+
+    def actor(self, person_id: str | None) -> str:
+        if person_id == SYSTEM:
+            return SYSTEM
+        return self.directory.person(person_id).id
+
+    def find_cycle(self, session: Session, ref: str | int) -> Cycle:
+        query = select(Cycle).where(Cycle.municipality == self.org.municipality)
+        text = str(ref)
+        query = query.where(Cycle.id == int(text)) if text.isdigit() else query.where(Cycle.ref == text)
+        cycle = session.scalars(query).first()
+        if cycle is None:
+            raise NotFound(f"no cycle '{ref}' in {self.org.name}")
+        return cycle
+
+    def find_task(self, session: Session, task_id: int) -> Task:
+        task = session.get(Task, task_id)
+        if task is None or task.municipality != self.org.municipality:
+            raise NotFound(f"no task {task_id} in {self.org.name}")
+        return task
+
+    # ------------------------------------------------------------------ cycles
+
+    def open_cycle(
+        self,
+        actor: str | None,
+        process: str,
+        period: str | None = None,
+        subject: str | None = None,
+        *,
+        late: bool = False,
+        parent_id: int | None = None,
+    ) -> Cycle:
+        who = self.actor(actor)
+        definition = self.catalog.definition(process)
+        group = self.directory.group_of(process)
+        with self.act() as (session, now):
+            require_chair(self.directory, who, group, "cycle.open", f"process:{process}")
+            return self._open(session, now, who, process, period, subject, late=late, parent_id=parent_id)
+
+    def _open(
+        self,
+        session: Session,
+        now: dt.datetime,
+        who: str,
+        process: str,
+        period: str | None,
+        subject: str | None,
+        *,
+        late: bool = False,
+        parent_id: int | None = None,
+    ) -> Cycle:
+        ctx = self.context(session, process, now)
+        definition = ctx.process.definition
+        subject = periods.check_subject(definition, self.org, subject)
+        period = period or periods.default_period(definition, now.astimezone(self.cal.zone), self._count(session, process))
+        periods.check_period(period)
+        self._refuse_duplicate(session, process, period, subject)
+        cycle = Cycle(
+            ref=periods.cycle_ref(process, period, subject),
+            municipality=self.org.municipality,
+            process=process,
+            process_version=definition.version,
+            period=period,
+            subject=subject,
+            title=periods.cycle_title(definition, self.org, period, subject),
+            state=definition.initial_step,
+            status="open",
+            group_key=self.directory.group_of(process).key,
+            opened_at=now,
+            opened_by=who,
+            step_entered_at=now,
+            late=late,
+            parent_id=parent_id,
+        )
+        session.add(cycle)
+        session.flush()
+        payload = {"process": process, "version": definition.version, "period": period, "subject": subject, "late": late}
+        ctx.record(cycle, who, "cycle.opened", payload)
+        group = ctx.group(cycle)
+        notify.queue(session, self.org, [*self.directory.chairs(group), *group.members], "cycle_opened",
+                     f"cycle:{cycle.id}:opened", {"cycle": cycle_context(cycle, self.org), "late": late}, now, cycle.id)
+        enter_step(ctx, cycle, definition.initial_step, who)
+        self._after_change(ctx, cycle, who)
+        return cycle
+
+    def _count(self, session: Session, process: str) -> int:
+        query = select(func.count(Cycle.id)).where(Cycle.municipality == self.org.municipality, Cycle.process == process)
+        return int(session.scalar(query) or 0)
+
+    def _refuse_duplicate(self, session: Session, process: str, period: str, subject: str) -> None:
+        query = select(Cycle).where(
+            Cycle.municipality == self.org.municipality,
+            Cycle.process == process,
+            Cycle.period == period,
+            Cycle.subject == subject,
+        )
+        existing = session.scalars(query).first()
+        if existing is not None:
+            raise Refused(f"cycle {existing.ref} already exists (id {existing.id}, {existing.status})")
+
+    def advance(self, actor: str | None, ref: str | int, trigger: str, note: str | None = None) -> Cycle:
+        who = self.actor(actor)
+        with self.act() as (session, now):
+            cycle = self.find_cycle(session, ref)
+            ctx = self.context(session, cycle.process, now)
+            self._require_open(cycle)
+            transition = ctx.process.transition(cycle.state, trigger)
+            if transition is None:
+                allowed = ", ".join(ctx.process.allowed_triggers(cycle.state)) or "none"
+                raise Refused(f"'{trigger}' cannot be fired from step '{cycle.state}' of {cycle.ref}; allowed: {allowed}")
+            role = require_trigger(self.directory, who, ctx.group(cycle), transition, f"cycle:{cycle.id}")
+            unmet = unmet_conditions(ctx, cycle, transition, note)
+            if unmet:
+                raise Refused(f"'{trigger}' cannot be fired yet: {'; '.join(unmet)}")
+            self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
+            self._after_change(ctx, cycle, who)
+            return cycle
+
+    def fire_system(self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str) -> bool:
+        """Fire ``trigger`` as the scheduler (a timed transition); False when it no longer applies."""
+        ctx = self.context(session, cycle.process, now)
+        if cycle.status != "open" or ctx.process.transition(cycle.state, trigger) is None:
+            return False
+        self._fire(ctx, cycle, trigger, SYSTEM, "system", reason, automatic=True)
+        self._after_change(ctx, cycle, SYSTEM)
+        return True
+
+    def _fire(self, ctx: StepContext, cycle: Cycle, trigger: str, who: str, role: str, note: str | None, *, automatic: bool) -> None:
+        transition = ctx.process.transition(cycle.state, trigger)
+        assert transition is not None
+        leaving = cycle.state
+        cancelled = open_tasks(ctx.session, cycle, leaving)
+        cancel_tasks(ctx, cancelled)
+        cancel_timers_of_step(ctx, cycle)
+        payload = {
+            "trigger": trigger,
+            "from": leaving,
+            "to": transition.dest,
+            "note": note,
+            "automatic": automatic,
+            "cancelled_tasks": [task.id for task in cancelled],
+        }
+        ctx.record(cycle, who, "cycle.advanced", payload, role)
+        enter_step(ctx, cycle, transition.dest, who)
+
+    def _after_change(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
+        """Move on by itself while the step's required tasks are done; close at a final step."""
+        for _ in range(len(ctx.process.definition.steps) + 1):
+            if ctx.process.is_final(cycle.state):
+                self._finish(ctx, cycle, who, forced=False, note=None)
+                return
+            auto = ctx.process.auto_transition(cycle.state)
+            if auto is None or not required_done(ctx.session, cycle) or unmet_conditions(ctx, cycle, auto, None):
+                return
+            self._fire(ctx, cycle, auto.trigger, who, "system" if who == SYSTEM else ctx.directory.describe_role(who, ctx.group(cycle)), None, automatic=True)
+
+    def close_cycle(self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False) -> Cycle:
+        who = self.actor(actor)
+        with self.act() as (session, now):
+            cycle = self.find_cycle(session, ref)
+            ctx = self.context(session, cycle.process, now)
+            require_chair(self.directory, who, ctx.group(cycle), "cycle.close", f"cycle:{cycle.id}")
+            self._require_open(cycle)
+            remaining = open_tasks(session, cycle)
+            if remaining and not force:
+                raise Refused(f"{cycle.ref} has {len(remaining)} open task(s): close with --force and a --note")
+            if force and not (note or "").strip():
+                raise Refused("closing with --force needs a --note saying why")
+            final = ctx.process.definition.final[0]
+            cycle.state = final
+            cycle.step_entered_at = now
+            self._finish(ctx, cycle, who, forced=force, note=note, cancelled=remaining)
+            return cycle
+
+    def _finish(self, ctx: StepContext, cycle: Cycle, who: str, *, forced: bool, note: str | None, cancelled: list[Task] | None = None) -> None:
+        remaining = cancelled if cancelled is not None else open_tasks(ctx.session, cycle)
+        cancel_tasks(ctx, remaining)
+        cancel_timers(ctx.session, cycle_id=cycle.id)
+        cycle.status = "closed"
+        cycle.closed_at = ctx.now
+        cycle.closed_by = who
+        cycle.close_note = note
+        cycle.forced = forced
+        payload = {"state": cycle.state, "forced": forced, "note": note, "cancelled_tasks": [t.id for t in remaining]}
+        ctx.record(cycle, who, "cycle.closed", payload)
+        group = ctx.group(cycle)
+        notify.queue(ctx.session, self.org, self.directory.chairs(group), "cycle_closed", f"cycle:{cycle.id}:closed",
+                     {"cycle": cycle_context(cycle, self.org), "forced": forced, "note": note}, ctx.now, cycle.id)
+        if ctx.process.definition.schedule.kind == "restart":
+            self._restart(ctx, cycle, who)
+
+    def _restart(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
+        """Tingsryd's cycle: when one turn closes, the next one starts."""
+        period = periods.next_round(cycle.period)
+        self._open(ctx.session, ctx.now, who, cycle.process, period, cycle.subject or None, parent_id=cycle.id)
+
+    def _require_open(self, cycle: Cycle) -> None:
+        if cycle.status != "open":
+            raise Refused(f"{cycle.ref} is closed")
+
+    # ------------------------------------------------------------------ tasks
+
+    def complete_task(
+        self,
+        actor: str | None,
+        task_id: int,
+        note: str | None = None,
+        answers: dict[str, Any] | None = None,
+    ) -> Task:
+        who = self.actor(actor)
+        with self.act() as (session, now):
+            task = self.find_task(session, task_id)
+            cycle = task.cycle
+            ctx = self.context(session, cycle.process, now)
+            group = ctx.group(cycle)
+            if who not in task.assignee_ids and not self.directory.is_chair(who, group):
+                raise PermissionDenied(who, "task.done", f"task:{task.id}", f"task {task.id} is assigned to {', '.join(task.assignee_ids)}; only they or the chair may complete it")
+            if task.status != "open":
+                raise Refused(f"task {task.id} is already {task.status}")
+            task.status = "done"
+            task.done_at = now
+            task.done_by = who
+            task.note = note
+            task.answers = answers
+            cancel_timers(session, task_ids=[task.id])
+            late = task.due_at is not None and now > task.due_at
+            payload = {"task": task.id, "key": task.key, "step": task.step, "note": note, "late": late, "answers": answers}
+            ctx.record(cycle, who, "task.done", payload)
+            self._after_change(ctx, cycle, who)
+            return task
+
+    # ------------------------------------------------------------------ queries
+
+    def cycles(self, session: Session, *, only_open: bool = False, process: str | None = None) -> list[Cycle]:
+        query = select(Cycle).where(Cycle.municipality == self.org.municipality)
+        if only_open:
+            query = query.where(Cycle.status == "open")
+        if process:
+            query = query.where(Cycle.process == process)
+        return list(session.scalars(query.order_by(Cycle.id)))
+
+    def tasks(self, session: Session, *, person: str | None = None, overdue: bool = False, only_open: bool = True, now: dt.datetime | None = None) -> list[Task]:
+        query = select(Task).where(Task.municipality == self.org.municipality)
+        if only_open or overdue:
+            query = query.where(Task.status == "open")
+        if person:
+            query = query.join(TaskAssignee).where(TaskAssignee.person == person)
+        if overdue:
+            query = query.where(Task.due_at < (now or self.clock()))
+        return list(session.scalars(query.order_by(Task.due_at, Task.id)))
+
+
+def cancel_timers_of_step(ctx: StepContext, cycle: Cycle) -> None:
+    """Timed transitions planned for the step being left no longer apply."""
+    from sqlalchemy import update
+
+    from tsk_workflow.store.models import Timer
+
+    ctx.session.execute(
+        update(Timer)
+        .where(Timer.cycle_id == cycle.id, Timer.kind == "transition", Timer.status == "pending")
+        .values(status="cancelled")
+    )

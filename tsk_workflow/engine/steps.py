@@ -1,0 +1,255 @@
+"""Entering and leaving steps: the tasks, timers, mail and audit events a step change causes.
+
+Everything here runs inside the caller's transaction (one act = one transaction) and takes
+``now`` from the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from tsk_workflow import audit
+from tsk_workflow.calendar import WorkCalendar, format_date_sv
+from tsk_workflow.definitions.compile import CompiledProcess
+from tsk_workflow.definitions.model import Step, Transition
+from tsk_workflow.definitions.model import Task as TaskDef
+from tsk_workflow.engine import notify, timing
+from tsk_workflow.engine.directory import SYSTEM, Directory
+from tsk_workflow.organisation.model import Group, Organisation
+from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
+
+
+@dataclass
+class StepContext:
+    """What acting on one cycle needs: the session, the organisation, the process and the time."""
+
+    session: Session
+    org: Organisation
+    directory: Directory
+    process: CompiledProcess
+    cal: WorkCalendar
+    now: dt.datetime
+
+    @property
+    def municipality(self) -> str:
+        return self.org.municipality
+
+    def group(self, cycle: Cycle) -> Group:
+        return self.directory.group_of(cycle.process)
+
+    def record(self, cycle: Cycle, actor: str, action: str, payload: dict[str, Any], role: str | None = None) -> None:
+        role = role or self.directory.describe_role(actor, self.group(cycle))
+        act = audit.Act(self.municipality, actor, role, action, f"cycle:{cycle.id}", payload, cycle.id)
+        audit.append(self.session, act, self.now)
+
+
+def cycle_context(cycle: Cycle, org: Organisation, lang: str = "sv") -> dict[str, Any]:
+    """What a mail template knows about a cycle (JSON-serialisable)."""
+    return {
+        "id": cycle.id,
+        "ref": cycle.ref,
+        "title": cycle.title,
+        "period": cycle.period,
+        "subject": cycle.subject,
+        "process": cycle.process,
+        "state": cycle.state,
+        "municipality": org.name,
+    }
+
+
+def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> None:
+    """Put ``cycle`` in ``step_key`` and create what the step asks for."""
+    step = ctx.process.definition.step(step_key)
+    cycle.state = step_key
+    cycle.step_entered_at = ctx.now
+    ctx.session.flush()
+    for task_def in step.tasks:
+        create_tasks(ctx, cycle, task_def, step)
+    plan_timed_transitions(ctx, cycle, step_key)
+    if step.meeting is not None:
+        invite_to_meeting(ctx, cycle, step)
+
+
+def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[Task]:
+    group = ctx.group(cycle)
+    if task_def.per_person:
+        people_sets = [[person] for person in ctx.directory.holders(task_def.role, group)]
+    else:
+        people_sets = [ctx.directory.assignees(task_def.role, group)]
+    due = timing.due_at(ctx.now, task_def.due, ctx.cal) if task_def.due else None
+    return [_create_task(ctx, cycle, task_def, step, people, due) for people in people_sets if people]
+
+
+def _create_task(
+    ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step, people: list[str], due: dt.datetime | None
+) -> Task:
+    task = Task(
+        cycle_id=cycle.id,
+        municipality=ctx.municipality,
+        step=step.key,
+        key=task_def.key,
+        role=task_def.role,
+        title=task_def.title.sv,
+        required=task_def.required,
+        status="open",
+        created_at=ctx.now,
+        due_at=due,
+    )
+    task.assignees = [TaskAssignee(person=person) for person in people]
+    ctx.session.add(task)
+    ctx.session.flush()
+    for planned in timing.task_timers(task_def, due, ctx.now, ctx.cal):
+        add_timer(ctx, f"task:{task.id}:{planned.key_suffix}", planned.kind, planned.fire_at, cycle, task, planned.payload)
+    notify.queue(
+        ctx.session,
+        ctx.org,
+        people,
+        task_def.template,
+        f"task:{task.id}:assigned",
+        task_mail_context(ctx, cycle, task, task_def),
+        ctx.now,
+        cycle.id,
+        task.id,
+    )
+    return task
+
+
+def task_mail_context(ctx: StepContext, cycle: Cycle, task: Task, task_def: TaskDef | None = None) -> dict[str, Any]:
+    description = task_def.description.sv if task_def and task_def.description else None
+    return {
+        "task": {
+            "id": task.id,
+            "key": task.key,
+            "title": task.title,
+            "title_en": task_def.title.en if task_def else task.title,
+            "description": description,
+            "role": task.role,
+            "due": task.due_at.isoformat() if task.due_at else None,
+        },
+        "cycle": cycle_context(cycle, ctx.org),
+        "chair": ctx.group(cycle).chair,
+        "command": f"tsk --org {ctx.municipality} --as PERSON task done {task.id} --note \"...\"",
+    }
+
+
+def add_timer(
+    ctx: StepContext,
+    key: str,
+    kind: str,
+    fire_at: dt.datetime,
+    cycle: Cycle | None,
+    task: Task | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    exists = ctx.session.execute(select(Timer.id).where(Timer.key == key)).first()
+    if exists is not None:
+        return
+    ctx.session.add(
+        Timer(
+            key=key,
+            kind=kind,
+            municipality=ctx.municipality,
+            fire_at=fire_at,
+            status="pending",
+            cycle_id=cycle.id if cycle else None,
+            task_id=task.id if task else None,
+            payload=payload or {},
+            created_at=ctx.now,
+        )
+    )
+
+
+def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:
+    for transition in ctx.process.definition.transitions:
+        if transition.after is None or step_key not in transition.source:
+            continue
+        fire_at = timing.due_at(ctx.now, transition.after, ctx.cal)
+        key = f"cycle:{cycle.id}:{step_key}:{cycle.version}:{transition.trigger}"
+        add_timer(ctx, key, "transition", fire_at, cycle, None, {"trigger": transition.trigger, "step": step_key})
+
+
+def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
+    meeting = step.meeting
+    assert meeting is not None
+    group = ctx.group(cycle)
+    start = timing.meeting_at(ctx.now, meeting.within, meeting.start, ctx.cal)
+    end = timing.escalation_at(start, meeting.length, ctx.cal)
+    context = {
+        "cycle": cycle_context(cycle, ctx.org),
+        "meeting": {
+            "title": meeting.title.sv,
+            "title_en": meeting.title.en,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "date": format_date_sv(start.astimezone(ctx.cal.zone).date()),
+            "agenda": [item.sv for item in meeting.agenda],
+            "agenda_en": [item.en for item in meeting.agenda],
+            "uid": f"{ctx.municipality}-cycle{cycle.id}-{step.key}@tsk-workflow",
+            "organizer": ctx.org.person(group.chair).email if ctx.org.person(group.chair) else ctx.org.mail.sender,
+            "location": group.name,
+        },
+        "chair": group.chair,
+    }
+    people = [*ctx.directory.chairs(group), *group.members]
+    notify.queue(ctx.session, ctx.org, people, "meeting_invitation", f"cycle:{cycle.id}:meeting:{step.key}", context, ctx.now, cycle.id)
+    ctx.record(cycle, SYSTEM, "meeting.planned", {"step": step.key, "start": start.isoformat(), "end": end.isoformat()}, "system")
+
+
+def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[Task]:
+    query = select(Task).where(Task.cycle_id == cycle.id, Task.status == "open")
+    if step is not None:
+        query = query.where(Task.step == step)
+    return list(session.scalars(query.order_by(Task.id)))
+
+
+def cancel_tasks(ctx: StepContext, tasks: list[Task]) -> None:
+    for task in tasks:
+        task.status = "cancelled"
+    cancel_timers(ctx.session, task_ids=[task.id for task in tasks])
+
+
+def cancel_timers(session: Session, task_ids: list[int] | None = None, cycle_id: int | None = None) -> None:
+    query = update(Timer).where(Timer.status == "pending")
+    if task_ids is not None:
+        if not task_ids:
+            return
+        query = query.where(Timer.task_id.in_(task_ids))
+    elif cycle_id is not None:
+        query = query.where(Timer.cycle_id == cycle_id)
+    session.execute(query.values(status="cancelled"))
+
+
+def required_done(session: Session, cycle: Cycle) -> bool:
+    """Whether the current step has required tasks and all of them are done."""
+    tasks = list(session.scalars(select(Task).where(Task.cycle_id == cycle.id, Task.step == cycle.state, Task.required)))
+    live = [task for task in tasks if task.status != "cancelled"]
+    return bool(live) and all(task.status == "done" for task in live)
+
+
+def unmet_conditions(ctx: StepContext, cycle: Cycle, transition: Transition, note: str | None) -> list[str]:
+    """The conditions of ``transition`` that do not hold, said for people."""
+    unmet = []
+    if "tasks_done" in transition.conditions and not required_done(ctx.session, cycle):
+        unmet.append("the step's required tasks are not all done")
+    if "note_given" in transition.conditions and not (note or "").strip():
+        unmet.append("a note is required (--note)")
+    if "documents_produced" in transition.conditions:
+        missing = missing_documents(ctx, cycle)
+        if missing:
+            unmet.append(f"documents missing: {', '.join(missing)}")
+    return unmet
+
+
+def missing_documents(ctx: StepContext, cycle: Cycle) -> list[str]:
+    from tsk_workflow.store.models import Document
+
+    step = ctx.process.definition.step(cycle.state)
+    if not step.produces:
+        return []
+    attached = set(ctx.session.scalars(select(Document.kind).where(Document.cycle_id == cycle.id, Document.step == cycle.state)))
+    return [kind for kind in step.produces if kind not in attached]

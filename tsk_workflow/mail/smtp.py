@@ -1,0 +1,327 @@
+"""Sending rendered mail over SMTP with aiosmtplib.
+
+:func:`send_batch` sends a batch and says, per message, what happened:
+
+- ``sent``: the server accepted the message (2xx); ``reply`` is its answer, e.g. ``250 OK``;
+- ``temporary``: try again later (see :func:`backoff`): a 4xx answer, a refused, dropped or
+  timed-out connection, or a failure while connecting (STARTTLS, login, greeting: a problem
+  of the server or of the settings, not of the message, so fixing it lets the message through);
+- ``permanent``: do not retry: a 5xx answer to the message (sender, recipient or content
+  refused), or a message that cannot be sent at all (a malformed address); ``reply`` keeps why.
+
+Connections. SMTP is sequential on one connection (aiosmtplib has no pipelining), so a batch is
+split into *shares* of at most ``per_connection`` messages (100 by default), each sent in order
+over its own connection, with at most ``max_in_flight`` connections (and so messages in flight)
+at once. A batch of up to 100 messages therefore goes over ONE connection. If the server drops
+the connection, the message being sent is ``temporary`` and the next one reconnects; if
+connecting fails, the rest of that share is ``temporary`` without further attempts, so a server
+that is down costs one connection attempt per share, not one per message.
+
+Delivery is at least once: a connection lost after the server took the message but before its
+answer arrived gives ``temporary``, and the retry sends it again, with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from email.errors import MessageError
+from email.message import EmailMessage
+from itertools import pairwise
+from typing import Any, Literal
+
+from aiosmtplib import (
+    SMTP,
+    SMTPException,
+    SMTPNotSupported,
+    SMTPRecipientsRefused,
+    SMTPResponseException,
+)
+
+from tsk_workflow.errors import TskError
+from tsk_workflow.mail.message import OutgoingMail, build_email, sender_address
+
+Status = Literal["sent", "temporary", "permanent"]
+
+ENV_VARS = {
+    "host": "TSK_SMTP_HOST",
+    "port": "TSK_SMTP_PORT",
+    "starttls": "TSK_SMTP_STARTTLS",
+    "tls": "TSK_SMTP_TLS",
+    "user": "TSK_SMTP_USER",
+    "sender": "TSK_MAIL_FROM",
+    "timeout": "TSK_SMTP_TIMEOUT",
+}
+PASSWORD_VAR = "TSK_SMTP_PASSWORD"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+BACKOFF_FIRST = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=6)
+
+
+class SmtpConfigError(TskError):
+    """The mail settings are wrong (in the environment or the organisation file)."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how to send. ``tls`` is implicit TLS (port 465), ``starttls`` an upgrade."""
+
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    tls: bool = False
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = "tsk-workflow@localhost"
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str], defaults: Mapping[str, Any] | None = None
+    ) -> SmtpSettings:
+        """Settings from ``TSK_SMTP_*``/``TSK_MAIL_FROM`` over ``defaults`` (organisation file).
+
+        ``defaults`` may have the keys ``host``, ``port``, ``starttls``, ``tls``, ``user``,
+        ``sender`` (or ``from``) and ``timeout``; ``None`` means unset. The password comes only
+        from ``TSK_SMTP_PASSWORD``: one in ``defaults`` is refused. An empty variable counts as
+        unset. Without a port: 465 with TLS, 587 with STARTTLS, else 25.
+        """
+        raw = _defaults(defaults or {})
+        raw.update({key: (env[var], var) for key, var in ENV_VARS.items() if env.get(var)})
+        return _settings(raw, env.get(PASSWORD_VAR) or None)
+
+
+def _defaults(defaults: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """The organisation file's values, each with where it came from (for error messages)."""
+    found: dict[str, tuple[Any, str]] = {}
+    for key, value in defaults.items():
+        name = "sender" if key == "from" else key
+        if key == "password" and value:
+            raise SmtpConfigError(f"the SMTP password must come from {PASSWORD_VAR}, not a file")
+        if name not in ENV_VARS and key != "password":
+            raise SmtpConfigError(f"unknown mail setting {key!r} in the organisation file")
+        if value is not None and name in ENV_VARS:
+            found[name] = (value, f"mail setting {key!r} in the organisation file")
+    return found
+
+
+def _settings(raw: Mapping[str, tuple[Any, str]], password: str | None) -> SmtpSettings:
+    tls = _flag(raw.get("tls"))
+    starttls = _flag(raw.get("starttls"))
+    if tls and starttls:
+        raise SmtpConfigError("TSK_SMTP_TLS and TSK_SMTP_STARTTLS cannot both be true")
+    user = _text(raw.get("user"))
+    if user and not password:
+        raise SmtpConfigError(f"TSK_SMTP_USER is set to {user!r} but {PASSWORD_VAR} is not")
+    default_port = 465 if tls else 587 if starttls else 25
+    return SmtpSettings(
+        host=_text(raw.get("host")) or "localhost",
+        port=_port(raw.get("port")) or default_port,
+        starttls=starttls,
+        tls=tls,
+        user=user,
+        password=password if user else None,
+        sender=_sender(raw.get("sender")),
+        timeout=_timeout(raw.get("timeout")) or SmtpSettings.timeout,
+    )
+
+
+def _text(item: tuple[Any, str] | None) -> str | None:
+    return (str(item[0]).strip() or None) if item else None
+
+
+def _flag(item: tuple[Any, str] | None) -> bool:
+    if item is None or isinstance(item[0], bool):
+        return bool(item and item[0])
+    word = str(item[0]).strip().lower()
+    if word not in _TRUE | _FALSE:
+        raise SmtpConfigError(f"{item[1]} must be true or false, not {item[0]!r}")
+    return word in _TRUE
+
+
+def _port(item: tuple[Any, str] | None) -> int | None:
+    if item is None:
+        return None
+    text = str(item[0]).strip()
+    if isinstance(item[0], bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise SmtpConfigError(f"{item[1]} must be a port number (1-65535), not {item[0]!r}")
+    return int(text)
+
+
+def _timeout(item: tuple[Any, str] | None) -> float | None:
+    if item is None:
+        return None
+    try:
+        seconds = float(item[0])
+    except (TypeError, ValueError):
+        seconds = 0.0
+    if isinstance(item[0], bool) or not 0 < seconds <= 3600:
+        raise SmtpConfigError(f"{item[1]} must be seconds (0-3600), not {item[0]!r}")
+    return seconds
+
+
+def _sender(item: tuple[Any, str] | None) -> str:
+    sender = _text(item) or SmtpSettings.sender
+    try:
+        sender_address(sender)
+    except ValueError as exc:
+        source = item[1] if item else "the sender"
+        raise SmtpConfigError(f"{source}: {exc}") from exc
+    return sender
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one message: ``sent``, ``temporary`` or ``permanent``, and why."""
+
+    message_id: str
+    status: Status
+    reply: str
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after ``attempts`` failed attempts: 1, 2, 4, 8 ... minutes, at most 6 h.
+
+    No jitter, on purpose: the outbox is one queue sent by one claimer at a time, so there is no
+    herd of clients to spread out, and fixed values keep retries predictable and testable.
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, not {attempts}")
+    delay: timedelta = BACKOFF_FIRST * 2 ** min(attempts - 1, 20)
+    return min(delay, BACKOFF_CAP)
+
+
+async def send_batch(
+    settings: SmtpSettings,
+    mails: Sequence[OutgoingMail],
+    max_in_flight: int = 10,
+    *,
+    per_connection: int = 100,
+) -> list[SendResult]:
+    """Send ``mails``; one result per mail, in the same order (see the module docstring)."""
+    if max_in_flight < 1 or per_connection < 1:
+        raise ValueError("max_in_flight and per_connection must be at least 1")
+    shares = _shares(list(mails), max_in_flight, per_connection)
+    sent = await asyncio.gather(*(_send_share(settings, share) for share in shares))
+    return [result for share in sent for result in share]
+
+
+def send_batch_sync(
+    settings: SmtpSettings,
+    mails: Sequence[OutgoingMail],
+    max_in_flight: int = 10,
+    *,
+    per_connection: int = 100,
+) -> list[SendResult]:
+    """:func:`send_batch` for synchronous callers (not from inside a running event loop)."""
+    return asyncio.run(send_batch(settings, mails, max_in_flight, per_connection=per_connection))
+
+
+def _shares(
+    mails: list[OutgoingMail], max_in_flight: int, per_connection: int
+) -> list[list[OutgoingMail]]:
+    """``mails`` cut into consecutive, nearly equal shares, one per connection."""
+    count = min(max_in_flight, -(-len(mails) // per_connection))
+    size, extra = divmod(len(mails), count) if count else (0, 0)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [mails[start:end] for start, end in pairwise(bounds)]
+
+
+async def _send_share(settings: SmtpSettings, mails: list[OutgoingMail]) -> list[SendResult]:
+    connection = _Connection(settings)
+    try:
+        return [await connection.send(mail) for mail in mails]
+    finally:
+        await connection.close()
+
+
+class _Connection:
+    """One SMTP connection, opened on first use and again after the server dropped it."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self.sender = sender_address(settings.sender).addr_spec
+        self.smtp: SMTP | None = None
+        self.unreachable: str | None = None
+
+    async def send(self, mail: OutgoingMail) -> SendResult:
+        try:
+            message = build_email(mail)
+        except (ValueError, MessageError) as exc:
+            return SendResult(mail.message_id, "permanent", f"cannot be sent: {exc}")
+        smtp = await self._connected()
+        if smtp is None:
+            return SendResult(mail.message_id, "temporary", self.unreachable or "")
+        return await self._transact(smtp, mail.message_id, message, mail.recipient)
+
+    async def _transact(
+        self, smtp: SMTP, message_id: str, message: EmailMessage, to: str
+    ) -> SendResult:
+        try:
+            _, reply = await smtp.send_message(message, sender=self.sender, recipients=[to])
+        except SMTPRecipientsRefused as exc:
+            refused = exc.recipients[0]
+            return _by_code(message_id, refused.code, f"{refused.code} {refused.message}")
+        except SMTPResponseException as exc:
+            return _by_code(message_id, exc.code, f"{exc.code} {exc.message}")
+        except (SMTPNotSupported, ValueError) as exc:
+            return SendResult(message_id, "permanent", str(exc))
+        except (SMTPException, OSError) as exc:
+            self._drop()
+            return SendResult(message_id, "temporary", _describe(exc))
+        return SendResult(message_id, "sent", f"250 {reply}")
+
+    async def _connected(self) -> SMTP | None:
+        """The open connection, a new one, or None when the server cannot be reached."""
+        if self.unreachable is not None:
+            return None
+        if self.smtp is not None and self.smtp.is_connected:
+            return self.smtp
+        self.smtp = _client(self.settings)
+        try:
+            await self.smtp.connect()
+        except (SMTPException, OSError) as exc:
+            self._drop()
+            self.unreachable = _describe(exc)
+            return None
+        return self.smtp
+
+    def _drop(self) -> None:
+        if self.smtp is not None:
+            self.smtp.close()
+        self.smtp = None
+
+    async def close(self) -> None:
+        """Say QUIT if still connected; a failure to do so is of no consequence."""
+        if self.smtp is not None and self.smtp.is_connected:
+            try:
+                await self.smtp.quit()
+            except (SMTPException, OSError):
+                self.smtp.close()
+        self.smtp = None
+
+
+def _client(settings: SmtpSettings) -> SMTP:
+    return SMTP(
+        hostname=settings.host,
+        port=settings.port,
+        use_tls=settings.tls,
+        start_tls=settings.starttls,
+        username=settings.user,
+        password=settings.password,
+        timeout=settings.timeout,
+    )
+
+
+def _by_code(message_id: str, code: int, reply: str) -> SendResult:
+    status: Status = "permanent" if 500 <= code < 600 else "temporary"
+    return SendResult(message_id, "sent" if 200 <= code < 300 else status, reply)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, SMTPException) else f"{type(exc).__name__}: {text}"

@@ -1,0 +1,118 @@
+"""Connecting to the database and running one unit of work per act.
+
+SQLite (a file) is the default; PostgreSQL through psycopg 3 with the same code. On SQLite every
+write transaction starts with ``BEGIN IMMEDIATE`` and waits (``busy_timeout``) for another writer
+instead of failing at once; on both, a cycle changed by someone else since it was read raises
+``Conflict``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from tsk_workflow.errors import Conflict, TskError
+
+DEFAULT_SQLITE = "tsk.db"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def database_url(value: str | None) -> str:
+    """A SQLAlchemy URL from ``--db``: a URL, or a path to a SQLite file (default ``tsk.db``)."""
+    value = value or os.environ.get("TSK_DATABASE_URL") or DEFAULT_SQLITE
+    if value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    if "://" in value:
+        return value
+    return f"sqlite:///{Path(value).expanduser()}"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    return engine
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Store:
+    """The database of one installation: engine, sessions, and the unit of work."""
+
+    def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
+        self.url = url or database_url(None)
+        self.engine = engine or make_engine(self.url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: everything commits together or nothing does."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except StaleDataError:
+            raise Conflict("someone else changed this cycle at the same time; try again") from None
+        except IntegrityError as exc:
+            raise _integrity(exc) from None
+        except OperationalError as exc:
+            raise _operational(exc) from None
+        finally:
+            session.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for queries only."""
+        session = self._sessions()
+        try:
+            yield session
+        except OperationalError as exc:
+            raise _operational(exc) from None
+        finally:
+            session.rollback()
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _integrity(exc: IntegrityError) -> TskError:
+    text = str(exc.orig)
+    if "audit_events" in text or "uq_cycles_occurrence" in text or "UNIQUE" in text.upper():
+        return Conflict("someone else acted at the same time; try again")
+    return TskError(f"the database refused the change: {text.splitlines()[0]}")
+
+
+def _operational(exc: OperationalError) -> TskError:
+    text = str(exc.orig).splitlines()[0]
+    if "no such table" in text or "does not exist" in text:
+        return TskError("the database is not set up: run 'tsk init' first")
+    if "locked" in text:
+        return Conflict("the database is busy (locked by another writer); try again")
+    return TskError(f"database error: {text}")

@@ -1,0 +1,291 @@
+"""The database schema, as SQLAlchemy 2.0 typed models.
+
+Times are stored in UTC (timezone-aware on PostgreSQL, naive-UTC on SQLite, normalised by
+``UtcDateTime``). Every table is created and upgraded by the Alembic migrations in
+``store/migrations``; ``tests/test_migrations.py`` checks that the two agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass an aware one")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Municipality(Base):
+    """An organisation loaded with ``tsk init``; rows of every other table carry its key."""
+
+    __tablename__ = "municipalities"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime]
+
+
+class Cycle(Base):
+    """One run of a process for a period and subject (``est-2027-03``)."""
+
+    __tablename__ = "cycles"
+    __table_args__ = (
+        UniqueConstraint("municipality", "process", "period", "subject", name="uq_cycles_occurrence"),
+        Index("ix_cycles_open", "municipality", "status", "process"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(200))
+    municipality: Mapped[str] = mapped_column(String(64))
+    process: Mapped[str] = mapped_column(String(64))
+    process_version: Mapped[int]
+    period: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    title: Mapped[str] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    group_key: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime]
+    opened_by: Mapped[str] = mapped_column(String(64))
+    step_entered_at: Mapped[dt.datetime]
+    closed_at: Mapped[dt.datetime | None]
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_note: Mapped[str | None] = mapped_column(Text)
+    forced: Mapped[bool] = mapped_column(Boolean, default=False)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    tasks: Mapped[list[Task]] = relationship(
+        back_populates="cycle", order_by="Task.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Task(Base):
+    """Work for a role inside a step; done by one of its assignees (or the chair)."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (Index("ix_tasks_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    required: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime]
+    due_at: Mapped[dt.datetime | None]
+    done_at: Mapped[dt.datetime | None]
+    done_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text)
+    answers: Mapped[dict[str, Any] | None]
+
+    cycle: Mapped[Cycle] = relationship(back_populates="tasks")
+    assignees: Mapped[list[TaskAssignee]] = relationship(
+        back_populates="task", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def assignee_ids(self) -> list[str]:
+        return [a.person for a in self.assignees]
+
+
+class TaskAssignee(Base):
+    __tablename__ = "task_assignees"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    person: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+    task: Mapped[Task] = relationship(back_populates="assignees")
+
+
+class Timer(Base):
+    """A durable timer: what fires, when, for which cycle or task. Claimed and fired once."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "status", "fire_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    municipality: Mapped[str] = mapped_column(String(64))
+    fire_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("tasks.id"), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+    fired_at: Mapped[dt.datetime | None]
+    fired_by: Mapped[str | None] = mapped_column(String(100))
+
+
+class Decision(Base):
+    """A proposal routed to KLG or KS, then recorded with body, date, paragraph and outcome."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64), index=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"))
+    case_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    title: Mapped[str] = mapped_column(String(300))
+    cost: Mapped[float | None] = mapped_column(Float)
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    routed_to: Mapped[str] = mapped_column(String(8))
+    rule: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    agenda_date: Mapped[dt.date | None] = mapped_column(Date)
+    proposed_by: Mapped[str] = mapped_column(String(64))
+    proposed_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(16), default="proposed")
+    body: Mapped[str | None] = mapped_column(String(8))
+    decided_on: Mapped[dt.date | None] = mapped_column(Date)
+    paragraph: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime | None]
+
+
+class Document(Base):
+    """A document attached to a cycle, kept with its SHA-256."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cycle_id: Mapped[int] = mapped_column(ForeignKey("cycles.id"), index=True)
+    step: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    attached_by: Mapped[str] = mapped_column(String(64))
+    attached_at: Mapped[dt.datetime]
+
+
+class AuditEvent(Base):
+    """One link of the append-only hash chain. Database triggers refuse UPDATE and DELETE.
+
+    The payload itself lives in ``audit_payloads`` so that personal data can be purged without
+    breaking the chain, which is built over ``payload_digest``.
+    """
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    municipality: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(100))
+    cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditPayload(Base):
+    """The readable payload of an audit event (may be purged of personal data)."""
+
+    __tablename__ = "audit_payloads"
+
+    seq: Mapped[int] = mapped_column(ForeignKey("audit_events.seq"), primary_key=True)
+    payload: Mapped[dict[str, Any]]
+    purged_at: Mapped[dt.datetime | None]
+
+
+class RefusedAct(Base):
+    """An act refused for lack of permission: kept, but outside the hash chain."""
+
+    __tablename__ = "refused_acts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime]
+    municipality: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class OutboxMessage(Base):
+    """A mail to send: written in the same transaction as the act that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(2))
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None]
+    last_reply: Mapped[str | None] = mapped_column(Text)
+    cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    task_id: Mapped[int | None] = mapped_column(Integer)
