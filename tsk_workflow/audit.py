@@ -4,28 +4,64 @@
 payload is stored apart (``audit_payloads``) and only its digest is chained, so purging personal
 data from a payload does not break the chain. Appending serialises on the chain's head: SQLite
 write transactions are already exclusive; PostgreSQL takes a transaction-level advisory lock.
+
+``verify`` recomputes the chain and locates any edit, deletion or reordering. What it cannot see
+on its own is the removal of the newest events (the chain is then shorter, but intact); compare
+``VerifyResult.head_hash`` and ``checked`` with a copy kept elsewhere (a printed report, a mail)
+to catch that too. Database triggers refuse UPDATE and DELETE of events in the first place.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
+import io
 import json
-from dataclasses import dataclass
+import operator
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 from sqlalchemy.orm import Session
 
+from tsk_workflow.errors import NotFound
 from tsk_workflow.store.models import AuditEvent, AuditPayload
 
 GENESIS = "0" * 64
 CHAIN_LOCK = 7_356_001
 """The PostgreSQL advisory lock key that serialises appends to the chain."""
 
+PURGED: dict[str, Any] = {"purged": True}
+"""What a purged payload is replaced with; its digest no longer matches, and need not."""
+
+YIELD_PER = 2_000
+"""Rows fetched at a time while verifying: memory stays flat however long the chain is."""
+
+MAX_PROBLEMS = 100
+"""``verify`` lists at most this many problems (it still checks every event)."""
+
+CHAIN_FIELDS = (
+    "seq",
+    "at",
+    "municipality",
+    "actor",
+    "role",
+    "action",
+    "subject",
+    "cycle_id",
+    "payload_digest",
+    "prev_hash",
+)
+"""The event fields each link's hash covers (all of them but ``hash`` itself)."""
+
 
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    """Deterministic JSON: sorted keys, no spaces, UTF-8; non-JSON values as ``str(value)``."""
+    return json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
+    ).encode()
 
 
 def digest(value: Any) -> str:
@@ -33,19 +69,14 @@ def digest(value: Any) -> str:
 
 
 def event_hash(event: AuditEvent) -> str:
-    fields = {
-        "seq": event.seq,
-        "at": event.at.astimezone(dt.UTC).isoformat(),
-        "municipality": event.municipality,
-        "actor": event.actor,
-        "role": event.role,
-        "action": event.action,
-        "subject": event.subject,
-        "cycle_id": event.cycle_id,
-        "payload_digest": event.payload_digest,
-        "prev_hash": event.prev_hash,
-    }
-    return hashlib.sha256(canonical(fields)).hexdigest()
+    return _chain_hash({name: getattr(event, name) for name in CHAIN_FIELDS})
+
+
+def _chain_hash(fields: Mapping[Any, Any]) -> str:
+    """The hash of one link, from the values of ``CHAIN_FIELDS`` (an event or a result row)."""
+    values = {name: fields[name] for name in CHAIN_FIELDS}
+    values["at"] = values["at"].astimezone(dt.UTC).isoformat()
+    return hashlib.sha256(canonical(values)).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -62,11 +93,19 @@ class Act:
 
 
 def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
-    """Add ``act`` as the next link of the chain, in the caller's transaction."""
+    """Add ``act`` as the next link of the chain, in the caller's transaction.
+
+    The payload is stored as its canonical JSON reads back, so that what is kept is exactly what
+    was digested (a date in the payload is kept as its ISO text).
+    """
+    if at.tzinfo is None:
+        raise ValueError("naive datetime given to the audit trail; pass an aware one")
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-    head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
+    newest = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    head = session.execute(newest).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    payload = json.loads(canonical(act.payload))
     event = AuditEvent(
         seq=seq,
         at=at,
@@ -76,11 +115,269 @@ def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
         action=act.action,
         subject=act.subject,
         cycle_id=act.cycle_id,
-        payload_digest=digest(act.payload),
+        payload_digest=digest(payload),
         prev_hash=prev,
     )
     event.hash = event_hash(event)
     session.add(event)
-    session.add(AuditPayload(seq=seq, payload=act.payload))
+    session.add(AuditPayload(seq=seq, payload=payload))
     session.flush()
     return event
+
+
+def purge(session: Session, seq: int, at: dt.datetime) -> None:
+    """Replace the payload of event ``seq`` with ``PURGED`` (personal data gone, chain intact).
+
+    The event itself, with the digest of what the payload was, stays. Record the purge itself as
+    an act of its own with ``append`` in the same transaction.
+    """
+    stored = session.get(AuditPayload, seq)
+    if stored is None:
+        raise NotFound(f"audit event {seq} has no payload to purge")
+    stored.payload = dict(PURGED)
+    stored.purged_at = at
+    session.flush()
+
+
+# --- verifying -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The outcome of ``verify``: ``reason`` is the first problem, in words for people."""
+
+    ok: bool
+    checked: int
+    first_broken: int | None
+    reason: str
+    head_hash: str | None = None
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class _Checker:
+    """Walks the chain in ``seq`` order, one row at a time, remembering only the previous link."""
+
+    checked: int = 0
+    prev_seq: int = 0
+    prev_hash: str = GENESIS
+    first_broken: int | None = None
+    problems: list[str] = field(default_factory=list)
+    problem_count: int = 0
+
+    def feed(self, row: Mapping[Any, Any]) -> None:
+        seq = int(row["seq"])
+        gap = seq != self.prev_seq + 1
+        if gap:
+            self._problem(self.prev_seq + 1, _gap_message(self.prev_seq, seq))
+        contents_ok = _chain_hash(row) == row["hash"]
+        link_ok = gap or row["prev_hash"] == self.prev_hash
+        if not (contents_ok and link_ok):
+            self._problem(seq, _link_message(seq, self.prev_seq, contents_ok, link_ok))
+        payload_problem = _payload_message(row)
+        if payload_problem:
+            self._problem(seq, payload_problem)
+        self.checked += 1
+        self.prev_seq, self.prev_hash = seq, row["hash"]
+
+    def _problem(self, seq: int, message: str) -> None:
+        if self.first_broken is None:
+            self.first_broken = seq
+        self.problem_count += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(message)
+
+    def result(self) -> VerifyResult:
+        head = None if self.checked == 0 else self.prev_hash
+        if self.problem_count == 0:
+            reason = f"all {self.checked} events are intact"
+            return VerifyResult(True, self.checked, None, reason, head)
+        problems = list(self.problems)
+        if self.problem_count > len(problems):
+            problems.append(f"... and {self.problem_count - len(problems)} more problems")
+        return VerifyResult(
+            False, self.checked, self.first_broken, problems[0], head, tuple(problems)
+        )
+
+
+def _gap_message(prev_seq: int, seq: int) -> str:
+    first, last = prev_seq + 1, seq - 1
+    if last < first:  # pragma: no cover - seq is a primary key read in order
+        return f"event {seq} is out of order after event {prev_seq}"
+    missing = (
+        f"event {first} is missing" if first == last else f"events {first}..{last} are missing"
+    )
+    if prev_seq == 0:
+        return f"{missing}: the chain starts at {seq}"
+    return f"{missing}: the sequence jumps from {prev_seq} to {seq}"
+
+
+def _link_message(seq: int, prev_seq: int, contents_ok: bool, link_ok: bool) -> str:
+    if not contents_ok and not link_ok:
+        return (
+            f"event {seq}: neither its contents nor its link to event {prev_seq} match"
+            " (moved, reordered or replaced?)"
+        )
+    if not contents_ok:
+        return f"event {seq}: hash does not match its contents (edited?)"
+    if prev_seq == 0:
+        return f"event {seq}: previous hash is not the start of the chain (events removed?)"
+    return f"event {seq}: previous hash does not match event {prev_seq} (deleted or reordered?)"
+
+
+def _payload_message(row: Mapping[Any, Any]) -> str | None:
+    seq = row["seq"]
+    if row["payload_seq"] is None:
+        return f"event {seq}: its payload is missing (deleted?)"
+    if row["purged_at"] is None and digest(row["payload"]) != row["payload_digest"]:
+        return f"event {seq}: payload does not match its digest (edited?)"
+    return None
+
+
+def _chain_rows() -> Select[Any]:
+    columns = [getattr(AuditEvent, name) for name in (*CHAIN_FIELDS, "hash")]
+    return (
+        select(
+            *columns,
+            AuditPayload.seq.label("payload_seq"),
+            AuditPayload.payload,
+            AuditPayload.purged_at,
+        )
+        .outerjoin(AuditPayload, AuditPayload.seq == AuditEvent.seq)
+        .order_by(AuditEvent.seq)
+    )
+
+
+def verify(session: Session) -> VerifyResult:
+    """Recompute the whole chain, oldest event first, and say where it breaks, if it does.
+
+    Streams the events (``yield_per``), so a chain of millions of events is checked in constant
+    memory. Each payload that is present and not purged is checked against its digest.
+    """
+    checker = _Checker()
+    rows = session.execute(_chain_rows().execution_options(yield_per=YIELD_PER))
+    for row in rows.mappings():
+        checker.feed(row)
+    return checker.result()
+
+
+# --- reading and exporting -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One event with its payload (None if missing, ``PURGED`` with ``purged_at`` if purged)."""
+
+    seq: int
+    at: dt.datetime
+    municipality: str
+    actor: str
+    role: str
+    action: str
+    subject: str
+    cycle_id: int | None
+    payload: dict[str, Any] | None
+    purged_at: dt.datetime | None
+    payload_digest: str
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: times as ISO 8601 text in UTC."""
+        return {
+            "seq": self.seq,
+            "at": self.at.isoformat(),
+            "municipality": self.municipality,
+            "actor": self.actor,
+            "role": self.role,
+            "action": self.action,
+            "subject": self.subject,
+            "cycle_id": self.cycle_id,
+            "payload": self.payload,
+            "purged_at": None if self.purged_at is None else self.purged_at.isoformat(),
+            "payload_digest": self.payload_digest,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+CSV_COLUMNS = tuple(AuditRow.__dataclass_fields__)
+
+
+def _bounds(
+    since: dt.datetime | dt.date | None, until: dt.datetime | dt.date | None, tz: dt.tzinfo
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """``since`` inclusive, ``until`` exclusive; a date means its whole day in ``tz``."""
+
+    def start(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=tz)
+
+    low = since if isinstance(since, dt.datetime) or since is None else start(since)
+    if isinstance(until, dt.datetime) or until is None:
+        high = until
+    else:
+        high = start(until + dt.timedelta(days=1))
+    for bound in (low, high):
+        if bound is not None and bound.tzinfo is None:
+            raise ValueError("naive datetime given as an audit bound; pass an aware one")
+    return low, high
+
+
+def query(
+    session: Session,
+    municipality: str | None = None,
+    cycle_id: int | None = None,
+    actor: str | None = None,
+    since: dt.datetime | dt.date | None = None,
+    until: dt.datetime | dt.date | None = None,
+    *,
+    tz: dt.tzinfo = dt.UTC,
+) -> list[AuditRow]:
+    """Events matching every filter given, oldest first.
+
+    ``since`` is inclusive and ``until`` exclusive when they are datetimes; a date stands for
+    the whole day in ``tz`` (so ``until=date(2027, 3, 31)`` includes the 31st).
+    """
+    stmt = _chain_rows()
+    low, high = _bounds(since, until, tz)
+    filters: list[tuple[Any, Any, Callable[[Any, Any], Any]]] = [
+        (AuditEvent.municipality, municipality, operator.eq),
+        (AuditEvent.cycle_id, cycle_id, operator.eq),
+        (AuditEvent.actor, actor, operator.eq),
+        (AuditEvent.at, low, operator.ge),
+        (AuditEvent.at, high, operator.lt),
+    ]
+    for column, value, compare in filters:
+        if value is not None:
+            stmt = stmt.where(compare(column, value))
+    return [_audit_row(row) for row in session.execute(stmt).mappings()]
+
+
+def _audit_row(row: Mapping[Any, Any]) -> AuditRow:
+    present = row["payload_seq"] is not None
+    return AuditRow(
+        **{name: row[name] for name in (*CHAIN_FIELDS, "hash")},
+        payload=row["payload"] if present else None,
+        purged_at=row["purged_at"],
+    )
+
+
+def rows_to_csv(rows: Iterable[AuditRow]) -> str:
+    """CSV (RFC 4180, header first); the payload column holds the payload as canonical JSON.
+
+    Cells are written exactly as stored, nothing escaped for spreadsheets: this is evidence.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for row in rows:
+        record = row.to_dict()
+        payload = record["payload"]
+        record["payload"] = "" if payload is None else canonical(payload).decode()
+        writer.writerow(["" if record[name] is None else record[name] for name in CSV_COLUMNS])
+    return out.getvalue()
+
+
+def rows_to_json(rows: Iterable[AuditRow]) -> str:
+    """A JSON array of ``AuditRow.to_dict()``."""
+    return json.dumps([row.to_dict() for row in rows], ensure_ascii=False, indent=2)

@@ -48,7 +48,9 @@ class Catalog:
 def template_exists(name: str, folder: Path | None = None) -> bool:
     """Whether the mail template ``name`` has all its parts in Swedish and English."""
     base = folder or notifications_dir()
-    return all((base / lang / f"{name}.{part}").is_file() for lang in LANGUAGES for part in TEMPLATE_PARTS)
+    return all(
+        (base / lang / f"{name}.{part}").is_file() for lang in LANGUAGES for part in TEMPLATE_PARTS
+    )
 
 
 def shipped_process_files() -> list[Path]:
@@ -109,7 +111,11 @@ def _key_problems(
     problems = []
     stem = Path(document.file).stem
     if stem != definition.key:
-        problems.append(document.problem(("key",), f"key '{definition.key}' differs from the file name '{stem}'"))
+        problems.append(
+            document.problem(
+                ("key",), f"key '{definition.key}' differs from the file name '{stem}'"
+            )
+        )
     if definition.key in seen:
         problems.append(document.problem(("key",), f"process '{definition.key}' is defined twice"))
     return problems

@@ -61,7 +61,11 @@ def _matches(when: RuleCondition, proposal: Proposal) -> list[str] | None:
 def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[str | None]:
     cost = proposal.cost
     if when.cost_over is not None:
-        yield _cost_fact(cost, when.cost_over, ">") if cost is not None and cost > when.cost_over else None
+        yield (
+            _cost_fact(cost, when.cost_over, ">")
+            if cost is not None and cost > when.cost_over
+            else None
+        )
     if when.cost_at_least is not None:
         holds = cost is not None and cost >= when.cost_at_least
         yield _cost_fact(cost, when.cost_at_least, ">=") if holds else None
@@ -69,7 +73,11 @@ def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[str | None]
     for key, value in (when.attr or {}).items():
         yield f"{key} = {value}" if attrs.get(key, "").lower() == value.lower() else None
     for key, least in (when.attr_at_least or {}).items():
-        yield f"{key} = {attrs[key]} >= {_number(least)}" if _at_least(attrs.get(key), least) else None
+        yield (
+            f"{key} = {attrs[key]} >= {_number(least)}"
+            if _at_least(attrs.get(key), least)
+            else None
+        )
 
 
 def _at_least(value: str | None, least: float) -> bool:

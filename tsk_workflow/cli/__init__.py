@@ -14,8 +14,22 @@ import click
 from tsk_workflow.cli.context import Settings, TskGroup
 
 COMMANDS = {
-    "process": ("tsk_workflow.cli.process", "process", "Process definitions: list, show, validate, draw"),
+    "process": (
+        "tsk_workflow.cli.process",
+        "process",
+        "Process definitions: list, show, validate, draw",
+    ),
     "org": ("tsk_workflow.cli.org", "org", "The organisation: people, roles, groups, towns"),
+    "init": (
+        "tsk_workflow.cli.init",
+        "init",
+        "Create or upgrade the database, load the organisation",
+    ),
+    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, advance, close"),
+    "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
+    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
+    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
+    "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
 }
 
 
@@ -39,10 +53,22 @@ class LazyGroup(TskGroup):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--db", envvar="TSK_DATABASE_URL", metavar="URL", help="Database URL or SQLite file [TSK_DATABASE_URL]")
-@click.option("--org", envvar="TSK_ORG", metavar="FILE|NAME", help="Organisation file or shipped municipality [TSK_ORG]")
+@click.option(
+    "--db",
+    envvar="TSK_DATABASE_URL",
+    metavar="URL",
+    help="Database URL or SQLite file [TSK_DATABASE_URL]",
+)
+@click.option(
+    "--org",
+    envvar="TSK_ORG",
+    metavar="FILE|NAME",
+    help="Organisation file or shipped municipality [TSK_ORG]",
+)
 @click.option("--as", "actor", envvar="TSK_USER", metavar="PERSON", help="Who is acting [TSK_USER]")
-@click.option("--lang", type=click.Choice(["sv", "en"]), envvar="TSK_LANG", default="sv", show_default=True)
+@click.option(
+    "--lang", type=click.Choice(["sv", "en"]), envvar="TSK_LANG", default="sv", show_default=True
+)
 @click.version_option(package_name="tsk-workflow")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, lang: str) -> None:

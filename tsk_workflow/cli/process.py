@@ -71,7 +71,9 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 
 @process.command()
 @click.argument("key")
-@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
+)
 @click.option("--step", help="Mark this step as the current one")
 def diagram(key: str, fmt: str, step: str | None) -> None:
     """Draw the steps and transitions (mermaid or Graphviz dot)."""

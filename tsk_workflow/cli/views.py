@@ -10,11 +10,20 @@ from tsk_workflow.organisation.model import Organisation
 
 
 def process_row(definition: ProcessDefinition, lang: str) -> dict[str, Any]:
-    return {"key": definition.key, "version": definition.version, "title": definition.title.get(lang)}
+    return {
+        "key": definition.key,
+        "version": definition.version,
+        "title": definition.title.get(lang),
+    }
 
 
 def problem_row(problem: Problem) -> dict[str, Any]:
-    return {"file": problem.file, "line": problem.line, "column": problem.column, "message": problem.message}
+    return {
+        "file": problem.file,
+        "line": problem.line,
+        "column": problem.column,
+        "message": problem.message,
+    }
 
 
 def process_text(definition: ProcessDefinition, lang: str) -> str:
@@ -38,14 +47,18 @@ def _step_lines(step: Step, definition: ProcessDefinition, lang: str) -> list[st
     if step.produces:
         lines.append(f"      produces: {', '.join(step.produces)}")
     if step.meeting is not None:
-        lines.append(f"      meeting:  {step.meeting.title.get(lang)} {step.meeting.start}, {step.meeting.length}")
+        lines.append(
+            f"      meeting:  {step.meeting.title.get(lang)} {step.meeting.start}, {step.meeting.length}"
+        )
     for task in step.tasks:
         due = f", due {task.due}" if task.due else ""
         lines.append(f"      task {task.key} [{task.role}{due}]: {task.title.get(lang)}")
     for transition in definition.transitions:
         if step.key in transition.source:
             auto = " (auto)" if transition.auto else ""
-            lines.append(f"      -> {transition.dest} by '{transition.trigger}'{auto} [{', '.join(transition.by)}]")
+            lines.append(
+                f"      -> {transition.dest} by '{transition.trigger}'{auto} [{', '.join(transition.by)}]"
+            )
     return lines
 
 
@@ -66,7 +79,13 @@ def organisation_json(org: Organisation) -> dict[str, Any]:
             for p in org.people
         ],
         "groups": [
-            {"key": g.key, "name": g.name, "chair": g.chair, "deputy": g.deputy, "members": list(g.members)}
+            {
+                "key": g.key,
+                "name": g.name,
+                "chair": g.chair,
+                "deputy": g.deputy,
+                "members": list(g.members),
+            }
             for g in org.groups
         ],
         "towns": [{"key": t.key, "name": t.name, "main": t.main} for t in org.towns],
@@ -84,10 +103,137 @@ def organisation_text(org: Organisation) -> str:
     lines += ["", "Grupper:"]
     for group in org.groups:
         deputy = f", ersättare {group.deputy}" if group.deputy else ""
-        lines.append(f"  {group.key:<20} {group.name}: ordförande {group.chair}{deputy}; {len(group.members)} medlemmar")
+        lines.append(
+            f"  {group.key:<20} {group.name}: ordförande {group.chair}{deputy}; {len(group.members)} medlemmar"
+        )
     if org.towns:
-        lines += ["", "Orter: " + ", ".join(t.name + (" (centralort)" if t.main else "") for t in org.towns)]
+        lines += [
+            "",
+            "Orter: " + ", ".join(t.name + (" (centralort)" if t.main else "") for t in org.towns),
+        ]
     if org.areas:
         lines += ["Områden: " + ", ".join(a.name for a in org.areas)]
     lines += ["", "Processer: " + ", ".join(sorted(org.processes))]
     return "\n".join(lines)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def task_row(task: Any, cycle_ref: str) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "cycle": task.cycle_id,
+        "cycle_ref": cycle_ref,
+        "step": task.step,
+        "key": task.key,
+        "title": task.title,
+        "role": task.role,
+        "assignees": task.assignee_ids,
+        "due": _iso(task.due_at),
+        "status": task.status,
+        "required": task.required,
+        "done_by": task.done_by,
+        "done_at": _iso(task.done_at),
+        "note": task.note,
+    }
+
+
+def task_line(row: dict[str, Any], lang: str) -> str:
+    due = _local_date(row["due"]) if row["due"] else "-"
+    label = "senast" if lang == "sv" else "due"
+    who = ", ".join(row["assignees"])
+    return f"{row['id']:>6}  {row['status']:<9} {row['cycle_ref']:<30} {row['title']} ({who}; {label} {due})"
+
+
+def _local_date(iso: str) -> str:
+    import datetime as dt
+
+    from tsk_workflow.calendar import STOCKHOLM
+
+    return dt.datetime.fromisoformat(iso).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def cycle_row(cycle: Any) -> dict[str, Any]:
+    return {
+        "id": cycle.id,
+        "ref": cycle.ref,
+        "process": cycle.process,
+        "period": cycle.period,
+        "subject": cycle.subject or None,
+        "title": cycle.title,
+        "state": cycle.state,
+        "status": cycle.status,
+        "opened_by": cycle.opened_by,
+        "opened_at": _iso(cycle.opened_at),
+        "closed_by": cycle.closed_by,
+        "closed_at": _iso(cycle.closed_at),
+        "late": cycle.late,
+    }
+
+
+def cycle_detail(cycle: Any, allowed: list[str]) -> dict[str, Any]:
+    return {
+        **cycle_row(cycle),
+        "version": cycle.version,
+        "forced": cycle.forced,
+        "close_note": cycle.close_note,
+        "allowed_triggers": allowed if cycle.status == "open" else [],
+        "tasks": [task_row(task, cycle.ref) for task in cycle.tasks],
+    }
+
+
+def cycle_text(data: dict[str, Any], lang: str) -> str:
+    sv = lang == "sv"
+    lines = [
+        f"{data['ref']} (id {data['id']}): {data['title']}",
+        f"  {'status' if not sv else 'status'}: {data['status']}, {'steg' if sv else 'step'}: {data['state']}",
+        f"  {'öppnad av' if sv else 'opened by'} {data['opened_by']} {_local_date(data['opened_at'])}",
+    ]
+    if data["closed_by"]:
+        lines.append(
+            f"  {'stängd av' if sv else 'closed by'} {data['closed_by']} {_local_date(data['closed_at'])}"
+        )
+    if data["allowed_triggers"]:
+        lines.append(
+            f"  {'möjliga steg' if sv else 'triggers'}: {', '.join(data['allowed_triggers'])}"
+        )
+    lines.append(f"  {'uppgifter' if sv else 'tasks'}:")
+    lines += [f"  {task_line(row, lang)}" for row in data["tasks"]]
+    return "\n".join(lines)
+
+
+def decision_row(decision: Any) -> dict[str, Any]:
+    return {
+        "id": decision.id,
+        "cycle": decision.cycle_id,
+        "case_cycle": decision.case_cycle_id,
+        "title": decision.title,
+        "cost": decision.cost,
+        "attrs": decision.attrs,
+        "routed_to": decision.routed_to,
+        "rule": decision.rule,
+        "reason": decision.reason,
+        "agenda_date": _iso(decision.agenda_date),
+        "proposed_by": decision.proposed_by,
+        "proposed_at": _iso(decision.proposed_at),
+        "status": decision.status,
+        "body": decision.body,
+        "date": _iso(decision.decided_on),
+        "paragraph": decision.paragraph,
+        "outcome": decision.outcome,
+        "override_reason": decision.override_reason,
+        "recorded_by": decision.recorded_by,
+    }
+
+
+def decision_line(row: dict[str, Any]) -> str:
+    routed = str(row["routed_to"]).upper()
+    decided = ""
+    if row["outcome"]:
+        decided = f" -> {row['outcome']} {str(row['body']).upper()} {row['date']} {row['paragraph']} ({row['recorded_by']})"
+    agenda = (
+        f", dagordning {row['agenda_date']}" if row["agenda_date"] and not row["outcome"] else ""
+    )
+    return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] föreslagen av {row['proposed_by']}{decided}"

@@ -25,9 +25,14 @@ class CompiledProcess:
 
     def transition(self, state: str, trigger: str) -> Transition | None:
         """The transition ``trigger`` fires from ``state``, or None when it is not allowed."""
-        if not self.machine.events.get(trigger) or state not in self.machine.events[trigger].transitions:
+        if (
+            not self.machine.events.get(trigger)
+            or state not in self.machine.events[trigger].transitions
+        ):
             return None
-        return next(t for t in self.definition.transitions if t.trigger == trigger and state in t.source)
+        return next(
+            t for t in self.definition.transitions if t.trigger == trigger and state in t.source
+        )
 
     def auto_transition(self, state: str) -> Transition | None:
         return next((t for t in self.definition.transitions if t.auto and state in t.source), None)

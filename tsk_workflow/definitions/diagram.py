@@ -21,15 +21,15 @@ def draw(
     from transitions.extensions import GraphMachine
 
     model = _Model()
-    arguments = machine_arguments(definition)
-    if current is not None:
-        arguments["initial"] = current
-    GraphMachine(
+    machine = GraphMachine(
         model=model,
         graph_engine="mermaid" if fmt == "mermaid" else "graphviz",
         title=f"{definition.key}: {definition.title.sv}",
         show_conditions=False,
-        **arguments,
+        **machine_arguments(definition),
     )
-    graph = model.get_graph()  # type: ignore[attr-defined]
+    if current is not None:
+        # Mark the current step without moving the initial arrow ([*] -->) away from the first.
+        machine.set_state(current, model)
+    graph = model.get_graph(force_new=current is not None)  # type: ignore[attr-defined]
     return str(graph.source if fmt == "dot" else graph.draw(None))

@@ -102,7 +102,9 @@ Duration = Annotated[
     ),
     AfterValidator(_check_duration),
 ]
-Keys = Annotated[tuple[Key, ...], BeforeValidator(_one_or_many, json_schema_input_type=Key | list[Key])]
+Keys = Annotated[
+    tuple[Key, ...], BeforeValidator(_one_or_many, json_schema_input_type=Key | list[Key])
+]
 
 
 def duration(text: str) -> ParsedDuration:
@@ -178,7 +180,8 @@ class Transition(Frozen):
     by: Keys = Field((CHAIR,), description="Roles that may fire it; chair means chair or deputy")
     conditions: tuple[Condition, ...] = ()
     auto: bool = Field(
-        False, description="Fired by the engine as soon as the source step's required tasks are done"
+        False,
+        description="Fired by the engine as soon as the source step's required tasks are done",
     )
     after: Duration | None = Field(
         None, description="Fired by the scheduler this long after the source step is entered"

@@ -164,7 +164,9 @@ def read_file(path: Path, reader: Reader | None = None) -> Document:
     try:
         size = path.stat().st_size
         if size > MAX_BYTES:
-            raise ReadError(Problem(name, 1, 1, f"file is too large ({size} bytes, at most {MAX_BYTES})"))
+            raise ReadError(
+                Problem(name, 1, 1, f"file is too large ({size} bytes, at most {MAX_BYTES})")
+            )
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(Problem(name, 1, 1, f"cannot read file: {exc.strerror}")) from None
@@ -175,7 +177,9 @@ def read_text(text: str, name: str, reader: Reader | None = None) -> Document:
     try:
         document = (reader or YamlReader()).read(text, name)
     except _TooLarge:
-        raise ReadError(Problem(name, 1, 1, f"document expands to more than {MAX_NODES} values (alias bomb?)")) from None
+        raise ReadError(
+            Problem(name, 1, 1, f"document expands to more than {MAX_NODES} values (alias bomb?)")
+        ) from None
     except RecursionError:
         raise ReadError(Problem(name, 1, 1, "document is nested too deeply")) from None
     if document.data is None:

@@ -63,18 +63,29 @@ def _data_path(data: Any, loc: Sequence[str | int]) -> tuple[list[str | int], li
     rest: list[str | int] = []
     node = data
     for element in loc:
-        if isinstance(node, dict) and element in node:
-            node = node[element]
-            path.append(element)
-        elif isinstance(node, list) and isinstance(element, int) and element < len(node):
-            node = node[element]
-            path.append(element)
-        else:
+        child = _child(node, element)
+        if child is _ABSENT:
             rest.append(element)
+        else:
+            node = child
+            path.append(element)
     return path, rest
 
 
-def _message(error: Any, path: list[str | int], rest: list[str | int], model: type[BaseModel]) -> str:
+_ABSENT = object()
+
+
+def _child(node: Any, element: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(element, _ABSENT)
+    if isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+        return node[element]
+    return _ABSENT
+
+
+def _message(
+    error: Any, path: list[str | int], rest: list[str | int], model: type[BaseModel]
+) -> str:
     kind = error["type"]
     where = _dotted(path)
     if kind == "missing":
@@ -216,7 +227,9 @@ def _duplicates(definition: ProcessDefinition) -> Iterator[Found]:
             seen.add((transition.trigger, source))
 
 
-def _duplicate_keys(keys: list[str], base: str | tuple[str | int, ...], what: str) -> Iterator[Found]:
+def _duplicate_keys(
+    keys: list[str], base: str | tuple[str | int, ...], what: str
+) -> Iterator[Found]:
     prefix = (base,) if isinstance(base, str) else base
     seen: set[str] = set()
     for index, key in enumerate(keys):
@@ -368,7 +381,9 @@ def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> 
                 )
 
 
-def _opened_processes(definition: ProcessDefinition, known: Callable[[str], bool]) -> Iterator[Found]:
+def _opened_processes(
+    definition: ProcessDefinition, known: Callable[[str], bool]
+) -> Iterator[Found]:
     for i, step in enumerate(definition.steps):
         for j, opens in enumerate(step.opens):
             if not known(opens.process):

@@ -88,11 +88,16 @@ class Directory:
         return person.roles[0] if person is not None and person.roles else "member"
 
 
-def require_chair(directory: Directory, actor: str, group: Group, action: str, subject: str) -> None:
+def require_chair(
+    directory: Directory, actor: str, group: Group, action: str, subject: str
+) -> None:
     if actor == SYSTEM or directory.is_chair(actor, group):
         return
     raise PermissionDenied(
-        actor, action, subject, f"only the chair of {group.name} ({' or '.join(directory.chairs(group))}) may {_verb(action)}"
+        actor,
+        action,
+        subject,
+        f"only the chair of {group.name} ({' or '.join(directory.chairs(group))}) may {_verb(action)}",
     )
 
 
@@ -105,15 +110,22 @@ def require_trigger(
     if role is None:
         roles = ", ".join(transition.by)
         raise PermissionDenied(
-            actor, f"advance:{transition.trigger}", subject, f"'{transition.trigger}' may only be fired by: {roles}"
+            actor,
+            f"advance:{transition.trigger}",
+            subject,
+            f"'{transition.trigger}' may only be fired by: {roles}",
         )
     return role
 
 
-def require_member(directory: Directory, actor: str, group: Group, action: str, subject: str) -> None:
+def require_member(
+    directory: Directory, actor: str, group: Group, action: str, subject: str
+) -> None:
     if directory.is_chair(actor, group) or actor in group.members:
         return
-    raise PermissionDenied(actor, action, subject, f"only members of {group.name} may {_verb(action)}")
+    raise PermissionDenied(
+        actor, action, subject, f"only members of {group.name} may {_verb(action)}"
+    )
 
 
 def _verb(action: str) -> str:

@@ -57,7 +57,7 @@ def queue(
             email=person.email,
             language=person.language,
             template=template,
-            context={**context, "person": {"id": person.id, "name": person.name}},
+            context=_personal(context, person, org),
             status=status,
             attempts=0,
             next_attempt_at=now,
@@ -73,3 +73,15 @@ def queue(
 def _exists(session: Session, message_id: str) -> bool:
     found = session.execute(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id))
     return found.first() is not None
+
+
+def _personal(context: dict[str, Any], person: Person, org: Organisation) -> dict[str, Any]:
+    """The context as this recipient gets it: their name, and commands to run as them."""
+    personal = {
+        **context,
+        "person": {"id": person.id, "name": person.name},
+        "municipality": {"key": org.municipality, "name": org.name},
+    }
+    if isinstance(context.get("command"), str):
+        personal["command"] = context["command"].replace("{person}", person.id)
+    return personal

@@ -42,12 +42,16 @@ def check_subject(definition: ProcessDefinition, org: Organisation, subject: str
         if subject:
             raise Refused(f"process '{definition.key}' takes no --subject")
         return ""
-    known = [t.key for t in org.towns] if definition.subject == "town" else [a.key for a in org.areas]
+    known = (
+        [t.key for t in org.towns] if definition.subject == "town" else [a.key for a in org.areas]
+    )
     if subject is None and definition.subject == "town" and org.main_town is not None:
         return org.main_town.key
     if subject not in known:
         what = "town" if definition.subject == "town" else "area"
-        raise Refused(f"process '{definition.key}' needs --subject, one {what} of: {', '.join(known)}")
+        raise Refused(
+            f"process '{definition.key}' needs --subject, one {what} of: {', '.join(known)}"
+        )
     return subject
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tsk_workflow.catalog import Catalog
-from tsk_workflow.engine import notify, periods, timing
+from tsk_workflow.engine import mailctx, notify, periods, timing
 from tsk_workflow.engine.directory import (
     SYSTEM,
     Directory,
@@ -28,7 +28,6 @@ from tsk_workflow.engine.steps import (
     StepContext,
     cancel_tasks,
     cancel_timers,
-    cycle_context,
     enter_step,
     open_tasks,
     required_done,
@@ -49,7 +48,9 @@ def system_clock() -> dt.datetime:
 class Engine:
     """Acts on the cycles of one municipality."""
 
-    def __init__(self, store: Store, catalog: Catalog, org: Organisation, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, store: Store, catalog: Catalog, org: Organisation, clock: Clock = system_clock
+    ) -> None:
         self.store = store
         self.catalog = catalog
         self.org = org
@@ -84,7 +85,9 @@ class Engine:
             )
 
     def context(self, session: Session, process: str, now: dt.datetime) -> StepContext:
-        return StepContext(session, self.org, self.directory, self.catalog.compiled(process), self.cal, now)
+        return StepContext(
+            session, self.org, self.directory, self.catalog.compiled(process), self.cal, now
+        )
 
     def actor(self, person_id: str | None) -> str:
         if person_id == SYSTEM:
@@ -94,7 +97,9 @@ class Engine:
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
         query = select(Cycle).where(Cycle.municipality == self.org.municipality)
         text = str(ref)
-        query = query.where(Cycle.id == int(text)) if text.isdigit() else query.where(Cycle.ref == text)
+        query = (
+            query.where(Cycle.id == int(text)) if text.isdigit() else query.where(Cycle.ref == text)
+        )
         cycle = session.scalars(query).first()
         if cycle is None:
             raise NotFound(f"no cycle '{ref}' in {self.org.name}")
@@ -119,11 +124,13 @@ class Engine:
         parent_id: int | None = None,
     ) -> Cycle:
         who = self.actor(actor)
-        definition = self.catalog.definition(process)
+        self.catalog.definition(process)  # an unknown process is NotFound before anything else
         group = self.directory.group_of(process)
         with self.act() as (session, now):
             require_chair(self.directory, who, group, "cycle.open", f"process:{process}")
-            return self._open(session, now, who, process, period, subject, late=late, parent_id=parent_id)
+            return self._open(
+                session, now, who, process, period, subject, late=late, parent_id=parent_id
+            )
 
     def _open(
         self,
@@ -140,7 +147,9 @@ class Engine:
         ctx = self.context(session, process, now)
         definition = ctx.process.definition
         subject = periods.check_subject(definition, self.org, subject)
-        period = period or periods.default_period(definition, now.astimezone(self.cal.zone), self._count(session, process))
+        period = period or periods.default_period(
+            definition, now.astimezone(self.cal.zone), self._count(session, process)
+        )
         periods.check_period(period)
         self._refuse_duplicate(session, process, period, subject)
         cycle = Cycle(
@@ -162,17 +171,33 @@ class Engine:
         )
         session.add(cycle)
         session.flush()
-        payload = {"process": process, "version": definition.version, "period": period, "subject": subject, "late": late}
+        payload = {
+            "process": process,
+            "version": definition.version,
+            "period": period,
+            "subject": subject,
+            "late": late,
+        }
         ctx.record(cycle, who, "cycle.opened", payload)
         group = ctx.group(cycle)
-        notify.queue(session, self.org, [*self.directory.chairs(group), *group.members], "cycle_opened",
-                     f"cycle:{cycle.id}:opened", {"cycle": cycle_context(cycle, self.org), "late": late}, now, cycle.id)
+        notify.queue(
+            session,
+            self.org,
+            [*self.directory.chairs(group), *group.members],
+            "cycle_opened",
+            f"cycle:{cycle.id}:opened",
+            mailctx.cycle_opened_mail(self.org, definition, cycle, group.chair),
+            now,
+            cycle.id,
+        )
         enter_step(ctx, cycle, definition.initial_step, who)
         self._after_change(ctx, cycle, who)
         return cycle
 
     def _count(self, session: Session, process: str) -> int:
-        query = select(func.count(Cycle.id)).where(Cycle.municipality == self.org.municipality, Cycle.process == process)
+        query = select(func.count(Cycle.id)).where(
+            Cycle.municipality == self.org.municipality, Cycle.process == process
+        )
         return int(session.scalar(query) or 0)
 
     def _refuse_duplicate(self, session: Session, process: str, period: str, subject: str) -> None:
@@ -184,9 +209,13 @@ class Engine:
         )
         existing = session.scalars(query).first()
         if existing is not None:
-            raise Refused(f"cycle {existing.ref} already exists (id {existing.id}, {existing.status})")
+            raise Refused(
+                f"cycle {existing.ref} already exists (id {existing.id}, {existing.status})"
+            )
 
-    def advance(self, actor: str | None, ref: str | int, trigger: str, note: str | None = None) -> Cycle:
+    def advance(
+        self, actor: str | None, ref: str | int, trigger: str, note: str | None = None
+    ) -> Cycle:
         who = self.actor(actor)
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
@@ -195,8 +224,12 @@ class Engine:
             transition = ctx.process.transition(cycle.state, trigger)
             if transition is None:
                 allowed = ", ".join(ctx.process.allowed_triggers(cycle.state)) or "none"
-                raise Refused(f"'{trigger}' cannot be fired from step '{cycle.state}' of {cycle.ref}; allowed: {allowed}")
-            role = require_trigger(self.directory, who, ctx.group(cycle), transition, f"cycle:{cycle.id}")
+                raise Refused(
+                    f"'{trigger}' cannot be fired from step '{cycle.state}' of {cycle.ref}; allowed: {allowed}"
+                )
+            role = require_trigger(
+                self.directory, who, ctx.group(cycle), transition, f"cycle:{cycle.id}"
+            )
             unmet = unmet_conditions(ctx, cycle, transition, note)
             if unmet:
                 raise Refused(f"'{trigger}' cannot be fired yet: {'; '.join(unmet)}")
@@ -204,7 +237,9 @@ class Engine:
             self._after_change(ctx, cycle, who)
             return cycle
 
-    def fire_system(self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str) -> bool:
+    def fire_system(
+        self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str
+    ) -> bool:
         """Fire ``trigger`` as the scheduler (a timed transition); False when it no longer applies."""
         ctx = self.context(session, cycle.process, now)
         if cycle.status != "open" or ctx.process.transition(cycle.state, trigger) is None:
@@ -213,7 +248,17 @@ class Engine:
         self._after_change(ctx, cycle, SYSTEM)
         return True
 
-    def _fire(self, ctx: StepContext, cycle: Cycle, trigger: str, who: str, role: str, note: str | None, *, automatic: bool) -> None:
+    def _fire(
+        self,
+        ctx: StepContext,
+        cycle: Cycle,
+        trigger: str,
+        who: str,
+        role: str,
+        note: str | None,
+        *,
+        automatic: bool,
+    ) -> None:
         transition = ctx.process.transition(cycle.state, trigger)
         assert transition is not None
         leaving = cycle.state
@@ -238,11 +283,25 @@ class Engine:
                 self._finish(ctx, cycle, who, forced=False, note=None)
                 return
             auto = ctx.process.auto_transition(cycle.state)
-            if auto is None or not required_done(ctx.session, cycle) or unmet_conditions(ctx, cycle, auto, None):
+            if (
+                auto is None
+                or not required_done(ctx.session, cycle)
+                or unmet_conditions(ctx, cycle, auto, None)
+            ):
                 return
-            self._fire(ctx, cycle, auto.trigger, who, "system" if who == SYSTEM else ctx.directory.describe_role(who, ctx.group(cycle)), None, automatic=True)
+            self._fire(
+                ctx,
+                cycle,
+                auto.trigger,
+                who,
+                "system" if who == SYSTEM else ctx.directory.describe_role(who, ctx.group(cycle)),
+                None,
+                automatic=True,
+            )
 
-    def close_cycle(self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False) -> Cycle:
+    def close_cycle(
+        self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False
+    ) -> Cycle:
         who = self.actor(actor)
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
@@ -251,7 +310,9 @@ class Engine:
             self._require_open(cycle)
             remaining = open_tasks(session, cycle)
             if remaining and not force:
-                raise Refused(f"{cycle.ref} has {len(remaining)} open task(s): close with --force and a --note")
+                raise Refused(
+                    f"{cycle.ref} has {len(remaining)} open task(s): close with --force and a --note"
+                )
             if force and not (note or "").strip():
                 raise Refused("closing with --force needs a --note saying why")
             final = ctx.process.definition.final[0]
@@ -260,7 +321,16 @@ class Engine:
             self._finish(ctx, cycle, who, forced=force, note=note, cancelled=remaining)
             return cycle
 
-    def _finish(self, ctx: StepContext, cycle: Cycle, who: str, *, forced: bool, note: str | None, cancelled: list[Task] | None = None) -> None:
+    def _finish(
+        self,
+        ctx: StepContext,
+        cycle: Cycle,
+        who: str,
+        *,
+        forced: bool,
+        note: str | None,
+        cancelled: list[Task] | None = None,
+    ) -> None:
         remaining = cancelled if cancelled is not None else open_tasks(ctx.session, cycle)
         cancel_tasks(ctx, remaining)
         cancel_timers(ctx.session, cycle_id=cycle.id)
@@ -269,18 +339,39 @@ class Engine:
         cycle.closed_by = who
         cycle.close_note = note
         cycle.forced = forced
-        payload = {"state": cycle.state, "forced": forced, "note": note, "cancelled_tasks": [t.id for t in remaining]}
+        payload = {
+            "state": cycle.state,
+            "forced": forced,
+            "note": note,
+            "cancelled_tasks": [t.id for t in remaining],
+        }
         ctx.record(cycle, who, "cycle.closed", payload)
         group = ctx.group(cycle)
-        notify.queue(ctx.session, self.org, self.directory.chairs(group), "cycle_closed", f"cycle:{cycle.id}:closed",
-                     {"cycle": cycle_context(cycle, self.org), "forced": forced, "note": note}, ctx.now, cycle.id)
+        notify.queue(
+            ctx.session,
+            self.org,
+            self.directory.chairs(group),
+            "cycle_closed",
+            f"cycle:{cycle.id}:closed",
+            mailctx.cycle_closed_mail(self.org, ctx.process.definition, cycle),
+            ctx.now,
+            cycle.id,
+        )
         if ctx.process.definition.schedule.kind == "restart":
             self._restart(ctx, cycle, who)
 
     def _restart(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
         """Tingsryd's cycle: when one turn closes, the next one starts."""
         period = periods.next_round(cycle.period)
-        self._open(ctx.session, ctx.now, who, cycle.process, period, cycle.subject or None, parent_id=cycle.id)
+        self._open(
+            ctx.session,
+            ctx.now,
+            who,
+            cycle.process,
+            period,
+            cycle.subject or None,
+            parent_id=cycle.id,
+        )
 
     def _require_open(self, cycle: Cycle) -> None:
         if cycle.status != "open":
@@ -302,7 +393,12 @@ class Engine:
             ctx = self.context(session, cycle.process, now)
             group = ctx.group(cycle)
             if who not in task.assignee_ids and not self.directory.is_chair(who, group):
-                raise PermissionDenied(who, "task.done", f"task:{task.id}", f"task {task.id} is assigned to {', '.join(task.assignee_ids)}; only they or the chair may complete it")
+                raise PermissionDenied(
+                    who,
+                    "task.done",
+                    f"task:{task.id}",
+                    f"task {task.id} is assigned to {', '.join(task.assignee_ids)}; only they or the chair may complete it",
+                )
             if task.status != "open":
                 raise Refused(f"task {task.id} is already {task.status}")
             task.status = "done"
@@ -312,14 +408,23 @@ class Engine:
             task.answers = answers
             cancel_timers(session, task_ids=[task.id])
             late = task.due_at is not None and now > task.due_at
-            payload = {"task": task.id, "key": task.key, "step": task.step, "note": note, "late": late, "answers": answers}
+            payload = {
+                "task": task.id,
+                "key": task.key,
+                "step": task.step,
+                "note": note,
+                "late": late,
+                "answers": answers,
+            }
             ctx.record(cycle, who, "task.done", payload)
             self._after_change(ctx, cycle, who)
             return task
 
     # ------------------------------------------------------------------ queries
 
-    def cycles(self, session: Session, *, only_open: bool = False, process: str | None = None) -> list[Cycle]:
+    def cycles(
+        self, session: Session, *, only_open: bool = False, process: str | None = None
+    ) -> list[Cycle]:
         query = select(Cycle).where(Cycle.municipality == self.org.municipality)
         if only_open:
             query = query.where(Cycle.status == "open")
@@ -327,7 +432,15 @@ class Engine:
             query = query.where(Cycle.process == process)
         return list(session.scalars(query.order_by(Cycle.id)))
 
-    def tasks(self, session: Session, *, person: str | None = None, overdue: bool = False, only_open: bool = True, now: dt.datetime | None = None) -> list[Task]:
+    def tasks(
+        self,
+        session: Session,
+        *,
+        person: str | None = None,
+        overdue: bool = False,
+        only_open: bool = True,
+        now: dt.datetime | None = None,
+    ) -> list[Task]:
         query = select(Task).where(Task.municipality == self.org.municipality)
         if only_open or overdue:
             query = query.where(Task.status == "open")

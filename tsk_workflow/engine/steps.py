@@ -14,11 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tsk_workflow import audit
-from tsk_workflow.calendar import WorkCalendar, format_date_sv
+from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import Step, Transition
 from tsk_workflow.definitions.model import Task as TaskDef
-from tsk_workflow.engine import notify, timing
+from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.directory import SYSTEM, Directory
 from tsk_workflow.organisation.model import Group, Organisation
 from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
@@ -42,24 +42,19 @@ class StepContext:
     def group(self, cycle: Cycle) -> Group:
         return self.directory.group_of(cycle.process)
 
-    def record(self, cycle: Cycle, actor: str, action: str, payload: dict[str, Any], role: str | None = None) -> None:
+    def record(
+        self,
+        cycle: Cycle,
+        actor: str,
+        action: str,
+        payload: dict[str, Any],
+        role: str | None = None,
+    ) -> None:
         role = role or self.directory.describe_role(actor, self.group(cycle))
-        act = audit.Act(self.municipality, actor, role, action, f"cycle:{cycle.id}", payload, cycle.id)
+        act = audit.Act(
+            self.municipality, actor, role, action, f"cycle:{cycle.id}", payload, cycle.id
+        )
         audit.append(self.session, act, self.now)
-
-
-def cycle_context(cycle: Cycle, org: Organisation, lang: str = "sv") -> dict[str, Any]:
-    """What a mail template knows about a cycle (JSON-serialisable)."""
-    return {
-        "id": cycle.id,
-        "ref": cycle.ref,
-        "title": cycle.title,
-        "period": cycle.period,
-        "subject": cycle.subject,
-        "process": cycle.process,
-        "state": cycle.state,
-        "municipality": org.name,
-    }
 
 
 def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> None:
@@ -82,11 +77,18 @@ def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) 
     else:
         people_sets = [ctx.directory.assignees(task_def.role, group)]
     due = timing.due_at(ctx.now, task_def.due, ctx.cal) if task_def.due else None
-    return [_create_task(ctx, cycle, task_def, step, people, due) for people in people_sets if people]
+    return [
+        _create_task(ctx, cycle, task_def, step, people, due) for people in people_sets if people
+    ]
 
 
 def _create_task(
-    ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step, people: list[str], due: dt.datetime | None
+    ctx: StepContext,
+    cycle: Cycle,
+    task_def: TaskDef,
+    step: Step,
+    people: list[str],
+    due: dt.datetime | None,
 ) -> Task:
     task = Task(
         cycle_id=cycle.id,
@@ -104,14 +106,25 @@ def _create_task(
     ctx.session.add(task)
     ctx.session.flush()
     for planned in timing.task_timers(task_def, due, ctx.now, ctx.cal):
-        add_timer(ctx, f"task:{task.id}:{planned.key_suffix}", planned.kind, planned.fire_at, cycle, task, planned.payload)
+        key = f"task:{task.id}:{planned.key_suffix}"
+        add_timer(
+            ctx.session,
+            ctx.municipality,
+            ctx.now,
+            key,
+            planned.kind,
+            planned.fire_at,
+            cycle_id=cycle.id,
+            task_id=task.id,
+            payload=planned.payload,
+        )
     notify.queue(
         ctx.session,
         ctx.org,
         people,
         task_def.template,
         f"task:{task.id}:assigned",
-        task_mail_context(ctx, cycle, task, task_def),
+        mailctx.task_mail(ctx.org, ctx.process.definition, cycle, task, ctx.cal),
         ctx.now,
         cycle.id,
         task.id,
@@ -119,49 +132,33 @@ def _create_task(
     return task
 
 
-def task_mail_context(ctx: StepContext, cycle: Cycle, task: Task, task_def: TaskDef | None = None) -> dict[str, Any]:
-    description = task_def.description.sv if task_def and task_def.description else None
-    return {
-        "task": {
-            "id": task.id,
-            "key": task.key,
-            "title": task.title,
-            "title_en": task_def.title.en if task_def else task.title,
-            "description": description,
-            "role": task.role,
-            "due": task.due_at.isoformat() if task.due_at else None,
-        },
-        "cycle": cycle_context(cycle, ctx.org),
-        "chair": ctx.group(cycle).chair,
-        "command": f"tsk --org {ctx.municipality} --as PERSON task done {task.id} --note \"...\"",
-    }
-
-
 def add_timer(
-    ctx: StepContext,
+    session: Session,
+    municipality: str,
+    now: dt.datetime,
     key: str,
     kind: str,
     fire_at: dt.datetime,
-    cycle: Cycle | None,
-    task: Task | None = None,
+    *,
+    cycle_id: int | None = None,
+    task_id: int | None = None,
     payload: dict[str, Any] | None = None,
 ) -> None:
-    exists = ctx.session.execute(select(Timer.id).where(Timer.key == key)).first()
-    if exists is not None:
+    """A durable timer, once: a timer with the same ``key`` is not planned twice."""
+    if session.execute(select(Timer.id).where(Timer.key == key)).first() is not None:
         return
-    ctx.session.add(
-        Timer(
-            key=key,
-            kind=kind,
-            municipality=ctx.municipality,
-            fire_at=fire_at,
-            status="pending",
-            cycle_id=cycle.id if cycle else None,
-            task_id=task.id if task else None,
-            payload=payload or {},
-            created_at=ctx.now,
-        )
+    timer = Timer(
+        key=key,
+        kind=kind,
+        municipality=municipality,
+        fire_at=fire_at,
+        status="pending",
+        cycle_id=cycle_id,
+        task_id=task_id,
+        payload=payload or {},
+        created_at=now,
     )
+    session.add(timer)
 
 
 def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:
@@ -170,7 +167,17 @@ def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> Non
             continue
         fire_at = timing.due_at(ctx.now, transition.after, ctx.cal)
         key = f"cycle:{cycle.id}:{step_key}:{cycle.version}:{transition.trigger}"
-        add_timer(ctx, key, "transition", fire_at, cycle, None, {"trigger": transition.trigger, "step": step_key})
+        payload = {"trigger": transition.trigger, "step": step_key}
+        add_timer(
+            ctx.session,
+            ctx.municipality,
+            ctx.now,
+            key,
+            "transition",
+            fire_at,
+            cycle_id=cycle.id,
+            payload=payload,
+        )
 
 
 def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
@@ -180,24 +187,38 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
     start = timing.meeting_at(ctx.now, meeting.within, meeting.start, ctx.cal)
     end = timing.escalation_at(start, meeting.length, ctx.cal)
     context = {
-        "cycle": cycle_context(cycle, ctx.org),
+        "cycle": mailctx.cycle_ctx(cycle),
+        "process": mailctx.process_ctx(ctx.process.definition),
+        "step": {"title": mailctx.label(step.title)},
+        "chair": mailctx.name_of(ctx.org, group.chair),
         "meeting": {
-            "title": meeting.title.sv,
-            "title_en": meeting.title.en,
-            "start": start.isoformat(),
-            "end": end.isoformat(),
-            "date": format_date_sv(start.astimezone(ctx.cal.zone).date()),
-            "agenda": [item.sv for item in meeting.agenda],
-            "agenda_en": [item.en for item in meeting.agenda],
-            "uid": f"{ctx.municipality}-cycle{cycle.id}-{step.key}@tsk-workflow",
-            "organizer": ctx.org.person(group.chair).email if ctx.org.person(group.chair) else ctx.org.mail.sender,
+            "title": mailctx.label(meeting.title),
+            "start": mailctx.local(start, ctx.cal),
+            "end": mailctx.local(end, ctx.cal),
             "location": group.name,
+            "agenda": [mailctx.label(item) for item in meeting.agenda],
+            "uid": f"{ctx.municipality}-cycle{cycle.id}-{step.key}@tsk-workflow",
+            "organizer": _email_of(ctx.org, group.chair),
         },
-        "chair": group.chair,
     }
     people = [*ctx.directory.chairs(group), *group.members]
-    notify.queue(ctx.session, ctx.org, people, "meeting_invitation", f"cycle:{cycle.id}:meeting:{step.key}", context, ctx.now, cycle.id)
-    ctx.record(cycle, SYSTEM, "meeting.planned", {"step": step.key, "start": start.isoformat(), "end": end.isoformat()}, "system")
+    notify.queue(
+        ctx.session,
+        ctx.org,
+        people,
+        "meeting_invitation",
+        f"cycle:{cycle.id}:meeting:{step.key}",
+        context,
+        ctx.now,
+        cycle.id,
+    )
+    ctx.record(
+        cycle,
+        SYSTEM,
+        "meeting.planned",
+        {"step": step.key, "start": start.isoformat(), "end": end.isoformat()},
+        "system",
+    )
 
 
 def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[Task]:
@@ -213,7 +234,9 @@ def cancel_tasks(ctx: StepContext, tasks: list[Task]) -> None:
     cancel_timers(ctx.session, task_ids=[task.id for task in tasks])
 
 
-def cancel_timers(session: Session, task_ids: list[int] | None = None, cycle_id: int | None = None) -> None:
+def cancel_timers(
+    session: Session, task_ids: list[int] | None = None, cycle_id: int | None = None
+) -> None:
     query = update(Timer).where(Timer.status == "pending")
     if task_ids is not None:
         if not task_ids:
@@ -226,12 +249,18 @@ def cancel_timers(session: Session, task_ids: list[int] | None = None, cycle_id:
 
 def required_done(session: Session, cycle: Cycle) -> bool:
     """Whether the current step has required tasks and all of them are done."""
-    tasks = list(session.scalars(select(Task).where(Task.cycle_id == cycle.id, Task.step == cycle.state, Task.required)))
+    tasks = list(
+        session.scalars(
+            select(Task).where(Task.cycle_id == cycle.id, Task.step == cycle.state, Task.required)
+        )
+    )
     live = [task for task in tasks if task.status != "cancelled"]
     return bool(live) and all(task.status == "done" for task in live)
 
 
-def unmet_conditions(ctx: StepContext, cycle: Cycle, transition: Transition, note: str | None) -> list[str]:
+def unmet_conditions(
+    ctx: StepContext, cycle: Cycle, transition: Transition, note: str | None
+) -> list[str]:
     """The conditions of ``transition`` that do not hold, said for people."""
     unmet = []
     if "tasks_done" in transition.conditions and not required_done(ctx.session, cycle):
@@ -251,5 +280,14 @@ def missing_documents(ctx: StepContext, cycle: Cycle) -> list[str]:
     step = ctx.process.definition.step(cycle.state)
     if not step.produces:
         return []
-    attached = set(ctx.session.scalars(select(Document.kind).where(Document.cycle_id == cycle.id, Document.step == cycle.state)))
+    attached = set(
+        ctx.session.scalars(
+            select(Document.kind).where(Document.cycle_id == cycle.id, Document.step == cycle.state)
+        )
+    )
     return [kind for kind in step.produces if kind not in attached]
+
+
+def _email_of(org: Organisation, person_id: str) -> str:
+    person = org.person(person_id)
+    return person.email if person is not None else org.mail.sender

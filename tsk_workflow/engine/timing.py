@@ -65,7 +65,9 @@ class PlannedTimer:
     payload: dict[str, str]
 
 
-def task_timers(task: Task, due: dt.datetime | None, now: dt.datetime, cal: WorkCalendar) -> list[PlannedTimer]:
+def task_timers(
+    task: Task, due: dt.datetime | None, now: dt.datetime, cal: WorkCalendar
+) -> list[PlannedTimer]:
     """The due, reminder and escalation timers of a task whose due time is ``due``.
 
     Reminders whose time has already passed when the task is created are not planned.

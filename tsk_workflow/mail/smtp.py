@@ -9,10 +9,12 @@
 - ``permanent``: do not retry: a 5xx answer to the message (sender, recipient or content
   refused), or a message that cannot be sent at all (a malformed address); ``reply`` keeps why.
 
-Connections. SMTP is sequential on one connection (aiosmtplib has no pipelining), so a batch is
-split into *shares* of at most ``per_connection`` messages (100 by default), each sent in order
-over its own connection, with at most ``max_in_flight`` connections (and so messages in flight)
-at once. A batch of up to 100 messages therefore goes over ONE connection. If the server drops
+Connections. SMTP is sequential on one connection (aiosmtplib has no pipelining), so one message
+is in flight per connection. A batch of ``n`` messages uses ``ceil(n / per_connection)``
+connections (``per_connection`` is 100 by default) but never more than ``max_in_flight``, and
+spreads the messages evenly over them in consecutive shares, each sent in order. A batch of up
+to 100 messages therefore goes over ONE connection, and at most ``max_in_flight`` messages are
+ever in flight. If the server drops
 the connection, the message being sent is ``temporary`` and the next one reconnects; if
 connecting fails, the rest of that share is ``temporary`` without further attempts, so a server
 that is down costs one connection attempt per share, not one per message.
@@ -68,7 +70,12 @@ class SmtpConfigError(TskError):
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """Where and how to send. ``tls`` is implicit TLS (port 465), ``starttls`` an upgrade."""
+    """Where and how to send. ``tls`` is implicit TLS (port 465), ``starttls`` an upgrade.
+
+    ``sender`` is the envelope sender (MAIL FROM, where bounces go) of every message, and the
+    From the outbox is meant to put in each :class:`OutgoingMail`. ``timeout`` is in seconds,
+    per SMTP command.
+    """
 
     host: str = "localhost"
     port: int = 25
@@ -83,7 +90,12 @@ class SmtpSettings:
     def from_env(
         cls, env: Mapping[str, str], defaults: Mapping[str, Any] | None = None
     ) -> SmtpSettings:
-        """Settings from ``TSK_SMTP_*``/``TSK_MAIL_FROM`` over ``defaults`` (organisation file).
+        """Settings from the environment over ``defaults`` (the organisation file's mail part).
+
+        Variables: ``TSK_SMTP_HOST``, ``TSK_SMTP_PORT``, ``TSK_SMTP_STARTTLS``, ``TSK_SMTP_TLS``
+        (true/false, also yes/no, on/off, 1/0), ``TSK_SMTP_USER``, ``TSK_SMTP_PASSWORD``,
+        ``TSK_MAIL_FROM`` and ``TSK_SMTP_TIMEOUT`` (seconds). Errors are
+        :class:`SmtpConfigError`, naming the variable or key.
 
         ``defaults`` may have the keys ``host``, ``port``, ``starttls``, ``tls``, ``user``,
         ``sender`` (or ``from``) and ``timeout``; ``None`` means unset. The password comes only
@@ -97,14 +109,14 @@ class SmtpSettings:
 
 def _defaults(defaults: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
     """The organisation file's values, each with where it came from (for error messages)."""
+    if defaults.get("password"):
+        raise SmtpConfigError(f"the SMTP password must come from {PASSWORD_VAR}, not a file")
     found: dict[str, tuple[Any, str]] = {}
     for key, value in defaults.items():
         name = "sender" if key == "from" else key
-        if key == "password" and value:
-            raise SmtpConfigError(f"the SMTP password must come from {PASSWORD_VAR}, not a file")
         if name not in ENV_VARS and key != "password":
             raise SmtpConfigError(f"unknown mail setting {key!r} in the organisation file")
-        if value is not None and name in ENV_VARS:
+        if value is not None and key != "password":
             found[name] = (value, f"mail setting {key!r} in the organisation file")
     return found
 
@@ -113,10 +125,12 @@ def _settings(raw: Mapping[str, tuple[Any, str]], password: str | None) -> SmtpS
     tls = _flag(raw.get("tls"))
     starttls = _flag(raw.get("starttls"))
     if tls and starttls:
-        raise SmtpConfigError("TSK_SMTP_TLS and TSK_SMTP_STARTTLS cannot both be true")
+        raise SmtpConfigError(
+            "TLS and STARTTLS cannot both be on (TSK_SMTP_TLS, TSK_SMTP_STARTTLS)"
+        )
     user = _text(raw.get("user"))
     if user and not password:
-        raise SmtpConfigError(f"TSK_SMTP_USER is set to {user!r} but {PASSWORD_VAR} is not")
+        raise SmtpConfigError(f"the SMTP user {user!r} is set but {PASSWORD_VAR} is not")
     default_port = 465 if tls else 587 if starttls else 25
     return SmtpSettings(
         host=_text(raw.get("host")) or "localhost",
@@ -323,5 +337,9 @@ def _by_code(message_id: str, code: int, reply: str) -> SendResult:
 
 
 def _describe(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, SMTPException) else f"{type(exc).__name__}: {text}"
+    """A one-line reason: the server's ``code text``, aiosmtplib's message, or the OS error."""
+    if isinstance(exc, SMTPResponseException):
+        return f"{exc.code} {exc.message}"
+    if isinstance(exc, SMTPException):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"

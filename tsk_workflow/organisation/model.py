@@ -33,7 +33,9 @@ class Person(Frozen):
     department: str | None = None
     roles: tuple[Key, ...] = ()
     deputy_for: tuple[Key, ...] = Field((), description="Roles this person stands in for")
-    digest: bool | None = Field(None, description="One mail a day; the municipality's default if unset")
+    digest: bool | None = Field(
+        None, description="One mail a day; the municipality's default if unset"
+    )
 
 
 class Group(Frozen):
@@ -74,7 +76,8 @@ class ProcessSettings(Frozen):
 
     group: Key
     schedule: dict[str, Any] | None = Field(
-        None, description="Keys that replace the definition's schedule keys (except_months, day, ...)"
+        None,
+        description="Keys that replace the definition's schedule keys (except_months, day, ...)",
     )
     title: Text | None = None
 
@@ -122,7 +125,9 @@ class Routing(Frozen):
 
 class MailSettings(Frozen):
     sender: Email
-    digest: bool = Field(False, description="Default for people: one mail a day instead of one per event")
+    digest: bool = Field(
+        False, description="Default for people: one mail a day instead of one per event"
+    )
     smtp_host: str | None = None
     smtp_port: int | None = None
 
@@ -161,4 +166,3 @@ class Organisation(Frozen):
     @property
     def main_town(self) -> Town | None:
         return next((t for t in self.towns if t.main), None)
-

@@ -16,7 +16,9 @@ from tsk_workflow.organisation.model import Organisation
 Definitions = Mapping[str, ProcessDefinition]
 
 
-def effective_schedule(definition: ProcessDefinition, override: Mapping[str, object] | None) -> Schedule:
+def effective_schedule(
+    definition: ProcessDefinition, override: Mapping[str, object] | None
+) -> Schedule:
     """The definition's schedule with the municipality's keys laid over it."""
     if not override:
         return definition.schedule
@@ -42,10 +44,15 @@ def check_organisation(org: Organisation, definitions: Definitions) -> list[Foun
 
 
 def _unique_keys(org: Organisation) -> Iterator[Found]:
-    for field, items in (("people", org.people), ("groups", org.groups), ("towns", org.towns), ("areas", org.areas)):
+    for field, items in (
+        ("people", org.people),
+        ("groups", org.groups),
+        ("towns", org.towns),
+        ("areas", org.areas),
+    ):
         seen: set[str] = set()
         for index, item in enumerate(items):
-            key = getattr(item, "id", None) or getattr(item, "key")
+            key = str(getattr(item, "id", None) or getattr(item, "key", ""))
             if key in seen:
                 yield ((field, index), f"'{key}' appears twice in {field}")
             seen.add(key)
@@ -57,7 +64,10 @@ def _unique_emails(org: Organisation) -> Iterator[Found]:
     for index, person in enumerate(org.people):
         email = person.email.lower()
         if email in seen:
-            yield (("people", index, "email"), f"{person.email} is also the address of '{seen[email]}'")
+            yield (
+                ("people", index, "email"),
+                f"{person.email} is also the address of '{seen[email]}'",
+            )
         seen.setdefault(email, person.id)
 
 
@@ -68,7 +78,9 @@ def _calendar(org: Organisation) -> Iterator[Found]:
         yield (("calendar", "timezone"), f"unknown time zone '{org.calendar.timezone}'")
 
 
-def _person_ref(org: Organisation, person_id: str | None, path: tuple[str | int, ...]) -> Iterator[Found]:
+def _person_ref(
+    org: Organisation, person_id: str | None, path: tuple[str | int, ...]
+) -> Iterator[Found]:
     if person_id is not None and org.person(person_id) is None:
         yield (path, f"unknown person '{person_id}'")
 
@@ -185,7 +197,10 @@ def _process_schedule(
         return
     over = getattr(schedule, "over", None)
     if over == "towns" and not org.towns:
-        yield ((*path, "schedule"), f"schedule of '{definition.key}' rotates over towns, none listed")
+        yield (
+            (*path, "schedule"),
+            f"schedule of '{definition.key}' rotates over towns, none listed",
+        )
     if over == "areas" and not org.areas:
         yield ((*path, "schedule"), f"schedule of '{definition.key}' runs per area, none listed")
 

@@ -104,6 +104,8 @@ class Store:
 
 def _integrity(exc: IntegrityError) -> TskError:
     text = str(exc.orig)
+    if "append-only" in text:  # the triggers on audit_events
+        return TskError("the audit trail is append-only: its events cannot be changed or deleted")
     if "audit_events" in text or "uq_cycles_occurrence" in text or "UNIQUE" in text.upper():
         return Conflict("someone else acted at the same time; try again")
     return TskError(f"the database refused the change: {text.splitlines()[0]}")

@@ -53,7 +53,9 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         value = value.astimezone(dt.UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -81,7 +83,9 @@ class Cycle(Base):
 
     __tablename__ = "cycles"
     __table_args__ = (
-        UniqueConstraint("municipality", "process", "period", "subject", name="uq_cycles_occurrence"),
+        UniqueConstraint(
+            "municipality", "process", "period", "subject", name="uq_cycles_occurrence"
+        ),
         Index("ix_cycles_open", "municipality", "status", "process"),
     )
 
@@ -230,7 +234,9 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     at: Mapped[dt.datetime]
     municipality: Mapped[str] = mapped_column(String(64), index=True)
     actor: Mapped[str] = mapped_column(String(64), index=True)

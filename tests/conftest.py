@@ -1,0 +1,24 @@
+"""Shared fixtures: the repository root, and a CLI runner that ignores the caller's TSK_* vars."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The repository root, made the working directory (so file names print relative to it)."""
+    monkeypatch.chdir(REPO)
+    return REPO
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    """A click runner whose environment has none of the global TSK_* options set."""
+    unset = ("TSK_DATABASE_URL", "TSK_ORG", "TSK_USER", "TSK_LANG")
+    return CliRunner(env=dict.fromkeys(unset))

@@ -1,0 +1,289 @@
+"""Mail templates: every event in both languages, dates in Swedish, escaping, overrides."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tsk_workflow.errors import NotFound
+from tsk_workflow.mail.dates import clock, iso_date, long_date
+from tsk_workflow.mail.render import RenderError, events, kronor, render
+
+TZ = ZoneInfo("Europe/Stockholm")
+DUE = datetime(2027, 3, 12, 16, 0, tzinfo=TZ)
+PERSON = {"name": "Anna Berg", "email": "anna.berg@herrljunga.se"}
+CHAIR = {"name": "Örjan Åkesson", "email": "orjan.akesson@herrljunga.se"}
+BASE = {"person": PERSON, "municipality": {"name": "Herrljunga kommun"}}
+TASK = {
+    "id": 42,
+    "key": "monthly_report",
+    "title": "Månadsrapport till EST",
+    "description": "Sammanställ förvaltningens lägesbild för mars.",
+    "role": "Samordnare, socialförvaltningen",
+    "due": DUE,
+}
+CYCLE = {"id": "est-2027-03", "title": "EST mars 2027", "period": "2027-03", "subject": ""}
+PROCESS = {"title": "EST – lokal lägesbild"}
+DONE = 'tsk --org herrljunga --as anna.berg task done 42 --note "..."'
+SHOW = "tsk --org herrljunga --as anna.berg cycle show est-2027-03"
+TASK_CONTEXT = {**BASE, "task": TASK, "cycle": CYCLE, "process": PROCESS, "command": DONE}
+MEETING = {
+    "title": "EST-möte mars",
+    "start": datetime(2027, 3, 16, 13, 0, tzinfo=TZ),
+    "end": datetime(2027, 3, 16, 15, 0, tzinfo=TZ),
+    "location": "Kommunhuset, sal Ljungen",
+    "agenda": ["Lägesbild från varje organisation", "Orsaksanalys", "Åtgärdsplan"],
+}
+ROUTED = {
+    "id": 7,
+    "title": "Belysning vid Ödegärdets gångtunnel",
+    "cost": 350000,
+    "body": "ks",
+    "reason": "kostnaden är över KLG:s gräns på 100 000 kr",
+    "meeting_date": date(2027, 4, 12),
+}
+RECORDED = {
+    "id": 7,
+    "title": "Belysning vid Ödegärdets gångtunnel",
+    "body": "ks",
+    "meeting_date": date(2027, 4, 12),
+    "paragraph": "§ 112",
+    "outcome": "approved",
+}
+REPORT = {
+    "title": "Rapport om det trygghetsfrämjande och brottsförebyggande arbetet",
+    "year": 2027,
+    "from_body": "KS",
+    "to_body": "KF",
+    "due": date(2027, 11, 1),
+    "meeting_date": date(2027, 11, 22),
+}
+ITEMS = [
+    {"kind": "task_due", "title": "Månadsrapport", "when": DUE, "cycle": "est-2027-03"},
+    {"kind": "meeting", "title": "EST-möte mars", "when": MEETING["start"], "cycle": "est-2027-03"},
+    {"kind": "decision", "title": "Belysning vid Ödegärdet", "when": None, "cycle": ""},
+]
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "task_assigned": TASK_CONTEXT,
+    "task_reminder": TASK_CONTEXT,
+    "task_overdue": TASK_CONTEXT,
+    "task_escalated": {
+        **TASK_CONTEXT,
+        "person": CHAIR,
+        "assignee": PERSON,
+        "days_overdue": 3,
+        "command": SHOW,
+    },
+    "cycle_opened": {
+        **BASE,
+        "cycle": CYCLE,
+        "process": PROCESS,
+        "chair": CHAIR,
+        "step": {"title": "Lokal lägesbild"},
+        "command": SHOW,
+    },
+    "cycle_closed": {
+        **BASE,
+        "cycle": CYCLE,
+        "process": PROCESS,
+        "closed_by": CHAIR,
+        "note": "Åtgärdsplanen är skickad till styrgruppen.",
+        "command": SHOW,
+    },
+    "meeting_invitation": {
+        **BASE,
+        "meeting": MEETING,
+        "cycle": CYCLE,
+        "process": PROCESS,
+        "step": {"title": "Gemensam analys"},
+        "chair": CHAIR,
+    },
+    "decision_routed": {
+        **BASE,
+        "decision": ROUTED,
+        "cycle": CYCLE,
+        "process": PROCESS,
+        "proposed_by": CHAIR,
+        "command": "tsk --org herrljunga --as anna.berg decision record 7 --body ks "
+        '--date 2027-04-12 --paragraph "§ N" --outcome approved',
+    },
+    "decision_recorded": {**BASE, "decision": RECORDED, "cycle": CYCLE, "process": PROCESS},
+    "yearly_report_due": {
+        **BASE,
+        "report": REPORT,
+        "process": {"title": "Årlig rapport till KF"},
+        "command": "tsk --org herrljunga --as anna.berg plan 2027",
+    },
+    "digest": {
+        **BASE,
+        "day": date(2027, 3, 10),
+        "items": ITEMS,
+        "command": "tsk --org herrljunga --as anna.berg task list --mine",
+    },
+    "test_mail": {**BASE, "sent_at": datetime(2027, 3, 10, 9, 5, tzinfo=TZ)},
+}
+
+
+def test_the_shipped_events_are_the_same_in_both_languages_and_all_tested() -> None:
+    assert events("sv") == events("en") == sorted(CONTEXTS)
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+@pytest.mark.parametrize("event", sorted(CONTEXTS))
+def test_every_event_renders(event: str, lang: str) -> None:
+    rendered = render(event, lang, CONTEXTS[event])
+    name = CONTEXTS[event]["person"]["name"]
+    assert rendered.subject
+    assert "\n" not in rendered.subject
+    assert name in rendered.text
+    assert rendered.html.startswith("<!DOCTYPE html>")
+    assert f'<html lang="{lang}">' in rendered.html
+    assert "Herrljunga kommun" in rendered.text
+    for part in (rendered.subject, rendered.text, rendered.html):
+        assert "None" not in part
+
+
+def test_the_task_mail_in_swedish() -> None:
+    rendered = render("task_assigned", "sv", TASK_CONTEXT)
+    assert rendered.subject == "Uppgift: Månadsrapport till EST – senast fredag 12 mars 2027"
+    assert "Klar senast: fredag 12 mars 2027, vecka 10, kl. 16:00" in rendered.text
+    assert "Omgång:      EST mars 2027 (est-2027-03)" in rendered.text
+    assert "Roll:        Samordnare, socialförvaltningen" in rendered.text
+    assert f"    {DONE}\n" in rendered.text
+    assert "task done 42 --note &#34;...&#34;" in rendered.html
+
+
+def test_the_task_mail_in_english() -> None:
+    rendered = render("task_assigned", "en", TASK_CONTEXT)
+    assert rendered.subject == "Task: Månadsrapport till EST – due Friday 12 March 2027"
+    assert "Due:         Friday 12 March 2027, week 10, 16:00" in rendered.text
+
+
+def test_an_unknown_language_gives_swedish() -> None:
+    assert render("task_assigned", "de", TASK_CONTEXT) == render(
+        "task_assigned", "sv", TASK_CONTEXT
+    )
+
+
+def test_meeting_invitation_lists_time_place_and_agenda() -> None:
+    text = render("meeting_invitation", "sv", CONTEXTS["meeting_invitation"]).text
+    assert "Dag:         tisdag 16 mars 2027, vecka 11" in text
+    assert "Tid:         13:00–15:00" in text
+    assert "  2. Orsaksanalys" in text
+
+
+def test_decision_routed_says_where_why_what_it_costs_and_when() -> None:
+    rendered = render("decision_routed", "sv", CONTEXTS["decision_routed"])
+    assert rendered.subject == "Beslutsärende till KS: Belysning vid Ödegärdets gångtunnel"
+    assert "Kostnad:     350\u00a0000\u00a0kr" in rendered.text
+    assert "Varför:      kostnaden är över KLG:s gräns på 100 000 kr" in rendered.text
+    assert "Sammanträde: måndag 12 april 2027, vecka 15" in rendered.text
+
+
+def test_decision_routed_without_cost_or_meeting() -> None:
+    context = {**CONTEXTS["decision_routed"], "decision": {**ROUTED, "cost": None, "body": "klg"}}
+    context["decision"]["meeting_date"] = None
+    rendered = render("decision_routed", "sv", context)
+    assert rendered.subject.startswith("Beslutsärende till KLG:")
+    assert "ingen kostnad angiven" in rendered.text
+    assert "inte satt på någon dagordning ännu" in rendered.html
+
+
+def test_decision_recorded_subject_cites_body_date_and_paragraph() -> None:
+    rendered = render("decision_recorded", "sv", CONTEXTS["decision_recorded"])
+    assert rendered.subject == "Beslut KS 2027-04-12 § 112: Belysning vid Ödegärdets gångtunnel"
+    assert "Beslut:      bifall" in rendered.text
+
+
+def test_digest_counts_and_lists_its_items() -> None:
+    rendered = render("digest", "sv", CONTEXTS["digest"])
+    assert rendered.subject == "Trygghetsarbetet onsdag 10 mars 2027: 3 punkter"
+    assert "- Möte: EST-möte mars, tisdag 16 mars 2027 (est-2027-03)" in rendered.text
+    one = render("digest", "sv", {**CONTEXTS["digest"], "items": ITEMS[:1]})
+    assert one.subject.endswith(": 1 punkt")
+
+
+def test_dates_may_come_as_iso_strings_from_json() -> None:
+    as_json = {**TASK_CONTEXT, "task": {**TASK, "due": DUE.isoformat()}}
+    assert render("task_assigned", "sv", as_json) == render("task_assigned", "sv", TASK_CONTEXT)
+
+
+def test_html_is_escaped_and_text_and_subject_are_not() -> None:
+    title = "R&D <script>alert('x')</script>"
+    rendered = render("task_assigned", "sv", {**TASK_CONTEXT, "task": {**TASK, "title": title}})
+    assert "<script>" not in rendered.html
+    assert "R&amp;D &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in rendered.html
+    assert title in rendered.text
+    assert rendered.subject.startswith(f"Uppgift: {title} –")
+
+
+def test_subject_line_breaks_collapse() -> None:
+    title = "Rapport\r\nBcc: thief@evil.example"
+    rendered = render("task_assigned", "sv", {**TASK_CONTEXT, "task": {**TASK, "title": title}})
+    assert rendered.subject.startswith("Uppgift: Rapport Bcc: thief@evil.example –")
+
+
+def test_a_missing_variable_is_an_error_naming_the_template() -> None:
+    context = {key: value for key, value in TASK_CONTEXT.items() if key != "command"}
+    with pytest.raises(RenderError, match=r"task_assigned\.txt.*'command' is undefined"):
+        render("task_assigned", "sv", context)
+
+
+def test_the_override_folder_wins_file_by_file(tmp_path: Path) -> None:
+    (tmp_path / "sv").mkdir()
+    (tmp_path / "sv" / "task_assigned.subject.txt").write_text("Herrljunga: {{ task.title }}\n")
+    (tmp_path / "sv" / "_footer.txt").write_text("\n-- \nSäkerhetsenheten, Herrljunga\n")
+    rendered = render("task_assigned", "sv", TASK_CONTEXT, override_dir=tmp_path)
+    assert rendered.subject == "Herrljunga: Månadsrapport till EST"
+    assert rendered.text.endswith("-- \nSäkerhetsenheten, Herrljunga\n")
+    assert "Klar senast:" in rendered.text  # the body itself still comes from the shipped folder
+    english = render("task_assigned", "en", TASK_CONTEXT, override_dir=tmp_path)
+    assert english.subject.startswith("Task:")
+
+
+@pytest.mark.parametrize("event", ["../task_assigned", "sv/task_assigned", "..", "a\\b", ""])
+def test_a_template_name_with_a_path_is_refused(event: str) -> None:
+    with pytest.raises(ValueError, match="not a template name"):
+        render(event, "sv", TASK_CONTEXT)
+
+
+@pytest.mark.parametrize("lang", ["../sv", "sv/..", ".."])
+def test_a_language_with_a_path_is_refused(lang: str) -> None:
+    with pytest.raises(ValueError, match="not a language"):
+        render("task_assigned", lang, TASK_CONTEXT)
+
+
+def test_an_unknown_event_is_not_found() -> None:
+    with pytest.raises(NotFound, match="no_such_event.subject.txt"):
+        render("no_such_event", "sv", TASK_CONTEXT)
+
+
+def test_swedish_and_english_dates() -> None:
+    assert iso_date(date(2027, 3, 14)) == "2027-03-14"
+    assert long_date(date(2027, 3, 14)) == "söndag 14 mars 2027, vecka 10"
+    assert long_date(date(2027, 3, 12), "en") == "Friday 12 March 2027, week 10"
+    assert long_date(date(2027, 1, 1)) == "fredag 1 januari 2027, vecka 53"
+    assert long_date(date(2027, 7, 5), week=False) == "måndag 5 juli 2027"
+    assert long_date("2027-12-31T23:30:00+01:00", "xx") == "fredag 31 december 2027, vecka 52"
+    assert clock(datetime(2027, 3, 12, 9, 5)) == "09:05"
+    assert clock("2027-03-12T14:00:00+01:00") == clock("14:00") == "14:00"
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 12, 31)))
+def test_the_long_date_names_the_right_weekday_and_iso_week(day: date) -> None:
+    swedish = long_date(day)
+    weekdays = ["måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag"]
+    assert swedish.startswith(f"{weekdays[day.weekday()]} {day.day} ")
+    assert swedish.endswith(f" {day.year}, vecka {day.isocalendar().week}")
+
+
+def test_kronor() -> None:
+    assert kronor(350000) == "350\u00a0000\u00a0kr"
+    assert kronor("1234.5") == "1\u00a0234,50\u00a0kr"
+    assert kronor(350000, "en") == "SEK 350,000"

@@ -1,0 +1,101 @@
+"""``tsk cycle``: open, list, show, advance and close cycles."""
+
+from __future__ import annotations
+
+import click
+
+from tsk_workflow.cli import runtime, views
+from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+
+
+@click.group(cls=TskGroup)
+def cycle() -> None:
+    """Cycles: one run of a process for a period and subject."""
+
+
+@cycle.command("open")
+@click.argument("process")
+@click.option("--period", help="e.g. 2027-03 (default: from the schedule and today)")
+@click.option("--subject", help="Town or area, for processes about one")
+@json_option
+@click.pass_context
+def open_(
+    ctx: click.Context, process: str, period: str | None, subject: str | None, as_json: bool
+) -> None:
+    """Open a cycle of PROCESS (the group's chair or deputy)."""
+    engine = runtime.engine(ctx)
+    opened = engine.open_cycle(runtime.actor(ctx), process, period, subject)
+    show_cycle(ctx, engine, opened.id, as_json)
+
+
+@cycle.command("list")
+@click.option("--open", "only_open", is_flag=True, help="Only open cycles")
+@click.option("--process", help="Only cycles of this process")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: bool) -> None:
+    """The cycles of the organisation."""
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        rows = [
+            views.cycle_row(c) for c in engine.cycles(session, only_open=only_open, process=process)
+        ]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>5}  {row['ref']:<34} {row['status']:<7} {row['state']:<26} {row['title']}"
+        )
+    if not rows:
+        click.echo("Inga cykler." if settings(ctx).lang == "sv" else "No cycles.")
+
+
+@cycle.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """One cycle with its tasks (ID or reference such as est-2027-03)."""
+    show_cycle(ctx, runtime.engine(ctx), ref, as_json)
+
+
+@cycle.command()
+@click.argument("ref")
+@click.argument("trigger")
+@click.option("--note", help="Why, for the audit trail")
+@json_option
+@click.pass_context
+def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_json: bool) -> None:
+    """Fire TRIGGER on a cycle (allowed triggers are listed by 'cycle show')."""
+    engine = runtime.engine(ctx)
+    moved = engine.advance(runtime.actor(ctx), ref, trigger, note)
+    show_cycle(ctx, engine, moved.id, as_json)
+
+
+@cycle.command()
+@click.argument("ref")
+@click.option("--note", help="Why (required with --force)")
+@click.option("--force", is_flag=True, help="Close even with open tasks (they are cancelled)")
+@json_option
+@click.pass_context
+def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: bool) -> None:
+    """Close a cycle (the group's chair or deputy)."""
+    engine = runtime.engine(ctx)
+    closed = engine.close_cycle(runtime.actor(ctx), ref, note, force=force)
+    show_cycle(ctx, engine, closed.id, as_json)
+
+
+def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool) -> None:
+    from tsk_workflow.engine.service import Engine
+
+    assert isinstance(engine, Engine)
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, ref)
+        data = views.cycle_detail(
+            found, engine.catalog.compiled(found.process).allowed_triggers(found.state)
+        )
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(views.cycle_text(data, settings(ctx).lang))

@@ -1,0 +1,161 @@
+"""The contexts the engine stores with each outbox row, as ``notifications/README.md`` lists them.
+
+They are JSON: dates as ISO strings in the municipality's time zone, texts in both languages as
+``{"sv": ..., "en": ...}``; ``tsk_workflow.mail.outbox`` picks the recipient's language when it
+renders. ``{person}`` in a command is replaced by the recipient's id when the mail is queued.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tsk_workflow.calendar import WorkCalendar
+from tsk_workflow.definitions.model import Label, ProcessDefinition
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.models import Cycle, Decision, Task
+
+
+def label(value: Label | None) -> dict[str, str] | str:
+    return {"sv": value.sv, "en": value.en} if value is not None else ""
+
+
+def local(moment: dt.datetime | None, cal: WorkCalendar) -> str | None:
+    return moment.astimezone(cal.zone).isoformat() if moment is not None else None
+
+
+def tsk(org: Organisation, *args: str) -> str:
+    """A command line the recipient can run as it stands."""
+    return " ".join(["tsk", "--org", org.municipality, "--as", "{person}", *args])
+
+
+def name_of(org: Organisation, person_id: str | None) -> dict[str, str]:
+    person = org.person(person_id) if person_id else None
+    return {"id": person_id or "", "name": person.name if person else (person_id or "tsk-workflow")}
+
+
+def cycle_ctx(cycle: Cycle) -> dict[str, Any]:
+    return {
+        "id": cycle.id,
+        "ref": cycle.ref,
+        "title": cycle.title,
+        "period": cycle.period or "",
+        "subject": cycle.subject or "",
+    }
+
+
+def process_ctx(definition: ProcessDefinition) -> dict[str, Any]:
+    return {"key": definition.key, "title": label(definition.title)}
+
+
+def task_ctx(definition: ProcessDefinition, task: Task, cal: WorkCalendar) -> dict[str, Any]:
+    step = definition.step(task.step)
+    task_def = next((t for t in step.tasks if t.key == task.key), None)
+    return {
+        "id": task.id,
+        "key": task.key,
+        "title": label(task_def.title) if task_def else task.title,
+        "description": label(task_def.description) if task_def else "",
+        "role": task.role,
+        "due": local(task.due_at, cal),
+        "step": label(step.title),
+    }
+
+
+def task_mail(
+    org: Organisation, definition: ProcessDefinition, cycle: Cycle, task: Task, cal: WorkCalendar
+) -> dict[str, Any]:
+    """``task_assigned``, ``task_reminder`` and ``task_overdue``."""
+    return {
+        "task": task_ctx(definition, task, cal),
+        "cycle": cycle_ctx(cycle),
+        "process": process_ctx(definition),
+        "command": tsk(org, "task", "done", str(task.id), "--note", '"..."'),
+    }
+
+
+def escalation_mail(
+    org: Organisation,
+    definition: ProcessDefinition,
+    cycle: Cycle,
+    task: Task,
+    cal: WorkCalendar,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    first = task.assignee_ids[0] if task.assignee_ids else None
+    person = org.person(first) if first else None
+    days = (now - task.due_at).days if task.due_at else 0
+    return {
+        **task_mail(org, definition, cycle, task, cal),
+        "assignee": {
+            "name": person.name if person else "-",
+            "email": person.email if person else "",
+        },
+        "assignees": [name_of(org, p)["name"] for p in task.assignee_ids],
+        "days_overdue": max(days, 0),
+        "command": tsk(org, "cycle", "show", cycle.ref),
+    }
+
+
+def cycle_opened_mail(
+    org: Organisation, definition: ProcessDefinition, cycle: Cycle, chair: str
+) -> dict[str, Any]:
+    return {
+        "cycle": cycle_ctx(cycle),
+        "process": process_ctx(definition),
+        "chair": name_of(org, chair),
+        "step": {"title": label(definition.step(definition.initial_step).title)},
+        "late": cycle.late,
+        "command": tsk(org, "task", "list", "--mine"),
+    }
+
+
+def cycle_closed_mail(
+    org: Organisation, definition: ProcessDefinition, cycle: Cycle
+) -> dict[str, Any]:
+    return {
+        "cycle": cycle_ctx(cycle),
+        "process": process_ctx(definition),
+        "closed_by": name_of(org, cycle.closed_by),
+        "note": cycle.close_note or "",
+        "forced": cycle.forced,
+        "command": tsk(org, "cycle", "show", cycle.ref),
+    }
+
+
+def decision_mail(
+    org: Organisation, definition: ProcessDefinition | None, cycle: Cycle, decision: Decision
+) -> dict[str, Any]:
+    body = decision.body or decision.routed_to
+    meeting = decision.decided_on or decision.agenda_date
+    return {
+        "decision": {
+            "id": decision.id,
+            "title": decision.title,
+            "cost": decision.cost,
+            "body": body,
+            "reason": decision.reason,
+            "meeting_date": meeting.isoformat() if meeting else None,
+            "paragraph": decision.paragraph or "",
+            "outcome": decision.outcome or "",
+        },
+        "cycle": cycle_ctx(cycle),
+        "process": process_ctx(definition)
+        if definition
+        else {"key": cycle.process, "title": cycle.title},
+        "proposed_by": name_of(org, decision.proposed_by),
+        "command": tsk(
+            org,
+            "decision",
+            "record",
+            str(decision.id),
+            "--body",
+            decision.routed_to,
+            "--date",
+            "YYYY-MM-DD",
+            "--paragraph",
+            '"§ N"',
+            "--outcome",
+            "approved|rejected|postponed",
+        ),
+    }
