@@ -9,6 +9,8 @@ from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.dbfixtures"]
+
 
 @pytest.fixture
 def repo_root(monkeypatch: pytest.MonkeyPatch) -> Path:

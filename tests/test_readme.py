@@ -17,7 +17,9 @@ def test_readme_starts_with_two_commands() -> None:
     commands = readme_commands()
     assert len(commands) == 2
     assert "tsk" in commands[0]
-    assert "pytest" in commands[1] and "mypy" in commands[1] and "ruff" in commands[1]
+    assert "pytest" in commands[1]
+    assert "mypy" in commands[1]
+    assert "ruff" in commands[1]
 
 
 def test_ci_runs_the_readme_test_command() -> None:

@@ -29,6 +29,7 @@ COMMANDS = {
     "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
     "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
     "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
+    "mail": ("tsk_workflow.cli.mail", "mail", "Mail: test, send, status, retry"),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
 }
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option
+
+if TYPE_CHECKING:
+    from tsk_workflow.engine.service import Engine
 
 
 def parse_now(value: str | None) -> dt.datetime:
@@ -28,23 +33,44 @@ def parse_now(value: str | None) -> dt.datetime:
 
 @click.command()
 @click.option("--now", "now_text", metavar="ISO", help="Act as if it were this time (default: now)")
+@click.option(
+    "--send/--no-send",
+    default=None,
+    help="Also send the queued mail (default: when TSK_SMTP_HOST is set)",
+)
 @json_option
 @click.pass_context
-def tick(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
-    """One pass: open due cycles, fire due timers, queue their mail. Idempotent."""
+def tick(ctx: click.Context, now_text: str | None, send: bool | None, as_json: bool) -> None:
+    """One pass: open due cycles, fire due timers, queue their mail, send it. Idempotent."""
+    import os
+
     from tsk_workflow.engine.ticker import Ticker
 
     now = parse_now(now_text)
     engines = runtime.engines(ctx, lambda: now)
     result = Ticker(engines).tick(now)
-    data = {
+    data: dict[str, object] = {
         "now": now.isoformat(),
         "fired": result.fired,
         "skipped": result.skipped,
         "total": result.total,
     }
+    if send if send is not None else bool(os.environ.get("TSK_SMTP_HOST")):
+        data["mail"] = _deliver(engines, now)
     if as_json:
         emit_json(data)
         return
     parts = ", ".join(f"{kind} {count}" for kind, count in sorted(result.fired.items())) or "inget"
     click.echo(f"{now.isoformat()}: {result.total} timers ({parts}); {result.skipped} utan verkan")
+    if "mail" in data:
+        click.echo(f"mejl: {data['mail']}")
+
+
+def _deliver(engines: Mapping[str, Engine], now: dt.datetime) -> dict[str, int]:
+    import os
+
+    from tsk_workflow.mail.outbox import deliver
+
+    store = next(iter(engines.values())).store
+    sent = deliver(store, {key: e.org for key, e in engines.items()}, os.environ, now)
+    return {"sent": sent.sent, "retried": sent.retried, "failed": sent.failed}

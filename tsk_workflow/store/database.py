@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -81,7 +81,7 @@ class Store:
             raise Conflict("someone else changed this cycle at the same time; try again") from None
         except IntegrityError as exc:
             raise _integrity(exc) from None
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise _operational(exc) from None
         finally:
             session.close()
@@ -92,7 +92,7 @@ class Store:
         session = self._sessions()
         try:
             yield session
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError) as exc:
             raise _operational(exc) from None
         finally:
             session.rollback()
@@ -111,7 +111,7 @@ def _integrity(exc: IntegrityError) -> TskError:
     return TskError(f"the database refused the change: {text.splitlines()[0]}")
 
 
-def _operational(exc: OperationalError) -> TskError:
+def _operational(exc: OperationalError | ProgrammingError) -> TskError:
     text = str(exc.orig).splitlines()[0]
     if "no such table" in text or "does not exist" in text:
         return TskError("the database is not set up: run 'tsk init' first")

@@ -1,0 +1,285 @@
+"""The store on both databases: units of work, optimistic locking, times, errors for people."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.dbfixtures import MakeStore
+from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.store.database import Store, database_url
+from tsk_workflow.store.models import Cycle, Municipality, Task
+
+T0 = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def municipality(key: str = "herrljunga") -> Municipality:
+    return Municipality(
+        key=key, name=key.title(), source=f"{key}.yaml", digest="0" * 64, loaded_at=T0
+    )
+
+
+def cycle(period: str = "2027-03", **changes: object) -> Cycle:
+    fields: dict[str, object] = {
+        "ref": f"est-{period}",
+        "municipality": "herrljunga",
+        "process": "est",
+        "process_version": 1,
+        "period": period,
+        "title": f"EST {period}",
+        "state": "planning",
+        "group_key": "est",
+        "opened_at": T0,
+        "opened_by": "anna",
+        "step_entered_at": T0,
+    }
+    fields.update(changes)
+    return Cycle(**fields)
+
+
+def add(store: Store, *rows: object) -> None:
+    with store.transaction() as session:
+        session.add_all(rows)
+
+
+def count(store: Store, model: type[object]) -> int:
+    with store.reading() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+# --- units of work ---------------------------------------------------------------------------
+
+
+def test_transaction_commits(store: Store) -> None:
+    add(store, municipality())
+
+    with store.reading() as session:
+        row = session.get(Municipality, "herrljunga")
+        assert row is not None
+        assert row.name == "Herrljunga"
+
+
+def test_transaction_rolls_back_everything_on_error(store: Store) -> None:
+    def failing_act() -> None:
+        with store.transaction() as session:
+            session.add(municipality())
+            session.add(cycle())
+            session.flush()
+            raise RuntimeError("the mail could not be rendered")
+
+    with pytest.raises(RuntimeError):
+        failing_act()
+
+    assert count(store, Municipality) == 0
+    assert count(store, Cycle) == 0
+
+
+def test_defaults_and_relationships(store: Store) -> None:
+    with store.transaction() as session:
+        opened = cycle()
+        session.add(opened)
+        session.flush()
+        session.add(
+            Task(
+                cycle_id=opened.id,
+                municipality="herrljunga",
+                step="planning",
+                key="agenda",
+                role="samordnare",
+                title="Agenda",
+                created_at=T0,
+            )
+        )
+
+    with store.reading() as session:
+        stored = session.scalars(select(Cycle)).one()
+        assert (stored.status, stored.subject, stored.version) == ("open", "", 1)
+        assert (stored.forced, stored.late) == (False, False)
+        assert [t.key for t in stored.tasks] == ["agenda"]
+
+
+def test_times_come_back_aware_in_utc(store: Store) -> None:
+    cet = dt.timezone(dt.timedelta(hours=1))
+    local = dt.datetime(2027, 3, 1, 9, 0, 0, 123456, tzinfo=cet)
+    add(store, cycle(opened_at=local))
+
+    with store.reading() as session:
+        opened_at = session.scalars(select(Cycle.opened_at)).one()
+
+    assert opened_at == local
+    assert opened_at.utcoffset() == dt.timedelta(0)
+    assert opened_at.microsecond == 123456
+
+
+def test_naive_time_is_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"):
+        add(store, cycle(opened_at=dt.datetime(2027, 3, 1, 9, 0)))
+    assert count(store, Cycle) == 0
+
+
+def test_json_round_trips(store: Store) -> None:
+    answers = {"antal": 3, "svar": ["ja", "nej"], "ort": "Ödeshög", "andel": 0.5, "tom": None}
+    with store.transaction() as session:
+        opened = cycle()
+        session.add(opened)
+        session.flush()
+        session.add(
+            Task(
+                cycle_id=opened.id,
+                municipality="herrljunga",
+                step="planning",
+                key="enkät",
+                role="samordnare",
+                title="Enkät",
+                created_at=T0,
+                answers=answers,
+            )
+        )
+
+    with store.reading() as session:
+        assert session.scalars(select(Task.answers)).one() == answers
+
+
+# --- conflicts -------------------------------------------------------------------------------
+
+
+def test_stale_cycle_is_a_conflict(store: Store) -> None:
+    add(store, cycle())
+    with store.reading() as session:
+        stale = session.scalars(select(Cycle)).one()
+        session.expunge(stale)
+    with store.transaction() as session:
+        session.scalars(select(Cycle)).one().state = "meeting"
+
+    def act_on_stale() -> None:
+        with store.transaction() as session:
+            mine = session.merge(stale, load=False)
+            mine.state = "closed"
+
+    with pytest.raises(Conflict, match="someone else changed this cycle"):
+        act_on_stale()
+
+    with store.reading() as session:
+        assert session.scalars(select(Cycle)).one().state == "meeting"
+
+
+def test_version_counts_changes(store: Store) -> None:
+    add(store, cycle())
+    for state in ("meeting", "follow-up"):
+        with store.transaction() as session:
+            session.scalars(select(Cycle)).one().state = state
+
+    with store.reading() as session:
+        assert session.scalars(select(Cycle.version)).one() == 3
+
+
+def test_duplicate_cycle_is_a_conflict(store: Store) -> None:
+    add(store, cycle())
+
+    with pytest.raises(Conflict, match="someone else acted"):
+        add(store, cycle())
+    assert count(store, Cycle) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_change_of_one_cycle_is_a_conflict(make_store: MakeStore) -> None:
+    """Two transactions read version 1 at once; the second to write loses (PostgreSQL)."""
+    store = make_store("postgresql")
+    add(store, cycle())
+    read_done, first_done = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with store.transaction() as session:
+                mine = session.scalars(select(Cycle)).one()
+                read_done.set()
+                first_done.wait(10)
+                mine.state = "closed"
+        except BaseException as exc:  # reported by the test's own thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    read_done.wait(10)
+    with store.transaction() as session:
+        session.scalars(select(Cycle)).one().state = "meeting"
+    first_done.set()
+    thread.join()
+
+    assert len(errors) == 1
+    assert isinstance(errors[0], Conflict)
+
+
+def test_concurrent_writers_all_land(store: Store) -> None:
+    """On SQLite BEGIN IMMEDIATE makes writers wait for each other instead of failing."""
+    add(store, cycle())
+    errors: list[BaseException] = []
+
+    def work(thread: int) -> None:
+        try:
+            for n in range(10):
+                add(store, cycle(period=f"2027-{thread:02d}-{n:02d}"))
+        except BaseException as exc:  # reported by the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    assert count(store, Cycle) == 41
+
+
+# --- errors for people -------------------------------------------------------------------------
+
+
+def test_unmigrated_database_says_run_init(empty_store: Store) -> None:
+    with pytest.raises(TskError, match="run 'tsk init' first"):
+        count(empty_store, Cycle)
+
+
+def test_unmigrated_database_says_run_init_when_writing(empty_store: Store) -> None:
+    with pytest.raises(TskError, match="run 'tsk init' first"):
+        add(empty_store, municipality())
+
+
+def test_foreign_keys_are_enforced(store: Store) -> None:
+    orphan = Task(
+        cycle_id=999,
+        municipality="herrljunga",
+        step="planning",
+        key="agenda",
+        role="samordnare",
+        title="Agenda",
+        created_at=T0,
+    )
+
+    with pytest.raises(TskError, match="the database refused the change"):
+        add(store, orphan)
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+
+def test_database_url_from_a_path(tmp_path: Path) -> None:
+    assert database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
+
+
+def test_database_url_postgres_uses_psycopg() -> None:
+    assert database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert database_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+
+
+def test_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TSK_DATABASE_URL", "postgres://u@h/db")
+    assert database_url(None) == "postgresql+psycopg://u@h/db"
+    monkeypatch.delenv("TSK_DATABASE_URL")
+    assert database_url(None) == "sqlite:///tsk.db"

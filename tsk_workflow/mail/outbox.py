@@ -1,0 +1,232 @@
+"""Delivering the outbox: render each pending row in its recipient's language and send it.
+
+At-least-once: a batch is claimed with a lease (``next_attempt_at`` moved ``LEASE`` ahead, on
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, then marked. A crash
+after sending and before marking leaves the rows to be sent again when the lease runs out, with
+the same Message-ID. Temporary failures are retried with exponential backoff; permanent ones
+(5xx) are marked failed with the server's reply kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from tsk_workflow.mail.ics import meeting_invitation
+from tsk_workflow.mail.message import OutgoingMail
+from tsk_workflow.mail.render import RenderError, render
+from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch_sync
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.resources import municipalities_dir
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import OutboxMessage
+
+LEASE = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 12
+BATCH = 200
+
+
+def localise(value: Any, lang: str) -> Any:
+    """Pick ``lang`` from every ``{"sv": ..., "en": ...}`` text in a stored context."""
+    if isinstance(value, dict):
+        if set(value) == {"sv", "en"}:
+            return value["en" if lang == "en" else "sv"]
+        return {key: localise(item, lang) for key, item in value.items()}
+    if isinstance(value, list):
+        return [localise(item, lang) for item in value]
+    return value
+
+
+def override_dir(org: Organisation) -> Path | None:
+    """A municipality's own templates: ``municipalities/<key>/notifications``, when present."""
+    folder = municipalities_dir() / org.municipality / "notifications"
+    return folder if folder.is_dir() else None
+
+
+def compose(row: OutboxMessage, org: Organisation, sender: str) -> OutgoingMail:
+    """The mail a row stands for; raises ``RenderError`` or ``ValueError`` when it cannot be made."""
+    context = localise(row.context, row.language)
+    rendered = render(row.template, row.language, context, override_dir(org))
+    return OutgoingMail(
+        message_id=row.message_id,
+        sender=sender,
+        recipient=row.email,
+        recipient_name=str(context.get("person", {}).get("name", "")),
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        ics=_invitation(row, context),
+    )
+
+
+def _invitation(row: OutboxMessage, context: Mapping[str, Any]) -> str | None:
+    meeting = context.get("meeting")
+    if row.template != "meeting_invitation" or not isinstance(meeting, dict):
+        return None
+    agenda = "\n".join(f"- {item}" for item in meeting.get("agenda", []))
+    return meeting_invitation(
+        uid=str(meeting["uid"]),
+        title=str(meeting["title"]),
+        start=dt.datetime.fromisoformat(meeting["start"]),
+        end=dt.datetime.fromisoformat(meeting["end"]),
+        location=str(meeting.get("location", "")),
+        organizer_email=str(meeting.get("organizer", "")),
+        attendees=[row.email],
+        description=agenda,
+    )
+
+
+def smtp_settings(org: Organisation, env: Mapping[str, str]) -> SmtpSettings:
+    defaults = {"host": org.mail.smtp_host, "port": org.mail.smtp_port, "sender": org.mail.sender}
+    return SmtpSettings.from_env(env, defaults)
+
+
+@dataclass
+class Delivery:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    replies: list[str] = field(default_factory=list)
+
+
+def deliver(
+    store: Store,
+    orgs: Mapping[str, Organisation],
+    env: Mapping[str, str],
+    now: dt.datetime,
+    batch: int = BATCH,
+    max_in_flight: int = 4,
+) -> Delivery:
+    """Send every pending message that is due, in batches, until none is left."""
+    result = Delivery()
+    while True:
+        claimed = _claim(store, list(orgs), now, batch)
+        for municipality, rows in _by_municipality(claimed).items():
+            org = orgs[municipality]
+            _send(store, org, smtp_settings(org, env), rows, now, result, max_in_flight)
+        if len(claimed) < batch:
+            return result
+
+
+def _claim(
+    store: Store, municipalities: list[str], now: dt.datetime, batch: int
+) -> list[OutboxMessage]:
+    with store.transaction() as session:
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "pending",
+                OutboxMessage.next_attempt_at <= now,
+                OutboxMessage.municipality.in_(municipalities),
+            )
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+            .limit(batch)
+        )
+        if store.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list(session.scalars(query))
+        for row in rows:
+            row.next_attempt_at = now + LEASE
+        return rows
+
+
+def _by_municipality(rows: Sequence[OutboxMessage]) -> dict[str, list[OutboxMessage]]:
+    grouped: dict[str, list[OutboxMessage]] = {}
+    for row in rows:
+        grouped.setdefault(row.municipality, []).append(row)
+    return grouped
+
+
+def _send(
+    store: Store,
+    org: Organisation,
+    settings: SmtpSettings,
+    rows: list[OutboxMessage],
+    now: dt.datetime,
+    result: Delivery,
+    max_in_flight: int,
+) -> None:
+    mails: list[OutgoingMail] = []
+    outcomes: dict[str, SendResult] = {}
+    for row in rows:
+        try:
+            mails.append(compose(row, org, settings.sender))
+        except (RenderError, ValueError, KeyError) as exc:
+            outcomes[row.message_id] = SendResult(
+                row.message_id, "permanent", f"cannot render: {exc}"
+            )
+    for sent in send_batch_sync(settings, mails, max_in_flight) if mails else []:
+        outcomes[sent.message_id] = sent
+    _mark(store, rows, outcomes, now, result)
+
+
+def _mark(
+    store: Store,
+    rows: list[OutboxMessage],
+    outcomes: Mapping[str, SendResult],
+    now: dt.datetime,
+    result: Delivery,
+) -> None:
+    with store.transaction() as session:
+        for row in rows:
+            outcome = outcomes[row.message_id]
+            values = _after(row, outcome, now, result)
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
+            )
+
+
+def _after(
+    row: OutboxMessage, outcome: SendResult, now: dt.datetime, result: Delivery
+) -> dict[str, Any]:
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "last_reply": outcome.reply[:2000]}
+    if outcome.status == "sent":
+        result.sent += 1
+        return values | {"status": "sent", "sent_at": now}
+    if outcome.status == "temporary" and attempts < MAX_ATTEMPTS:
+        result.retried += 1
+        return values | {"next_attempt_at": now + backoff(attempts)}
+    result.failed += 1
+    result.replies.append(f"{row.email}: {outcome.reply}")
+    return values | {"status": "failed"}
+
+
+# ---------------------------------------------------------------- status and retry
+
+
+def status_counts(session: Session, municipality: str | None = None) -> dict[str, int]:
+    query = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(
+        OutboxMessage.status
+    )
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    counts = {"pending": 0, "sent": 0, "failed": 0, "digest": 0}
+    counts.update({status: int(count) for status, count in session.execute(query)})
+    return counts
+
+
+def failures(session: Session, municipality: str | None = None) -> list[OutboxMessage]:
+    query = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    return list(session.scalars(query))
+
+
+def retry(
+    session: Session, now: dt.datetime, message: int | None = None, municipality: str | None = None
+) -> int:
+    """Requeue failed mail (one message, or all); returns how many."""
+    query = update(OutboxMessage).where(OutboxMessage.status == "failed")
+    if message is not None:
+        query = query.where(OutboxMessage.id == message)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    done = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+    return int(getattr(done, "rowcount", 0) or 0)
