@@ -325,6 +325,19 @@ def test_purged_payload_keeps_the_chain_intact(chain: Store) -> None:
     assert row.purged_at == purged_at
 
 
+def test_edit_disguised_as_a_purge_is_detected(chain: Store) -> None:
+    tamper(
+        chain,
+        """UPDATE audit_payloads SET payload = '{"note": "förfalskad"}',"""
+        " purged_at = '2028-01-01 00:00:00' WHERE seq = 6",
+    )
+
+    result = check(chain)
+
+    assert result.first_broken == 6
+    assert result.reason == "event 6: payload is marked purged but is not empty (edited?)"
+
+
 def test_purging_an_unknown_event_is_refused(store: Store) -> None:
     with pytest.raises(NotFound, match="audit event 42"), store.transaction() as session:
         audit.purge(session, 42, T0)

@@ -229,7 +229,12 @@ def _payload_message(row: Mapping[Any, Any]) -> str | None:
     seq = row["seq"]
     if row["payload_seq"] is None:
         return f"event {seq}: its payload is missing (deleted?)"
-    if row["purged_at"] is None and digest(row["payload"]) != row["payload_digest"]:
+    if row["purged_at"] is not None:
+        # A purge may only remove: a "purged" payload with content could hide an edit.
+        if row["payload"] != PURGED:
+            return f"event {seq}: payload is marked purged but is not empty (edited?)"
+        return None
+    if digest(row["payload"]) != row["payload_digest"]:
         return f"event {seq}: payload does not match its digest (edited?)"
     return None
 

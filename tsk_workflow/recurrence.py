@@ -127,8 +127,10 @@ def next_occurrence_after(
     return None
 
 
-def _order(occurrence: Occurrence) -> tuple[dt.date, str, str]:
-    return occurrence.date, occurrence.period, occurrence.subject or ""
+def _order(occurrence: Occurrence) -> dt.date:
+    # By date only: the sort is stable, so occurrences on one date keep the order in which the
+    # schedule made them (``2027-t10`` after ``2027-t9``, which text order would not give).
+    return occurrence.date
 
 
 def _occurrences(

@@ -22,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from tsk_workflow.errors import Conflict, TskError
 
 DEFAULT_SQLITE = "tsk.db"
+READONLY = "tsk_readonly"
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -55,7 +56,10 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the lock at once (and wait for it) instead of failing on upgrade;
+        # readers use a deferred transaction so they never block writers.
+        readonly = connection.get_execution_options().get(READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 class Store:
@@ -65,6 +69,7 @@ class Store:
         self.url = url or database_url(None)
         self.engine = engine or make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(self.engine.execution_options(**{READONLY: True}), expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
@@ -88,14 +93,13 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
-        """A session for queries only."""
-        session = self._sessions()
+        """A session for queries only (on SQLite a deferred transaction, so writers go on)."""
+        session = self._readers()
         try:
             yield session
         except (OperationalError, ProgrammingError) as exc:
             raise _operational(exc) from None
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:

@@ -86,6 +86,16 @@ def downgrade(store: Store, revision: str) -> None:
         raise _database_error(exc) from None
 
 
+def make_revision(store: Store, message: str, rev_id: str) -> None:
+    """Write ``versions/<rev_id>_<message>.py``: what the models have that ``store`` lacks.
+
+    For developers: migrate ``store`` to head first, then read and correct the file by hand
+    (autogenerate misses triggers, renames and data changes).
+    """
+    with _migration_connection(store) as connection:
+        command.revision(config(connection), message=message, autogenerate=True, rev_id=rev_id)
+
+
 @contextmanager
 def _migration_connection(store: Store) -> Iterator[Connection]:
     """A connection inside the one transaction the upgrade runs in."""

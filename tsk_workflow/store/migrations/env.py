@@ -11,17 +11,27 @@ can only add and rename columns in place.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
 from tsk_workflow.store.database import database_url, make_engine
-from tsk_workflow.store.models import Base
+from tsk_workflow.store.models import Base, UtcDateTime
 
 TARGET = Base.metadata
 
 
 def _url() -> str:
     return database_url(context.config.get_main_option("sqlalchemy.url"))
+
+
+def render_item(kind: str, obj: Any, _context: AutogenContext) -> str | Literal[False]:
+    """Autogenerate writes plain SQLAlchemy types, so migrations never import the models."""
+    if kind == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
 
 
 def run_offline() -> None:
@@ -32,6 +42,7 @@ def run_offline() -> None:
         target_metadata=TARGET,
         literal_binds=True,
         render_as_batch=url.startswith("sqlite"),
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -45,6 +56,7 @@ def run_on(connection: Connection) -> None:
         target_metadata=TARGET,
         render_as_batch=sqlite,
         transactional_ddl=True,
+        render_item=render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
