@@ -19,8 +19,8 @@ import hashlib
 import io
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Select, select, text
@@ -152,6 +152,14 @@ class VerifyResult:
     reason: str
     head_hash: str | None = None
     problems: tuple[str, ...] = ()
+
+
+def with_problems(result: VerifyResult, problems: Sequence[str]) -> VerifyResult:
+    """``result`` with further problems found outside the chain (e.g. changed documents)."""
+    if not problems:
+        return result
+    reason = result.reason if not result.ok else problems[0]
+    return replace(result, ok=False, reason=reason, problems=(*result.problems, *problems))
 
 
 @dataclass

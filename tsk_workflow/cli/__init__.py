@@ -30,6 +30,17 @@ COMMANDS = {
     "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
     "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
     "mail": ("tsk_workflow.cli.mail", "mail", "Mail: test, send, status, retry"),
+    "plan": (
+        "tsk_workflow.cli.plan",
+        "plan",
+        "The year: openings, meetings, deadlines, reminders, reports",
+    ),
+    "run": ("tsk_workflow.cli.run", "run", "The scheduler as a long-running service"),
+    "demo": (
+        "tsk_workflow.cli.demo",
+        "demo",
+        "A municipality's whole year, end to end, on local defaults",
+    ),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
 }
 

@@ -116,7 +116,11 @@ def _refused(store: object, municipality: str | None, actor: str | None, as_json
         emit_json(rows)
         return
     for row in rows:
-        when = dt.datetime.fromisoformat(str(row["at"])).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+        when = (
+            dt.datetime.fromisoformat(str(row["at"]))
+            .astimezone(STOCKHOLM)
+            .strftime("%Y-%m-%d %H:%M")
+        )
         click.echo(
             f"{row['id']:>5} {when} {row['actor']:<18} {row['action']:<20} {row['subject']}: {row['reason']}"
         )
@@ -128,10 +132,14 @@ def _refused(store: object, municipality: str | None, actor: str | None, as_json
 def verify(ctx: click.Context, as_json: bool) -> None:
     """Recompute the hash chain; exit 1 naming the first broken event."""
     from tsk_workflow import audit as trail
+    from tsk_workflow.engine.documents import verify_documents
 
     store = runtime.open_store(ctx)
     with store.reading() as session:
         result = trail.verify(session)
+        documents = verify_documents(session)
+    if documents:
+        result = trail.with_problems(result, documents)
     if as_json:
         emit_json(
             {
@@ -145,7 +153,7 @@ def verify(ctx: click.Context, as_json: bool) -> None:
         )
     elif result.ok:
         click.echo(
-            f"OK: {result.checked} händelser, kedjan är hel (senaste hash {(result.head_hash or "")[:16]}…)"
+            f"OK: {result.checked} händelser, kedjan är hel (senaste hash {(result.head_hash or '')[:16]}…)"
         )
     else:
         click.echo(f"BRUTEN vid händelse {result.first_broken}: {result.reason}", err=True)

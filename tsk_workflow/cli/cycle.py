@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from tsk_workflow.cli import runtime, views
@@ -84,6 +86,71 @@ def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: 
     engine = runtime.engine(ctx)
     closed = engine.close_cycle(runtime.actor(ctx), ref, note, force=force)
     show_cycle(ctx, engine, closed.id, as_json)
+
+
+@cycle.command()
+@click.argument("ref")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(
+        [
+            "protokoll",
+            "atgardsplan",
+            "samverkansoverenskommelse",
+            "lagesbild",
+            "orsaksanalys",
+            "kallelse",
+            "rapport",
+            "enkatresultat",
+            "medborgarlofte",
+            "other",
+        ]
+    ),
+)
+@json_option
+@click.pass_context
+def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -> None:
+    """Attach a document to the cycle's current step (kept with its SHA-256)."""
+    from tsk_workflow.engine.documents import Upload
+    from tsk_workflow.engine.documents import attach as attach_document
+
+    if ".." in file.parts:
+        raise click.BadParameter(f"'{file}': paths with '..' are not accepted", param_hint="FILE")
+    engine = runtime.engine(ctx)
+    document = attach_document(
+        engine, runtime.actor(ctx), ref, Upload(file.name, file.read_bytes()), kind
+    )
+    row = views.document_row(document)
+    if as_json:
+        emit_json(row)
+    else:
+        click.echo(
+            f"{row['id']:>4} {row['kind']:<26} {row['filename']} sha256 {row['sha256'][:16]}…"
+        )
+
+
+@cycle.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def documents(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """The documents attached to a cycle."""
+    from tsk_workflow.engine.documents import documents as listing
+
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        rows = [views.document_row(d) for d in listing(session, engine.find_cycle(session, ref))]
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>4} {row['step']:<24} {row['kind']:<26} {row['filename']} ({row['size']} B, {row['attached_by']}) sha256 {row['sha256'][:16]}…"
+        )
+    if not rows:
+        click.echo("Inga dokument.")
 
 
 def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool) -> None:

@@ -237,3 +237,18 @@ def decision_line(row: dict[str, Any]) -> str:
         f", dagordning {row['agenda_date']}" if row["agenda_date"] and not row["outcome"] else ""
     )
     return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] föreslagen av {row['proposed_by']}{decided}"
+
+
+def document_row(document: Any) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "cycle": document.cycle_id,
+        "step": document.step,
+        "kind": document.kind,
+        "filename": document.filename,
+        "media_type": document.media_type,
+        "size": document.size,
+        "sha256": document.sha256,
+        "attached_by": document.attached_by,
+        "attached_at": _iso(document.attached_at),
+    }

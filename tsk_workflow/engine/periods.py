@@ -63,3 +63,15 @@ def cycle_title(definition: ProcessDefinition, org: Organisation, period: str, s
     names = {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
     where = f", {names.get(subject, subject)}" if subject else ""
     return f"{definition.title.sv} {period}{where}"
+
+
+def linked_subject(definition: ProcessDefinition, org: Organisation, subject: str) -> str | None:
+    """The subject of a cycle another cycle opens: the same town or area when it is one the new
+    process is about, otherwise none (the main town for processes about a town)."""
+    towns = {t.key for t in org.towns}
+    areas = {a.key for a in org.areas}
+    if definition.subject == "town" and subject in towns:
+        return subject
+    if definition.subject == "area" and subject in areas:
+        return subject
+    return None

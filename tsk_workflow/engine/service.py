@@ -191,6 +191,7 @@ class Engine:
             cycle.id,
         )
         enter_step(ctx, cycle, definition.initial_step, who)
+        self._open_linked(ctx, cycle)
         self._after_change(ctx, cycle, who)
         return cycle
 
@@ -275,6 +276,23 @@ class Engine:
         }
         ctx.record(cycle, who, "cycle.advanced", payload, role)
         enter_step(ctx, cycle, transition.dest, who)
+        self._open_linked(ctx, cycle)
+
+    def _open_linked(self, ctx: StepContext, cycle: Cycle) -> None:
+        """Cycles the new step opens (a trygghetsmöte after a walk) or offers to the chair."""
+        for link in ctx.process.definition.step(cycle.state).opens:
+            runs = link.process in self.org.processes
+            payload = {"process": link.process, "within": link.within, "from_step": cycle.state}
+            if link.offer or not runs:
+                action = "cycle.offered" if runs else "cycle.not_opened"
+                ctx.record(cycle, SYSTEM, action, payload, "system")
+                continue
+            target = self.catalog.definition(link.process)
+            subject = periods.linked_subject(target, self.org, cycle.subject)
+            child = self._open(
+                ctx.session, ctx.now, SYSTEM, link.process, None, subject, parent_id=cycle.id
+            )
+            ctx.record(cycle, SYSTEM, "cycle.linked", {**payload, "opened": child.ref}, "system")
 
     def _after_change(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
         """Move on by itself while the step's required tasks are done; close at a final step."""

@@ -69,7 +69,9 @@ class Store:
         self.url = url or database_url(None)
         self.engine = engine or make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(self.engine.execution_options(**{READONLY: True}), expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READONLY: True}), expire_on_commit=False
+        )
 
     @property
     def dialect(self) -> str:

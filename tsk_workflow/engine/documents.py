@@ -1,0 +1,141 @@
+"""Documents of a cycle (protokoll, åtgärdsplan, samverkansöverenskommelse, lägesbild, ...):
+kept in the database with their SHA-256, recorded in the audit trail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tsk_workflow.definitions.model import DOCUMENT_KINDS
+from tsk_workflow.engine.directory import PermissionDenied
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.errors import Refused
+from tsk_workflow.store.models import Cycle, Document
+
+MAX_BYTES = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    content: bytes
+
+
+def attach(
+    engine: Engine, actor: str | None, ref: str | int, upload: Upload, kind: str
+) -> Document:
+    """Attach a document to the cycle's current step; may move the cycle on when the step was
+    waiting for it."""
+    who = engine.actor(actor)
+    _check(upload, kind)
+    with engine.act() as (session, now):
+        cycle = engine.find_cycle(session, ref)
+        ctx = engine.context(session, cycle.process, now)
+        group = ctx.group(cycle)
+        if not (
+            engine.directory.is_chair(who, group)
+            or who in group.members
+            or _assignee(session, cycle, who)
+        ):
+            raise PermissionDenied(
+                who,
+                "document.attach",
+                f"cycle:{cycle.id}",
+                f"only the chair, members of {group.name} or people with tasks in {cycle.ref} may attach documents",
+            )
+        document = _store(session, cycle, upload, kind, who, now)
+        payload = {
+            "document": document.id,
+            "kind": kind,
+            "filename": document.filename,
+            "sha256": document.sha256,
+            "size": document.size,
+            "step": cycle.state,
+        }
+        ctx.record(cycle, who, "document.attached", payload)
+        if cycle.status == "open":
+            engine._after_change(ctx, cycle, who)
+        return document
+
+
+def _check(upload: Upload, kind: str) -> None:
+    if kind not in DOCUMENT_KINDS:
+        raise Refused(f"unknown document kind '{kind}': use one of {', '.join(DOCUMENT_KINDS)}")
+    name = upload.filename
+    if (
+        not name
+        or "/" in name
+        or "\\" in name
+        or name in {".", ".."}
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise Refused(f"bad file name {name!r}")
+    if len(upload.content) > MAX_BYTES:
+        raise Refused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+
+
+def _assignee(session: Session, cycle: Cycle, who: str) -> bool:
+    return any(who in task.assignee_ids for task in cycle.tasks)
+
+
+def _store(
+    session: Session, cycle: Cycle, upload: Upload, kind: str, who: str, now: dt.datetime
+) -> Document:
+    media_type = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
+    document = Document(
+        cycle_id=cycle.id,
+        step=cycle.state,
+        kind=kind,
+        filename=upload.filename,
+        media_type=media_type,
+        size=len(upload.content),
+        sha256=hashlib.sha256(upload.content).hexdigest(),
+        content=upload.content,
+        attached_by=who,
+        attached_at=now,
+    )
+    session.add(document)
+    session.flush()
+    return document
+
+
+def documents(session: Session, cycle: Cycle) -> list[Document]:
+    query = select(Document).where(Document.cycle_id == cycle.id).order_by(Document.id)
+    return list(session.scalars(query))
+
+
+def verify_documents(session: Session) -> list[str]:
+    """Problems with stored documents: content that no longer has the SHA-256 recorded when it
+    was attached (in its row and in the hash-chained audit event of the attachment)."""
+    recorded = _recorded_digests(session)
+    problems = []
+    query = select(Document).order_by(Document.id).execution_options(yield_per=100)
+    for document in session.scalars(query):
+        actual = hashlib.sha256(document.content).hexdigest()
+        expected = {document.sha256, recorded.get(document.id, document.sha256)}
+        if expected != {actual}:
+            problems.append(
+                f"document {document.id} ({document.filename}, cycle {document.cycle_id}): "
+                "content does not match the SHA-256 recorded when it was attached (changed?)"
+            )
+    return problems
+
+
+def _recorded_digests(session: Session) -> dict[int, str]:
+    from tsk_workflow.store.models import AuditEvent, AuditPayload
+
+    query = (
+        select(AuditPayload.payload)
+        .join(AuditEvent, AuditEvent.seq == AuditPayload.seq)
+        .where(AuditEvent.action == "document.attached")
+    )
+    found: dict[int, str] = {}
+    for (payload,) in session.execute(query):
+        if isinstance(payload, dict) and "document" in payload and "sha256" in payload:
+            found[int(payload["document"])] = str(payload["sha256"])
+    return found
