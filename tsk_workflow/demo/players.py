@@ -1,0 +1,254 @@
+"""The people of the demo: reporters who answer (some late), chairs who open, move and close
+cycles, coordinators who attach the documents a step must produce, and secretaries who record
+what KLG and KS decided. Every act goes through the engine, like a person at the command line.
+
+Choices are drawn from a seeded random generator, so a demo run is reproducible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from tsk_workflow.definitions.model import CHAIR, Transition
+from tsk_workflow.engine import documents as docs
+from tsk_workflow.engine.decisions import Decisions
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.engine.steps import StepContext, missing_documents, unmet_conditions
+from tsk_workflow.errors import TskError
+from tsk_workflow.store.models import Cycle, Decision
+
+LATE_SHARE = 0.2
+"""About one task in five is done after its due time, so reminders and escalations fire."""
+
+CASE_PROCESS = "beslut"
+PROPOSING_TASKS = {"lamna_beslutsforslag", "besluta_atgarder", "besluta_plan", "konkreta_mal"}
+BACKWARDS = ("aterkalla", "ater_till", "aterremittera")
+
+PROPOSALS: tuple[tuple[str, float, dict[str, str]], ...] = (
+    ("Bättre belysning i gångtunneln vid stationen", 45_000.0, {}),
+    ("Kameraövervakning vid resecentrum", 350_000.0, {"policy": "ja"}),
+    ("Utökad fältverksamhet under sommarlovet", 120_000.0, {"forvaltningar": "3"}),
+    ("Klotterplank vid skateparken", 15_000.0, {}),
+    ("Röjning av sly längs gång- och cykelvägen", 30_000.0, {}),
+    ("Ny policy för trygghetsvandringar med föreningslivet", 0.0, {"policy": "ja"}),
+    ("Extra nattvandrare vid skolavslutningen", 25_000.0, {"forvaltningar": "2"}),
+)
+
+DOCUMENT_TEXT = {
+    "lagesbild": "# Lägesbild {ref}\n\nSammanställning av inrapporter, brottsstatistik och lokalkännedom.\n",
+    "orsaksanalys": "# Orsaksanalys {ref}\n\nVarför uppstår problemen, var och när?\n",
+    "atgardsplan": "# Åtgärdsplan {ref}\n\n| Vad | Hur | Vem | När |\n|---|---|---|---|\n",
+    "protokoll": "# Protokoll {ref}\n\nNärvarande, beslut och uppföljning.\n",
+    "samverkansoverenskommelse": "# Samverkansöverenskommelse {ref}\n\nKommunen och polisen är överens om ...\n",
+    "kallelse": "# Kallelse {ref}\n\nTid, plats och dagordning.\n",
+    "rapport": "# Rapport {ref}\n\nRedovisning av arbetet.\n",
+    "enkatresultat": "# Enkätresultat {ref}\n\nSvarsfrekvens och trygghetsfrågor.\n",
+}
+
+
+@dataclass
+class Stats:
+    proposals: int = 0
+    recorded: int = 0
+    attached: int = 0
+    triggers: int = 0
+    refused: list[str] = field(default_factory=list)
+
+
+class Players:
+    """Acts for the people of one municipality, once per working day."""
+
+    def __init__(self, engine: Engine, rng: random.Random) -> None:
+        self.engine = engine
+        self.rng = rng
+        self.decisions = Decisions(engine)
+        self.planned: dict[int, dt.datetime] = {}
+        self.waiting: dict[tuple[int, str], dt.datetime] = {}
+        self.paragraphs = {"ks": 100, "klg": 10}
+        self.postponed: set[int] = set()
+        self.stats = Stats()
+
+    def play(self, now: dt.datetime) -> None:
+        self._open_by_hand(now)
+        self._do_tasks(now)
+        self._move_waiting_cycles(now)
+        self._record_decisions(now)
+
+    def _open_by_hand(self, now: dt.datetime) -> None:
+        """The chair opens the first turn of a restarting process (Tingsryd's cycle)."""
+        for key in self.engine.org.processes:
+            definition = self.engine.catalog.definition(key)
+            if definition.schedule.kind != "restart":
+                continue
+            with self.engine.store.reading() as session:
+                started = bool(self.engine.cycles(session, process=key))
+            if not started:
+                chair = self.engine.directory.group_of(key).chair
+                self._try(lambda k=key, c=chair: self.engine.open_cycle(c, k, "1"))
+
+    # ---------------------------------------------------------------- tasks
+
+    def _do_tasks(self, now: dt.datetime) -> None:
+        with self.engine.store.reading() as session:
+            tasks = [
+                (t.id, t.created_at, t.due_at, t.key, t.cycle_id, list(t.assignee_ids))
+                for t in self.engine.tasks(session)
+            ]
+        for task_id, created, due, key, cycle_id, assignees in tasks:
+            when = self.planned.setdefault(task_id, self._plan(created, due))
+            if now >= when and assignees:
+                self._do_task(task_id, key, cycle_id, assignees[0])
+
+    def _plan(self, created: dt.datetime, due: dt.datetime | None) -> dt.datetime:
+        if due is None:
+            return created + dt.timedelta(days=self.rng.uniform(1, 4))
+        if self.rng.random() < LATE_SHARE:
+            return due + dt.timedelta(days=self.rng.uniform(1, 8))
+        return created + (due - created) * self.rng.uniform(0.2, 0.95)
+
+    def _do_task(self, task_id: int, key: str, cycle_id: int, person: str) -> None:
+        if key in PROPOSING_TASKS:
+            self._propose(cycle_id, person)
+        self._attach_missing(cycle_id)
+        note = self.rng.choice(
+            ["Klart.", "Rapporterat.", "Gjort enligt plan.", "Se bifogat underlag."]
+        )
+        self._try(lambda: self.engine.complete_task(person, task_id, note))
+
+    def _propose(self, cycle_id: int, person: str) -> None:
+        chair = self._chair_of(cycle_id)
+        for title, cost, attrs in self.rng.sample(PROPOSALS, self.rng.choice([0, 1, 1, 2])):
+            if self._try(
+                lambda t=title, c=cost, a=attrs: self.decisions.propose(
+                    chair, cycle_id, t, c or None, dict(a)
+                )
+            ):
+                self.stats.proposals += 1
+
+    # ---------------------------------------------------------------- documents and triggers
+
+    def _attach_missing(self, cycle_id: int) -> None:
+        with self.engine.store.reading() as session:
+            cycle = session.get(Cycle, cycle_id)
+            if cycle is None or cycle.status != "open":
+                return
+            ctx = self._ctx(session, cycle)
+            missing, ref = missing_documents(ctx, cycle), cycle.ref
+        chair = self._chair_of(cycle_id)
+        for kind in missing:
+            text = DOCUMENT_TEXT.get(kind, "# {ref}\n").format(ref=ref)
+            upload = docs.Upload(f"{kind}-{ref}.md", text.encode())
+            if self._try(lambda u=upload, k=kind: docs.attach(self.engine, chair, cycle_id, u, k)):
+                self.stats.attached += 1
+
+    def _move_waiting_cycles(self, now: dt.datetime) -> None:
+        with self.engine.store.reading() as session:
+            waiting = [
+                (c.id, c.state)
+                for c in self.engine.cycles(session, only_open=True)
+                if c.process != CASE_PROCESS and self._stuck(session, c)
+            ]
+        for cycle_id, state in waiting:
+            since = self.waiting.setdefault((cycle_id, state), now)
+            if now - since >= dt.timedelta(days=1):
+                self._fire_something(cycle_id)
+
+    def _stuck(self, session: object, cycle: Cycle) -> bool:
+        return not any(t.status == "open" and t.step == cycle.state for t in cycle.tasks)
+
+    def _fire_something(self, cycle_id: int) -> None:
+        with self.engine.store.reading() as session:
+            cycle = session.get(Cycle, cycle_id)
+            if cycle is None:
+                return
+            ctx = self._ctx(session, cycle)
+            options = [t for t in ctx.process.definition.transitions if cycle.state in t.source]
+            choice = self._choose(options)
+            if choice is None:
+                return
+            person = self._person_for(ctx, cycle, choice)
+            needs_documents = bool(unmet_conditions(ctx, cycle, choice, "note"))
+        if needs_documents:
+            self._attach_missing(cycle_id)
+        note = "Beslutat av ordföranden på mötet." if "note_given" in choice.conditions else None
+        if self._try(lambda: self.engine.advance(person, cycle_id, choice.trigger, note)):
+            self.stats.triggers += 1
+
+    def _choose(self, options: list[Transition]) -> Transition | None:
+        forward = [t for t in options if not t.trigger.startswith(BACKWARDS)]
+        pool = forward or options
+        return self.rng.choice(pool) if pool else None
+
+    def _person_for(self, ctx: StepContext, cycle: Cycle, transition: Transition) -> str:
+        group = ctx.group(cycle)
+        for role in transition.by:
+            people = [group.chair] if role == CHAIR else ctx.directory.assignees(role, group)
+            if people:
+                return people[0]
+        return group.chair
+
+    # ---------------------------------------------------------------- decisions
+
+    def _record_decisions(self, now: dt.datetime) -> None:
+        today = now.astimezone(self.engine.cal.zone).date()
+        with self.engine.store.reading() as session:
+            query = select(Decision).where(
+                Decision.municipality == self.engine.org.municipality,
+                Decision.status.in_(["proposed", "postponed"]),
+            )
+            due = [
+                (d.id, d.routed_to, d.agenda_date or d.proposed_at.date() + dt.timedelta(days=7))
+                for d in session.scalars(query)
+            ]
+        for decision_id, body, meeting in due:
+            if meeting <= today:
+                self._record(decision_id, body, meeting)
+
+    def _record(self, decision_id: int, body: str, meeting: dt.date) -> None:
+        outcome = self.rng.choices(["approved", "rejected", "postponed"], [75, 10, 15])[0]
+        if outcome == "postponed" and decision_id in self.postponed:
+            outcome = "approved"
+        self.paragraphs[body] = self.paragraphs.get(body, 0) + 1
+        secretary = self._secretary(body)
+        paragraph = f"§ {self.paragraphs[body]}"
+        if self._try(
+            lambda: self.decisions.record(secretary, decision_id, body, meeting, paragraph, outcome)
+        ):
+            self.stats.recorded += 1
+            if outcome == "postponed":
+                self.postponed.add(decision_id)
+
+    def _secretary(self, body: str) -> str:
+        settings = self.engine.org.bodies.get(body)  # type: ignore[call-overload]
+        if settings is not None and settings.secretary:
+            return str(settings.secretary)
+        holders = self.engine.org.holders("kanslichef")
+        return holders[0].id if holders else self.engine.org.people[0].id
+
+    # ---------------------------------------------------------------- helpers
+
+    def _ctx(self, session: object, cycle: Cycle) -> StepContext:
+        from sqlalchemy.orm import Session
+
+        assert isinstance(session, Session)
+        return self.engine.context(session, cycle.process, self.engine.clock())
+
+    def _chair_of(self, cycle_id: int) -> str:
+        with self.engine.store.reading() as session:
+            cycle = session.get(Cycle, cycle_id)
+            process = cycle.process if cycle is not None else next(iter(self.engine.org.processes))
+        return self.engine.directory.group_of(process).chair
+
+    def _try(self, act: object) -> bool:
+        """Do an act as a person would; a refusal is noted, as a person would notice it."""
+        assert callable(act)
+        try:
+            act()
+        except TskError as exc:
+            self.stats.refused.append(str(exc))
+            return False
+        return True

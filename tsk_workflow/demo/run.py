@@ -1,0 +1,309 @@
+"""Running a municipality's year on virtual time, through the real paths.
+
+The demo creates a SQLite database, starts a local SMTP server that writes to a maildir, loads
+the organisation as ``tsk init`` does, then for each day of the year: a scheduler pass (``tick``)
+in the morning, the people's acts during the day, another pass in the afternoon, and the outbox
+sent over SMTP after each. Nothing goes around the scheduler, the engine, the outbox or SMTP:
+only the clock is virtual.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from tsk_workflow import audit
+from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
+from tsk_workflow.demo.players import Players
+from tsk_workflow.demo.smtpd import LocalSmtpServer
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.engine.setup import load_organisation as load_into_store
+from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.mail.outbox import deliver
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import migrate
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision, OutboxMessage, Task
+
+MORNING = dt.time(8, 5)
+DAYTIME = dt.time(10, 0)
+AFTERNOON = dt.time(17, 5)
+
+
+class VirtualClock:
+    """The demo's time: set by the loop, read by the engine."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@dataclass
+class DemoResult:
+    municipality: str
+    name: str
+    year: int
+    out: Path
+    database: Path
+    maildir: Path
+    calendar: Path
+    cycles: dict[str, dict[str, int]] = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)
+    mails_per_role: dict[str, int] = field(default_factory=dict)
+    mails_delivered: int = 0
+    decisions: dict[str, dict[str, int]] = field(default_factory=dict)
+    audit_ok: bool = False
+    audit_events: int = 0
+    audit_reason: str = ""
+    reminders: int = 0
+    escalations: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "municipality": self.municipality,
+            "year": self.year,
+            "out": str(self.out),
+            "database": str(self.database),
+            "maildir": str(self.maildir),
+            "calendar": str(self.calendar),
+            "cycles": self.cycles,
+            "tasks": self.tasks,
+            "mails_per_role": self.mails_per_role,
+            "mails_delivered": self.mails_delivered,
+            "decisions": self.decisions,
+            "reminders": self.reminders,
+            "escalations": self.escalations,
+            "audit": {
+                "ok": self.audit_ok,
+                "events": self.audit_events,
+                "reason": self.audit_reason,
+            },
+        }
+
+
+def run_demo(
+    municipality: str,
+    year: int,
+    out: Path,
+    seed: int = 2027,
+    progress: Callable[[int], None] | None = None,
+) -> DemoResult:
+    """Run ``municipality``'s ``year`` into ``out`` (which must not hold a database already)."""
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "tsk.db"
+    if database.exists():
+        raise FileExistsError(f"{database} already exists: give another --out or remove it")
+    catalog = load_catalog()
+    org = load_organisation(municipality, catalog)
+    store = Store(f"sqlite:///{database}")
+    migrate.upgrade(store)
+    clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
+    engine = Engine(store, catalog, org, clock)
+    load_into_store(engine, resolve_organisation_path(municipality))
+    with LocalSmtpServer(out / "maildir") as smtp:
+        _run_year(engine, clock, year, smtp.environment, random.Random(seed), progress)
+        delivered = sum(smtp.handler.per_recipient.values())
+    result = _summary(engine, year, out, database, delivered)
+    result.calendar.write_bytes(year_calendar(engine, year))
+    store.dispose()
+    return result
+
+
+def _local(day: dt.date, clock: dt.time, org: Organisation) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.combine(day, clock, tzinfo=ZoneInfo(org.calendar.timezone)).astimezone(
+        dt.UTC
+    )
+
+
+def _run_year(
+    engine: Engine,
+    clock: VirtualClock,
+    year: int,
+    env: dict[str, str],
+    rng: random.Random,
+    progress: Callable[[int], None] | None,
+) -> None:
+    ticker = Ticker({engine.org.municipality: engine}, worker="demo")
+    players = Players(engine, rng)
+    orgs = {engine.org.municipality: engine.org}
+    day = dt.date(year, 1, 1)
+    while day.year == year:
+        for moment in (MORNING, DAYTIME, AFTERNOON):
+            clock.now = _local(day, moment, engine.org)
+            if moment == DAYTIME:
+                if engine.cal.is_working_day(day):
+                    players.play(clock.now)
+            else:
+                ticker.tick(clock.now)
+            deliver(engine.store, orgs, env, clock.now)
+        if progress is not None:
+            progress(1)
+        day += dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------- the summary
+
+
+def _summary(engine: Engine, year: int, out: Path, database: Path, delivered: int) -> DemoResult:
+    org = engine.org
+    result = DemoResult(
+        org.municipality,
+        org.name,
+        year,
+        out,
+        database,
+        out / "maildir",
+        out / f"{org.municipality}-{year}.ics",
+    )
+    with engine.store.reading() as session:
+        result.cycles = _cycles(session, org.municipality)
+        result.tasks = _tasks(session, org.municipality)
+        result.mails_per_role = _mails_per_role(session, org)
+        result.decisions = _decisions(session, org.municipality)
+        result.reminders, result.escalations = _notices(session, org.municipality)
+        verified = audit.verify(session)
+    result.mails_delivered = delivered
+    result.audit_ok, result.audit_events, result.audit_reason = (
+        verified.ok,
+        verified.checked,
+        verified.reason,
+    )
+    return result
+
+
+def _cycles(session: Any, municipality: str) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    query = select(Cycle.process, Cycle.status, Cycle.late).where(
+        Cycle.municipality == municipality
+    )
+    for process, status, _late in session.execute(query):
+        counts = found.setdefault(process, {"opened": 0, "closed": 0, "open": 0})
+        counts["opened"] += 1
+        counts["closed" if status == "closed" else "open"] += 1
+    return dict(sorted(found.items()))
+
+
+def _tasks(session: Any, municipality: str) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    query = select(Task.status, Task.done_at, Task.due_at).where(Task.municipality == municipality)
+    for status, done_at, due_at in session.execute(query):
+        if status == "done":
+            counts["done_late" if due_at is not None and done_at > due_at else "done_on_time"] += 1
+        else:
+            counts[status] += 1
+    return {key: counts[key] for key in ("done_on_time", "done_late", "open", "cancelled")}
+
+
+def _mails_per_role(session: Any, org: Organisation) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    query = select(OutboxMessage.recipient).where(
+        OutboxMessage.municipality == org.municipality, OutboxMessage.status == "sent"
+    )
+    for (recipient,) in session.execute(query):
+        person = org.person(recipient)
+        role = (
+            person.roles[0]
+            if person is not None and person.roles
+            else (
+                person.deputy_for[0] + " (ersättare)" if person and person.deputy_for else "övriga"
+            )
+        )
+        counts[role] += 1
+    return dict(counts.most_common())
+
+
+def _decisions(session: Any, municipality: str) -> dict[str, dict[str, int]]:
+    found: dict[str, dict[str, int]] = {}
+    query = select(Decision.routed_to, Decision.status).where(Decision.municipality == municipality)
+    for body, status in session.execute(query):
+        counts = found.setdefault(body, {"proposed": 0})
+        counts["proposed"] += 1
+        counts[status] = counts.get(status, 0) + 1
+    return found
+
+
+def _notices(session: Any, municipality: str) -> tuple[int, int]:
+    query = select(OutboxMessage.template).where(OutboxMessage.municipality == municipality)
+    templates = Counter(row[0] for row in session.execute(query))
+    return templates["task_reminder"], templates["task_escalated"]
+
+
+# ---------------------------------------------------------------- the year as a calendar
+
+
+def year_calendar(engine: Engine, year: int) -> bytes:
+    """An iCalendar file of what happened: cycle openings, meetings and due dates."""
+    from icalendar import Calendar, Event
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//tsk-workflow//demo//SV")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{engine.org.name} {year}")
+    stamp = engine.clock()
+    with engine.store.reading() as session:
+        for uid, summary, start, end in _calendar_items(session, engine):
+            event = Event()
+            event.add("uid", uid)
+            event.add("dtstamp", stamp)
+            event.add("summary", summary)
+            event.add("dtstart", start)
+            if end is not None:
+                event.add("dtend", end)
+            calendar.add_component(event)
+    return bytes(calendar.to_ical())
+
+
+def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, Any]]:
+    municipality = engine.org.municipality
+    zone = engine.cal.zone
+    items: list[tuple[str, str, Any, Any]] = []
+    for cycle in session.scalars(select(Cycle).where(Cycle.municipality == municipality)):
+        items.append(
+            (
+                f"cycle-{cycle.id}@{municipality}.tsk",
+                f"Startar: {cycle.title}",
+                cycle.opened_at.astimezone(zone).date(),
+                None,
+            )
+        )
+    query = (
+        select(AuditEvent.seq, AuditEvent.cycle_id, AuditPayload.payload)
+        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
+        .where(AuditEvent.municipality == municipality, AuditEvent.action == "meeting.planned")
+    )
+    titles = dict(
+        session.execute(
+            select(Cycle.id, Cycle.title).where(Cycle.municipality == municipality)
+        ).all()
+    )
+    for seq, cycle_id, payload in session.execute(query):
+        start = dt.datetime.fromisoformat(payload["start"])
+        end = dt.datetime.fromisoformat(payload["end"])
+        items.append(
+            (f"meeting-{seq}@{municipality}.tsk", f"Möte: {titles.get(cycle_id, '')}", start, end)
+        )
+    for task in session.scalars(
+        select(Task).where(
+            Task.municipality == municipality, Task.due_at.is_not(None), Task.status != "cancelled"
+        )
+    ):
+        items.append(
+            (
+                f"task-{task.id}@{municipality}.tsk",
+                f"Senast: {task.title}",
+                task.due_at.astimezone(zone).date(),
+                None,
+            )
+        )
+    return items
