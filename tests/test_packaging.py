@@ -53,3 +53,25 @@ def test_wheel_is_not_the_checkout(installed_tsk: Path) -> None:
     result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
     assert str(ROOT) not in result.stdout
     assert sys.prefix not in result.stdout
+
+
+@pytest.mark.slow
+def test_wheel_runs_the_demo(installed_tsk: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    result = run(
+        installed_tsk,
+        "demo",
+        "--municipality",
+        "tingsryd",
+        "--year",
+        "2027",
+        "--out",
+        str(out),
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["audit"]["ok"]
+    assert summary["mails_delivered"] > 0
+    assert (out / "tsk.db").is_file()
+    assert any((out / "maildir" / "new").iterdir())

@@ -62,7 +62,9 @@ def cycle_ref(process: str, period: str, subject: str) -> str:
 def cycle_title(definition: ProcessDefinition, org: Organisation, period: str, subject: str) -> str:
     names = {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
     where = f", {names.get(subject, subject)}" if subject else ""
-    return f"{definition.title.sv} {period}{where}"
+    settings = org.processes.get(definition.key)
+    title = settings.title if settings is not None and settings.title is not None else definition.title
+    return f"{title.sv} {period}{where}"
 
 
 def linked_subject(definition: ProcessDefinition, org: Organisation, subject: str) -> str | None:
