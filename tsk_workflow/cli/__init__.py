@@ -6,6 +6,7 @@ Sub-commands are imported only when they are run, so ``tsk --help`` and every co
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from typing import Any
 
@@ -41,6 +42,7 @@ COMMANDS = {
         "demo",
         "A municipality's whole year, end to end, on local defaults",
     ),
+    "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
 }
 
@@ -89,4 +91,13 @@ def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, 
 
 
 def main(argv: list[str] | None = None) -> Any:
-    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="tsk")
+    """The console script. An unexpected error is one line on stderr and exit 1, never a
+    traceback, unless TSK_DEBUG=1 asks for one."""
+    try:
+        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="tsk")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for people
+        if os.environ.get("TSK_DEBUG") == "1":
+            raise
+        click.echo(f"tsk: internal error ({type(exc).__name__}): {exc}", err=True)
+        click.echo("tsk: run again with TSK_DEBUG=1 for details, and report it", err=True)
+        return 1

@@ -27,8 +27,20 @@ MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
 @click.option(
     "--seed", type=int, default=2027, show_default=True, help="Seed of the people's choices"
 )
+@click.option(
+    "--until",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Stop after this day, leaving work in progress to try by hand",
+)
 @json_option
-def demo(municipality: str, year: int | None, out: Path | None, seed: int, as_json: bool) -> None:
+def demo(
+    municipality: str,
+    year: int | None,
+    out: Path | None,
+    seed: int,
+    until: dt.datetime | None,
+    as_json: bool,
+) -> None:
     """Run a municipality's year on virtual time: a SQLite database, a local SMTP server writing
     to a maildir, the scheduler, the engine and people acting; then a summary."""
     from tqdm import tqdm
@@ -37,12 +49,15 @@ def demo(municipality: str, year: int | None, out: Path | None, seed: int, as_js
 
     year = year or dt.date.today().year + 1
     out = out or Path(f"tsk-demo-{municipality}-{year}")
-    days = (dt.date(year + 1, 1, 1) - dt.date(year, 1, 1)).days
+    last = until.date() if until is not None else dt.date(year, 12, 31)
+    if last.year != year:
+        raise click.BadParameter(f"{last} is not in {year}", param_hint="--until")
+    days = (last - dt.date(year, 1, 1)).days + 1
     with tqdm(
         total=days, desc=f"{municipality} {year}", unit="dag", disable=as_json, leave=False
     ) as bar:
         try:
-            result = run_demo(municipality, year, out, seed, bar.update)
+            result = run_demo(municipality, year, out, seed, bar.update, last)
         except FileExistsError as exc:
             raise click.ClickException(str(exc)) from None
     if as_json:

@@ -1,19 +1,28 @@
-"""``tsk mail``: send a test mail, send what is queued, see and requeue failures."""
+"""``tsk mail``: send a test mail, send what is queued, make the digests, see and requeue failures."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+from tsk_workflow.errors import NotFound
+
+if TYPE_CHECKING:
+    from tsk_workflow.engine.service import Engine
+    from tsk_workflow.organisation.model import Organisation
+    from tsk_workflow.store.database import Store
+
+NOW_HELP = "Act as if it were this time, ISO 8601 (default: now)"
 
 
 @click.group(cls=TskGroup)
 def mail() -> None:
-    """Mail: test, send, status, retry."""
+    """Mail: test, send, digest, status, retry."""
 
 
 @mail.command()
@@ -21,28 +30,35 @@ def mail() -> None:
 @json_option
 @click.pass_context
 def test(ctx: click.Context, address: str, as_json: bool) -> None:
-    """Send a test mail now and print the server's reply."""
-    from tsk_workflow.mail.message import OutgoingMail, make_message_id
+    """Send a test mail now and print the server's reply.
+
+    With --org the organisation file's mail settings apply (the environment winning);
+    without, the environment's alone.
+    """
+    from tsk_workflow.mail.message import OutgoingMail, make_message_id, sender_address
     from tsk_workflow.mail.outbox import smtp_settings
     from tsk_workflow.mail.render import render
-    from tsk_workflow.mail.smtp import send_batch_sync
+    from tsk_workflow.mail.smtp import SmtpSettings, send_batch_sync
 
-    engine = runtime.engine(ctx)
     now = dt.datetime.now(dt.UTC)
-    config = smtp_settings(engine.org, os.environ)
-    lang = settings(ctx).lang
+    if settings(ctx).org:
+        engine = runtime.engine(ctx)
+        config = smtp_settings(engine.org, os.environ)
+        name, local = engine.org.name, now.astimezone(engine.cal.zone)
+    else:
+        config = SmtpSettings.from_env(os.environ)
+        name, local = "tsk-workflow", now.astimezone()
     context = {
         "person": {"name": address},
-        "municipality": {"name": engine.org.name},
-        "sent_at": now.astimezone(engine.cal.zone).isoformat(),
+        "municipality": {"name": name},
+        "sent_at": local.isoformat(),
     }
-    rendered = render("test_mail", lang, context)
-    domain = engine.org.mail.sender.rsplit("@", 1)[1]
+    rendered = render("test_mail", settings(ctx).lang, context)
     message = OutgoingMail(
-        make_message_id(f"test/{address}/{now.isoformat()}", domain),
+        make_message_id(f"test/{address}/{now.isoformat()}", sender_address(config.sender).domain),
         config.sender,
         address,
-        address,
+        "",
         rendered.subject,
         rendered.text,
         rendered.html,
@@ -53,6 +69,7 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
         "server": f"{config.host}:{config.port}",
         "status": result.status,
         "reply": result.reply,
+        "message_id": message.message_id,
     }
     if as_json:
         emit_json(data)
@@ -63,17 +80,16 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
 
 
 @mail.command()
+@click.option("--now", "now_text", metavar="ISO", help=NOW_HELP)
 @json_option
 @click.pass_context
-def send(ctx: click.Context, as_json: bool) -> None:
+def send(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
     """Send every queued mail that is due now."""
     from tsk_workflow.mail.outbox import deliver
 
-    engines = runtime.engines(ctx, lambda: dt.datetime.now(dt.UTC))
-    first = next(iter(engines.values()))
-    result = deliver(
-        first.store, {k: e.org for k, e in engines.items()}, os.environ, dt.datetime.now(dt.UTC)
-    )
+    now = _now(now_text)
+    engines = runtime.engines(ctx, lambda: now)
+    result = deliver(_store(engines), _orgs(engines), os.environ, now)
     data = {
         "sent": result.sent,
         "retried": result.retried,
@@ -82,12 +98,33 @@ def send(ctx: click.Context, as_json: bool) -> None:
     }
     if as_json:
         emit_json(data)
+        return
+    click.echo(
+        f"skickade {result.sent}, försöker igen {result.retried}, misslyckade {result.failed}"
+    )
+    for reply in result.replies:
+        click.echo(f"  {reply}")
+
+
+@mail.command()
+@click.option("--now", "now_text", metavar="ISO", help=NOW_HELP)
+@json_option
+@click.pass_context
+def digest(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
+    """Make today's digest mails now (tsk tick makes them after mail.digest_time, 07:00).
+
+    One mail a day per person who chose the digest, with everything gathered for them; a
+    person whose digest for the day is made already gets none until the next day.
+    """
+    from tsk_workflow.mail.digest import compose_digests
+
+    now = _now(now_text)
+    engines = runtime.engines(ctx, lambda: now)
+    made = compose_digests(_store(engines), _orgs(engines), now)
+    if as_json:
+        emit_json({"now": now.isoformat(), "digests": made})
     else:
-        click.echo(
-            f"skickade {result.sent}, försöker igen {result.retried}, misslyckade {result.failed}"
-        )
-        for reply in result.replies:
-            click.echo(f"  {reply}")
+        click.echo(f"{made} dagliga sammandrag köade")
 
 
 @mail.command()
@@ -115,11 +152,13 @@ def status(ctx: click.Context, as_json: bool) -> None:
         emit_json({**counts, "failures": failed})
         return
     click.echo(
-        f"väntar {counts['pending']}, skickade {counts['sent']}, misslyckade {counts['failed']}, i dagligt sammandrag {counts['digest']}"
+        f"väntar {counts['pending']}, skickade {counts['sent']}, misslyckade {counts['failed']}, "
+        f"väntar på dagligt sammandrag {counts['digest']}"
     )
     for row in failed:
         click.echo(
-            f"  {row['id']:>6} {row['to']} {row['template']} ({row['attempts']} försök): {row['reply']}"
+            f"  {row['id']:>6} {row['to']} {row['template']} "
+            f"({row['attempts']} försök): {row['reply']}"
         )
 
 
@@ -128,18 +167,32 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
-    """Requeue failed mail: one message by its number, or all."""
+    """Requeue failed mail: one message by its number (from status), or all."""
     from tsk_workflow.mail.outbox import retry as requeue
 
     store = runtime.open_store(ctx)
     with store.transaction() as session:
         count = requeue(session, dt.datetime.now(dt.UTC), message_id, _municipality(ctx))
+    if message_id is not None and count == 0:
+        raise NotFound(f"no failed mail number {message_id} (see tsk mail status)")
     if as_json:
         emit_json({"requeued": count})
     else:
         click.echo(f"{count} meddelanden köade igen")
-    if message_id is not None and count == 0:
-        raise click.exceptions.Exit(1)
+
+
+def _now(text: str | None) -> dt.datetime:
+    from tsk_workflow.cli.tick import parse_now
+
+    return parse_now(text)
+
+
+def _store(engines: dict[str, Engine]) -> Store:
+    return next(iter(engines.values())).store
+
+
+def _orgs(engines: dict[str, Engine]) -> dict[str, Organisation]:
+    return {key: engine.org for key, engine in engines.items()}
 
 
 def _municipality(ctx: click.Context) -> str | None:

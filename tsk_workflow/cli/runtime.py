@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import click
@@ -9,7 +10,9 @@ import click
 from tsk_workflow.cli.context import settings
 
 if TYPE_CHECKING:
+    from tsk_workflow.catalog import Catalog
     from tsk_workflow.engine.service import Clock, Engine
+    from tsk_workflow.organisation.model import Organisation
     from tsk_workflow.store.database import Store
 
 
@@ -21,11 +24,35 @@ def open_store(ctx: click.Context) -> Store:
 
 def engine(ctx: click.Context, clock: Clock | None = None) -> Engine:
     from tsk_workflow.catalog import load_catalog, load_organisation
-    from tsk_workflow.engine.service import Engine, system_clock
 
     catalog = load_catalog()
     org = load_organisation(settings(ctx).require_org(), catalog)
-    return Engine(open_store(ctx), catalog, org, clock or system_clock)
+    return _engine(open_store(ctx), catalog, org, clock)
+
+
+def fixed_clock() -> Clock | None:
+    """``TSK_NOW`` (ISO 8601, Stockholm time when no offset): act as if it were then. For trying
+    things on a demo year and for the docs; the scheduler has ``tick --now`` for the same."""
+    import datetime as dt
+
+    from tsk_workflow.calendar import STOCKHOLM
+    from tsk_workflow.errors import TskError
+
+    text = os.environ.get("TSK_NOW")
+    if not text:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise TskError(f"TSK_NOW={text!r} is not an ISO 8601 time") from None
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=STOCKHOLM)).astimezone(dt.UTC)
+    return lambda: moment
+
+
+def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock | None) -> Engine:
+    from tsk_workflow.engine.service import Engine, system_clock
+
+    return Engine(store, catalog, org, clock or fixed_clock() or system_clock)
 
 
 def engines(ctx: click.Context, clock: Clock) -> dict[str, Engine]:
@@ -33,7 +60,6 @@ def engines(ctx: click.Context, clock: Clock) -> dict[str, Engine]:
     from sqlalchemy import select
 
     from tsk_workflow.catalog import load_catalog, load_organisation
-    from tsk_workflow.engine.service import Engine
     from tsk_workflow.errors import TskError
     from tsk_workflow.store.models import Municipality
 
@@ -47,7 +73,7 @@ def engines(ctx: click.Context, clock: Clock) -> dict[str, Engine]:
         raise TskError("no organisation is loaded: run 'tsk --org NAME init' first")
     catalog = load_catalog()
     return {
-        key: Engine(store, catalog, load_organisation(source, catalog), clock)
+        key: _engine(store, catalog, load_organisation(source, catalog), clock)
         for key, source in sources
     }
 

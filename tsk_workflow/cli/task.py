@@ -46,7 +46,8 @@ def done(ctx: click.Context, task_id: int, note: str | None, as_json: bool) -> N
     engine = runtime.engine(ctx)
     completed = engine.complete_task(runtime.actor(ctx), task_id, note)
     with engine.store.reading() as session:
-        row = views.task_row(engine.find_task(session, completed.id), completed.cycle.ref)
+        found = engine.find_task(session, completed.id)
+        row = views.task_row(found, found.cycle.ref)
     if as_json:
         emit_json(row)
     else:

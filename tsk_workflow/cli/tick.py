@@ -38,30 +38,43 @@ def parse_now(value: str | None) -> dt.datetime:
     default=None,
     help="Also send the queued mail (default: when TSK_SMTP_HOST is set)",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Timers claimed and fired per transaction",
+)
 @json_option
 @click.pass_context
-def tick(ctx: click.Context, now_text: str | None, send: bool | None, as_json: bool) -> None:
-    """One pass: open due cycles, fire due timers, queue their mail, send it. Idempotent."""
+def tick(
+    ctx: click.Context, now_text: str | None, send: bool | None, batch: int, as_json: bool
+) -> None:
+    """One pass: open due cycles, fire due timers, queue their mail, send it. Idempotent.
+
+    For cron or a systemd timer; several may run at once against one PostgreSQL database and
+    each timer still fires once.
+    """
     import os
 
     from tsk_workflow.engine.ticker import Ticker
 
     now = parse_now(now_text)
     engines = runtime.engines(ctx, lambda: now)
-    result = Ticker(engines).tick(now)
-    data: dict[str, object] = {
-        "now": now.isoformat(),
-        "fired": result.fired,
-        "skipped": result.skipped,
-        "total": result.total,
-    }
+    result = Ticker(engines).tick(now, batch=batch)
+    data: dict[str, object] = {"now": now.isoformat(), **result.as_dict()}
     if send if send is not None else bool(os.environ.get("TSK_SMTP_HOST")):
         data["mail"] = _deliver(engines, now)
     if as_json:
         emit_json(data)
         return
     parts = ", ".join(f"{kind} {count}" for kind, count in sorted(result.fired.items())) or "inget"
-    click.echo(f"{now.isoformat()}: {result.total} timers ({parts}); {result.skipped} utan verkan")
+    click.echo(
+        f"{now.isoformat()}: {result.total} timers ({parts}); {result.skipped} utan verkan;"
+        f" {result.failed} misslyckade"
+    )
+    if result.opened:
+        click.echo(f"öppnade: {', '.join(result.opened)}")
     if "mail" in data:
         click.echo(f"mejl: {data['mail']}")
 
@@ -74,3 +87,11 @@ def _deliver(engines: Mapping[str, Engine], now: dt.datetime) -> dict[str, int]:
     store = next(iter(engines.values())).store
     sent = deliver(store, {key: e.org for key, e in engines.items()}, os.environ, now)
     return {"sent": sent.sent, "retried": sent.retried, "failed": sent.failed}
+
+
+def _digest(engines: Mapping[str, Engine], now: dt.datetime) -> int:
+    """Queue the day's digest mails once the local time is past ``mail.digest_time`` (07:00)."""
+    from tsk_workflow.mail.digest import compose_due_digests
+
+    store = next(iter(engines.values())).store
+    return compose_due_digests(store, {key: e.org for key, e in engines.items()}, now)

@@ -130,7 +130,7 @@ def task_row(task: Any, cycle_ref: str) -> dict[str, Any]:
         "key": task.key,
         "title": task.title,
         "role": task.role,
-        "assignees": task.assignee_ids,
+        "assignees": sorted(task.assignee_ids),  # the same order on every database
         "due": _iso(task.due_at),
         "status": task.status,
         "required": task.required,

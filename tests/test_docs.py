@@ -1,0 +1,147 @@
+"""Every command line in the README and in docs/ is run, so the docs cannot drift.
+
+A ```` ```console ```` block holds commands (lines starting with ``$ ``) each followed by the
+output people should expect. The test runs each command with bash in a fresh folder holding a
+half-run demo year of Herrljunga (``demo/``, made by ``tsk demo --year 2027 --until 2027-03-10``),
+commands of one file sharing that folder in order. Every expected line must appear in the
+actual output, in order; ``...`` stands for any lines. A command expected to fail ends in
+``# exit N``. ``$ export NAME=value`` sets a variable for the file's later commands.
+
+The README's two ```` ```sh ```` setup commands are run elsewhere: the test command by CI
+itself (``.ci/run``), the main job's install-and-demo by ``tests/test_packaging.py`` (a wheel in a
+fresh venv running ``tsk demo``).
+
+``TSK_DOCS_UPDATE=1 pytest tests/test_docs.py`` rewrites each block's output from a real run
+(first ``MAX_LINES`` lines); read the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"```console\n(.*?)```", re.DOTALL)
+EXIT = re.compile(r"\s+# exit (\d+)$")
+MAX_LINES = 12
+UPDATE = os.environ.get("TSK_DOCS_UPDATE") == "1"
+
+
+@dataclass
+class Command:
+    line: str
+    expected: list[str] = field(default_factory=list)
+
+    @property
+    def shell(self) -> str:
+        return EXIT.sub("", self.line)
+
+    @property
+    def exit_code(self) -> int:
+        found = EXIT.search(self.line)
+        return int(found.group(1)) if found else 0
+
+
+def commands(block: str) -> list[Command]:
+    found: list[Command] = []
+    for line in block.splitlines():
+        if line.startswith("$ "):
+            found.append(Command(line[2:]))
+        elif found:
+            found[-1].expected.append(line)
+    return found
+
+
+def documented() -> list[tuple[Path, list[Command]]]:
+    result = []
+    for path in FILES:
+        cmds = [c for block in BLOCK.findall(path.read_text(encoding="utf-8")) for c in commands(block)]
+        if cmds:
+            result.append((path, cmds))
+    return result
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("docs-demo")
+    args = ["demo", "--year", "2027", "--until", "2027-03-10", "--out", "demo", "--json"]
+    subprocess.run([tsk(), *args], cwd=base, check=True, capture_output=True, env=environment())
+    return base / "demo"
+
+
+def tsk() -> str:
+    return str(Path(sys.executable).parent / "tsk")
+
+
+def environment() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TSK_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["COLUMNS"] = "100"
+    return env
+
+
+def matches(expected: list[str], actual: list[str]) -> str | None:
+    """None when every expected line appears in ``actual`` in order, else the first missing."""
+    position = 0
+    stripped = [line.rstrip() for line in actual]
+    for line in expected:
+        if line.strip() in {"", "..."}:
+            continue
+        try:
+            position = stripped.index(line.rstrip(), position) + 1
+        except ValueError:
+            return line
+    return None
+
+
+def run_file(commands_of_file: list[Command], folder: Path) -> list[tuple[Command, int, list[str]]]:
+    env = environment()
+    results = []
+    for command in commands_of_file:
+        if command.shell.startswith("export "):
+            name, _, value = command.shell[len("export ") :].partition("=")
+            env[name.strip()] = value.strip().strip("'\"")
+            results.append((command, 0, []))
+            continue
+        done = subprocess.run(
+            ["bash", "-c", command.shell], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+        )
+        results.append((command, done.returncode, (done.stdout + done.stderr).splitlines()))
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "cmds"), documented(), ids=lambda v: v.name if isinstance(v, Path) else "")
+def test_documented_commands(path: Path, cmds: list[Command], demo_folder: Path, tmp_path: Path) -> None:
+    shutil.copytree(demo_folder, tmp_path / "demo")
+    results = run_file(cmds, tmp_path)
+    if UPDATE:
+        rewrite(path, results)
+        return
+    for command, code, output in results:
+        shown = "\n".join(output[:40])
+        assert code == command.exit_code, f"{path.name}: `{command.line}` exited {code}:\n{shown}"
+        missing = matches(command.expected, output)
+        assert missing is None, f"{path.name}: `{command.line}` did not print {missing!r}; it printed:\n{shown}"
+
+
+def rewrite(path: Path, results: list[tuple[Command, int, list[str]]]) -> None:
+    outputs = iter(results)
+
+    def block(found: re.Match[str]) -> str:
+        lines = []
+        for command in commands(found.group(1)):
+            _cmd, _code, output = next(outputs)
+            shown = output[:MAX_LINES] + (["..."] if len(output) > MAX_LINES else [])
+            lines += [f"$ {command.line}", *shown]
+        return "```console\n" + "\n".join(lines) + "\n```"
+
+    path.write_text(BLOCK.sub(block, path.read_text(encoding="utf-8")), encoding="utf-8")
