@@ -63,7 +63,9 @@ def commands(block: str) -> list[Command]:
 def documented() -> list[tuple[Path, list[Command]]]:
     result = []
     for path in FILES:
-        cmds = [c for block in BLOCK.findall(path.read_text(encoding="utf-8")) for c in commands(block)]
+        cmds = [
+            c for block in BLOCK.findall(path.read_text(encoding="utf-8")) for c in commands(block)
+        ]
         if cmds:
             result.append((path, cmds))
     return result
@@ -75,6 +77,13 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     args = ["demo", "--year", "2027", "--until", "2027-03-10", "--out", "demo", "--json"]
     subprocess.run([tsk(), *args], cwd=base, check=True, capture_output=True, env=environment())
     return base / "demo"
+
+
+@pytest.fixture
+def docs_pg_url(make_store: object) -> str:
+    """``$PG_URL`` in the docs: an empty schema of the test PostgreSQL (skips as dbfixtures does)."""
+    store = make_store("postgresql", migrated=False)  # type: ignore[operator]
+    return str(store.url)
 
 
 def tsk() -> str:
@@ -102,8 +111,10 @@ def matches(expected: list[str], actual: list[str]) -> str | None:
     return None
 
 
-def run_file(commands_of_file: list[Command], folder: Path) -> list[tuple[Command, int, list[str]]]:
-    env = environment()
+def run_file(
+    commands_of_file: list[Command], folder: Path, extra: dict[str, str]
+) -> list[tuple[Command, int, list[str]]]:
+    env = environment() | extra
     results = []
     for command in commands_of_file:
         if command.shell.startswith("export "):
@@ -112,17 +123,26 @@ def run_file(commands_of_file: list[Command], folder: Path) -> list[tuple[Comman
             results.append((command, 0, []))
             continue
         done = subprocess.run(
-            ["bash", "-c", command.shell], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+            ["bash", "-c", command.shell],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         results.append((command, done.returncode, (done.stdout + done.stderr).splitlines()))
     return results
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("path", "cmds"), documented(), ids=lambda v: v.name if isinstance(v, Path) else "")
-def test_documented_commands(path: Path, cmds: list[Command], demo_folder: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("path", "cmds"), documented(), ids=lambda v: v.name if isinstance(v, Path) else ""
+)
+def test_documented_commands(
+    path: Path, cmds: list[Command], demo_folder: Path, tmp_path: Path, docs_pg_url: str
+) -> None:
     shutil.copytree(demo_folder, tmp_path / "demo")
-    results = run_file(cmds, tmp_path)
+    results = run_file(cmds, tmp_path, {"PG_URL": docs_pg_url})
     if UPDATE:
         rewrite(path, results)
         return
@@ -130,7 +150,9 @@ def test_documented_commands(path: Path, cmds: list[Command], demo_folder: Path,
         shown = "\n".join(output[:40])
         assert code == command.exit_code, f"{path.name}: `{command.line}` exited {code}:\n{shown}"
         missing = matches(command.expected, output)
-        assert missing is None, f"{path.name}: `{command.line}` did not print {missing!r}; it printed:\n{shown}"
+        assert missing is None, (
+            f"{path.name}: `{command.line}` did not print {missing!r}; it printed:\n{shown}"
+        )
 
 
 def rewrite(path: Path, results: list[tuple[Command, int, list[str]]]) -> None:
