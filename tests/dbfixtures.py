@@ -4,7 +4,9 @@ Fixtures:
 
 - ``store``: a ``Store`` migrated to head, once on SQLite (a file in ``tmp_path``) and once on
   PostgreSQL (a schema of its own, dropped afterwards). The PostgreSQL case has the ``postgres``
-  marker, so ``-m "not postgres"`` runs SQLite only.
+  marker, so ``-m "not postgres"`` runs SQLite only. ``store.url`` reaches the same database (on
+  PostgreSQL the schema is in the URL as ``?options=-csearch_path%3D<schema>``), so it can be
+  passed to the CLI as ``--db``.
 - ``empty_store``: the same, not migrated (for migration tests).
 - ``store_kind``: ``"sqlite"`` or ``"postgresql"``, the parameter of the two above.
 - ``make_store``: a factory, ``make_store(kind, migrated=True)``, for tests that need more than
@@ -106,8 +108,14 @@ class _Stores:
         admin = create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
-        store = Store(url, engine)
+        # The schema is in the URL itself (libpq's ``options``), so ``store.url`` can be given
+        # to the CLI as ``--db`` and reaches the same schema.
+        schema_url = (
+            make_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+        store = Store(schema_url, make_engine(schema_url))
         self._cleanups.append(lambda: _drop_schema(admin, store, schema))
         return store
 

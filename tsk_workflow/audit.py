@@ -92,6 +92,13 @@ class Act:
     cycle_id: int | None = None
 
 
+def lock_chain(session: Session) -> None:
+    """Serialise appends to the chain: on PostgreSQL a transaction-level advisory lock (SQLite's
+    write transactions are exclusive already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+
+
 def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
     """Add ``act`` as the next link of the chain, in the caller's transaction.
 
@@ -100,8 +107,7 @@ def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
     """
     if at.tzinfo is None:
         raise ValueError("naive datetime given to the audit trail; pass an aware one")
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    lock_chain(session)
     newest = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
     head = session.execute(newest).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)

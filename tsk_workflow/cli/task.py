@@ -1,11 +1,17 @@
-"""``tsk task``: list tasks and complete them."""
+"""``tsk task``: list tasks, complete them (with the answers to their forms), show forms."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+
+if TYPE_CHECKING:
+    from tsk_workflow.engine.service import Engine
 
 
 @click.group(cls=TskGroup)
@@ -39,16 +45,131 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
 @task.command()
 @click.argument("task_id", type=int)
 @click.option("--note", help="What was done, for the record")
+@click.option(
+    "--answers",
+    "answers_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The task's form answered in a YAML or JSON file (see 'task form --template')",
+)
+@click.option(
+    "--answer",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="One answer (repeatable; several choices comma-separated); wins over --answers",
+)
 @json_option
 @click.pass_context
-def done(ctx: click.Context, task_id: int, note: str | None, as_json: bool) -> None:
-    """Mark a task done (an assignee or the chair)."""
+def done(
+    ctx: click.Context,
+    task_id: int,
+    note: str | None,
+    answers_file: Path | None,
+    pairs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Mark a task done (an assignee or the chair), with the answers to its form if it has one."""
     engine = runtime.engine(ctx)
-    completed = engine.complete_task(runtime.actor(ctx), task_id, note)
+    given = _given_answers(ctx, engine, task_id, answers_file, pairs)
+    completed = engine.complete_task(runtime.actor(ctx), task_id, note, given)
     with engine.store.reading() as session:
         found = engine.find_task(session, completed.id)
-        row = views.task_row(found, found.cycle.ref)
+        row = views.task_row(found, found.cycle.ref) | {"answers": found.answers}
     if as_json:
         emit_json(row)
     else:
         click.echo(views.task_line(row, settings(ctx).lang))
+
+
+def _given_answers(
+    ctx: click.Context,
+    engine: Engine,
+    task_id: int,
+    answers_file: Path | None,
+    pairs: tuple[str, ...],
+) -> dict[str, Any] | None:
+    """The answers given, checked against the task's form before the engine acts: every wrong
+    answer is printed (with file, line and column when it is in the file) and nothing is done."""
+    from tsk_workflow import forms
+
+    if answers_file is None and not pairs:
+        return None
+    document = None
+    given: dict[str, Any] = {}
+    if answers_file is not None:
+        document = forms.read_answers_file(answers_file)
+        given.update(document.data)
+    from_pairs, problems = forms.parse_pairs(pairs)
+    given.update(from_pairs)
+    with engine.store.reading() as session:
+        found = engine.find_task(session, task_id)
+        form = forms.form_of(engine.catalog.definition(found.cycle.process), found.step, found.key)
+    if form is not None and forms.answered(given):
+        problems += forms.check_answers(form, given, engine.org)[1]
+    if problems:
+        for line in forms.located(problems, document):
+            click.echo(f"tsk: {line}", err=True)
+        ctx.exit(1)
+    return given
+
+
+@task.command()
+@click.argument("task_id", type=int)
+@click.option(
+    "--lang",
+    type=click.Choice(["sv", "en"]),
+    help="Language of the labels (default: the global --lang, Swedish)",
+)
+@click.option(
+    "--template",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    metavar="FILE",
+    help="Write a YAML file to fill in and give to 'task done --answers' ('-': print it)",
+)
+@click.option("--force", is_flag=True, help="Overwrite the --template file if it exists")
+@json_option
+@click.pass_context
+def form(
+    ctx: click.Context,
+    task_id: int,
+    lang: str | None,
+    template: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """The form of a task: its questions and the answers they allow."""
+    from tsk_workflow import forms
+    from tsk_workflow.errors import Refused
+
+    lang = lang or settings(ctx).lang
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        found = engine.find_task(session, task_id)
+        ref, answers = found.cycle.ref, found.answers
+        definition = engine.catalog.definition(found.cycle.process)
+        task_def = forms.task_definition(definition, found.step, found.key)
+    if task_def is None or task_def.form is None:
+        raise Refused(f"task {task_id} ({found.key}) has no form")
+    the_form = task_def.form
+    heading = f"{task_def.title.get(lang)} – {ref}, {'task' if lang == 'en' else 'uppgift'} {task_id}"
+    if template is not None:
+        text = forms.template_yaml(the_form, engine.org, lang, task_id, heading)
+        if str(template) == "-":
+            click.echo(text, nl=False)
+            return
+        if template.exists() and not force:
+            raise Refused(f"'{template}' exists: give --force to overwrite it")
+        template.write_text(text, encoding="utf-8")
+        if as_json:
+            emit_json({"task": task_id, "template": str(template)})
+        else:
+            click.echo(f"{template}: tsk task done {task_id} --answers {template}")
+        return
+    if as_json:
+        emit_json(
+            {"task": task_id, "cycle_ref": ref, "answers": answers}
+            | forms.form_json(the_form, engine.org, lang)
+        )
+        return
+    click.echo(heading)
+    click.echo(forms.form_text(the_form, engine.org, lang, task_id, answers))

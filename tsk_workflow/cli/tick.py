@@ -63,6 +63,7 @@ def tick(
     engines = runtime.engines(ctx, lambda: now)
     result = Ticker(engines).tick(now, batch=batch)
     data: dict[str, object] = {"now": now.isoformat(), **result.as_dict()}
+    data["digests"] = _digest(engines, now)  # daily digests: tsk_workflow/mail/digest.py
     if send if send is not None else bool(os.environ.get("TSK_SMTP_HOST")):
         data["mail"] = _deliver(engines, now)
     if as_json:
@@ -75,6 +76,8 @@ def tick(
     )
     if result.opened:
         click.echo(f"öppnade: {', '.join(result.opened)}")
+    if data["digests"]:
+        click.echo(f"dagliga sammandrag: {data['digests']}")
     if "mail" in data:
         click.echo(f"mejl: {data['mail']}")
 

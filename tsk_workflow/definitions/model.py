@@ -119,6 +119,67 @@ class Escalation(Frozen):
     to: Key = CHAIR
 
 
+QUESTION_TYPES = ("choice", "choices", "town", "area", "date", "datetime", "number", "text")
+QuestionType = Literal["choice", "choices", "town", "area", "date", "datetime", "number", "text"]
+"""One of a list; several of a list; a town or an area of the municipality; a date; a date with
+an optional time; a number; free text."""
+
+LAGESBILD_PARTS = ("category", "town", "place", "when", "count", "description", "action")
+LagesbildPart = Literal["category", "town", "place", "when", "count", "description", "action"]
+"""What an answer is in the compiled lägesbild (``tsk lagesbild``)."""
+
+
+class Choice(Frozen):
+    """One allowed answer of a ``choice`` or ``choices`` question."""
+
+    key: Key
+    label: Text
+
+
+class Question(Frozen):
+    """One question of a form."""
+
+    key: Key
+    type: QuestionType
+    label: Text
+    help: Text | None = Field(None, description="A hint shown with the question")
+    required: bool = Field(False, description="The question must be answered")
+    choices: tuple[Choice, ...] = Field((), description="The allowed answers of choice and choices")
+    min: float | None = Field(
+        None,
+        description="number: the smallest value; choices: the fewest choices; text: the "
+        "shortest length",
+    )
+    max: float | None = Field(
+        None,
+        description="number: the largest value; choices: the most choices; text: the longest "
+        "length",
+    )
+    integer: bool = Field(False, description="number: only whole numbers")
+    lagesbild: LagesbildPart | None = Field(
+        None, description="What the answer is in the compiled lägesbild"
+    )
+
+    def choice(self, key: str) -> Choice | None:
+        return next((choice for choice in self.choices if choice.key == key), None)
+
+
+class Form(Frozen):
+    """Questions a task is answered with (``tsk task done ID --answers FILE``)."""
+
+    title: Text | None = None
+    description: Text | None = None
+    required: bool = Field(True, description="The task cannot be completed without answers")
+    questions: tuple[Question, ...] = Field(description="At least one question")
+
+    def question(self, key: str) -> Question | None:
+        return next((q for q in self.questions if q.key == key), None)
+
+    def part(self, part: str) -> Question | None:
+        """The question that is ``part`` (category, town, ...) of the lägesbild, if any."""
+        return next((q for q in self.questions if q.lagesbild == part), None)
+
+
 class Task(Frozen):
     """Work a step creates for the people holding ``role``."""
 
@@ -136,6 +197,7 @@ class Task(Frozen):
         False, description="One task for each person holding the role instead of one shared task"
     )
     template: Key = Field("task_assigned", description="Mail template in notifications/")
+    form: Form | None = Field(None, description="Questions the task is answered with")
 
 
 class Meeting(Frozen):

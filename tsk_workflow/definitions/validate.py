@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Step
+from tsk_workflow.definitions.model import CHAIR, Form, ProcessDefinition, Question, Step
 from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file
 from tsk_workflow.errors import DefinitionError
 
@@ -205,6 +205,7 @@ def check_definition(
         _auto_transitions,
         _document_conditions,
         _subject_schedule,
+        _forms,
     ]
     found = [problem for check in checks for problem in check(definition)]
     found += _templates(definition, template_exists)
@@ -369,6 +370,147 @@ def _subject_schedule(definition: ProcessDefinition) -> Iterator[Found]:
         # Point at 'subject' when the file gives one, else at the schedule that needs it.
         path = ("subject",) if "subject" in definition.model_fields_set else ("schedule", "kind")
         yield (path, f"schedule '{definition.schedule.kind}' over {over} needs subject: {wanted}")
+
+
+CHOICE_TYPES = {"choice", "choices"}
+BOUNDED_TYPES = {"number", "choices", "text"}
+LAGESBILD_TYPES = {
+    "category": {"choice", "choices"},
+    "town": {"town", "area"},
+    "place": {"text"},
+    "when": {"date", "datetime"},
+    "count": {"number"},
+    "description": {"text"},
+    "action": {"text"},
+}
+
+
+def _forms(definition: ProcessDefinition) -> Iterator[Found]:
+    for i, step in enumerate(definition.steps):
+        for j, task in enumerate(step.tasks):
+            if task.form is not None:
+                yield from _form_problems(task.form, ("steps", i, "tasks", j, "form"))
+
+
+def _form_problems(form: Form, base: tuple[str | int, ...]) -> Iterator[Found]:
+    questions = (*base, "questions")
+    if not form.questions:
+        yield (questions, "a form needs at least one question")
+    yield from _duplicate_keys([q.key for q in form.questions], questions, "question")
+    for label, where in ((form.title, "title"), (form.description, "description")):
+        if label is not None and not (label.sv.strip() and label.en.strip()):
+            yield ((*base, where), f"form {where} is blank")
+    parts: dict[str, str] = {}
+    for index, question in enumerate(form.questions):
+        path = (*questions, index)
+        yield from _question_problems(question, path)
+        part = question.lagesbild
+        if part is None:
+            continue
+        if part in parts:
+            yield (
+                (*path, "lagesbild"),
+                f"questions '{parts[part]}' and '{question.key}' are both the lägesbild's {part}",
+            )
+        parts.setdefault(part, question.key)
+        wanted = LAGESBILD_TYPES[part]
+        if question.type not in wanted:
+            yield (
+                (*path, "lagesbild"),
+                f"question '{question.key}' is of type {question.type}, but the lägesbild's "
+                f"{part} needs {' or '.join(sorted(wanted))}",
+            )
+
+
+def _question_problems(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
+    key, kind = question.key, question.type
+    if not (question.label.sv.strip() and question.label.en.strip()):
+        yield ((*path, "label"), f"question '{key}' has a blank label")
+    if kind in CHOICE_TYPES:
+        if len(question.choices) < 2:
+            yield (
+                (*path, "choices") if question.choices else (*path, "type"),
+                f"question '{key}' of type {kind} needs at least two choices",
+            )
+        seen: set[str] = set()
+        for index, choice in enumerate(question.choices):
+            if choice.key in seen:
+                yield (
+                    (*path, "choices", index, "key"),
+                    f"choice '{choice.key}' of question '{key}' is defined twice",
+                )
+            seen.add(choice.key)
+        yield from _choice_labels(question, path)
+    elif question.choices:
+        yield (
+            (*path, "choices"),
+            f"question '{key}' is of type {kind}: only choice and choices have choices",
+        )
+    if question.integer and kind != "number":
+        yield ((*path, "integer"), f"question '{key}' is of type {kind}: integer is for numbers")
+    yield from _bounds(question, path)
+
+
+def _choice_labels(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
+    seen: dict[str, str] = {}
+    for index, choice in enumerate(question.choices):
+        where = (*path, "choices", index, "label")
+        if not (choice.label.sv.strip() and choice.label.en.strip()):
+            yield (where, f"choice '{choice.key}' of question '{question.key}' has a blank label")
+            continue
+        for text in {choice.label.sv.strip().casefold(), choice.label.en.strip().casefold()}:
+            other = seen.get(text)
+            if other is not None and other != choice.key:
+                yield (
+                    where,
+                    f"choices '{other}' and '{choice.key}' of question '{question.key}' have "
+                    f"the same label '{text}'",
+                )
+            seen.setdefault(text, choice.key)
+
+
+def _bounds(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
+    key, kind = question.key, question.type
+    given = [
+        (name, value)
+        for name, value in (("min", question.min), ("max", question.max))
+        if value is not None
+    ]
+    if not given:
+        return
+    if kind not in BOUNDED_TYPES:
+        name = given[0][0]
+        yield (
+            (*path, name),
+            f"question '{key}' is of type {kind}: min and max are only for number, choices and text",
+        )
+        return
+    if kind != "number":
+        what = "choices" if kind == "choices" else "characters"
+        for name, value in given:
+            if value < 0 or value != int(value):
+                yield (
+                    (*path, name),
+                    f"question '{key}': {name} counts {what}, so it is a whole number of at least 0",
+                )
+        if kind == "choices" and question.choices:
+            for name, value in given:
+                if value > len(question.choices):
+                    yield (
+                        (*path, name),
+                        f"question '{key}': {name} is {_number(value)} but there are only "
+                        f"{len(question.choices)} choices",
+                    )
+    if question.min is not None and question.max is not None and question.min > question.max:
+        yield (
+            (*path, "max"),
+            f"question '{key}': max ({_number(question.max)}) is less than min "
+            f"({_number(question.min)})",
+        )
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
 
 
 def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> Iterator[Found]:

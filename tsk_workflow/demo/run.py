@@ -96,8 +96,10 @@ def run_demo(
     out: Path,
     seed: int = 2027,
     progress: Callable[[int], None] | None = None,
+    until: dt.date | None = None,
 ) -> DemoResult:
-    """Run ``municipality``'s ``year`` into ``out`` (which must not hold a database already)."""
+    """Run ``municipality``'s ``year`` into ``out`` (which must not hold a database already),
+    stopping after ``until`` when given (to leave a year half done, for trying things by hand)."""
     out.mkdir(parents=True, exist_ok=True)
     database = out / "tsk.db"
     if database.exists():
@@ -110,7 +112,8 @@ def run_demo(
     engine = Engine(store, catalog, org, clock)
     load_into_store(engine, resolve_organisation_path(municipality))
     with LocalSmtpServer(out / "maildir") as smtp:
-        _run_year(engine, clock, year, smtp.environment, random.Random(seed), progress)
+        last = until or dt.date(year, 12, 31)
+        _run_year(engine, clock, year, last, smtp.environment, random.Random(seed), progress)
         delivered = sum(smtp.handler.per_recipient.values())
     result = _summary(engine, year, out, database, delivered)
     result.calendar.write_bytes(year_calendar(engine, year))
@@ -130,6 +133,7 @@ def _run_year(
     engine: Engine,
     clock: VirtualClock,
     year: int,
+    last: dt.date,
     env: dict[str, str],
     rng: random.Random,
     progress: Callable[[int], None] | None,
@@ -138,7 +142,7 @@ def _run_year(
     players = Players(engine, rng)
     orgs = {engine.org.municipality: engine.org}
     day = dt.date(year, 1, 1)
-    while day.year == year:
+    while day.year == year and day <= last:
         for moment in (MORNING, DAYTIME, AFTERNOON):
             clock.now = _local(day, moment, engine.org)
             if moment == DAYTIME:

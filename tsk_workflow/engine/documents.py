@@ -35,6 +35,7 @@ def attach(
     _check(upload, kind)
     with engine.act() as (session, now):
         cycle = engine.find_cycle(session, ref)
+        engine.claim(session, cycle)
         ctx = engine.context(session, cycle.process, now)
         group = ctx.group(cycle)
         if not (

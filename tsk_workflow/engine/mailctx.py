@@ -159,3 +159,56 @@ def decision_mail(
             "approved|rejected|postponed",
         ),
     }
+
+
+def yearly_report_mail(
+    org: Organisation,
+    definition: ProcessDefinition,
+    cycle: Cycle,
+    cal: WorkCalendar,
+    now: dt.datetime,
+) -> dict[str, Any] | None:
+    """``yearly_report_due``: the report of a ``yearly_deadline`` cycle, or None without one.
+
+    ``due`` is the deadline of the cycle's year (its period), or the next deadline from today;
+    ``meeting_date`` the last meeting of the receiving body (KF) from today to the deadline,
+    else its first meeting after it. The bodies are the first and last ``reports_to`` of the
+    process's steps (KS and KF for the shipped ``arsrapport``).
+    """
+    from tsk_workflow.meetings import meeting_dates, next_meeting
+    from tsk_workflow.organisation.validate import effective_schedule
+    from tsk_workflow.recurrence import occurrences
+
+    settings = org.processes.get(definition.key)
+    schedule = effective_schedule(definition, settings.schedule if settings else None)
+    today = now.astimezone(cal.zone).date()
+    found = [
+        occurrence
+        for year in (today.year, today.year + 1)
+        for occurrence in occurrences(schedule, cal, year)
+        if occurrence.deadline is not None and occurrence.deadline >= today
+    ]
+    mine = [o for o in found if o.period == cycle.period] or found
+    if not mine or mine[0].deadline is None:
+        return None
+    due = mine[0].deadline
+    bodies = [step.reports_to for step in definition.steps if step.reports_to]
+    to_body: str = bodies[-1] if bodies else "kf"
+    meeting: dt.date | None = None
+    body = next((settings for key, settings in org.bodies.items() if key == to_body), None)
+    if body is not None:
+        before = meeting_dates(body.meetings, today, due)
+        meeting = before[-1] if before else next_meeting(body.meetings, due)
+    return {
+        "report": {
+            "title": label(settings.title if settings and settings.title else definition.title),
+            "year": due.year,
+            "from_body": (bodies[0] if len(bodies) > 1 else "ks").upper(),
+            "to_body": to_body.upper(),
+            "due": due.isoformat(),
+            "meeting_date": meeting.isoformat() if meeting else None,
+        },
+        "cycle": cycle_ctx(cycle),
+        "process": process_ctx(definition),
+        "command": tsk(org, "cycle", "show", cycle.ref),
+    }

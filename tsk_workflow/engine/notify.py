@@ -2,23 +2,46 @@
 
 The Message-ID is derived from what the message is about (``key``), so a row written twice by a
 retried act, or sent twice after a crash, carries the same Message-ID.
+
+A person who chose the daily digest (``Person.digest``, default the organisation's
+``mail.digest``) gets the events in :data:`DIGESTIBLE` as rows with status ``digest``:
+``tsk_workflow.mail.digest`` gathers them into one mail a day. Meeting invitations (they carry
+the calendar invitation), escalations to a chair and decisions to be recorded are always sent
+at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tsk_workflow.engine import mailctx
 from tsk_workflow.mail.message import make_message_id
 from tsk_workflow.organisation.model import Organisation, Person
-from tsk_workflow.store.models import OutboxMessage
+from tsk_workflow.store.models import Cycle, OutboxMessage
 
-DIGESTIBLE = frozenset({"task_assigned", "task_reminder", "task_overdue"})
+if TYPE_CHECKING:
+    from tsk_workflow.engine.steps import StepContext
+
+DIGESTIBLE = frozenset(
+    {
+        "task_assigned",
+        "task_reminder",
+        "task_overdue",
+        "cycle_opened",
+        "cycle_closed",
+        "decision_recorded",
+        "yearly_report_due",
+    }
+)
 """Events a person who chose a daily digest gets in it instead of one mail each."""
+
+YEARLY_REPORT = "yearly_deadline"
+"""The schedule kind of a yearly report: opening such a cycle queues ``yearly_report_due``."""
 
 
 def wants_digest(person: Person, org: Organisation) -> bool:
@@ -27,6 +50,11 @@ def wants_digest(person: Person, org: Organisation) -> bool:
 
 def mail_domain(org: Organisation) -> str:
     return org.mail.sender.rsplit("@", 1)[1]
+
+
+def message_id(org: Organisation, key: str, person_id: str) -> str:
+    """The Message-ID of the mail about ``key`` to ``person_id``: the same every time."""
+    return make_message_id(f"{org.municipality}/{key}/{person_id}", mail_domain(org))
 
 
 def queue(
@@ -46,12 +74,12 @@ def queue(
         person = org.person(person_id)
         if person is None:
             continue
-        message_id = make_message_id(f"{org.municipality}/{key}/{person.id}", mail_domain(org))
-        if _exists(session, message_id):
+        mid = message_id(org, key, person.id)
+        if exists(session, mid):
             continue
         status = "digest" if template in DIGESTIBLE and wants_digest(person, org) else "pending"
         row = OutboxMessage(
-            message_id=message_id,
+            message_id=mid,
             municipality=org.municipality,
             recipient=person.id,
             email=person.email,
@@ -70,9 +98,32 @@ def queue(
     return rows
 
 
-def _exists(session: Session, message_id: str) -> bool:
+def exists(session: Session, message_id: str) -> bool:
     found = session.execute(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id))
     return found.first() is not None
+
+
+def yearly_report(ctx: StepContext, cycle: Cycle) -> list[OutboxMessage]:
+    """``yearly_report_due`` to the chair (and deputy) of a yearly-report cycle just opened.
+
+    Nothing for other processes, or when the report's deadline cannot be found.
+    """
+    definition = ctx.process.definition
+    if definition.schedule.kind != YEARLY_REPORT:
+        return []
+    context = mailctx.yearly_report_mail(ctx.org, definition, cycle, ctx.cal, ctx.now)
+    if context is None:
+        return []
+    return queue(
+        ctx.session,
+        ctx.org,
+        ctx.directory.chairs(ctx.group(cycle)),
+        "yearly_report_due",
+        f"cycle:{cycle.id}:report_due",
+        context,
+        ctx.now,
+        cycle.id,
+    )
 
 
 def _personal(context: dict[str, Any], person: Person, org: Organisation) -> dict[str, Any]:

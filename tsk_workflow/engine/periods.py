@@ -63,7 +63,9 @@ def cycle_title(definition: ProcessDefinition, org: Organisation, period: str, s
     names = {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
     where = f", {names.get(subject, subject)}" if subject else ""
     settings = org.processes.get(definition.key)
-    title = settings.title if settings is not None and settings.title is not None else definition.title
+    title = (
+        settings.title if settings is not None and settings.title is not None else definition.title
+    )
     return f"{title.sv} {period}{where}"
 
 

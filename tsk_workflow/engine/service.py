@@ -14,7 +14,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
+from tsk_workflow import audit, forms
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.engine import mailctx, notify, periods, timing
 from tsk_workflow.engine.directory import (
@@ -66,6 +68,9 @@ class Engine:
         now = self.clock()
         try:
             with self.store.transaction() as session:
+                # Every act ends by appending to the audit chain; taking the chain's lock first
+                # (as the scheduler does) keeps two writers from deadlocking on PostgreSQL.
+                audit.lock_chain(session)
                 yield session, now
         except PermissionDenied as exc:
             self._record_refusal(exc, now)
@@ -90,8 +95,11 @@ class Engine:
         )
 
     def actor(self, person_id: str | None) -> str:
-        if person_id == SYSTEM:
-            return SYSTEM
+        """The person acting (``--as``); the scheduler's own name is not a person to act as."""
+        if person_id == SYSTEM and self.org.person(SYSTEM) is None:
+            raise Refused(
+                f"'{SYSTEM}' is the scheduler, not a person: act as yourself (--as PERSON)"
+            )
         return self.directory.person(person_id).id
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
@@ -104,6 +112,15 @@ class Engine:
         if cycle is None:
             raise NotFound(f"no cycle '{ref}' in {self.org.name}")
         return cycle
+
+    def claim(self, session: Session, cycle: Cycle) -> None:
+        """Take the cycle for this act (optimistic locking): its ``version`` goes up now, so a
+        concurrent act that read the same version fails with ``Conflict`` instead of acting on
+        what it read (one task completed twice, a task completed by one act and cancelled by a
+        close in another). On PostgreSQL the update also makes a concurrent act on the same
+        cycle wait here for this one, which then conflicts; SQLite's writers wait at BEGIN."""
+        flag_modified(cycle, "state")
+        session.flush()
 
     def find_task(self, session: Session, task_id: int) -> Task:
         task = session.get(Task, task_id)
@@ -190,6 +207,7 @@ class Engine:
             now,
             cycle.id,
         )
+        notify.yearly_report(ctx, cycle)  # yearly_report_due, for a yearly report's cycle only
         enter_step(ctx, cycle, definition.initial_step, who)
         self._open_linked(ctx, cycle)
         self._after_change(ctx, cycle, who)
@@ -220,6 +238,7 @@ class Engine:
         who = self.actor(actor)
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
+            self.claim(session, cycle)
             ctx = self.context(session, cycle.process, now)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
@@ -323,6 +342,7 @@ class Engine:
         who = self.actor(actor)
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
+            self.claim(session, cycle)
             ctx = self.context(session, cycle.process, now)
             require_chair(self.directory, who, ctx.group(cycle), "cycle.close", f"cycle:{cycle.id}")
             self._require_open(cycle)
@@ -408,6 +428,8 @@ class Engine:
         with self.act() as (session, now):
             task = self.find_task(session, task_id)
             cycle = task.cycle
+            self.claim(session, cycle)
+            session.refresh(task)  # as it is now that the cycle is ours, not as first read
             ctx = self.context(session, cycle.process, now)
             group = ctx.group(cycle)
             if who not in task.assignee_ids and not self.directory.is_chair(who, group):
@@ -419,6 +441,8 @@ class Engine:
                 )
             if task.status != "open":
                 raise Refused(f"task {task.id} is already {task.status}")
+            form = forms.form_of(ctx.process.definition, task.step, task.key)
+            answers = forms.accept(form, answers, self.org, task.id)  # stored form, or refused
             task.status = "done"
             task.done_at = now
             task.done_by = who
@@ -433,6 +457,7 @@ class Engine:
                 "note": note,
                 "late": late,
                 "answers": answers,
+                "answers_digest": forms.answers_digest(answers),
             }
             ctx.record(cycle, who, "task.done", payload)
             self._after_change(ctx, cycle, who)

@@ -20,6 +20,7 @@ from tsk_workflow.definitions.model import Step, Transition
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.directory import SYSTEM, Directory
+from tsk_workflow.lagesbild.produce import produce_documents
 from tsk_workflow.organisation.model import Group, Organisation
 from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
 
@@ -68,6 +69,7 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
     plan_timed_transitions(ctx, cycle, step_key)
     if step.meeting is not None:
         invite_to_meeting(ctx, cycle, step)
+    produce_documents(ctx, cycle, step)  # the lägesbild, when the step produces one from reports
 
 
 def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[Task]:

@@ -1,41 +1,68 @@
 """The scheduler pass (``tsk tick``): open due cycles and fire due timers, exactly once.
 
-The database is the source of truth for time. A pass claims due timers in batches, by an
-indexed query on ``(status, fire_at)``, so a pass with nothing due costs the same however many
-cycles are open. On PostgreSQL the claim is ``SELECT ... FOR UPDATE SKIP LOCKED``, so several
-``tsk tick`` processes never fire the same timer; on SQLite write transactions are exclusive.
-A timer and everything it causes (cycle opened, mail queued, audit event) commit together.
+The database is the source of truth for time: cycle openings, deadlines, reminders, escalations
+and timed transitions are rows of ``timers``. A pass:
 
-After downtime each missed timer still fires once: a missed cycle opening opens its cycle,
-marked late; of a task's missed reminders only the newest is sent, and none once the task is
-overdue; overdue notice and escalation are sent once each.
+1. asks, without locking anything, whether any timer is due (one indexed query on
+   ``(status, fire_at)``: a pass with nothing due costs the same however many cycles are open);
+2. claims a batch of due timers, oldest first, and fires each one: the cycle it opens, the tasks
+   and timers that creates, the mail it queues (outbox rows) and its audit events commit with the
+   timer marked ``fired``, in one transaction per batch;
+3. repeats until nothing due is left, so timers that firing made due (a late ``plan`` timer's
+   openings) fire in the same pass, and a second pass at the same instant changes nothing.
+
+**Exactly once across processes.** On SQLite write transactions are exclusive (``BEGIN
+IMMEDIATE``). On PostgreSQL a batch first takes the audit chain's advisory lock, then claims with
+``SELECT ... FOR UPDATE SKIP LOCKED``: every act appends to the one hash chain and so waits for
+that lock anyway, and taking it before any row lock means two tickers never hold row locks while
+waiting for each other (no deadlock). A timer's row is only claimable while it is ``pending``,
+and it leaves that state in the transaction that fires it.
+
+**One bad timer does not stop the rest.** Each timer fires inside a savepoint; a timer whose
+firing raises is rolled back alone and marked ``failed`` with the error in its payload (and
+logged). A batch that meets a deadlock or a conflict with someone acting at the same time is
+rolled back whole and tried again.
+
+**Catch-up after downtime.** Each missed timer still fires once, oldest first: a missed opening
+opens its cycle, marked late in the ``cycle.opened`` audit event (more than ``LATE_AFTER`` behind
+its time); of a task's missed reminders only the newest is sent, and none once the task is
+overdue (the overdue notice is its one reminder); the overdue notice and the escalation are sent
+once each, not once per missed day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from tsk_workflow import audit
-from tsk_workflow.engine import mailctx, notify, timing
+from tsk_workflow.engine import mailctx, notify, plan, timing
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.steps import StepContext, add_timer
-from tsk_workflow.organisation.validate import effective_schedule
-from tsk_workflow.recurrence import occurrences
+from tsk_workflow.engine.steps import add_timer
+from tsk_workflow.errors import Conflict, TskError
 from tsk_workflow.store.models import Cycle, Task, Timer
 
+log = logging.getLogger(__name__)
+
 BATCH = 500
-OPEN_TIME = dt.time(7, 0)
+MAX_BATCHES = 10_000
+"""A pass stops after this many batches (only reachable after years of downtime)."""
+RETRIES = 5
+OPEN_TIME = plan.OPEN_TIME
 LATE_AFTER = dt.timedelta(hours=24)
 PLAN_MONTH_DAY = (12, 1)
-"""Each year on 1 December the openings of the year after next are planned."""
+"""Each year on 1 December (``plan`` timer) the openings of the next year are planned."""
 
 
 @dataclass
@@ -43,6 +70,8 @@ class TickResult:
     fired: dict[str, int] = field(default_factory=dict)
     opened: list[str] = field(default_factory=list)
     skipped: int = 0
+    failed: int = 0
+    batches: int = 0
 
     def count(self, kind: str) -> None:
         self.fired[kind] = self.fired.get(kind, 0) + 1
@@ -50,6 +79,31 @@ class TickResult:
     @property
     def total(self) -> int:
         return sum(self.fired.values())
+
+    def merge(self, other: TickResult) -> None:
+        for kind, count in other.fired.items():
+            self.fired[kind] = self.fired.get(kind, 0) + count
+        self.opened += other.opened
+        self.skipped += other.skipped
+        self.failed += other.failed
+        self.batches += other.batches
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "fired": dict(sorted(self.fired.items())),
+            "total": self.total,
+            "opened": list(self.opened),
+            "skipped": self.skipped,
+            "failed": self.failed,
+        }
+
+    def summary(self) -> str:
+        """``fired 3 (cycle_open 1, reminder 2), 0 without effect, 0 failed``."""
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(self.fired.items()))
+        return (
+            f"fired {self.total}" + (f" ({kinds})" if kinds else "") + f", {self.skipped} without"
+            f" effect, {self.failed} failed"
+        )
 
 
 def worker_id() -> str:
@@ -59,52 +113,65 @@ def worker_id() -> str:
 # ---------------------------------------------------------------- planning cycle openings
 
 
+def opening_key(municipality: str, process: str, period: str, subject: str | None) -> str:
+    return f"open:{municipality}:{process}:{period}:{subject or ''}"
+
+
 def plan_openings(
     engine: Engine, session: Session, start: dt.date, through_year: int, now: dt.datetime
 ) -> set[str]:
-    """Timers for every scheduled cycle opening from ``start`` to the end of ``through_year``;
-    returns the keys of the timers that make up the plan."""
+    """Timers for every scheduled cycle opening from ``start`` to the end of ``through_year``,
+    and the ``plan`` timer that plans the year after; returns the keys of the plan's timers.
+
+    A pending opening whose date the schedule has since moved is moved with it; one that a
+    replan had cancelled (its process was dropped) is planned again.
+    """
     org = engine.org
     planned: set[str] = set()
-    towns = [t.key for t in org.towns]
-    areas = [a.key for a in org.areas]
-    for key, settings in org.processes.items():
-        schedule = effective_schedule(engine.catalog.definition(key), settings.schedule)
-        for year in range(start.year, through_year + 1):
-            for occ in occurrences(schedule, engine.cal, year, towns=towns, areas=areas):
-                if occ.date < start:
-                    continue
-                timer_key = f"open:{org.municipality}:{key}:{occ.period}:{occ.subject or ''}"
-                payload = {
-                    "process": key,
-                    "period": occ.period,
-                    "subject": occ.subject,
-                    "date": occ.date.isoformat(),
-                }
-                fire_at = timing.local_at(occ.date, OPEN_TIME, engine.cal)
-                add_timer(
-                    session,
-                    org.municipality,
-                    now,
-                    timer_key,
-                    "cycle_open",
-                    fire_at,
-                    payload=payload,
-                )
-                planned.add(timer_key)
+    end = dt.date(through_year, 12, 31)
+    for opening in plan.openings(org, engine.catalog.definitions, engine.cal, start, end):
+        occ = opening.occurrence
+        key = opening_key(org.municipality, opening.process, occ.period, occ.subject)
+        payload: dict[str, Any] = {
+            "process": opening.process,
+            "period": occ.period,
+            "subject": occ.subject,
+            "date": occ.date.isoformat(),
+        }
+        if occ.deadline is not None:
+            payload["deadline"] = occ.deadline.isoformat()
+        fire_at = timing.local_at(occ.date, OPEN_TIME, engine.cal)
+        _plan_timer(session, engine, now, key, "cycle_open", fire_at, payload)
+        planned.add(key)
     plan_key = f"plan:{org.municipality}:{through_year + 1}"
     plan_day = dt.date(through_year, *PLAN_MONTH_DAY)
     fire_at = timing.local_at(plan_day, OPEN_TIME, engine.cal)
-    add_timer(
-        session,
-        org.municipality,
-        now,
-        plan_key,
-        "plan",
-        fire_at,
-        payload={"year": through_year + 1},
-    )
+    _plan_timer(session, engine, now, plan_key, "plan", fire_at, {"year": through_year + 1})
     return planned | {plan_key}
+
+
+def _plan_timer(
+    session: Session,
+    engine: Engine,
+    now: dt.datetime,
+    key: str,
+    kind: str,
+    fire_at: dt.datetime,
+    payload: dict[str, Any],
+) -> None:
+    existing = session.scalars(select(Timer).where(Timer.key == key)).first()
+    if existing is None:
+        add_timer(session, engine.org.municipality, now, key, kind, fire_at, payload=payload)
+        session.flush()
+    elif existing.status == "cancelled" or (
+        existing.status == "pending"
+        and (existing.fire_at != fire_at or existing.payload != payload)
+    ):
+        # Moved by a changed schedule, or back in the plan after a replan had dropped it
+        # (opening timers are cancelled only by ``replan``).
+        existing.status = "pending"
+        existing.fire_at = fire_at
+        existing.payload = payload
 
 
 def replan(engine: Engine, session: Session, now: dt.datetime) -> int:
@@ -130,20 +197,58 @@ class Ticker:
     """One scheduler pass over every municipality whose engine it is given."""
 
     def __init__(self, engines: Mapping[str, Engine], worker: str | None = None) -> None:
+        if not engines:
+            raise TskError("no organisation to tick for")
         self.engines = engines
         self.worker = worker or worker_id()
-        first = next(iter(engines.values()))
-        self.store = first.store
+        self.store = next(iter(engines.values())).store
 
     def tick(self, now: dt.datetime, batch: int = BATCH) -> TickResult:
+        """Fire everything due at ``now``; see the module's docstring."""
+        if now.tzinfo is None:
+            raise ValueError("naive datetime given to tick; pass an aware one")
         result = TickResult()
-        while True:
-            with self.store.transaction() as session:
-                timers = self._claim(session, now, batch)
-                for timer in timers:
-                    self._fire(session, timer, now, result)
-            if len(timers) < batch:
-                return result
+        for _ in range(MAX_BATCHES):
+            if not self.anything_due(now):
+                break
+            claimed = self._batch(now, batch, result)
+            if claimed == 0:  # all due timers are being fired by another process
+                break
+        return result
+
+    def anything_due(self, now: dt.datetime) -> bool:
+        """Whether a timer is due: one indexed query, no lock."""
+        with self.store.reading() as session:
+            return session.execute(self._due(now).limit(1)).first() is not None
+
+    def _due(self, now: dt.datetime) -> Any:
+        return select(Timer.id).where(
+            Timer.status == "pending",
+            Timer.fire_at <= now,
+            Timer.municipality.in_(list(self.engines)),
+        )
+
+    def _batch(self, now: dt.datetime, batch: int, result: TickResult) -> int:
+        for attempt in range(1, RETRIES + 1):
+            partial = TickResult(batches=1)
+            try:
+                with self.store.transaction() as session:
+                    self._serialise(session)
+                    timers = self._claim(session, now, batch)
+                    for timer in timers:
+                        self._fire(session, timer, now, partial)
+            except TskError as exc:
+                if attempt == RETRIES or not _retryable(exc):
+                    raise
+                log.warning("tick: batch rolled back (%s); trying again", exc)
+                continue
+            result.merge(partial)
+            return len(timers)
+        return 0  # pragma: no cover - the loop returns or raises
+
+    def _serialise(self, session: Session) -> None:
+        if self.store.dialect == "postgresql":
+            audit.lock_chain(session)
 
     def _claim(self, session: Session, now: dt.datetime, batch: int) -> Sequence[Timer]:
         query = (
@@ -163,7 +268,21 @@ class Ticker:
     def _fire(self, session: Session, timer: Timer, now: dt.datetime, result: TickResult) -> None:
         engine = self.engines[timer.municipality]
         handler = HANDLERS.get(timer.kind)
-        fired = handler(engine, session, timer, now) if handler else False
+        opened_before = len(result.opened)
+        try:
+            with session.begin_nested():
+                fired = handler(engine, session, timer, now, result) if handler else False
+        except (OperationalError, StaleDataError):
+            raise  # the database, or a concurrent change: the batch is rolled back and retried
+        except Exception as exc:
+            del result.opened[opened_before:]
+            log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+            timer.status = "failed"
+            timer.payload = {**timer.payload, "error": str(exc)[:1000]}
+            timer.fired_at = now
+            timer.fired_by = self.worker
+            result.failed += 1
+            return
         timer.status = "fired"
         timer.fired_at = now
         timer.fired_by = self.worker
@@ -173,7 +292,17 @@ class Ticker:
             result.skipped += 1
 
 
-def _fire_open(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _retryable(exc: TskError) -> bool:
+    message = str(exc).lower()
+    return isinstance(exc, Conflict) or "deadlock" in message or "could not serialize" in message
+
+
+# ---------------------------------------------------------------- what each kind does
+
+
+def _fire_open(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     payload = timer.payload
     process = str(payload["process"])
     if process not in engine.org.processes:
@@ -189,13 +318,16 @@ def _fire_open(engine: Engine, session: Session, timer: Timer, now: dt.datetime)
     if exists is not None:
         return False
     late = now - timer.fire_at > LATE_AFTER
-    engine._open(
+    cycle = engine._open(
         session, now, SYSTEM, process, str(payload["period"]), payload.get("subject"), late=late
     )
+    result.opened.append(cycle.ref)  # a yearly report's opening also queues yearly_report_due
     return True
 
 
-def _fire_plan(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _fire_plan(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     year = int(timer.payload["year"])
     plan_openings(engine, session, dt.date(year, 1, 1), year, now)
     return True
@@ -206,11 +338,9 @@ def _open_task(session: Session, timer: Timer) -> Task | None:
     return task if task is not None and task.status == "open" else None
 
 
-def _task_ctx(engine: Engine, session: Session, task: Task, now: dt.datetime) -> StepContext:
-    return engine.context(session, task.cycle.process, now)
-
-
-def _fire_reminder(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _fire_reminder(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     task = _open_task(session, timer)
     if (
         task is None
@@ -218,8 +348,8 @@ def _fire_reminder(engine: Engine, session: Session, timer: Timer, now: dt.datet
         or _newer_reminder_due(session, timer, now)
     ):
         return False
-    ctx = _task_ctx(engine, session, task, now)
-    context = mailctx.task_mail(engine.org, ctx.process.definition, task.cycle, task, engine.cal)
+    definition = engine.catalog.definition(task.cycle.process)
+    context = mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal)
     notify.queue(
         session,
         engine.org,
@@ -245,44 +375,40 @@ def _newer_reminder_due(session: Session, timer: Timer, now: dt.datetime) -> boo
     return session.execute(query.limit(1)).first() is not None
 
 
-def _fire_due(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _fire_due(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     task = _open_task(session, timer)
     if task is None:
         return False
-    ctx = _task_ctx(engine, session, task, now)
+    definition = engine.catalog.definition(task.cycle.process)
     notify.queue(
         session,
         engine.org,
         task.assignee_ids,
         "task_overdue",
         f"task:{task.id}:overdue",
-        mailctx.task_mail(engine.org, ctx.process.definition, task.cycle, task, engine.cal),
+        mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal),
         now,
         task.cycle_id,
         task.id,
     )
-    _audit_task(
-        engine,
-        session,
-        task,
-        "task.overdue",
-        now,
-        {"task": task.id, "due": task.due_at.isoformat() if task.due_at else None},
-    )
+    due = task.due_at.isoformat() if task.due_at else None
+    _audit_task(engine, session, task, "task.overdue", now, {"task": task.id, "due": due})
     return True
 
 
-def _fire_escalation(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _fire_escalation(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     task = _open_task(session, timer)
     if task is None:
         return False
-    ctx = _task_ctx(engine, session, task, now)
-    group = ctx.group(task.cycle)
+    definition = engine.catalog.definition(task.cycle.process)
+    group = engine.directory.group_of(task.cycle.process)
     target = str(timer.payload.get("to", "chair"))
     people = engine.directory.assignees(target, group)
-    context = mailctx.escalation_mail(
-        engine.org, ctx.process.definition, task.cycle, task, engine.cal, now
-    )
+    context = mailctx.escalation_mail(engine.org, definition, task.cycle, task, engine.cal, now)
     notify.queue(
         session,
         engine.org,
@@ -294,18 +420,14 @@ def _fire_escalation(engine: Engine, session: Session, timer: Timer, now: dt.dat
         task.cycle_id,
         task.id,
     )
-    _audit_task(
-        engine,
-        session,
-        task,
-        "task.escalated",
-        now,
-        {"task": task.id, "to": people, "assignees": task.assignee_ids},
-    )
+    payload = {"task": task.id, "to": people, "assignees": task.assignee_ids}
+    _audit_task(engine, session, task, "task.escalated", now, payload)
     return True
 
 
-def _fire_transition(engine: Engine, session: Session, timer: Timer, now: dt.datetime) -> bool:
+def _fire_transition(
+    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+) -> bool:
     cycle = session.get(Cycle, timer.cycle_id) if timer.cycle_id is not None else None
     if cycle is None or cycle.state != timer.payload.get("step"):
         return False

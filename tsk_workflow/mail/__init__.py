@@ -6,6 +6,9 @@
 - :mod:`.dates`: Swedish and English date formatting for the templates
 - :mod:`.ics`: ``meeting_invitation`` (iCalendar METHOD:REQUEST)
 - :mod:`.smtp`: ``SmtpSettings``, ``send_batch``, ``send_batch_sync``, ``backoff``
+- :mod:`.outbox`: ``deliver`` (claim due rows with a lease, render, send, mark), ``status_counts``,
+  ``failures``, ``retry``; rows are queued by ``tsk_workflow.engine.notify`` inside each act
+- :mod:`.digest`: ``compose_digests``, ``compose_due_digests``: the daily digest
 
-The outbox (database rows, claiming, retry bookkeeping) builds on these.
+``docs/mail.md`` describes settings, digest, templates, guarantees and ``tsk mail``.
 """

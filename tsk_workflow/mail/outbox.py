@@ -3,8 +3,10 @@
 At-least-once: a batch is claimed with a lease (``next_attempt_at`` moved ``LEASE`` ahead, on
 PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, then marked. A crash
 after sending and before marking leaves the rows to be sent again when the lease runs out, with
-the same Message-ID. Temporary failures are retried with exponential backoff; permanent ones
-(5xx) are marked failed with the server's reply kept.
+the same Message-ID. Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS``
+in all); permanent ones (5xx) are marked failed with the server's reply kept. A row that cannot
+be rendered is marked failed with the reason, and the others go on. The SMTP settings are read
+before anything is claimed, so a bad setting leaves every row as it was.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import OutgoingMail
-from tsk_workflow.mail.render import RenderError, render
+from tsk_workflow.mail.render import render
 from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch_sync
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
@@ -44,7 +46,10 @@ def localise(value: Any, lang: str) -> Any:
 
 
 def override_dir(org: Organisation) -> Path | None:
-    """A municipality's own templates: ``municipalities/<key>/notifications``, when present."""
+    """A municipality's own templates: the organisation file's ``mail.templates`` (made absolute
+    when the file is loaded), else ``municipalities/<key>/notifications`` when present."""
+    if org.mail.templates:
+        return Path(org.mail.templates)
     folder = municipalities_dir() / org.municipality / "notifications"
     return folder if folder.is_dir() else None
 
@@ -65,11 +70,26 @@ def compose(row: OutboxMessage, org: Organisation, sender: str) -> OutgoingMail:
     )
 
 
+def _compose_or_fail(
+    row: OutboxMessage, org: Organisation, sender: str
+) -> OutgoingMail | SendResult:
+    """The mail, or a permanent failure saying why it cannot be made.
+
+    Anything a template, a stored context or an override can get wrong ends here, not in the
+    caller: one broken message must not stop (or, leased again and again, block) the others.
+    """
+    try:
+        return compose(row, org, sender)
+    except Exception as exc:  # any error at all: see the docstring
+        return SendResult(row.message_id, "permanent", f"cannot render: {exc}")
+
+
 def _invitation(row: OutboxMessage, context: Mapping[str, Any]) -> str | None:
     meeting = context.get("meeting")
     if row.template != "meeting_invitation" or not isinstance(meeting, dict):
         return None
     agenda = "\n".join(f"- {item}" for item in meeting.get("agenda", []))
+    chair = context.get("chair")
     return meeting_invitation(
         uid=str(meeting["uid"]),
         title=str(meeting["title"]),
@@ -79,11 +99,22 @@ def _invitation(row: OutboxMessage, context: Mapping[str, Any]) -> str | None:
         organizer_email=str(meeting.get("organizer", "")),
         attendees=[row.email],
         description=agenda,
+        organizer_name=str(chair.get("name", "")) if isinstance(chair, dict) else None,
+        stamp=row.created_at,  # a re-sent invitation is the same invitation
     )
 
 
 def smtp_settings(org: Organisation, env: Mapping[str, str]) -> SmtpSettings:
-    defaults = {"host": org.mail.smtp_host, "port": org.mail.smtp_port, "sender": org.mail.sender}
+    """The organisation file's mail settings, with the environment's ``TSK_SMTP_*`` over them."""
+    mail = org.mail
+    defaults = {
+        "host": mail.smtp_host,
+        "port": mail.smtp_port,
+        "starttls": mail.smtp_starttls,
+        "tls": mail.smtp_tls,
+        "user": mail.smtp_user,
+        "sender": mail.sender,
+    }
     return SmtpSettings.from_env(env, defaults)
 
 
@@ -103,13 +134,18 @@ def deliver(
     batch: int = BATCH,
     max_in_flight: int = 4,
 ) -> Delivery:
-    """Send every pending message that is due, in batches, until none is left."""
+    """Send every pending message that is due, in batches, until none is left.
+
+    The settings are read first, so that a bad setting (``SmtpConfigError``) leaves every
+    message where it was instead of leased.
+    """
+    settings = {key: smtp_settings(org, env) for key, org in orgs.items()}
     result = Delivery()
     while True:
         claimed = _claim(store, list(orgs), now, batch)
         for municipality, rows in _by_municipality(claimed).items():
             org = orgs[municipality]
-            _send(store, org, smtp_settings(org, env), rows, now, result, max_in_flight)
+            _send(store, org, settings[municipality], rows, now, result, max_in_flight)
         if len(claimed) < batch:
             return result
 
@@ -155,12 +191,11 @@ def _send(
     mails: list[OutgoingMail] = []
     outcomes: dict[str, SendResult] = {}
     for row in rows:
-        try:
-            mails.append(compose(row, org, settings.sender))
-        except (RenderError, ValueError, KeyError) as exc:
-            outcomes[row.message_id] = SendResult(
-                row.message_id, "permanent", f"cannot render: {exc}"
-            )
+        made = _compose_or_fail(row, org, settings.sender)
+        if isinstance(made, SendResult):
+            outcomes[row.message_id] = made
+        else:
+            mails.append(made)
     for sent in send_batch_sync(settings, mails, max_in_flight) if mails else []:
         outcomes[sent.message_id] = sent
     _mark(store, rows, outcomes, now, result)

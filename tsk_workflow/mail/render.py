@@ -18,12 +18,15 @@ Context contract. Objects are mappings (dicts) read with dots in the templates; 
 "may be empty" must still be present (``""`` or ``None``).
 
 Every event gets
-    ``person``        {name}: the recipient
-    ``municipality``  {name}: e.g. "Herrljunga kommun"
+    ``person``        {id, name}: the recipient
+    ``municipality``  {key, name}: e.g. "Herrljunga kommun"
+``cycle`` is {id, ref, title, period, subject}; ``ref`` (``est-2027-03``) is what people type, and
+the templates show ``cycle.ref|default(cycle.id)``. Commands are whole command lines with the
+recipient's own id (``--as anna.berg``).
 
 ``task_assigned``, ``task_reminder``, ``task_overdue`` (to the person who holds the task)
-    ``task``     {id, key, title, description (may be empty), role (title of the role the task
-                 is for), due (datetime)}
+    ``task``     {id, key, title, description (may be empty), role (the role the task is for),
+                 due (datetime; None for a task without a due time, only in task_assigned)}
     ``cycle``    {id, title, period (may be empty), subject (may be empty)}
     ``process``  {title}
     ``command``  the command that completes the task, e.g.
@@ -47,15 +50,16 @@ Every event gets
     ``decision`` {id, title, body ("klg" or "ks"), meeting_date (date), paragraph ("§ 112"),
                  outcome ("approved", "rejected" or "postponed")}
     ``cycle``, ``process``
-``yearly_report_due``
-    ``report``   {title, year (int), from_body (e.g. "KS"), to_body (e.g. "KF"), due (date),
-                 meeting_date (date, may be None)}
-    ``process``; ``command``
+``yearly_report_due`` (to the chair and deputy, when a ``yearly_deadline`` cycle opens)
+    ``report``   {title, year (int), from_body (e.g. "KS"), to_body (e.g. "KF"), due (date: the
+                 deadline), meeting_date (date, may be None: the receiving body's meeting)}
+    ``cycle``, ``process``; ``command``
 ``digest`` (one mail a day)
     ``day``      (date) the day of the digest
-    ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle id,
-                 may be empty)}; kind is one of task_due, task_overdue, meeting, decision,
-                 report, cycle (anything else is shown as is)
+    ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle ref,
+                 may be empty)}, soonest first; kind is one of task_due, task_overdue, meeting,
+                 decision, report, cycle (anything else is shown as is); made by
+                 ``tsk_workflow.mail.digest``
     ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
 ``test_mail``
     ``sent_at``  (datetime)
@@ -78,7 +82,9 @@ from jinja2 import (
     Environment,
     FileSystemLoader,
     StrictUndefined,
+    TemplateError,
     TemplateNotFound,
+    TemplateSyntaxError,
     UndefinedError,
     select_autoescape,
 )
@@ -142,12 +148,22 @@ def _check_event(event: str) -> None:
 
 
 def _render_one(env: Environment, name: str, context: Mapping[str, Any]) -> str:
+    """One template; every failure but a missing file is a ``RenderError`` naming the file.
+
+    A broken override (a syntax error), a value a filter cannot format (``None`` to
+    ``langdatum``) or a missing variable must not escape as some other exception: the outbox
+    marks such a message failed, with the reason, and goes on with the others.
+    """
     try:
         return env.get_template(name).render(context)
     except TemplateNotFound as exc:
         raise NotFound(f"no mail template {name!r} in {_searchpath(env)}") from exc
     except UndefinedError as exc:
         raise RenderError(f"mail template {name!r}: {exc.message}") from exc
+    except TemplateSyntaxError as exc:
+        raise RenderError(f"mail template {exc.filename or name}:{exc.lineno}: {exc}") from exc
+    except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise RenderError(f"mail template {name!r}: {type(exc).__name__}: {exc}") from exc
 
 
 def _searchpath(env: Environment) -> str:

@@ -124,12 +124,29 @@ class Routing(Frozen):
 
 
 class MailSettings(Frozen):
+    """Mail settings; the TSK_SMTP_* and TSK_MAIL_FROM environment variables win over these."""
+
     sender: Email
     digest: bool = Field(
         False, description="Default for people: one mail a day instead of one per event"
     )
+    digest_time: str = Field(
+        "07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time (HH:MM) after which the day's digest is composed",
+    )
+    templates: str | None = Field(
+        None,
+        description="Folder of this municipality's own mail templates (sv/, en/), relative to "
+        "this file; default municipalities/<key>/notifications",
+    )
     smtp_host: str | None = None
-    smtp_port: int | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    smtp_starttls: bool | None = None
+    smtp_tls: bool | None = Field(None, description="Implicit TLS (port 465)")
+    smtp_user: str | None = Field(
+        None, description="The password comes only from TSK_SMTP_PASSWORD"
+    )
 
 
 class Privacy(Frozen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import TypeAdapter, ValidationError
@@ -212,5 +213,35 @@ def load_organisation_document(
     if org is None:
         return None, problems
     found = check_organisation(org, definitions)
+    org, template_problems = _mail_templates(org, Path(document.file).parent)
+    found += template_problems
     problems = list(dict.fromkeys(document.problem(path, message) for path, message in found))
     return (org if not problems else None), problems
+
+
+def _mail_templates(org: Organisation, base: Path) -> tuple[Organisation, list[Found]]:
+    """``mail.templates`` made absolute (relative to the organisation file) and checked: a
+    folder of ``sv/`` and ``en/`` holding only files the shipped ``notifications/`` has."""
+    if org.mail.templates is None:
+        return org, []
+    from tsk_workflow.resources import notifications_dir
+
+    folder = (base / org.mail.templates).resolve()
+    path: tuple[str | int, ...] = ("mail", "templates")
+    if not folder.is_dir():
+        return org, [(path, f"mail template folder '{org.mail.templates}' does not exist")]
+    found: list[Found] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.name not in ("sv", "en") or not entry.is_dir():
+            found.append((path, f"'{entry.name}' in {folder}: expected only folders sv/ and en/"))
+            continue
+        shipped = sorted(p.name for p in (notifications_dir() / entry.name).iterdir())
+        for file in sorted(entry.iterdir()):
+            if file.name not in shipped and not file.name.startswith("."):
+                close = difflib.get_close_matches(file.name, shipped, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                found.append((path, f"unknown mail template '{entry.name}/{file.name}'{hint}"))
+    mail = org.mail.model_copy(update={"templates": str(folder)})
+    return org.model_copy(update={"mail": mail}), found

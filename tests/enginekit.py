@@ -1,0 +1,180 @@
+"""What the engine and CLI tests share: a virtual clock, an engine on a test store, row counts,
+walking a cycle's tasks, and the ``tsk`` command line on the same database.
+
+The CLI builds its engine with ``service.system_clock``; ``Tsk`` replaces that with the virtual
+clock for the test, so commands act at the time the test says.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from tsk_workflow.calendar import STOCKHOLM
+from tsk_workflow.catalog import load_catalog, load_organisation
+from tsk_workflow.cli import cli
+from tsk_workflow.engine import service
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import (
+    AuditEvent,
+    Cycle,
+    Decision,
+    Document,
+    OutboxMessage,
+    RefusedAct,
+    Task,
+    Timer,
+)
+
+COUNTED = {
+    "events": AuditEvent,
+    "cycles": Cycle,
+    "tasks": Task,
+    "outbox": OutboxMessage,
+    "timers": Timer,
+    "decisions": Decision,
+    "documents": Document,
+    "refused": RefusedAct,
+}
+
+
+def local(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> dt.datetime:
+    """A Stockholm wall-clock time as an aware UTC datetime."""
+    return dt.datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).astimezone(dt.UTC)
+
+
+@dataclass
+class Clock:
+    """Virtual time: the engine asks it for ``now``; tests move it."""
+
+    now: dt.datetime = field(default_factory=lambda: local(2027, 3, 1))
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def set(self, moment: dt.datetime) -> None:
+        self.now = moment
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.now += dt.timedelta(**delta)
+        return self.now
+
+
+def make_engine(store: Store, org: str = "herrljunga", clock: Clock | None = None) -> Engine:
+    catalog = load_catalog()
+    return Engine(store, catalog, load_organisation(org, catalog), clock or Clock())
+
+
+def counts(store: Store) -> dict[str, int]:
+    """How many rows each table the acts write to has."""
+    with store.reading() as session:
+        return {
+            name: int(session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in COUNTED.items()
+        }
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: int
+    step: str
+    key: str
+    assignees: tuple[str, ...]
+    status: str
+    required: bool
+    due: dt.datetime | None
+
+
+def tasks(engine: Engine, cycle: int | str, status: str | None = "open") -> list[TaskView]:
+    """The tasks of a cycle (by default the open ones), oldest first."""
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, cycle)
+        return [
+            TaskView(
+                t.id,
+                t.step,
+                t.key,
+                tuple(sorted(t.assignee_ids)),
+                t.status,
+                t.required,
+                t.due_at,
+            )
+            for t in found.tasks
+            if status is None or t.status == status
+        ]
+
+
+def cycle_state(engine: Engine, cycle: int | str) -> tuple[str, str]:
+    """``(state, status)`` of a cycle."""
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, cycle)
+        return found.state, found.status
+
+
+def finish_step(engine: Engine, cycle: int | str, *, skip: Iterable[str] = ()) -> str:
+    """Complete the open required tasks of the cycle's current step, each by its first assignee;
+    the step the cycle is in afterwards."""
+    state, _ = cycle_state(engine, cycle)
+    for task in tasks(engine, cycle):
+        if task.step == state and task.required and task.key not in set(skip):
+            engine.complete_task(task.assignees[0], task.id, f"klart: {task.key}")
+    return cycle_state(engine, cycle)[0]
+
+
+def events(store: Store, action: str | None = None) -> list[AuditEvent]:
+    with store.reading() as session:
+        query = select(AuditEvent).order_by(AuditEvent.seq)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        return list(session.scalars(query))
+
+
+class Tsk:
+    """``tsk`` through click's runner, on a test store, at the virtual clock's time."""
+
+    def __init__(
+        self,
+        runner: CliRunner,
+        store: Store,
+        org: str,
+        clock: Clock,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        self.runner, self.store, self.org, self.clock = runner, store, org, clock
+        monkeypatch.setattr(service, "system_clock", clock)
+
+    def __call__(self, *args: str, as_: str | None = None, org: str | None = None) -> Result:
+        options = ["--db", self.store.url, "--org", org or self.org]
+        if as_ is not None:
+            options += ["--as", as_]
+        return self.runner.invoke(cli, [*options, *args])
+
+    def ok(self, *args: str, as_: str | None = None, org: str | None = None) -> Any:
+        """Run with ``--json``, expect exit 0, return the parsed JSON."""
+        result = self(*args, "--json", as_=as_, org=org)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return json.loads(result.stdout)
+
+    def text(self, *args: str, as_: str | None = None, org: str | None = None) -> str:
+        result = self(*args, as_=as_, org=org)
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result.stdout
+
+    def refused(self, *args: str, as_: str | None = None, org: str | None = None) -> str:
+        """Expect exit 1 with one clear line on stderr, no traceback, no JSON; return the line."""
+        result = self(*args, as_=as_, org=org)
+        assert result.exit_code == 1, (args, result.output, result.exception)
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "Traceback" not in result.output
+        assert result.stdout == ""
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1, lines
+        return lines[0]

@@ -1,0 +1,415 @@
+"""Decisions on both databases: routed to KLG or KS by the municipality's rules (with the rule
+and why), put on the agenda of the body's next meeting that leaves the lead time, recorded with
+body, date, paragraph and outcome; a postponed one goes on a later agenda and is recorded again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from tests.enginekit import Clock, Tsk, counts, events, local, make_engine
+from tsk_workflow import audit
+from tsk_workflow.engine.decisions import Decisions
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import AuditEvent, OutboxMessage
+
+CHAIR, SECRETARY = "jessica.wahlstrom", "nina.bergqvist"
+NBSP = "\u00a0"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(local(2027, 3, 8, 10))  # a Monday
+
+
+@pytest.fixture
+def engine(store: Store, clock: Clock) -> Engine:
+    return make_engine(store, "herrljunga", clock)
+
+
+@pytest.fixture
+def cycle(engine: Engine) -> int:
+    return engine.open_cycle(CHAIR, "est", "2027-03").id
+
+
+def case_states(store: Store, case: int) -> list[str]:
+    """The steps the decision's ``beslut`` case cycle went through, as its audit events say."""
+    with store.reading() as session:
+        rows = audit.query(session, cycle_id=case)
+    return [str(r.payload["to"]) for r in rows if r.action == "cycle.advanced" and r.payload]
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+ROUTES = [
+    # cost, attributes, body, rule, (part of) the reason
+    (40_000, {}, "klg", "default", "Ingen regel träffade"),
+    (
+        250_000,
+        {},
+        "ks",
+        "kostnad_over_200000",
+        f"Kostnaden överstiger 200 000 kr och kräver politiskt beslut (kostnad 250{NBSP}000 kr"
+        f" > 200{NBSP}000 kr)",
+    ),
+    (200_000, {}, "klg", "default", "Ingen regel träffade"),  # over the limit, not at it
+    (None, {"policy": "JA"}, "ks", "principfraga", "som kommunstyrelsen avgör (policy = ja)"),
+    (None, {"forvaltningar": "3"}, "ks", "flera_forvaltningar", "(forvaltningar = 3 >= 3)"),
+    (None, {"forvaltningar": "2"}, "klg", "default", "Ingen regel träffade"),
+    (None, {"forvaltningar": "många"}, "klg", "default", "Ingen regel träffade"),
+    # the first rule that matches decides
+    (500_000, {"strategisk": "ja"}, "ks", "strategisk_inriktning", "Strategisk inriktning"),
+]
+
+
+def test_routing_by_herrljungas_rules(engine: Engine, cycle: int) -> None:
+    decisions = Decisions(engine)
+    for cost, attrs, body, rule, reason in ROUTES:
+        decision, route = decisions.propose(CHAIR, cycle, "Åtgärd", cost, attrs)
+
+        case = (cost, attrs)
+        assert (decision.routed_to, decision.rule, route.rule) == (body, rule, rule), case
+        assert reason in decision.reason, case
+        assert decision.status == "proposed"
+
+
+def test_tingsryds_delegated_rule_comes_before_the_cost(store: Store, clock: Clock) -> None:
+    tingsryd = make_engine(store, "tingsryd", clock)
+    cycle = tingsryd.open_cycle("malin.gustavsson", "samverkan").id
+    decisions = Decisions(tingsryd)
+
+    delegated, _ = decisions.propose(
+        "malin.gustavsson", cycle, "Kameror", 500_000, {"delegerat": "ja"}
+    )
+    costly, _ = decisions.propose("jonas.lindberg", cycle, "Kameror", 500_000)
+
+    assert (delegated.routed_to, delegated.rule) == ("klg", "delegerat")
+    assert (costly.routed_to, costly.rule) == ("ks", "kostnad_over_100000")
+    # Tingsryd's KS meets the first Tuesday with three weeks' lead: from 8 March, 6 April.
+    assert costly.agenda_date == dt.date(2027, 4, 6)
+
+
+@pytest.mark.parametrize(
+    ("now", "klg", "ks"),
+    [
+        # Monday 8 March: KLG a week later; KS (first Wednesday, four weeks' lead) 7 April.
+        (local(2027, 3, 8, 10), dt.date(2027, 3, 15), dt.date(2027, 4, 7)),
+        # Wednesday 10 March: exactly four weeks before 7 April is enough.
+        (local(2027, 3, 10, 10), dt.date(2027, 3, 22), dt.date(2027, 4, 7)),
+        # Thursday 11 March: a day too late for April, so May.
+        (local(2027, 3, 11, 10), dt.date(2027, 3, 22), dt.date(2027, 5, 5)),
+        # No meetings in July: from 28 June, KLG 2 August and KS 4 August.
+        (local(2027, 6, 28, 10), dt.date(2027, 8, 2), dt.date(2027, 8, 4)),
+    ],
+)
+def test_agenda_is_the_next_meeting_that_leaves_the_lead_time(
+    engine: Engine, cycle: int, clock: Clock, now: dt.datetime, klg: dt.date, ks: dt.date
+) -> None:
+    clock.set(now)
+    decisions = Decisions(engine)
+
+    to_klg, _ = decisions.propose(CHAIR, cycle, "Liten åtgärd", 10_000)
+    to_ks, _ = decisions.propose(CHAIR, cycle, "Stor åtgärd", 300_000)
+
+    assert (to_klg.routed_to, to_klg.agenda_date) == ("klg", klg)
+    assert (to_ks.routed_to, to_ks.agenda_date) == ("ks", ks)
+
+
+def test_proposal_is_audited_and_mailed(engine: Engine, store: Store, cycle: int) -> None:
+    decision, _ = Decisions(engine).propose(
+        "tomas.berglund", cycle, "  Ny   belysning  ", 250_000, {"forvaltningar": "1"}
+    )
+
+    assert decision.title == "Ny belysning"
+    proposed = events(store, "decision.proposed")[-1]
+    assert (proposed.actor, proposed.role, proposed.subject) == (
+        "tomas.berglund",
+        "bostadsbolag",
+        f"decision:{decision.id}",
+    )
+    with store.reading() as session:
+        (row,) = [r for r in audit.query(session) if r.seq == proposed.seq]
+        mailed = set(
+            session.scalars(
+                select(OutboxMessage.recipient).where(OutboxMessage.template == "decision_routed")
+            )
+        )
+    assert row.payload is not None
+    assert row.payload["routed_to"] == "ks"
+    assert row.payload["rule"] == "kostnad_over_200000"
+    assert row.payload["agenda_date"] == "2027-04-07"
+    assert mailed == {SECRETARY, "tomas.berglund"}
+    assert decision.case_cycle_id is not None
+    assert case_states(store, decision.case_cycle_id) == ["dirigerad", "pa_dagordning"]
+
+
+def test_bad_proposals_are_refused(engine: Engine, store: Store, cycle: int) -> None:
+    decisions = Decisions(engine)
+    before = counts(store)
+
+    with pytest.raises(Refused, match="needs a --title"):
+        decisions.propose(CHAIR, cycle, " ")
+    with pytest.raises(Refused, match="not a plausible amount"):
+        decisions.propose(CHAIR, cycle, "Dyr", -1)
+    with pytest.raises(Refused, match="longer than 300"):
+        decisions.propose(CHAIR, cycle, "x" * 301)
+    with pytest.raises(NotFound, match="no cycle 'est-1999-01'"):
+        decisions.propose(CHAIR, "est-1999-01", "Fel cykel")
+    assert counts(store) == before
+
+
+# --- recording -------------------------------------------------------------------------------
+
+
+def test_record_approved(engine: Engine, store: Store, cycle: int, clock: Clock) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    clock.set(local(2027, 3, 15, 11))
+
+    recorded = decisions.record(
+        SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "12", "approved"
+    )
+
+    assert (recorded.status, recorded.body, recorded.decided_on, recorded.paragraph) == (
+        "approved",
+        "klg",
+        dt.date(2027, 3, 15),
+        "§ 12",
+    )
+    assert (recorded.recorded_by, recorded.recorded_at) == (SECRETARY, clock.now)
+    assert proposed.case_cycle_id is not None
+    assert case_states(store, proposed.case_cycle_id) == ["dirigerad", "pa_dagordning", "beslutad"]
+    with store.reading() as session:
+        case = engine.find_cycle(session, proposed.case_cycle_id)
+        assert case.status == "closed"
+    with pytest.raises(Refused, match="already recorded \\(approved 2027-03-15 § 12\\)"):
+        decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 13", "rejected")
+
+
+def test_the_body_must_match_the_route_unless_overridden(
+    engine: Engine, store: Store, cycle: int
+) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    before = counts(store)
+
+    with pytest.raises(Refused, match="routed to KLG; recording it for KS needs --override-reason"):
+        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 3), "§ 40", "approved")
+    with pytest.raises(Refused, match="needs --override-reason"):
+        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 3), "§ 40", "approved", " ")
+    assert counts(store) == before
+
+    recorded = decisions.record(
+        SECRETARY,
+        proposed.id,
+        "ks",
+        dt.date(2027, 3, 3),
+        "§ 40",
+        "approved",
+        "KS tog upp ärendet direkt",
+    )
+
+    assert (recorded.routed_to, recorded.body) == ("klg", "ks")
+    assert recorded.override_reason == "KS tog upp ärendet direkt"
+    with store.reading() as session:
+        row = audit.query(session, actor=SECRETARY)[-1]
+    assert row.payload is not None
+    assert row.payload["override_reason"] == "KS tog upp ärendet direkt"
+    assert (row.payload["routed_to"], row.payload["body"]) == ("klg", "ks")
+
+
+def test_bad_records_are_refused(engine: Engine, store: Store, cycle: int) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    before = counts(store)
+    today = dt.date(2027, 3, 8)
+
+    with pytest.raises(Refused, match="bad paragraph 'paragraf sju'"):
+        decisions.record(SECRETARY, proposed.id, "klg", today, "paragraf sju", "approved")
+    with pytest.raises(Refused, match="outcome must be one of"):
+        decisions.record(SECRETARY, proposed.id, "klg", today, "§ 7", "tabled")
+    with pytest.raises(Refused, match="is in the future"):
+        decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 7", "approved")
+    with pytest.raises(NotFound, match="no decision 999"):
+        decisions.record(SECRETARY, 999, "klg", today, "§ 7", "approved")
+    assert counts(store) == before
+
+
+def test_postponed_goes_on_a_later_agenda_and_is_recorded_again(
+    engine: Engine, store: Store, cycle: int, clock: Clock
+) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Kameraövervakning", 450_000)
+    assert proposed.agenda_date == dt.date(2027, 4, 7)
+    clock.set(local(2027, 4, 7, 16))
+
+    postponed = decisions.record(
+        SECRETARY, proposed.id, "ks", dt.date(2027, 4, 7), "§ 61", "postponed"
+    )
+
+    assert (postponed.status, postponed.outcome) == ("postponed", "postponed")
+    # Four weeks from 7 April is 5 May, itself a KS meeting.
+    assert postponed.agenda_date == dt.date(2027, 5, 5)
+    clock.set(local(2027, 5, 5, 16))
+    approved = decisions.record(
+        SECRETARY, proposed.id, "ks", dt.date(2027, 5, 5), "§ 80", "approved"
+    )
+
+    assert (approved.status, approved.decided_on, approved.paragraph) == (
+        "approved",
+        dt.date(2027, 5, 5),
+        "§ 80",
+    )
+    assert proposed.case_cycle_id is not None
+    assert case_states(store, proposed.case_cycle_id) == [
+        "dirigerad",
+        "pa_dagordning",
+        "bordlagd",
+        "pa_dagordning",
+        "beslutad",
+    ]
+    with store.reading() as session:
+        recorded = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "decision.recorded")
+        ).all()
+        mails = session.scalars(
+            select(OutboxMessage.message_id).where(OutboxMessage.template == "decision_recorded")
+        ).all()
+    assert len(recorded) == 2
+    assert len(set(mails)) == 2  # one mail to the proposer for each recording
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tsk(store: Store, runner: CliRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Tsk:
+    tsk = Tsk(runner, store, "herrljunga", clock, monkeypatch)
+    tsk.ok("init")
+    tsk.ok("cycle", "open", "est", "--period", "2027-03", as_=CHAIR)
+    return tsk
+
+
+def test_cli_propose_prints_the_route_and_why(tsk: Tsk) -> None:
+    text = tsk.text(
+        "decision",
+        "propose",
+        "est-2027-03",
+        "--title",
+        "Trygghetskameror vid stationen",
+        "--cost",
+        "250000",
+        as_=CHAIR,
+    )
+
+    lines = text.splitlines()
+    assert lines[0] == "Beslut 1: Trygghetskameror vid stationen"
+    assert "till KS enligt regeln 'kostnad_over_200000'" in lines[1]
+    assert "Kostnaden överstiger 200 000 kr" in lines[1]
+    assert lines[2].strip() == "på dagordningen för KS 2027-04-07"
+
+    row = tsk.ok(
+        "decision",
+        "propose",
+        "est-2027-03",
+        "--title",
+        "Policy för trygghetsvandringar",
+        "--attr",
+        "policy=ja",
+        "--attr",
+        "forvaltningar = 2",
+        as_=CHAIR,
+    )
+    assert {"id", "routed_to", "reason", "rule", "agenda_date"} <= set(row)
+    assert (row["id"], row["routed_to"], row["rule"]) == (2, "ks", "principfraga")
+    assert row["attrs"] == {"policy": "ja", "forvaltningar": "2"}
+    assert "Principiell fråga" in row["reason"]
+
+
+def test_cli_usage_errors_exit_2(tsk: Tsk) -> None:
+    bad_attr = tsk("decision", "propose", "est-2027-03", "--title", "X", "--attr", "nej", as_=CHAIR)
+    no_title = tsk("decision", "propose", "est-2027-03", as_=CHAIR)
+    bad_body = tsk(
+        "decision", "record", "1", "--body", "kf", "--date", "2027-03-01", "--paragraph", "§ 1"
+    )
+    bad_date = tsk(
+        "decision",
+        "record",
+        "1",
+        "--body",
+        "ks",
+        "--date",
+        "1 mars",
+        "--paragraph",
+        "§ 1",
+        "--outcome",
+        "approved",
+    )
+
+    for result in (bad_attr, no_title, bad_body, bad_date):
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+    assert "'nej' is not KEY=VALUE" in bad_attr.stderr
+
+
+def test_cli_record_and_list(tsk: Tsk, clock: Clock) -> None:
+    tsk.ok(
+        "decision", "propose", "est-2027-03", "--title", "Belysning", "--cost", "40000", as_=CHAIR
+    )
+    tsk.ok(
+        "decision", "propose", "est-2027-03", "--title", "Kameror", "--cost", "300000", as_=CHAIR
+    )
+    clock.set(local(2027, 3, 15, 12))
+    recorded = tsk.ok(
+        "decision",
+        "record",
+        "1",
+        "--body",
+        "klg",
+        "--date",
+        "2027-03-15",
+        "--paragraph",
+        "§ 12",
+        "--outcome",
+        "approved",
+        as_=SECRETARY,
+    )
+    assert (recorded["status"], recorded["paragraph"], recorded["recorded_by"]) == (
+        "approved",
+        "§ 12",
+        SECRETARY,
+    )
+    refused = tsk.refused(
+        "decision",
+        "record",
+        "2",
+        "--body",
+        "klg",
+        "--date",
+        "2027-03-15",
+        "--paragraph",
+        "§ 13",
+        "--outcome",
+        "approved",
+        as_=SECRETARY,
+    )
+    assert "routed to KS; recording it for KLG needs --override-reason" in refused
+
+    rows = tsk.ok("decision", "list")
+    assert [(r["id"], r["routed_to"], r["status"], r["proposed_by"]) for r in rows] == [
+        (1, "klg", "approved", CHAIR),
+        (2, "ks", "proposed", CHAIR),
+    ]
+    lines = tsk.text("decision", "list").splitlines()
+    assert "Belysning [KLG] föreslagen av jessica.wahlstrom" in lines[0]
+    assert "-> approved KLG 2027-03-15 § 12 (nina.bergqvist)" in lines[0]
+    assert "Kameror [KS, dagordning 2027-04-07] föreslagen av jessica.wahlstrom" in lines[1]
+    assert json.loads(tsk("decision", "list", "--json").stdout) == rows

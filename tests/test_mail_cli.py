@@ -1,0 +1,180 @@
+"""``tsk mail``: test, send, digest, status and retry, through the command line (CliRunner)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from tests.smtp_server import SmtpServer
+from tsk_workflow.catalog import load_catalog, load_organisation
+from tsk_workflow.cli import cli
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.store import migrate
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import OutboxMessage
+
+TZ = ZoneInfo("Europe/Stockholm")
+OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
+NOW = "2027-03-01T08:00"
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(smtp: SmtpServer) -> dict[str, str]:
+    return {"TSK_SMTP_HOST": smtp.host, "TSK_SMTP_PORT": str(smtp.port), "TSK_SMTP_TIMEOUT": "5"}
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    """A SQLite database where Herrljunga has opened a steering-group cycle (mail queued)."""
+    path = tmp_path / "tsk.db"
+    store = Store(f"sqlite:///{path}")
+    migrate.upgrade(store)
+    catalog = load_catalog()
+    engine = Engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    store.dispose()
+    return path
+
+
+def tsk(runner: CliRunner, database: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return runner.invoke(cli, ["--db", str(database), "--org", "herrljunga", *args], env=env)
+
+
+def outbox_rows(database: Path) -> list[OutboxMessage]:
+    store = Store(f"sqlite:///{database}")
+    try:
+        with store.reading() as session:
+            return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+    finally:
+        store.dispose()
+
+
+def as_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# ------------------------------------------------------------------ test
+
+
+def test_mail_test_prints_the_servers_reply(
+    runner: CliRunner, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    result = runner.invoke(
+        cli, ["--org", "herrljunga", "mail", "test", "--to", "anna.berg@example.org"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"127.0.0.1:{smtp.port} svarade: 250 OK (sent)\n"
+    [received] = smtp.messages
+    assert received.rcpt_tos == ("anna.berg@example.org",)
+    assert received.mail_from == "trygghet@herrljunga.example.org"
+    assert received.message["Subject"] == "Testmejl från tsk-workflow (Herrljunga kommun)"
+    data = as_json(runner.invoke(cli, ["mail", "test", "--to", "a@example.org", "--json"], env=env))
+    assert (data["status"], data["reply"], data["to"]) == ("sent", "250 OK", "a@example.org")
+    assert smtp.messages[1].mail_from == "tsk-workflow@localhost"  # no --org: the environment's
+
+
+def test_mail_test_fails_with_the_reply_when_the_server_refuses(
+    runner: CliRunner, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    smtp.respond("550 5.7.1 Relaying denied")
+    result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org"], env=env)
+    assert result.exit_code == 1
+    assert "550 5.7.1 Relaying denied (permanent)" in result.stdout
+    smtp.stop()
+    result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org", "--json"], env=env)
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["status"] == "temporary"
+
+
+def test_bad_mail_settings_are_one_line_and_touch_nothing(
+    runner: CliRunner, database: Path
+) -> None:
+    before = [(r.status, r.next_attempt_at) for r in outbox_rows(database)]
+    result = tsk(runner, database, "mail", "send", "--now", NOW, env={"TSK_SMTP_PORT": "smtp"})
+    assert result.exit_code == 1
+    assert result.stderr == "tsk: TSK_SMTP_PORT must be a port number (1-65535), not 'smtp'\n"
+    assert [(r.status, r.next_attempt_at) for r in outbox_rows(database)] == before
+
+
+# ------------------------------------------------------------------ send, status, retry
+
+
+def test_send_status_and_retry(
+    runner: CliRunner, database: Path, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    pending = [r for r in outbox_rows(database) if r.status == "pending"]
+    smtp.respond("550 5.1.1 No such user", stage="rcpt")
+    sent = as_json(tsk(runner, database, "mail", "send", "--now", NOW, "--json", env=env))
+    assert (sent["sent"], sent["retried"], sent["failed"]) == (len(pending) - 1, 0, 1)
+    assert sent["failures"] == [f"{pending[0].email}: 550 5.1.1 No such user"]
+
+    status = as_json(tsk(runner, database, "mail", "status", "--json"))
+    assert status == {
+        "pending": 0,
+        "sent": len(pending) - 1,
+        "failed": 1,
+        "digest": 4,  # the cycle and the task for gunilla.ahlberg and stefan.moller (digest)
+        "failures": [
+            {
+                "id": pending[0].id,
+                "to": pending[0].email,
+                "template": pending[0].template,
+                "attempts": 1,
+                "reply": "550 5.1.1 No such user",
+            }
+        ],
+    }
+    text = tsk(runner, database, "mail", "status")
+    assert text.exit_code == 0
+    assert text.stdout.splitlines() == [
+        f"väntar 0, skickade {len(pending) - 1}, misslyckade 1, väntar på dagligt sammandrag 4",
+        f"  {pending[0].id:>6} {pending[0].email} {pending[0].template} (1 försök): "
+        "550 5.1.1 No such user",
+    ]
+
+    missing = tsk(runner, database, "mail", "retry", "9999")
+    assert missing.exit_code == 1
+    assert missing.stderr == "tsk: no failed mail number 9999 (see tsk mail status)\n"
+    retried = tsk(runner, database, "mail", "retry", str(pending[0].id))
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    assert as_json(tsk(runner, database, "mail", "status", "--json"))["pending"] == 1
+    again = tsk(runner, database, "mail", "send", "--now", NOW, env=env)
+    assert again.stdout == "skickade 1, försöker igen 0, misslyckade 0\n"
+    assert as_json(tsk(runner, database, "mail", "retry", "--json")) == {"requeued": 0}
+    arrived = [m.message["Message-ID"] for m in smtp.messages]
+    assert sorted(arrived) == sorted(r.message_id for r in pending)
+
+
+def test_digest_by_hand(
+    runner: CliRunner, database: Path, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    early = as_json(tsk(runner, database, "mail", "digest", "--now", "2027-03-02T05:00", "--json"))
+    assert early["digests"] == 2  # by hand: whatever the time of day
+    again = tsk(runner, database, "mail", "digest", "--now", "2027-03-02T18:00")
+    assert again.stdout == "0 dagliga sammandrag köade\n"
+    digests = [r for r in outbox_rows(database) if r.template == "digest"]
+    assert sorted(r.recipient for r in digests) == ["gunilla.ahlberg", "stefan.moller"]
+    tsk(runner, database, "mail", "send", "--now", "2027-03-02T05:00", env=env)
+    subjects = {m.message["Subject"] for m in smtp.messages}
+    assert "Trygghetsarbetet tisdag 2 mars 2027: 2 punkter" in subjects
+
+
+def test_a_bad_now_is_a_usage_error(runner: CliRunner, database: Path) -> None:
+    result = tsk(runner, database, "mail", "digest", "--now", "igår")
+    assert result.exit_code == 2
+    assert "not an ISO 8601 time" in result.output

@@ -1,0 +1,399 @@
+"""The outbox end to end: engine acts queue rows in their own transaction, and ``deliver`` sends
+them to a real SMTP server (aiosmtpd on 127.0.0.1), on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy import select, update
+
+from tests.smtp_server import SmtpServer
+from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
+from tsk_workflow.engine.decisions import Decisions
+from tsk_workflow.engine.notify import message_id
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.errors import Refused
+from tsk_workflow.mail import outbox
+from tsk_workflow.mail.smtp import backoff
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import Cycle, OutboxMessage, Task
+
+TZ = ZoneInfo("Europe/Stockholm")
+OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
+CHAIR = "jessica.wahlstrom"
+EST_GROUP = [
+    "jessica.wahlstrom",
+    "hanna.nyberg",
+    "erik.sundin",
+    "johanna.falk",
+    "tomas.berglund",
+    "sofie.ahlin",
+    "ida.wikstrom",
+    "jonas.ek",
+]
+REPORTERS = ["johanna.falk", "viktor.holmberg", "ida.wikstrom", "jonas.ek", "rachel.moore"]
+
+
+class Clock:
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def herrljunga(catalog: Catalog) -> Organisation:
+    return load_organisation("herrljunga", catalog)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(OPENED)
+
+
+@pytest.fixture
+def engine(store: Store, catalog: Catalog, herrljunga: Organisation, clock: Clock) -> Engine:
+    return Engine(store, catalog, herrljunga, clock=clock)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def env(smtp: SmtpServer) -> dict[str, str]:
+    return {
+        "TSK_SMTP_HOST": smtp.host,
+        "TSK_SMTP_PORT": str(smtp.port),
+        "TSK_SMTP_TIMEOUT": "5",
+    }
+
+
+def rows(store: Store, **where: Any) -> list[OutboxMessage]:
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    for key, value in where.items():
+        query = query.where(getattr(OutboxMessage, key) == value)
+    with store.reading() as session:
+        return list(session.scalars(query))
+
+
+def deliver(store: Store, org: Organisation, env: dict[str, str], now: dt.datetime) -> Any:
+    return outbox.deliver(store, {org.municipality: org}, env, now)
+
+
+def parts(message: EmailMessage) -> dict[str, str]:
+    found = {}
+    for part in message.iter_parts():
+        assert isinstance(part, EmailMessage)
+        found[part.get_content_type()] = str(part.get_content())
+    return found
+
+
+def to_meeting(engine: Engine, clock: Clock) -> Cycle:
+    """An EST cycle moved to its cause-analysis step (a meeting): every task done by the chair."""
+    cycle = engine.open_cycle(CHAIR, "est", "2027-03")
+    clock.now = OPENED + dt.timedelta(days=2)
+    for step in ("insamling", "sammanstallning"):
+        for task_id in open_tasks(engine.store, step):
+            engine.complete_task(CHAIR, task_id, "klart")
+    assert open_tasks(engine.store, "orsaksanalys")
+    return cycle
+
+
+def open_tasks(store: Store, step: str) -> list[int]:
+    query = select(Task.id).where(Task.status == "open", Task.step == step).order_by(Task.id)
+    with store.reading() as session:
+        return list(session.scalars(query))
+
+
+# ------------------------------------------------------------------ rows in the act's transaction
+
+
+def test_opening_a_cycle_queues_one_row_per_recipient_with_a_stable_message_id(
+    engine: Engine, store: Store, herrljunga: Organisation
+) -> None:
+    cycle = engine.open_cycle(CHAIR, "est", "2027-03")
+    opened = rows(store, template="cycle_opened")
+    assert [r.recipient for r in opened] == EST_GROUP
+    assigned = rows(store, template="task_assigned")
+    assert [r.recipient for r in assigned] == REPORTERS
+    for row in [*opened, *assigned]:
+        person = herrljunga.person(row.recipient)
+        assert person is not None
+        assert (row.email, row.language) == (person.email, person.language)
+        assert (row.status, row.attempts, row.municipality) == ("pending", 0, "herrljunga")
+        assert row.next_attempt_at == row.created_at == OPENED
+        assert row.cycle_id == cycle.id
+        assert row.context["person"] == {"id": person.id, "name": person.name}
+    assert opened[0].message_id == message_id(herrljunga, f"cycle:{cycle.id}:opened", CHAIR)
+    assert len({r.message_id for r in rows(store)}) == len(rows(store))
+    assert {r.language for r in assigned} == {"sv", "en"}  # rachel.moore reads English
+    ida = next(r for r in assigned if r.recipient == "ida.wikstrom")
+    assert (
+        ida.context["command"]
+        == f'tsk --org herrljunga --as ida.wikstrom task done {ida.task_id} --note "..."'
+    )
+
+
+def test_a_failed_act_leaves_no_outbox_row(
+    engine: Engine, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: Any) -> None:
+        raise RuntimeError("the disk is full")
+
+    # Fails after the cycle, its tasks and their mail have been written in the act's transaction.
+    monkeypatch.setattr(Engine, "_after_change", fail)
+    with pytest.raises(RuntimeError, match="disk is full"):
+        engine.open_cycle(CHAIR, "est", "2027-03")
+    assert rows(store) == []
+    with store.reading() as session:
+        assert session.scalars(select(Cycle)).first() is None
+    monkeypatch.undo()
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    queued = len(rows(store))
+    with pytest.raises(Refused, match="already exists"):
+        engine.open_cycle(CHAIR, "est", "2027-03")
+    assert len(rows(store)) == queued
+
+
+# ------------------------------------------------------------------ delivery over SMTP
+
+
+def test_an_est_cycle_arrives_in_swedish_and_english_with_the_meeting_invitation(
+    engine: Engine, store: Store, herrljunga: Organisation, clock: Clock, smtp: SmtpServer,
+    env: dict[str, str],
+) -> None:  # fmt: skip
+    cycle = to_meeting(engine, clock)
+    queued = rows(store)
+    result = deliver(store, herrljunga, env, clock.now)
+    assert (result.sent, result.retried, result.failed) == (len(queued), 0, 0)
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows(store))
+    received = {m.message["Message-ID"]: m for m in smtp.messages}
+    assert set(received) == {r.message_id for r in queued}
+    for row in queued:
+        assert received[row.message_id].rcpt_tos == (row.email,)
+    assert smtp.connections == 1  # one connection for the whole batch
+
+    # A task in Swedish: what, of whom, in which cycle, by when, and how to say it is done.
+    task = next(
+        r for r in queued if r.template == "task_assigned" and r.recipient == "ida.wikstrom"
+    )
+    mail = received[task.message_id]
+    assert mail.mail_from == "trygghet@herrljunga.example.org"
+    assert mail.message["To"].addresses[0].display_name == "Ida Wikström"
+    assert mail.message["Subject"] == "Uppgift: Månadsrapport till EST – senast onsdag 10 mars 2027"
+    bodies = parts(mail.message)
+    assert set(bodies) == {"text/plain", "text/html"}
+    command = f'tsk --org herrljunga --as ida.wikstrom task done {task.task_id} --note "..."'
+    for body in (bodies["text/plain"], bodies["text/html"]):
+        assert "Hej Ida Wikström!" in body
+        assert "Månadsrapport till EST" in body
+        assert "est-2027-03" in body
+        assert "onsdag 10 mars 2027, vecka 10" in body
+        assert "17:00" in body
+    assert command in bodies["text/plain"]
+    assert command.replace('"', "&#34;") in bodies["text/html"]
+
+    # The same task in English for the one who reads English.
+    english = next(r for r in queued if r.recipient == "rachel.moore")
+    bodies = parts(received[english.message_id].message)
+    assert received[english.message_id].message["Subject"] == (
+        "Task: Monthly report to EST – due Wednesday 10 March 2027"
+    )
+    assert "Wednesday 10 March 2027, week 10" in bodies["text/plain"]
+    assert "--as rachel.moore task done" in bodies["text/plain"]
+
+    # The meeting: an invitation each, with the calendar request.
+    invitations = [r for r in queued if r.template == "meeting_invitation"]
+    assert [r.recipient for r in invitations] == EST_GROUP
+    mail = received[invitations[1].message_id]
+    assert mail.message["Subject"] == "Kallelse: EST-möte – måndag 8 mars 2027 kl. 09:00"
+    bodies = parts(mail.message)
+    assert set(bodies) == {"text/plain", "text/html", "text/calendar"}
+    assert "Dag:         måndag 8 mars 2027, vecka 10" in bodies["text/plain"]
+    assert "Tid:         09:00–11:00" in bodies["text/plain"]
+    calendar = icalendar.Calendar.from_ical(bodies["text/calendar"])
+    [event] = calendar.walk("VEVENT")
+    assert calendar["METHOD"] == "REQUEST"
+    assert str(event["UID"]) == f"herrljunga-cycle{cycle.id}-orsaksanalys@tsk-workflow"
+    assert event.decoded("DTSTART") == dt.datetime(2027, 3, 8, 9, 0, tzinfo=TZ)
+    assert event.decoded("DTEND") == dt.datetime(2027, 3, 8, 11, 0, tzinfo=TZ)
+    assert str(event["ORGANIZER"]) == "mailto:jessica.wahlstrom@herrljunga.example.org"
+    assert [str(a) for a in [event["ATTENDEE"]]] == ["mailto:hanna.nyberg@herrljunga.example.org"]
+
+    # Nothing is sent twice.
+    assert deliver(store, herrljunga, env, clock.now + dt.timedelta(days=1)).sent == 0
+    assert len(smtp.messages) == len(queued)
+
+
+def test_451_is_retried_after_the_backoff_and_then_delivered(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    queued = rows(store)
+    smtp.respond("451 4.3.0 Try again later")  # the first message; 250 for the rest
+    result = deliver(store, herrljunga, env, OPENED)
+    assert (result.sent, result.retried, result.failed) == (len(queued) - 1, 1, 0)
+    [waiting] = rows(store, status="pending")
+    assert waiting.message_id == queued[0].message_id
+    assert (waiting.attempts, waiting.last_reply) == (1, "451 4.3.0 Try again later")
+    assert waiting.next_attempt_at == OPENED + backoff(1)
+    assert deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=30)).sent == 0
+    assert deliver(store, herrljunga, env, OPENED + backoff(1)).sent == 1
+    [again] = rows(store, message_id=waiting.message_id)
+    assert (again.status, again.attempts, again.last_reply) == ("sent", 2, "250 OK")
+    ids = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert ids == Counter({r.message_id: 1 for r in queued})
+
+
+def test_550_is_marked_failed_with_the_reply_kept(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    smtp.respond("550 5.1.1 No such user", stage="rcpt")
+    result = deliver(store, herrljunga, env, OPENED)
+    assert result.failed == 1
+    assert result.replies == ["jessica.wahlstrom@herrljunga.example.org: 550 5.1.1 No such user"]
+    [failed] = rows(store, status="failed")
+    assert (failed.recipient, failed.attempts) == (CHAIR, 1)
+    assert failed.last_reply == "550 5.1.1 No such user"
+    with store.reading() as session:
+        counts = outbox.status_counts(session, "herrljunga")
+        assert [f.id for f in outbox.failures(session)] == [failed.id]
+    assert counts["failed"] == 1
+    assert counts["sent"] == len(rows(store)) - 1
+    assert deliver(store, herrljunga, env, OPENED + dt.timedelta(days=1)).sent == 0
+    with store.transaction() as session:
+        assert outbox.retry(session, OPENED, failed.id) == 1
+    assert deliver(store, herrljunga, env, OPENED).sent == 1
+    assert rows(store, status="failed") == []
+
+
+def test_a_server_that_is_down_and_comes_up_gets_each_message_once(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    queued = rows(store)
+    smtp.stop()
+    down = deliver(store, herrljunga, env, OPENED)
+    assert (down.sent, down.retried, down.failed) == (0, len(queued), 0)
+    assert all(r.status == "pending" and r.attempts == 1 for r in rows(store))
+    assert all(r.last_reply and "127.0.0.1" in r.last_reply for r in rows(store))
+    smtp.start()
+    assert deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=59)).sent == 0
+    assert deliver(store, herrljunga, env, OPENED + backoff(1)).sent == len(queued)
+    assert Counter(m.message["Message-ID"] for m in smtp.messages) == Counter(
+        {r.message_id: 1 for r in queued}
+    )
+    assert all(r.status == "sent" and r.attempts == 2 for r in rows(store))
+
+
+def test_a_crash_between_sending_and_marking_sends_again_with_the_same_message_id(
+    engine: Engine,
+    store: Store,
+    herrljunga: Organisation,
+    smtp: SmtpServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    queued = rows(store)
+    mark = outbox._mark
+    crashes = []
+
+    def crash_once(*args: Any) -> None:
+        if not crashes:
+            crashes.append(1)
+            raise SystemExit("killed after sending")
+        mark(*args)
+
+    monkeypatch.setattr(outbox, "_mark", crash_once)
+    with pytest.raises(SystemExit):
+        deliver(store, herrljunga, env, OPENED)
+    assert len(smtp.messages) == len(queued)  # sent, but never marked
+    assert all(r.status == "pending" and r.attempts == 0 for r in rows(store))
+    assert deliver(store, herrljunga, env, OPENED + outbox.LEASE / 2).sent == 0  # still leased
+    assert deliver(store, herrljunga, env, OPENED + outbox.LEASE).sent == len(queued)
+    arrived = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert arrived == Counter({r.message_id: 2 for r in queued})
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows(store))
+    assert deliver(store, herrljunga, env, OPENED + 2 * outbox.LEASE).sent == 0
+
+
+def test_a_message_that_cannot_be_rendered_fails_alone(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    first = rows(store)[0]
+    broken = {k: v for k, v in first.context.items() if k != "cycle"}
+    with store.transaction() as session:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == first.id).values(context=broken)
+        )
+    result = deliver(store, herrljunga, env, OPENED)
+    assert (result.sent, result.failed) == (len(rows(store)) - 1, 1)
+    [failed] = rows(store, status="failed")
+    assert failed.id == first.id
+    assert failed.last_reply is not None
+    assert failed.last_reply.startswith("cannot render: mail template 'cycle_opened.subject.txt'")
+
+
+def test_a_users_text_with_line_breaks_and_markup_cannot_add_headers(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    evil = "Stängd\r\nBcc: thief@evil.example\r\n\r\n<script>alert('x')</script> & <b>klart</b>"
+    cycle = engine.open_cycle(CHAIR, "est", "2027-03")
+    Decisions(engine).propose(
+        "hanna.nyberg",
+        cycle.ref,
+        "Belysning <i>nu</i>\r\nBcc: thief@evil.example\nX-Evil: 1",
+        cost=350_000,
+    )
+    engine.close_cycle(CHAIR, cycle.ref, evil, force=True)
+    deliver(store, herrljunga, env, OPENED)
+    assert all(r.status == "sent" for r in rows(store))
+    for received in smtp.messages:
+        headers = {name.lower() for name in received.message.keys()}  # noqa: SIM118
+        assert headers == {
+            "message-id",
+            "date",
+            "from",
+            "to",
+            "subject",
+            "content-type",
+            "mime-version",
+        }
+        assert len(received.rcpt_tos) == 1
+        assert "thief" not in received.rcpt_tos[0]
+    closed = next(r for r in rows(store, template="cycle_closed") if r.recipient == CHAIR)
+    mail = next(m for m in smtp.messages if m.message["Message-ID"] == closed.message_id)
+    bodies = parts(mail.message)
+    assert (
+        "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;klart&lt;/b&gt;"
+        in bodies["text/html"]
+    )
+    assert "<script>" not in bodies["text/html"]
+    assert "Anteckning:  Stängd\nBcc: thief@evil.example" in bodies["text/plain"]  # just text
+    assert "<script>alert('x')</script>" in bodies["text/plain"]
+    routed = rows(store, template="decision_routed")[0]
+    mail = next(m for m in smtp.messages if m.message["Message-ID"] == routed.message_id)
+    subject = str(mail.message["Subject"])
+    assert subject == "Beslutsärende till KS: Belysning <i>nu</i> Bcc: thief@evil.example X-Evil: 1"
+    assert mail.message["X-Evil"] is None
+    assert "Belysning &lt;i&gt;nu&lt;/i&gt;" in parts(mail.message)["text/html"]

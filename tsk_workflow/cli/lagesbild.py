@@ -1,0 +1,102 @@
+"""``tsk lagesbild``: the compiled lägesbild of a cycle, from its reports (and crime statistics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tsk_workflow.cli import runtime
+from tsk_workflow.cli.context import emit_json, json_option, settings
+
+
+@click.command()
+@click.argument("cycle_ref", metavar="CYCLE")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html"]),
+    help="Markdown or HTML (default: html for an --out file ending in .html, else md)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the lägesbild to FILE instead of printing it",
+)
+@click.option(
+    "--stats",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="CSV",
+    help="Crime statistics: columns month (YYYY-MM), area, category, count",
+)
+@click.option("--lang", type=click.Choice(["sv", "en"]), help="Language (default: global --lang)")
+@json_option
+@click.pass_context
+def lagesbild(
+    ctx: click.Context,
+    cycle_ref: str,
+    fmt: str | None,
+    out: Path | None,
+    stats: Path | None,
+    lang: str | None,
+    as_json: bool,
+) -> None:
+    """The lägesbild of CYCLE (ID or reference such as est-2027-03): counts by category and by
+    town against the months before, a chart of twelve months, the reporters' descriptions and
+    suggestions by category, and who reported (per department; names only if the organisation
+    allows it)."""
+    from tsk_workflow.errors import Refused
+    from tsk_workflow.lagesbild.produce import file_name, has_reports, lagesbild_of
+    from tsk_workflow.lagesbild.render import render
+    from tsk_workflow.lagesbild.stats import StatsError, read_stats
+
+    lang = lang or settings(ctx).lang
+    fmt = fmt or ("html" if out is not None and out.suffix.lower() in {".html", ".htm"} else "md")
+    rows = None
+    if stats is not None:
+        try:
+            rows = read_stats(stats)
+        except StatsError as exc:
+            for problem in exc.problems:
+                click.echo(f"tsk: {problem}", err=True)
+            ctx.exit(1)
+    if out is not None and not out.parent.is_dir():
+        raise Refused(f"cannot write '{out}': the folder '{out.parent}' does not exist")
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        cycle = engine.find_cycle(session, cycle_ref)
+        definition = engine.catalog.definition(cycle.process)
+        if not has_reports(definition):
+            raise Refused(
+                f"{cycle.ref}: the process '{cycle.process}' has no reporter form "
+                "(a task form with a question that is the lägesbild's category)"
+            )
+        figures = lagesbild_of(
+            session,
+            engine.org,
+            definition,
+            cycle,
+            lang=lang,
+            now=engine.clock(),
+            statistics=rows,
+            statistics_source=stats.name if stats is not None else None,
+        )
+        suggested = file_name(cycle, fmt)
+    text = render(figures, fmt)
+    if out is not None:
+        out.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json(
+            {"file": str(out) if out else None, "format": fmt, "suggested_name": suggested}
+            | figures.to_dict()
+        )
+    elif out is not None:
+        size = len(text.encode("utf-8"))
+        sv = lang == "sv"
+        click.echo(
+            f"{'Lägesbilden för' if sv else 'The situation report of'} {figures.cycle_ref} "
+            f"{'är skriven till' if sv else 'is written to'} {out} ({fmt}, {size} B)"
+        )
+    else:
+        click.echo(text, nl=False)

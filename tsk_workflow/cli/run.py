@@ -1,0 +1,100 @@
+"""``tsk run``: the scheduler as a long-running service (systemd), see ``tsk_workflow.scheduler``."""
+
+from __future__ import annotations
+
+import click
+
+from tsk_workflow.cli import runtime
+from tsk_workflow.cli.context import json_option
+
+
+def _clock(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
+    from tsk_workflow.scheduler import parse_clock
+
+    try:
+        return parse_clock(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command()
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between scheduler passes",
+)
+@click.option(
+    "--digest-time",
+    default="07:00",
+    show_default=True,
+    metavar="HH:MM",
+    callback=_clock,
+    help="Local time of the daily digest",
+)
+@click.option(
+    "--send/--no-send",
+    default=None,
+    help="Send the queued mail after each pass (default: when TSK_SMTP_HOST is set)",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=500,
+    show_default=True,
+    help="Timers claimed and fired per transaction",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    interval: float,
+    digest_time: object,
+    send: bool | None,
+    batch: int,
+    log_level: str,
+    as_json: bool,
+) -> None:
+    """Run the scheduler until stopped (SIGTERM or Ctrl-C): a pass every --interval seconds,
+    the daily digest at --digest-time. Logs one line per pass on stderr (--json: JSON lines).
+
+    A stop lets the pass in progress finish, logs "stopped" and exits 0.
+    """
+    import datetime as dt
+    import os
+
+    from tsk_workflow.engine.service import system_clock
+    from tsk_workflow.scheduler import Options, Service, serve
+
+    _logging(log_level, as_json)
+    assert isinstance(digest_time, dt.time)
+    engines = runtime.engines(ctx, system_clock)
+    sending = send if send is not None else bool(os.environ.get("TSK_SMTP_HOST"))
+    options = Options(interval=interval, digest_time=digest_time, send=sending, batch=batch)
+    ctx.exit(serve(Service(engines, options)))
+
+
+def _logging(level: str, as_json: bool) -> None:
+    import logging
+    import sys
+
+    from tsk_workflow.scheduler import JsonFormatter
+
+    handler = logging.StreamHandler(sys.stderr)
+    if as_json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # APScheduler logs every job run at INFO; its warnings (a pass that overran) still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -1,0 +1,531 @@
+"""Forms on tasks: checking answers against a form, and showing a form to people.
+
+A task of a process definition may carry a ``form`` (``definitions.model.Form``). Its answers
+are a mapping of question keys to values; ``check_answers`` turns what people gave (a YAML or
+JSON file, or ``KEY=VALUE`` pairs) into the stored form of each answer, with one problem per
+wrong answer. The engine checks again inside its act (``accept``): it is the authority.
+
+Stored answers: ``choice``, ``town`` and ``area`` as their key; ``choices`` as a list of keys in
+the form's order; ``date`` as ``YYYY-MM-DD``; ``datetime`` as ``YYYY-MM-DD`` or
+``YYYY-MM-DDTHH:MM`` (local time); ``number`` as an integer when whole, else a float; ``text``
+as the text with surrounding white space removed. Unanswered questions are left out.
+
+Pure functions of their inputs, except ``read_answers_file``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tsk_workflow import audit
+from tsk_workflow.definitions.model import Form, Label, ProcessDefinition, Question
+from tsk_workflow.definitions.model import Task as TaskDef
+from tsk_workflow.definitions.reader import Document, ReadError, read_file
+from tsk_workflow.errors import Refused
+from tsk_workflow.organisation.model import Organisation
+
+MAX_TEXT = 10_000
+"""No free-text answer is longer than this, whatever the form says."""
+
+# ---------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True)
+class AnswerProblem:
+    """One wrong answer: the question (or given key) and what is wrong with it."""
+
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+class InvalidAnswers(Refused):
+    """The answers do not fit the form; ``problems`` has one entry per wrong answer."""
+
+    def __init__(self, task_id: int | None, problems: Sequence[AnswerProblem]) -> None:
+        self.task_id = task_id
+        self.problems = list(problems)
+        what = f"the answers to task {task_id}" if task_id is not None else "the answers"
+        super().__init__(f"{what} do not fit its form: " + "; ".join(map(str, self.problems)))
+
+
+# ---------------------------------------------------------------- the form of a task
+
+
+def task_definition(definition: ProcessDefinition, step: str, key: str) -> TaskDef | None:
+    """The definition of the task ``key`` of ``step``, or None if the definition lost it."""
+    if step not in definition.step_keys:
+        return None
+    return next((t for t in definition.step(step).tasks if t.key == key), None)
+
+
+def form_of(definition: ProcessDefinition, step: str, key: str) -> Form | None:
+    task = task_definition(definition, step, key)
+    return task.form if task is not None else None
+
+
+# ---------------------------------------------------------------- checking answers
+
+
+def check_answers(
+    form: Form, given: Mapping[str, Any], org: Organisation
+) -> tuple[dict[str, Any], list[AnswerProblem]]:
+    """The stored answers and the problems, one per wrong answer (in the form's order)."""
+    answers: dict[str, Any] = {}
+    problems: list[AnswerProblem] = []
+    keys = [q.key for q in form.questions]
+    for name in given:
+        if str(name) not in keys:
+            problems.append(AnswerProblem(str(name), _unknown(str(name), keys)))
+    for question in form.questions:
+        value = given.get(question.key)
+        if _empty(value):
+            if question.required:
+                problems.append(AnswerProblem(question.key, "needs an answer (it is required)"))
+            continue
+        try:
+            answers[question.key] = _answer(question, value, org)
+        except _Wrong as wrong:
+            problems.append(AnswerProblem(question.key, str(wrong)))
+    order = {key: index for index, key in enumerate(keys)}
+    problems.sort(key=lambda p: order.get(p.key, len(order)))
+    return answers, problems
+
+
+def accept(
+    form: Form | None, given: Mapping[str, Any] | None, org: Organisation, task_id: int
+) -> dict[str, Any] | None:
+    """What the engine stores for a task completed with ``given``, or ``InvalidAnswers`` /
+    ``Refused``: answers to a task without a form, no answers to a task whose form is required.
+    """
+    present = answered(given)
+    if form is None:
+        if present:
+            raise Refused(f"task {task_id} has no form: complete it without answers")
+        return None
+    if not present:
+        if form.required:
+            raise Refused(
+                f"task {task_id} has a form that must be answered: give --answers FILE or "
+                f"--answer KEY=VALUE (see 'tsk task form {task_id}')"
+            )
+        return None
+    assert given is not None
+    answers, problems = check_answers(form, given, org)
+    if problems:
+        raise InvalidAnswers(task_id, problems)
+    return answers
+
+
+def answered(given: Mapping[str, Any] | None) -> bool:
+    """Whether ``given`` answers anything at all (an unfilled template does not)."""
+    return given is not None and any(not _empty(value) for value in given.values())
+
+
+def answers_digest(answers: Mapping[str, Any] | None) -> str | None:
+    """The SHA-256 of the stored answers (canonical JSON), kept in the audit event."""
+    return None if answers is None else audit.digest(dict(answers))
+
+
+class _Wrong(Exception):
+    pass
+
+
+def _empty(value: Any) -> bool:
+    """Whether ``value`` leaves the question unanswered (nothing, blank, an empty list)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple | dict):
+        return not value
+    return False
+
+
+def _unknown(name: str, keys: list[str]) -> str:
+    close = difflib.get_close_matches(name, keys, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (questions: {', '.join(keys)})"
+    return f"no such question in the form{hint}"
+
+
+def _answer(question: Question, value: Any, org: Organisation) -> Any:
+    kind = question.type
+    if kind == "choice":
+        return _one_choice(question, _scalar_text(value))
+    if kind == "choices":
+        return _several(question, value)
+    if kind == "town":
+        return _place(value, [(t.key, t.name) for t in org.towns], "town", org)
+    if kind == "area":
+        return _place(value, [(a.key, a.name) for a in org.areas], "area", org)
+    if kind == "date":
+        return _date(value).isoformat()
+    if kind == "datetime":
+        return _datetime(value, org)
+    if kind == "number":
+        return _number(question, value)
+    return _text(question, value)
+
+
+def _scalar_text(value: Any) -> str:
+    if isinstance(value, list | dict | tuple):
+        raise _Wrong("give one value, not a list")
+    return str(value).strip()
+
+
+def _one_choice(question: Question, text: str) -> str:
+    wanted = text.casefold()
+    for choice in question.choices:
+        if wanted in {
+            choice.key.casefold(),
+            choice.label.sv.strip().casefold(),
+            choice.label.en.strip().casefold(),
+        }:
+            return choice.key
+    allowed = ", ".join(c.key for c in question.choices)
+    raise _Wrong(f"{text!r} is not one of the choices ({allowed})")
+
+
+def _several(question: Question, value: Any) -> list[str]:
+    if isinstance(value, str):
+        items = [part.strip() for part in value.split(",")]
+    elif isinstance(value, list | tuple):
+        items = [_scalar_text(item) for item in value]
+    else:
+        items = [_scalar_text(value)]
+    items = [item for item in items if item]
+    chosen: set[str] = set()
+    wrong: list[str] = []
+    for item in items:
+        try:
+            chosen.add(_one_choice(question, item))
+        except _Wrong:
+            wrong.append(repr(item))
+    if wrong:
+        allowed = ", ".join(c.key for c in question.choices)
+        raise _Wrong(
+            f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not among the choices ({allowed})"
+        )
+    ordered = [c.key for c in question.choices if c.key in chosen]
+    low, high = question.min, question.max
+    if low is not None and len(ordered) < low:
+        raise _Wrong(f"choose at least {int(low)}")
+    if high is not None and len(ordered) > high:
+        raise _Wrong(f"choose at most {int(high)}")
+    return ordered
+
+
+def _place(value: Any, known: list[tuple[str, str]], what: str, org: Organisation) -> str:
+    text = _scalar_text(value)
+    wanted = text.casefold()
+    for key, name in known:
+        if wanted in {key.casefold(), name.casefold()}:
+            return key
+    if not known:
+        raise _Wrong(f"{org.name} has no {what}s listed")
+    raise _Wrong(f"{text!r} is not a {what} of {org.name} ({', '.join(k for k, _ in known)})")
+
+
+def _date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise _Wrong("give a date (YYYY-MM-DD) without a time")
+    if isinstance(value, dt.date):
+        return value
+    text = _scalar_text(value)
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise _Wrong(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _datetime(value: Any, org: Organisation) -> str:
+    if isinstance(value, dt.datetime):
+        moment = value
+    elif isinstance(value, dt.date):
+        return value.isoformat()
+    else:
+        text = _scalar_text(value)
+        if len(text) == 10:
+            try:
+                return dt.date.fromisoformat(text).isoformat()
+            except ValueError:
+                pass
+        try:
+            moment = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise _Wrong(
+                f"{text!r} is not a date and time (YYYY-MM-DD HH:MM, or just YYYY-MM-DD)"
+            ) from None
+    if moment.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
+        moment = moment.astimezone(ZoneInfo(org.calendar.timezone)).replace(tzinfo=None)
+    return moment.replace(second=0, microsecond=0).isoformat(timespec="minutes")
+
+
+def _number(question: Question, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise _Wrong("give a number, not true or false")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        text = _scalar_text(value).replace(" ", "").replace("\u00a0", "")
+        try:
+            number = float(text.replace(",", "."))
+        except ValueError:
+            raise _Wrong(f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise _Wrong("give a finite number")
+    if question.integer and number != int(number):
+        raise _Wrong(f"give a whole number, not {_shown(number)}")
+    if question.min is not None and number < question.min:
+        raise _Wrong(f"{_shown(number)} is less than the smallest allowed, {_shown(question.min)}")
+    if question.max is not None and number > question.max:
+        raise _Wrong(f"{_shown(number)} is more than the largest allowed, {_shown(question.max)}")
+    return int(number) if number == int(number) and abs(number) < 2**53 else number
+
+
+def _shown(number: float) -> str:
+    return str(int(number)) if number == int(number) else str(number)
+
+
+def _text(question: Question, value: Any) -> str:
+    if isinstance(value, list | dict | tuple):
+        raise _Wrong("give a text, not a list or mapping")
+    text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
+    longest = min(int(question.max), MAX_TEXT) if question.max is not None else MAX_TEXT
+    if len(text) > longest:
+        raise _Wrong(f"is {len(text)} characters long; at most {longest} are allowed")
+    if question.min is not None and len(text) < question.min:
+        raise _Wrong(f"is {len(text)} characters long; at least {int(question.min)} are needed")
+    return text
+
+
+# ---------------------------------------------------------------- reading answers
+
+
+def parse_pairs(pairs: Iterable[str]) -> tuple[dict[str, str], list[AnswerProblem]]:
+    """``KEY=VALUE`` pairs as a mapping (a later pair for the same key wins)."""
+    found: dict[str, str] = {}
+    problems = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            problems.append(AnswerProblem(pair, "give an answer as KEY=VALUE"))
+            continue
+        found[key.strip()] = value
+    return found, problems
+
+
+def read_answers_file(path: Path) -> Document:
+    """A YAML (or JSON) file of answers: a mapping of question keys to values, with positions.
+
+    Raises ``Refused`` naming the file, line and column when it cannot be read as one.
+    """
+    try:
+        return read_file(path)
+    except ReadError as exc:
+        raise Refused(str(exc.problem)) from None
+    except ValueError as exc:  # a date YAML reads but the calendar has not (2027-13-01)
+        raise Refused(f"{path}:1:1: cannot read the answers: {exc}") from None
+
+
+def located(problems: Iterable[AnswerProblem], document: Document | None) -> list[str]:
+    """Each problem as a line; with ``file:line:column`` when it is about a key of the file."""
+    lines = []
+    for problem in problems:
+        if document is not None and (problem.key,) in document.positions:
+            lines.append(f"{document.problem((problem.key,), str(problem))}")
+        else:
+            lines.append(str(problem))
+    return lines
+
+
+# ---------------------------------------------------------------- showing a form
+
+
+TEXTS = {
+    "sv": {
+        "required": "obligatorisk",
+        "optional": "frivillig",
+        "form_required": "Formuläret måste besvaras för att uppgiften ska kunna markeras klar.",
+        "form_optional": "Formuläret är frivilligt: uppgiften kan markeras klar utan svar.",
+        "choice": "ett av",
+        "choices": "ett eller flera av (lista, eller kommaseparerat med --answer)",
+        "town": "en ort",
+        "area": "ett område",
+        "date": "ett datum (ÅÅÅÅ-MM-DD)",
+        "datetime": "datum och tid (ÅÅÅÅ-MM-DD TT:MM), eller bara datum",
+        "number": "ett tal",
+        "integer": "ett heltal",
+        "text": "fritext",
+        "between": "mellan {low} och {high}",
+        "at_least": "minst {low}",
+        "at_most": "högst {high}",
+        "chars": "tecken",
+        "how": "Svara med: tsk task done {id} --answers FIL  eller  --answer NYCKEL=VÄRDE",
+        "fill": "Fyll i svaren efter kolon och lämna dem med:",
+        "blank": "Lämna en fråga tom om du inte vill svara på den.",
+        "multiline": "Flera rader: skriv | efter kolon och texten indragen på raderna under.",
+    },
+    "en": {
+        "required": "required",
+        "optional": "optional",
+        "form_required": "The form must be answered before the task can be completed.",
+        "form_optional": "The form is optional: the task can be completed without answers.",
+        "choice": "one of",
+        "choices": "one or more of (a list, or comma-separated with --answer)",
+        "town": "a town",
+        "area": "an area",
+        "date": "a date (YYYY-MM-DD)",
+        "datetime": "date and time (YYYY-MM-DD HH:MM), or just the date",
+        "number": "a number",
+        "integer": "a whole number",
+        "text": "free text",
+        "between": "between {low} and {high}",
+        "at_least": "at least {low}",
+        "at_most": "at most {high}",
+        "chars": "characters",
+        "how": "Answer with: tsk task done {id} --answers FILE  or  --answer KEY=VALUE",
+        "fill": "Fill in the answers after the colons and give them with:",
+        "blank": "Leave a question empty if you do not answer it.",
+        "multiline": "Several lines: write | after the colon and the text indented on the lines below.",
+    },
+}
+
+
+def _t(lang: str) -> dict[str, str]:
+    return TEXTS["en" if lang == "en" else "sv"]
+
+
+def allowed_values(question: Question, org: Organisation, lang: str) -> list[tuple[str, str]]:
+    """``(key, label)`` of each value a choice, town or area question allows."""
+    if question.type in {"choice", "choices"}:
+        return [(c.key, c.label.get(lang)) for c in question.choices]
+    if question.type == "town":
+        return [(t.key, t.name) for t in org.towns]
+    if question.type == "area":
+        return [(a.key, a.name) for a in org.areas]
+    return []
+
+
+def expects(question: Question, lang: str) -> str:
+    """What kind of answer the question expects, in words."""
+    texts = _t(lang)
+    kind = "integer" if question.type == "number" and question.integer else question.type
+    what = texts[kind]
+    low, high = question.min, question.max
+    if low is None and high is None:
+        return what
+    values = {
+        "low": _shown(low) if low is not None else "",
+        "high": _shown(high) if high is not None else "",
+    }
+    if low is not None and high is not None:
+        bound = texts["between"].format(**values)
+    elif low is not None:
+        bound = texts["at_least"].format(**values)
+    else:
+        bound = texts["at_most"].format(**values)
+    if question.type == "text":
+        bound += f" {texts['chars']}"
+    return f"{what}, {bound}"
+
+
+def form_json(form: Form, org: Organisation, lang: str) -> dict[str, Any]:
+    """The form as JSON, with texts in ``lang`` and the allowed values spelt out."""
+    return {
+        "title": _label(form.title, lang),
+        "description": _label(form.description, lang),
+        "required": form.required,
+        "questions": [
+            {
+                "key": q.key,
+                "type": q.type,
+                "label": q.label.get(lang),
+                "help": _label(q.help, lang),
+                "required": q.required,
+                "min": q.min,
+                "max": q.max,
+                "integer": q.integer,
+                "expects": expects(q, lang),
+                "choices": [{"key": k, "label": v} for k, v in allowed_values(q, org, lang)],
+            }
+            for q in form.questions
+        ],
+    }
+
+
+def _label(value: Label | None, lang: str) -> str | None:
+    return value.get(lang) if value is not None else None
+
+
+def form_text(
+    form: Form,
+    org: Organisation,
+    lang: str,
+    task_id: int,
+    answers: Mapping[str, Any] | None = None,
+) -> str:
+    """The form for people: its title, then each question with what it allows (and the answer
+    given, for a task already done with answers)."""
+    texts = _t(lang)
+    lines = []
+    if form.title is not None:
+        lines.append(form.title.get(lang))
+    if form.description is not None:
+        lines.append(form.description.get(lang))
+    lines.append(texts["form_required" if form.required else "form_optional"])
+    for question in form.questions:
+        flag = texts["required" if question.required else "optional"]
+        lines += ["", f"{question.key} ({flag}): {question.label.get(lang)}"]
+        if question.help is not None:
+            lines.append(f"    {question.help.get(lang)}")
+        lines.append(f"    {expects(question, lang)}")
+        for key, label in allowed_values(question, org, lang):
+            lines.append(f"      {key:<20} {label}")
+        if answers and question.key in answers:
+            lines.append(f"    = {_answer_text(answers[question.key])}")
+    if not answers:
+        lines += ["", texts["how"].format(id=task_id)]
+    return "\n".join(lines)
+
+
+def template_yaml(form: Form, org: Organisation, lang: str, task_id: int, heading: str) -> str:
+    """A YAML file ready to fill in: every question as an empty key, with comments."""
+    texts = _t(lang)
+    lines = [f"# {heading}"]
+    if form.description is not None:
+        lines += [f"# {line}" for line in form.description.get(lang).splitlines()]
+    lines += [
+        f"# {texts['form_required' if form.required else 'form_optional']}",
+        f"# {texts['fill']}",
+        f"#   tsk task done {task_id} --answers FILE",
+        f"# {texts['blank']}",
+    ]
+    for question in form.questions:
+        flag = texts["required" if question.required else "optional"]
+        lines += ["", f"# {question.label.get(lang)} ({flag})"]
+        if question.help is not None:
+            lines.append(f"# {question.help.get(lang)}")
+        lines.append(f"# {expects(question, lang)}")
+        if question.type == "text" and (question.max is None or question.max > 300):
+            lines.append(f"# {texts['multiline']}")
+        for key, label in allowed_values(question, org, lang):
+            lines.append(f"#   {key}: {label}" if key != label else f"#   {key}")
+        lines.append(f"{question.key}:")
+    return "\n".join(lines) + "\n"
+
+
+def _answer_text(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return " ".join(str(value).split())

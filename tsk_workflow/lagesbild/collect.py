@@ -1,0 +1,133 @@
+"""Reading a cycle's reports, and those of the same process's cycles in the months before."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tsk_workflow.definitions.model import Form, ProcessDefinition
+from tsk_workflow.lagesbild.model import Report
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.models import Cycle, Task
+
+MONTHS = 12
+"""The chart covers the lägesbild's month and the eleven before it."""
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What ``build`` needs from the database: the cycle and the reports, month by month.
+
+    ``history`` has an entry for each earlier month of the window that had a cycle of the
+    process (a month without one, such as July, is unknown rather than zero).
+    """
+
+    cycle_ref: str
+    cycle_title: str
+    period: str
+    reports: tuple[Report, ...]
+    history: Mapping[str, tuple[Report, ...]]
+
+
+def reporter_forms(definition: ProcessDefinition) -> dict[tuple[str, str], Form]:
+    """The forms of the process's reporter tasks by ``(step, task key)``: the tasks whose form
+    has a question that is the lägesbild's category."""
+    return {
+        (step.key, task.key): task.form
+        for step in definition.steps
+        for task in step.tasks
+        if task.form is not None and task.form.part("category") is not None
+    }
+
+
+def window(period: str, months: int = MONTHS) -> list[str]:
+    """The ``months`` months ending with ``period`` (oldest first); ``[]`` if it is no month."""
+    match = _MONTH.match(period)
+    if match is None:
+        return []
+    index = int(match[1]) * 12 + int(match[2]) - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - months + 1, index + 1)]
+
+
+def gather(
+    session: Session, org: Organisation, definition: ProcessDefinition, cycle: Cycle
+) -> Gathered:
+    forms = reporter_forms(definition)
+    earlier = [p for p in window(cycle.period) if p != cycle.period]
+    cycles = [cycle]
+    if earlier:
+        query = select(Cycle).where(
+            Cycle.municipality == cycle.municipality,
+            Cycle.process == cycle.process,
+            Cycle.subject == cycle.subject,
+            Cycle.period.in_(earlier),
+            Cycle.id != cycle.id,
+        )
+        cycles += list(session.scalars(query))
+    periods = {c.id: c.period for c in cycles}
+    by_cycle: dict[int, list[Report]] = {c.id: [] for c in cycles}
+    query_tasks = select(Task).where(Task.cycle_id.in_(list(periods))).order_by(Task.id)
+    for task in session.scalars(query_tasks):
+        form = forms.get((task.step, task.key))
+        if form is not None:
+            by_cycle[task.cycle_id].append(_report(task, form, periods[task.cycle_id], org))
+    history = {
+        periods[c.id]: tuple(by_cycle[c.id]) for c in sorted(cycles[1:], key=lambda c: c.period)
+    }
+    return Gathered(cycle.ref, cycle.title, cycle.period, tuple(by_cycle[cycle.id]), history)
+
+
+def _report(task: Task, form: Form, period: str, org: Organisation) -> Report:
+    assignees = task.assignee_ids
+    reporter = assignees[0] if len(assignees) == 1 else (task.done_by or "")
+    person = org.person(reporter)
+    department = person.department if person is not None else None
+    answered = task.status == "done"
+    answers: Mapping[str, Any] = (task.answers or {}) if answered else {}
+
+    def part(name: str) -> Any:
+        question = form.part(name)
+        return answers.get(question.key) if question is not None else None
+
+    count = part("count")
+    return Report(
+        period=period,
+        task_id=task.id,
+        reporter=reporter,
+        department=department,
+        answered=answered,
+        categories=_keys(part("category")),
+        town=_text(part("town")),
+        place=_text(part("place")),
+        when=_when(part("when")),
+        count=float(count) if isinstance(count, int | float) else 1.0,
+        description=_text(part("description")),
+        action=_text(part("action")),
+    )
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, Iterable):
+        return tuple(str(item) for item in value)
+    return (str(value),)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
+def _when(value: Any) -> str | None:
+    """A stored date or date and time as people read it (``2027-03-02 22:15``)."""
+    text = _text(value)
+    return text.replace("T", " ") if text is not None else None

@@ -1,0 +1,109 @@
+"""The lägesbild of a cycle, and attaching it when the cycle enters the step that produces it.
+
+``produce_documents`` runs inside the engine's act (``engine.steps.enter_step``): when the step
+entered ``produces: [lagesbild]`` and the process has reporter forms, it renders the lägesbild
+(HTML, in Swedish) from the cycle's reports and attaches it as a ``Document`` of kind
+``lagesbild``, with its ``document.attached`` audit event, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from sqlalchemy.orm import Session
+
+from tsk_workflow.definitions.model import ProcessDefinition, Step
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.models import Cycle, Document
+
+if TYPE_CHECKING:
+    from tsk_workflow.engine.steps import StepContext
+    from tsk_workflow.lagesbild.model import Lagesbild
+    from tsk_workflow.lagesbild.stats import StatRow
+
+KIND = "lagesbild"
+AUTOMATIC_FORMAT = "html"
+AUTOMATIC_LANGUAGE = "sv"
+
+
+def has_reports(definition: ProcessDefinition) -> bool:
+    """Whether the process has reporter tasks (a form with the lägesbild's category)."""
+    from tsk_workflow.lagesbild.collect import reporter_forms
+
+    return bool(reporter_forms(definition))
+
+
+def lagesbild_of(
+    session: Session,
+    org: Organisation,
+    definition: ProcessDefinition,
+    cycle: Cycle,
+    *,
+    lang: str,
+    now: dt.datetime,
+    statistics: Sequence[StatRow] | None = None,
+    statistics_source: str | None = None,
+) -> Lagesbild:
+    """The figures of the lägesbild of ``cycle`` as the database has them now."""
+    from tsk_workflow.lagesbild.build import build
+    from tsk_workflow.lagesbild.collect import gather
+
+    gathered = gather(session, org, definition, cycle)
+    return build(
+        gathered,
+        org,
+        definition,
+        lang=lang,
+        now=now,
+        statistics=statistics,
+        statistics_source=statistics_source,
+    )
+
+
+def file_name(cycle: Cycle, fmt: str) -> str:
+    return f"lagesbild-{cycle.ref}.{fmt}"
+
+
+def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | None:
+    """Attach the lägesbild to ``cycle`` if ``step`` produces one from the process's reports."""
+    definition = ctx.process.definition
+    if KIND not in step.produces or not has_reports(definition):
+        return None
+    from tsk_workflow.engine.directory import SYSTEM
+    from tsk_workflow.lagesbild.render import MEDIA_TYPES, render
+
+    figures = lagesbild_of(
+        ctx.session, ctx.org, definition, cycle, lang=AUTOMATIC_LANGUAGE, now=ctx.now
+    )
+    content = render(figures, AUTOMATIC_FORMAT).encode("utf-8")
+    document = Document(
+        cycle_id=cycle.id,
+        step=step.key,
+        kind=KIND,
+        filename=file_name(cycle, AUTOMATIC_FORMAT),
+        media_type=MEDIA_TYPES[AUTOMATIC_FORMAT],
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        attached_by=SYSTEM,
+        attached_at=ctx.now,
+    )
+    ctx.session.add(document)
+    ctx.session.flush()
+    payload = {
+        "document": document.id,
+        "kind": KIND,
+        "filename": document.filename,
+        "sha256": document.sha256,
+        "size": document.size,
+        "step": step.key,
+        "automatic": True,
+        "reports": figures.with_incidents,
+        "answered": figures.answered,
+        "asked": figures.asked,
+    }
+    ctx.record(cycle, SYSTEM, "document.attached", payload, "system")
+    return document

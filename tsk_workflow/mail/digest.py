@@ -1,0 +1,188 @@
+"""The daily digest: one mail a day with everything due, for the people who chose it.
+
+``tsk_workflow.engine.notify.queue`` stores the events a digest person would get one by one
+(tasks assigned, reminders, overdue notices, cycles opened and closed, decisions recorded,
+yearly reports due) as outbox rows with status ``digest``. :func:`compose_digests` gathers each
+person's rows into one ``digest`` row (status ``pending``, sent by the outbox like any other)
+and marks the gathered rows ``digested``, in one transaction.
+
+Once a day: the digest's Message-ID is keyed by person and local day, so a second run on the
+same day finds it and leaves rows that came later for the next day's digest. ``tsk tick`` runs
+it once the local time is past ``mail.digest_time`` (07:00 by default, see
+:func:`compose_due_digests`); ``tsk mail digest`` runs it by hand.
+
+Items are what is still due: a task that is done or cancelled by the time the digest is made is
+left out, and a task appears once (as overdue if any of its rows says so).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tsk_workflow.engine import notify
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import OutboxMessage, Task
+
+DIGEST_TIME = dt.time(7, 0)
+"""The default local time after which the day's digest is made (``mail.digest_time``)."""
+
+_OUTCOME = {
+    "approved": {"sv": "bifall", "en": "approved"},
+    "rejected": {"sv": "avslag", "en": "rejected"},
+    "postponed": {"sv": "bordlagt", "en": "postponed"},
+}
+_RANK = {"task_overdue": 2, "task_due": 1}
+
+
+def digest_time(org: Organisation) -> dt.time:
+    """The organisation's ``mail.digest_time`` (HH:MM)."""
+    text = org.mail.digest_time or DIGEST_TIME.strftime("%H:%M")
+    return dt.time.fromisoformat(text)
+
+
+def digest_due(org: Organisation, now: dt.datetime) -> bool:
+    """Whether it is past the digest time of the day in the organisation's time zone."""
+    local = now.astimezone(ZoneInfo(org.calendar.timezone))
+    return local.time() >= digest_time(org)
+
+
+def compose_due_digests(store: Store, orgs: Mapping[str, Organisation], now: dt.datetime) -> int:
+    """:func:`compose_digests` for the organisations whose digest time has passed today."""
+    due = {key: org for key, org in orgs.items() if digest_due(org, now)}
+    return compose_digests(store, due, now) if due else 0
+
+
+def compose_digests(store: Store, orgs: Mapping[str, Organisation], now: dt.datetime) -> int:
+    """Queue today's digest for every person with rows waiting; returns how many were queued.
+
+    One transaction per organisation. Idempotent for a day: a person whose digest for the
+    local day of ``now`` exists already gets none, and their waiting rows stay for tomorrow.
+    """
+    made = 0
+    for key, org in orgs.items():
+        with store.transaction() as session:
+            made += _compose(session, key, org, now)
+    return made
+
+
+def _compose(session: Session, key: str, org: Organisation, now: dt.datetime) -> int:
+    day = now.astimezone(ZoneInfo(org.calendar.timezone)).date()
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.municipality == key,
+            OutboxMessage.status == "digest",
+            OutboxMessage.created_at <= now,
+        )
+        .order_by(OutboxMessage.recipient, OutboxMessage.created_at, OutboxMessage.id)
+    )
+    waiting: dict[str, list[OutboxMessage]] = {}
+    for row in session.scalars(query):
+        waiting.setdefault(row.recipient, []).append(row)
+    made = 0
+    for person_id, rows in waiting.items():
+        made += _compose_one(session, org, person_id, rows, day, now)
+    return made
+
+
+def _compose_one(
+    session: Session,
+    org: Organisation,
+    person_id: str,
+    rows: list[OutboxMessage],
+    day: dt.date,
+    now: dt.datetime,
+) -> int:
+    """One person's digest (if there is anything still due), and their rows marked gathered."""
+    key = f"digest:{day.isoformat()}"
+    if notify.exists(session, notify.message_id(org, key, person_id)):
+        return 0  # today's digest is made: what came since waits for tomorrow's
+    items = _items(session, rows)
+    queued = 0
+    if items:
+        context = {
+            "day": day.isoformat(),
+            "items": items,
+            "command": " ".join(
+                ["tsk", "--org", org.municipality, "--as", "{person}", "task", "list", "--mine"]
+            ),
+        }
+        try:
+            with session.begin_nested():  # another process making the same digest: it wins
+                queued = len(notify.queue(session, org, [person_id], "digest", key, context, now))
+        except IntegrityError:
+            return 0
+    ids = [row.id for row in rows]
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="digested")
+    )
+    return queued
+
+
+def _items(session: Session, rows: Iterable[OutboxMessage]) -> list[dict[str, Any]]:
+    """The digest's items: one per task still open, one per other event; soonest first."""
+    tasks: dict[int, dict[str, Any]] = {}
+    others: list[dict[str, Any]] = []
+    for row in rows:
+        item = _item(row.template, row.context)
+        if row.task_id is None or not item["kind"].startswith("task_"):
+            others.append(item)
+            continue
+        task = session.get(Task, row.task_id)
+        if task is None or task.status != "open":
+            continue
+        known = tasks.get(row.task_id)
+        if known is None or _RANK[item["kind"]] > _RANK[known["kind"]]:
+            tasks[row.task_id] = item
+    items = [*tasks.values(), *others]
+    return sorted(items, key=lambda item: (item["when"] is None, str(item["when"] or "")[:16]))
+
+
+def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
+    """What one queued event says in a digest: {kind, title, when, cycle}.
+
+    Texts stay as stored (``{"sv": ..., "en": ...}`` where the event had both); the outbox
+    picks the recipient's language when it renders the digest.
+    """
+    cycle = context.get("cycle") or {}
+    ref = str(cycle.get("ref") or cycle.get("id") or "") if isinstance(cycle, dict) else ""
+    task = context.get("task") or {}
+    if template in ("task_assigned", "task_reminder"):
+        return _entry("task_due", task.get("title", ""), task.get("due"), ref)
+    if template in ("task_overdue", "task_escalated"):
+        return _entry("task_overdue", task.get("title", ""), task.get("due"), ref)
+    if template in ("cycle_opened", "cycle_closed"):
+        verb = (
+            {"sv": "har startat", "en": "has started"}
+            if template == "cycle_opened"
+            else {"sv": "är avslutad", "en": "is closed"}
+        )
+        said = {lang: f"{cycle.get('title', '')} {verb[lang]}" for lang in ("sv", "en")}
+        return _entry("cycle", said, None, ref)
+    if template in ("decision_recorded", "decision_routed"):
+        decision = context.get("decision") or {}
+        outcome = _OUTCOME.get(str(decision.get("outcome") or ""))
+        title = str(decision.get("title", ""))
+        text: Any = (
+            {lang: f"{title}: {outcome[lang]}" for lang in ("sv", "en")} if outcome else title
+        )
+        return _entry("decision", text, decision.get("meeting_date"), ref)
+    if template == "yearly_report_due":
+        report = context.get("report") or {}
+        return _entry("report", report.get("title", ""), report.get("due"), ref)
+    if template == "meeting_invitation":
+        meeting = context.get("meeting") or {}
+        return _entry("meeting", meeting.get("title", ""), meeting.get("start"), ref)
+    return _entry(template, template, None, ref)
+
+
+def _entry(kind: str, title: Any, when: Any, cycle: str) -> dict[str, Any]:
+    return {"kind": kind, "title": title, "when": when, "cycle": cycle}
