@@ -265,7 +265,14 @@ def test_herrljunga_est_month(
     assert (actions[0], actions[-1]) == ("cycle.opened", "decision.recorded")
     assert actions.index("cycle.closed") < actions.index("decision.recorded")
     assert actions.count("task.done") == 11
-    assert actions.count("document.attached") == 3
+    attached = [e for e in events if e["action"] == "document.attached"]
+    # the lägesbild made from the reports on entering sammanställning, and the three attached
+    assert [(e["actor"], e["payload"]["kind"]) for e in attached] == [
+        ("tsk", "lagesbild"),
+        (SAMORDNARE, "lagesbild"),
+        (CHAIR, "orsaksanalys"),
+        (DEPUTY, "atgardsplan"),
+    ]
     assert actions.count("cycle.advanced") == 6
     assert actions.count("decision.proposed") == 2
     assert actions.count("decision.recorded") == 3

@@ -92,14 +92,16 @@ def test_traffpunkt_has_the_residents_survey() -> None:
     definition = load_process_file(REPO / "processes" / "traffpunkt.yaml")
     form = forms.form_of(definition, "insamling", "sammanstall_enkat")
     assert form is not None
-    assert form.title is not None and "trygghetsfrågor" in form.title.sv
+    assert form.title is not None
+    assert "trygghetsfrågor" in form.title.sv
     assert {q.key for q in form.questions if q.required} == {
         "antal_svar",
         "andel_trygga",
         "behov_trygghetsvandring",
     }
     share = form.question("andel_trygga")
-    assert share is not None and (share.min, share.max) == (0, 100)
+    assert share is not None
+    assert (share.min, share.max) == (0, 100)
 
 
 # ---------------------------------------------------------------- checking answers (pure)
@@ -332,7 +334,8 @@ def test_task_form_prints_the_form_in_swedish_or_english(tsk: Tsk, cli_task: int
     assert "kategori (required): What is the report about?" in english
     assert "      klotter              Graffiti" in english
     data = tsk.ok("task", "form", str(cli_task))
-    assert data["task"] == cli_task and data["required"] is False
+    assert data["task"] == cli_task
+    assert data["required"] is False
     first = data["questions"][0]
     assert (first["key"], first["type"], first["required"]) == ("kategori", "choice", True)
     assert {"key": "klotter", "label": "Klotter"} in first["choices"]
@@ -424,7 +427,8 @@ def test_bad_answer_options_and_unreadable_files_are_refused(
     broken = tmp_path / "trasig.yaml"
     broken.write_text("kategori: [klotter\n", encoding="utf-8")
     line = tsk.refused("task", "done", str(cli_task), "--answers", str(broken), as_=REPORTER)
-    assert line.startswith(f"tsk: {broken}:") and "YAML syntax error" in line
+    assert line.startswith(f"tsk: {broken}:")
+    assert "YAML syntax error" in line
     listed = tmp_path / "lista.yaml"
     listed.write_text("- klotter\n", encoding="utf-8")
     line = tsk.refused("task", "done", str(cli_task), "--answers", str(listed), as_=REPORTER)

@@ -45,6 +45,7 @@ COMMANDS = {
     "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
     "lagesbild": ("tsk_workflow.cli.lagesbild", "lagesbild", "The compiled lägesbild of a cycle"),
+    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data: purge free text after retention"),
 }
 
 

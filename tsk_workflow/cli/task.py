@@ -151,7 +151,9 @@ def form(
     if task_def is None or task_def.form is None:
         raise Refused(f"task {task_id} ({found.key}) has no form")
     the_form = task_def.form
-    heading = f"{task_def.title.get(lang)} – {ref}, {'task' if lang == 'en' else 'uppgift'} {task_id}"
+    heading = (
+        f"{task_def.title.get(lang)} – {ref}, {'task' if lang == 'en' else 'uppgift'} {task_id}"
+    )
     if template is not None:
         text = forms.template_yaml(the_form, engine.org, lang, task_id, heading)
         if str(template) == "-":

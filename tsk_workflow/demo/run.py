@@ -26,6 +26,7 @@ from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.setup import load_organisation as load_into_store
 from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.mail.digest import compose_due_digests
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import migrate
@@ -150,6 +151,7 @@ def _run_year(
                     players.play(clock.now)
             else:
                 ticker.tick(clock.now)
+                compose_due_digests(engine.store, orgs, clock.now)
             deliver(engine.store, orgs, env, clock.now)
         if progress is not None:
             progress(1)

@@ -34,11 +34,11 @@ TEXTS = {
 
 def nice_top(value: float) -> tuple[float, float]:
     """A round top for the y axis at or above ``value``, and the step between its ticks."""
-    if value <= 0:
+    if value <= 4:
         return 4.0, 1.0
-    raw = value / 4
+    raw = value / 5
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     step = max(step, 1.0)
     return math.ceil(value / step) * step, step
 

@@ -1,0 +1,321 @@
+"""Personal data: the free text people wrote, removed once the retention time has passed.
+
+What is free text (and may name private persons, however often the forms say not to):
+
+- a task's ``note`` and the answers to the *text* questions of its form (``tasks.note``,
+  ``tasks.answers``), of tasks done before the cut-off;
+- a cycle's ``close_note``, of cycles closed before the cut-off;
+- the ``note`` in the context of mail already sent or gathered into a digest (``outbox.context``;
+  the closing note goes out with ``cycle_closed``), of mail queued before the cut-off;
+- the audit payload of each event before the cut-off that holds such text: a ``note`` written
+  by a person (``cycle.advanced``, ``cycle.closed``, ``task.done``) or ``answers`` with a text
+  answer (``task.done``). The whole payload is replaced by ``audit.PURGED`` (``audit.purge``):
+  the chain is built over payload digests, so it still verifies; the event itself (who, when,
+  what, on which cycle) stays.
+
+Kept on purpose: who did what and when (the staff's ids in the audit trail: that is what the
+trail is for), the answers to choice, town, area, date and number questions (the statistics of
+the lägesbild), decisions with their titles, reasons and paragraphs (public records under the
+Archives Act: write no personal data in them), the system's own notes (routing reasons, "timed
+transition"), and attached documents (records with a retention of their own in the archive
+plan; ``tsk audit verify`` checks them against their recorded SHA-256).
+
+The cut-off (``--before``) may not be later than now minus the organisation's
+``privacy.retention`` (an ISO 8601 duration, ``P3Y`` by default) unless forced, and never later
+than now. The purge is one act: the text goes, and an audit event ``personal_data.purged`` with
+the counts (and nothing else) is appended, in one transaction. Only the kanslichef (or a deputy
+for the kanslichef), who answers for the archive, may purge. Purging again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tsk_workflow import audit
+from tsk_workflow.calendar import before as calendar_before
+from tsk_workflow.catalog import Catalog
+from tsk_workflow.definitions.durations import parse_duration
+from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.errors import Refused
+from tsk_workflow.forms import form_of
+from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Task
+
+PURGER_ROLES = ("kanslichef",)
+"""Who may purge: whoever holds (or deputises for) one of these roles."""
+
+ACTION = "personal_data.purged"
+NOTE_KEYS = ("note",)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a purge removed (or, with ``dry_run``, would remove)."""
+
+    before: dt.datetime
+    latest_allowed: dt.datetime
+    retention: str
+    forced: bool
+    dry_run: bool
+    task_notes: int = 0
+    task_answers: int = 0
+    cycle_notes: int = 0
+    mail_notes: int = 0
+    audit_payloads: int = 0
+    event: int | None = None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "task_notes": self.task_notes,
+            "task_answers": self.task_answers,
+            "cycle_notes": self.cycle_notes,
+            "mail_notes": self.mail_notes,
+            "audit_payloads": self.audit_payloads,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("before", "latest_allowed"):
+            data[key] = data[key].isoformat()
+        return data
+
+
+def latest_cutoff(engine: Engine, now: dt.datetime) -> dt.datetime:
+    """The latest cut-off the retention time allows: now minus ``privacy.retention``."""
+    retention = parse_duration(engine.org.privacy.retention)
+    return calendar_before(now, retention, engine.cal).astimezone(dt.UTC)
+
+
+def cutoff_of(day: dt.date, engine: Engine) -> dt.datetime:
+    """The start of ``day`` in the municipality's time zone: ``--before 2024-01-01`` purges
+    what is older than New Year's night."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=engine.cal.zone).astimezone(dt.UTC)
+
+
+def purge(
+    engine: Engine,
+    actor: str | None,
+    before: dt.date,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+) -> PurgeResult:
+    """Remove the free text older than ``before`` (see the module's docstring): one act."""
+    who = engine.actor(actor)
+    cutoff = cutoff_of(before, engine)
+    try:
+        return _purge(engine, who, before, cutoff, force=force, dry_run=dry_run)
+    except _DryRun as done:
+        return done.result
+
+
+class _DryRun(Exception):
+    """Leaves the act's transaction, rolling it back, with what it would have done."""
+
+    def __init__(self, result: PurgeResult) -> None:
+        super().__init__("dry run")
+        self.result = result
+
+
+def _purge(
+    engine: Engine, who: str, before: dt.date, cutoff: dt.datetime, *, force: bool, dry_run: bool
+) -> PurgeResult:
+    with engine.act() as (session, now):
+        role = _require_purger(engine, who)
+        latest = latest_cutoff(engine, now)
+        if cutoff > now:
+            raise Refused(f"--before {before} is in the future: nothing that old can be purged")
+        if cutoff > latest and not force:
+            raise Refused(
+                f"--before {before} is within the retention time ({engine.org.privacy.retention}"
+                f" in {engine.org.name}): the latest allowed is"
+                f" {latest.astimezone(engine.cal.zone).date()}; give --force to purge newer data"
+            )
+        municipality = engine.org.municipality
+        task_notes, task_answers = _tasks(session, engine.catalog, municipality, cutoff)
+        result = PurgeResult(
+            before=cutoff,
+            latest_allowed=latest,
+            retention=engine.org.privacy.retention,
+            forced=force and cutoff > latest,
+            dry_run=dry_run,
+            task_notes=task_notes,
+            task_answers=task_answers,
+            cycle_notes=_cycles(session, municipality, cutoff),
+            mail_notes=_mail(session, municipality, cutoff),
+            audit_payloads=_audit(session, engine.catalog, municipality, cutoff, now),
+        )
+        if dry_run:
+            raise _DryRun(result)
+        payload = {
+            "before": cutoff.isoformat(),
+            "retention": result.retention,
+            "forced": result.forced,
+            **result.counts(),
+        }
+        act = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
+        event = audit.append(session, act, now)
+        return PurgeResult(**{**asdict(result), "event": event.seq})
+
+
+def _require_purger(engine: Engine, who: str) -> str:
+    """The role ``who`` purges in, or ``PermissionDenied`` (kept in ``refused_acts``)."""
+    person = engine.org.person(who)
+    for role in PURGER_ROLES:
+        if person is not None and role in person.roles:
+            return role
+        if person is not None and role in person.deputy_for:
+            return f"deputy {role}"
+    holders = [p.id for role in PURGER_ROLES for p in engine.org.holders(role)]
+    raise PermissionDenied(
+        who,
+        "personal_data.purge",
+        f"municipality:{engine.org.municipality}",
+        f"only the kanslichef ({', '.join(holders) or 'none'}) or a deputy may purge personal data",
+    )
+
+
+# ---------------------------------------------------------------- what is free text
+
+
+def text_questions(catalog: Catalog, process: str, step: str, key: str) -> set[str] | None:
+    """The keys of the text questions of a task's form; None when the definition is unknown."""
+    definition = catalog.definitions.get(process)
+    if definition is None:
+        return None
+    form = form_of(definition, step, key)
+    if form is None:
+        return set()
+    return {question.key for question in form.questions if question.type == "text"}
+
+
+def _without_text(answers: Mapping[str, Any], text_keys: set[str] | None) -> dict[str, Any]:
+    """``answers`` without its free text; everything, when the form is no longer known."""
+    if text_keys is None:
+        return {}
+    return {key: value for key, value in answers.items() if key not in text_keys}
+
+
+def _has_text(value: Any) -> bool:
+    return value is not None and value != "" and value != {} and value != []
+
+
+# ---------------------------------------------------------------- the rows
+
+
+def _tasks(
+    session: Session, catalog: Catalog, municipality: str, cutoff: dt.datetime
+) -> tuple[int, int]:
+    query = (
+        select(Task, Cycle.process)
+        .join(Cycle, Cycle.id == Task.cycle_id)
+        .where(Task.municipality == municipality, Task.done_at < cutoff)
+        .order_by(Task.id)
+    )
+    notes = answered = 0
+    for task, process in session.execute(query):
+        if _has_text(task.note):
+            task.note = None
+            notes += 1
+        if task.answers:
+            kept = _without_text(
+                task.answers, text_questions(catalog, process, task.step, task.key)
+            )
+            if kept != task.answers:
+                task.answers = kept
+                answered += 1
+    session.flush()
+    return notes, answered
+
+
+def _cycles(session: Session, municipality: str, cutoff: dt.datetime) -> int:
+    query = select(Cycle).where(
+        Cycle.municipality == municipality, Cycle.closed_at < cutoff, Cycle.close_note.is_not(None)
+    )
+    count = 0
+    for cycle in session.scalars(query):
+        if _has_text(cycle.close_note):
+            count += 1
+        cycle.close_note = None
+    session.flush()
+    return count
+
+
+def _mail(session: Session, municipality: str, cutoff: dt.datetime) -> int:
+    """Notes in the context of mail that has left (or been gathered into a digest)."""
+    query = select(OutboxMessage).where(
+        OutboxMessage.municipality == municipality,
+        OutboxMessage.created_at < cutoff,
+        OutboxMessage.status.not_in(["pending", "digest"]),
+    )
+    count = 0
+    for row in session.scalars(query):
+        scrubbed = _scrub(row.context)
+        if scrubbed != row.context:
+            row.context = scrubbed
+            count += 1
+    session.flush()
+    return count
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` with every non-empty ``note`` blanked, however deep."""
+    if isinstance(value, dict):
+        return {
+            key: "" if key in NOTE_KEYS and _has_text(item) else _scrub(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    return value
+
+
+def _audit(
+    session: Session, catalog: Catalog, municipality: str, cutoff: dt.datetime, now: dt.datetime
+) -> int:
+    query = (
+        select(AuditEvent.seq, AuditEvent.actor, AuditEvent.cycle_id, AuditPayload.payload)
+        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
+        .where(
+            AuditEvent.municipality == municipality,
+            AuditEvent.at < cutoff,
+            AuditPayload.purged_at.is_(None),
+        )
+        .order_by(AuditEvent.seq)
+    )
+    processes: dict[int, str] = {}
+    count = 0
+    for seq, actor, cycle_id, payload in session.execute(query).all():
+        if _personal(session, catalog, actor, cycle_id, payload, processes):
+            audit.purge(session, seq, now)
+            count += 1
+    return count
+
+
+def _personal(
+    session: Session,
+    catalog: Catalog,
+    actor: str,
+    cycle_id: int | None,
+    payload: Mapping[str, Any],
+    processes: dict[int, str],
+) -> bool:
+    """Whether an event's payload holds free text written by a person."""
+    if actor != SYSTEM and any(_has_text(payload.get(key)) for key in NOTE_KEYS):
+        return True
+    answers = payload.get("answers")
+    if not isinstance(answers, Mapping) or not answers:
+        return False
+    if cycle_id is not None and cycle_id not in processes:
+        processes[cycle_id] = (
+            session.scalar(select(Cycle.process).where(Cycle.id == cycle_id)) or ""
+        )
+    process = processes.get(cycle_id, "") if cycle_id is not None else ""
+    keys = text_questions(catalog, process, str(payload.get("step")), str(payload.get("key")))
+    return _without_text(answers, keys) != dict(answers)
