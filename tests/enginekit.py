@@ -11,17 +11,20 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from tsk_workflow import catalog
 from tsk_workflow.calendar import STOCKHOLM
-from tsk_workflow.catalog import load_catalog, load_organisation
+from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import service
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
     AuditEvent,
@@ -68,9 +71,20 @@ class Clock:
         return self.now
 
 
+@cache
+def shared_catalog() -> Catalog:
+    """The shipped definitions, loaded and compiled once for all the tests."""
+    return load_catalog()
+
+
+@cache
+def shared_organisation(name: str) -> Organisation:
+    """A shipped organisation, read and checked once (it is immutable)."""
+    return load_organisation(name, shared_catalog())
+
+
 def make_engine(store: Store, org: str = "herrljunga", clock: Clock | None = None) -> Engine:
-    catalog = load_catalog()
-    return Engine(store, catalog, load_organisation(org, catalog), clock or Clock())
+    return Engine(store, shared_catalog(), shared_organisation(org), clock or Clock())
 
 
 def counts(store: Store) -> dict[str, int]:
@@ -150,6 +164,12 @@ class Tsk:
     ) -> None:
         self.runner, self.store, self.org, self.clock = runner, store, org, clock
         monkeypatch.setattr(service, "system_clock", clock)
+        # Every command would read and check the definitions and the organisation file again;
+        # they are the same all along, so the commands share one copy (saves most of the time).
+        monkeypatch.setattr(catalog, "load_catalog", shared_catalog)
+        monkeypatch.setattr(
+            catalog, "load_organisation", lambda name, _catalog=None: shared_organisation(name)
+        )
 
     def __call__(self, *args: str, as_: str | None = None, org: str | None = None) -> Result:
         options = ["--db", self.store.url, "--org", org or self.org]

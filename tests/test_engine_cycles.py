@@ -371,3 +371,17 @@ def test_times_are_kept_as_given(engine: Engine, clock: Clock) -> None:
 
     with engine.store.reading() as session:
         assert engine.find_cycle(session, cycle.id).opened_at == clock.now
+
+
+def test_overdue_tasks_are_those_past_their_due_time(engine: Engine, clock: Clock) -> None:
+    cycle = opened_est(engine)
+    first = tasks(engine, cycle)[0]
+    engine.complete_task(first.assignees[0], first.id)
+
+    with engine.store.reading() as session:
+        assert engine.tasks(session, overdue=True, now=local(2027, 3, 10, 16, 59)) == []
+        late = engine.tasks(session, overdue=True, now=local(2027, 3, 10, 17, 1))
+        mine = engine.tasks(session, person="rachel.moore")
+        assert len(late) == 4  # the done one is not overdue
+        assert first.id not in {t.id for t in late}
+        assert [t.assignee_ids for t in mine] == [["rachel.moore"]]

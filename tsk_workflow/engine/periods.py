@@ -31,9 +31,20 @@ def next_round(period: str) -> str:
     return str(int(period) + 1) if period.isdigit() else f"{period}-2"
 
 
+DATE_LIKE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+"""A period that looks like a month (``2027-03``) or a day must be one that exists."""
+
+
 def check_period(period: str) -> None:
     if not PERIOD.match(period):
         raise Refused(f"bad period {period!r}: use letters, digits, '-', '_' or '.', at most 32")
+    date_like = DATE_LIKE.match(period)
+    if date_like:
+        year, month, day = (int(part) if part else 1 for part in date_like.groups())
+        try:
+            dt.date(year, month, day)
+        except ValueError:
+            raise Refused(f"bad period {period!r}: there is no such month or day") from None
 
 
 def check_subject(definition: ProcessDefinition, org: Organisation, subject: str | None) -> str:

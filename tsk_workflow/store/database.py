@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -90,6 +90,8 @@ class Store:
             raise _integrity(exc) from None
         except (OperationalError, ProgrammingError) as exc:
             raise _operational(exc) from None
+        except (DataError, OverflowError) as exc:
+            raise _out_of_range(exc) from None
         finally:
             session.close()
 
@@ -101,6 +103,8 @@ class Store:
             yield session
         except (OperationalError, ProgrammingError) as exc:
             raise _operational(exc) from None
+        except (DataError, OverflowError) as exc:
+            raise _out_of_range(exc) from None
         finally:
             session.close()
 
@@ -124,3 +128,10 @@ def _operational(exc: OperationalError | ProgrammingError) -> TskError:
     if "locked" in text:
         return Conflict("the database is busy (locked by another writer); try again")
     return TskError(f"database error: {text}")
+
+
+def _out_of_range(exc: DataError | OverflowError) -> TskError:
+    """A value the database cannot hold: an id of 30 digits, a NUL in a text on PostgreSQL."""
+    orig = exc.orig if isinstance(exc, DataError) else exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    return TskError(f"a value given is out of range or not allowed here: {text}")
