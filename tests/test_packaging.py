@@ -50,7 +50,13 @@ def test_wheel_validates_everything_shipped(installed_tsk: Path) -> None:
 def test_wheel_is_not_the_checkout(installed_tsk: Path) -> None:
     code = "import tsk_workflow, sys; print(tsk_workflow.__file__)"
     python = installed_tsk.parent / "python"
-    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [str(python), "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=installed_tsk.parent,
+    )
     assert str(ROOT) not in result.stdout
     assert sys.prefix not in result.stdout
 

@@ -80,6 +80,9 @@ class YamlReader:
             raise ReadError(_syntax_problem(file, exc)) from None
         except YAMLError as exc:
             raise ReadError(Problem(file, 1, 1, f"YAML error: {exc}")) from None
+        except ValueError as exc:
+            # A value the YAML loader cannot build, such as the date 2027-02-30.
+            raise ReadError(Problem(file, 1, 1, f"invalid value: {exc}")) from None
         document = Document(file, None)
         if isinstance(raw, CommentedMap | CommentedSeq):
             document.positions[()] = (raw.lc.line, raw.lc.col)

@@ -10,15 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 
 from tsk_workflow.definitions.model import CHAIR, Transition
+from tsk_workflow.demo.answers import fill
 from tsk_workflow.engine import documents as docs
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.steps import StepContext, missing_documents, unmet_conditions
 from tsk_workflow.errors import TskError
+from tsk_workflow.forms import form_of
 from tsk_workflow.store.models import Cycle, Decision
 
 LATE_SHARE = 0.2
@@ -117,7 +120,19 @@ class Players:
         note = self.rng.choice(
             ["Klart.", "Rapporterat.", "Gjort enligt plan.", "Se bifogat underlag."]
         )
-        self._try(lambda: self.engine.complete_task(person, task_id, note))
+        answers = self._answers(task_id)
+        self._try(lambda: self.engine.complete_task(person, task_id, note, answers))
+
+    def _answers(self, task_id: int) -> dict[str, Any] | None:
+        """A reporter fills in the task's form, when it has one."""
+        with self.engine.store.reading() as session:
+            task = self.engine.find_task(session, task_id)
+            definition = self.engine.catalog.definition(task.cycle.process)
+            form = form_of(definition, task.step, task.key)
+        if form is None:
+            return None
+        today = self.engine.clock().astimezone(self.engine.cal.zone).date()
+        return fill(form, self.engine.org, self.rng, today)
 
     def _propose(self, cycle_id: int, person: str) -> None:
         chair = self._chair_of(cycle_id)
