@@ -96,7 +96,7 @@ class Decisions:
             .astimezone(self.engine.cal.zone)
             .date()
         )
-        return next_meeting(settings.meetings, earliest)
+        return next_meeting(settings.meetings, earliest, self.engine.cal)
 
     def _open_case(self, session: Session, now: dt.datetime, decision: Decision, who: str) -> None:
         if CASE_PROCESS not in self.org.processes:

@@ -197,8 +197,8 @@ def yearly_report_mail(
     meeting: dt.date | None = None
     body = next((settings for key, settings in org.bodies.items() if key == to_body), None)
     if body is not None:
-        before = meeting_dates(body.meetings, today, due)
-        meeting = before[-1] if before else next_meeting(body.meetings, due)
+        before = meeting_dates(body.meetings, today, due, cal)
+        meeting = before[-1] if before else next_meeting(body.meetings, due, cal)
     return {
         "report": {
             "title": label(settings.title if settings and settings.title else definition.title),

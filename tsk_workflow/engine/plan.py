@@ -345,7 +345,7 @@ def body_meetings(
             continue
         secretary = org.person(body.secretary) if body.secretary else None
         roles = tuple(secretary.roles) if secretary is not None else ()
-        for day in meeting_dates(body.meetings, first, last):
+        for day in meeting_dates(body.meetings, first, last, cal):
             begins = timing.local_at(day, _clock(body.meetings.time), cal)
             items.append(
                 PlanItem(
@@ -372,7 +372,7 @@ def agenda_meeting(
     if settings is None:
         return None
     earliest = _local_date(timing.due_at(ready, settings.lead_time, cal), cal)
-    return next_meeting(settings.meetings, earliest)
+    return next_meeting(settings.meetings, earliest, cal)
 
 
 def process_title(org: Organisation, definition: ProcessDefinition) -> Label:
