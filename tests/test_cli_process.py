@@ -226,3 +226,19 @@ def test_org_show_with_a_broken_file_lists_its_problems(runner: CliRunner) -> No
     assert lines
     assert all(line.startswith(f"{broken}:") for line in lines), lines
     assert "routing rules have no default" in result.stderr
+
+
+def test_diagram_marks_the_step_a_cycle_is_in(runner: CliRunner, tmp_path: Path) -> None:
+    db = str(tmp_path / "tsk.db")
+    base = ["--db", db, "--org", "herrljunga"]
+    assert runner.invoke(cli, [*base, "init"]).exit_code == 0
+    opened = runner.invoke(
+        cli, [*base, "--as", "jessica.wahlstrom", "cycle", "open", "est", "--period", "2027-03"]
+    )
+    assert opened.exit_code == 0, opened.output
+    result = runner.invoke(cli, [*base, "process", "diagram", "est", "--cycle", "est-2027-03"])
+    assert result.exit_code == 0, result.output
+    assert "Class insamling s_active" in result.output
+    wrong = runner.invoke(cli, [*base, "process", "diagram", "samverkan", "--cycle", "est-2027-03"])
+    assert wrong.exit_code == 1
+    assert "not of 'samverkan'" in wrong.stderr

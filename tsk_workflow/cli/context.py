@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,18 +30,35 @@ class Settings:
         return self.org
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\u0085\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters written out (``\\n``, ``\\x1b``): a value someone
+    typed with a line break or a terminal escape in it stays inside its one-line message."""
+    return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
+
+
 class TskGroup(click.Group):
-    """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback."""
+    """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback.
+
+    One line per problem: an error listing several (``problems``, a list of texts) gets one
+    line each, and no value quoted in a message can break its line.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DefinitionError as exc:
             for problem in exc.problems:
-                click.echo(problem, err=True)
+                click.echo(one_line(problem), err=True)
             ctx.exit(exc.exit_code)
         except TskError as exc:
-            click.echo(f"tsk: {exc}", err=True)
+            problems = getattr(exc, "problems", None)
+            if not (problems and all(isinstance(p, str) for p in problems)):
+                problems = [str(exc)]
+            for problem in problems:
+                click.echo(f"tsk: {one_line(problem)}", err=True)
             ctx.exit(exc.exit_code)
 
 

@@ -38,6 +38,8 @@ def open_(
 def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: bool) -> None:
     """The cycles of the organisation."""
     engine = runtime.engine(ctx)
+    if process:
+        engine.catalog.definition(process)  # an unknown process is an error, not "no cycles"
     with engine.store.reading() as session:
         rows = [
             views.cycle_row(c) for c in engine.cycles(session, only_open=only_open, process=process)

@@ -75,12 +75,31 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
     "--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True
 )
 @click.option("--step", help="Mark this step as the current one")
-def diagram(key: str, fmt: str, step: str | None) -> None:
+@click.option("--cycle", "cycle_ref", help="Mark the step this cycle is in (needs --org and --db)")
+@click.pass_context
+def diagram(
+    ctx: click.Context, key: str, fmt: str, step: str | None, cycle_ref: str | None
+) -> None:
     """Draw the steps and transitions (mermaid or Graphviz dot)."""
     from tsk_workflow.catalog import load_catalog
     from tsk_workflow.definitions.diagram import draw
 
     definition = load_catalog().definition(key)
+    if cycle_ref is not None:
+        step = _current_step(ctx, key, cycle_ref)
     if step is not None and step not in definition.step_keys:
         raise click.BadParameter(f"'{step}' is not a step of '{key}'", param_hint="--step")
     click.echo(draw(definition, "dot" if fmt == "dot" else "mermaid", step))
+
+
+def _current_step(ctx: click.Context, key: str, cycle_ref: str) -> str:
+    from tsk_workflow.cli import runtime
+    from tsk_workflow.errors import Refused
+
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        cycle = engine.find_cycle(session, cycle_ref)
+        process, state = cycle.process, cycle.state
+    if process != key:
+        raise Refused(f"cycle {cycle_ref} is a cycle of '{process}', not of '{key}'")
+    return state

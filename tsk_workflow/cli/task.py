@@ -141,6 +141,10 @@ def form(
     from tsk_workflow import forms
     from tsk_workflow.errors import Refused
 
+    if template is not None and ".." in template.parts:
+        raise click.BadParameter(
+            f"'{template}': paths with '..' are not accepted", param_hint="--template"
+        )
     lang = lang or settings(ctx).lang
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:

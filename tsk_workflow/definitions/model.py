@@ -8,6 +8,7 @@ generated from these classes.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -94,6 +95,27 @@ class Label(Frozen):
 
 
 Text = Annotated[Label, BeforeValidator(_text_to_label, json_schema_input_type=str | Label)]
+
+
+_LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+def _one_line_text(value: str) -> str:
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be one line: remove the line break")
+    return value
+
+
+def _one_line(label: Label) -> Label:
+    _one_line_text(label.sv)
+    _one_line_text(label.en)
+    return label
+
+
+OneLine = Annotated[str, AfterValidator(_one_line_text)]
+"""A name: one line (it goes into mail subjects, lists and messages)."""
+Title = Annotated[Text, AfterValidator(_one_line)]
+"""A title: a ``Text`` on one line."""
 Duration = Annotated[
     str,
     Field(
@@ -167,7 +189,7 @@ class Question(Frozen):
 class Form(Frozen):
     """Questions a task is answered with (``tsk task done ID --answers FILE``)."""
 
-    title: Text | None = None
+    title: Title | None = None
     description: Text | None = None
     required: bool = Field(True, description="The task cannot be completed without answers")
     questions: tuple[Question, ...] = Field(description="At least one question")
@@ -184,7 +206,7 @@ class Task(Frozen):
     """Work a step creates for the people holding ``role``."""
 
     key: Key
-    title: Text
+    title: Title
     role: Key
     description: Text | None = None
     due: Duration | None = Field(None, description="Due this long after the step is entered")
@@ -203,7 +225,7 @@ class Task(Frozen):
 class Meeting(Frozen):
     """A step that is a meeting: it gets a date, a time and an iCalendar invitation."""
 
-    title: Text
+    title: Title
     start: Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")] = "13:00"
     length: Duration = "PT2H"
     agenda: tuple[Text, ...] = ()
@@ -222,7 +244,7 @@ class Step(Frozen):
     """A state of the process."""
 
     key: Key
-    title: Text
+    title: Title
     description: Text | None = None
     tasks: tuple[Task, ...] = ()
     produces: tuple[DocumentKind, ...] = Field((), description="Documents the step must produce")
@@ -248,7 +270,7 @@ class Transition(Frozen):
     after: Duration | None = Field(
         None, description="Fired by the scheduler this long after the source step is entered"
     )
-    title: Text | None = None
+    title: Title | None = None
 
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday"]
@@ -362,7 +384,7 @@ class ProcessDefinition(Frozen):
 
     key: Key
     version: Annotated[int, Field(ge=1)]
-    title: Text
+    title: Title
     description: Text | None = None
     chair: Key = Field(description="The role that chairs the group running the process")
     roles: tuple[Key, ...] = Field(description="The participant roles")

@@ -7,6 +7,8 @@ whether found by the model or by the checks after it, can be reported as ``file:
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,10 +81,10 @@ class YamlReader:
         except MarkedYAMLError as exc:
             raise ReadError(_syntax_problem(file, exc)) from None
         except YAMLError as exc:
-            raise ReadError(Problem(file, 1, 1, f"YAML error: {exc}")) from None
+            raise ReadError(_yaml_problem(file, text, exc)) from None
         except ValueError as exc:
             # A value the YAML loader cannot build, such as the date 2027-02-30.
-            raise ReadError(Problem(file, 1, 1, f"invalid value: {exc}")) from None
+            raise ReadError(_value_problem(file, text, exc)) from None
         document = Document(file, None)
         if isinstance(raw, CommentedMap | CommentedSeq):
             document.positions[()] = (raw.lc.line, raw.lc.col)
@@ -103,6 +105,34 @@ class _Counter:
 
 class _TooLarge(Exception):
     pass
+
+
+def _yaml_problem(file: str, text: str, exc: YAMLError) -> Problem:
+    """An error without a mark (a forbidden character): one line, where ``position`` says."""
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    position = getattr(exc, "position", None)
+    line, column = _line_column(text, position) if isinstance(position, int) else (1, 1)
+    return Problem(file, line, column, f"YAML error: {message}")
+
+
+DATE_TOKEN = re.compile(r"(?<![\w.:-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.-])")
+
+
+def _value_problem(file: str, text: str, exc: ValueError) -> Problem:
+    """A value YAML reads as a date that is none (2027-02-30): the first such, located."""
+    for found in DATE_TOKEN.finditer(text):
+        try:
+            dt.date(*(int(part) for part in found.groups()))
+        except ValueError as wrong:
+            line, column = _line_column(text, found.start())
+            return Problem(file, line, column, f"'{found.group()}' is not a date: {wrong}")
+    return Problem(file, 1, 1, f"invalid value: {exc}")
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of ``offset`` in ``text``."""
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _syntax_problem(file: str, exc: MarkedYAMLError) -> Problem:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, Text
+from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, OneLine, Text, Title
 
 PersonId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]*$", max_length=64)]
 Body = Literal["klg", "ks"]
@@ -27,7 +27,7 @@ Email = Annotated[str, AfterValidator(_check_email)]
 
 class Person(Frozen):
     id: PersonId
-    name: str = Field(min_length=1, max_length=200)
+    name: OneLine = Field(min_length=1, max_length=200)
     email: Email
     language: Literal["sv", "en"] = "sv"
     department: str | None = None
@@ -42,7 +42,7 @@ class Group(Frozen):
     """A standing group (EST, styrgrupp, SSPF, ...): its chair and deputy open and close cycles."""
 
     key: Key
-    name: str = Field(min_length=1)
+    name: OneLine = Field(min_length=1)
     chair: PersonId
     deputy: PersonId | None = None
     members: tuple[PersonId, ...] = ()
@@ -50,7 +50,7 @@ class Group(Frozen):
 
 class Town(Frozen):
     key: Key
-    name: str = Field(min_length=1)
+    name: OneLine = Field(min_length=1)
     main: bool = Field(False, description="The main town (centralort)")
 
 
@@ -58,7 +58,7 @@ class Area(Frozen):
     """A geographic area (Svenljunga's Träffpunkt areas), made of towns."""
 
     key: Key
-    name: str = Field(min_length=1)
+    name: OneLine = Field(min_length=1)
     towns: tuple[Key, ...] = ()
 
 
@@ -79,7 +79,7 @@ class ProcessSettings(Frozen):
         None,
         description="Keys that replace the definition's schedule keys (except_months, day, ...)",
     )
-    title: Text | None = None
+    title: Title | None = None
 
 
 class Meetings(Frozen):
@@ -156,7 +156,7 @@ class Privacy(Frozen):
 
 class Organisation(Frozen):
     municipality: Key
-    name: str = Field(min_length=1)
+    name: OneLine = Field(min_length=1)
     calendar: CalendarSettings = CalendarSettings()
     mail: MailSettings
     privacy: Privacy = Privacy()
