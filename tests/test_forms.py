@@ -436,7 +436,7 @@ def test_bad_answer_options_and_unreadable_files_are_refused(
     impossible = tmp_path / "datum.yaml"
     impossible.write_text("tidpunkt: 2027-02-30\n", encoding="utf-8")
     line = tsk.refused("task", "done", str(cli_task), "--answers", str(impossible), as_=REPORTER)
-    assert "cannot read the answers" in line
+    assert "datum.yaml:1:11: '2027-02-30' is not a date" in line
     assert counts(tsk.store) == before
 
 

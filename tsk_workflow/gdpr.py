@@ -5,8 +5,8 @@ What is free text (and may name private persons, however often the forms say not
 - a task's ``note`` and the answers to the *text* questions of its form (``tasks.note``,
   ``tasks.answers``), of tasks done before the cut-off;
 - a cycle's ``close_note``, of cycles closed before the cut-off;
-- the ``note`` in the context of mail already sent or gathered into a digest (``outbox.context``;
-  the closing note goes out with ``cycle_closed``), of mail queued before the cut-off;
+- the ``note`` in the context of mail (``outbox.context``: the closing note goes out with
+  ``cycle_closed``) queued before the cut-off, sent or not;
 - the audit payload of each event before the cut-off that holds such text: a ``note`` written
   by a person (``cycle.advanced``, ``cycle.closed``, ``task.done``) or ``answers`` with a text
   answer (``task.done``). The whole payload is replaced by ``audit.PURGED`` (``audit.purge``):
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -80,10 +80,16 @@ class PurgeResult:
         }
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("before", "latest_allowed"):
-            data[key] = data[key].isoformat()
-        return data
+        """JSON-ready: times as ISO 8601 text, the counts under ``counts``."""
+        return {
+            "before": self.before.isoformat(),
+            "latest_allowed": self.latest_allowed.isoformat(),
+            "retention": self.retention,
+            "forced": self.forced,
+            "dry_run": self.dry_run,
+            "event": self.event,
+            "counts": self.counts(),
+        }
 
 
 def latest_cutoff(engine: Engine, now: dt.datetime) -> dt.datetime:
@@ -161,7 +167,7 @@ def _purge(
         }
         act = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
         event = audit.append(session, act, now)
-        return PurgeResult(**{**asdict(result), "event": event.seq})
+        return replace(result, event=event.seq)
 
 
 def _require_purger(engine: Engine, who: str) -> str:
@@ -248,11 +254,10 @@ def _cycles(session: Session, municipality: str, cutoff: dt.datetime) -> int:
 
 
 def _mail(session: Session, municipality: str, cutoff: dt.datetime) -> int:
-    """Notes in the context of mail that has left (or been gathered into a digest)."""
+    """Notes in the context of mail queued before the cut-off (sent or not: mail still waiting
+    after the retention time goes out without the note)."""
     query = select(OutboxMessage).where(
-        OutboxMessage.municipality == municipality,
-        OutboxMessage.created_at < cutoff,
-        OutboxMessage.status.not_in(["pending", "digest"]),
+        OutboxMessage.municipality == municipality, OutboxMessage.created_at < cutoff
     )
     count = 0
     for row in session.scalars(query):

@@ -92,7 +92,9 @@ def tsk_command(url: str, *args: str, org: str | None = ORG) -> list[str]:
     return [sys.executable, "-c", TSK, *options, *args]
 
 
-def run_tsk(url: str, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_tsk(
+    url: str, *args: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         tsk_command(url, *args),
         capture_output=True,
@@ -121,7 +123,10 @@ def replay_problems(store: Store, catalog: Catalog | None = None) -> list[str]:
     catalog = catalog or load_catalog()
     actions = ("cycle.opened", "cycle.advanced", "cycle.closed")
     with store.reading() as session:
-        rows = {cycle.id: (cycle.process, cycle.state, cycle.status) for cycle in session.scalars(select(Cycle))}
+        rows = {
+            cycle.id: (cycle.process, cycle.state, cycle.status)
+            for cycle in session.scalars(select(Cycle))
+        }
         events = session.execute(
             select(AuditEvent.seq, AuditEvent.action, AuditEvent.subject, AuditPayload.payload)
             .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
@@ -133,7 +138,9 @@ def replay_problems(store: Store, catalog: Catalog | None = None) -> list[str]:
     for seq, action, subject, payload in events:
         cycle_id = int(subject.split(":", 1)[1])
         if cycle_id not in rows:
-            problems.append(f"event {seq} ({action}) is about cycle {cycle_id}, which does not exist")
+            problems.append(
+                f"event {seq} ({action}) is about cycle {cycle_id}, which does not exist"
+            )
             continue
         state = replayed.get(cycle_id)
         if action == "cycle.opened":
@@ -141,16 +148,22 @@ def replay_problems(store: Store, catalog: Catalog | None = None) -> list[str]:
                 problems.append(f"cycle {cycle_id} opened twice (event {seq})")
             replayed[cycle_id] = (catalog.definition(rows[cycle_id][0]).initial_step, "open")
         elif state is None or state[1] != "open":
-            problems.append(f"event {seq} ({action}) on cycle {cycle_id}, which is {state and state[1]}")
+            problems.append(
+                f"event {seq} ({action}) on cycle {cycle_id}, which is {state and state[1]}"
+            )
         elif action == "cycle.advanced":
             if payload.get("from") != state[0]:
-                problems.append(f"event {seq}: cycle {cycle_id} advanced from {payload.get('from')} but was in {state[0]}")
+                problems.append(
+                    f"event {seq}: cycle {cycle_id} advanced from {payload.get('from')} but was in {state[0]}"
+                )
             replayed[cycle_id] = (str(payload.get("to")), "open")
         else:
             replayed[cycle_id] = (str(payload.get("state")), "closed")
-    for cycle_id, (_process, state, status) in sorted(rows.items()):
-        if replayed.get(cycle_id) != (state, status):
-            problems.append(f"cycle {cycle_id} is {(state, status)}, its events say {replayed.get(cycle_id)}")
+    for cycle_id, (_process, row_state, row_status) in sorted(rows.items()):
+        if replayed.get(cycle_id) != (row_state, row_status):
+            problems.append(
+                f"cycle {cycle_id} is {(row_state, row_status)}, its events say {replayed.get(cycle_id)}"
+            )
     return problems
 
 
@@ -176,14 +189,18 @@ def outbox_ids(store: Store, *statuses: str) -> set[str]:
 
 def outbox_statuses(store: Store) -> Counter[str]:
     with store.reading() as session:
-        rows = session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))
+        rows = session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        )
         return Counter({status: int(count) for status, count in rows})
 
 
 # ---------------------------------------------------------------- "nothing changed"
 
 
-def dump(store: Store, exclude: Sequence[str] = ("refused_acts",)) -> dict[str, list[tuple[Any, ...]]]:
+def dump(
+    store: Store, exclude: Sequence[str] = ("refused_acts",)
+) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (found by reflection), sorted, except ``exclude``."""
     metadata = MetaData()
     metadata.reflect(store.engine)

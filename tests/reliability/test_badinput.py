@@ -162,7 +162,8 @@ def test_bad_input(case_file: Path, prepared: Prepared, tmp_path: Path) -> None:
     lines = result.stderr.splitlines()
     if result.exit_code == 2:
         error = [line for line in lines if line.startswith("Error:")]
-        assert len(error) == 1 and case["expect"] in error[0], lines
+        assert len(error) == 1, lines
+        assert case["expect"] in error[0], lines
     else:
         assert 1 <= len(lines) <= case.get("lines", 1), lines
         assert all(len(line) < 2000 for line in lines)
@@ -172,3 +173,45 @@ def test_bad_input(case_file: Path, prepared: Prepared, tmp_path: Path) -> None:
 
 def test_there_are_at_least_a_hundred_cases() -> None:
     assert len(list(CASES.glob("*.yaml"))) >= 100
+
+
+def test_text_people_write_is_kept_verbatim_and_harmless(store: Store) -> None:
+    """HTML, script and line breaks in notes and titles are not errors: people may write them.
+    They are kept as written, escaped in HTML mail, and kept out of mail headers."""
+    from sqlalchemy import select
+
+    from tsk_workflow.mail.message import build_email
+    from tsk_workflow.mail.outbox import compose
+    from tsk_workflow.store.models import Cycle, Decision, OutboxMessage
+
+    world = herrljunga(store, START)
+    engine = world.engine
+    script = "<script>alert('x')</script>\r\nBcc: alla@example.org"
+    cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
+    decision, _route = Decisions(engine).propose(CHAIR, cycle, f"Lampor {script}", 1000)
+    engine.close_cycle(CHAIR, cycle, script, force=True)
+    with store.reading() as session:
+        assert session.get(Cycle, cycle).close_note == script  # type: ignore[union-attr]
+        title = session.scalars(select(Decision.title).where(Decision.id == decision.id)).one()
+        rows = list(
+            session.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.template.in_(["cycle_closed", "decision_routed"])
+                )
+            )
+        )
+    assert "\n" not in title
+    assert "\r" not in title
+    assert {row.template for row in rows} == {"cycle_closed", "decision_routed"}
+    for row in rows:
+        mail = build_email(compose(row, engine.org, engine.org.mail.sender))
+        html = mail.get_body(("html",))
+        assert html is not None
+        assert "<script>" not in html.get_content()
+        assert "Bcc" not in {key for key, _value in mail.items() if key != "Subject"}
+        assert "\n" not in str(mail["Subject"])
+        assert mail.get_all("Bcc") is None
+    closed = next(row for row in rows if row.template == "cycle_closed")
+    content = build_email(compose(closed, engine.org, engine.org.mail.sender)).get_body(("html",))
+    assert content is not None
+    assert "&lt;script&gt;" in content.get_content()

@@ -111,7 +111,9 @@ class Harness:
         return True
 
     def done(self) -> bool:
-        return due_timers(self.store, self.now()) == 0 and outbox_statuses(self.store)["pending"] == 0
+        return (
+            due_timers(self.store, self.now()) == 0 and outbox_statuses(self.store)["pending"] == 0
+        )
 
 
 def startup_time(url: str, env: dict[str, str]) -> float:
@@ -126,9 +128,7 @@ def startup_time(url: str, env: dict[str, str]) -> float:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-)
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
     began = time.perf_counter()
     store = make_store(kind)
@@ -157,7 +157,9 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
         statuses = Counter(
             dict(session.execute(select(Timer.status, func.count()).group_by(Timer.status)).all())
         )
-        fired = list(session.execute(select(Timer.kind, Timer.task_id).where(Timer.status == "fired")))
+        fired = list(
+            session.execute(select(Timer.kind, Timer.task_id).where(Timer.status == "fired"))
+        )
         open_tasks = {
             task.id: task.assignee_ids
             for task in session.scalars(select(Task).where(Task.status == "open"))
@@ -169,14 +171,14 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
     org = world.engine.org
     expected: set[str] = set()
     for kind_, task_id in fired:
+        if task_id is None:  # cycle openings and plans
+            continue
         if kind_ == "due":
             expected |= {
                 notify.message_id(org, f"task:{task_id}:overdue", p) for p in open_tasks[task_id]
             }
         elif kind_ == "escalation":
-            expected |= {
-                notify.message_id(org, f"task:{task_id}:escalated", p) for p in CHAIRS
-            }
+            expected |= {notify.message_id(org, f"task:{task_id}:escalated", p) for p in CHAIRS}
     all_ids = outbox_ids(store)
     assert expected <= all_ids, sorted(expected - all_ids)[:5]
     with store.reading() as session:
@@ -193,7 +195,8 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
 
     # Every mail was delivered at least once; a duplicate is the same message, same Message-ID.
     statuses_mail = outbox_statuses(store)
-    assert statuses_mail["pending"] == 0 and statuses_mail["failed"] == 0, statuses_mail
+    assert statuses_mail["pending"] == 0, statuses_mail
+    assert statuses_mail["failed"] == 0, statuses_mail
     by_id: dict[str, set[tuple[tuple[str, ...], str]]] = {}
     for message_id, rcpts, subject in received:
         by_id.setdefault(message_id, set()).add((tuple(rcpts), subject))

@@ -11,7 +11,6 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +79,8 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_after(
         assert result.exit_code == 0, result.output
         passes.append(json.loads(result.stdout)["mail"])
     queued = outbox_statuses(store)["pending"]
-    assert queued > 0 and all(p["sent"] == 0 for p in passes)
+    assert queued > 0
+    assert all(p["sent"] == 0 for p in passes)
     assert sum(p["retried"] for p in passes) >= queued
 
     smtp.start()
@@ -96,7 +96,8 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_after(
         smtp.stop()
 
     statuses = outbox_statuses(store)
-    assert statuses["pending"] == 0 and statuses["failed"] == 0, statuses
+    assert statuses["pending"] == 0, statuses
+    assert statuses["failed"] == 0, statuses
     with store.reading() as session:
         sent = {
             row.message_id: row.attempts
@@ -116,31 +117,33 @@ def test_mail_queued_while_smtp_is_down_is_delivered_once_after(
 
 
 @pytest.fixture
-def locked_world(store: Store) -> Iterator[tuple[Store, int, int, str]]:
+def locked_world(store: Store) -> tuple[Store, int, int, str]:
     """Herrljunga with one EST cycle (and its open reporter tasks)."""
     world = herrljunga(store, START)
     cycle = world.engine.open_cycle(CHAIR, "est", "2027-03").id
     task = tasks(world.engine, cycle)[0]
-    yield store, cycle, task.id, task.assignees[0]
+    return store, cycle, task.id, task.assignees[0]
 
 
 def hold_lock(store: Store, held: threading.Event, release: threading.Event) -> None:
     """Another writer holding the write lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: the
     audit chain's lock and the cycles table) until ``release`` is set."""
     if store.dialect == "sqlite":
-        connection = sqlite3.connect(sqlite_path(store), isolation_level=None)
+        writer = sqlite3.connect(sqlite_path(store), isolation_level=None)
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            writer.execute("BEGIN IMMEDIATE")
             held.set()
             release.wait(120)
-            connection.execute("ROLLBACK")
+            writer.execute("ROLLBACK")
         finally:
-            connection.close()
+            writer.close()
         return
     engine = create_engine(store.url, poolclass=NullPool)
     try:
         with engine.connect() as connection, connection.begin():
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit.CHAIN_LOCK})
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": audit.CHAIN_LOCK}
+            )
             connection.execute(text("LOCK TABLE cycles IN EXCLUSIVE MODE"))
             held.set()
             release.wait(120)
@@ -161,7 +164,9 @@ def wait_until_blocked(processes: list[subprocess.Popen[str]], timeout: float = 
     last: dict[int, tuple[int, str]] = {}
     still: dict[int, int] = {}
     while time.monotonic() - began < timeout:
-        assert all(p.poll() is None for p in processes), "a command finished while the lock was held"
+        assert all(p.poll() is None for p in processes), (
+            "a command finished while the lock was held"
+        )
         for process in processes:
             now = cpu_and_state(process.pid)
             quiet = now[1] == "S" and last.get(process.pid, (-1, ""))[0] == now[0]
@@ -182,7 +187,17 @@ def test_commands_wait_for_another_writer_and_succeed(
     commands = {
         "open": ["--as", CHAIR, "cycle", "open", "est", "--period", "under-lock"],
         "done": ["--as", reporter, "task", "done", str(task), "--note", "inget att rapportera"],
-        "propose": ["--as", CHAIR, "decision", "propose", str(cycle), "--title", "Belysning", "--cost", "20000"],
+        "propose": [
+            "--as",
+            CHAIR,
+            "decision",
+            "propose",
+            str(cycle),
+            "--title",
+            "Belysning",
+            "--cost",
+            "20000",
+        ],
         "tick": ["tick", "--now", iso(LATER)],
     }
     held, release = threading.Event(), threading.Event()
@@ -239,7 +254,9 @@ def test_connection_dropped_mid_tick_fails_cleanly_and_next_pass_finishes(
     original = ticker.HANDLERS["escalation"]
     calls = 0
 
-    def dropping(engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult) -> bool:
+    def dropping(
+        engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
+    ) -> bool:
         nonlocal calls
         calls += 1
         if calls == 30:  # in the middle of a batch, after some batches have committed
@@ -254,7 +271,8 @@ def test_connection_dropped_mid_tick_fails_cleanly_and_next_pass_finishes(
     assert first.exception is None or isinstance(first.exception, SystemExit), first.exception
     assert "Traceback" not in first.output
     lines = first.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("tsk: "), lines
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("tsk: "), lines
     after_first = due_timers(store, LATER)
     assert 0 < after_first < due  # the batches before the drop stay done, the one it hit does not
 
@@ -270,4 +288,6 @@ def test_connection_dropped_mid_tick_fails_cleanly_and_next_pass_finishes(
     assert chain_ok(store).ok
     assert replay_problems(store) == []
     admin.dispose()
-    print(f"\nconnection dropped: first pass '{lines[0]}', {due - after_first} of {due} timers done; the next pass did the other {after_first}")
+    print(
+        f"\nconnection dropped: first pass '{lines[0]}', {due - after_first} of {due} timers done; the next pass did the other {after_first}"
+    )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import click
 
@@ -15,9 +13,11 @@ from tsk_workflow.errors import DefinitionError, TskError
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The global options (each also an environment variable)."""
+class Settings(NamedTuple):
+    """The global options (each also an environment variable).
+
+    A named tuple rather than a dataclass: ``dataclasses`` is not imported at start-up.
+    """
 
     db: str | None = None
     org: str | None = None
@@ -72,4 +72,6 @@ def json_option(function: F) -> F:
 
 
 def emit_json(value: Any) -> None:
+    import json  # not needed by commands that print no JSON, nor by --help
+
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))

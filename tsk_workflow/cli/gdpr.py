@@ -45,7 +45,7 @@ def purge(
         engine, runtime.actor(ctx), before.date(), force=force, dry_run=dry_run
     )
     if as_json:
-        emit_json(result.as_dict() | {"counts": result.counts()})
+        emit_json(result.as_dict())
         return
     counts = result.counts()
     what = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())

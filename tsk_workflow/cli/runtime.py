@@ -78,5 +78,46 @@ def engines(ctx: click.Context, clock: Clock) -> dict[str, Engine]:
     }
 
 
+def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
+    """The store and the municipality key of ``--org``, without reading the organisation file
+    as YAML nor checking it again: when the file is, byte for byte, the one ``tsk init`` loaded
+    (and checked) into this database, its row there says the key. None otherwise (another file,
+    a changed one, no such database...): then the command builds its engine as usual, with the
+    same errors as always. For read-only commands that need only the key, this keeps the YAML
+    reader, the process definitions and pydantic out of their start-up."""
+    import hashlib
+    from pathlib import Path
+
+    from sqlalchemy import select
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tsk_workflow.errors import TskError
+    from tsk_workflow.resources import municipalities_dir
+    from tsk_workflow.store.models import Municipality
+
+    name = settings(ctx).org
+    if not name:
+        return None
+    path = Path(name)  # as catalog.resolve_organisation_path finds it
+    if not (path.suffix in {".yaml", ".yml"} or path.exists()):
+        path = municipalities_dir() / f"{name}.yaml"
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    store = open_store(ctx)
+    table = Municipality.metadata.tables[Municipality.__tablename__]
+    try:
+        with store.reading() as session:
+            keys = list(session.scalars(select(table.c.key).where(table.c.digest == digest)))
+    except (TskError, SQLAlchemyError):
+        store.dispose()
+        return None
+    if len(keys) != 1:
+        store.dispose()
+        return None
+    return store, keys[0]
+
+
 def actor(ctx: click.Context) -> str | None:
     return settings(ctx).actor
