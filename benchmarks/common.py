@@ -63,8 +63,9 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    import sqlalchemy
     import sqlite3
+
+    import sqlalchemy
 
     return (
         f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
@@ -76,7 +77,7 @@ def machine() -> str:
 def header(title: str) -> None:
     print(f"== {title}")
     print(f"   machine: {machine()}")
-    print(f"   repeats: {REPEATS} (medians)")
+    print("   figures are medians of repeated runs (see each benchmark's --help)")
     sys.stdout.flush()
 
 
@@ -223,3 +224,111 @@ def clone_org(data: dict[str, Any], number: int) -> dict[str, Any]:
     mail.pop("templates", None)
     copy["mail"] = mail
     return copy
+
+
+# ---------------------------------------------------------------- bulk rows for the setup
+
+
+def bulk_cycles(
+    store: Store,
+    municipality: str,
+    cycles: int,
+    *,
+    tasks_per_cycle: int,
+    now: dt.datetime,
+    task_due: dt.datetime,
+    timers: Callable[[int, dt.datetime], list[tuple[str, str, dt.datetime]]],
+    assignees: Sequence[str] = ("jessica.wahlstrom", "hanna.nyberg"),
+    prefix: str = "bulk",
+    chunk: int = 2_000,
+) -> int:
+    """``cycles`` open EST cycles (step ``sammanstallning``) with ``tasks_per_cycle`` open tasks
+    each (``sammanstall_lagesbild``, due ``task_due``, two assignees), written in bulk with Core;
+    ``timers(task_id, task_due)`` gives each task's timers as (key suffix, kind, fire_at).
+    Returns the number of timers made."""
+    from sqlalchemy import insert, select
+
+    from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
+
+    made = 0
+    for first in range(0, cycles, chunk):
+        numbers = range(first, min(cycles, first + chunk))
+        with store.transaction() as session:
+            conn = session.connection()
+            conn.execute(
+                insert(Cycle.__table__),
+                [
+                    {
+                        "ref": f"est-{prefix}{n}",
+                        "municipality": municipality,
+                        "process": "est",
+                        "process_version": 1,
+                        "period": f"{prefix}{n}",
+                        "subject": "",
+                        "title": f"EST {prefix} {n}",
+                        "state": "sammanstallning",
+                        "status": "open",
+                        "group_key": "est",
+                        "opened_at": now,
+                        "opened_by": "tsk",
+                        "step_entered_at": now,
+                        "forced": False,
+                        "late": False,
+                        "version": 1,
+                    }
+                    for n in numbers
+                ],
+            )
+            table = Cycle.__table__
+            ids = list(
+                conn.scalars(
+                    select(table.c.id).where(
+                        table.c.municipality == municipality,
+                        table.c.period.in_([f"{prefix}{n}" for n in numbers]),
+                    )
+                )
+            )
+            conn.execute(
+                insert(Task.__table__),
+                [
+                    {
+                        "cycle_id": cycle_id,
+                        "municipality": municipality,
+                        "step": "sammanstallning",
+                        "key": "sammanstall_lagesbild",
+                        "role": "samordnare",
+                        "title": "Sammanställ lägesbilden",
+                        "required": True,
+                        "status": "open",
+                        "created_at": now,
+                        "due_at": task_due,
+                    }
+                    for cycle_id in ids
+                    for _ in range(tasks_per_cycle)
+                ],
+            )
+            tasks_t = Task.__table__
+            task_ids = list(conn.scalars(select(tasks_t.c.id).where(tasks_t.c.cycle_id.in_(ids))))
+            conn.execute(
+                insert(TaskAssignee.__table__),
+                [{"task_id": t, "person": p} for t in task_ids for p in assignees],
+            )
+            rows = [
+                {
+                    "key": f"task:{t}:{suffix}",
+                    "kind": kind,
+                    "municipality": municipality,
+                    "fire_at": fire_at,
+                    "status": "pending",
+                    "cycle_id": None,
+                    "task_id": t,
+                    "payload": {},
+                    "created_at": now,
+                }
+                for t in task_ids
+                for suffix, kind, fire_at in timers(t, task_due)
+            ]
+            if rows:
+                conn.execute(insert(Timer.__table__), rows)
+            made += len(rows)
+    return made

@@ -95,7 +95,9 @@ def counts(store: Store) -> dict[str, object]:
             {
                 f"{kind} {status}": int(n)
                 for kind, status, n in session.execute(
-                    select(Timer.kind, Timer.status, func.count()).group_by(Timer.kind, Timer.status)
+                    select(Timer.kind, Timer.status, func.count()).group_by(
+                        Timer.kind, Timer.status
+                    )
                 )
             }
         )
@@ -131,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         found = counts(store)
         print(f"   fired by tick: {dict(sorted(result.fired.items()))}")
-        print(f"   without effect {result.skipped}, failed {result.failed}, batches {result.batches}")
+        print(
+            f"   without effect {result.skipped}, failed {result.failed}, batches {result.batches}"
+        )
         print(f"   handled: {found}")
         if args.verify:
             with store.reading() as session:

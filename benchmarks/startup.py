@@ -156,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
             f"   import sqlalchemy.orm {orm * 1000:.1f} ms, tsk task list --json ({count} tasks)"
             f" {tasks * 1000:.1f} ms"
         )
-        ok &= verdict("tsk task list --json / import sqlalchemy.orm", tasks / orm, 1.3, at_least=False)
+        ok &= verdict(
+            "tsk task list --json / import sqlalchemy.orm", tasks / orm, 1.3, at_least=False
+        )
     return 0 if ok else 1
 
 

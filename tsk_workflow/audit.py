@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, insert, select, text
 from sqlalchemy.orm import Session
 
 from tsk_workflow.errors import NotFound
@@ -99,18 +99,30 @@ def lock_chain(session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
 
 
+_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+_INSERT_EVENT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
+_INSERT_PAYLOAD = insert(AuditPayload.metadata.tables[AuditPayload.__tablename__])
+_HEAD_KEY = "tsk_audit_head"
+"""Where ``append`` keeps the chain's head between two appends in one transaction."""
+
+
 def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
     """Add ``act`` as the next link of the chain, in the caller's transaction.
 
     The payload is stored as its canonical JSON reads back, so that what is kept is exactly what
     was digested (a date in the payload is kept as its ISO text).
+
+    The event and its payload are written at once with two Core statements (not through the
+    unit of work: the event is returned as a plain object, not added to the session), after
+    flushing what the session has pending. The head of the chain is read once per transaction:
+    appending again in the same (sub)transaction takes the head it wrote last.
     """
     if at.tzinfo is None:
         raise ValueError("naive datetime given to the audit trail; pass an aware one")
     lock_chain(session)
-    newest = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    head = session.execute(newest).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    session.flush()
+    connection = session.connection()
+    seq, prev = _head(session, connection)
     payload = json.loads(canonical(act.payload))
     event = AuditEvent(
         seq=seq,
@@ -124,11 +136,65 @@ def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
         payload_digest=digest(payload),
         prev_hash=prev,
     )
-    event.hash = event_hash(event)
-    session.add(event)
-    session.add(AuditPayload(seq=seq, payload=payload))
-    session.flush()
+    values = {name: getattr(event, name) for name in CHAIN_FIELDS}
+    event.hash = values["hash"] = _chain_hash(values)
+    connection.execute(_INSERT_EVENT, values)
+    connection.execute(_INSERT_PAYLOAD, {"seq": seq, "payload": payload, "purged_at": None})
+    session.info[_HEAD_KEY] = (_innermost(session), seq, event.hash)
     return event
+
+
+def append_many(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[AuditEvent]:
+    """``append`` for each of ``acts`` in order (the same links, the same hashes), written with
+    one statement for the events and one for their payloads."""
+    if not acts:
+        return []
+    if any(at.tzinfo is None for _act, at in acts):
+        raise ValueError("naive datetime given to the audit trail; pass an aware one")
+    lock_chain(session)
+    session.flush()
+    connection = session.connection()
+    seq, prev = _head(session, connection)
+    events, rows, payloads = [], [], []
+    for act, at in acts:
+        payload = json.loads(canonical(act.payload))
+        event = AuditEvent(
+            seq=seq,
+            at=at,
+            municipality=act.municipality,
+            actor=act.actor,
+            role=act.role,
+            action=act.action,
+            subject=act.subject,
+            cycle_id=act.cycle_id,
+            payload_digest=digest(payload),
+            prev_hash=prev,
+        )
+        values = {name: getattr(event, name) for name in CHAIN_FIELDS}
+        event.hash = values["hash"] = _chain_hash(values)
+        events.append(event)
+        rows.append(values)
+        payloads.append({"seq": seq, "payload": payload, "purged_at": None})
+        seq, prev = seq + 1, event.hash
+    connection.execute(_INSERT_EVENT, rows)
+    connection.execute(_INSERT_PAYLOAD, payloads)
+    session.info[_HEAD_KEY] = (_innermost(session), events[-1].seq, events[-1].hash)
+    return events
+
+
+def _innermost(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _head(session: Session, connection: Any) -> tuple[int, str]:
+    """The next sequence number and the previous hash: remembered from the last append in the
+    same (sub)transaction, otherwise read. A savepoint rolled back, or a new transaction, is
+    another (sub)transaction, so what was remembered in it is not used."""
+    remembered = session.info.get(_HEAD_KEY)
+    if remembered is not None and remembered[0] is _innermost(session):
+        return remembered[1] + 1, remembered[2]
+    head = connection.execute(_HEAD).first()
+    return (head[0] + 1, head[1]) if head else (1, GENESIS)
 
 
 def purge(session: Session, seq: int, at: dt.datetime) -> None:

@@ -13,10 +13,11 @@ at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from tsk_workflow.engine import mailctx
@@ -68,14 +69,21 @@ def queue(
     cycle_id: int | None = None,
     task_id: int | None = None,
 ) -> list[OutboxMessage]:
-    """Queue ``template`` for each person once; ``key`` names the event (``task:42:assigned``)."""
+    """Queue ``template`` for each person once; ``key`` names the event (``task:42:assigned``).
+
+    Which of the messages are queued already is asked in one query for all the recipients.
+    """
+    recipients = [
+        person for person in (org.person(p) for p in dict.fromkeys(people)) if person is not None
+    ]
+    if not recipients:
+        return []
+    ids = {person.id: message_id(org, key, person.id) for person in recipients}
+    queued = existing(session, list(ids.values()))
     rows = []
-    for person_id in dict.fromkeys(people):
-        person = org.person(person_id)
-        if person is None:
-            continue
-        mid = message_id(org, key, person.id)
-        if exists(session, mid):
+    for person in recipients:
+        mid = ids[person.id]
+        if mid in queued:
             continue
         status = "digest" if template in DIGESTIBLE and wants_digest(person, org) else "pending"
         row = OutboxMessage(
@@ -96,6 +104,77 @@ def queue(
         session.add(row)
         rows.append(row)
     return rows
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One event's mail to queue with :func:`queue_many`: ``queue``'s arguments but the time."""
+
+    org: Organisation
+    people: Sequence[str]
+    template: str
+    key: str
+    context: dict[str, Any]
+    cycle_id: int | None = None
+    task_id: int | None = None
+
+
+def queue_many(session: Session, mails: Sequence[Queued], now: dt.datetime) -> int:
+    """``queue`` for each of ``mails`` in order, with one query (per 500) for the Message-IDs
+    already queued, and the rows inserted with one Core statement (after flushing what the
+    session has pending, so that rows keep the order they were queued in). Returns how many
+    rows were queued."""
+    planned: list[tuple[Queued, Person, str]] = []
+    for mail in mails:
+        for person_id in dict.fromkeys(mail.people):
+            person = mail.org.person(person_id)
+            if person is not None:
+                planned.append((mail, person, message_id(mail.org, mail.key, person.id)))
+    if not planned:
+        return 0
+    ids = [mid for _mail, _person, mid in planned]
+    queued: set[str] = set()
+    for start in range(0, len(ids), 500):
+        queued |= existing(session, ids[start : start + 500])
+    rows = []
+    for mail, person, mid in planned:
+        if mid in queued:
+            continue
+        queued.add(mid)
+        org = mail.org
+        digest = mail.template in DIGESTIBLE and wants_digest(person, org)
+        rows.append(
+            {
+                "message_id": mid,
+                "municipality": org.municipality,
+                "recipient": person.id,
+                "email": person.email,
+                "language": person.language,
+                "template": mail.template,
+                "context": _personal(mail.context, person, org),
+                "status": "digest" if digest else "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+                "sent_at": None,
+                "last_reply": None,
+                "cycle_id": mail.cycle_id,
+                "task_id": mail.task_id,
+            }
+        )
+    if rows:
+        session.flush()
+        table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+        session.connection().execute(insert(table), rows)
+    return len(rows)
+
+
+def existing(session: Session, message_ids: list[str]) -> set[str]:
+    """Those of ``message_ids`` that are in the outbox already (pending rows included)."""
+    if not message_ids:
+        return set()
+    query = select(OutboxMessage.message_id).where(OutboxMessage.message_id.in_(message_ids))
+    return set(session.scalars(query))
 
 
 def exists(session: Session, message_id: str) -> bool:

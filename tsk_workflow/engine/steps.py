@@ -73,18 +73,46 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
 
 
 def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[Task]:
+    """The tasks of ``task_def`` (one shared, or one per person), their timers and mail.
+
+    The tasks are inserted with one flush and their timers planned with one query for the keys
+    already planned; then each task's mail is queued, in the order the tasks were made.
+    """
     group = ctx.group(cycle)
     if task_def.per_person:
         people_sets = [[person] for person in ctx.directory.holders(task_def.role, group)]
     else:
         people_sets = [ctx.directory.assignees(task_def.role, group)]
     due = timing.due_at(ctx.now, task_def.due, ctx.cal) if task_def.due else None
-    return [
-        _create_task(ctx, cycle, task_def, step, people, due) for people in people_sets if people
+    made = [(_new_task(ctx, cycle, task_def, step, people, due), people) for people in people_sets]
+    made = [(task, people) for task, people in made if people]
+    if not made:
+        return []
+    ctx.session.add_all([task for task, _people in made])
+    ctx.session.flush()
+    planned = timing.task_timers(task_def, due, ctx.now, ctx.cal)
+    timers = [
+        NewTimer(f"task:{task.id}:{p.key_suffix}", p.kind, p.fire_at, p.payload, task.id)
+        for task, _people in made
+        for p in planned
     ]
+    add_timers(ctx.session, ctx.municipality, ctx.now, timers, cycle_id=cycle.id)
+    for task, people in made:
+        notify.queue(
+            ctx.session,
+            ctx.org,
+            people,
+            task_def.template,
+            f"task:{task.id}:assigned",
+            mailctx.task_mail(ctx.org, ctx.process.definition, cycle, task, ctx.cal),
+            ctx.now,
+            cycle.id,
+            task.id,
+        )
+    return [task for task, _people in made]
 
 
-def _create_task(
+def _new_task(
     ctx: StepContext,
     cycle: Cycle,
     task_def: TaskDef,
@@ -105,33 +133,19 @@ def _create_task(
         due_at=due,
     )
     task.assignees = [TaskAssignee(person=person) for person in people]
-    ctx.session.add(task)
-    ctx.session.flush()
-    for planned in timing.task_timers(task_def, due, ctx.now, ctx.cal):
-        key = f"task:{task.id}:{planned.key_suffix}"
-        add_timer(
-            ctx.session,
-            ctx.municipality,
-            ctx.now,
-            key,
-            planned.kind,
-            planned.fire_at,
-            cycle_id=cycle.id,
-            task_id=task.id,
-            payload=planned.payload,
-        )
-    notify.queue(
-        ctx.session,
-        ctx.org,
-        people,
-        task_def.template,
-        f"task:{task.id}:assigned",
-        mailctx.task_mail(ctx.org, ctx.process.definition, cycle, task, ctx.cal),
-        ctx.now,
-        cycle.id,
-        task.id,
-    )
     return task
+
+
+@dataclass(frozen=True)
+class NewTimer:
+    """A timer to plan: its unique key, kind, time and payload."""
+
+    key: str
+    kind: str
+    fire_at: dt.datetime
+    payload: dict[str, Any] | None = None
+    task_id: int | None = None
+    """The task it is about, when not the one ``add_timers`` is given."""
 
 
 def add_timer(
@@ -147,20 +161,47 @@ def add_timer(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """A durable timer, once: a timer with the same ``key`` is not planned twice."""
-    if session.execute(select(Timer.id).where(Timer.key == key)).first() is not None:
-        return
-    timer = Timer(
-        key=key,
-        kind=kind,
-        municipality=municipality,
-        fire_at=fire_at,
-        status="pending",
+    add_timers(
+        session,
+        municipality,
+        now,
+        [NewTimer(key, kind, fire_at, payload)],
         cycle_id=cycle_id,
         task_id=task_id,
-        payload=payload or {},
-        created_at=now,
     )
-    session.add(timer)
+
+
+def add_timers(
+    session: Session,
+    municipality: str,
+    now: dt.datetime,
+    timers: list[NewTimer],
+    *,
+    cycle_id: int | None = None,
+    task_id: int | None = None,
+) -> None:
+    """``add_timer`` for several timers, with one query for the keys already planned."""
+    if not timers:
+        return
+    keys = [timer.key for timer in timers]
+    planned = set(session.scalars(select(Timer.key).where(Timer.key.in_(keys))))
+    for timer in timers:
+        if timer.key in planned:
+            continue
+        planned.add(timer.key)
+        session.add(
+            Timer(
+                key=timer.key,
+                kind=timer.kind,
+                municipality=municipality,
+                fire_at=timer.fire_at,
+                status="pending",
+                cycle_id=cycle_id,
+                task_id=timer.task_id if timer.task_id is not None else task_id,
+                payload=timer.payload or {},
+                created_at=now,
+            )
+        )
 
 
 def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:

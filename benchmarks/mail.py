@@ -1,0 +1,131 @@
+"""4. Mail: 1,000 messages to a local aiosmtpd, batched against one new connection per message.
+
+The server is aiosmtpd on 127.0.0.1, in a process of its own (so that it does not share this
+process's interpreter lock); it accepts every message and counts them. The messages are built
+as the outbox builds them (text, HTML; ``OutgoingMail``), to 1,000 different recipients.
+
+- **batched**: ``mail.smtp.send_batch`` as the outbox calls it (its defaults: up to 100 messages
+  per connection, up to 10 connections at once);
+- **baseline**: the same messages one after another, each on a new connection (connect, EHLO,
+  the message, QUIT), in one event loop.
+
+Target: batched at least 10x the messages per second of the baseline (median of the repeats).
+
+Run: ``python -m benchmarks.mail [--messages 1000] [--repeats 5]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+
+from benchmarks.common import REPEATS, header, median, verdict
+from tsk_workflow.demo.smtpd import free_port
+from tsk_workflow.mail.message import OutgoingMail
+from tsk_workflow.mail.smtp import SendResult, SmtpSettings, _send_share, send_batch
+
+SERVER = """
+import sys, time
+from aiosmtpd.controller import Controller
+
+class Counting:
+    def __init__(self):
+        self.count = 0
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+handler = Counting()
+port = int(sys.argv[1])
+controller = Controller(handler, hostname="127.0.0.1", port=port)
+controller.start()
+print(port, flush=True)
+for line in sys.stdin:
+    print(handler.count, flush=True)
+controller.stop()
+"""
+
+
+class Server:
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(free_port())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+        return self
+
+    def count(self) -> int:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("count\n")
+        self.process.stdin.flush()
+        return int(self.process.stdout.readline())
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def mails(count: int, round_: int) -> list[OutgoingMail]:
+    return [
+        OutgoingMail(
+            message_id=f"<bench-{round_}-{i}@herrljunga.example.org>",
+            sender="trygghet@herrljunga.example.org",
+            recipient=f"person{i}@herrljunga.example.org",
+            recipient_name=f"Person {i}",
+            subject=f"Påminnelse: uppgift {i} ska vara klar",
+            text="Hej!\n\nUppgiften ska vara klar på fredag.\n\n" + "Rad med text. " * 40,
+            html="<p>Hej!</p><p>Uppgiften ska vara klar på fredag.</p>" + "<p>Rad.</p>" * 40,
+        )
+        for i in range(count)
+    ]
+
+
+async def one_by_one(settings: SmtpSettings, batch: list[OutgoingMail]) -> list[SendResult]:
+    """Each message on a new connection, one after another."""
+    results = []
+    for mail in batch:
+        results += await _send_share(settings, [mail])
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=REPEATS)
+    args = parser.parse_args(argv)
+    header(f"4. mail: {args.messages} messages to a local aiosmtpd")
+    rates: dict[str, list[float]] = {"batched": [], "one connection each": []}
+    with Server() as server:
+        settings = SmtpSettings(host="127.0.0.1", port=server.port)
+        for round_ in range(args.repeats):
+            for way in rates:
+                batch = mails(args.messages, round_ * 2 + len(rates[way]))
+                before = server.count()
+                start = time.perf_counter()
+                if way == "batched":
+                    results = asyncio.run(send_batch(settings, batch))
+                else:
+                    results = asyncio.run(one_by_one(settings, batch))
+                seconds = time.perf_counter() - start
+                assert all(r.status == "sent" for r in results), results[:3]
+                assert server.count() - before == args.messages
+                rates[way].append(args.messages / seconds)
+    for way, values in rates.items():
+        print(f"   {way}: {median(values):.0f} messages/s (median of {args.repeats})")
+    ratio = median(
+        [a / b for a, b in zip(rates["batched"], rates["one connection each"], strict=True)]
+    )
+    return 0 if verdict("batched / one connection each", ratio, 10) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

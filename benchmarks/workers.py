@@ -1,0 +1,197 @@
+"""6. More than one machine: two tick workers on one PostgreSQL against one.
+
+A fresh PostgreSQL schema (as ``tests/dbfixtures.py`` makes them) with the shipped Herrljunga
+organisation loaded as ``tsk init`` does, and 20,000 open tasks (in 10,000 EST cycles, created in
+bulk), each with a reminder due an hour ago: 20,000 due timers. Each worker is a process of its
+own doing what ``tsk tick`` does (the engines of the municipalities loaded in the database, then
+one ``Ticker.tick``); the processes are started and ready before the clock starts, so process
+start-up is not in the figure. Measured: the wall time from the start signal until every worker
+is done, once with one worker and once with two, each on a fresh copy of the due timers.
+
+Checked: every timer fired exactly once (the workers' counts add up to 20,000, every timer is
+``fired``, 40,000 outbox rows for the two assignees each, no Message-ID twice).
+
+Reminders write no audit event, so batches of due reminders are claimed without the audit
+chain's advisory lock (``engine/ticker.py``, "Reminders without the chain lock"); two workers can
+then work at the same time.
+
+Run: ``python -m benchmarks.workers [--timers 20000] [--repeats 3]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import multiprocessing as mp
+import sys
+import time
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+
+from benchmarks.common import (
+    bulk_cycles,
+    header,
+    local,
+    median,
+    pg_available,
+    pg_schema,
+    pg_store,
+    verdict,
+)
+from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.engine.setup import load_organisation as load_into_store
+from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import OutboxMessage, Timer
+
+NOW = local(dt.date(2027, 3, 10), 8, 5)
+
+
+def prepare(url: str, timers: int) -> None:
+    store = pg_store(url)
+    catalog = load_catalog()
+    org = load_organisation("herrljunga", catalog)
+    at = local(dt.date(2027, 3, 1), 9)
+    engine = Engine(store, catalog, org, lambda: at)
+    load_into_store(engine, resolve_organisation_path("herrljunga"))
+    Ticker({org.municipality: engine}).tick(NOW)  # what is due before the benchmark's timers
+    bulk_cycles(
+        store,
+        "herrljunga",
+        timers // 2,
+        tasks_per_cycle=2,
+        now=NOW - dt.timedelta(days=5),
+        task_due=NOW + dt.timedelta(days=7),
+        timers=lambda _task, _due: [("reminder:1wd", "reminder", NOW - dt.timedelta(hours=1))],
+    )
+    with store.transaction() as session:  # a snapshot to reset to before each measurement
+        session.execute(text("CREATE TABLE bench_outbox_before AS SELECT id FROM outbox"))
+    store.dispose()
+
+
+def reset(url: str) -> None:
+    """The reminders due again, their mail gone: as before the first measurement."""
+    store = Store(url)
+    with store.transaction() as session:
+        session.execute(
+            update(Timer)
+            .where(Timer.key.like("task:%:reminder:1wd"), Timer.status != "pending")
+            .values(status="pending", fired_at=None, fired_by=None)
+        )
+        session.execute(
+            text("DELETE FROM outbox WHERE id NOT IN (SELECT id FROM bench_outbox_before)")
+        )
+    with store.engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+        connection.execute(text("VACUUM ANALYZE timers"))
+        connection.execute(text("VACUUM ANALYZE outbox"))
+    store.dispose()
+
+
+def worker(url: str, name: str, ready: Any, go: Any, results: Any) -> None:
+    """What ``tsk tick`` does, with the engines made before the start signal."""
+    from tsk_workflow.catalog import load_organisation as load_org
+    from tsk_workflow.store.models import Municipality
+
+    store = Store(url)
+    catalog = load_catalog()
+    with store.reading() as session:
+        sources = list(session.execute(select(Municipality.key, Municipality.source)))
+    engines = {
+        key: Engine(store, catalog, load_org(source, catalog), lambda: NOW)
+        for key, source in sources
+    }
+    ticker = Ticker(engines, worker=name)
+    with store.engine.connect():  # a connection in the pool, as a running worker has one
+        pass
+    ready.put(name)
+    go.wait()
+    cpu = time.process_time()
+    result = ticker.tick(NOW)
+    cpu = time.process_time() - cpu
+    results.put((name, result.total, cpu, result.failed, time.perf_counter()))
+    store.dispose()
+
+
+def run(url: str, workers: int) -> tuple[float, dict[str, int]]:
+    context = mp.get_context("spawn")
+    ready, results, go = context.Queue(), context.Queue(), context.Event()
+    processes = [
+        context.Process(target=worker, args=(url, f"w{i}", ready, go, results))
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    for _ in processes:
+        ready.get(timeout=120)
+    start = time.perf_counter()
+    go.set()
+    done = [results.get(timeout=600) for _ in processes]
+    seconds = max(end for *_rest, end in done) - start
+    for process in processes:
+        process.join()
+    counts = {name: total for name, total, _cpu, _failed, _end in done}
+    assert all(failed == 0 for *_x, failed, _end in done), done
+    cpu = {name: round(cpu, 2) for name, _total, cpu, _failed, _end in done}
+    ends = {name: round(end - start, 2) for name, _total, _cpu, _failed, end in done}
+    print(f"   ({workers} worker(s): done after {ends} s, their own CPU {cpu} s)")
+    return seconds, counts
+
+
+def check(url: str, timers: int, counts: dict[str, int]) -> None:
+    store = Store(url)
+    with store.reading() as session:
+        fired = session.scalar(
+            select(func.count())
+            .select_from(Timer)
+            .where(Timer.key.like("task:%:reminder:1wd"), Timer.status == "fired")
+        )
+        mails = session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.template == "task_reminder")
+        )
+        distinct = session.scalar(select(func.count(func.distinct(OutboxMessage.message_id))))
+        rows = session.scalar(select(func.count()).select_from(OutboxMessage))
+    store.dispose()
+    assert sum(counts.values()) == timers, counts
+    assert fired == timers, fired
+    assert mails == 2 * timers, mails
+    assert distinct == rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timers", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    header(f"6. two tick workers on one PostgreSQL: {args.timers} due reminders")
+    problem = pg_available()
+    if problem is not None:
+        print(f"   skipped: PostgreSQL not reachable ({problem})")
+        return 1
+    times: dict[int, list[float]] = {1: [], 2: []}
+    with pg_schema() as url:
+        prepare(url, args.timers)
+        for _ in range(args.repeats):
+            for workers in (1, 2):
+                reset(url)
+                seconds, counts = run(url, workers)
+                check(url, args.timers, counts)
+                times[workers].append(seconds)
+                print(
+                    f"   {workers} worker(s): {seconds:.2f} s, {args.timers / seconds:.0f} timers/s,"
+                    f" fired per worker {counts}"
+                )
+                sys.stdout.flush()
+    print(
+        f"   median: one worker {median(times[1]):.2f} s, two workers {median(times[2]):.2f} s;"
+        " every timer fired once"
+    )
+    speedup = median([a / b for a, b in zip(times[1], times[2], strict=True)])
+    return 0 if verdict("two workers / one (speed)", speedup, 1.5) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
