@@ -117,31 +117,7 @@ def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
     flushing what the session has pending. The head of the chain is read once per transaction:
     appending again in the same (sub)transaction takes the head it wrote last.
     """
-    if at.tzinfo is None:
-        raise ValueError("naive datetime given to the audit trail; pass an aware one")
-    lock_chain(session)
-    session.flush()
-    connection = session.connection()
-    seq, prev = _head(session, connection)
-    payload = json.loads(canonical(act.payload))
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        municipality=act.municipality,
-        actor=act.actor,
-        role=act.role,
-        action=act.action,
-        subject=act.subject,
-        cycle_id=act.cycle_id,
-        payload_digest=digest(payload),
-        prev_hash=prev,
-    )
-    values = {name: getattr(event, name) for name in CHAIN_FIELDS}
-    event.hash = values["hash"] = _chain_hash(values)
-    connection.execute(_INSERT_EVENT, values)
-    connection.execute(_INSERT_PAYLOAD, {"seq": seq, "payload": payload, "purged_at": None})
-    session.info[_HEAD_KEY] = (_innermost(session), seq, event.hash)
-    return event
+    return append_many(session, [(act, at)])[0]
 
 
 def append_many(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[AuditEvent]:

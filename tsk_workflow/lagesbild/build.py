@@ -13,6 +13,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from tsk_workflow.calendar import MONTHS_EN, MONTHS_SV
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.lagesbild.collect import Gathered, reporter_forms, window
 from tsk_workflow.lagesbild.model import (
@@ -45,36 +46,7 @@ PALETTE = (
 )
 """Okabe and Ito's colours, which people with colour vision deficiencies can tell apart."""
 
-MONTH_NAMES = {
-    "sv": [
-        "januari",
-        "februari",
-        "mars",
-        "april",
-        "maj",
-        "juni",
-        "juli",
-        "augusti",
-        "september",
-        "oktober",
-        "november",
-        "december",
-    ],
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-}
+MONTH_NAMES = {"sv": list(MONTHS_SV), "en": list(MONTHS_EN)}
 NO_TOWN = {"sv": "(ingen ort angiven)", "en": "(no town given)"}
 NO_DEPARTMENT = {"sv": "(ingen förvaltning angiven)", "en": "(no department given)"}
 
