@@ -20,7 +20,7 @@ def init(ctx: click.Context, as_json: bool) -> None:
     store = runtime.open_store(ctx)
     migrate.upgrade(store)
     result: dict[str, object] = {
-        "database": store.url.split("@")[-1],
+        "database": _shown(store.url),
         "revision": migrate.current_revision(store),
     }
     if settings(ctx).org:
@@ -36,3 +36,10 @@ def init(ctx: click.Context, as_json: bool) -> None:
     if "municipality" in result:
         state = "inläst" if result["changed"] else "oförändrad"
         click.echo(f"Organisationen {result['name']} är {state}.")
+
+
+def _shown(url: str) -> str:
+    """The database as people recognise it: no password, no connection options."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(query={}).render_as_string(hide_password=True)
