@@ -49,83 +49,22 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
 
 
 def _listed(ctx: click.Context, *, overdue: bool, only_open: bool) -> list[dict[str, Any]] | None:
-    """``task list`` without an engine: the rows ``Engine.tasks`` and ``views.task_row`` make,
-    read with two Core queries, when ``runtime.loaded_municipality`` knows the municipality
-    (None otherwise: the caller goes the usual way). Start-up is what a user feels."""
+    """``task list`` without building an engine when ``runtime.loaded_municipality`` knows the
+    municipality (None otherwise: the caller goes the usual way). Start-up is what a user feels."""
     import datetime as dt
 
-    from sqlalchemy import select
-
-    from tsk_workflow.store.models import Cycle, Task, TaskAssignee
+    from tsk_workflow.store.queries import task_rows
 
     found = runtime.loaded_municipality(ctx)
     if found is None:
         return None
     store, municipality = found
-    tasks = Task.metadata.tables[Task.__tablename__]
-    cycles = Cycle.metadata.tables[Cycle.__tablename__]
-    assignees = TaskAssignee.metadata.tables[TaskAssignee.__tablename__]
-    where = [tasks.c.municipality == municipality]
-    if only_open or overdue:
-        where.append(tasks.c.status == "open")
-    if overdue:
-        clock = runtime.fixed_clock()
-        where.append(tasks.c.due_at < (clock() if clock else dt.datetime.now(dt.UTC)))
-    columns = [tasks.c[name] for name in _TASK_COLUMNS]
-    query = (
-        select(*columns, cycles.c.ref)
-        .join(cycles, cycles.c.id == tasks.c.cycle_id)
-        .where(*where)
-        .order_by(tasks.c.due_at, tasks.c.id)
-    )
-    people = select(assignees.c.task_id, assignees.c.person).join(
-        tasks, tasks.c.id == assignees.c.task_id
-    )
+    clock = runtime.fixed_clock()
+    now = clock() if clock else dt.datetime.now(dt.UTC)
     try:
-        with store.reading() as session:
-            found_rows = session.execute(query).all()
-            held: dict[int, list[str]] = {}
-            for task_id, person in session.execute(people.where(*where)):
-                held.setdefault(task_id, []).append(person)
+        return task_rows(store, municipality, overdue=overdue, only_open=only_open, now=now)
     finally:
         store.dispose()
-    return [_row(row, held.get(row.id, [])) for row in found_rows]
-
-
-_TASK_COLUMNS = (
-    "id",
-    "cycle_id",
-    "step",
-    "key",
-    "title",
-    "role",
-    "due_at",
-    "status",
-    "required",
-    "done_by",
-    "done_at",
-    "note",
-)
-
-
-def _row(row: Any, people: list[str]) -> dict[str, Any]:
-    """What ``views.task_row`` makes of a task (``views`` imports the definitions' model)."""
-    return {
-        "id": row.id,
-        "cycle": row.cycle_id,
-        "cycle_ref": row.ref,
-        "step": row.step,
-        "key": row.key,
-        "title": row.title,
-        "role": row.role,
-        "assignees": sorted(people),
-        "due": row.due_at.isoformat() if row.due_at is not None else None,
-        "status": row.status,
-        "required": row.required,
-        "done_by": row.done_by,
-        "done_at": row.done_at.isoformat() if row.done_at is not None else None,
-        "note": row.note,
-    }
 
 
 @task.command()

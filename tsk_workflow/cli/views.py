@@ -122,22 +122,9 @@ def _iso(value: Any) -> str | None:
 
 
 def task_row(task: Any, cycle_ref: str) -> dict[str, Any]:
-    return {
-        "id": task.id,
-        "cycle": task.cycle_id,
-        "cycle_ref": cycle_ref,
-        "step": task.step,
-        "key": task.key,
-        "title": task.title,
-        "role": task.role,
-        "assignees": sorted(task.assignee_ids),  # the same order on every database
-        "due": _iso(task.due_at),
-        "status": task.status,
-        "required": task.required,
-        "done_by": task.done_by,
-        "done_at": _iso(task.done_at),
-        "note": task.note,
-    }
+    from tsk_workflow.store.queries import task_dict
+
+    return task_dict(task, cycle_ref, task.assignee_ids)
 
 
 def task_line(row: dict[str, Any], lang: str) -> str:
