@@ -94,7 +94,7 @@ def summary_text(data: dict[str, Any], name: str) -> str:
     audit = data["audit"]
     verdict = "godkänd" if audit["ok"] else f"BRUTEN: {audit['reason']}"
     lines += ["", f"tsk audit verify: {verdict} ({audit['events']} händelser)", "", "Titta själv:"]
-    base = f"tsk --db {shlex.quote(data['database'])} --org {data['municipality']}"
+    base = f"{_tsk()} --db {shlex.quote(data['database'])} --org {data['municipality']}"
     lines += [
         f"  {base} cycle list",
         f"  {base} decision list",
@@ -105,3 +105,13 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         f"  {shlex.quote(data['calendar'])}                   # året som kalender (.ics)",
     ]
     return "\n".join(lines)
+
+
+def _tsk() -> str:
+    """How to call tsk again: ``tsk`` when it is on the PATH, else the path it was run by."""
+    import shutil
+    import sys
+
+    if shutil.which("tsk"):
+        return "tsk"
+    return shlex.quote(sys.argv[0]) if sys.argv and sys.argv[0].endswith("tsk") else "tsk"
