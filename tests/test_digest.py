@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from tests.enginekit import Clock
 from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
@@ -30,14 +31,6 @@ TZ = ZoneInfo("Europe/Stockholm")
 OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
 NEXT_MORNING = dt.datetime(2027, 3, 2, 7, 5, tzinfo=TZ)
 CHAIR = "jessica.wahlstrom"
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

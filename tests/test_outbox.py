@@ -14,6 +14,7 @@ import icalendar
 import pytest
 from sqlalchemy import select, update
 
+from tests.enginekit import Clock
 from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.engine.decisions import Decisions
@@ -40,14 +41,6 @@ EST_GROUP = [
     "jonas.ek",
 ]
 REPORTERS = ["johanna.falk", "viktor.holmberg", "ida.wikstrom", "jonas.ek", "rachel.moore"]
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

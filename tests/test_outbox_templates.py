@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.dbfixtures import MakeStore
+from tests.enginekit import Clock
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
@@ -26,14 +27,6 @@ from tsk_workflow.store.models import OutboxMessage
 TZ = ZoneInfo("Europe/Stockholm")
 OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
 CHAIR = "jessica.wahlstrom"
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

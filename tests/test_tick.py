@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select
 
+from tests.enginekit import Clock
 from tsk_workflow import audit
 from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
@@ -38,14 +39,6 @@ REPORTERS = {"johanna.falk", "viktor.holmberg", "ida.wikstrom", "jonas.ek", "rac
 def local(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> dt.datetime:
     """A Stockholm wall-clock time, as an aware UTC datetime."""
     return dt.datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).astimezone(dt.UTC)
-
-
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 class World:
