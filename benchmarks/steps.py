@@ -20,7 +20,9 @@ transitions to the end, one transaction per step.
   task, runs the engine, serialises the workflow (``BpmnWorkflowSerializer``) and saves it to a
   table in its own SQLite transaction (same settings). It writes no audit trail and no mail.
 
-The benchmark checks that tsk and Core wrote the same number of rows of each kind.
+The three take turns, ten cycles each, all through a round (so that the load of a shared
+machine falls on all three alike); each one's time is the sum of its turns. The benchmark checks
+that tsk and Core wrote the same number of rows of each kind.
 
 Run: ``python -m benchmarks.steps [--cycles N]``.
 """
@@ -31,6 +33,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -426,42 +429,47 @@ def spiff_bpmn() -> str:
     )
 
 
-def run_spiff(folder: Path, count: int) -> tuple[float, int]:
-    """Seconds for ``count`` workflows' five steps, each saved after each step; and steps."""
-    from SpiffWorkflow.bpmn import BpmnWorkflow
-    from SpiffWorkflow.bpmn.parser import BpmnParser
-    from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-    from SpiffWorkflow.util.task import TaskState
-    from sqlalchemy import Column, Integer, MetaData, Table, Text
+class Spiff:
+    """SpiffWorkflow's side: ``count`` workflows saved in SQLite, advanced a chunk at a time."""
 
-    from tsk_workflow.store.database import make_engine
+    def __init__(self, folder: Path, count: int) -> None:
+        from SpiffWorkflow.bpmn import BpmnWorkflow
+        from SpiffWorkflow.bpmn.parser import BpmnParser
+        from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+        from sqlalchemy import Column, Integer, MetaData, Table, Text
 
-    path = folder / "spiff.bpmn"
-    path.write_text(spiff_bpmn(), encoding="utf-8")
-    parser = BpmnParser()
-    parser.add_bpmn_file(str(path))
-    spec = parser.get_spec(PROCESS)
-    serializer = BpmnWorkflowSerializer()
-    engine = make_engine(f"sqlite:///{folder / 'spiff.db'}")
-    meta = MetaData()
-    table = Table("workflows", meta, Column("id", Integer, primary_key=True), Column("state", Text))
-    meta.create_all(engine)
-    ids = []
-    with engine.begin() as conn:
-        for _ in range(count):
-            workflow = BpmnWorkflow(spec)
-            workflow.do_engine_steps()
-            ids.append(
-                conn.execute(
-                    insert(table).values(state=serializer.serialize_json(workflow))
-                ).inserted_primary_key[0]
-            )
+        from tsk_workflow.store.database import make_engine
 
-    def steps() -> int:
+        path = folder / "spiff.bpmn"
+        path.write_text(spiff_bpmn(), encoding="utf-8")
+        parser = BpmnParser()
+        parser.add_bpmn_file(str(path))
+        spec = parser.get_spec(PROCESS)
+        self.serializer = BpmnWorkflowSerializer()
+        self.engine = make_engine(f"sqlite:///{folder / 'spiff.db'}")
+        meta = MetaData()
+        self.table = Table(
+            "workflows", meta, Column("id", Integer, primary_key=True), Column("state", Text)
+        )
+        meta.create_all(self.engine)
+        self.ids = []
+        with self.engine.begin() as conn:
+            for _ in range(count):
+                workflow = BpmnWorkflow(spec)
+                workflow.do_engine_steps()
+                state = self.serializer.serialize_json(workflow)
+                inserted = conn.execute(insert(self.table).values(state=state))
+                self.ids.append(inserted.inserted_primary_key[0])
+
+    def run(self, ids: list[int]) -> int:
+        """Each workflow's five steps: load, complete the ready task, save. Returns the steps."""
+        from SpiffWorkflow.util.task import TaskState
+
+        table, serializer = self.table, self.serializer
         done = 0
         for workflow_id in ids:
             for _ in STEPS:
-                with engine.begin() as conn:
+                with self.engine.begin() as conn:
                     state = conn.execute(
                         select(table.c.state).where(table.c.id == workflow_id)
                     ).scalar_one()
@@ -477,13 +485,13 @@ def run_spiff(folder: Path, count: int) -> tuple[float, int]:
                 done += 1
         return done
 
-    result: dict[str, int] = {}
-    seconds = timed(lambda: result.setdefault("steps", steps()))
-    engine.dispose()
-    return seconds, result["steps"]
-
 
 # ---------------------------------------------------------------- the run
+
+
+CHUNK = 10
+"""Cycles each contender advances before the next one's turn: the three take turns all through
+a round, so that a change of load on a shared machine falls on all three alike."""
 
 
 def one_round(count: int) -> dict[str, float]:
@@ -494,11 +502,15 @@ def one_round(count: int) -> dict[str, float]:
         core_engine = bench_engine(core_store, folder)
         tsk_cycles = open_cycles(tsk_engine, count)
         core_cycles = open_cycles(core_engine, count)
+        spiff = Spiff(folder, count)
         before = row_counts(tsk_store)
         assert before == row_counts(core_store)
-        steps = count * len(STEPS)
-        tsk_seconds = timed(lambda: run_tsk(tsk_engine, tsk_cycles))
-        core_seconds = timed(lambda: run_core(core_engine, core_cycles))
+        seconds = {"tsk": 0.0, "core": 0.0, "spiff": 0.0}
+        for start in range(0, count, CHUNK):
+            part = slice(start, start + CHUNK)
+            seconds["tsk"] += timed(partial(run_tsk, tsk_engine, tsk_cycles[part]))
+            seconds["core"] += timed(partial(run_core, core_engine, core_cycles[part]))
+            seconds["spiff"] += timed(partial(spiff_steps_of, spiff, spiff.ids[part]))
         after_tsk, after_core = row_counts(tsk_store), row_counts(core_store)
         if after_tsk != after_core or status_counts(tsk_store) != status_counts(core_store):
             raise SystemExit(f"not the same writes: tsk {after_tsk}, core {after_core}")
@@ -506,16 +518,22 @@ def one_round(count: int) -> dict[str, float]:
             assert audit.verify(session).ok
         with core_store.reading() as session:
             assert audit.verify(session).ok
-        spiff_seconds, spiff_steps = run_spiff(folder, count)
         written = {k: after_tsk[k] - before[k] for k in after_tsk}
         tsk_store.dispose()
         core_store.dispose()
+        spiff.engine.dispose()
+    steps = count * len(STEPS)
     return {
-        "tsk": steps / tsk_seconds,
-        "core": steps / core_seconds,
-        "spiff": spiff_steps / spiff_seconds,
+        "tsk": steps / seconds["tsk"],
+        "core": steps / seconds["core"],
+        "spiff": steps / seconds["spiff"],
         **{f"rows {k}": float(v) for k, v in written.items()},
     }
+
+
+def spiff_steps_of(spiff: Spiff, ids: list[int]) -> None:
+    if spiff.run(ids) != len(ids) * len(STEPS):
+        raise SystemExit("SpiffWorkflow did not take every step")
 
 
 def main(argv: list[str] | None = None) -> int:

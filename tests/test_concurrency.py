@@ -28,6 +28,7 @@ from tests.enginekit import Clock, Tsk, counts, cycle_state, events, local, make
 from tsk_workflow import audit
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle
 
@@ -188,10 +189,10 @@ def changed_behind_the_engines_back(
     """After the next act has read its cycle, just before it takes it, the cycle's row is
     changed by another writer that does not take the engine's lock (on SQLite, which lets one
     writer in at a time, through the act's own connection). Yields the ids of changed cycles."""
-    real = Engine.claim
+    real = writes._write_cycle  # where every act takes its cycle (claim or first step change)
     changed: list[int] = []
 
-    def claim(self: Engine, session: Session, cycle: Cycle) -> None:
+    def take(session: Session, cycle: Cycle, values: dict[str, Any]) -> None:
         if not changed:
             changed.append(cycle.id)
             statement = text("UPDATE cycles SET version = version + 1 WHERE id = :id")
@@ -200,11 +201,11 @@ def changed_behind_the_engines_back(
                     other.execute(statement, {"id": cycle.id})
             else:
                 session.execute(statement, {"id": cycle.id})
-        real(self, session, cycle)
+        real(session, cycle, values)
 
-    monkeypatch.setattr(Engine, "claim", claim)
+    monkeypatch.setattr(writes, "_write_cycle", take)
     yield changed
-    monkeypatch.setattr(Engine, "claim", real)
+    monkeypatch.setattr(writes, "_write_cycle", real)
 
 
 def test_a_cycle_changed_after_it_was_read_is_a_conflict(

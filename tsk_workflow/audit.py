@@ -94,9 +94,18 @@ class Act:
 
 def lock_chain(session: Session) -> None:
     """Serialise appends to the chain: on PostgreSQL a transaction-level advisory lock (SQLite's
-    write transactions are exclusive already)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    write transactions are exclusive already). Taken once per (sub)transaction."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    held = session.info.get(_LOCKED_KEY)
+    if held is not None and held is _innermost(session):
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    session.info[_LOCKED_KEY] = _innermost(session)
+
+
+_LOCKED_KEY = "tsk_audit_locked"
+"""The (sub)transaction in which ``lock_chain`` took the lock last."""
 
 
 _HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
@@ -123,6 +132,12 @@ def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
 def append_many(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[AuditEvent]:
     """``append`` for each of ``acts`` in order (the same links, the same hashes), written with
     one statement for the events and one for their payloads."""
+    return [AuditEvent(**row) for row in write(session, acts)]
+
+
+def write(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[dict[str, Any]]:
+    """``append_many`` returning the events' rows (the chain fields and ``hash``) instead of
+    objects: what the engine's acts use, as they only need the events written."""
     if not acts:
         return []
     if any(at.tzinfo is None for _act, at in acts):
@@ -131,31 +146,30 @@ def append_many(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> li
     session.flush()
     connection = session.connection()
     seq, prev = _head(session, connection)
-    events, rows, payloads = [], [], []
+    rows: list[dict[str, Any]] = []
+    payloads = []
     for act, at in acts:
         payload = json.loads(canonical(act.payload))
-        event = AuditEvent(
-            seq=seq,
-            at=at,
-            municipality=act.municipality,
-            actor=act.actor,
-            role=act.role,
-            action=act.action,
-            subject=act.subject,
-            cycle_id=act.cycle_id,
-            payload_digest=digest(payload),
-            prev_hash=prev,
-        )
-        values = {name: getattr(event, name) for name in CHAIN_FIELDS}
-        event.hash = values["hash"] = _chain_hash(values)
-        events.append(event)
-        rows.append(values)
+        row: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "municipality": act.municipality,
+            "actor": act.actor,
+            "role": act.role,
+            "action": act.action,
+            "subject": act.subject,
+            "cycle_id": act.cycle_id,
+            "payload_digest": digest(payload),
+            "prev_hash": prev,
+        }
+        row["hash"] = _chain_hash(row)
+        rows.append(row)
         payloads.append({"seq": seq, "payload": payload, "purged_at": None})
-        seq, prev = seq + 1, event.hash
+        seq, prev = seq + 1, row["hash"]
     connection.execute(_INSERT_EVENT, rows)
     connection.execute(_INSERT_PAYLOAD, payloads)
-    session.info[_HEAD_KEY] = (_innermost(session), events[-1].seq, events[-1].hash)
-    return events
+    session.info[_HEAD_KEY] = (_innermost(session), rows[-1]["seq"], rows[-1]["hash"])
+    return rows
 
 
 def _innermost(session: Session) -> object:

@@ -40,6 +40,10 @@ class CompiledProcess:
     def is_final(self, state: str) -> bool:
         return state in self.definition.final
 
+    def has_timed_transitions(self, state: str) -> bool:
+        """Whether entering ``state`` plans timers for transitions that fire by themselves."""
+        return any(t.after is not None and state in t.source for t in self.definition.transitions)
+
 
 def machine_arguments(definition: ProcessDefinition) -> dict[str, Any]:
     """The keyword arguments that build a ``transitions`` machine for ``definition``."""

@@ -8,12 +8,29 @@ renders. ``{person}`` in a command is replaced by the recipient's id when the ma
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Protocol
 
 from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.model import Label, ProcessDefinition
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store.models import Cycle, Decision, Task
+
+
+class TaskFields(Protocol):
+    """What a task's mail says of it: a stored ``Task``, or one just written (``NewTask``)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def step(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def due_at(self) -> dt.datetime | None: ...
 
 
 def label(value: Label | None) -> dict[str, str] | str:
@@ -48,7 +65,7 @@ def process_ctx(definition: ProcessDefinition) -> dict[str, Any]:
     return {"key": definition.key, "title": label(definition.title)}
 
 
-def task_ctx(definition: ProcessDefinition, task: Task, cal: WorkCalendar) -> dict[str, Any]:
+def task_ctx(definition: ProcessDefinition, task: TaskFields, cal: WorkCalendar) -> dict[str, Any]:
     step = definition.step(task.step)
     task_def = next((t for t in step.tasks if t.key == task.key), None)
     return {
@@ -63,7 +80,11 @@ def task_ctx(definition: ProcessDefinition, task: Task, cal: WorkCalendar) -> di
 
 
 def task_mail(
-    org: Organisation, definition: ProcessDefinition, cycle: Cycle, task: Task, cal: WorkCalendar
+    org: Organisation,
+    definition: ProcessDefinition,
+    cycle: Cycle,
+    task: TaskFields,
+    cal: WorkCalendar,
 ) -> dict[str, Any]:
     """``task_assigned``, ``task_reminder`` and ``task_overdue``."""
     return {

@@ -13,16 +13,17 @@ at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsk_workflow.engine import mailctx
 from tsk_workflow.mail.message import make_message_id
 from tsk_workflow.organisation.model import Organisation, Person
+from tsk_workflow.store import writes
 from tsk_workflow.store.models import Cycle, OutboxMessage
 
 if TYPE_CHECKING:
@@ -68,42 +69,14 @@ def queue(
     now: dt.datetime,
     cycle_id: int | None = None,
     task_id: int | None = None,
-) -> list[OutboxMessage]:
+) -> int:
     """Queue ``template`` for each person once; ``key`` names the event (``task:42:assigned``).
 
-    Which of the messages are queued already is asked in one query for all the recipients.
+    Rows whose Message-ID is queued already are left out by the insert itself. Returns how
+    many rows were queued now.
     """
-    recipients = [
-        person for person in (org.person(p) for p in dict.fromkeys(people)) if person is not None
-    ]
-    if not recipients:
-        return []
-    ids = {person.id: message_id(org, key, person.id) for person in recipients}
-    queued = existing(session, list(ids.values()))
-    rows = []
-    for person in recipients:
-        mid = ids[person.id]
-        if mid in queued:
-            continue
-        status = "digest" if template in DIGESTIBLE and wants_digest(person, org) else "pending"
-        row = OutboxMessage(
-            message_id=mid,
-            municipality=org.municipality,
-            recipient=person.id,
-            email=person.email,
-            language=person.language,
-            template=template,
-            context=_personal(context, person, org),
-            status=status,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            cycle_id=cycle_id,
-            task_id=task_id,
-        )
-        session.add(row)
-        rows.append(row)
-    return rows
+    mail = Queued(org, list(people), template, key, context, cycle_id, task_id)
+    return writes.queue_mail(session, list(_rows(mail, now)))
 
 
 @dataclass(frozen=True)
@@ -120,61 +93,35 @@ class Queued:
 
 
 def queue_many(session: Session, mails: Sequence[Queued], now: dt.datetime) -> int:
-    """``queue`` for each of ``mails`` in order, with one query (per 500) for the Message-IDs
-    already queued, and the rows inserted with one Core statement (after flushing what the
-    session has pending, so that rows keep the order they were queued in). Returns how many
-    rows were queued."""
-    planned: list[tuple[Queued, Person, str]] = []
-    for mail in mails:
-        for person_id in dict.fromkeys(mail.people):
-            person = mail.org.person(person_id)
-            if person is not None:
-                planned.append((mail, person, message_id(mail.org, mail.key, person.id)))
-    if not planned:
-        return 0
-    ids = [mid for _mail, _person, mid in planned]
-    queued: set[str] = set()
-    for start in range(0, len(ids), 500):
-        queued |= existing(session, ids[start : start + 500])
-    rows = []
-    for mail, person, mid in planned:
-        if mid in queued:
+    """``queue`` for each of ``mails`` in order, the rows inserted with one statement per 500
+    (rows keep the order they were queued in). Returns how many rows were queued."""
+    rows = [row for mail in mails for row in _rows(mail, now)]
+    return sum(
+        writes.queue_mail(session, rows[start : start + 500]) for start in range(0, len(rows), 500)
+    )
+
+
+def _rows(mail: Queued, now: dt.datetime) -> Iterator[dict[str, Any]]:
+    """The outbox rows of ``mail``: one per person of the organisation, each person once."""
+    org = mail.org
+    for person_id in dict.fromkeys(mail.people):
+        person = org.person(person_id)
+        if person is None:
             continue
-        queued.add(mid)
-        org = mail.org
         digest = mail.template in DIGESTIBLE and wants_digest(person, org)
-        rows.append(
-            {
-                "message_id": mid,
-                "municipality": org.municipality,
-                "recipient": person.id,
-                "email": person.email,
-                "language": person.language,
-                "template": mail.template,
-                "context": _personal(mail.context, person, org),
-                "status": "digest" if digest else "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-                "sent_at": None,
-                "last_reply": None,
-                "cycle_id": mail.cycle_id,
-                "task_id": mail.task_id,
-            }
+        yield writes.outbox_row(
+            now,
+            mail.cycle_id,
+            mail.task_id,
+            message_id=message_id(org, mail.key, person.id),
+            municipality=org.municipality,
+            recipient=person.id,
+            email=person.email,
+            language=person.language,
+            template=mail.template,
+            context=_personal(mail.context, person, org),
+            status="digest" if digest else "pending",
         )
-    if rows:
-        session.flush()
-        table = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
-        session.connection().execute(insert(table), rows)
-    return len(rows)
-
-
-def existing(session: Session, message_ids: list[str]) -> set[str]:
-    """Those of ``message_ids`` that are in the outbox already (pending rows included)."""
-    if not message_ids:
-        return set()
-    query = select(OutboxMessage.message_id).where(OutboxMessage.message_id.in_(message_ids))
-    return set(session.scalars(query))
 
 
 def exists(session: Session, message_id: str) -> bool:
@@ -182,17 +129,17 @@ def exists(session: Session, message_id: str) -> bool:
     return found.first() is not None
 
 
-def yearly_report(ctx: StepContext, cycle: Cycle) -> list[OutboxMessage]:
+def yearly_report(ctx: StepContext, cycle: Cycle) -> int:
     """``yearly_report_due`` to the chair (and deputy) of a yearly-report cycle just opened.
 
     Nothing for other processes, or when the report's deadline cannot be found.
     """
     definition = ctx.process.definition
     if definition.schedule.kind != YEARLY_REPORT:
-        return []
+        return 0
     context = mailctx.yearly_report_mail(ctx.org, definition, cycle, ctx.cal, ctx.now)
     if context is None:
-        return []
+        return 0
     return queue(
         ctx.session,
         ctx.org,

@@ -12,9 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified
 
 from tsk_workflow import audit, forms
 from tsk_workflow.catalog import Catalog
@@ -37,10 +36,18 @@ from tsk_workflow.engine.steps import (
 )
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, RefusedAct, Task, TaskAssignee
 
 Clock = Callable[[], dt.datetime]
+
+_CYCLE_BY_ID = select(Cycle).where(
+    Cycle.municipality == bindparam("municipality"), Cycle.id == bindparam("key")
+)
+_CYCLE_BY_REF = select(Cycle).where(
+    Cycle.municipality == bindparam("municipality"), Cycle.ref == bindparam("key")
+)
 
 
 def system_clock() -> dt.datetime:
@@ -103,12 +110,11 @@ class Engine:
         return self.directory.person(person_id).id
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
-        query = select(Cycle).where(Cycle.municipality == self.org.municipality)
         text = str(ref)
-        query = (
-            query.where(Cycle.id == int(text)) if text.isdigit() else query.where(Cycle.ref == text)
-        )
-        cycle = session.scalars(query).first()
+        query = _CYCLE_BY_ID if text.isdigit() else _CYCLE_BY_REF
+        key: str | int = int(text) if text.isdigit() else text
+        found = session.scalars(query, {"municipality": self.org.municipality, "key": key})
+        cycle = found.first()
         if cycle is None:
             raise NotFound(f"no cycle '{ref}' in {self.org.name}")
         return cycle
@@ -119,8 +125,7 @@ class Engine:
         what it read (one task completed twice, a task completed by one act and cancelled by a
         close in another). On PostgreSQL the update also makes a concurrent act on the same
         cycle wait here for this one, which then conflicts; SQLite's writers wait at BEGIN."""
-        flag_modified(cycle, "state")
-        session.flush()
+        writes.claim_cycle(session, cycle)
 
     def find_task(self, session: Session, task_id: int) -> Task:
         task = session.get(Task, task_id)
@@ -237,8 +242,8 @@ class Engine:
     ) -> Cycle:
         who = self.actor(actor)
         with self.act() as (session, now):
+            # Not claimed here: entering the next step claims the cycle (writes.set_cycle).
             cycle = self.find_cycle(session, ref)
-            self.claim(session, cycle)
             ctx = self.context(session, cycle.process, now)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
@@ -283,15 +288,16 @@ class Engine:
         assert transition is not None
         leaving = cycle.state
         cancelled = open_tasks(ctx.session, cycle, leaving)
-        cancel_tasks(ctx, cancelled)
-        cancel_timers_of_step(ctx, cycle)
+        cancel_tasks(ctx, cycle, cancelled)
+        if ctx.process.has_timed_transitions(leaving):
+            writes.cancel_cycle_timers(ctx.session, cycle.id, transitions_only=True)
         payload = {
             "trigger": trigger,
             "from": leaving,
             "to": transition.dest,
             "note": note,
             "automatic": automatic,
-            "cancelled_tasks": [task.id for task in cancelled],
+            "cancelled_tasks": cancelled,
         }
         ctx.record(cycle, who, "cycle.advanced", payload, role)
         enter_step(ctx, cycle, transition.dest, who)
@@ -354,8 +360,7 @@ class Engine:
             if force and not (note or "").strip():
                 raise Refused("closing with --force needs a --note saying why")
             final = ctx.process.definition.final[0]
-            cycle.state = final
-            cycle.step_entered_at = now
+            writes.set_cycle(session, cycle, state=final, step_entered_at=now)
             self._finish(ctx, cycle, who, forced=force, note=note, cancelled=remaining)
             return cycle
 
@@ -367,21 +372,25 @@ class Engine:
         *,
         forced: bool,
         note: str | None,
-        cancelled: list[Task] | None = None,
+        cancelled: list[int] | None = None,
     ) -> None:
         remaining = cancelled if cancelled is not None else open_tasks(ctx.session, cycle)
-        cancel_tasks(ctx, remaining)
+        cancel_tasks(ctx, cycle, remaining)
         cancel_timers(ctx.session, cycle_id=cycle.id)
-        cycle.status = "closed"
-        cycle.closed_at = ctx.now
-        cycle.closed_by = who
-        cycle.close_note = note
-        cycle.forced = forced
+        writes.set_cycle(
+            ctx.session,
+            cycle,
+            status="closed",
+            closed_at=ctx.now,
+            closed_by=who,
+            close_note=note,
+            forced=forced,
+        )
         payload = {
             "state": cycle.state,
             "forced": forced,
             "note": note,
-            "cancelled_tasks": [t.id for t in remaining],
+            "cancelled_tasks": remaining,
         }
         ctx.record(cycle, who, "cycle.closed", payload)
         group = ctx.group(cycle)
@@ -492,16 +501,3 @@ class Engine:
         if overdue:
             query = query.where(Task.due_at < (now or self.clock()))
         return list(session.scalars(query.order_by(Task.due_at, Task.id)))
-
-
-def cancel_timers_of_step(ctx: StepContext, cycle: Cycle) -> None:
-    """Timed transitions planned for the step being left no longer apply."""
-    from sqlalchemy import update
-
-    from tsk_workflow.store.models import Timer
-
-    ctx.session.execute(
-        update(Timer)
-        .where(Timer.cycle_id == cycle.id, Timer.kind == "transition", Timer.status == "pending")
-        .values(status="cancelled")
-    )

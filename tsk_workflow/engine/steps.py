@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tsk_workflow import audit
@@ -22,7 +21,8 @@ from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.directory import SYSTEM, Directory
 from tsk_workflow.lagesbild.produce import produce_documents
 from tsk_workflow.organisation.model import Group, Organisation
-from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
+from tsk_workflow.store import writes
+from tsk_workflow.store.models import Cycle
 
 
 @dataclass
@@ -55,15 +55,13 @@ class StepContext:
         act = audit.Act(
             self.municipality, actor, role, action, f"cycle:{cycle.id}", payload, cycle.id
         )
-        audit.append(self.session, act, self.now)
+        audit.write(self.session, [(act, self.now)])
 
 
 def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> None:
     """Put ``cycle`` in ``step_key`` and create what the step asks for."""
     step = ctx.process.definition.step(step_key)
-    cycle.state = step_key
-    cycle.step_entered_at = ctx.now
-    ctx.session.flush()
+    writes.set_cycle(ctx.session, cycle, state=step_key, step_entered_at=ctx.now)
     for task_def in step.tasks:
         create_tasks(ctx, cycle, task_def, step)
     plan_timed_transitions(ctx, cycle, step_key)
@@ -72,11 +70,12 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
     produce_documents(ctx, cycle, step)  # the lägesbild, when the step produces one from reports
 
 
-def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[Task]:
+def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[NewTask]:
     """The tasks of ``task_def`` (one shared, or one per person), their timers and mail.
 
-    The tasks are inserted with one flush and their timers planned with one query for the keys
-    already planned; then each task's mail is queued, in the order the tasks were made.
+    The tasks are written with Core statements (``store.writes``), each as soon as it is made;
+    then their timers are planned with one query, and each task's mail is queued in the order
+    the tasks were made.
     """
     group = ctx.group(cycle)
     if task_def.per_person:
@@ -84,12 +83,14 @@ def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) 
     else:
         people_sets = [ctx.directory.assignees(task_def.role, group)]
     due = timing.due_at(ctx.now, task_def.due, ctx.cal) if task_def.due else None
-    made = [(_new_task(ctx, cycle, task_def, step, people, due), people) for people in people_sets]
-    made = [(task, people) for task, people in made if people]
+    made = [
+        (_new_task(ctx, cycle, task_def, step, people, due), people)
+        for people in people_sets
+        if people
+    ]
     if not made:
         return []
-    ctx.session.add_all([task for task, _people in made])
-    ctx.session.flush()
+    writes.forget_tasks(cycle)
     planned = timing.task_timers(task_def, due, ctx.now, ctx.cal)
     timers = [
         NewTimer(f"task:{task.id}:{p.key_suffix}", p.kind, p.fire_at, p.payload, task.id)
@@ -119,21 +120,34 @@ def _new_task(
     step: Step,
     people: list[str],
     due: dt.datetime | None,
-) -> Task:
-    task = Task(
-        cycle_id=cycle.id,
-        municipality=ctx.municipality,
-        step=step.key,
-        key=task_def.key,
-        role=task_def.role,
-        title=task_def.title.sv,
-        required=task_def.required,
-        status="open",
-        created_at=ctx.now,
-        due_at=due,
-    )
-    task.assignees = [TaskAssignee(person=person) for person in people]
-    return task
+) -> NewTask:
+    """A task written now, with its assignees."""
+    values: dict[str, Any] = {
+        "cycle_id": cycle.id,
+        "municipality": ctx.municipality,
+        "step": step.key,
+        "key": task_def.key,
+        "role": task_def.role,
+        "title": task_def.title.sv,
+        "required": task_def.required,
+        "status": "open",
+        "created_at": ctx.now,
+        "due_at": due,
+    }
+    task_id = writes.insert_task(ctx.session, values, people)
+    return NewTask(task_id, step.key, task_def.key, task_def.role, task_def.title.sv, due)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """A task just written: what its timers and mail need (``mailctx.TaskFields``)."""
+
+    id: int
+    step: str
+    key: str
+    role: str
+    title: str
+    due_at: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -183,25 +197,26 @@ def add_timers(
     """``add_timer`` for several timers, with one query for the keys already planned."""
     if not timers:
         return
-    keys = [timer.key for timer in timers]
-    planned = set(session.scalars(select(Timer.key).where(Timer.key.in_(keys))))
+    planned = writes.planned_timer_keys(session, [timer.key for timer in timers])
+    rows = []
     for timer in timers:
         if timer.key in planned:
             continue
         planned.add(timer.key)
-        session.add(
-            Timer(
-                key=timer.key,
-                kind=timer.kind,
-                municipality=municipality,
-                fire_at=timer.fire_at,
-                status="pending",
-                cycle_id=cycle_id,
-                task_id=timer.task_id if timer.task_id is not None else task_id,
-                payload=timer.payload or {},
-                created_at=now,
-            )
+        rows.append(
+            {
+                "key": timer.key,
+                "kind": timer.kind,
+                "municipality": municipality,
+                "fire_at": timer.fire_at,
+                "status": "pending",
+                "cycle_id": cycle_id,
+                "task_id": timer.task_id if timer.task_id is not None else task_id,
+                "payload": timer.payload or {},
+                "created_at": now,
+            }
         )
+    writes.insert_timers(session, rows)
 
 
 def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:
@@ -264,41 +279,32 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
     )
 
 
-def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[Task]:
-    query = select(Task).where(Task.cycle_id == cycle.id, Task.status == "open")
-    if step is not None:
-        query = query.where(Task.step == step)
-    return list(session.scalars(query.order_by(Task.id)))
+def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[int]:
+    """The ids of the cycle's open tasks (of ``step``, when given), oldest first."""
+    return writes.open_task_ids(session, cycle.id, step)
 
 
-def cancel_tasks(ctx: StepContext, tasks: list[Task]) -> None:
-    for task in tasks:
-        task.status = "cancelled"
-    cancel_timers(ctx.session, task_ids=[task.id for task in tasks])
+def cancel_tasks(ctx: StepContext, cycle: Cycle, task_ids: list[int]) -> None:
+    """Cancel the tasks and their timers."""
+    if task_ids:
+        writes.cancel_tasks(ctx.session, task_ids)
+        writes.forget_tasks(cycle)
 
 
 def cancel_timers(
     session: Session, task_ids: list[int] | None = None, cycle_id: int | None = None
 ) -> None:
-    query = update(Timer).where(Timer.status == "pending")
+    """Cancel the pending timers of the tasks, or else of the whole cycle."""
     if task_ids is not None:
-        if not task_ids:
-            return
-        query = query.where(Timer.task_id.in_(task_ids))
+        writes.cancel_task_timers(session, task_ids)
     elif cycle_id is not None:
-        query = query.where(Timer.cycle_id == cycle_id)
-    session.execute(query.values(status="cancelled"))
+        writes.cancel_cycle_timers(session, cycle_id, transitions_only=False)
 
 
 def required_done(session: Session, cycle: Cycle) -> bool:
     """Whether the current step has required tasks and all of them are done."""
-    tasks = list(
-        session.scalars(
-            select(Task).where(Task.cycle_id == cycle.id, Task.step == cycle.state, Task.required)
-        )
-    )
-    live = [task for task in tasks if task.status != "cancelled"]
-    return bool(live) and all(task.status == "done" for task in live)
+    live = [s for s in writes.required_statuses(session, cycle.id, cycle.state) if s != "cancelled"]
+    return bool(live) and all(status == "done" for status in live)
 
 
 def unmet_conditions(
@@ -318,16 +324,10 @@ def unmet_conditions(
 
 
 def missing_documents(ctx: StepContext, cycle: Cycle) -> list[str]:
-    from tsk_workflow.store.models import Document
-
     step = ctx.process.definition.step(cycle.state)
     if not step.produces:
         return []
-    attached = set(
-        ctx.session.scalars(
-            select(Document.kind).where(Document.cycle_id == cycle.id, Document.step == cycle.state)
-        )
-    )
+    attached = writes.document_kinds(ctx.session, cycle.id, cycle.state)
     return [kind for kind in step.produces if kind not in attached]
 
 

@@ -23,7 +23,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tsk_workflow.engine import notify
@@ -115,11 +114,9 @@ def _compose_one(
                 ["tsk", "--org", org.municipality, "--as", "{person}", "task", "list", "--mine"]
             ),
         }
-        try:
-            with session.begin_nested():  # another process making the same digest: it wins
-                queued = len(notify.queue(session, org, [person_id], "digest", key, context, now))
-        except IntegrityError:
-            return 0
+        queued = notify.queue(session, org, [person_id], "digest", key, context, now)
+        if not queued:
+            return 0  # another process made the same digest meanwhile: it wins
     ids = [row.id for row in rows]
     session.execute(
         update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="digested")

@@ -1,0 +1,274 @@
+"""The statements of an act's hot path: prebuilt Core statements with bound parameters.
+
+An act changes a handful of rows (the cycle, a step's tasks and their assignees, timers, outbox
+rows). Going through the ORM's unit of work for each of them costs several times the statements
+themselves (docs/performance.md, benchmark 1), so the engine writes these rows with the
+statements below on the session's connection, in the session's transaction.
+
+The ORM objects the session holds are kept in step with what was written
+(``set_committed_value``): a cycle read after an act shows its new state and version, a task
+cancelled here reads as cancelled, and nothing is left dirty for the unit of work to write
+again at commit. These statements do not flush the session: callers flush what they added
+through the ORM (a new cycle, a document) before writing rows that refer to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Insert, Update, bindparam, event, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import instance_state
+
+from tsk_workflow.errors import Conflict
+from tsk_workflow.store.models import Cycle, Document, OutboxMessage, Task, TaskAssignee, Timer
+
+CYCLES = Cycle.metadata.tables[Cycle.__tablename__]
+TASKS = Task.metadata.tables[Task.__tablename__]
+ASSIGNEES = TaskAssignee.metadata.tables[TaskAssignee.__tablename__]
+TIMERS = Timer.metadata.tables[Timer.__tablename__]
+OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+DOCUMENTS = Document.metadata.tables[Document.__tablename__]
+
+# ------------------------------------------------------------------ cycles
+
+_CYCLE_UPDATES: dict[tuple[frozenset[str], bool], Update] = {}
+_CLAIMED = "tsk_claimed_cycles"
+"""Where the session keeps the cycles claimed in its current transaction."""
+_WRITTEN = "tsk_written_past_orm"
+"""Set when objects of the session were given values written by these statements."""
+
+
+def claim_cycle(session: Session, cycle: Cycle) -> None:
+    """Raise the cycle's ``version`` now, if no one else has since it was read.
+
+    A concurrent act that read the same version then fails with ``Conflict`` instead of acting
+    on what it read; on PostgreSQL the update also makes such an act wait here for this one.
+    """
+    _write_cycle(session, cycle, {})
+
+
+def set_cycle(session: Session, cycle: Cycle, **values: Any) -> None:
+    """``UPDATE cycles SET ...`` for this cycle, and the same values on the object.
+
+    The first write to a cycle in a transaction also claims it (``claim_cycle``), in the same
+    statement: an act that changes the cycle's step need not claim it first.
+    """
+    _write_cycle(session, cycle, values)
+
+
+def _write_cycle(session: Session, cycle: Cycle, values: dict[str, Any]) -> None:
+    claimed = _claimed(session)
+    claim = cycle.id not in claimed
+    if not values and not claim:
+        return
+    statement = _cycle_update(frozenset(values), claim)
+    params = {f"v_{name}": value for name, value in values.items()}
+    old = cycle.version
+    done = session.connection().execute(statement, {"cid": cycle.id, "old": old, **params})
+    if claim and done.rowcount != 1:
+        raise Conflict("someone else changed this cycle at the same time; try again")
+    session.info[_WRITTEN] = True
+    if claim:
+        claimed.add(cycle.id)
+        set_committed_value(cycle, "version", old + 1)
+    for name, value in values.items():
+        set_committed_value(cycle, name, value)
+
+
+def _cycle_update(names: frozenset[str], claim: bool) -> Update:
+    statement = _CYCLE_UPDATES.get((names, claim))
+    if statement is None:
+        statement = update(CYCLES).where(CYCLES.c.id == bindparam("cid"))
+        changes: dict[str, Any] = {name: bindparam(f"v_{name}") for name in names}
+        if claim:
+            statement = statement.where(CYCLES.c.version == bindparam("old"))
+            changes["version"] = CYCLES.c.version + 1
+        statement = statement.values(changes)
+        _CYCLE_UPDATES[(names, claim)] = statement
+    return statement
+
+
+def _claimed(session: Session) -> set[int]:
+    """The ids of the cycles claimed in the session's current (top-level) transaction."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_CLAIMED)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_CLAIMED] = (transaction, set())
+    claimed: set[int] = kept[1]
+    return claimed
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back: values these statements put on objects may be undone in the
+    database, so the objects are read again when next used (the unit of work does the same
+    for what it wrote itself), and cycles claimed in it are claimed again."""
+    if previous.nested and session.info.pop(_WRITTEN, False):
+        session.expire_all()
+        session.info.pop(_CLAIMED, None)
+
+
+def forget_tasks(cycle: Cycle) -> None:
+    """Tasks were written past the ORM: ``cycle.tasks``, if loaded, is read again when used."""
+    state = instance_state(cycle)
+    if "tasks" in state.dict and state.session is not None:
+        state.session.expire(cycle, ["tasks"])
+
+
+# ------------------------------------------------------------------ tasks
+
+_OPEN_TASKS = (
+    select(TASKS.c.id)
+    .where(TASKS.c.cycle_id == bindparam("cid"), TASKS.c.status == "open")
+    .order_by(TASKS.c.id)
+)
+_OPEN_TASKS_OF_STEP = _OPEN_TASKS.where(TASKS.c.step == bindparam("step"))
+_REQUIRED_STATUSES = select(TASKS.c.status).where(
+    TASKS.c.cycle_id == bindparam("cid"), TASKS.c.step == bindparam("step"), TASKS.c.required
+)
+_CANCEL_TASKS = (
+    update(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True))).values(status="cancelled")
+)
+_INSERT_TASK = insert(TASKS)
+_INSERT_ASSIGNEES = insert(ASSIGNEES)
+
+
+def open_task_ids(session: Session, cycle_id: int, step: str | None = None) -> list[int]:
+    """The cycle's open tasks (of ``step``, when given), oldest first."""
+    if step is None:
+        return list(session.connection().scalars(_OPEN_TASKS, {"cid": cycle_id}))
+    found = session.connection().scalars(_OPEN_TASKS_OF_STEP, {"cid": cycle_id, "step": step})
+    return list(found)
+
+
+def required_statuses(session: Session, cycle_id: int, step: str) -> list[str]:
+    """The statuses of the required tasks of ``step`` in the cycle."""
+    return list(session.connection().scalars(_REQUIRED_STATUSES, {"cid": cycle_id, "step": step}))
+
+
+def cancel_tasks(session: Session, task_ids: Sequence[int]) -> None:
+    """Cancel the tasks and their pending timers; task objects the session holds follow."""
+    if not task_ids:
+        return
+    ids = list(task_ids)
+    session.connection().execute(_CANCEL_TASKS, {"ids": ids})
+    cancel_task_timers(session, ids)
+    session.info[_WRITTEN] = True
+    for task_id in ids:
+        task = session.identity_map.get(session.identity_key(Task, task_id))
+        if task is not None:
+            set_committed_value(task, "status", "cancelled")
+
+
+def insert_task(session: Session, values: Mapping[str, Any], people: Sequence[str]) -> int:
+    """A new task and its assignees; its id."""
+    key = session.connection().execute(_INSERT_TASK, dict(values)).inserted_primary_key
+    assert key is not None
+    task_id = key[0]
+    if people:
+        rows = [{"task_id": task_id, "person": person} for person in people]
+        session.connection().execute(_INSERT_ASSIGNEES, rows)
+    return int(task_id)
+
+
+# ------------------------------------------------------------------ timers
+
+_PLANNED_KEYS = select(TIMERS.c.key).where(TIMERS.c.key.in_(bindparam("keys", expanding=True)))
+_INSERT_TIMERS = insert(TIMERS)
+_CANCEL_TASK_TIMERS = (
+    update(TIMERS)
+    .where(TIMERS.c.status == "pending", TIMERS.c.task_id.in_(bindparam("ids", expanding=True)))
+    .values(status="cancelled")
+)
+_CANCEL_CYCLE_TIMERS = (
+    update(TIMERS)
+    .where(TIMERS.c.status == "pending", TIMERS.c.cycle_id == bindparam("cid"))
+    .values(status="cancelled")
+)
+_CANCEL_TRANSITION_TIMERS = _CANCEL_CYCLE_TIMERS.where(TIMERS.c.kind == "transition")
+
+
+def planned_timer_keys(session: Session, keys: Sequence[str]) -> set[str]:
+    return set(session.connection().scalars(_PLANNED_KEYS, {"keys": list(keys)}))
+
+
+def insert_timers(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        session.connection().execute(_INSERT_TIMERS, [dict(row) for row in rows])
+
+
+def cancel_task_timers(session: Session, task_ids: Sequence[int]) -> None:
+    if task_ids:
+        session.connection().execute(_CANCEL_TASK_TIMERS, {"ids": list(task_ids)})
+
+
+def cancel_cycle_timers(session: Session, cycle_id: int, *, transitions_only: bool) -> None:
+    statement = _CANCEL_TRANSITION_TIMERS if transitions_only else _CANCEL_CYCLE_TIMERS
+    session.connection().execute(statement, {"cid": cycle_id})
+
+
+# ------------------------------------------------------------------ documents
+
+_DOCUMENT_KINDS = select(DOCUMENTS.c.kind).where(
+    DOCUMENTS.c.cycle_id == bindparam("cid"), DOCUMENTS.c.step == bindparam("step")
+)
+
+
+def document_kinds(session: Session, cycle_id: int, step: str) -> set[str]:
+    """The kinds of document attached to the cycle in ``step``."""
+    session.flush()  # a document attached earlier in this act counts
+    return set(session.connection().scalars(_DOCUMENT_KINDS, {"cid": cycle_id, "step": step}))
+
+
+# ------------------------------------------------------------------ outbox
+
+_QUEUE: dict[str, Insert] = {
+    "sqlite": sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
+    "postgresql": postgresql.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
+}
+_QUEUED = select(OUTBOX.c.message_id).where(
+    OUTBOX.c.message_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert outbox rows; a row whose Message-ID is queued already is left out (the same mail
+    queued again by a retried act, or by a step entered twice). Returns how many were new."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    params = [dict(row) for row in rows]
+    statement = _QUEUE.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        queued = set(connection.scalars(_QUEUED, {"ids": [p["message_id"] for p in params]}))
+        params = [p for p in params if p["message_id"] not in queued]
+        if params:
+            connection.execute(insert(OUTBOX), params)
+        return len(params)
+    if len(params) == 1 and connection.dialect.name == "sqlite":
+        # One row (most acts): its rowcount says whether it went in. (PostgreSQL's INSERT
+        # returns the new id to SQLAlchemy, and no rowcount then.)
+        return connection.execute(statement, params[0]).rowcount
+    inserted = connection.scalars(statement.returning(OUTBOX.c.message_id), params)
+    return len(inserted.all())
+
+
+def outbox_row(
+    now: dt.datetime, cycle_id: int | None, task_id: int | None, **values: Any
+) -> dict[str, Any]:
+    """An outbox row with the bookkeeping columns of a mail just queued."""
+    return {
+        **values,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "sent_at": None,
+        "last_reply": None,
+        "cycle_id": cycle_id,
+        "task_id": task_id,
+    }
