@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from tests.enginekit import Clock, counts, cycle_state, events, local, make_engine, tasks
 from tsk_workflow import audit
-from tsk_workflow.engine import notify
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import Upload, attach
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import TskError
+from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import RefusedAct
 
@@ -128,14 +128,14 @@ class Boom(RuntimeError):
 
 
 def fail_on_mail(monkeypatch: pytest.MonkeyPatch, template: str) -> None:
-    real = notify.queue
+    real = writes.queue_mail  # every mail an act queues is written here
 
-    def queue(session: Any, org: Any, people: Any, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == template:
-            raise Boom(f"cannot queue {name}")
-        return real(session, org, people, name, *args, **kwargs)
+    def queue_mail(session: Any, rows: Any) -> Any:
+        if any(row["template"] == template for row in rows):
+            raise Boom(f"cannot queue {template}")
+        return real(session, rows)
 
-    monkeypatch.setattr(notify, "queue", queue)
+    monkeypatch.setattr(writes, "queue_mail", queue_mail)
 
 
 def test_an_open_that_fails_halfway_leaves_nothing(

@@ -17,11 +17,12 @@ from tests.enginekit import Clock
 from tsk_workflow import audit
 from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
-from tsk_workflow.engine import notify, setup
+from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker, TickResult, replan
 from tsk_workflow.errors import TskError
 from tsk_workflow.mail.outbox import compose
+from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
     AuditEvent,
@@ -330,20 +331,20 @@ def test_timers_are_made_in_the_act_or_not_at_all(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World(store, local(2027, 3, 1))
-    real = notify.queue
+    real = writes.queue_mail
 
-    def failing(*args: Any, **kwargs: Any) -> Any:
-        if args[3] == "task_assigned":  # after the first task's timers were added
+    def failing(session: Any, rows: Any) -> Any:
+        if any(row["template"] == "task_assigned" for row in rows):  # after the tasks' timers
             raise RuntimeError("the mail queue broke")
-        return real(*args, **kwargs)
+        return real(session, rows)
 
-    monkeypatch.setattr(notify, "queue", failing)
+    monkeypatch.setattr(writes, "queue_mail", failing)
     with pytest.raises(RuntimeError):
         world.engine.open_cycle(EST_CHAIR, "est", "2027-03")
 
     assert (world.count(Cycle), world.count(Task), world.count(Timer)) == (0, 0, 0)
     assert world.count(OutboxMessage) == 0
-    monkeypatch.setattr(notify, "queue", real)
+    monkeypatch.setattr(writes, "queue_mail", real)
     world.engine.open_cycle(EST_CHAIR, "est", "2027-03")
     assert world.count(Timer) == 20
 

@@ -48,6 +48,15 @@ _CYCLE_BY_ID = select(Cycle).where(
 _CYCLE_BY_REF = select(Cycle).where(
     Cycle.municipality == bindparam("municipality"), Cycle.ref == bindparam("key")
 )
+_CYCLE_COUNT = select(func.count(Cycle.id)).where(
+    Cycle.municipality == bindparam("municipality"), Cycle.process == bindparam("process")
+)
+_SAME_OCCURRENCE = select(Cycle.ref, Cycle.id, Cycle.status).where(
+    Cycle.municipality == bindparam("municipality"),
+    Cycle.process == bindparam("process"),
+    Cycle.period == bindparam("period"),
+    Cycle.subject == bindparam("subject"),
+)
 
 
 def system_clock() -> dt.datetime:
@@ -219,23 +228,20 @@ class Engine:
         return cycle
 
     def _count(self, session: Session, process: str) -> int:
-        query = select(func.count(Cycle.id)).where(
-            Cycle.municipality == self.org.municipality, Cycle.process == process
-        )
-        return int(session.scalar(query) or 0)
+        params = {"municipality": self.org.municipality, "process": process}
+        return int(session.connection().scalar(_CYCLE_COUNT, params) or 0)
 
     def _refuse_duplicate(self, session: Session, process: str, period: str, subject: str) -> None:
-        query = select(Cycle).where(
-            Cycle.municipality == self.org.municipality,
-            Cycle.process == process,
-            Cycle.period == period,
-            Cycle.subject == subject,
-        )
-        existing = session.scalars(query).first()
+        params = {
+            "municipality": self.org.municipality,
+            "process": process,
+            "period": period,
+            "subject": subject,
+        }
+        existing = session.connection().execute(_SAME_OCCURRENCE, params).first()
         if existing is not None:
-            raise Refused(
-                f"cycle {existing.ref} already exists (id {existing.id}, {existing.status})"
-            )
+            ref, cycle_id, status = existing
+            raise Refused(f"cycle {ref} already exists (id {cycle_id}, {status})")
 
     def advance(
         self, actor: str | None, ref: str | int, trigger: str, note: str | None = None

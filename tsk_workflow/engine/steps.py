@@ -73,9 +73,8 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
 def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[NewTask]:
     """The tasks of ``task_def`` (one shared, or one per person), their timers and mail.
 
-    The tasks are written with Core statements (``store.writes``), each as soon as it is made;
-    then their timers are planned with one query, and each task's mail is queued in the order
-    the tasks were made.
+    The tasks, their assignees, timers and mail are written with a few Core statements
+    (``store.writes``) for all of them; the mail keeps the order the tasks were made in.
     """
     group = ctx.group(cycle)
     if task_def.per_person:
@@ -83,45 +82,43 @@ def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) 
     else:
         people_sets = [ctx.directory.assignees(task_def.role, group)]
     due = timing.due_at(ctx.now, task_def.due, ctx.cal) if task_def.due else None
-    made = [
-        (_new_task(ctx, cycle, task_def, step, people, due), people)
-        for people in people_sets
-        if people
-    ]
-    if not made:
+    people_sets = [people for people in people_sets if people]
+    if not people_sets:
         return []
+    made = _new_tasks(ctx, cycle, task_def, step, people_sets, due)
     writes.forget_tasks(cycle)
     planned = timing.task_timers(task_def, due, ctx.now, ctx.cal)
     timers = [
         NewTimer(f"task:{task.id}:{p.key_suffix}", p.kind, p.fire_at, p.payload, task.id)
-        for task, _people in made
+        for task in made
         for p in planned
     ]
     add_timers(ctx.session, ctx.municipality, ctx.now, timers, cycle_id=cycle.id)
-    for task, people in made:
-        notify.queue(
-            ctx.session,
+    mails = [
+        notify.Queued(
             ctx.org,
             people,
             task_def.template,
             f"task:{task.id}:assigned",
             mailctx.task_mail(ctx.org, ctx.process.definition, cycle, task, ctx.cal),
-            ctx.now,
             cycle.id,
             task.id,
         )
-    return [task for task, _people in made]
+        for task, people in zip(made, people_sets, strict=True)
+    ]
+    notify.queue_many(ctx.session, mails, ctx.now)
+    return made
 
 
-def _new_task(
+def _new_tasks(
     ctx: StepContext,
     cycle: Cycle,
     task_def: TaskDef,
     step: Step,
-    people: list[str],
+    people_sets: list[list[str]],
     due: dt.datetime | None,
-) -> NewTask:
-    """A task written now, with its assignees."""
+) -> list[NewTask]:
+    """The tasks written now, one per set of people, with their assignees."""
     values: dict[str, Any] = {
         "cycle_id": cycle.id,
         "municipality": ctx.municipality,
@@ -134,8 +131,8 @@ def _new_task(
         "created_at": ctx.now,
         "due_at": due,
     }
-    task_id = writes.insert_task(ctx.session, values, people)
-    return NewTask(task_id, step.key, task_def.key, task_def.role, task_def.title.sv, due)
+    ids = writes.insert_tasks(ctx.session, values, people_sets)
+    return [NewTask(i, step.key, task_def.key, task_def.role, task_def.title.sv, due) for i in ids]
 
 
 @dataclass(frozen=True)
@@ -194,29 +191,23 @@ def add_timers(
     cycle_id: int | None = None,
     task_id: int | None = None,
 ) -> None:
-    """``add_timer`` for several timers, with one query for the keys already planned."""
-    if not timers:
-        return
-    planned = writes.planned_timer_keys(session, [timer.key for timer in timers])
-    rows = []
+    """``add_timer`` for several timers, with one statement (of two with one key, the first)."""
+    rows: dict[str, dict[str, Any]] = {}
     for timer in timers:
-        if timer.key in planned:
+        if timer.key in rows:
             continue
-        planned.add(timer.key)
-        rows.append(
-            {
-                "key": timer.key,
-                "kind": timer.kind,
-                "municipality": municipality,
-                "fire_at": timer.fire_at,
-                "status": "pending",
-                "cycle_id": cycle_id,
-                "task_id": timer.task_id if timer.task_id is not None else task_id,
-                "payload": timer.payload or {},
-                "created_at": now,
-            }
-        )
-    writes.insert_timers(session, rows)
+        rows[timer.key] = {
+            "key": timer.key,
+            "kind": timer.kind,
+            "municipality": municipality,
+            "fire_at": timer.fire_at,
+            "status": "pending",
+            "cycle_id": cycle_id,
+            "task_id": timer.task_id if timer.task_id is not None else task_id,
+            "payload": timer.payload or {},
+            "created_at": now,
+        }
+    writes.insert_timers(session, list(rows.values()))
 
 
 def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:

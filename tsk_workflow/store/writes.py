@@ -135,6 +135,7 @@ _CANCEL_TASKS = (
     update(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True))).values(status="cancelled")
 )
 _INSERT_TASK = insert(TASKS)
+_INSERT_TASKS = insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True)
 _INSERT_ASSIGNEES = insert(ASSIGNEES)
 
 
@@ -165,21 +166,36 @@ def cancel_tasks(session: Session, task_ids: Sequence[int]) -> None:
             set_committed_value(task, "status", "cancelled")
 
 
-def insert_task(session: Session, values: Mapping[str, Any], people: Sequence[str]) -> int:
-    """A new task and its assignees; its id."""
-    key = session.connection().execute(_INSERT_TASK, dict(values)).inserted_primary_key
-    assert key is not None
-    task_id = key[0]
-    if people:
-        rows = [{"task_id": task_id, "person": person} for person in people]
-        session.connection().execute(_INSERT_ASSIGNEES, rows)
-    return int(task_id)
+def insert_tasks(
+    session: Session, values: Mapping[str, Any], people_sets: Sequence[Sequence[str]]
+) -> list[int]:
+    """One task of ``values`` for each set of people, with those people as its assignees; the
+    tasks' ids, in the order of ``people_sets``."""
+    connection = session.connection()
+    if len(people_sets) == 1:
+        key = connection.execute(_INSERT_TASK, dict(values)).inserted_primary_key
+        assert key is not None
+        ids = [int(key[0])]
+    else:
+        rows = [dict(values) for _people in people_sets]
+        ids = list(connection.scalars(_INSERT_TASKS, rows))
+    assignees = [
+        {"task_id": task_id, "person": person}
+        for task_id, people in zip(ids, people_sets, strict=True)
+        for person in people
+    ]
+    if assignees:
+        connection.execute(_INSERT_ASSIGNEES, assignees)
+    return ids
 
 
 # ------------------------------------------------------------------ timers
 
+_INSERT_TIMERS: dict[str, Insert] = {
+    "sqlite": sqlite.insert(TIMERS).on_conflict_do_nothing(index_elements=["key"]),
+    "postgresql": postgresql.insert(TIMERS).on_conflict_do_nothing(index_elements=["key"]),
+}
 _PLANNED_KEYS = select(TIMERS.c.key).where(TIMERS.c.key.in_(bindparam("keys", expanding=True)))
-_INSERT_TIMERS = insert(TIMERS)
 _CANCEL_TASK_TIMERS = (
     update(TIMERS)
     .where(TIMERS.c.status == "pending", TIMERS.c.task_id.in_(bindparam("ids", expanding=True)))
@@ -193,13 +209,19 @@ _CANCEL_CYCLE_TIMERS = (
 _CANCEL_TRANSITION_TIMERS = _CANCEL_CYCLE_TIMERS.where(TIMERS.c.kind == "transition")
 
 
-def planned_timer_keys(session: Session, keys: Sequence[str]) -> set[str]:
-    return set(session.connection().scalars(_PLANNED_KEYS, {"keys": list(keys)}))
-
-
 def insert_timers(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        session.connection().execute(_INSERT_TIMERS, [dict(row) for row in rows])
+    """Insert timers; one whose key is planned already is left out (a timer is planned once)."""
+    if not rows:
+        return
+    connection = session.connection()
+    params = [dict(row) for row in rows]
+    statement = _INSERT_TIMERS.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        planned = set(connection.scalars(_PLANNED_KEYS, {"keys": [p["key"] for p in params]}))
+        params = [p for p in params if p["key"] not in planned]
+        statement = insert(TIMERS)
+    if params:
+        connection.execute(statement, params)
 
 
 def cancel_task_timers(session: Session, task_ids: Sequence[int]) -> None:
