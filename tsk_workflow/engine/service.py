@@ -183,25 +183,28 @@ class Engine:
         )
         periods.check_period(period)
         self._refuse_duplicate(session, process, period, subject)
-        cycle = Cycle(
-            ref=periods.cycle_ref(process, period, subject),
-            municipality=self.org.municipality,
-            process=process,
-            process_version=definition.version,
-            period=period,
-            subject=subject,
-            title=periods.cycle_title(definition, self.org, period, subject),
-            state=definition.initial_step,
-            status="open",
-            group_key=self.directory.group_of(process).key,
-            opened_at=now,
-            opened_by=who,
-            step_entered_at=now,
-            late=late,
-            parent_id=parent_id,
-        )
-        session.add(cycle)
-        session.flush()
+        values = {
+            "ref": periods.cycle_ref(process, period, subject),
+            "municipality": self.org.municipality,
+            "process": process,
+            "process_version": definition.version,
+            "period": period,
+            "subject": subject,
+            "title": periods.cycle_title(definition, self.org, period, subject),
+            "state": definition.initial_step,
+            "status": "open",
+            "group_key": self.directory.group_of(process).key,
+            "opened_at": now,
+            "opened_by": who,
+            "step_entered_at": now,
+            "closed_at": None,
+            "closed_by": None,
+            "close_note": None,
+            "forced": False,
+            "late": late,
+            "parent_id": parent_id,
+        }
+        cycle = writes.insert_cycle(session, values)
         payload = {
             "process": process,
             "version": definition.version,

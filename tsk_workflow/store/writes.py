@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Update, bindparam, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
 
@@ -111,6 +111,20 @@ def _forget_after_rollback(session: Session, previous: SessionTransaction) -> No
     if previous.nested and session.info.pop(_WRITTEN, False):
         session.expire_all()
         session.info.pop(_CLAIMED, None)
+
+
+_INSERT_CYCLE = insert(CYCLES)
+
+
+def insert_cycle(session: Session, values: Mapping[str, Any]) -> Cycle:
+    """A new cycle written now, returned as a ``Cycle`` of the session (as if read back)."""
+    row = {**values, "version": 1}
+    key = session.connection().execute(_INSERT_CYCLE, row).inserted_primary_key
+    assert key is not None
+    cycle = Cycle(id=key[0], **row)
+    make_transient_to_detached(cycle)
+    session.add(cycle)
+    return cycle
 
 
 def forget_tasks(cycle: Cycle) -> None:
@@ -272,10 +286,10 @@ def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         if params:
             connection.execute(insert(OUTBOX), params)
         return len(params)
-    if len(params) == 1 and connection.dialect.name == "sqlite":
-        # One row (most acts): its rowcount says whether it went in. (PostgreSQL's INSERT
-        # returns the new id to SQLAlchemy, and no rowcount then.)
-        return connection.execute(statement, params[0]).rowcount
+    if connection.dialect.name == "sqlite":
+        # SQLite counts the rows that went in, over all the parameter sets. (PostgreSQL's
+        # INSERT returns the new ids to SQLAlchemy, and no rowcount then.)
+        return connection.execute(statement, params[0] if len(params) == 1 else params).rowcount
     inserted = connection.scalars(statement.returning(OUTBOX.c.message_id), params)
     return len(inserted.all())
 
