@@ -306,7 +306,7 @@ class Engine:
             "to": transition.dest,
             "note": note,
             "automatic": automatic,
-            "cancelled_tasks": cancelled,
+            "cancelled_tasks": [task.id for task in cancelled],
         }
         ctx.record(cycle, who, "cycle.advanced", payload, role)
         enter_step(ctx, cycle, transition.dest, who)
@@ -381,7 +381,7 @@ class Engine:
         *,
         forced: bool,
         note: str | None,
-        cancelled: list[int] | None = None,
+        cancelled: list[writes.OpenTask] | None = None,
     ) -> None:
         remaining = cancelled if cancelled is not None else open_tasks(ctx.session, cycle)
         cancel_tasks(ctx, cycle, remaining)
@@ -399,7 +399,7 @@ class Engine:
             "state": cycle.state,
             "forced": forced,
             "note": note,
-            "cancelled_tasks": remaining,
+            "cancelled_tasks": [task.id for task in remaining],
         }
         ctx.record(cycle, who, "cycle.closed", payload)
         group = ctx.group(cycle)

@@ -270,15 +270,15 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
     )
 
 
-def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[int]:
-    """The ids of the cycle's open tasks (of ``step``, when given), oldest first."""
-    return writes.open_task_ids(session, cycle.id, step)
+def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[writes.OpenTask]:
+    """The cycle's open tasks (of ``step``, when given), oldest first."""
+    return writes.open_tasks(session, cycle.id, step)
 
 
-def cancel_tasks(ctx: StepContext, cycle: Cycle, task_ids: list[int]) -> None:
+def cancel_tasks(ctx: StepContext, cycle: Cycle, tasks: list[writes.OpenTask]) -> None:
     """Cancel the tasks and their timers."""
-    if task_ids:
-        writes.cancel_tasks(ctx.session, task_ids)
+    if tasks:
+        writes.cancel_tasks(ctx.session, tasks)
         writes.forget_tasks(cycle)
 
 

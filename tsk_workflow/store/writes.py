@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Insert, Update, bindparam, event, insert, select, update
+from sqlalchemy import Connection, Insert, Update, bindparam, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -137,7 +137,7 @@ def forget_tasks(cycle: Cycle) -> None:
 # ------------------------------------------------------------------ tasks
 
 _OPEN_TASKS = (
-    select(TASKS.c.id)
+    select(TASKS.c.id, TASKS.c.due_at)
     .where(TASKS.c.cycle_id == bindparam("cid"), TASKS.c.status == "open")
     .order_by(TASKS.c.id)
 )
@@ -153,12 +153,18 @@ _INSERT_TASKS = insert(TASKS).returning(TASKS.c.id, sort_by_parameter_order=True
 _INSERT_ASSIGNEES = insert(ASSIGNEES)
 
 
-def open_task_ids(session: Session, cycle_id: int, step: str | None = None) -> list[int]:
+class OpenTask(NamedTuple):
+    id: int
+    due_at: dt.datetime | None
+
+
+def open_tasks(session: Session, cycle_id: int, step: str | None = None) -> list[OpenTask]:
     """The cycle's open tasks (of ``step``, when given), oldest first."""
     if step is None:
-        return list(session.connection().scalars(_OPEN_TASKS, {"cid": cycle_id}))
-    found = session.connection().scalars(_OPEN_TASKS_OF_STEP, {"cid": cycle_id, "step": step})
-    return list(found)
+        rows = session.connection().execute(_OPEN_TASKS, {"cid": cycle_id})
+    else:
+        rows = session.connection().execute(_OPEN_TASKS_OF_STEP, {"cid": cycle_id, "step": step})
+    return [OpenTask(task_id, due_at) for task_id, due_at in rows]
 
 
 def required_statuses(session: Session, cycle_id: int, step: str) -> list[str]:
@@ -166,13 +172,17 @@ def required_statuses(session: Session, cycle_id: int, step: str) -> list[str]:
     return list(session.connection().scalars(_REQUIRED_STATUSES, {"cid": cycle_id, "step": step}))
 
 
-def cancel_tasks(session: Session, task_ids: Sequence[int]) -> None:
-    """Cancel the tasks and their pending timers; task objects the session holds follow."""
-    if not task_ids:
+def cancel_tasks(session: Session, tasks: Sequence[OpenTask]) -> None:
+    """Cancel the tasks and their pending timers; task objects the session holds follow.
+
+    Only a task with a due time has timers (its due, reminder and escalation timers all hang
+    off it: ``engine.timing.task_timers``), so the timers of the others are not looked for.
+    """
+    if not tasks:
         return
-    ids = list(task_ids)
+    ids = [task.id for task in tasks]
     session.connection().execute(_CANCEL_TASKS, {"ids": ids})
-    cancel_task_timers(session, ids)
+    cancel_task_timers(session, [task.id for task in tasks if task.due_at is not None])
     session.info[_WRITTEN] = True
     for task_id in ids:
         task = session.identity_map.get(session.identity_key(Task, task_id))
@@ -186,13 +196,13 @@ def insert_tasks(
     """One task of ``values`` for each set of people, with those people as its assignees; the
     tasks' ids, in the order of ``people_sets``."""
     connection = session.connection()
-    if len(people_sets) == 1:
-        key = connection.execute(_INSERT_TASK, dict(values)).inserted_primary_key
-        assert key is not None
-        ids = [int(key[0])]
-    else:
-        rows = [dict(values) for _people in people_sets]
-        ids = list(connection.scalars(_INSERT_TASKS, rows))
+    if (
+        len(people_sets) > 1
+        and connection.dialect.insert_executemany_returning_sort_by_parameter_order
+    ):
+        ids = list(connection.scalars(_INSERT_TASKS, [dict(values) for _people in people_sets]))
+    else:  # one task, or a database that cannot return the ids of many rows at once
+        ids = [_insert_task(connection, values) for _people in people_sets]
     assignees = [
         {"task_id": task_id, "person": person}
         for task_id, people in zip(ids, people_sets, strict=True)
@@ -201,6 +211,12 @@ def insert_tasks(
     if assignees:
         connection.execute(_INSERT_ASSIGNEES, assignees)
     return ids
+
+
+def _insert_task(connection: Connection, values: Mapping[str, Any]) -> int:
+    key = connection.execute(_INSERT_TASK, dict(values)).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 # ------------------------------------------------------------------ timers
