@@ -4,9 +4,10 @@ done; then every timer has fired exactly once, the audit chain verifies, every c
 what its events say, and every mail was delivered (a duplicate only ever with the same
 Message-ID). On SQLite and on PostgreSQL.
 
-A kill comes a random 0.05-1.0 s (seeded) after the process has started up (the start-up time,
+A kill comes a random 0.02-0.4 s (seeded) after the process has started up (the start-up time,
 imports and loading the definitions, is measured first), so that kills land in the work rather
-than in Python's imports. Each restart runs 11 virtual minutes after the one before, as a cron
+than in Python's imports; the window is short enough that 20 kills come before the work (a few
+seconds) is all done, and the killing stops should the work be done first. Each restart runs 11 virtual minutes after the one before, as a cron
 job would: mail leased by a killed pass (10 minutes) is sent again by a later one.
 """
 
@@ -96,7 +97,7 @@ class Harness:
         self.runs += 1
         try:
             out, err = process.communicate(
-                timeout=self.startup + self.rng.uniform(0.05, 1.0) if kill else 120
+                timeout=self.startup + self.rng.uniform(0.02, 0.4) if kill else 120
             )
         except subprocess.TimeoutExpired:
             process.kill()  # SIGKILL
@@ -140,7 +141,7 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
     with SmtpServer() as smtp:
         env = environment(TSK_SMTP_HOST=smtp.host, TSK_SMTP_PORT=str(smtp.port))
         harness = Harness(store, smtp, env, random.Random(SEED), startup_time(store.url, env))
-        while harness.kills < KILLS:
+        while harness.kills < KILLS and not harness.done():
             harness.run(kill=True)
         for _ in range(10):
             if harness.run(kill=False) and harness.done():
@@ -222,7 +223,7 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
         "seconds": round(time.perf_counter() - began, 1),
     }
     print("\ncrash figures:", json.dumps(figures))
-    assert harness.kills >= KILLS
+    assert harness.kills_in_work >= KILLS // 2, figures  # most kills landed in the work
 
 
 CHAIRS = ("jessica.wahlstrom", "hanna.nyberg")
