@@ -1,105 +1,53 @@
 """The ``tsk`` command line: thin commands that parse, call the service layer and print.
 
-Sub-commands are imported only when they are run, so ``tsk --help`` and every command start fast.
+Sub-commands are imported only when they are run, and the top-level help (``tsk``, ``tsk
+--help``, ``tsk -h``) is printed without importing click at all (``cli/quickhelp.py``), so
+``tsk --help`` and every command start fast. The click group is ``cli`` in ``cli/app.py``; it is
+also reachable here as ``tsk_workflow.cli.cli``.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
-from typing import Any
 
-import click
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
-from tsk_workflow.cli.context import Settings, TskGroup
+    from tsk_workflow.cli.app import COMMANDS as COMMANDS
+    from tsk_workflow.cli.app import LazyGroup as LazyGroup
+    from tsk_workflow.cli.app import cli as cli
+else:
 
-COMMANDS = {
-    "process": (
-        "tsk_workflow.cli.process",
-        "process",
-        "Process definitions: list, show, validate, draw",
-    ),
-    "org": ("tsk_workflow.cli.org", "org", "The organisation: people, roles, groups, towns"),
-    "init": (
-        "tsk_workflow.cli.init",
-        "init",
-        "Create or upgrade the database, load the organisation",
-    ),
-    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, advance, close"),
-    "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
-    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
-    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
-    "mail": ("tsk_workflow.cli.mail", "mail", "Mail: test, send, status, retry"),
-    "plan": (
-        "tsk_workflow.cli.plan",
-        "plan",
-        "The year: openings, meetings, deadlines, reminders, reports",
-    ),
-    "run": ("tsk_workflow.cli.run", "run", "The scheduler as a long-running service"),
-    "demo": (
-        "tsk_workflow.cli.demo",
-        "demo",
-        "A municipality's whole year, end to end, on local defaults",
-    ),
-    "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
-    "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
-    "lagesbild": ("tsk_workflow.cli.lagesbild", "lagesbild", "The compiled lägesbild of a cycle"),
-    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data: purge free text after retention"),
-}
+    def __getattr__(name: str) -> Any:
+        """``cli``, ``LazyGroup``, ``COMMANDS`` from ``cli/app.py``, imported (with click) only
+        when asked for: importing this package for ``main`` must not import click."""
+        if name in {"cli", "LazyGroup", "COMMANDS"}:
+            from tsk_workflow.cli import app
 
-
-class LazyGroup(TskGroup):
-    """A group whose sub-commands live in modules imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in COMMANDS:
-            return None
-        module, attr, _help = COMMANDS[cmd_name]
-        command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--db",
-    envvar="TSK_DATABASE_URL",
-    metavar="URL",
-    help="Database URL or SQLite file [TSK_DATABASE_URL]",
-)
-@click.option(
-    "--org",
-    envvar="TSK_ORG",
-    metavar="FILE|NAME",
-    help="Organisation file or shipped municipality [TSK_ORG]",
-)
-@click.option("--as", "actor", envvar="TSK_USER", metavar="PERSON", help="Who is acting [TSK_USER]")
-@click.option(
-    "--lang", type=click.Choice(["sv", "en"]), envvar="TSK_LANG", default="sv", show_default=True
-)
-@click.version_option(package_name="tsk-workflow")
-@click.pass_context
-def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, lang: str) -> None:
-    """tsk-workflow: the safety and crime-prevention work of a Swedish municipality."""
-    ctx.obj = Settings(db=db, org=org, actor=actor, lang=lang)
+            return getattr(app, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> Any:
     """The console script. An unexpected error is one line on stderr and exit 1, never a
     traceback, unless TSK_DEBUG=1 asks for one."""
+    from tsk_workflow.cli.quickhelp import quick_help
+
+    args = argv if argv is not None else sys.argv[1:]
     try:
-        return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="tsk")
+        code = quick_help(args)
+        if code is not None:
+            sys.exit(code)  # as click's standalone mode ends
+        from tsk_workflow.cli.app import cli
+
+        return cli.main(args=args, prog_name="tsk")
     except Exception as exc:  # noqa: BLE001 - the last line of defence for people
         if os.environ.get("TSK_DEBUG") == "1":
             raise
+        import click
+
         click.echo(f"tsk: internal error ({type(exc).__name__}): {exc}", err=True)
         click.echo("tsk: run again with TSK_DEBUG=1 for details, and report it", err=True)
         return 1

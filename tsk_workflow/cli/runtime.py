@@ -35,12 +35,13 @@ def fixed_clock() -> Clock | None:
     things on a demo year and for the docs; the scheduler has ``tick --now`` for the same."""
     import datetime as dt
 
-    from tsk_workflow.calendar import STOCKHOLM
-    from tsk_workflow.errors import TskError
-
     text = os.environ.get("TSK_NOW")
     if not text:
         return None
+    # Only now: the calendar imports the holiday tables, which cost more than `task list`.
+    from tsk_workflow.calendar import STOCKHOLM
+    from tsk_workflow.errors import TskError
+
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
@@ -88,12 +89,11 @@ def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
     import hashlib
     from pathlib import Path
 
-    from sqlalchemy import select
     from sqlalchemy.exc import SQLAlchemyError
 
     from tsk_workflow.errors import TskError
     from tsk_workflow.resources import municipalities_dir
-    from tsk_workflow.store.models import Municipality
+    from tsk_workflow.store.queries import municipality_keys
 
     name = settings(ctx).org
     if not name:
@@ -106,10 +106,8 @@ def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
     except OSError:
         return None
     store = open_store(ctx)
-    table = Municipality.metadata.tables[Municipality.__tablename__]
     try:
-        with store.reading() as session:
-            keys = list(session.scalars(select(table.c.key).where(table.c.digest == digest)))
+        keys = municipality_keys(store, digest)
     except (TskError, SQLAlchemyError):
         store.dispose()
         return None

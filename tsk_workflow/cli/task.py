@@ -8,10 +8,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+from tsk_workflow.cli.context import (
+    TskGroup,
+    emit_json,
+    emit_plain_json,
+    json_option,
+    no_collection,
+    settings,
+)
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
+    from tsk_workflow.store.database import Store
 
 
 @click.group(cls=TskGroup)
@@ -37,7 +45,7 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
             found = engine.tasks(session, person=person, overdue=overdue, only_open=not everything)
             rows = [views.task_row(t, t.cycle.ref) for t in found]
     if as_json:
-        emit_json(rows)
+        emit_plain_json(rows)  # texts, integers, booleans, None: see store/queries.task_dict
         return
     from tsk_workflow.cli import views
 
@@ -51,14 +59,21 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
 def _listed(ctx: click.Context, *, overdue: bool, only_open: bool) -> list[dict[str, Any]] | None:
     """``task list`` without building an engine when ``runtime.loaded_municipality`` knows the
     municipality (None otherwise: the caller goes the usual way). Start-up is what a user feels."""
+    with no_collection():
+        found = runtime.loaded_municipality(ctx)
+        if found is None:
+            return None
+        return _rows(*found, overdue=overdue, only_open=only_open)
+
+
+def _rows(
+    store: Store, municipality: str, *, overdue: bool, only_open: bool
+) -> list[dict[str, Any]]:
+    """The municipality's tasks from two Core queries (``store/queries.py``), at ``TSK_NOW``."""
     import datetime as dt
 
     from tsk_workflow.store.queries import task_rows
 
-    found = runtime.loaded_municipality(ctx)
-    if found is None:
-        return None
-    store, municipality = found
     clock = runtime.fixed_clock()
     now = clock() if clock else dt.datetime.now(dt.UTC)
     try:

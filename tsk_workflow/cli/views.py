@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tsk_workflow.definitions.model import ProcessDefinition, Step
-from tsk_workflow.definitions.reader import Problem
-from tsk_workflow.organisation.model import Organisation
+if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
+    from tsk_workflow.definitions.model import ProcessDefinition, Step
+    from tsk_workflow.definitions.reader import Problem
+    from tsk_workflow.organisation.model import Organisation
 
 
 def process_row(definition: ProcessDefinition, lang: str) -> dict[str, Any]:
@@ -136,10 +137,12 @@ def task_line(row: dict[str, Any], lang: str) -> str:
 
 def _local_date(iso: str) -> str:
     import datetime as dt
+    from zoneinfo import ZoneInfo
 
-    from tsk_workflow.calendar import STOCKHOLM
-
-    return dt.datetime.fromisoformat(iso).astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+    # calendar.STOCKHOLM (the same cached zone) without importing the calendar's holiday tables,
+    # which cost more than the rest of `task list`.
+    stockholm = ZoneInfo("Europe/Stockholm")
+    return dt.datetime.fromisoformat(iso).astimezone(stockholm).strftime("%Y-%m-%d %H:%M")
 
 
 def cycle_row(cycle: Any) -> dict[str, Any]:

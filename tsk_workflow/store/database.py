@@ -11,15 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
 
 from tsk_workflow.errors import Conflict, TskError
+
+if TYPE_CHECKING:
+    # The ORM is imported when a session is first made: read-only commands that read with
+    # Core (``reading_rows``, ``store/queries.py``) start without it.
+    from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE = "tsk.db"
 READONLY = "tsk_readonly"
@@ -68,8 +72,18 @@ class Store:
     def __init__(self, url: str | None = None, engine: Engine | None = None) -> None:
         self.url = url or database_url(None)
         self.engine = engine or make_engine(self.url)
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._readers = sessionmaker(
+
+    @cached_property
+    def _sessions(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(self.engine, expire_on_commit=False)
+
+    @cached_property
+    def _readers(self) -> sessionmaker[Session]:
+        from sqlalchemy.orm import sessionmaker
+
+        return sessionmaker(
             self.engine.execution_options(**{READONLY: True}), expire_on_commit=False
         )
 
@@ -80,6 +94,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: everything commits together or nothing does."""
+        from sqlalchemy.orm.exc import StaleDataError
+
         session = self._sessions()
         try:
             with session.begin():
@@ -107,6 +123,20 @@ class Store:
             raise _out_of_range(exc) from None
         finally:
             session.close()
+
+    @contextmanager
+    def reading_rows(self) -> Iterator[Connection]:
+        """``reading`` for Core queries: a connection, the ORM not imported, the same errors."""
+        connection = self.engine.execution_options(**{READONLY: True}).connect()
+        try:
+            with connection.begin():
+                yield connection
+        except (OperationalError, ProgrammingError) as exc:
+            raise _operational(exc) from None
+        except (DataError, OverflowError) as exc:
+            raise _out_of_range(exc) from None
+        finally:
+            connection.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

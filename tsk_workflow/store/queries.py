@@ -1,18 +1,43 @@
 """Read-only queries in SQLAlchemy Core, for commands whose start-up must stay small.
 
 They give the same rows as the engine's ORM queries (``Engine.tasks``), without loading the
-definitions, the organisation or the ORM's unit of work.
+definitions, the organisation or the ORM at all (``Store.reading_rows``). They name their tables
+with the lightweight ``table()``/``column()`` constructs instead of importing the mapped models: mapping
+every table (``store/models.py``) costs more at start-up than ``task list`` spends on its query.
+``tests/test_store_queries.py`` checks these columns against the models, so they cannot drift.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Boolean, DateTime, Integer, String, column, select, table
 
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle, Task, TaskAssignee
+
+# Only the columns read or filtered on, typed for what their values need on the way out
+# (SQLite gives booleans as 0/1 and times as text); times are converted as ``_utc_iso`` says.
+MUNICIPALITIES = table("municipalities", column("key", String), column("digest", String))
+CYCLES = table("cycles", column("id", Integer), column("ref", String))
+TASKS = table(
+    "tasks",
+    column("id", Integer),
+    column("cycle_id", Integer),
+    column("municipality", String),
+    column("step", String),
+    column("key", String),
+    column("title", String),
+    column("role", String),
+    column("due_at", DateTime(timezone=True)),
+    column("status", String),
+    column("required", Boolean),
+    column("done_by", String),
+    column("done_at", DateTime(timezone=True)),
+    column("note", String),
+)
+TASK_ASSIGNEES = table("task_assignees", column("task_id", Integer), column("person", String))
 
 TASK_COLUMNS = (
     "id",
@@ -30,38 +55,72 @@ TASK_COLUMNS = (
 )
 
 
+def municipality_keys(store: Store, digest: str) -> list[str]:
+    """The keys of the municipalities loaded from an organisation file with this SHA-256."""
+    query = select(MUNICIPALITIES.c.key).where(MUNICIPALITIES.c.digest == digest)
+    with store.reading_rows() as connection:
+        return list(connection.scalars(query))
+
+
 def task_dict(task: Any, cycle_ref: str, people: list[str]) -> dict[str, Any]:
-    """A task as ``task list --json`` shows it, from an ORM task or a Core row alike."""
+    """A task as ``task list --json`` shows it, from an ORM task (or anything with its
+    attributes)."""
+    return task_json((*(getattr(task, name) for name in TASK_COLUMNS), cycle_ref), people)
+
+
+def task_json(values: Sequence[Any], people: list[str]) -> dict[str, Any]:
+    """A task as ``task list --json`` shows it, from the values of ``TASK_COLUMNS`` and the
+    cycle's ref, in order: a Core row as it is (reading 10,000 rows' fields by name costs more
+    than the query)."""
+    id_, cycle_id, step, key, title, role, due_at, status, required, done_by, done_at, note, ref = (
+        values
+    )
     return {
-        "id": task.id,
-        "cycle": task.cycle_id,
-        "cycle_ref": cycle_ref,
-        "step": task.step,
-        "key": task.key,
-        "title": task.title,
-        "role": task.role,
+        "id": id_,
+        "cycle": cycle_id,
+        "cycle_ref": ref,
+        "step": step,
+        "key": key,
+        "title": title,
+        "role": role,
         "assignees": sorted(people),
-        "due": task.due_at.isoformat() if task.due_at is not None else None,
-        "status": task.status,
-        "required": task.required,
-        "done_by": task.done_by,
-        "done_at": task.done_at.isoformat() if task.done_at is not None else None,
-        "note": task.note,
+        "due": _utc_iso(due_at),
+        "status": status,
+        "required": required,
+        "done_by": done_by,
+        "done_at": _utc_iso(done_at),
+        "note": note,
     }
+
+
+def _utc_iso(moment: dt.datetime | None) -> str | None:
+    """A time read from the database in ISO 8601, in UTC. ``models.UtcDateTime`` does this
+    conversion for the ORM (an ORM task's times are already aware UTC); here the plain column
+    type gives SQLite's naive UTC as it is, which is cheaper than a type decorator per value."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:  # naive UTC (SQLite): written as the aware time would be
+        return moment.isoformat() + "+00:00"
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def _as_stored(store: Store, moment: dt.datetime) -> dt.datetime:
+    """A time to compare with a column as ``models.UtcDateTime`` stores it: UTC, naive on
+    SQLite."""
+    moment = moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=None) if store.dialect == "sqlite" else moment
 
 
 def task_rows(
     store: Store, municipality: str, *, overdue: bool, only_open: bool, now: dt.datetime
 ) -> list[dict[str, Any]]:
     """The tasks ``Engine.tasks`` lists (without ``--mine``), in its order, as ``task_dict``s."""
-    tasks = Task.metadata.tables[Task.__tablename__]
-    cycles = Cycle.metadata.tables[Cycle.__tablename__]
-    assignees = TaskAssignee.metadata.tables[TaskAssignee.__tablename__]
+    tasks, cycles, assignees = TASKS, CYCLES, TASK_ASSIGNEES
     where = [tasks.c.municipality == municipality]
     if only_open or overdue:
         where.append(tasks.c.status == "open")
     if overdue:
-        where.append(tasks.c.due_at < now)
+        where.append(tasks.c.due_at < _as_stored(store, now))
     query = (
         select(*(tasks.c[name] for name in TASK_COLUMNS), cycles.c.ref)
         .join(cycles, cycles.c.id == tasks.c.cycle_id)
@@ -71,9 +130,9 @@ def task_rows(
     people = select(assignees.c.task_id, assignees.c.person).join(
         tasks, tasks.c.id == assignees.c.task_id
     )
-    with store.reading() as session:
-        rows = session.execute(query).all()
+    with store.reading_rows() as connection:
+        rows = connection.execute(query).all()
         held: dict[int, list[str]] = {}
-        for task_id, person in session.execute(people.where(*where)):
+        for task_id, person in connection.execute(people.where(*where)):
             held.setdefault(task_id, []).append(person)
-    return [task_dict(row, row.ref, held.get(row.id, [])) for row in rows]
+        return [task_json(row, held.get(row[0], [])) for row in rows]
