@@ -2,7 +2,8 @@
 
 The server is aiosmtpd on 127.0.0.1, in a process of its own (so that it does not share this
 process's interpreter lock); it accepts every message and counts them. The messages are built
-as the outbox builds them (text, HTML; ``OutgoingMail``), to 1,000 different recipients.
+as the outbox builds them (text, HTML; ``OutgoingMail``), to 1,000 different recipients, and
+both ways turn them into bytes the same way (``mail.wire.mail_bytes``, inside ``_send_share``).
 
 - **batched**: ``mail.smtp.send_batch`` as the outbox calls it (its defaults: up to 100 messages
   per connection, up to 10 connections at once);
@@ -10,6 +11,12 @@ as the outbox builds them (text, HTML; ``OutgoingMail``), to 1,000 different rec
   the message, QUIT), in one event loop.
 
 Target: batched at least 10x the messages per second of the baseline (median of the repeats).
+
+Also printed, per way: the CPU time per message of this process (client) and of the server. One
+by one, client and server take turns, so a message costs their sum; batched, they can work at
+once on two cores, so at best it costs the larger of the two. "ceiling" is the ratio those
+figures allow (baseline client + server over batched max(client, server)): what the batched way
+would reach with perfect overlap and nothing else on the machine.
 
 Run: ``python -m benchmarks.mail [--messages 1000] [--repeats 5]``.
 """
@@ -44,7 +51,7 @@ controller = Controller(handler, hostname="127.0.0.1", port=port)
 controller.start()
 print(port, flush=True)
 for line in sys.stdin:
-    print(handler.count, flush=True)
+    print(handler.count, time.process_time(), flush=True)
 controller.stop()
 """
 
@@ -61,12 +68,14 @@ class Server:
         self.port = int(self.process.stdout.readline())
         return self
 
-    def count(self) -> int:
+    def count(self) -> tuple[int, float]:
+        """Messages accepted so far, and the server's CPU seconds (its threads together)."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write("count\n")
         self.process.stdin.flush()
-        return int(self.process.stdout.readline())
+        count, cpu = self.process.stdout.readline().split()
+        return int(count), float(cpu)
 
     def __exit__(self, *exc: object) -> None:
         assert self.process.stdin is not None
@@ -103,28 +112,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=REPEATS)
     args = parser.parse_args(argv)
     header(f"4. mail: {args.messages} messages to a local aiosmtpd")
-    rates: dict[str, list[float]] = {"batched": [], "one connection each": []}
+    rates: dict[str, list[float]] = {WAYS[0]: [], WAYS[1]: []}
+    cpu: dict[str, list[tuple[float, float]]] = {WAYS[0]: [], WAYS[1]: []}
     with Server() as server:
         settings = SmtpSettings(host="127.0.0.1", port=server.port)
         for round_ in range(args.repeats):
-            for way in rates:
+            for way in WAYS:
                 batch = mails(args.messages, round_ * 2 + len(rates[way]))
-                before = server.count()
-                start = time.perf_counter()
-                if way == "batched":
-                    results = asyncio.run(send_batch(settings, batch))
-                else:
-                    results = asyncio.run(one_by_one(settings, batch))
-                seconds = time.perf_counter() - start
-                assert all(r.status == "sent" for r in results), results[:3]
-                assert server.count() - before == args.messages
-                rates[way].append(args.messages / seconds)
-    for way, values in rates.items():
-        print(f"   {way}: {median(values):.0f} messages/s (median of {args.repeats})")
-    ratio = median(
-        [a / b for a, b in zip(rates["batched"], rates["one connection each"], strict=True)]
-    )
+                rate, client, served = run(way, settings, server, batch)
+                rates[way].append(rate)
+                cpu[way].append((client, served))
+    for way in WAYS:
+        client = median([c for c, _ in cpu[way]])
+        served = median([s for _, s in cpu[way]])
+        print(
+            f"   {way}: {median(rates[way]):.0f} messages/s (median of {args.repeats}); "
+            f"CPU per message: client {client:.3f} ms, server {served:.3f} ms"
+        )
+    print(f"   ceiling (perfect overlap, idle machine): {ceiling(cpu):.2f}")
+    ratio = median([a / b for a, b in zip(rates[WAYS[0]], rates[WAYS[1]], strict=True)])
     return 0 if verdict("batched / one connection each", ratio, 10) else 1
+
+
+WAYS = ("batched", "one connection each")
+
+
+def run(
+    way: str, settings: SmtpSettings, server: Server, batch: list[OutgoingMail]
+) -> tuple[float, float, float]:
+    """Messages per second, and the client's and the server's CPU ms per message."""
+    before, server_cpu = server.count()
+    client_cpu = time.process_time()
+    start = time.perf_counter()
+    if way == "batched":
+        results = asyncio.run(send_batch(settings, batch))
+    else:
+        results = asyncio.run(one_by_one(settings, batch))
+    seconds = time.perf_counter() - start
+    client_cpu = time.process_time() - client_cpu
+    assert all(r.status == "sent" for r in results), results[:3]
+    after, server_cpu_after = server.count()
+    assert after - before == len(batch)
+    per_message = 1000 / len(batch)
+    return (
+        len(batch) / seconds,
+        client_cpu * per_message,
+        (server_cpu_after - server_cpu) * per_message,
+    )
+
+
+def ceiling(cpu: dict[str, list[tuple[float, float]]]) -> float:
+    """Baseline client + server CPU per message over batched max(client, server)."""
+    one = median([c + s for c, s in cpu[WAYS[1]]])
+    batched = median([max(c, s) for c, s in cpu[WAYS[0]]])
+    return one / batched
 
 
 if __name__ == "__main__":

@@ -204,6 +204,20 @@ def test_a_malformed_address_is_permanent_and_the_batch_goes_on(
     assert "nobody" in results[0].reply
 
 
+def test_a_non_ascii_address_needs_smtputf8(
+    smtp_server: SmtpServer, smtp_settings: SmtpSettings
+) -> None:
+    mail = outgoing(recipient="åsa.öberg@herrljunga.se")
+    assert statuses(send_batch_sync(smtp_settings, [mail])) == ["sent"]
+    [received] = smtp_server.messages
+    assert received.rcpt_tos == ("åsa.öberg@herrljunga.se",)
+    assert received.message["To"].addresses[0].display_name == "Åsa Öberg"
+    with SmtpServer(enable_SMTPUTF8=False) as plain:
+        [refused] = send_batch_sync(replace(smtp_settings, port=plain.port), [mail])
+    assert refused.status == "permanent"
+    assert "SMTPUTF8" in refused.reply
+
+
 def test_an_empty_batch_sends_nothing(smtp_settings: SmtpSettings) -> None:
     assert send_batch_sync(smtp_settings, []) == []
 

@@ -79,7 +79,10 @@ def sender_address(sender: str) -> Address:
 def build_email(mail: OutgoingMail, *, date: datetime | None = None) -> EmailMessage:
     """The MIME message: multipart/alternative of text, HTML and (if any) the calendar invitation.
 
-    ``date`` is the Date header (default: now, in the local time zone).
+    ``date`` is the Date header (default: now, in the local time zone). Sending does not use
+    this but :func:`tsk_workflow.mail.wire.mail_bytes`, which composes the same message as bytes
+    about 50 times faster; this one, built with the email package, is what tests check it
+    against.
     """
     msg = EmailMessage()
     msg["Message-ID"] = header_safe(mail.message_id)

@@ -19,6 +19,10 @@ the connection, the message being sent is ``temporary`` and the next one reconne
 connecting fails, the rest of that share is ``temporary`` without further attempts, so a server
 that is down costs one connection attempt per share, not one per message.
 
+Each message goes as bytes from :func:`~.wire.mail_bytes` with ``sendmail``: composing them
+directly costs about 0.05 ms a message, flattening an ``EmailMessage`` for ``send_message``
+about 2.4 ms, more than the whole SMTP exchange (benchmark 4).
+
 Delivery is at least once: a connection lost after the server took the message but before its
 answer arrived gives ``temporary``, and the retry sends it again, with the same Message-ID.
 """
@@ -30,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.errors import MessageError
-from email.message import EmailMessage
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -43,7 +46,8 @@ from aiosmtplib import (
 )
 
 from tsk_workflow.errors import TskError
-from tsk_workflow.mail.message import OutgoingMail, build_email, sender_address
+from tsk_workflow.mail.message import OutgoingMail, sender_address
+from tsk_workflow.mail.wire import mail_bytes
 
 Status = Literal["sent", "temporary", "permanent"]
 
@@ -264,19 +268,22 @@ class _Connection:
 
     async def send(self, mail: OutgoingMail) -> SendResult:
         try:
-            message = build_email(mail)
+            data = mail_bytes(mail)
         except (ValueError, MessageError) as exc:
             return SendResult(mail.message_id, "permanent", f"cannot be sent: {exc}")
         smtp = await self._connected()
         if smtp is None:
             return SendResult(mail.message_id, "temporary", self.unreachable or "")
-        return await self._transact(smtp, mail.message_id, message, mail.recipient)
+        return await self._transact(smtp, mail.message_id, data, mail.recipient)
 
-    async def _transact(
-        self, smtp: SMTP, message_id: str, message: EmailMessage, to: str
-    ) -> SendResult:
+    async def _transact(self, smtp: SMTP, message_id: str, data: bytes, to: str) -> SendResult:
+        # The bodies are 7-bit, so only a non-ASCII address (envelope or header) needs SMTPUTF8;
+        # a server without it refuses (SMTPNotSupported), as send_message would.
+        utf8 = not (data.isascii() and self.sender.isascii() and to.isascii())
         try:
-            _, reply = await smtp.send_message(message, sender=self.sender, recipients=[to])
+            _, reply = await smtp.sendmail(
+                self.sender, [to], data, mail_options=["SMTPUTF8"] if utf8 else None
+            )
         except SMTPRecipientsRefused as exc:
             refused = exc.recipients[0]
             return _by_code(message_id, refused.code, f"{refused.code} {refused.message}")
