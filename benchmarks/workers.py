@@ -7,6 +7,8 @@ own doing what ``tsk tick`` does (the engines of the municipalities loaded in th
 one ``Ticker.tick``); the processes are started and ready before the clock starts, so process
 start-up is not in the figure. Measured: the wall time from the start signal until every worker
 is done, once with one worker and once with two, each on a fresh copy of the due timers.
+Printed for each worker: its own CPU time and its PostgreSQL backend's (from ``/proc``, when the
+server runs on this machine; ``nan`` otherwise).
 
 Checked: every timer fired exactly once (the workers' counts add up to 20,000, every timer is
 ``fired``, 40,000 outbox rows for the two assignees each, no Message-ID twice).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
+import os
 import sys
 import time
 from typing import Any
@@ -103,15 +106,29 @@ def worker(url: str, name: str, ready: Any, go: Any, results: Any) -> None:
         for key, source in sources
     }
     ticker = Ticker(engines, worker=name)
-    with store.engine.connect():  # a connection in the pool, as a running worker has one
-        pass
+    with store.engine.connect() as connection:  # in the pool, as a running worker has one
+        backend = int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
     ready.put(name)
     go.wait()
-    cpu = time.process_time()
+    cpu, server = time.process_time(), backend_cpu(backend)
     result = ticker.tick(NOW)
     cpu = time.process_time() - cpu
-    results.put((name, result.total, cpu, result.failed, time.perf_counter()))
+    server = backend_cpu(backend) - server
+    if store.engine.pool.checkedin() != 1:  # the tick used another connection: not measured
+        server = float("nan")
+    results.put((name, result.total, (cpu, server), result.failed, time.perf_counter()))
     store.dispose()
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of a PostgreSQL backend on this machine, from /proc; NaN
+    when it cannot be read (a server elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def run(url: str, workers: int) -> tuple[float, dict[str, int]]:
@@ -133,9 +150,13 @@ def run(url: str, workers: int) -> tuple[float, dict[str, int]]:
         process.join()
     counts = {name: total for name, total, _cpu, _failed, _end in done}
     assert all(failed == 0 for *_x, failed, _end in done), done
-    cpu = {name: round(cpu, 2) for name, _total, cpu, _failed, _end in done}
+    cpu = {name: round(cpu[0], 2) for name, _total, cpu, _failed, _end in done}
+    server = {name: round(cpu[1], 2) for name, _total, cpu, _failed, _end in done}
     ends = {name: round(end - start, 2) for name, _total, _cpu, _failed, end in done}
-    print(f"   ({workers} worker(s): done after {ends} s, their own CPU {cpu} s)")
+    print(
+        f"   ({workers} worker(s): done after {ends} s, their own CPU {cpu} s,"
+        f" their PostgreSQL backends' CPU {server} s)"
+    )
     return seconds, counts
 
 

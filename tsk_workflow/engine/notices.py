@@ -1,14 +1,21 @@
 """Firing a run of notices at once: reminders, overdue notices and escalations of tasks.
 
 What the scheduler does for each of these timers is the same as ``ticker``'s handlers for one
-timer (``_fire_reminder``, ``_fire_due``, ``_fire_escalation``), done set-based: the tasks, their
-assignees and cycles are read with one query each for the whole run, and which reminders have a
-newer one due with one more; each timer's mail and audit event are then worked out in Python,
-in the timers' order, and written together (one query for the Message-IDs already queued, the
-outbox rows, the audit events chained in the same order). A timer whose mail or event cannot be
-worked out is marked failed, with the error, and the others go on, as a handler failing in its
-savepoint would. The caller runs this in a savepoint and, should the writing fail, fires the run
-one timer at a time instead.
+timer (``_fire_reminder``, ``_fire_due``, ``_fire_escalation``), done set-based and without the
+ORM: the timers come as rows (:class:`Claimed`), the open tasks with their cycles are read with
+one Core query per 500 tasks, their assignees with one more, and which reminders have a newer
+one due with one more. Each timer's mail and audit event are then worked out in Python, in the
+timers' order, and written together: one query for the Message-IDs already queued, the outbox
+rows inserted with one statement (executemany), the audit events chained in the same order
+(``audit.append_many``), the fired timers marked with one ``UPDATE ... WHERE id IN (...)``.
+
+A timer whose mail or event cannot be worked out is marked failed, with the error, and the others
+go on, as a handler failing in its savepoint would. The caller runs this in a savepoint and,
+should the writing fail, fires the run one timer at a time instead.
+
+The contexts are made by ``mailctx`` as for one timer, from light views of the rows (they read
+the same attributes as of the ORM objects), and the outbox rows carry the same values as
+``notify.queue`` writes (``tests/test_tick_notices.py`` compares the two ways row by row).
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,7 +36,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from tsk_workflow import audit
 from tsk_workflow.engine import mailctx, notify
 from tsk_workflow.engine.directory import SYSTEM
-from tsk_workflow.store.models import Cycle, Task, Timer
+from tsk_workflow.mail.message import make_message_id
+from tsk_workflow.organisation.model import Organisation, Person
+from tsk_workflow.store.models import Cycle, OutboxMessage, Task, TaskAssignee, Timer
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
@@ -38,22 +49,208 @@ log = logging.getLogger("tsk_workflow.engine.ticker")
 CHUNK = 500
 """Ids per ``IN (...)`` list."""
 
+TIMERS = Timer.metadata.tables[Timer.__tablename__]
+TASKS = Task.metadata.tables[Task.__tablename__]
+CYCLES = Cycle.metadata.tables[Cycle.__tablename__]
+ASSIGNEES = TaskAssignee.metadata.tables[TaskAssignee.__tablename__]
+OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+
+NOTICES = frozenset({"reminder", "due", "escalation"})
+
+
+class Claimed(NamedTuple):
+    """A due timer as the ticker claims it: the columns firing needs, no ORM object."""
+
+    id: int
+    key: str
+    kind: str
+    municipality: str
+    fire_at: dt.datetime
+    task_id: int | None
+    cycle_id: int | None
+    payload: dict[str, Any]
+
+
+CLAIMED_COLUMNS = tuple(TIMERS.c[name] for name in Claimed._fields)
+"""The columns of ``timers`` a :class:`Claimed` is made of, in its order."""
+
+
+# ------------------------------------------------------------------ statements
+
+_OPEN_TASKS = (
+    select(
+        TASKS.c.id,
+        TASKS.c.cycle_id,
+        TASKS.c.step,
+        TASKS.c.key,
+        TASKS.c.role,
+        TASKS.c.title,
+        TASKS.c.due_at,
+        CYCLES.c.ref,
+        CYCLES.c.title,
+        CYCLES.c.period,
+        CYCLES.c.subject,
+        CYCLES.c.process,
+    )
+    .join(CYCLES, CYCLES.c.id == TASKS.c.cycle_id)
+    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)), TASKS.c.status == "open")
+)
+# As the ORM loads ``Task.assignees`` (``selectin``): the same statement, no ORDER BY.
+_ASSIGNEES = select(ASSIGNEES.c.task_id, ASSIGNEES.c.person).where(
+    ASSIGNEES.c.task_id.in_(bindparam("ids", expanding=True))
+)
+_QUEUED = select(OUTBOX.c.message_id).where(
+    OUTBOX.c.message_id.in_(bindparam("ids", expanding=True))
+)
+_INSERT_OUTBOX: dict[str, Insert] = {
+    "sqlite": sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
+    "postgresql": postgresql.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
+}
+"""Outbox rows whose Message-ID is queued already are left out by the insert itself."""
+_MARK_FIRED = (
+    update(TIMERS)
+    .where(TIMERS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(status="fired", fired_at=bindparam("at"), fired_by=bindparam("worker"))
+)
+_MARK_FAILED = (
+    update(TIMERS)
+    .where(TIMERS.c.id == bindparam("timer_id"))
+    .values(
+        status="failed",
+        payload=bindparam("error_payload", type_=TIMERS.c.payload.type),
+        fired_at=bindparam("at"),
+        fired_by=bindparam("worker"),
+    )
+)
+
+
+def _newest_due(task_ids: list[int], now: dt.datetime) -> Any:
+    from tsk_workflow.engine.ticker import NEWER_REMINDER_STATUSES
+
+    return (
+        select(TIMERS.c.task_id, func.max(TIMERS.c.fire_at))
+        .where(
+            TIMERS.c.task_id.in_(task_ids),
+            TIMERS.c.kind == "reminder",
+            TIMERS.c.status.in_(NEWER_REMINDER_STATUSES),
+            TIMERS.c.fire_at <= now,
+        )
+        .group_by(TIMERS.c.task_id)
+    )
+
+
+# ------------------------------------------------------------------ what is read
+
+
+class _CycleView:
+    """The columns of a cycle that a notice's mail reads (``mailctx.cycle_ctx``)."""
+
+    __slots__ = ("id", "ref", "title", "period", "subject", "process")
+
+    def __init__(
+        self, id: int, ref: str, title: str, period: str, subject: str, process: str
+    ) -> None:
+        self.id = id
+        self.ref = ref
+        self.title = title
+        self.period = period
+        self.subject = subject
+        self.process = process
+
+
+class _TaskView:
+    """The columns of an open task that a notice reads, with its assignees and cycle."""
+
+    __slots__ = (
+        "id",
+        "cycle_id",
+        "step",
+        "key",
+        "role",
+        "title",
+        "due_at",
+        "cycle",
+        "assignee_ids",
+    )
+
+    def __init__(
+        self,
+        id: int,
+        cycle_id: int,
+        step: str,
+        key: str,
+        role: str,
+        title: str,
+        due_at: dt.datetime | None,
+        cycle: _CycleView,
+    ) -> None:
+        self.id = id
+        self.cycle_id = cycle_id
+        self.step = step
+        self.key = key
+        self.role = role
+        self.title = title
+        self.due_at = due_at
+        self.cycle = cycle
+        self.assignee_ids: list[str] = []
+
+
+def _open_tasks(connection: Connection, ids: Iterable[int]) -> dict[int, _TaskView]:
+    """The open tasks among ``ids``, with their cycles and assignees."""
+    tasks: dict[int, _TaskView] = {}
+    cycles: dict[int, _CycleView] = {}
+    for chunk in _chunks(ids):
+        for row in connection.execute(_OPEN_TASKS, {"ids": chunk}).all():
+            task_id, cycle_id, step, key, role, title, due_at, *cycle_columns = row
+            cycle = cycles.get(cycle_id)
+            if cycle is None:
+                cycle = cycles[cycle_id] = _CycleView(cycle_id, *cycle_columns)
+            tasks[task_id] = _TaskView(task_id, cycle_id, step, key, role, title, due_at, cycle)
+    for chunk in _chunks(tasks):
+        for task_id, person in connection.execute(_ASSIGNEES, {"ids": chunk}).all():
+            tasks[task_id].assignee_ids.append(person)
+    return tasks
+
+
+def _newest_due_reminders(
+    connection: Connection, task_ids: Iterable[int], now: dt.datetime
+) -> dict[int, dt.datetime]:
+    """For each task, the time of its newest reminder that is due and pending (or fired)."""
+    newest: dict[int, dt.datetime] = {}
+    for chunk in _chunks(task_ids):
+        for task_id, fire_at in connection.execute(_newest_due(chunk, now)).all():
+            if task_id is not None:
+                newest[task_id] = fire_at
+    return newest
+
+
+def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
+    found = sorted(set(ids))
+    for start in range(0, len(found), CHUNK):
+        yield found[start : start + CHUNK]
+
+
+# ------------------------------------------------------------------ firing
+
 
 def fire(
     engines: Mapping[str, Engine],
     session: Session,
-    timers: Sequence[Timer],
+    timers: Sequence[Claimed],
     now: dt.datetime,
     worker: str,
     result: TickResult,
 ) -> None:
     """Fire ``timers`` (all notices) as their handlers would, one after the other."""
-    tasks, cycles = _open_tasks(session, {t.task_id for t in timers if t.task_id is not None})
-    reminded = [t.task_id for t in timers if t.kind == "reminder" and t.task_id in tasks]
-    newest = _newest_due_reminders(session, reminded, now)
-    mails: list[notify.Queued] = []
+    session.flush()  # what the batch changed through the ORM before, the queries below see
+    connection = session.connection()
+    tasks = _open_tasks(connection, {t.task_id for t in timers if t.task_id is not None})
+    reminded = {t.task_id for t in timers if t.kind == "reminder" and t.task_id in tasks}
+    newest = _newest_due_reminders(connection, reminded, now)
+    outbox = _Outbox(now)
     acts: list[audit.Act] = []
-    fired: list[Timer] = []
+    fired: list[int] = []
+    failed: list[dict[str, Any]] = []
     for timer in timers:
         task = tasks.get(timer.task_id) if timer.task_id is not None else None
         try:
@@ -62,110 +259,129 @@ def fire(
             raise
         except Exception as exc:
             log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
-            timer.status = "failed"
-            timer.payload = {**timer.payload, "error": str(exc)[:1000]}
-            timer.fired_at = now
-            timer.fired_by = worker
+            payload = {**timer.payload, "error": str(exc)[:1000]}
+            failed.append({"timer_id": timer.id, "error_payload": payload})
             result.failed += 1
             continue
-        fired.append(timer)
+        fired.append(timer.id)
         if made is None:
             result.skipped += 1
             continue
         mail, act = made
-        mails.append(mail)
+        outbox.add(mail)
         if act is not None:
             acts.append(act)
         result.count(timer.kind)
-    notify.queue_many(session, mails, now)
+    outbox.write(connection)
     audit.append_many(session, [(act, now) for act in acts])
-    _mark_fired(session, fired, now, worker)
-    del cycles  # kept referenced until here, so that ``task.cycle`` finds them in the session
+    _mark(session, connection, fired, failed, now, worker)
 
 
-def _mark_fired(session: Session, timers: list[Timer], now: dt.datetime, worker: str) -> None:
-    """One statement for all the fired timers; the objects in the session say the same (as
-    committed values: the caller expires them should the savepoint be rolled back)."""
-    if not timers:
+def _mark(
+    session: Session,
+    connection: Connection,
+    fired: list[int],
+    failed: list[dict[str, Any]],
+    now: dt.datetime,
+    worker: str,
+) -> None:
+    """The fired timers with one statement (per 500), the failed ones with one executemany.
+    Timer objects the session happens to hold say the same (as committed values: the caller
+    expires them should the savepoint be rolled back)."""
+    for chunk in _chunks(fired):
+        connection.execute(_MARK_FIRED, {"ids": chunk, "at": now, "worker": worker})
+    if failed:
+        connection.execute(_MARK_FAILED, [{**f, "at": now, "worker": worker} for f in failed])
+    held = {
+        obj.id: obj
+        for obj in list(session.identity_map.values())
+        if isinstance(obj, Timer) and obj.id is not None
+    }
+    if not held:
         return
-    table = Timer.metadata.tables[Timer.__tablename__]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("timer_id"))
-        .values(status="fired", fired_at=bindparam("at"), fired_by=bindparam("worker"))
-    )
-    session.connection().execute(
-        statement, [{"timer_id": t.id, "at": now, "worker": worker} for t in timers]
-    )
-    for timer in timers:
-        set_committed_value(timer, "status", "fired")
-        set_committed_value(timer, "fired_at", now)
-        set_committed_value(timer, "fired_by", worker)
+    for timer_id in fired:
+        if timer_id in held:
+            _committed(held[timer_id], "fired", None, now, worker)
+    for values in failed:
+        if values["timer_id"] in held:
+            _committed(held[values["timer_id"]], "failed", values["error_payload"], now, worker)
+
+
+def _committed(
+    timer: Timer, status: str, payload: dict[str, Any] | None, now: dt.datetime, worker: str
+) -> None:
+    set_committed_value(timer, "status", status)
+    if payload is not None:
+        set_committed_value(timer, "payload", payload)
+    set_committed_value(timer, "fired_at", now)
+    set_committed_value(timer, "fired_by", worker)
 
 
 def _notice(
     engine: Engine,
-    timer: Timer,
-    task: Task | None,
+    timer: Claimed,
+    view: _TaskView | None,
     newest: Mapping[int, dt.datetime],
     now: dt.datetime,
 ) -> tuple[notify.Queued, audit.Act | None] | None:
     """The mail (and audit event) of one notice, or None when it has no effect."""
-    if task is None:
+    if view is None:
         return None
+    # ``mailctx`` reads only the attributes the views have.
+    task, cycle = cast(Task, view), cast(Cycle, view.cycle)
     if timer.kind == "reminder":
-        newer = newest.get(task.id)
-        if (task.due_at is not None and task.due_at <= now) or (
+        newer = newest.get(view.id)
+        if (view.due_at is not None and view.due_at <= now) or (
             newer is not None and newer > timer.fire_at
         ):
             return None
-        definition = engine.catalog.definition(task.cycle.process)
-        context = mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal)
+        definition = engine.catalog.definition(cycle.process)
+        context = mailctx.task_mail(engine.org, definition, cycle, task, engine.cal)
         mail = notify.Queued(
             engine.org,
-            task.assignee_ids,
+            view.assignee_ids,
             "task_reminder",
-            f"task:{task.id}:{timer.key}",
+            f"task:{view.id}:{timer.key}",
             context,
-            task.cycle_id,
-            task.id,
+            view.cycle_id,
+            view.id,
         )
         return mail, None
     if timer.kind == "due":
-        definition = engine.catalog.definition(task.cycle.process)
-        context = mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal)
+        definition = engine.catalog.definition(cycle.process)
+        context = mailctx.task_mail(engine.org, definition, cycle, task, engine.cal)
         mail = notify.Queued(
             engine.org,
-            task.assignee_ids,
+            view.assignee_ids,
             "task_overdue",
-            f"task:{task.id}:overdue",
+            f"task:{view.id}:overdue",
             context,
-            task.cycle_id,
-            task.id,
+            view.cycle_id,
+            view.id,
         )
-        due = task.due_at.isoformat() if task.due_at else None
-        return mail, _act(engine, task, "task.overdue", {"task": task.id, "due": due})
+        due = view.due_at.isoformat() if view.due_at else None
+        return mail, _act(engine, view, "task.overdue", {"task": view.id, "due": due})
     if timer.kind == "escalation":
-        definition = engine.catalog.definition(task.cycle.process)
-        group = engine.directory.group_of(task.cycle.process)
+        definition = engine.catalog.definition(cycle.process)
+        group = engine.directory.group_of(cycle.process)
         target = str(timer.payload.get("to", "chair"))
         people = engine.directory.assignees(target, group)
-        context = mailctx.escalation_mail(engine.org, definition, task.cycle, task, engine.cal, now)
+        context = mailctx.escalation_mail(engine.org, definition, cycle, task, engine.cal, now)
         mail = notify.Queued(
             engine.org,
             people,
             "task_escalated",
-            f"task:{task.id}:escalated",
+            f"task:{view.id}:escalated",
             context,
-            task.cycle_id,
-            task.id,
+            view.cycle_id,
+            view.id,
         )
-        payload = {"task": task.id, "to": people, "assignees": task.assignee_ids}
-        return mail, _act(engine, task, "task.escalated", payload)
+        payload = {"task": view.id, "to": people, "assignees": view.assignee_ids}
+        return mail, _act(engine, view, "task.escalated", payload)
     raise ValueError(f"not a notice: {timer.kind}")
 
 
-def _act(engine: Engine, task: Task, action: str, payload: dict[str, Any]) -> audit.Act:
+def _act(engine: Engine, task: _TaskView, action: str, payload: dict[str, Any]) -> audit.Act:
     return audit.Act(
         engine.org.municipality,
         SYSTEM,
@@ -177,45 +393,75 @@ def _act(engine: Engine, task: Task, action: str, payload: dict[str, Any]) -> au
     )
 
 
-def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
-    found = sorted(set(ids))
-    for start in range(0, len(found), CHUNK):
-        yield found[start : start + CHUNK]
+# ------------------------------------------------------------------ the mail
 
 
-def _open_tasks(session: Session, ids: set[int]) -> tuple[dict[int, Task], list[Cycle]]:
-    """The open tasks among ``ids`` with their assignees; and their cycles, loaded into the
-    session so that ``task.cycle`` needs no query (while the list keeps them there)."""
-    tasks: dict[int, Task] = {}
-    for chunk in _chunks(ids):
-        for task in session.scalars(select(Task).where(Task.id.in_(chunk))):
-            if task.status == "open":
-                tasks[task.id] = task
-    cycles: list[Cycle] = []
-    for chunk in _chunks(task.cycle_id for task in tasks.values()):
-        cycles += session.scalars(select(Cycle).where(Cycle.id.in_(chunk)))
-    return tasks, cycles
+class _Outbox:
+    """The outbox rows of a run, as ``notify.queue`` makes them for each mail in turn."""
 
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.rows: list[dict[str, Any]] = []
+        self._orgs: dict[int, tuple[dict[str, Person], str]] = {}
 
-def _newest_due_reminders(
-    session: Session, task_ids: Sequence[int | None], now: dt.datetime
-) -> dict[int, dt.datetime]:
-    """For each task, the time of its newest reminder that is due and pending (or fired)."""
-    from tsk_workflow.engine.ticker import NEWER_REMINDER_STATUSES
-
-    newest: dict[int, dt.datetime] = {}
-    for chunk in _chunks(i for i in task_ids if i is not None):
-        query = (
-            select(Timer.task_id, func.max(Timer.fire_at))
-            .where(
-                Timer.task_id.in_(chunk),
-                Timer.kind == "reminder",
-                Timer.status.in_(NEWER_REMINDER_STATUSES),
-                Timer.fire_at <= now,
+    def add(self, mail: notify.Queued) -> None:
+        org = mail.org
+        people, domain = self._org(org)
+        digestible = mail.template in notify.DIGESTIBLE
+        for person_id in dict.fromkeys(mail.people):
+            person = people.get(person_id)
+            if person is None:
+                continue
+            digest = digestible and notify.wants_digest(person, org)
+            # ``notify.message_id``, with the organisation's mail domain looked up once
+            message_id = make_message_id(f"{org.municipality}/{mail.key}/{person.id}", domain)
+            self.rows.append(
+                {
+                    "message_id": message_id,
+                    "municipality": org.municipality,
+                    "recipient": person.id,
+                    "email": person.email,
+                    "language": person.language,
+                    "template": mail.template,
+                    "context": notify._personal(mail.context, person, org),
+                    "status": "digest" if digest else "pending",
+                    "attempts": 0,
+                    "next_attempt_at": self.now,
+                    "created_at": self.now,
+                    "sent_at": None,
+                    "last_reply": None,
+                    "cycle_id": mail.cycle_id,
+                    "task_id": mail.task_id,
+                }
             )
-            .group_by(Timer.task_id)
-        )
-        for task_id, fire_at in session.execute(query):
-            if task_id is not None:
-                newest[task_id] = fire_at
-    return newest
+
+    def _org(self, org: Organisation) -> tuple[dict[str, Person], str]:
+        """``org.person`` as a dict (the first person of each id), and the mail domain."""
+        found = self._orgs.get(id(org))
+        if found is None:
+            people: dict[str, Person] = {}
+            for person in org.people:
+                people.setdefault(person.id, person)
+            found = self._orgs[id(org)] = (people, notify.mail_domain(org))
+        return found
+
+    def write(self, connection: Connection) -> None:
+        """Insert the rows in order, each Message-ID once, leaving out those queued already
+        (by ``ON CONFLICT DO NOTHING``: no query first; one executemany)."""
+        if not self.rows:
+            return
+        statement = _INSERT_OUTBOX.get(connection.dialect.name)
+        if statement is not None:
+            connection.execute(statement, self.rows)
+            return
+        queued: set[str] = set()  # another database: ask first
+        ids = [row["message_id"] for row in self.rows]
+        for start in range(0, len(ids), CHUNK):
+            queued.update(connection.scalars(_QUEUED, {"ids": ids[start : start + CHUNK]}))
+        rows = []
+        for row in self.rows:
+            if row["message_id"] not in queued:
+                queued.add(row["message_id"])
+                rows.append(row)
+        if rows:
+            connection.execute(insert(OUTBOX), rows)

@@ -29,9 +29,11 @@ claims a row, as before. Claiming only reminders older than every other due time
 first": a reminder never overtakes an opening, a timed transition or an overdue notice due
 before it.
 
-**Notices set-based.** In a batch, a run of consecutive reminders, overdue notices and
-escalations is fired together (``engine/notices.py``): a few queries for the whole run instead
-of several per timer, the same mail, audit events and outcomes as one by one.
+**Notices set-based.** A batch is claimed as rows (Core, no ORM objects), oldest first. A run of
+consecutive reminders, overdue notices and escalations in it is fired together
+(``engine/notices.py``): a few Core queries for the whole run instead of several per timer, the
+same mail, audit events and outcomes as one by one. Every other timer is loaded as its ORM
+object and fired by its handler.
 
 **One bad timer does not stop the rest.** Each timer fires inside a savepoint; a timer whose
 firing raises is rolled back alone and marked ``failed`` with the error in its payload (and
@@ -266,22 +268,24 @@ class Ticker:
         if self.store.dialect == "postgresql":
             audit.lock_chain(session)
 
-    def _claim(self, session: Session, now: dt.datetime, batch: int) -> Sequence[Timer]:
+    def _claim(self, session: Session, now: dt.datetime, batch: int) -> list[notices.Claimed]:
         query = (
-            select(Timer)
+            select(*notices.CLAIMED_COLUMNS)
             .where(
                 Timer.status == "pending",
                 Timer.fire_at <= now,
                 Timer.municipality.in_(list(self.engines)),
             )
-            .order_by(Timer.fire_at, Timer.id)
+            .order_by(Timer.fire_at)
             .limit(batch)
         )
         if self.store.dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        return list(session.scalars(query))
+        return _claimed(session, query)
 
-    def _claim_reminders(self, session: Session, now: dt.datetime, batch: int) -> Sequence[Timer]:
+    def _claim_reminders(
+        self, session: Session, now: dt.datetime, batch: int
+    ) -> list[notices.Claimed]:
         """On PostgreSQL, due reminders older than every other due timer, claimed without the
         audit chain's lock: they write no audit event (see "Reminders without the chain lock"
         in the module's docstring). Nothing on SQLite, whose writers are exclusive anyway."""
@@ -299,7 +303,7 @@ class Ticker:
             .order_by(Timer.fire_at, Timer.id)
             .limit(1)
         ).first()
-        query = select(Timer).where(
+        query = select(*notices.CLAIMED_COLUMNS).where(
             Timer.status == "pending",
             Timer.fire_at <= now,
             Timer.municipality.in_(municipalities),
@@ -307,28 +311,37 @@ class Ticker:
         )
         if first_other is not None:
             query = query.where(tuple_(Timer.fire_at, Timer.id) < tuple_(*first_other))
-        query = query.order_by(Timer.fire_at, Timer.id).limit(batch)
-        return list(session.scalars(query.with_for_update(skip_locked=True)))
+        query = query.order_by(Timer.fire_at).limit(batch)
+        return _claimed(session, query.with_for_update(skip_locked=True))
 
     def _fire_all(
-        self, session: Session, timers: Sequence[Timer], now: dt.datetime, result: TickResult
+        self,
+        session: Session,
+        claimed: Sequence[notices.Claimed],
+        now: dt.datetime,
+        result: TickResult,
     ) -> None:
-        """Fire ``timers`` in order: runs of notices (reminders, overdue notices, escalations)
-        together, set-based; every other timer alone, in its savepoint."""
-        run: list[Timer] = []
-        for timer in timers:
+        """Fire ``claimed`` in order: runs of notices (reminders, overdue notices, escalations)
+        together, set-based; every other timer alone, in its savepoint, as its ORM object."""
+        objects = _timer_objects(session, [c.id for c in claimed if not _set_based(c.kind)])
+        run: list[notices.Claimed] = []
+        for timer in claimed:
             if _set_based(timer.kind):
                 run.append(timer)
                 continue
             if run:
                 self._fire_notices(session, run, now, result)
                 run = []
-            self._fire(session, timer, now, result)
+            self._fire(session, objects[timer.id], now, result)
         if run:
             self._fire_notices(session, run, now, result)
 
     def _fire_notices(
-        self, session: Session, timers: list[Timer], now: dt.datetime, result: TickResult
+        self,
+        session: Session,
+        timers: list[notices.Claimed],
+        now: dt.datetime,
+        result: TickResult,
     ) -> None:
         """A run of notices with a few set-based statements; should that fail on anything but the
         database itself, the run is rolled back and its timers fired one by one instead."""
@@ -342,10 +355,10 @@ class Ticker:
             log.warning(
                 "tick: %d notices at once failed (%s); one by one instead", len(timers), exc
             )
+            session.expire_all()  # as the database has it after the rollback
+            objects = _timer_objects(session, [timer.id for timer in timers])
             for timer in timers:
-                session.expire(timer)  # as the database has it after the rollback
-            for timer in timers:
-                self._fire(session, timer, now, result)
+                self._fire(session, objects[timer.id], now, result)
             return
         result.merge(partial)
 
@@ -374,6 +387,30 @@ class Ticker:
             result.count(timer.kind)
         else:
             result.skipped += 1
+
+
+def _claimed(session: Session, query: Any) -> list[notices.Claimed]:
+    """The timers ``query`` claims, oldest first, and by id among those due at the same time.
+
+    The query itself orders by ``fire_at`` only: ``(status, fire_at)`` is indexed, so the
+    database reads the index in order and stops after the batch (and, on PostgreSQL, the rows
+    other workers hold are skipped as it goes). Ordered by ``(fire_at, id)`` it would read and
+    sort every due timer for each batch, since all the reminders of one day are due at the
+    same instant. Between batches, timers due at the same instant come in the index's order
+    (on SQLite that is by id too; on PostgreSQL by their place in the table)."""
+    claimed = [notices.Claimed._make(row) for row in session.execute(query).all()]
+    claimed.sort(key=lambda timer: (timer.fire_at, timer.id))
+    return claimed
+
+
+def _timer_objects(session: Session, ids: list[int]) -> dict[int, Timer]:
+    """The claimed timers ``ids`` as ORM objects, for the handlers that fire one at a time (their
+    rows are locked already: claimed in this transaction)."""
+    objects: dict[int, Timer] = {}
+    for start in range(0, len(ids), notices.CHUNK):
+        chunk = ids[start : start + notices.CHUNK]
+        objects.update((t.id, t) for t in session.scalars(select(Timer).where(Timer.id.in_(chunk))))
+    return objects
 
 
 def _retryable(exc: TskError) -> bool:
