@@ -252,7 +252,7 @@ class Engine:
         who = self.actor(actor)
         with self.act() as (session, now):
             # Not claimed here: entering the next step claims the cycle (writes.set_cycle).
-            cycle = self.find_cycle(session, ref)
+            cycle, leaving_tasks = self._cycle_with_open_tasks(session, ref)
             ctx = self.context(session, cycle.process, now)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
@@ -267,9 +267,22 @@ class Engine:
             unmet = unmet_conditions(ctx, cycle, transition, note)
             if unmet:
                 raise Refused(f"'{trigger}' cannot be fired yet: {'; '.join(unmet)}")
-            self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
+            self._fire(
+                ctx, cycle, trigger, who, role, note, automatic=False, open_now=leaving_tasks
+            )
             self._after_change(ctx, cycle, who)
             return cycle
+
+    def _cycle_with_open_tasks(
+        self, session: Session, ref: str | int
+    ) -> tuple[Cycle, list[writes.OpenTask]]:
+        """``find_cycle``, and the open tasks of the cycle's step, with one query."""
+        text = str(ref)
+        by, key = ("id", int(text)) if text.isdigit() else ("ref", text)
+        found = writes.cycle_with_open_tasks(session, self.org.municipality, by, key)
+        if found is None:
+            raise NotFound(f"no cycle '{ref}' in {self.org.name}")
+        return found
 
     def fire_system(
         self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str
@@ -292,11 +305,14 @@ class Engine:
         note: str | None,
         *,
         automatic: bool,
+        open_now: list[writes.OpenTask] | None = None,
     ) -> None:
+        """Leave the cycle's step by ``trigger``: its open tasks (``open_now``, when the caller
+        read them in this transaction and nothing changed them since) are cancelled."""
         transition = ctx.process.transition(cycle.state, trigger)
         assert transition is not None
         leaving = cycle.state
-        cancelled = open_tasks(ctx.session, cycle, leaving)
+        cancelled = open_now if open_now is not None else open_tasks(ctx.session, cycle, leaving)
         cancel_tasks(ctx, cycle, cancelled)
         if ctx.process.has_timed_transitions(leaving):
             writes.cancel_cycle_timers(ctx.session, cycle.id, transitions_only=True)

@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Insert, Update, bindparam, event, insert, select, update
+from sqlalchemy import Connection, Insert, Update, and_, bindparam, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -121,7 +121,48 @@ def insert_cycle(session: Session, values: Mapping[str, Any]) -> Cycle:
     row = {**values, "version": 1}
     key = session.connection().execute(_INSERT_CYCLE, row).inserted_primary_key
     assert key is not None
-    cycle = Cycle(id=key[0], **row)
+    return _as_read(session, {"id": key[0], **row})
+
+
+_CYCLE_WITH_OPEN_TASKS = (
+    select(Cycle, TASKS.c.id, TASKS.c.due_at)
+    .outerjoin(
+        TASKS,
+        and_(
+            TASKS.c.cycle_id == Cycle.id,
+            TASKS.c.status == "open",
+            TASKS.c.step == Cycle.state,
+        ),
+    )
+    .where(Cycle.municipality == bindparam("municipality"))
+    .order_by(TASKS.c.id)
+)
+_CYCLE_WITH_OPEN_TASKS_BY = {
+    "id": _CYCLE_WITH_OPEN_TASKS.where(Cycle.id == bindparam("key")),
+    "ref": _CYCLE_WITH_OPEN_TASKS.where(Cycle.ref == bindparam("key")),
+}
+
+
+def cycle_with_open_tasks(
+    session: Session, municipality: str, by: str, key: int | str
+) -> tuple[Cycle, list[OpenTask]] | None:
+    """The cycle (``by`` "id" or "ref") and the open tasks of its current step, with one query:
+    what an act that moves the cycle on reads first."""
+    params = {"municipality": municipality, "key": key}
+    found = session.execute(_CYCLE_WITH_OPEN_TASKS_BY[by], params).all()
+    if not found:
+        return None
+    tasks = [OpenTask(task_id, due_at) for _cycle, task_id, due_at in found if task_id is not None]
+    return found[0][0], tasks
+
+
+def _as_read(session: Session, values: dict[str, Any]) -> Cycle:
+    """The session's object for the cycle row ``values``: the one it holds, or a new one that
+    joins it as if loaded (what the ORM does for a query, without its loading machinery)."""
+    held = session.identity_map.get(session.identity_key(Cycle, values["id"]))
+    if held is not None:
+        return held  # type: ignore[no-any-return]
+    cycle = Cycle(**values)
     make_transient_to_detached(cycle)
     session.add(cycle)
     return cycle
