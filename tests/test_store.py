@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from tests.dbfixtures import MakeStore
 from tsk_workflow.errors import Conflict, TskError
 from tsk_workflow.store.database import Store, database_url
-from tsk_workflow.store.models import Cycle, Municipality, Task
+from tsk_workflow.store.models import Cycle, Municipality, Task, Timer
 
 T0 = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
 
@@ -283,3 +284,35 @@ def test_database_url_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert database_url(None) == "postgresql+psycopg://u@h/db"
     monkeypatch.delenv("TSK_DATABASE_URL")
     assert database_url(None) == "sqlite:///tsk.db"
+
+
+def test_json_columns_are_written_by_orjson_with_the_standard_library_as_fallback(
+    store: Store,
+) -> None:
+    """What goes into a JSON column reads back the same, whichever of the two wrote it."""
+    from tsk_workflow.store.database import json_text
+
+    values = [
+        {"text": "Trygghetsvandring i Åsarp", "n": 3, "nested": [1, {"a": None}]},
+        {"huge": 10**30},  # beyond 64 bits: orjson refuses, the standard library writes it
+        {1: "a key that is not text"},  # written as "1", as json.dumps does
+    ]
+    for value in values:
+        written = json_text(value)
+        assert json.loads(written) == json.loads(json.dumps(value))
+    with store.transaction() as session:
+        for number, value in enumerate(values[:2]):
+            session.add(
+                Timer(
+                    key=f"json:{number}",
+                    kind="plan",
+                    municipality="m",
+                    fire_at=T0,
+                    status="pending",
+                    payload=value,
+                    created_at=T0,
+                )
+            )
+    with store.reading() as session:
+        payloads = list(session.scalars(select(Timer.payload).order_by(Timer.key)))
+    assert payloads == values[:2]

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import Insert, bindparam, func, insert, select, update
+from sqlalchemy import Insert, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
@@ -77,27 +77,50 @@ CLAIMED_COLUMNS = tuple(TIMERS.c[name] for name in Claimed._fields)
 
 # ------------------------------------------------------------------ statements
 
-_OPEN_TASKS = (
-    select(
-        TASKS.c.id,
-        TASKS.c.cycle_id,
-        TASKS.c.step,
-        TASKS.c.key,
-        TASKS.c.role,
-        TASKS.c.title,
-        TASKS.c.due_at,
-        CYCLES.c.ref,
-        CYCLES.c.title,
-        CYCLES.c.period,
-        CYCLES.c.subject,
-        CYCLES.c.process,
+
+def _ids_in(column: Any, dialect: str) -> Any:
+    """``column IN (...ids)``, the ids given as ``ids``: on PostgreSQL ``column = ANY(:ids)``
+    with one array parameter, so that the statement is the same text for any number of ids
+    (an expanded list of 500 placeholders is rendered by SQLAlchemy and parsed by psycopg for
+    each chunk, a fifth of a worker's CPU); elsewhere an expanding list."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _per_dialect(build: Callable[[str], Any]) -> dict[str, Any]:
+    return {dialect: build(dialect) for dialect in ("postgresql", "other")}
+
+
+def _for(statements: dict[str, Any], connection: Connection) -> Any:
+    return statements.get(connection.dialect.name, statements["other"])
+
+
+_OPEN_TASKS = _per_dialect(
+    lambda dialect: (
+        select(
+            TASKS.c.id,
+            TASKS.c.cycle_id,
+            TASKS.c.step,
+            TASKS.c.key,
+            TASKS.c.role,
+            TASKS.c.title,
+            TASKS.c.due_at,
+            CYCLES.c.ref,
+            CYCLES.c.title,
+            CYCLES.c.period,
+            CYCLES.c.subject,
+            CYCLES.c.process,
+        )
+        .join(CYCLES, CYCLES.c.id == TASKS.c.cycle_id)
+        .where(_ids_in(TASKS.c.id, dialect), TASKS.c.status == "open")
     )
-    .join(CYCLES, CYCLES.c.id == TASKS.c.cycle_id)
-    .where(TASKS.c.id.in_(bindparam("ids", expanding=True)), TASKS.c.status == "open")
 )
 # As the ORM loads ``Task.assignees`` (``selectin``): the same statement, no ORDER BY.
-_ASSIGNEES = select(ASSIGNEES.c.task_id, ASSIGNEES.c.person).where(
-    ASSIGNEES.c.task_id.in_(bindparam("ids", expanding=True))
+_ASSIGNEES = _per_dialect(
+    lambda dialect: select(ASSIGNEES.c.task_id, ASSIGNEES.c.person).where(
+        _ids_in(ASSIGNEES.c.task_id, dialect)
+    )
 )
 _QUEUED = select(OUTBOX.c.message_id).where(
     OUTBOX.c.message_id.in_(bindparam("ids", expanding=True))
@@ -107,10 +130,12 @@ _INSERT_OUTBOX: dict[str, Insert] = {
     "postgresql": postgresql.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
 }
 """Outbox rows whose Message-ID is queued already are left out by the insert itself."""
-_MARK_FIRED = (
-    update(TIMERS)
-    .where(TIMERS.c.id.in_(bindparam("ids", expanding=True)))
-    .values(status="fired", fired_at=bindparam("at"), fired_by=bindparam("worker"))
+_MARK_FIRED = _per_dialect(
+    lambda dialect: (
+        update(TIMERS)
+        .where(_ids_in(TIMERS.c.id, dialect))
+        .values(status="fired", fired_at=bindparam("at"), fired_by=bindparam("worker"))
+    )
 )
 _MARK_FAILED = (
     update(TIMERS)
@@ -124,19 +149,29 @@ _MARK_FAILED = (
 )
 
 
-def _newest_due(task_ids: list[int], now: dt.datetime) -> Any:
+def _newest_due_of(dialect: str) -> Any:
     from tsk_workflow.engine.ticker import NEWER_REMINDER_STATUSES
 
     return (
         select(TIMERS.c.task_id, func.max(TIMERS.c.fire_at))
         .where(
-            TIMERS.c.task_id.in_(task_ids),
+            _ids_in(TIMERS.c.task_id, dialect),
             TIMERS.c.kind == "reminder",
             TIMERS.c.status.in_(NEWER_REMINDER_STATUSES),
-            TIMERS.c.fire_at <= now,
+            TIMERS.c.fire_at <= bindparam("now"),
         )
         .group_by(TIMERS.c.task_id)
     )
+
+
+_NEWEST_DUE: dict[str, Any] = {}
+"""``_newest_due_of`` per dialect, made on first use (it needs the ticker's statuses)."""
+
+
+def _newest_due(connection: Connection) -> Any:
+    if not _NEWEST_DUE:
+        _NEWEST_DUE.update(_per_dialect(_newest_due_of))
+    return _for(_NEWEST_DUE, connection)
 
 
 # ------------------------------------------------------------------ what is read
@@ -200,14 +235,16 @@ def _open_tasks(connection: Connection, ids: Iterable[int]) -> dict[int, _TaskVi
     tasks: dict[int, _TaskView] = {}
     cycles: dict[int, _CycleView] = {}
     for chunk in _chunks(ids):
-        for row in connection.execute(_OPEN_TASKS, {"ids": chunk}).all():
+        for row in connection.execute(_for(_OPEN_TASKS, connection), {"ids": chunk}).all():
             task_id, cycle_id, step, key, role, title, due_at, *cycle_columns = row
             cycle = cycles.get(cycle_id)
             if cycle is None:
                 cycle = cycles[cycle_id] = _CycleView(cycle_id, *cycle_columns)
             tasks[task_id] = _TaskView(task_id, cycle_id, step, key, role, title, due_at, cycle)
     for chunk in _chunks(tasks):
-        for task_id, person in connection.execute(_ASSIGNEES, {"ids": chunk}).all():
+        for task_id, person in connection.execute(
+            _for(_ASSIGNEES, connection), {"ids": chunk}
+        ).all():
             tasks[task_id].assignee_ids.append(person)
     return tasks
 
@@ -218,7 +255,9 @@ def _newest_due_reminders(
     """For each task, the time of its newest reminder that is due and pending (or fired)."""
     newest: dict[int, dt.datetime] = {}
     for chunk in _chunks(task_ids):
-        for task_id, fire_at in connection.execute(_newest_due(chunk, now)).all():
+        for task_id, fire_at in connection.execute(
+            _newest_due(connection), {"ids": chunk, "now": now}
+        ).all():
             if task_id is not None:
                 newest[task_id] = fire_at
     return newest
@@ -289,7 +328,9 @@ def _mark(
     Timer objects the session happens to hold say the same (as committed values: the caller
     expires them should the savepoint be rolled back)."""
     for chunk in _chunks(fired):
-        connection.execute(_MARK_FIRED, {"ids": chunk, "at": now, "worker": worker})
+        connection.execute(
+            _for(_MARK_FIRED, connection), {"ids": chunk, "at": now, "worker": worker}
+        )
     if failed:
         connection.execute(_MARK_FAILED, [{**f, "at": now, "worker": worker} for f in failed])
     held = {

@@ -41,10 +41,26 @@ def database_url(value: str | None) -> str:
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    kwargs = {"json_serializer": json_text, **kwargs}
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _sqlite_setup(engine)
     return engine
+
+
+def json_text(value: Any) -> str:
+    """A JSON column's text: orjson (ten times the standard library's speed; outbox contexts
+    and payloads are most of what an act or a tick writes), or the standard library for what
+    orjson does not take (an integer beyond 64 bits). Reading stays with the standard library,
+    which reads such an integer exactly (orjson would make it a float)."""
+    import orjson
+
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        import json
+
+        return json.dumps(value)
 
 
 def _sqlite_setup(engine: Engine) -> None:

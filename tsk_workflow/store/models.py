@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -159,11 +160,24 @@ class TaskAssignee(Base):
     task: Mapped[Task] = relationship(back_populates="assignees")
 
 
+TIMERS_DUE_OTHER = "status = 'pending' AND kind <> 'reminder'"
+
+
 class Timer(Base):
     """A durable timer: what fires, when, for which cycle or task. Claimed and fired once."""
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "status", "fire_at"),)
+    __table_args__ = (
+        Index("ix_timers_due", "status", "fire_at"),
+        # The first due timer that is not a reminder, at once (``Ticker._claim_reminders``).
+        Index(
+            "ix_timers_due_other",
+            "fire_at",
+            "id",
+            postgresql_where=text(TIMERS_DUE_OTHER),
+            sqlite_where=text(TIMERS_DUE_OTHER),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
