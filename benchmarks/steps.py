@@ -392,7 +392,7 @@ def _core_outbox(
                 "email": person.email,
                 "language": person.language,
                 "template": template,
-                "context": notify._personal(context, person, org),
+                "context": notify.personal(context, person, org),
                 "status": "digest" if digest else "pending",
                 "attempts": 0,
                 "next_attempt_at": now,

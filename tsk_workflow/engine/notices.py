@@ -36,7 +36,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from tsk_workflow import audit
 from tsk_workflow.engine import mailctx, notify
 from tsk_workflow.engine.directory import SYSTEM
-from tsk_workflow.mail.message import make_message_id
 from tsk_workflow.organisation.model import Organisation, Person
 from tsk_workflow.store.models import Cycle, OutboxMessage, Task, TaskAssignee, Timer
 
@@ -454,8 +453,7 @@ class _Outbox:
             if person is None:
                 continue
             digest = digestible and notify.wants_digest(person, org)
-            # ``notify.message_id``, with the organisation's mail domain looked up once
-            message_id = make_message_id(f"{org.municipality}/{mail.key}/{person.id}", domain)
+            message_id = notify.message_id(org, mail.key, person.id, domain)  # domain: once
             self.rows.append(
                 {
                     "message_id": message_id,
@@ -464,7 +462,7 @@ class _Outbox:
                     "email": person.email,
                     "language": person.language,
                     "template": mail.template,
-                    "context": notify._personal(mail.context, person, org),
+                    "context": notify.personal(mail.context, person, org),
                     "status": "digest" if digest else "pending",
                     "attempts": 0,
                     "next_attempt_at": self.now,

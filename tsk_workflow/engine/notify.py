@@ -54,9 +54,11 @@ def mail_domain(org: Organisation) -> str:
     return org.mail.sender.rsplit("@", 1)[1]
 
 
-def message_id(org: Organisation, key: str, person_id: str) -> str:
-    """The Message-ID of the mail about ``key`` to ``person_id``: the same every time."""
-    return make_message_id(f"{org.municipality}/{key}/{person_id}", mail_domain(org))
+def message_id(org: Organisation, key: str, person_id: str, domain: str | None = None) -> str:
+    """The Message-ID of the mail about ``key`` to ``person_id``: the same every time.
+
+    ``domain`` is ``mail_domain(org)``, for a caller that makes many and has it already."""
+    return make_message_id(f"{org.municipality}/{key}/{person_id}", domain or mail_domain(org))
 
 
 def queue(
@@ -119,7 +121,7 @@ def _rows(mail: Queued, now: dt.datetime) -> Iterator[dict[str, Any]]:
             email=person.email,
             language=person.language,
             template=mail.template,
-            context=_personal(mail.context, person, org),
+            context=personal(mail.context, person, org),
             status="digest" if digest else "pending",
         )
 
@@ -152,7 +154,7 @@ def yearly_report(ctx: StepContext, cycle: Cycle) -> int:
     )
 
 
-def _personal(context: dict[str, Any], person: Person, org: Organisation) -> dict[str, Any]:
+def personal(context: dict[str, Any], person: Person, org: Organisation) -> dict[str, Any]:
     """The context as this recipient gets it: their name, and commands to run as them."""
     personal = {
         **context,
