@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from sqlalchemy import Insert, any_, bindparam, func, insert, select, update
@@ -176,57 +177,31 @@ def _newest_due(connection: Connection) -> Any:
 # ------------------------------------------------------------------ what is read
 
 
+@dataclass(slots=True)
 class _CycleView:
     """The columns of a cycle that a notice's mail reads (``mailctx.cycle_ctx``)."""
 
-    __slots__ = ("id", "ref", "title", "period", "subject", "process")
-
-    def __init__(
-        self, id: int, ref: str, title: str, period: str, subject: str, process: str
-    ) -> None:
-        self.id = id
-        self.ref = ref
-        self.title = title
-        self.period = period
-        self.subject = subject
-        self.process = process
+    id: int
+    ref: str
+    title: str
+    period: str
+    subject: str
+    process: str
 
 
+@dataclass(slots=True)
 class _TaskView:
     """The columns of an open task that a notice reads, with its assignees and cycle."""
 
-    __slots__ = (
-        "id",
-        "cycle_id",
-        "step",
-        "key",
-        "role",
-        "title",
-        "due_at",
-        "cycle",
-        "assignee_ids",
-    )
-
-    def __init__(
-        self,
-        id: int,
-        cycle_id: int,
-        step: str,
-        key: str,
-        role: str,
-        title: str,
-        due_at: dt.datetime | None,
-        cycle: _CycleView,
-    ) -> None:
-        self.id = id
-        self.cycle_id = cycle_id
-        self.step = step
-        self.key = key
-        self.role = role
-        self.title = title
-        self.due_at = due_at
-        self.cycle = cycle
-        self.assignee_ids: list[str] = []
+    id: int
+    cycle_id: int
+    step: str
+    key: str
+    role: str
+    title: str
+    due_at: dt.datetime | None
+    cycle: _CycleView
+    assignee_ids: list[str] = field(default_factory=list)
 
 
 def _open_tasks(connection: Connection, ids: Iterable[int]) -> dict[int, _TaskView]:

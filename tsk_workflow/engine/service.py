@@ -42,12 +42,14 @@ from tsk_workflow.store.models import Cycle, RefusedAct, Task, TaskAssignee
 
 Clock = Callable[[], dt.datetime]
 
-_CYCLE_BY_ID = select(Cycle).where(
-    Cycle.municipality == bindparam("municipality"), Cycle.id == bindparam("key")
-)
-_CYCLE_BY_REF = select(Cycle).where(
-    Cycle.municipality == bindparam("municipality"), Cycle.ref == bindparam("key")
-)
+_CYCLE_BY = {
+    "id": select(Cycle).where(
+        Cycle.municipality == bindparam("municipality"), Cycle.id == bindparam("key")
+    ),
+    "ref": select(Cycle).where(
+        Cycle.municipality == bindparam("municipality"), Cycle.ref == bindparam("key")
+    ),
+}
 _CYCLE_COUNT = select(func.count(Cycle.id)).where(
     Cycle.municipality == bindparam("municipality"), Cycle.process == bindparam("process")
 )
@@ -119,14 +121,15 @@ class Engine:
         return self.directory.person(person_id).id
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
-        text = str(ref)
-        query = _CYCLE_BY_ID if text.isdigit() else _CYCLE_BY_REF
-        key: str | int = int(text) if text.isdigit() else text
-        found = session.scalars(query, {"municipality": self.org.municipality, "key": key})
-        cycle = found.first()
+        by, key = _cycle_key(ref)
+        params = {"municipality": self.org.municipality, "key": key}
+        cycle = session.scalars(_CYCLE_BY[by], params).first()
         if cycle is None:
-            raise NotFound(f"no cycle '{ref}' in {self.org.name}")
+            raise self._no_cycle(ref)
         return cycle
+
+    def _no_cycle(self, ref: str | int) -> NotFound:
+        return NotFound(f"no cycle '{ref}' in {self.org.name}")
 
     def claim(self, session: Session, cycle: Cycle) -> None:
         """Take the cycle for this act (optimistic locking): its ``version`` goes up now, so a
@@ -277,11 +280,10 @@ class Engine:
         self, session: Session, ref: str | int
     ) -> tuple[Cycle, list[writes.OpenTask]]:
         """``find_cycle``, and the open tasks of the cycle's step, with one query."""
-        text = str(ref)
-        by, key = ("id", int(text)) if text.isdigit() else ("ref", text)
+        by, key = _cycle_key(ref)
         found = writes.cycle_with_open_tasks(session, self.org.municipality, by, key)
         if found is None:
-            raise NotFound(f"no cycle '{ref}' in {self.org.name}")
+            raise self._no_cycle(ref)
         return found
 
     def fire_system(
@@ -526,3 +528,9 @@ class Engine:
         if overdue:
             query = query.where(Task.due_at < (now or self.clock()))
         return list(session.scalars(query.order_by(Task.due_at, Task.id)))
+
+
+def _cycle_key(ref: str | int) -> tuple[str, int | str]:
+    """How ``ref`` names a cycle: ("id", 42) for digits, else ("ref", "est-2027-03")."""
+    text = str(ref)
+    return ("id", int(text)) if text.isdigit() else ("ref", text)

@@ -121,7 +121,10 @@ def insert_cycle(session: Session, values: Mapping[str, Any]) -> Cycle:
     row = {**values, "version": 1}
     key = session.connection().execute(_INSERT_CYCLE, row).inserted_primary_key
     assert key is not None
-    return _as_read(session, {"id": key[0], **row})
+    cycle = Cycle(id=key[0], **row)
+    make_transient_to_detached(cycle)  # as if loaded: nothing for the unit of work to write
+    session.add(cycle)
+    return cycle
 
 
 _CYCLE_WITH_OPEN_TASKS = (
@@ -154,18 +157,6 @@ def cycle_with_open_tasks(
         return None
     tasks = [OpenTask(task_id, due_at) for _cycle, task_id, due_at in found if task_id is not None]
     return found[0][0], tasks
-
-
-def _as_read(session: Session, values: dict[str, Any]) -> Cycle:
-    """The session's object for the cycle row ``values``: the one it holds, or a new one that
-    joins it as if loaded (what the ORM does for a query, without its loading machinery)."""
-    held = session.identity_map.get(session.identity_key(Cycle, values["id"]))
-    if held is not None:
-        return held  # type: ignore[no-any-return]
-    cycle = Cycle(**values)
-    make_transient_to_detached(cycle)
-    session.add(cycle)
-    return cycle
 
 
 def forget_tasks(cycle: Cycle) -> None:
