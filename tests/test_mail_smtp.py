@@ -196,6 +196,27 @@ def test_max_in_flight_bounds_the_connections(
     assert smtp_server.connections == 2
 
 
+def test_each_result_is_reported_as_soon_as_it_is_known(
+    smtp_server: SmtpServer, smtp_settings: SmtpSettings
+) -> None:
+    mails = [outgoing(n) for n in range(30)]
+    reported: list[tuple[SendResult, int]] = []
+
+    def on_result(result: SendResult) -> None:
+        reported.append((result, len(smtp_server.messages)))
+
+    results = asyncio.run(
+        send_batch(smtp_settings, mails, max_in_flight=3, per_connection=10, on_result=on_result)
+    )
+    assert sorted(r.message_id for r, _ in reported) == sorted(r.message_id for r in results)
+    assert {r for r, _ in reported} == set(results)
+    # Reported while the batch was still going: the first report came long before the last mail.
+    assert reported[0][1] < len(mails) // 2
+    for share in (results[0:10], results[10:20], results[20:30]):
+        in_order = [r for r, _ in reported if r in share]
+        assert in_order == share  # each connection reports in the order it sends
+
+
 def test_a_malformed_address_is_permanent_and_the_batch_goes_on(
     smtp_server: SmtpServer, smtp_settings: SmtpSettings
 ) -> None:

@@ -307,6 +307,7 @@ def test_a_crash_between_sending_and_marking_sends_again_with_the_same_message_i
 ) -> None:
     engine.open_cycle(CHAIR, "est", "2027-03")
     queued = rows(store)
+    monkeypatch.setattr(outbox, "MARK_SECONDS", 3600.0)  # one mark, after the last message
     mark = outbox._mark
     crashes = []
 
@@ -327,6 +328,48 @@ def test_a_crash_between_sending_and_marking_sends_again_with_the_same_message_i
     assert arrived == Counter({r.message_id: 2 for r in queued})
     assert all(r.status == "sent" and r.attempts == 1 for r in rows(store))
     assert deliver(store, herrljunga, env, OPENED + 2 * outbox.LEASE).sent == 0
+
+
+def test_a_crash_while_sending_resends_only_what_was_not_yet_marked(
+    engine: Engine,
+    store: Store,
+    herrljunga: Organisation,
+    smtp: SmtpServer,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for period in ("2027-03", "2027-04", "2027-05", "2027-06", "2027-08"):
+        engine.open_cycle(CHAIR, "est", period)
+    queued = rows(store)
+    assert len(queued) > 3 * outbox.MARK_EVERY
+    monkeypatch.setattr(outbox, "MARK_SECONDS", 3600.0)  # marks by count only: deterministic
+    mark = outbox._mark
+    marks: list[int] = []
+
+    def crash_at_third_mark(*args: Any) -> None:
+        marks.append(len(args[1]))
+        if len(marks) == 3:
+            raise SystemExit("killed while sending")
+        mark(*args)
+
+    monkeypatch.setattr(outbox, "_mark", crash_at_third_mark)
+    with pytest.raises(SystemExit):
+        deliver(store, herrljunga, env, OPENED)
+    sent_before = 3 * outbox.MARK_EVERY
+    assert marks == [outbox.MARK_EVERY] * 3
+    assert len(smtp.messages) == sent_before  # one connection: the crash stopped it there
+    assert Counter(r.status for r in rows(store)) == {
+        "sent": 2 * outbox.MARK_EVERY,
+        "pending": len(queued) - 2 * outbox.MARK_EVERY,
+    }
+
+    monkeypatch.setattr(outbox, "_mark", mark)
+    again = deliver(store, herrljunga, env, OPENED + outbox.LEASE)
+    assert again.sent == len(queued) - 2 * outbox.MARK_EVERY
+    arrived = Counter(m.message["Message-ID"] for m in smtp.messages)
+    assert set(arrived) == {r.message_id for r in queued}
+    assert sum(arrived.values()) - len(arrived) == outbox.MARK_EVERY  # only the unmarked twice
+    assert all(r.status == "sent" and r.attempts == 1 for r in rows(store))
 
 
 def test_a_message_that_cannot_be_rendered_fails_alone(

@@ -1,9 +1,10 @@
 """Delivering the outbox: render each pending row in its recipient's language and send it.
 
 At-least-once: a batch is claimed with a lease (``next_attempt_at`` moved ``LEASE`` ahead, on
-PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, then marked. A crash
-after sending and before marking leaves the rows to be sent again when the lease runs out, with
-the same Message-ID. Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS``
+PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, and marked as it goes:
+every ``MARK_EVERY`` results, or sooner when ``MARK_SECONDS`` have passed since the last mark. A
+crash leaves what was sent but not yet marked (at most ``MARK_EVERY`` plus the messages in
+flight, not the whole batch) to be sent again when the lease runs out, with the same Message-ID. Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS``
 in all); permanent ones (5xx) are marked failed with the server's reply kept. A row that cannot
 be rendered is marked failed with the reason, and the others go on. The SMTP settings are read
 before anything is claimed, so a bad setting leaves every row as it was.
@@ -12,6 +13,7 @@ before anything is claimed, so a bad setting leaves every row as it was.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ from tsk_workflow.store.models import OutboxMessage
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 12
 BATCH = 200
+MARK_EVERY = 20
+MARK_SECONDS = 1.0
 
 
 def localise(value: Any, lang: str) -> Any:
@@ -188,33 +192,58 @@ def _send(
     result: Delivery,
     max_in_flight: int,
 ) -> None:
+    marks = _Marks(store, rows, now, result)
     mails: list[OutgoingMail] = []
-    outcomes: dict[str, SendResult] = {}
     for row in rows:
         made = _compose_or_fail(row, org, settings.sender)
         if isinstance(made, SendResult):
-            outcomes[row.message_id] = made
+            marks.add(made)
         else:
             mails.append(made)
-    for sent in send_batch_sync(settings, mails, max_in_flight) if mails else []:
-        outcomes[sent.message_id] = sent
-    _mark(store, rows, outcomes, now, result)
+    if mails:
+        send_batch_sync(settings, mails, max_in_flight, on_result=marks.add)
+    marks.flush()
+
+
+class _Marks:
+    """Results of a batch not yet written, written a few at a time while the batch is sent.
+
+    ``add`` is called from the event loop that sends (``send_batch``'s ``on_result``): a write
+    holds up the other connections for a moment, which is the price of re-sending at most a few
+    messages after a crash instead of the whole batch.
+    """
+
+    def __init__(
+        self, store: Store, rows: list[OutboxMessage], now: dt.datetime, result: Delivery
+    ) -> None:
+        self.store, self.now, self.result = store, now, result
+        self.rows = {row.message_id: row for row in rows}
+        self.waiting: list[SendResult] = []
+        self.marked_at = time.monotonic()
+
+    def add(self, outcome: SendResult) -> None:
+        self.waiting.append(outcome)
+        if len(self.waiting) >= MARK_EVERY or time.monotonic() - self.marked_at >= MARK_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.waiting:
+            done = [(self.rows[outcome.message_id], outcome) for outcome in self.waiting]
+            _mark(self.store, done, self.now, self.result)
+            self.waiting = []
+        self.marked_at = time.monotonic()
 
 
 def _mark(
     store: Store,
-    rows: list[OutboxMessage],
-    outcomes: Mapping[str, SendResult],
+    done: list[tuple[OutboxMessage, SendResult]],
     now: dt.datetime,
     result: Delivery,
 ) -> None:
+    """Write what became of each row, in one transaction (an UPDATE by primary key per row)."""
+    values = [{"id": row.id, **_after(row, outcome, now, result)} for row, outcome in done]
     with store.transaction() as session:
-        for row in rows:
-            outcome = outcomes[row.message_id]
-            values = _after(row, outcome, now, result)
-            session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(**values)
-            )
+        session.execute(update(OutboxMessage), values)
 
 
 def _after(

@@ -25,12 +25,16 @@ about 2.4 ms, more than the whole SMTP exchange (benchmark 4).
 
 Delivery is at least once: a connection lost after the server took the message but before its
 answer arrived gives ``temporary``, and the retry sends it again, with the same Message-ID.
+
+Progress. ``on_result``, when given, is called with each result as soon as it is known (in the
+event loop, so it should be quick): the outbox marks what was sent as it goes, so that a crash
+while sending re-sends only what was not yet marked, not the whole batch.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.errors import MessageError
@@ -213,18 +217,23 @@ def backoff(attempts: int) -> timedelta:
     return min(delay, BACKOFF_CAP)
 
 
+ResultSink = Callable[[SendResult], None]
+"""Told of each result as soon as it is known (see "Progress" in the module docstring)."""
+
+
 async def send_batch(
     settings: SmtpSettings,
     mails: Sequence[OutgoingMail],
     max_in_flight: int = 10,
     *,
     per_connection: int = 100,
+    on_result: ResultSink | None = None,
 ) -> list[SendResult]:
     """Send ``mails``; one result per mail, in the same order (see the module docstring)."""
     if max_in_flight < 1 or per_connection < 1:
         raise ValueError("max_in_flight and per_connection must be at least 1")
     shares = _shares(list(mails), max_in_flight, per_connection)
-    sent = await asyncio.gather(*(_send_share(settings, share) for share in shares))
+    sent = await asyncio.gather(*(_send_share(settings, share, on_result) for share in shares))
     return [result for share in sent for result in share]
 
 
@@ -234,9 +243,14 @@ def send_batch_sync(
     max_in_flight: int = 10,
     *,
     per_connection: int = 100,
+    on_result: ResultSink | None = None,
 ) -> list[SendResult]:
     """:func:`send_batch` for synchronous callers (not from inside a running event loop)."""
-    return asyncio.run(send_batch(settings, mails, max_in_flight, per_connection=per_connection))
+    return asyncio.run(
+        send_batch(
+            settings, mails, max_in_flight, per_connection=per_connection, on_result=on_result
+        )
+    )
 
 
 def _shares(
@@ -249,10 +263,17 @@ def _shares(
     return [mails[start:end] for start, end in pairwise(bounds)]
 
 
-async def _send_share(settings: SmtpSettings, mails: list[OutgoingMail]) -> list[SendResult]:
+async def _send_share(
+    settings: SmtpSettings, mails: list[OutgoingMail], on_result: ResultSink | None = None
+) -> list[SendResult]:
     connection = _Connection(settings)
+    results = []
     try:
-        return [await connection.send(mail) for mail in mails]
+        for mail in mails:
+            results.append(await connection.send(mail))
+            if on_result is not None:
+                on_result(results[-1])
+        return results
     finally:
         await connection.close()
 
