@@ -161,3 +161,14 @@ def test_plain_json_on_an_output_that_is_not_utf8(monkeypatch: pytest.MonkeyPatc
         stream.flush()
         outputs.append(stream.buffer.getvalue())  # type: ignore[attr-defined]
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize("command", ["tick", "run"])
+def test_the_batch_default_is_the_tickers(command: str) -> None:
+    """The commands cannot import the ticker to read its default (start-up), so they repeat it."""
+    from tsk_workflow.engine.ticker import BATCH
+
+    found = app.cli.get_command(click.Context(app.cli), command)
+    assert found is not None
+    batch = next(p for p in found.params if p.name == "batch")
+    assert batch.default == BATCH

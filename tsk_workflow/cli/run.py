@@ -42,7 +42,7 @@ def _clock(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
 @click.option(
     "--batch",
     type=click.IntRange(1, 10_000),
-    default=500,
+    default=500,  # ticker.BATCH, not imported here (start-up); a test keeps them equal
     show_default=True,
     help="Timers claimed and fired per transaction",
 )
