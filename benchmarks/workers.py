@@ -8,7 +8,10 @@ one ``Ticker.tick``); the processes are started and ready before the clock start
 start-up is not in the figure. Measured: the wall time from the start signal until every worker
 is done, once with one worker and once with two, each on a fresh copy of the due timers.
 Printed for each worker: its own CPU time and its PostgreSQL backend's (from ``/proc``, when the
-server runs on this machine; ``nan`` otherwise).
+server runs on this machine; ``nan`` otherwise), and the cores they kept busy together. "ceiling"
+is what two workers could reach at best on this machine: its cores (at most two are used) over
+the cores one worker already keeps busy (a worker and its backend overlap), if two workers
+spent no more CPU than one.
 
 Checked: every timer fired exactly once (the workers' counts add up to 20,000, every timer is
 ``fired``, 40,000 outbox rows for the two assignees each, no Message-ID twice).
@@ -131,7 +134,9 @@ def backend_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(url: str, workers: int) -> tuple[float, dict[str, int]]:
+def run(url: str, workers: int) -> tuple[float, dict[str, int], float]:
+    """Wall seconds, timers fired per worker, and the cores kept busy on average (the workers'
+    and their backends' CPU over the wall time; NaN when the backends' CPU is unknown)."""
     context = mp.get_context("spawn")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
     processes = [
@@ -153,11 +158,12 @@ def run(url: str, workers: int) -> tuple[float, dict[str, int]]:
     cpu = {name: round(cpu[0], 2) for name, _total, cpu, _failed, _end in done}
     server = {name: round(cpu[1], 2) for name, _total, cpu, _failed, _end in done}
     ends = {name: round(end - start, 2) for name, _total, _cpu, _failed, end in done}
+    busy = (sum(cpu.values()) + sum(server.values())) / seconds
     print(
         f"   ({workers} worker(s): done after {ends} s, their own CPU {cpu} s,"
-        f" their PostgreSQL backends' CPU {server} s)"
+        f" their PostgreSQL backends' CPU {server} s; {busy:.2f} cores busy)"
     )
-    return seconds, counts
+    return seconds, counts, busy
 
 
 def check(url: str, timers: int, counts: dict[str, int]) -> None:
@@ -193,14 +199,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   skipped: PostgreSQL not reachable ({problem})")
         return 1
     times: dict[int, list[float]] = {1: [], 2: []}
+    busy: dict[int, list[float]] = {1: [], 2: []}
     with pg_schema() as url:
         prepare(url, args.timers)
         for _ in range(args.repeats):
             for workers in (1, 2):
                 reset(url)
-                seconds, counts = run(url, workers)
+                seconds, counts, cores = run(url, workers)
                 check(url, args.timers, counts)
                 times[workers].append(seconds)
+                busy[workers].append(cores)
                 print(
                     f"   {workers} worker(s): {seconds:.2f} s, {args.timers / seconds:.0f} timers/s,"
                     f" fired per worker {counts}"
@@ -209,6 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"   median: one worker {median(times[1]):.2f} s, two workers {median(times[2]):.2f} s;"
         " every timer fired once"
+    )
+    cores = min(2, os.cpu_count() or 1)
+    print(
+        f"   ceiling (no extra CPU with two, both cores busy): {cores} / {median(busy[1]):.2f}"
+        f" cores one worker keeps busy = {cores / median(busy[1]):.2f}"
     )
     speedup = median([a / b for a, b in zip(times[1], times[2], strict=True)])
     return 0 if verdict("two workers / one (speed)", speedup, 1.5) else 1
