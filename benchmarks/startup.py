@@ -1,7 +1,9 @@
 """5. Command start-up: every ``tsk`` command is a new process, so start-up is what a user feels.
 
 Two comparisons, each of repeated runs of new processes (with ``hyperfine`` when it is installed,
-otherwise with ``subprocess`` and a wall clock), the runs of a pair interleaved:
+in blocks of five runs, the two commands taking turns block by block; otherwise with
+``subprocess`` and a wall clock, run by run), the runs of a pair interleaved so that a drift in
+the machine's speed falls on both:
 
 - ``tsk --help`` against ``python -c pass`` (the same interpreter): median ratio, target <= 4;
 - ``tsk task list --json`` on a SQLite database with 10,000 open tasks (in 500 cycles of the
@@ -91,19 +93,38 @@ def make_database(folder: Path, tasks: int) -> Path:
     return database
 
 
+BLOCK = 5
+"""Runs of each command in one hyperfine call; the calls alternate the order of the commands,
+so that a machine whose speed drifts (a shared virtual machine) slows both alike."""
+
+
 def hyperfine(commands: list[str], runs: int, env: dict[str, str]) -> list[float]:
-    """Median seconds of each command, measured by hyperfine."""
+    """Median seconds of each command over all its runs, measured by hyperfine in blocks of
+    ``BLOCK`` runs, the commands taking turns block by block."""
+    times: list[list[float]] = [[] for _ in commands]
+    for block in range(-(-runs // BLOCK)):
+        order = list(range(len(commands)))[:: 1 if block % 2 == 0 else -1]
+        measured = _hyperfine([commands[i] for i in order], BLOCK, env, warmup=3 if block else 5)
+        for index, seconds in zip(order, measured, strict=True):
+            times[index] += seconds
+    return [median(t) for t in times]
+
+
+def _hyperfine(
+    commands: list[str], runs: int, env: dict[str, str], warmup: int
+) -> list[list[float]]:
+    """Each command's run times (seconds) from one hyperfine call."""
     with temp_dir() as folder:
         out = folder / "hf.json"
         subprocess.run(
-            ["hyperfine", "-N", "--warmup", "3", "--runs", str(runs), "--export-json", str(out)]
-            + commands,
+            ["hyperfine", "-N", "--warmup", str(warmup), "--runs", str(runs)]
+            + ["--export-json", str(out), *commands],
             check=True,
             env=env,
             capture_output=True,
         )
         results = json.loads(out.read_text())["results"]
-    return [float(r["median"]) for r in results]
+    return [[float(t) for t in r["times"]] for r in results]
 
 
 def by_hand(argvs: list[list[str]], runs: int, env: dict[str, str]) -> list[float]:
@@ -133,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     header("5. command start-up")
     tool = "hyperfine" if shutil.which("hyperfine") else "subprocess"
-    print(f"   measured with {tool}, {args.runs} runs each after 3 warm-up runs")
+    print(f"   measured with {tool}, {args.runs} runs each, interleaved, after warm-up runs")
     ok = True
     with temp_dir() as folder:
         env = {**os.environ, "TSK_DATABASE_URL": "", "TSK_ORG": ""}

@@ -133,6 +133,6 @@ def task_rows(
     with store.reading_rows() as connection:
         rows = connection.execute(query).all()
         held: dict[int, list[str]] = {}
-        for task_id, person in connection.execute(people.where(*where)):
+        for task_id, person in connection.execute(people.where(*where)).all():
             held.setdefault(task_id, []).append(person)
         return [task_json(row, held.get(row[0], [])) for row in rows]
