@@ -20,7 +20,7 @@ Reminders write no audit event, so batches of due reminders are claimed without 
 chain's advisory lock (``engine/ticker.py``, "Reminders without the chain lock"); two workers can
 then work at the same time.
 
-Run: ``python -m benchmarks.workers [--timers 20000] [--repeats 3]``.
+Run: ``python -m benchmarks.workers [--timers 20000] [--repeats 5]``.
 """
 
 from __future__ import annotations
@@ -191,7 +191,7 @@ def check(url: str, timers: int, counts: dict[str, int]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timers", type=int, default=20_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
     header(f"6. two tick workers on one PostgreSQL: {args.timers} due reminders")
     problem = pg_available()
