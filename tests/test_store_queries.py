@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import Boolean, DateTime, Integer, String, TypeDecorator
+from sqlalchemy import Boolean, DateTime, Integer, String, TypeDecorator, delete, insert
 from sqlalchemy.sql.schema import Table
 
 from tests.enginekit import Clock, Tsk, local, make_engine, tasks
@@ -18,7 +18,7 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.resources import municipalities_dir
 from tsk_workflow.store import queries
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Base, UtcDateTime
+from tsk_workflow.store.models import Base, TaskAssignee, UtcDateTime
 
 CHAIR = "jessica.wahlstrom"
 LIGHT = [queries.MUNICIPALITIES, queries.CYCLES, queries.TASKS, queries.TASK_ASSIGNEES]
@@ -49,7 +49,8 @@ def clock() -> Clock:
 def engine(
     store: Store, runner: CliRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> Engine:
-    """Herrljunga loaded with ``tsk init``, two EST cycles, a task done with a note."""
+    """Herrljunga loaded with ``tsk init``, two EST cycles, a task done with a note, an open
+    task with three assignees and one with none (as after a person left)."""
     Tsk(runner, store, "herrljunga", clock, monkeypatch).ok("init")
     engine = make_engine(store, "herrljunga", clock)
     first = engine.open_cycle(CHAIR, "est", "2027-03").id
@@ -57,6 +58,11 @@ def engine(
     engine.open_cycle(CHAIR, "est", "2027-04")
     done = tasks(engine, first)[0]
     engine.complete_task(done.assignees[0], done.id, "klart – inga händelser")
+    shared, orphaned = tasks(engine, first)[1:3]
+    with store.transaction() as session:
+        extra = [{"task_id": shared.id, "person": p} for p in ("hanna.nyberg", "erik.sundin")]
+        session.execute(insert(TaskAssignee), extra)
+        session.execute(delete(TaskAssignee).where(TaskAssignee.task_id == orphaned.id))
     return engine
 
 
@@ -78,6 +84,7 @@ def test_task_rows_are_the_engines_tasks(
     if not overdue:
         assert len(found) > 3
         assert any(row["done_at"] for row in found) is not only_open
+        assert {len(row["assignees"]) for row in found} >= {0, 1, 3}  # joined by the database
     assert queries.task_rows(store, "tingsryd", overdue=overdue, only_open=only_open, now=now) == []
 
 

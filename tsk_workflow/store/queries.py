@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Integer, String, column, select, table
+from sqlalchemy import Boolean, DateTime, Integer, String, column, func, select, table
 
 from tsk_workflow.store.database import Store
 
@@ -114,25 +114,30 @@ def _as_stored(store: Store, moment: dt.datetime) -> dt.datetime:
 def task_rows(
     store: Store, municipality: str, *, overdue: bool, only_open: bool, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    """The tasks ``Engine.tasks`` lists (without ``--mine``), in its order, as ``task_dict``s."""
+    """The tasks ``Engine.tasks`` lists (without ``--mine``), in its order, as ``task_dict``s.
+
+    One query: each task's assignees come joined into one text by the database
+    (``aggregate_strings``: ``group_concat`` on SQLite, ``string_agg`` on PostgreSQL), which for
+    10,000 tasks is faster than a second query grouped here. Person ids cannot hold the comma
+    (``organisation.model.PersonId``).
+    """
     tasks, cycles, assignees = TASKS, CYCLES, TASK_ASSIGNEES
     where = [tasks.c.municipality == municipality]
     if only_open or overdue:
         where.append(tasks.c.status == "open")
     if overdue:
         where.append(tasks.c.due_at < _as_stored(store, now))
+    held = (
+        select(func.aggregate_strings(assignees.c.person, ","))
+        .where(assignees.c.task_id == tasks.c.id)
+        .scalar_subquery()
+    )
     query = (
-        select(*(tasks.c[name] for name in TASK_COLUMNS), cycles.c.ref)
+        select(*(tasks.c[name] for name in TASK_COLUMNS), cycles.c.ref, held)
         .join(cycles, cycles.c.id == tasks.c.cycle_id)
         .where(*where)
         .order_by(tasks.c.due_at, tasks.c.id)
     )
-    people = select(assignees.c.task_id, assignees.c.person).join(
-        tasks, tasks.c.id == assignees.c.task_id
-    )
     with store.reading_rows() as connection:
         rows = connection.execute(query).all()
-        held: dict[int, list[str]] = {}
-        for task_id, person in connection.execute(people.where(*where)).all():
-            held.setdefault(task_id, []).append(person)
-        return [task_json(row, held.get(row[0], [])) for row in rows]
+    return [task_json(row[:-1], row[-1].split(",") if row[-1] else []) for row in rows]
