@@ -26,7 +26,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
-from holidays.countries.sweden import Sweden
 
 from tsk_workflow.definitions.durations import Duration
 
@@ -90,6 +89,10 @@ def holidays_in(year: int) -> Mapping[date, str]:
     Cached per year: the package builds its table on every construction, which is far too slow
     for the thousands of timer computations a scheduler pass can make.
     """
+    # Imported here: the package imports every country it knows (about 80 ms), and most
+    # commands never ask for a working day.
+    from holidays.countries.sweden import Sweden
+
     public = Sweden(years=year, language="sv", include_sundays=False)
     days = {day: name for day, raw in public.items() if (name := _without_sundays(raw))}
     for day, name in _eves(year).items():
