@@ -61,12 +61,14 @@ def shipped_municipality_files() -> list[Path]:
     return sorted(municipalities_dir().glob("*.yaml"))
 
 
-def _read_all(paths: Iterable[Path]) -> tuple[list[Document], list[Problem]]:
+def _read_all(
+    paths: Iterable[Path], *, cached: bool = False
+) -> tuple[list[Document], list[Problem]]:
     documents: list[Document] = []
     problems: list[Problem] = []
     for path in paths:
         try:
-            documents.append(read_file(_shown(path)))
+            documents.append(read_file(_shown(path), cached=cached))
         except ReadError as exc:
             problems.append(exc.problem)
     return documents, problems
@@ -145,7 +147,9 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 @cache
 def _shipped() -> tuple[dict[str, ProcessDefinition], list[Problem]]:
-    documents, problems = _read_all(shipped_process_files())
+    # The shipped definitions come from the per-user cache when they were read before: parsing
+    # them is most of a command's start-up after the imports (definitions/cache.py).
+    documents, problems = _read_all(shipped_process_files(), cached=True)
     definitions, found = _load_definitions(documents, set())
     return definitions, problems + found
 

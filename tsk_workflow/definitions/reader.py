@@ -191,8 +191,13 @@ def _scalar(value: Any) -> Any:
     return value
 
 
-def read_file(path: Path, reader: Reader | None = None) -> Document:
-    """Read ``path`` as a document; a file that cannot be read raises ``ReadError``."""
+def read_file(path: Path, reader: Reader | None = None, *, cached: bool = False) -> Document:
+    """Read ``path`` as a document; a file that cannot be read raises ``ReadError``.
+
+    ``cached``: YAML read before comes from the per-user cache (``definitions/cache.py``). For
+    process definitions only: organisation and answers files hold personal data, which must
+    not outlive the files in a cache.
+    """
     name = str(path)
     try:
         size = path.stat().st_size
@@ -203,18 +208,37 @@ def read_file(path: Path, reader: Reader | None = None) -> Document:
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(Problem(name, 1, 1, f"cannot read file: {exc.strerror}")) from None
-    return read_text(_decode(raw, name), name, reader)
+    return read_text(_decode(raw, name), name, reader, cached=cached)
 
 
-def read_text(text: str, name: str, reader: Reader | None = None) -> Document:
+def read_text(
+    text: str, name: str, reader: Reader | None = None, *, cached: bool = False
+) -> Document:
+    """``text`` as a document (``cached``: as for :func:`read_file`)."""
+    if reader is not None or not cached:
+        return _checked(_read(reader or YamlReader(), text, name), name)
+    from tsk_workflow.definitions import cache
+
+    kept = cache.load(text)
+    if kept is not None:
+        return _checked(Document(name, kept[0], kept[1]), name)
+    document = _checked(_read(YamlReader(), text, name), name)
+    cache.store(text, (document.data, document.positions))
+    return document
+
+
+def _read(reader: Reader, text: str, name: str) -> Document:
     try:
-        document = (reader or YamlReader()).read(text, name)
+        return reader.read(text, name)
     except _TooLarge:
         raise ReadError(
             Problem(name, 1, 1, f"document expands to more than {MAX_NODES} values (alias bomb?)")
         ) from None
     except RecursionError:
         raise ReadError(Problem(name, 1, 1, "document is nested too deeply")) from None
+
+
+def _checked(document: Document, name: str) -> Document:
     if document.data is None:
         raise ReadError(Problem(name, 1, 1, "file is empty"))
     if not isinstance(document.data, Mapping):
