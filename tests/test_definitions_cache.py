@@ -116,6 +116,18 @@ def test_off_writes_nothing(
     assert not folder.exists()
 
 
+def test_a_folder_others_may_write_to_is_not_used(folder: Path, parses: list[str]) -> None:
+    path = write(folder, "prov.yaml")
+    read_file(path, cached=True)
+    (entry,) = entries(folder)
+    os.chmod(folder, 0o777)
+    read_file(path, cached=True)  # not taken from there: parsed again
+    write(folder, "other.yaml", TEXT.replace("prov", "annan"))
+    read_file(folder.parent / "other.yaml", cached=True)  # and nothing new is put there
+    assert len(parses) == 3
+    assert entries(folder) == [entry]
+
+
 def test_a_folder_that_cannot_be_made_is_no_cache(
     tmp_path: Path, parses: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

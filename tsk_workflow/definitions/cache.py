@@ -10,7 +10,9 @@ start; the document it gave last time (data and positions) loads from this cache
   are read never meets an old entry. Only documents read without a problem are kept.
 - **Where:** ``TSK_CACHE_DIR``, else ``$XDG_CACHE_HOME/tsk-workflow``, else
   ``~/.cache/tsk-workflow``; the folder is made private (0700). ``TSK_CACHE_DIR=off`` turns the
-  cache off. Deleting the folder is always safe.
+  cache off. Deleting the folder is always safe. A folder that is not the user's own, or that
+  others may write to, is not used: an entry planted there would change the definitions (a
+  routing rule, a deadline) without a trace in the files.
 - **Format:** pickle, loaded by an unpickler that accepts no class but those of ``datetime``
   (``_Unpickler.find_class``, as the ``pickle`` documentation shows), so that a file put in the
   folder by someone else cannot make the loader run code; anything unexpected is a miss.
@@ -77,6 +79,8 @@ def load(text: str) -> Entry | None:
     where = folder()
     if where is None:
         return None
+    if not _private(where):
+        return None
     try:
         raw = (where / key(text)).read_bytes()
     except OSError:
@@ -99,6 +103,8 @@ def store(text: str, entry: Entry) -> None:
         return
     try:
         where.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _private(where):
+            return
         raw = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
         if not _loads(raw):  # a value of a class the loader refuses: it would never hit
             return
@@ -109,6 +115,16 @@ def store(text: str, entry: Entry) -> None:
         _prune(where)
     except OSError:
         return
+
+
+def _private(where: Path) -> bool:
+    """The folder is the user's own and nobody else may write to it."""
+    try:
+        status = where.stat()
+    except OSError:
+        return False
+    getuid = getattr(os, "getuid", None)  # not on Windows, where folders are per user anyway
+    return (getuid is None or status.st_uid == getuid()) and not status.st_mode & 0o022
 
 
 def _prune(where: Path) -> None:
