@@ -1,9 +1,11 @@
 """A per-user cache of read documents, so that a command does not parse the same YAML again.
 
-Every command that builds an engine reads the shipped definitions and the organisation file.
-ruamel.yaml's round-trip loader, which keeps the line and column of every value (for problems
-reported as ``file:line:column``), is pure Python and takes about 0.4 s for them at every
-start; the document it gave last time (data and positions) loads from this cache in a few ms.
+Every command that builds an engine reads the shipped process definitions. ruamel.yaml's
+round-trip loader, which keeps the line and column of every value (for problems reported as
+``file:line:column``), is pure Python and takes about 0.4 s for them at every start; the
+document it gave last time (data and positions) loads from this cache in a few ms. Only what
+asks for it is cached (``reader.read_file(..., cached=True)``): the shipped definitions, not
+organisation or answers files, which hold personal data.
 
 - **Key:** the SHA-256 of the text, of ruamel.yaml's version and of the reader's own source
   (``reader.py``), so that an edited file, another ruamel.yaml or a change in how documents

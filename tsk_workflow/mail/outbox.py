@@ -4,10 +4,11 @@ At-least-once: a batch is claimed with a lease (``next_attempt_at`` moved ``LEAS
 PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, and marked as it goes:
 every ``MARK_EVERY`` results, or sooner when ``MARK_SECONDS`` have passed since the last mark. A
 crash leaves what was sent but not yet marked (at most ``MARK_EVERY`` plus the messages in
-flight, not the whole batch) to be sent again when the lease runs out, with the same Message-ID. Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS``
-in all); permanent ones (5xx) are marked failed with the server's reply kept. A row that cannot
-be rendered is marked failed with the reason, and the others go on. The SMTP settings are read
-before anything is claimed, so a bad setting leaves every row as it was.
+flight, not the whole batch) to be sent again when the lease runs out, with the same Message-ID.
+Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS`` in all); permanent
+ones (5xx) are marked failed with the server's reply kept. A row that cannot be rendered is
+marked failed with the reason, and the others go on. The SMTP settings are read before anything
+is claimed, so a bad setting leaves every row as it was.
 """
 
 from __future__ import annotations
