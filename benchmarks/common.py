@@ -81,6 +81,18 @@ def header(title: str) -> None:
     sys.stdout.flush()
 
 
+MET = 0
+NOT_MET = 3
+"""A benchmark's exit status when it ran but missed a target (1 is left to a crash)."""
+SKIPPED = 4
+"""A benchmark's exit status when it could not run here (PostgreSQL not reachable)."""
+
+
+def outcome(ok: bool) -> int:
+    """The exit status for targets met (``ok``) or not."""
+    return MET if ok else NOT_MET
+
+
 def verdict(name: str, value: float, target: float, *, at_least: bool = True) -> bool:
     """Print ``name: value (target ...) ok|NOT MET`` and say whether it is met."""
     met = value >= target if at_least else value <= target

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from benchmarks.common import REPEATS, header, median, verdict
+from benchmarks.common import REPEATS, header, median, outcome, verdict
 from tsk_workflow.demo.smtpd import free_port
 from tsk_workflow.mail.message import OutgoingMail
 from tsk_workflow.mail.smtp import SendResult, SmtpSettings, _send_share, send_batch
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"   ceiling (perfect overlap, idle machine): {ceiling(cpu):.2f}")
     ratio = median([a / b for a, b in zip(rates[WAYS[0]], rates[WAYS[1]], strict=True)])
-    return 0 if verdict("batched / one connection each", ratio, 10) else 1
+    return outcome(verdict("batched / one connection each", ratio, 10))
 
 
 WAYS = ("batched", "one connection each")

@@ -35,6 +35,7 @@ from benchmarks.common import (
     header,
     local,
     organisation,
+    outcome,
     seed_data,
     sqlite_store,
     temp_dir,
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   (scaled to 290 municipalities: about {seconds * scale:.0f} s)")
     ok = verdict("year seconds", seconds * scale, 60, at_least=False)
     ok &= verdict("peak MB", peak_mb, 400, at_least=False)
-    return 0 if ok else 1
+    return outcome(ok)
 
 
 if __name__ == "__main__":

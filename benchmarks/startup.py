@@ -27,7 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from benchmarks.common import header, median, temp_dir, verdict
+from benchmarks.common import header, median, outcome, temp_dir, verdict
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, Task, TaskAssignee
 
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         ok &= verdict(
             "tsk task list --json / import sqlalchemy.orm", tasks / orm, 1.3, at_least=False
         )
-    return 0 if ok else 1
+    return outcome(ok)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,7 @@ from benchmarks.common import (
     header,
     median,
     organisation,
+    outcome,
     seed_data,
     sqlite_store,
     temp_dir,
@@ -562,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio_b = median([r["tsk"] / r["spiff"] for r in rounds])
     ok = verdict("tsk / (a) Core", ratio_a, 0.8)
     ok &= verdict("tsk / (b) SpiffWorkflow", ratio_b, 4)
-    return 0 if ok else 1
+    return outcome(ok)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ rest of the rows created in bulk with Core for the setup; what is timed is ``Tic
   Printed besides: reminders per second of the benchmark process's CPU time, which a machine
   busy with other work changes less than the wall time.
 
-Run: ``python -m benchmarks.tick [--repeats 5]``.
+Run: ``python -m benchmarks.tick [--repeats 5] [--small 1000] [--large 100000] [--reminders 10000]``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from benchmarks.common import (
     header,
     local,
     median,
+    outcome,
     sqlite_store,
     temp_dir,
     timed,
@@ -88,10 +89,10 @@ def empty_ticks(store: Store, engine: Engine, ticks: int) -> float:
     return median(times)
 
 
-def nothing_due(repeats: int) -> bool:
+def nothing_due(repeats: int, small: int = 1_000, large: int = 100_000) -> bool:
     with temp_dir() as folder:
         sizes = {}
-        for cycles in (1_000, 100_000):
+        for cycles in (small, large):
             store, engine = loaded(folder, f"c{cycles}.db")
             made = bulk_cycles(
                 store,
@@ -107,7 +108,7 @@ def nothing_due(repeats: int) -> bool:
                     select(func.count()).select_from(Timer).where(Timer.status == "pending")
                 )
             sizes[cycles] = (store, engine, made, pending)
-        results: dict[int, list[float]] = {1_000: [], 100_000: []}
+        results: dict[int, list[float]] = {small: [], large: []}
         for _ in range(repeats):
             for cycles, (store, engine, _made, _pending) in sizes.items():
                 results[cycles].append(empty_ticks(store, engine, 50))
@@ -117,8 +118,8 @@ def nothing_due(repeats: int) -> bool:
                 f" {median(results[cycles]) * 1e6:.0f} us (median of {repeats} x 50)"
             )
             store.dispose()
-    ratios = [b / a for a, b in zip(results[1_000], results[100_000], strict=True)]
-    return verdict("empty tick 100,000 / 1,000 cycles", median(ratios), 1.5, at_least=False)
+    ratios = [b / a for a, b in zip(results[small], results[large], strict=True)]
+    return verdict(f"empty tick {large:,} / {small:,} cycles", median(ratios), 1.5, at_least=False)
 
 
 def one_tick(engine: Engine, *, one_by_one: bool) -> tuple[float, float, TickResult]:
@@ -132,14 +133,14 @@ def one_tick(engine: Engine, *, one_by_one: bool) -> tuple[float, float, TickRes
             return original(*args)
 
         ticker_module.HANDLERS["reminder"] = handler
-    outcome: list[TickResult] = []
+    done: list[TickResult] = []
     try:
         cpu = time.process_time()
-        seconds = timed(lambda: outcome.append(ticker.tick(NOW)))
+        seconds = timed(lambda: done.append(ticker.tick(NOW)))
         cpu = time.process_time() - cpu
     finally:
         ticker_module.HANDLERS["reminder"] = original
-    return seconds, cpu, outcome[0]
+    return seconds, cpu, done[0]
 
 
 def reminders(repeats: int, count: int = 10_000) -> bool:
@@ -187,11 +188,17 @@ def reminders(repeats: int, count: int = 10_000) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--small", type=int, default=1_000, help="open cycles, the small database")
+    parser.add_argument("--large", type=int, default=100_000, help="open cycles, the large one")
+    parser.add_argument("--reminders", type=int, default=10_000, help="due reminders")
     args = parser.parse_args(argv)
-    header("2. tick: nothing due (1,000 vs 100,000 open cycles); 10,000 due reminders; SQLite")
-    ok = nothing_due(args.repeats)
-    ok &= reminders(args.repeats)
-    return 0 if ok else 1
+    header(
+        f"2. tick: nothing due ({args.small:,} vs {args.large:,} open cycles);"
+        f" {args.reminders:,} due reminders; SQLite"
+    )
+    ok = nothing_due(args.repeats, args.small, args.large)
+    ok &= reminders(args.repeats, args.reminders)
+    return outcome(ok)
 
 
 if __name__ == "__main__":

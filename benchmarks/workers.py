@@ -36,10 +36,12 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 
 from benchmarks.common import (
+    SKIPPED,
     bulk_cycles,
     header,
     local,
     median,
+    outcome,
     pg_available,
     pg_schema,
     pg_store,
@@ -197,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     problem = pg_available()
     if problem is not None:
         print(f"   skipped: PostgreSQL not reachable ({problem})")
-        return 1
+        return SKIPPED
     times: dict[int, list[float]] = {1: [], 2: []}
     busy: dict[int, list[float]] = {1: [], 2: []}
     with pg_schema() as url:
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         f" cores one worker keeps busy = {cores / median(busy[1]):.2f}"
     )
     speedup = median([a / b for a, b in zip(times[1], times[2], strict=True)])
-    return 0 if verdict("two workers / one (speed)", speedup, 1.5) else 1
+    return outcome(verdict("two workers / one (speed)", speedup, 1.5))
 
 
 if __name__ == "__main__":
