@@ -114,16 +114,12 @@ class Store:
 
         session = self._sessions()
         try:
-            with session.begin():
+            with _as_tsk_errors(), session.begin():
                 yield session
         except StaleDataError:
             raise Conflict("someone else changed this cycle at the same time; try again") from None
         except IntegrityError as exc:
             raise _integrity(exc) from None
-        except (OperationalError, ProgrammingError) as exc:
-            raise _operational(exc) from None
-        except (DataError, OverflowError) as exc:
-            raise _out_of_range(exc) from None
         finally:
             session.close()
 
@@ -132,11 +128,8 @@ class Store:
         """A session for queries only (on SQLite a deferred transaction, so writers go on)."""
         session = self._readers()
         try:
-            yield session
-        except (OperationalError, ProgrammingError) as exc:
-            raise _operational(exc) from None
-        except (DataError, OverflowError) as exc:
-            raise _out_of_range(exc) from None
+            with _as_tsk_errors():
+                yield session
         finally:
             session.close()
 
@@ -145,17 +138,25 @@ class Store:
         """``reading`` for Core queries: a connection, the ORM not imported, the same errors."""
         connection = self.engine.execution_options(**{READONLY: True}).connect()
         try:
-            with connection.begin():
+            with _as_tsk_errors(), connection.begin():
                 yield connection
-        except (OperationalError, ProgrammingError) as exc:
-            raise _operational(exc) from None
-        except (DataError, OverflowError) as exc:
-            raise _out_of_range(exc) from None
         finally:
             connection.close()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _as_tsk_errors() -> Iterator[None]:
+    """The database's failures a user can do something about, as ``TskError``s that say what:
+    the database unreachable, locked or without its tables, a value out of range."""
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        raise _operational(exc) from None
+    except (DataError, OverflowError) as exc:
+        raise _out_of_range(exc) from None
 
 
 def _integrity(exc: IntegrityError) -> TskError:

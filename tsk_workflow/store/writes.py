@@ -18,7 +18,18 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Insert, Update, and_, bindparam, event, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -251,13 +262,30 @@ def _insert_task(connection: Connection, values: Mapping[str, Any]) -> int:
     return int(key[0])
 
 
+# ------------------------------------------------------------------ inserts that leave out duplicates
+
+
+def _ignoring_duplicates(table: Table, column: str) -> dict[str, Insert]:
+    """``INSERT ... ON CONFLICT (column) DO NOTHING`` on each database that has it."""
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing(index_elements=[column])
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+
+
+def _not_there(
+    connection: Connection, table: Table, column: str, params: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``params`` but those whose ``column`` value the table has already: for a database
+    without ``ON CONFLICT``."""
+    query = select(table.c[column]).where(table.c[column].in_(bindparam("values", expanding=True)))
+    there = set(connection.scalars(query, {"values": [p[column] for p in params]}))
+    return [p for p in params if p[column] not in there]
+
+
 # ------------------------------------------------------------------ timers
 
-_INSERT_TIMERS: dict[str, Insert] = {
-    "sqlite": sqlite.insert(TIMERS).on_conflict_do_nothing(index_elements=["key"]),
-    "postgresql": postgresql.insert(TIMERS).on_conflict_do_nothing(index_elements=["key"]),
-}
-_PLANNED_KEYS = select(TIMERS.c.key).where(TIMERS.c.key.in_(bindparam("keys", expanding=True)))
+_INSERT_TIMERS = _ignoring_duplicates(TIMERS, "key")
 _CANCEL_TASK_TIMERS = (
     update(TIMERS)
     .where(TIMERS.c.status == "pending", TIMERS.c.task_id.in_(bindparam("ids", expanding=True)))
@@ -279,9 +307,7 @@ def insert_timers(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     params = [dict(row) for row in rows]
     statement = _INSERT_TIMERS.get(connection.dialect.name)
     if statement is None:  # another database: no ON CONFLICT, so ask first
-        planned = set(connection.scalars(_PLANNED_KEYS, {"keys": [p["key"] for p in params]}))
-        params = [p for p in params if p["key"] not in planned]
-        statement = insert(TIMERS)
+        params, statement = _not_there(connection, TIMERS, "key", params), insert(TIMERS)
     if params:
         connection.execute(statement, params)
 
@@ -311,13 +337,7 @@ def document_kinds(session: Session, cycle_id: int, step: str) -> set[str]:
 
 # ------------------------------------------------------------------ outbox
 
-_QUEUE: dict[str, Insert] = {
-    "sqlite": sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
-    "postgresql": postgresql.insert(OUTBOX).on_conflict_do_nothing(index_elements=["message_id"]),
-}
-_QUEUED = select(OUTBOX.c.message_id).where(
-    OUTBOX.c.message_id.in_(bindparam("ids", expanding=True))
-)
+_QUEUE = _ignoring_duplicates(OUTBOX, "message_id")
 
 
 def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -329,8 +349,7 @@ def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     params = [dict(row) for row in rows]
     statement = _QUEUE.get(connection.dialect.name)
     if statement is None:  # another database: no ON CONFLICT, so ask first
-        queued = set(connection.scalars(_QUEUED, {"ids": [p["message_id"] for p in params]}))
-        params = [p for p in params if p["message_id"] not in queued]
+        params = _not_there(connection, OUTBOX, "message_id", params)
         if params:
             connection.execute(insert(OUTBOX), params)
         return len(params)
