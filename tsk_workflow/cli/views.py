@@ -139,8 +139,8 @@ def _local_date(iso: str) -> str:
     import datetime as dt
     from zoneinfo import ZoneInfo
 
-    # calendar.STOCKHOLM (the same cached zone) without importing the calendar's holiday tables,
-    # which cost more than the rest of `task list`.
+    # calendar.STOCKHOLM (the same cached zone) without importing the calendar (dateutil,
+    # isodate): `task list` prints its lines without them.
     stockholm = ZoneInfo("Europe/Stockholm")
     return dt.datetime.fromisoformat(iso).astimezone(stockholm).strftime("%Y-%m-%d %H:%M")
 
