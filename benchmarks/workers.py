@@ -99,16 +99,16 @@ def reset(url: str) -> None:
 
 def worker(url: str, name: str, ready: Any, go: Any, results: Any) -> None:
     """What ``tsk tick`` does, with the engines made before the start signal."""
-    from tsk_workflow.catalog import load_organisation as load_org
-    from tsk_workflow.store.models import Municipality
+    from tsk_workflow.catalog import organisation_from_text
+    from tsk_workflow.engine.setup import in_force
 
     store = Store(url)
     catalog = load_catalog()
-    with store.reading() as session:
-        sources = list(session.execute(select(Municipality.key, Municipality.source)))
     engines = {
-        key: Engine(store, catalog, load_org(source, catalog), lambda: NOW)
-        for key, source in sources
+        key: Engine(
+            store, catalog, organisation_from_text(v.content, v.source, catalog), lambda: NOW
+        )
+        for key, v in in_force(store).items()
     }
     ticker = Ticker(engines, worker=name)
     with store.engine.connect() as connection:  # in the pool, as a running worker has one

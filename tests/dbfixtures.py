@@ -9,8 +9,12 @@ Fixtures:
   passed to the CLI as ``--db``.
 - ``empty_store``: the same, not migrated (for migration tests).
 - ``store_kind``: ``"sqlite"`` or ``"postgresql"``, the parameter of the two above.
-- ``make_store``: a factory, ``make_store(kind, migrated=True)``, for tests that need more than
-  one database; every store it makes is disposed of (and its schema dropped) afterwards.
+- ``make_store``: a factory, ``make_store(kind, migrated=True, virtual_time=True)``, for tests
+  that need more than one database; every store it makes is disposed of (and its schema
+  dropped) afterwards.
+
+A migrated store is made for virtual time (``tsk init --virtual-time``): the tests say what time
+it is. ``make_store(kind, virtual_time=False)`` makes one on the server's clock.
 - ``pg_url``: the PostgreSQL server's URL (``TSK_TEST_POSTGRES_URL``, default the local one).
 
 When PostgreSQL cannot be reached its tests are skipped, with the reason; when the environment
@@ -29,7 +33,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from tsk_workflow.store import migrate
+from tsk_workflow.store import installation, migrate
 from tsk_workflow.store.database import Store, make_engine
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -88,12 +92,15 @@ class _Stores:
         self._request = request
         self._cleanups: list[Callable[[], None]] = []
 
-    def make(self, kind: str, migrated: bool = True) -> Store:
+    def make(self, kind: str, migrated: bool = True, virtual_time: bool = True) -> Store:
         if kind not in KINDS:
             raise ValueError(f"unknown store kind {kind!r}; use one of {KINDS}")
         store = self._sqlite() if kind == "sqlite" else self._postgresql()
         if migrated:
             migrate.upgrade(store)
+            if virtual_time:
+                with store.transaction() as session:
+                    installation.make_virtual(session)
         return store
 
     def _sqlite(self) -> Store:

@@ -20,11 +20,17 @@ from sqlalchemy import func, select
 
 from tsk_workflow import catalog
 from tsk_workflow.calendar import STOCKHOLM
-from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
+from tsk_workflow.catalog import (
+    Catalog,
+    load_catalog,
+    load_organisation,
+    resolve_organisation_path,
+)
 from tsk_workflow.cli import cli
-from tsk_workflow.engine import service
+from tsk_workflow.engine import service, setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import installation
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
     AuditEvent,
@@ -85,6 +91,16 @@ def shared_organisation(name: str) -> Organisation:
 
 def make_engine(store: Store, org: str = "herrljunga", clock: Clock | None = None) -> Engine:
     return Engine(store, shared_catalog(), shared_organisation(org), clock or Clock())
+
+
+def set_up(engine: Engine) -> Engine:
+    """What ``tsk --org NAME init --virtual-time`` does to a migrated database of a test that
+    makes its own: virtual time (its commands are given ``--now``), and the engine's
+    organisation stored as version 1 (commands act with the organisation in force)."""
+    with engine.store.transaction() as session:
+        installation.make_virtual(session)
+    setup.load_organisation(engine, resolve_organisation_path(engine.org.municipality))
+    return engine
 
 
 def counts(store: Store) -> dict[str, int]:

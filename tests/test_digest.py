@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.enginekit import Clock
+from tests.enginekit import Clock, set_up
 from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
@@ -249,7 +249,7 @@ def test_tsk_tick_makes_the_digests_once_it_is_past_seven(
     database = tmp_path / "tsk.db"
     store = Store(f"sqlite:///{database}")
     migrate.upgrade(store)
-    engine = Engine(store, catalog, herrljunga, clock=Clock(OPENED))
+    engine = set_up(Engine(store, catalog, herrljunga, clock=Clock(OPENED)))
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     store.dispose()
     base = ["--db", str(database), "--org", "herrljunga", "tick", "--no-send", "--json"]

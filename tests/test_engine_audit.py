@@ -87,7 +87,6 @@ def test_refused_acts_leave_nothing_behind(engine: Engine, store: Store) -> None
     refused: list[Callable[[], Any]] = [
         lambda: engine.open_cycle(CHAIR, "est", "2027-03"),  # exists
         lambda: engine.open_cycle(CHAIR, "est", "bad period!"),
-        lambda: engine.open_cycle("okand.person", "est", "2027-04"),
         lambda: engine.open_cycle(None, "est", "2027-04"),
         lambda: engine.advance(CHAIR, cycle, "avsluta"),  # wrong step
         lambda: engine.close_cycle(CHAIR, cycle),  # open tasks
@@ -106,6 +105,16 @@ def test_refused_acts_leave_nothing_behind(engine: Engine, store: Store) -> None
             act()
         assert counts(store) == before, act
     assert [t.id for t in tasks(engine, cycle)][0] == task.id
+
+
+def test_an_unknown_person_is_refused_and_the_attempt_kept(engine: Engine, store: Store) -> None:
+    before = counts(store)
+    with pytest.raises(TskError, match="unknown person 'okand.person'"):
+        engine.open_cycle("okand.person", "est", "2027-04")
+    assert counts(store) == {**before, "refused": before["refused"] + 1}  # nothing else
+    with store.reading() as session:
+        kept = session.scalars(select(RefusedAct)).one()
+    assert (kept.actor, kept.action, kept.subject) == ("okand.person", "cycle.open", "process:est")
 
 
 def test_a_permission_refusal_is_kept_outside_the_chain(engine: Engine, store: Store) -> None:

@@ -314,7 +314,9 @@ def test_a_required_form_must_be_answered(store: Store, clock: Clock) -> None:
 @pytest.fixture
 def tsk(runner: CliRunner, make_store: MakeStore, monkeypatch: pytest.MonkeyPatch) -> Tsk:
     """The CLI on SQLite only (the engine tests above cover both databases)."""
-    return Tsk(runner, make_store("sqlite"), "herrljunga", Clock(local(2027, 3, 1)), monkeypatch)
+    tsk = Tsk(runner, make_store("sqlite"), "herrljunga", Clock(local(2027, 3, 1)), monkeypatch)
+    tsk.ok("init")
+    return tsk
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import select, text
 
-from tests.enginekit import Clock, Tsk, cycle_state, events, local, make_engine, tasks
+from tests.enginekit import Clock, Tsk, cycle_state, events, local, make_engine, set_up, tasks
 from tsk_workflow import audit
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.lagesbild.build import build
@@ -26,6 +28,7 @@ from tsk_workflow.lagesbild.chart import nice_top
 from tsk_workflow.lagesbild.collect import gather, window
 from tsk_workflow.lagesbild.model import Lagesbild, Row
 from tsk_workflow.lagesbild.produce import lagesbild_of
+from tsk_workflow.lagesbild.render import _environment as lagesbild_environment
 from tsk_workflow.lagesbild.render import render
 from tsk_workflow.lagesbild.stats import StatsError, parse_stats
 from tsk_workflow.organisation.model import Privacy
@@ -108,7 +111,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     store = Store(f"sqlite:///{tmp_path_factory.mktemp('lagesbild') / 'tsk.db'}")
     migrate.upgrade(store)
     clock = Clock(local(2027, 1, 4, 9))
-    engine = make_engine(store, "herrljunga", clock)
+    engine = set_up(make_engine(store, "herrljunga", clock))
     for period in PATTERN:
         run_month(engine, clock, period)
     try:
@@ -253,6 +256,16 @@ def test_html_is_autoescaped_with_an_inline_svg_chart(world: World) -> None:
     assert '<td class="up">↑ rising</td>' in html
     for name in NAMES:
         assert name not in html
+
+
+@pytest.mark.parametrize("lang", ["sv", "en"])
+def test_the_lagesbild_renders_in_the_sandbox(world: World, lang: str) -> None:
+    env = lagesbild_environment(lang)
+    assert isinstance(env, ImmutableSandboxedEnvironment)
+    figures = world.figures(lang=lang)
+    with pytest.raises(SecurityError, match="is unsafe"):
+        env.from_string("{{ lb.__class__.__init__.__globals__ }}").render(lb=figures)
+    assert "<svg" in render(figures, "html")  # the shipped templates still render in it
 
 
 def test_nice_axis_tops() -> None:

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
+from tests.enginekit import set_up
 from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import load_catalog, load_organisation
 from tsk_workflow.cli import cli
@@ -45,6 +46,7 @@ def database(tmp_path: Path) -> Path:
     migrate.upgrade(store)
     catalog = load_catalog()
     engine = Engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
+    set_up(engine)
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     store.dispose()
     return path
@@ -128,7 +130,9 @@ def test_send_status_and_retry(
         "pending": 0,
         "sent": len(pending) - 1,
         "failed": 1,
+        "held": 0,
         "digest": 4,  # the cycle and the task for gunilla.ahlberg and stefan.moller (digest)
+        "held_mail": [],
         "failures": [
             {
                 "id": pending[0].id,
@@ -142,14 +146,15 @@ def test_send_status_and_retry(
     text = tsk(runner, database, "mail", "status")
     assert text.exit_code == 0
     assert text.stdout.splitlines() == [
-        f"väntar 0, skickade {len(pending) - 1}, misslyckade 1, väntar på dagligt sammandrag 4",
+        f"väntar 0, skickade {len(pending) - 1}, misslyckade 1, kvarhållna 0, "
+        "väntar på dagligt sammandrag 4",
         f"  {pending[0].id:>6} {pending[0].email} {pending[0].template} (1 försök): "
         "550 5.1.1 No such user",
     ]
 
     missing = tsk(runner, database, "mail", "retry", "9999")
     assert missing.exit_code == 1
-    assert missing.stderr == "tsk: no failed mail number 9999 (see tsk mail status)\n"
+    assert missing.stderr == "tsk: no failed or held mail number 9999 (see tsk mail status)\n"
     retried = tsk(runner, database, "mail", "retry", str(pending[0].id))
     assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
     assert as_json(tsk(runner, database, "mail", "status", "--json"))["pending"] == 1

@@ -36,6 +36,17 @@ PEOPLE = {
     "scheduler": "tsk",
     "nobody": None,
 }
+ACTION = {
+    "open": "cycle.open",
+    "advance": "advance:sammanstall",
+    "task.done": "task.done",
+    "close": "cycle.close",
+    "propose": "decision.propose",
+    "record": "decision.record",
+    "attach": "document.attach",
+}
+"""What a refusal records as the act that was tried."""
+
 NOT_A_PERSON = {
     "unknown": "unknown person 'okand.person'",
     "scheduler": "'tsk' is the scheduler, not a person",
@@ -130,7 +141,17 @@ def test_permission_matrix(store: Store, act: str) -> None:
             after = counts(store)
             if place in NOT_A_PERSON:
                 assert NOT_A_PERSON[place] in str(refusal), (place, str(refusal))
-                assert after == before, place
+                # Someone unknown trying to act is kept (who was named, what, when); the
+                # scheduler's name or no name at all is a mistake of use, nobody's attempt.
+                recorded = 1 if place == "unknown" else 0
+                assert after == {**before, "refused": before["refused"] + recorded}, place
+                if recorded:
+                    with store.reading() as session:
+                        kept = session.scalars(
+                            select(RefusedAct).order_by(RefusedAct.id.desc())
+                        ).first()
+                    assert kept is not None
+                    assert (kept.actor, kept.action, kept.at) == (who, ACTION[act], clock.now)
             else:
                 assert REFUSAL[act] in str(refusal), (place, str(refusal))
                 assert after == {**before, "refused": before["refused"] + 1}, place
@@ -189,7 +210,12 @@ def test_unknown_or_missing_person_is_refused_by_the_cli(
     assert "who is acting? give --as PERSON or set TSK_USER" in tsk.refused("cycle", "open", "est")
     assert "'tsk' is the scheduler" in tsk.refused("cycle", "open", "est", as_="tsk")
     assert "unknown person" in tsk.refused("task", "list", "--mine", as_="okand.person")
-    assert counts(store) == before
+    assert counts(store) == {**before, "refused": before["refused"] + 2}  # the unknown one's
+    refused = json.loads(tsk("audit", "--refused", "--json").stdout)
+    assert [(r["actor"], r["action"]) for r in refused] == [
+        ("okand.person", "cycle.open"),
+        ("okand.person", "task.list"),
+    ]
 
 
 def test_refused_acts_are_listed_by_the_cli(

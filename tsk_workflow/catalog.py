@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tsk_workflow.definitions.compile import CompiledProcess, compile_process
 from tsk_workflow.definitions.model import ProcessDefinition
-from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file
+from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file, read_text
 from tsk_workflow.definitions.validate import load_process_document
 from tsk_workflow.errors import DefinitionError, NotFound
 from tsk_workflow.organisation.model import Organisation
@@ -185,6 +185,20 @@ def load_organisation(name_or_path: str, catalog: Catalog | None = None) -> Orga
     catalog = catalog or load_catalog()
     try:
         document = read_file(resolve_organisation_path(name_or_path))
+    except ReadError as exc:
+        raise DefinitionError([str(exc.problem)]) from None
+    org, problems = load_organisation_document(document, catalog.definitions)
+    if org is None:
+        raise DefinitionError([str(p) for p in problems])
+    return org
+
+
+def organisation_from_text(text: str, name: str, catalog: Catalog | None = None) -> Organisation:
+    """An organisation from its file's text (as stored in the database: ``name`` is what its
+    problems are reported against), checked against the process definitions."""
+    catalog = catalog or load_catalog()
+    try:
+        document = read_text(text, name)
     except ReadError as exc:
         raise DefinitionError([str(exc.problem)]) from None
     org, problems = load_organisation_document(document, catalog.definitions)

@@ -20,10 +20,9 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import make_url
 
 from tests.conftest import REPO
-from tests.enginekit import Clock, local, make_engine
+from tests.enginekit import Clock, local, make_engine, set_up
 from tsk_workflow import audit
-from tsk_workflow.catalog import Catalog, load_catalog, resolve_organisation_path
-from tsk_workflow.engine import setup
+from tsk_workflow.catalog import Catalog, load_catalog
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Timer
@@ -48,10 +47,9 @@ class World:
 
 
 def herrljunga(store: Store, now: dt.datetime = START) -> World:
-    """Herrljunga loaded into ``store`` as ``tsk init`` does, at ``now``."""
+    """Herrljunga loaded into ``store`` as ``tsk init --virtual-time`` does, at ``now``."""
     clock = Clock(now)
-    engine = make_engine(store, ORG, clock)
-    setup.load_organisation(engine, resolve_organisation_path(ORG))
+    engine = set_up(make_engine(store, ORG, clock))
     return World(store, engine, clock)
 
 

@@ -2,7 +2,12 @@
 ``tsk`` command line (in this process, with click's runner) as the right people would, and log
 every outcome as a line of JSON.
 
-    python -m tests.reliability.stress_worker DB_URL SECONDS SEED LOG NOW
+    python -m tests.reliability.stress_worker DB_URL SECONDS SEED LOG NOW EPOCH
+
+Every process reads one virtual clock: NOW at the wall-clock moment EPOCH (``time.time()``),
+going ``SPEED`` times as fast as the wall clock. Processes that shared a server would share its
+clock, so the audit trail's times go forward across all of them (``audit verify`` reports a
+time going back by more than the tolerated clock skew).
 """
 
 from __future__ import annotations
@@ -28,20 +33,24 @@ from tsk_workflow.store.models import Cycle, Task
 WEIGHTS = {"done": 38, "advance": 22, "propose": 12, "tick": 10, "open": 6, "close": 3, "show": 9}
 PERIODS = 12
 """Cycles are opened for a few periods only, so that two workers often open the same one."""
+SPEED = 10
+"""Virtual seconds per wall-clock second: a command that takes 3 s under load is 30 s of
+virtual time, well within the clock skew ``audit verify`` tolerates."""
 
 
 class Worker:
-    def __init__(self, url: str, seed: int, now: dt.datetime) -> None:
+    def __init__(self, url: str, seed: int, now: dt.datetime, epoch: float) -> None:
         self.url = url
         self.rng = random.Random(seed)
-        self.now = now
+        self.start, self.epoch = now, epoch
         self.store = Store(url)
         self.catalog = load_catalog()
         self.org = load_organisation("herrljunga", self.catalog)
         self.directory = Directory(self.org)
-        self.runner = CliRunner(
-            env={"TSK_NOW": now.isoformat(), "TSK_DATABASE_URL": None, "TSK_USER": None}
-        )
+        self.runner = CliRunner(env={"TSK_DATABASE_URL": None, "TSK_USER": None})
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=(time.time() - self.epoch) * SPEED)
 
     def state(self) -> tuple[list[tuple[int, str, str]], list[tuple[int, list[str], str]]]:
         """The open cycles (id, process, state) and open tasks (id, assignees, process)."""
@@ -88,14 +97,17 @@ class Worker:
             args = ["cycle", "open", "est", "--period", period]
             return kind, ["--as", self.chair("est"), *args], None
         if kind == "tick":
-            moment = self.now + dt.timedelta(minutes=self.rng.randrange(0, 120))
-            return kind, ["tick", "--no-send", "--now", moment.isoformat()], None
+            return kind, ["tick", "--no-send", "--now", self.now().isoformat()], None
         return "show", ["cycle", "list", "--open"], None
 
     def act(self) -> dict[str, Any]:
         kind, args, note = self.command()
         began = time.perf_counter()
-        result = self.runner.invoke(cli, ["--db", self.url, "--org", "herrljunga", *args, "--json"])
+        result = self.runner.invoke(
+            cli,
+            ["--db", self.url, "--org", "herrljunga", *args, "--json"],
+            env={"TSK_NOW": self.now().isoformat()},
+        )
         exception = result.exception
         unexpected = exception is not None and not isinstance(exception, SystemExit)
         return {
@@ -111,8 +123,8 @@ class Worker:
 
 
 def main(argv: list[str]) -> int:
-    url, seconds, seed, log, now = argv
-    worker = Worker(url, int(seed), dt.datetime.fromisoformat(now))
+    url, seconds, seed, log, now, epoch = argv
+    worker = Worker(url, int(seed), dt.datetime.fromisoformat(now), float(epoch))
     deadline = time.monotonic() + float(seconds)
     with Path(log).open("w", encoding="utf-8") as out:
         while time.monotonic() < deadline:

@@ -39,9 +39,11 @@ import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from tests.enginekit import tasks
+from tests.enginekit import make_engine, tasks
 from tests.reliability.kit import CHAIR, START, herrljunga, iso, sqlite_dump
+from tsk_workflow.catalog import resolve_organisation_path
 from tsk_workflow.cli import cli
+from tsk_workflow.engine import setup
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store.database import Store
@@ -67,6 +69,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     migrate.upgrade(store)
     world = herrljunga(store, START)
     engine = world.engine
+    # Svenljunga too, for the cases that act there (a database may hold several).
+    svenljunga = make_engine(store, "svenljunga", world.clock)
+    setup.load_organisation(svenljunga, resolve_organisation_path("svenljunga"))
     cycle = engine.open_cycle(CHAIR, "est", "2027-03")
     task = tasks(engine, cycle.id)[0]
     decision, _route = Decisions(engine).propose(CHAIR, cycle.id, "Belysning i parken", 20_000)
@@ -186,6 +191,9 @@ def test_text_people_write_is_kept_verbatim_and_harmless(store: Store) -> None:
 
     world = herrljunga(store, START)
     engine = world.engine
+    # Svenljunga too, for the cases that act there (a database may hold several).
+    svenljunga = make_engine(store, "svenljunga", world.clock)
+    setup.load_organisation(svenljunga, resolve_organisation_path("svenljunga"))
     script = "<script>alert('x')</script>\r\nBcc: alla@example.org"
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     decision, _route = Decisions(engine).propose(CHAIR, cycle, f"Lampor {script}", 1000)

@@ -183,7 +183,8 @@ def test_commands_wait_for_another_writer_and_succeed(
     locked_world: tuple[Store, int, int, str],
 ) -> None:
     store, cycle, task, reporter = locked_world
-    env = environment(TSK_NOW=iso(START + dt.timedelta(hours=1)))
+    moment = iso(LATER)  # all at one time, when timers are due: the trail's time goes forward
+    env = environment(TSK_NOW=moment)
     commands = {
         "open": ["--as", CHAIR, "cycle", "open", "est", "--period", "under-lock"],
         "done": ["--as", reporter, "task", "done", str(task), "--note", "inget att rapportera"],
@@ -198,7 +199,7 @@ def test_commands_wait_for_another_writer_and_succeed(
             "--cost",
             "20000",
         ],
-        "tick": ["tick", "--now", iso(LATER)],
+        "tick": ["tick", "--now", moment],
     }
     held, release = threading.Event(), threading.Event()
     locker = threading.Thread(target=hold_lock, args=(store, held, release))

@@ -42,6 +42,7 @@ CONFLICT_WORDS = ("at the same time", "busy", "try again")
 
 def start_workers(store: Store, logs: Path) -> list[subprocess.Popen[str]]:
     env = environment()
+    epoch = time.time()  # the moment every worker's virtual clock reads LATER
     return [
         subprocess.Popen(
             [
@@ -53,6 +54,7 @@ def start_workers(store: Store, logs: Path) -> list[subprocess.Popen[str]]:
                 str(1000 + index),
                 str(logs / f"w{index}.jsonl"),
                 iso(LATER),
+                repr(epoch),
             ],
             cwd=REPO,
             env=env,

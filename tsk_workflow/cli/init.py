@@ -1,4 +1,4 @@
-"""``tsk init``: create or upgrade the database and load the organisation."""
+"""``tsk init``: create or upgrade the database and load the first version of the organisation."""
 
 from __future__ import annotations
 
@@ -9,33 +9,63 @@ from tsk_workflow.cli.context import emit_json, json_option, settings
 
 
 @click.command()
+@click.option(
+    "--virtual-time",
+    is_flag=True,
+    help="A database for the demo or tests: it takes TSK_NOW and --now (only while it is new)",
+)
+@click.option(
+    "--app-role",
+    metavar="ROLE",
+    help="PostgreSQL: grant ROLE what the service needs (run as the owner role; see"
+    " docs/administrator.md)",
+)
 @json_option
 @click.pass_context
-def init(ctx: click.Context, as_json: bool) -> None:
-    """Create or upgrade the database (Alembic migrations) and load the organisation (--org)."""
-    from tsk_workflow.catalog import resolve_organisation_path
-    from tsk_workflow.engine.setup import load_organisation
-    from tsk_workflow.store import migrate
+def init(ctx: click.Context, virtual_time: bool, app_role: str | None, as_json: bool) -> None:
+    """Create or upgrade the database (Alembic migrations) and load the organisation (--org).
+
+    The first init of a municipality stores its organisation as version 1; the same file again
+    changes nothing. A new version is loaded by one of its admins with 'tsk org load FILE'.
+    """
+    from tsk_workflow.store import installation, migrate
 
     store = runtime.open_store(ctx)
-    migrate.upgrade(store)
+    migrate.upgrade(store, app_role=app_role)  # the grants in the migrations' transaction
+    if virtual_time:
+        with store.transaction() as session:
+            installation.make_virtual(session)
     result: dict[str, object] = {
         "database": _shown(store.url),
         "revision": migrate.current_revision(store),
+        "virtual_time": installation.virtual_time(store),
     }
     if settings(ctx).org:
-        engine = runtime.engine(ctx)
-        row, changed = load_organisation(
-            engine, resolve_organisation_path(settings(ctx).require_org())
-        )
-        result |= {"municipality": row.key, "name": row.name, "changed": changed}
+        result |= _bootstrap(ctx, store)
     if as_json:
         emit_json(result)
         return
     click.echo(f"Databasen är uppdaterad ({result['revision']}): {result['database']}")
+    if result["virtual_time"]:
+        click.echo("Den går på virtuell tid (TSK_NOW och --now gäller).")
     if "municipality" in result:
         state = "inläst" if result["changed"] else "oförändrad"
-        click.echo(f"Organisationen {result['name']} är {state}.")
+        click.echo(f"Organisationen {result['name']} är {state} (version {result['version']}).")
+
+
+def _bootstrap(ctx: click.Context, store: object) -> dict[str, object]:
+    from tsk_workflow.catalog import load_catalog, organisation_from_text
+    from tsk_workflow.engine import setup
+    from tsk_workflow.engine.service import system_clock
+    from tsk_workflow.store.database import Store
+
+    assert isinstance(store, Store)
+    file = runtime.read_organisation_file(settings(ctx).require_org())
+    catalog = load_catalog()
+    org = organisation_from_text(file.text, file.name, catalog)
+    clock = runtime.fixed_clock(store) or system_clock
+    loaded = setup.bootstrap(store, catalog, file, org, runtime.actor(ctx), clock)
+    return loaded.to_dict()
 
 
 def _shown(url: str) -> str:

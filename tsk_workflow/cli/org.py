@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from tsk_workflow.cli import views
+from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+
+if TYPE_CHECKING:
+    from tsk_workflow.catalog import Catalog
+    from tsk_workflow.engine.service import Clock
+    from tsk_workflow.engine.setup import StoredVersion
+    from tsk_workflow.organisation.model import Organisation
+    from tsk_workflow.store.database import Store
 
 
 @click.group(cls=TskGroup)
 def org() -> None:
-    """The organisation: people, roles, groups, towns."""
+    """The organisation: people, roles, groups, towns; its versions loaded, and a new one."""
 
 
 @org.command()
@@ -25,3 +34,120 @@ def show(ctx: click.Context, as_json: bool) -> None:
         emit_json(views.organisation_json(organisation))
     else:
         click.echo(views.organisation_text(organisation))
+
+
+@org.command()
+@click.argument("file", metavar="FILE")
+@json_option
+@click.pass_context
+def load(ctx: click.Context, file: str, as_json: bool) -> None:
+    """Load FILE as the new version of the organisation in force (its admins only, --as)."""
+    from tsk_workflow.catalog import load_catalog, organisation_from_text
+    from tsk_workflow.engine import setup
+
+    store = runtime.open_store(ctx)
+    catalog = load_catalog()
+    current = _current(ctx, store, catalog, file)
+    read = runtime.read_organisation_file(file)
+    new = organisation_from_text(read.text, read.name, catalog)
+    clock = runtime.fixed_clock(store) or _system_clock()
+    loaded = setup.load(store, catalog, current, read, new, runtime.actor(ctx), clock)
+    if as_json:
+        emit_json(loaded.to_dict())
+        return
+    if not loaded.changed:
+        click.echo(f"Organisationen {loaded.name} är oförändrad (version {loaded.version}).")
+        return
+    click.echo(f"Organisationen {loaded.name} är inläst som version {loaded.version}:")
+    for change in loaded.changes:
+        click.echo(f"  {change[settings(ctx).lang]}")
+
+
+def _current(ctx: click.Context, store: Store, catalog: Catalog, file: str) -> Organisation:
+    """The organisation in force that the new file replaces: --org's, or else the one whose
+    key the file has."""
+    name = settings(ctx).org
+    if not name:
+        from tsk_workflow.catalog import organisation_from_text
+
+        read = runtime.read_organisation_file(file)
+        name = organisation_from_text(read.text, read.name, catalog).municipality
+    return runtime.organisation_in_force(store, catalog, name)
+
+
+def _system_clock() -> Clock:
+    from tsk_workflow.engine.service import system_clock
+
+    return system_clock
+
+
+@org.command()
+@json_option
+@click.pass_context
+def history(ctx: click.Context, as_json: bool) -> None:
+    """Every version of the organisation loaded into the database: who, when, what changed."""
+    from tsk_workflow.calendar import STOCKHOLM
+    from tsk_workflow.engine import setup
+
+    store = runtime.open_store(ctx)
+    key = runtime.organisation_in_force(store, _catalog(), settings(ctx).org).municipality
+    rows = setup.history(store, key)
+    lang = settings(ctx).lang
+    if as_json:
+        emit_json([_history_json(version, payload) for version, payload in rows])
+        return
+    for version, payload in rows:
+        when = version.loaded_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+        click.echo(
+            f"version {version.version}  {when}  {version.loaded_by} ({version.os_user})"
+            f"  {version.source}  sha256 {version.digest[:16]}"
+        )
+        for change in _changes(payload):
+            click.echo(f"    {change.get(lang, change.get('sv', ''))}")
+
+
+def _catalog() -> Catalog:
+    from tsk_workflow.catalog import load_catalog
+
+    return load_catalog()
+
+
+def _changes(payload: object) -> list[dict[str, str]]:
+    """The changes the load's audit event recorded (none when its payload is gone)."""
+    if not isinstance(payload, dict):
+        return []
+    found = payload.get("changes")
+    return [c for c in found if isinstance(c, dict)] if isinstance(found, list) else []
+
+
+def _history_json(version: StoredVersion, payload: object) -> dict[str, object]:
+    return {
+        "municipality": version.municipality,
+        "version": version.version,
+        "digest": version.digest,
+        "source": version.source,
+        "loaded_by": version.loaded_by,
+        "os_user": version.os_user,
+        "loaded_at": version.loaded_at.isoformat(),
+        "audit_seq": version.audit_seq,
+        "changes": _changes(payload),
+    }
+
+
+@org.command()
+@click.option(
+    "--version", "number", type=click.IntRange(min=1), help="This version (default: in force)"
+)
+@click.pass_context
+def export(ctx: click.Context, number: int | None) -> None:
+    """Print the organisation file in force (or --version N) as it was loaded, to edit it."""
+    from tsk_workflow.engine import setup
+    from tsk_workflow.errors import NotFound
+
+    store = runtime.open_store(ctx)
+    key = runtime.organisation_in_force(store, _catalog(), settings(ctx).org).municipality
+    rows = [version for version, _payload in setup.history(store, key)]
+    chosen = rows[-1] if number is None else next((v for v in rows if v.version == number), None)
+    if chosen is None:
+        raise NotFound(f"{key} has no version {number} (versions 1 to {len(rows)})")
+    click.echo(chosen.content, nl=False)

@@ -40,7 +40,7 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
         from tsk_workflow.cli import views  # the definitions' model: not at start-up
 
         engine = runtime.engine(ctx)
-        person = engine.actor(runtime.actor(ctx)) if mine else None
+        person = engine.actor(runtime.actor(ctx), "task.list") if mine else None
         with engine.store.reading() as session:
             found = engine.tasks(session, person=person, overdue=overdue, only_open=not everything)
             rows = [views.task_row(t, t.cycle.ref) for t in found]
@@ -74,7 +74,7 @@ def _rows(
 
     from tsk_workflow.store.queries import task_rows
 
-    clock = runtime.fixed_clock()
+    clock = runtime.fixed_clock(store)
     now = clock() if clock else dt.datetime.now(dt.UTC)
     try:
         return task_rows(store, municipality, overdue=overdue, only_open=only_open, now=now)

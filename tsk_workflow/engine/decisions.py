@@ -53,7 +53,7 @@ class Decisions:
         cost: float | None = None,
         attrs: dict[str, str] | None = None,
     ) -> tuple[Decision, Route]:
-        who = self.engine.actor(actor)
+        who = self.engine.actor(actor, "decision.propose", f"cycle:{cycle_ref}")
         title = _clean_title(title)
         if cost is not None and not 0 <= cost <= MAX_COST:
             raise Refused(f"cost {cost:g} kr is not a plausible amount (0 to {sek(MAX_COST)})")
@@ -133,7 +133,7 @@ class Decisions:
         outcome: str,
         override_reason: str | None = None,
     ) -> Decision:
-        who = self.engine.actor(actor)
+        who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         paragraph = normalise_paragraph(paragraph)
         if outcome not in OUTCOMES:
             raise Refused(f"outcome must be one of {', '.join(OUTCOMES)}")

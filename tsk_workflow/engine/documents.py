@@ -1,5 +1,7 @@
 """Documents of a cycle (protokoll, åtgärdsplan, samverkansöverenskommelse, lägesbild, ...):
-kept in the database with their SHA-256, recorded in the audit trail."""
+kept in the database with their SHA-256, recorded in the audit trail (``document.attached``,
+with the document's id, file name, size and SHA-256: ``tsk audit verify`` checks each row and
+its content against it, both ways, in ``tsk_workflow.replay``)."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ def attach(
 ) -> Document:
     """Attach a document to the cycle's current step; may move the cycle on when the step was
     waiting for it."""
-    who = engine.actor(actor)
+    who = engine.actor(actor, "document.attach", f"cycle:{ref}")
     _check(upload, kind)
     with engine.act() as (session, now):
         cycle = engine.find_cycle(session, ref)
@@ -108,35 +110,3 @@ def _store(
 def documents(session: Session, cycle: Cycle) -> list[Document]:
     query = select(Document).where(Document.cycle_id == cycle.id).order_by(Document.id)
     return list(session.scalars(query))
-
-
-def verify_documents(session: Session) -> list[str]:
-    """Problems with stored documents: content that no longer has the SHA-256 recorded when it
-    was attached (in its row and in the hash-chained audit event of the attachment)."""
-    recorded = _recorded_digests(session)
-    problems = []
-    query = select(Document).order_by(Document.id).execution_options(yield_per=100)
-    for document in session.scalars(query):
-        actual = hashlib.sha256(document.content).hexdigest()
-        expected = {document.sha256, recorded.get(document.id, document.sha256)}
-        if expected != {actual}:
-            problems.append(
-                f"document {document.id} ({document.filename}, cycle {document.cycle_id}): "
-                "content does not match the SHA-256 recorded when it was attached (changed?)"
-            )
-    return problems
-
-
-def _recorded_digests(session: Session) -> dict[int, str]:
-    from tsk_workflow.store.models import AuditEvent, AuditPayload
-
-    query = (
-        select(AuditPayload.payload)
-        .join(AuditEvent, AuditEvent.seq == AuditPayload.seq)
-        .where(AuditEvent.action == "document.attached")
-    )
-    found: dict[int, str] = {}
-    for (payload,) in session.execute(query):
-        if isinstance(payload, dict) and "document" in payload and "sha256" in payload:
-            found[int(payload["document"])] = str(payload["sha256"])
-    return found

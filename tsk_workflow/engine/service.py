@@ -100,9 +100,10 @@ class Engine:
                 RefusedAct(
                     at=now,
                     municipality=self.org.municipality,
-                    actor=exc.actor,
-                    action=exc.action,
-                    subject=exc.subject,
+                    # Cut to the columns: what was typed can be longer than any real value.
+                    actor=exc.actor[:64],
+                    action=exc.action[:64],
+                    subject=exc.subject[:100],
                     reason=str(exc),
                 )
             )
@@ -112,12 +113,25 @@ class Engine:
             session, self.org, self.directory, self.catalog.compiled(process), self.cal, now
         )
 
-    def actor(self, person_id: str | None) -> str:
-        """The person acting (``--as``); the scheduler's own name is not a person to act as."""
+    def actor(self, person_id: str | None, action: str = "act", subject: str = "") -> str:
+        """The person acting (``--as``); the scheduler's own name is not a person to act as.
+
+        Someone who is not a person of the organisation in force is refused, and the refusal
+        is recorded (``refused_acts``) with the name given, ``action`` and ``subject``: an
+        attempt to act as someone unknown is what an auditor wants to see first."""
         if person_id == SYSTEM and self.org.person(SYSTEM) is None:
             raise Refused(
                 f"'{SYSTEM}' is the scheduler, not a person: act as yourself (--as PERSON)"
             )
+        if person_id and self.org.person(person_id) is None:
+            refusal = PermissionDenied(
+                person_id[:64],
+                action,
+                subject or f"municipality:{self.org.municipality}",
+                f"unknown person '{person_id}' in {self.org.name}",
+            )
+            self._record_refusal(refusal, self.clock())
+            raise refusal
         return self.directory.person(person_id).id
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
@@ -157,7 +171,7 @@ class Engine:
         late: bool = False,
         parent_id: int | None = None,
     ) -> Cycle:
-        who = self.actor(actor)
+        who = self.actor(actor, "cycle.open", f"process:{process}")
         self.catalog.definition(process)  # an unknown process is NotFound before anything else
         group = self.directory.group_of(process)
         with self.act() as (session, now):
@@ -214,6 +228,7 @@ class Engine:
             "period": period,
             "subject": subject,
             "late": late,
+            "step": definition.initial_step,
         }
         ctx.record(cycle, who, "cycle.opened", payload)
         group = ctx.group(cycle)
@@ -252,7 +267,7 @@ class Engine:
     def advance(
         self, actor: str | None, ref: str | int, trigger: str, note: str | None = None
     ) -> Cycle:
-        who = self.actor(actor)
+        who = self.actor(actor, f"advance:{trigger}", f"cycle:{ref}")
         with self.act() as (session, now):
             # Not claimed here: entering the next step claims the cycle (writes.set_cycle).
             cycle, leaving_tasks = self._cycle_with_open_tasks(session, ref)
@@ -372,7 +387,7 @@ class Engine:
     def close_cycle(
         self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False
     ) -> Cycle:
-        who = self.actor(actor)
+        who = self.actor(actor, "cycle.close", f"cycle:{ref}")
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
             self.claim(session, cycle)
@@ -460,7 +475,7 @@ class Engine:
         note: str | None = None,
         answers: dict[str, Any] | None = None,
     ) -> Task:
-        who = self.actor(actor)
+        who = self.actor(actor, "task.done", f"task:{task_id}")
         with self.act() as (session, now):
             task = self.find_task(session, task_id)
             cycle = task.cycle

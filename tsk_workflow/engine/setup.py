@@ -1,50 +1,318 @@
-"""Loading an organisation into the database (``tsk init``)."""
+"""The organisation in force: stored in the database by version, loaded by its admins.
+
+Every version of an organisation file loaded into the database is kept whole (its text and the
+SHA-256 of the file), with who loaded it, as which OS user, and when; the newest is the one in
+force. Acts, ``tick`` and ``run`` build their engine from it, never from a file a path in the
+database points at: whoever can write a file, or run ``tsk`` with one of their own, cannot change
+who holds a role, where the mail goes or how decisions are routed.
+
+The first ``tsk --org FILE init`` of a municipality bootstraps version 1. After that only a
+person listed under ``admins:`` in the version in force may load a new one (``tsk org load``),
+and the audit event of the load says what changed, in words (``organisation/diff.py``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tsk_workflow import audit
-from tsk_workflow.engine.directory import SYSTEM
-from tsk_workflow.engine.service import Engine
-from tsk_workflow.store.models import Municipality
+from tsk_workflow.catalog import Catalog
+from tsk_workflow.engine.directory import SYSTEM, Directory, PermissionDenied
+from tsk_workflow.engine.service import Clock, Engine
+from tsk_workflow.errors import Refused, TskError
+from tsk_workflow.organisation.diff import changes
+from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store.database import Store
+from tsk_workflow.store.models import AuditPayload, Municipality, OrganisationVersion
+
+ACTION = "organisation.loaded"
 
 
-def load_organisation(engine: Engine, source: Path) -> tuple[Municipality, bool]:
-    """Record the organisation; True when it is new or its file changed since last time."""
-    org = engine.org
-    file_digest = hashlib.sha256(source.read_bytes()).hexdigest()
+@dataclass(frozen=True)
+class OrganisationFile:
+    """An organisation file as read: its text, the SHA-256 of its bytes, the name it was given."""
+
+    text: str
+    digest: str
+    name: str
+
+    @classmethod
+    def of(cls, raw: bytes, name: str) -> OrganisationFile:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise TskError(f"{name}: file is not valid UTF-8 text: save it as UTF-8") from None
+        return cls(text, hashlib.sha256(raw).hexdigest(), name)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One loaded version of a municipality's organisation."""
+
+    municipality: str
+    version: int
+    digest: str
+    content: str
+    source: str
+    loaded_by: str
+    os_user: str
+    loaded_at: dt.datetime
+    audit_seq: int | None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What loading a file did: the version in force afterwards, and whether it is new."""
+
+    municipality: str
+    name: str
+    version: int
+    digest: str
+    changed: bool
+    changes: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "municipality": self.municipality,
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "changed": self.changed,
+            "changes": list(self.changes),
+        }
+
+
+def os_user() -> str:
+    """The OS login running the command, as the record of a load keeps it."""
+    try:
+        return getpass.getuser()[:64]
+    except (KeyError, OSError):  # no name for the uid (a container without /etc/passwd)
+        return "?"
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _version(row: OrganisationVersion) -> StoredVersion:
+    return StoredVersion(
+        row.municipality,
+        row.version,
+        row.digest,
+        row.content,
+        row.source,
+        row.loaded_by,
+        row.os_user,
+        row.loaded_at,
+        row.audit_seq,
+    )
+
+
+def in_force(store: Store) -> dict[str, StoredVersion]:
+    """The version in force of every municipality in the database, by key."""
+    newest = (
+        select(OrganisationVersion.municipality, func.max(OrganisationVersion.version).label("v"))
+        .group_by(OrganisationVersion.municipality)
+        .subquery()
+    )
+    query = select(OrganisationVersion).join(
+        newest,
+        (newest.c.municipality == OrganisationVersion.municipality)
+        & (newest.c.v == OrganisationVersion.version),
+    )
+    with store.reading() as session:
+        return {row.municipality: _version(row) for row in session.scalars(query)}
+
+
+def history(store: Store, municipality: str | None = None) -> list[tuple[StoredVersion, Any]]:
+    """Every version loaded, oldest first, each with the payload of its audit event."""
+    query = (
+        select(OrganisationVersion, AuditPayload.payload)
+        .outerjoin(AuditPayload, AuditPayload.seq == OrganisationVersion.audit_seq)
+        .order_by(OrganisationVersion.municipality, OrganisationVersion.version)
+    )
+    if municipality is not None:
+        query = query.where(OrganisationVersion.municipality == municipality)
+    with store.reading() as session:
+        return [(_version(row), payload) for row, payload in session.execute(query)]
+
+
+# ---------------------------------------------------------------- loading
+
+
+def bootstrap(
+    store: Store,
+    catalog: Catalog,
+    file: OrganisationFile,
+    org: Organisation,
+    actor: str | None,
+    clock: Clock,
+) -> Loaded:
+    """``tsk --org FILE init``: store the first version of a municipality's organisation.
+
+    The same file again changes nothing. Another file for a municipality already loaded is
+    refused: that is ``tsk org load``, an admin's act. A database made before versions were kept
+    (its municipality row has the file's digest, but no version) gets this file as version 1.
+    """
+    engine = Engine(store, catalog, org, clock)
+    who = SYSTEM if actor is None else Directory(org).person(actor).id
     with engine.act() as (session, now):
-        row = session.get(Municipality, org.municipality)
-        changed = row is None or row.digest != file_digest
-        if row is None:
-            row = Municipality(
-                key=org.municipality,
-                name=org.name,
-                source=str(source),
-                digest=file_digest,
-                loaded_at=now,
-            )
-            session.add(row)
-        row.name, row.source, row.digest, row.loaded_at = org.name, str(source), file_digest, now
-        from tsk_workflow.engine.ticker import replan
+        current = _newest(session, org.municipality)
+        if current is not None:
+            if current.digest == file.digest:
+                from tsk_workflow.engine.ticker import replan
 
-        replan(engine, session, now)
-        if changed:
-            payload = {
-                "name": org.name,
-                "source": source.name,
-                "digest": file_digest,
-                "people": len(org.people),
-            }
-            act = audit.Act(
-                org.municipality,
-                SYSTEM,
-                "system",
-                "organisation.loaded",
-                f"municipality:{org.municipality}",
-                payload,
+                replan(engine, session, now)  # as every init does: the year ahead planned
+                return _unchanged(org, current)
+            raise _not_in_force(org, file, _version(current))
+        row = session.get(Municipality, org.municipality)
+        if row is not None and row.digest != file.digest:
+            raise Refused(
+                f"{org.name} was loaded from another file (sha256 {row.digest[:16]}) before"
+                f" versions were kept, and {file.name} has sha256 {file.digest[:16]}: run"
+                " 'tsk init' with that file first, then an admin loads this one with"
+                f" 'tsk --as PERSON org load {file.name}'"
             )
-            audit.append(session, act, now)
-        return row, changed
+        return _store_version(engine, session, now, file, None, who, "system")
+
+
+def load_organisation(engine: Engine, source: Path, actor: str | None = None) -> Loaded:
+    """``bootstrap`` with the file at ``source`` and the engine's store, catalog, organisation
+    (which must be the file's) and clock: what the demo and the tests call."""
+    file = OrganisationFile.of(source.read_bytes(), source.name)
+    return bootstrap(engine.store, engine.catalog, file, engine.org, actor, engine.clock)
+
+
+def load(
+    store: Store,
+    catalog: Catalog,
+    current: Organisation,
+    file: OrganisationFile,
+    new: Organisation,
+    actor: str | None,
+    clock: Clock,
+) -> Loaded:
+    """``tsk org load FILE``: make ``new`` the organisation in force, as an act of one of the
+    admins of ``current`` (a refusal is recorded)."""
+    engine = Engine(store, catalog, current, clock)
+    who = engine.actor(actor, "organisation.load", f"municipality:{current.municipality}")
+    if new.municipality != current.municipality:
+        raise Refused(
+            f"{file.name} is the organisation of '{new.municipality}', not of"
+            f" '{current.municipality}': load it into its own database with 'tsk init'"
+        )
+    if not new.admins:
+        raise Refused(
+            f"{file.name} lists no admins: nobody could load the next version; name at least"
+            " one person under 'admins:'"
+        )
+    with engine.act() as (session, now):
+        _require_admin(current, who)
+        stored = _newest(session, current.municipality)
+        if stored is None:
+            raise TskError(f"{current.name} is not loaded: run 'tsk --org FILE init' first")
+        if stored.digest == file.digest:
+            return _unchanged(new, stored)
+        after = Engine(store, catalog, new, clock)
+        return _store_version(after, session, now, file, (current, stored), who, "admin")
+
+
+def _require_admin(org: Organisation, who: str) -> None:
+    if who in org.admins:
+        return
+    raise PermissionDenied(
+        who,
+        "organisation.load",
+        f"municipality:{org.municipality}",
+        f"only the admins of {org.name} ({', '.join(org.admins) or 'none listed'}) may load a"
+        " new version of its organisation",
+    )
+
+
+def _newest(session: Session, municipality: str) -> OrganisationVersion | None:
+    query = (
+        select(OrganisationVersion)
+        .where(OrganisationVersion.municipality == municipality)
+        .order_by(OrganisationVersion.version.desc())
+        .limit(1)
+    )
+    return session.scalars(query).first()
+
+
+def _unchanged(org: Organisation, row: OrganisationVersion) -> Loaded:
+    return Loaded(org.municipality, org.name, row.version, row.digest, changed=False)
+
+
+def _not_in_force(org: Organisation, file: OrganisationFile, current: StoredVersion) -> Refused:
+    return Refused(not_in_force_message(org.name, file, current))
+
+
+def not_in_force_message(name: str, file: OrganisationFile, current: StoredVersion) -> str:
+    """The one line that refuses a file which is not the version in force, naming both digests
+    and what to do."""
+    return (
+        f"{file.name} (sha256 {file.digest[:16]}) is not the organisation in force for {name}"
+        f" (version {current.version}, sha256 {current.digest[:16]}, loaded by"
+        f" {current.loaded_by}): leave out --org, or give --org {current.municipality}, to act"
+        f" with it; an admin loads the file with 'tsk --as PERSON org load {file.name}'"
+    )
+
+
+def _store_version(
+    engine: Engine,
+    session: Session,
+    now: dt.datetime,
+    file: OrganisationFile,
+    previous: tuple[Organisation, OrganisationVersion] | None,
+    who: str,
+    role: str,
+) -> Loaded:
+    """Write the version, make it the one in force, plan its timers again and record the act."""
+    from tsk_workflow.engine.ticker import replan
+
+    org = engine.org
+    version = 1 if previous is None else previous[1].version + 1
+    said = changes(None if previous is None else previous[0], org)
+    user = os_user()
+    payload = {
+        "name": org.name,
+        "version": version,
+        "source": file.name,
+        "digest": file.digest,
+        "previous_digest": None if previous is None else previous[1].digest,
+        "people": len(org.people),
+        "os_user": user,
+        "changes": said,
+    }
+    act = audit.Act(
+        org.municipality, who, role, ACTION, f"municipality:{org.municipality}", payload
+    )
+    event = audit.append(session, act, now)
+    session.add(
+        OrganisationVersion(
+            municipality=org.municipality,
+            version=version,
+            digest=file.digest,
+            content=file.text,
+            source=file.name[:255],
+            loaded_by=who,
+            os_user=user,
+            loaded_at=now,
+            audit_seq=event.seq,
+        )
+    )
+    row = session.get(Municipality, org.municipality)
+    if row is None:
+        row = Municipality(key=org.municipality)
+        session.add(row)
+    row.name, row.source, row.digest, row.loaded_at = org.name, file.name, file.digest, now
+    session.flush()
+    replan(engine, session, now)
+    return Loaded(org.municipality, org.name, version, file.digest, True, tuple(said))

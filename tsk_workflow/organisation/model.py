@@ -137,8 +137,9 @@ class MailSettings(Frozen):
     )
     templates: str | None = Field(
         None,
-        description="Folder of this municipality's own mail templates (sv/, en/), relative to "
-        "this file; default municipalities/<key>/notifications",
+        description="Name (not a path) of a folder of this municipality's own mail templates "
+        "(sv/, en/) under TSK_TEMPLATE_ROOT, which the administrator sets for the service; "
+        "default municipalities/<key>/notifications",
     )
     smtp_host: str | None = None
     smtp_port: Annotated[int, Field(ge=1, le=65535)] | None = None
@@ -146,6 +147,17 @@ class MailSettings(Frozen):
     smtp_tls: bool | None = Field(None, description="Implicit TLS (port 465)")
     smtp_user: str | None = Field(
         None, description="The password comes only from TSK_SMTP_PASSWORD"
+    )
+
+
+HourMinute = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class AuditSettings(Frozen):
+    """The audit trail's checkpoints: signed by the scheduler each day, kept off the database."""
+
+    checkpoint_time: HourMinute = Field(
+        "23:45", description="Local time (HH:MM) of the day's signed checkpoint of the audit trail"
     )
 
 
@@ -160,6 +172,12 @@ class Organisation(Frozen):
     calendar: CalendarSettings = CalendarSettings()
     mail: MailSettings
     privacy: Privacy = Privacy()
+    audit: AuditSettings = AuditSettings()
+    admins: tuple[PersonId, ...] = Field(
+        (),
+        description="People who may load a new version of this organisation into the database "
+        "(tsk org load)",
+    )
     people: tuple[Person, ...] = Field(min_length=1)
     groups: tuple[Group, ...] = ()
     towns: tuple[Town, ...] = ()

@@ -67,8 +67,22 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
 
 
+class Installation(Base):
+    """Settings of the database itself, fixed when it is made (``tsk init``): ``virtual_time``
+    ("true" for a demo or test database, which accepts a clock other than the server's)."""
+
+    __tablename__ = "installation"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 class Municipality(Base):
-    """An organisation loaded with ``tsk init``; rows of every other table carry its key."""
+    """An organisation loaded into the database; rows of every other table carry its key.
+
+    ``digest`` is the SHA-256 of the version in force (the newest ``OrganisationVersion``);
+    ``source`` is only the name of the file it was loaded from, never read again.
+    """
 
     __tablename__ = "municipalities"
 
@@ -77,6 +91,27 @@ class Municipality(Base):
     source: Mapped[str] = mapped_column(String(500))
     digest: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[dt.datetime]
+
+
+class OrganisationVersion(Base):
+    """Each version of an organisation file loaded into the database, as it was loaded: the
+    acts, ``tick`` and ``run`` use the newest one, never a file named in the database."""
+
+    __tablename__ = "organisation_versions"
+    __table_args__ = (
+        UniqueConstraint("municipality", "version", name="uq_organisation_versions_version"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255))
+    loaded_by: Mapped[str] = mapped_column(String(64))
+    os_user: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime]
+    audit_seq: Mapped[int | None] = mapped_column(Integer)
 
 
 class Cycle(Base):

@@ -55,11 +55,11 @@ TASK_COLUMNS = (
 )
 
 
-def municipality_keys(store: Store, digest: str) -> list[str]:
-    """The keys of the municipalities loaded from an organisation file with this SHA-256."""
-    query = select(MUNICIPALITIES.c.key).where(MUNICIPALITIES.c.digest == digest)
+def municipality_digests(store: Store) -> dict[str, str]:
+    """The municipalities loaded, each with the SHA-256 of its organisation in force."""
+    query = select(MUNICIPALITIES.c.key, MUNICIPALITIES.c.digest)
     with store.reading_rows() as connection:
-        return list(connection.scalars(query))
+        return {str(key): str(digest) for key, digest in connection.execute(query)}
 
 
 def task_dict(task: Any, cycle_ref: str, people: list[str]) -> dict[str, Any]:
