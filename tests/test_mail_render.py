@@ -1,4 +1,5 @@
-"""Mail templates: every event in both languages, dates in Swedish, escaping, overrides."""
+"""Mail templates: every event in both languages, dates in Swedish, escaping, overrides, and the
+sandbox every template renders in."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import jinja2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tsk_workflow.errors import NotFound
 from tsk_workflow.mail.dates import clock, iso_date, long_date
-from tsk_workflow.mail.render import RenderError, events, kronor, render
+from tsk_workflow.mail.render import Held, RenderError, events, kronor, render
 
 TZ = ZoneInfo("Europe/Stockholm")
 DUE = datetime(2027, 3, 12, 16, 0, tzinfo=TZ)
@@ -127,6 +129,17 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "command": "tsk --org herrljunga --as anna.berg task list --mine",
     },
     "test_mail": {**BASE, "sent_at": datetime(2027, 3, 10, 9, 5, tzinfo=TZ)},
+    "audit_checkpoint": {
+        **BASE,
+        "checkpoint": {
+            "seq": 556,
+            "hash": "3" * 64,
+            "count": 556,
+            "at": "2027-03-10T23:45:00+01:00",
+            "key_id": "1a2b3c4d5e6f7a8b",
+            "line": '{"version":1,"seq":556,"hash":"' + "3" * 64 + '"}',
+        },
+    },
 }
 
 
@@ -245,6 +258,84 @@ def test_the_override_folder_wins_file_by_file(tmp_path: Path) -> None:
     assert "Klar senast:" in rendered.text  # the body itself still comes from the shipped folder
     english = render("task_assigned", "en", TASK_CONTEXT, override_dir=tmp_path)
     assert english.subject.startswith("Task:")
+
+
+def override(folder: Path, name: str, text: str) -> Path:
+    (folder / "sv").mkdir(parents=True, exist_ok=True)
+    (folder / "sv" / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def test_the_sandbox_keeps_a_template_from_running_a_command(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    attack = f'{{{{ cycler.__init__.__globals__.os.popen("touch {marker}").read() }}}}'
+    jinja2.Environment().from_string(attack).render()  # what plain Jinja2 would do
+    assert marker.exists()
+    marker.unlink()
+    folder = override(tmp_path / "mallar", "task_assigned.subject.txt", attack)
+    with pytest.raises(Held) as caught:
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+    assert str(caught.value) == (
+        "the template mallar/sv/task_assigned.subject.txt:1 tried something the sandbox does not"
+        " allow (access to attribute '__init__' of 'type' object is unsafe)"
+    )
+    assert not marker.exists()
+
+
+ESCAPES = {
+    "''.__class__.__mro__[1].__subclasses__()": "'__class__' of 'str'",
+    "self.__init__.__globals__": "'__init__' of 'TemplateReference'",
+    "joiner.__init__.__globals__": "'__init__' of 'type'",
+    "namespace.__init__.__globals__['os']": "'__init__' of 'type'",
+    "task.items.__self__": "'__self__' of 'builtin_function_or_method'",
+    "'{0.__class__.__base__.__subclasses__}'.format(1)": "'__class__' of 'int'",
+    "person.update({'name': 'Mallory'})": "'update' of 'dict'",
+    "cycle.period.__len__()": "'__len__' of 'str'",
+    "range(10**9)|list|length": "a range of more than 10000 numbers",
+    "10 ** 100000000": "10 \\*\\* 100000000 is larger than the sandbox allows",
+    "'x' * 1000000000": "a repetition longer than the sandbox allows",
+}
+
+
+@pytest.mark.parametrize(("expression", "refused"), ESCAPES.items(), ids=list(ESCAPES))
+def test_an_escape_from_the_sandbox_is_held_naming_the_file_and_line(
+    tmp_path: Path, expression: str, refused: str
+) -> None:
+    text = "{# a municipality's header #}\n{% if true %}{{ " + expression + " }}{% endif %}\n"
+    folder = override(tmp_path / "mallar", "_footer.txt", text)  # a partial, included
+    with pytest.raises(Held, match="the template mallar/sv/_footer.txt:2 tried something the"):
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+    with pytest.raises(Held, match=refused):
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+
+
+@pytest.mark.parametrize("name", ["config", "lipsum", "request", "os", "__builtins__"])
+def test_globals_a_template_could_use_to_escape_are_not_there(tmp_path: Path, name: str) -> None:
+    folder = override(tmp_path / "mallar", "task_assigned.subject.txt", "{{ " + name + " }}")
+    with pytest.raises(RenderError, match=f"'{name}' is undefined"):
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+
+
+def test_an_include_cannot_leave_the_template_folders(tmp_path: Path) -> None:
+    (tmp_path / "hemlig.txt").write_text("hemligt")
+    folder = override(tmp_path / "mallar", "_footer.txt", '{% include "../../hemlig.txt" %}')
+    with pytest.raises(NotFound):
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+
+
+def test_what_templates_may_do_in_the_sandbox_still_works(tmp_path: Path) -> None:
+    text = (
+        "{% set ns = namespace(n=0) %}{% for i in range(3) %}{% set ns.n = ns.n + i %}{% endfor %}"
+        "{{ task.title|upper }} {{ ns.n }} {{ 2 ** 10 }} {{ '-' * 3 }} {{ task.due|datum }}"
+        " {{ '{} {}'.format(cycle.id, process.title) }} {{ CYCLE_KEYS|join(',') }}"
+    )
+    folder = override(tmp_path / "mallar", "task_assigned.subject.txt", text)
+    context = {**TASK_CONTEXT, "CYCLE_KEYS": sorted(CYCLE)}
+    rendered = render("task_assigned", "sv", context, override_dir=folder)
+    assert rendered.subject == (
+        "MÅNADSRAPPORT TILL EST 3 1024 --- 2027-03-12 est-2027-03 EST – lokal lägesbild"
+        " id,period,subject,title"
+    )
 
 
 @pytest.mark.parametrize("event", ["../task_assigned", "sv/task_assigned", "..", "a\\b", ""])

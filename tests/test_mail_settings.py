@@ -1,8 +1,10 @@
-"""Mail settings from the environment and the organisation file, and the retry schedule."""
+"""Mail settings from the environment and the organisation file (with ``TSK_TEMPLATE_ROOT``, the
+folder of the municipalities' own templates), and the retry schedule."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tsk_workflow.errors import TskError
+from tsk_workflow.mail.render import Held
 from tsk_workflow.mail.smtp import SmtpConfigError, SmtpSettings, backoff
+from tsk_workflow.mail.templates import template_folder
 
 ENV = {
     "TSK_SMTP_HOST": "smtp.herrljunga.se",
@@ -119,3 +123,20 @@ def test_backoff_needs_an_attempt() -> None:
 @given(st.integers(min_value=1, max_value=10_000))
 def test_backoff_never_shrinks_and_never_exceeds_the_cap(attempts: int) -> None:
     assert backoff(attempts) <= backoff(attempts + 1) <= timedelta(hours=6)
+
+
+def test_an_empty_template_root_counts_as_unset() -> None:
+    with pytest.raises(Held, match="but TSK_TEMPLATE_ROOT is not set: the administrator sets"):
+        template_folder("mallar", {"TSK_TEMPLATE_ROOT": ""})
+
+
+def test_the_template_root_is_resolved_and_the_name_is_only_a_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mallrot" / "mallar" / "sv").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    env = {"TSK_TEMPLATE_ROOT": "mallrot"}
+    assert template_folder("mallar", env) == tmp_path.resolve() / "mallrot" / "mallar"
+    for name in ("../mallrot/mallar", str(tmp_path / "mallrot" / "mallar"), "mallar/sv"):
+        with pytest.raises(Held, match="not a path"):  # even if the organisation was not checked
+            template_folder(name, env)

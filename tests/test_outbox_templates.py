@@ -1,24 +1,33 @@
 """What the engine's mails say: every queued event renders in Swedish and English, the yearly
-report's notice, and templates overridden per municipality (``mail.templates``)."""
+report's notice, and templates overridden per municipality (``mail.templates``, a folder under
+the administrator's ``TSK_TEMPLATE_ROOT``), which cannot run code: a template that tries is held
+back, with the reason, and nothing is sent with it (on SQLite and PostgreSQL, to a real SMTP
+server)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Iterator
+from email.message import EmailMessage
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.dbfixtures import MakeStore
 from tests.enginekit import Clock
+from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
+from tsk_workflow.cli import cli
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.errors import DefinitionError
 from tsk_workflow.mail import outbox
-from tsk_workflow.mail.render import render
+from tsk_workflow.mail.render import Held, render
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
 from tsk_workflow.store.database import Store
@@ -60,6 +69,26 @@ def org_file(tmp_path: Path, templates: str | None) -> Path:
     path = tmp_path / "herrljunga.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def templates_line(path: Path) -> int:
+    """The line of ``mail.templates`` in an organisation file made by ``org_file``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(i for i, line in enumerate(lines, 1) if line.startswith("  templates:"))
+
+
+def folder(root: Path, name: str, files: dict[str, str]) -> Path:
+    """``root/name`` holding ``files`` (``sv/task_assigned.subject.txt``: text)."""
+    for relative, text in files.items():
+        (root / name / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / name / relative).write_text(text, encoding="utf-8")
+    (root / name).mkdir(parents=True, exist_ok=True)
+    return root / name
+
+
+def naming(org: Organisation, name: str) -> Organisation:
+    """``org`` with ``mail.templates: name``."""
+    return org.model_copy(update={"mail": org.mail.model_copy(update={"templates": name})})
 
 
 # ------------------------------------------------------------------ every event, both languages
@@ -169,28 +198,34 @@ def test_opening_the_yearly_report_tells_its_writer_when_it_is_due(
 # ------------------------------------------------------------------ per-municipality templates
 
 
-def test_a_municipality_overrides_a_template_from_its_own_folder(
+def test_a_municipality_overrides_a_template_from_its_folder_under_the_root(
     tmp_path: Path, sqlite: Store, catalog: Catalog
 ) -> None:
-    mine = tmp_path / "mallar" / "sv"
-    mine.mkdir(parents=True)
-    (mine / "task_assigned.subject.txt").write_text(
-        "[Trygg Herrljunga] {{ task.title }} senast {{ task.due|langdatum }}\n", encoding="utf-8"
+    root = tmp_path / "mallrot"
+    folder(
+        root,
+        "herrljunga-mallar",
+        {
+            "sv/task_assigned.subject.txt": (
+                "[Trygg Herrljunga] {{ task.title }} senast {{ task.due|langdatum }}\n"
+            ),
+            "sv/_footer.txt": "\n-- \nSäkerhetsenheten, Herrljunga kommun\n",
+        },
     )
-    (mine / "_footer.txt").write_text("\n-- \nSäkerhetsenheten, Herrljunga kommun\n")
-    org = load_organisation(str(org_file(tmp_path, "mallar")), catalog)
-    assert org.mail.templates == str((tmp_path / "mallar").resolve())
-    assert outbox.override_dir(org) == (tmp_path / "mallar").resolve()
+    env = {"TSK_TEMPLATE_ROOT": str(root)}
+    org = load_organisation(str(org_file(tmp_path, "herrljunga-mallar")), catalog)
+    assert org.mail.templates == "herrljunga-mallar"  # a name, kept as it is
+    assert outbox.override_dir(org, env) == (root / "herrljunga-mallar").resolve()
     Engine(sqlite, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
     rows = {r.recipient: r for r in queued(sqlite, "task_assigned")}
-    swedish = outbox.compose(rows["ida.wikstrom"], org, org.mail.sender)
+    swedish = outbox.compose(rows["ida.wikstrom"], org, org.mail.sender, env)
     assert (
         swedish.subject
         == "[Trygg Herrljunga] Månadsrapport till EST senast onsdag 10 mars 2027, vecka 10"
     )
     assert swedish.text.endswith("-- \nSäkerhetsenheten, Herrljunga kommun\n")
     assert "Klar senast:" in swedish.text  # the body still comes from the shipped templates
-    english = outbox.compose(rows["rachel.moore"], org, org.mail.sender)
+    english = outbox.compose(rows["rachel.moore"], org, org.mail.sender, env)
     assert english.subject.startswith("Task: Monthly report to EST")  # no English override
 
 
@@ -203,23 +238,227 @@ def test_the_default_override_folder_is_the_municipalitys_own(
     assert outbox.override_dir(herrljunga) == tmp_path / "herrljunga" / "notifications"
 
 
+@pytest.mark.parametrize("name", ["../x", "/etc", "a/b", "a\\b", "..", "~root", "C:x", "-x"])
+def test_mail_templates_is_a_folder_name_not_a_path(
+    tmp_path: Path, catalog: Catalog, name: str
+) -> None:
+    path = org_file(tmp_path, f"'{name}'")
+    with pytest.raises(DefinitionError) as caught:
+        load_organisation(str(path), catalog)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}:{templates_line(path)}:")  # file:line:column
+    assert problem.endswith(
+        "mail.templates must be the name of a folder under TSK_TEMPLATE_ROOT (letters, digits,"
+        f" '.', '_' and '-'), not a path: {name!r}"
+    )
+
+
+def test_a_folder_next_to_the_organisation_file_is_not_used(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    """The name is not resolved against the organisation file (organisations may be text in the
+    database): only against TSK_TEMPLATE_ROOT, which the administrator sets."""
+    folder(tmp_path, "mallar", {"sv/_footer.txt": "-- \nfrån bredvid filen\n"})
+    org = load_organisation(str(org_file(tmp_path, "mallar")), catalog)
+    with pytest.raises(Held, match="TSK_TEMPLATE_ROOT is not set"):
+        outbox.override_dir(org, {})
+    elsewhere = tmp_path / "mallrot"
+    elsewhere.mkdir()
+    with pytest.raises(Held, match=f"there is no {elsewhere / 'mallar'}$"):
+        outbox.override_dir(org, {"TSK_TEMPLATE_ROOT": str(elsewhere)})
+
+
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ([], "mail template folder 'mallar' does not exist"),
         (["sv/task_assigend.subject.txt"], "did you mean 'task_assigned.subject.txt'"),
-        (["de/task_assigned.txt"], "expected only folders sv/ and en/"),
+        (["de/task_assigned.txt"], "'de' in .*: expected only folders sv/ and en/"),
+        (["sv/task_assigned.txt/x"], "'sv/task_assigned.txt' in .* is not a file"),
     ],
 )
-def test_a_bad_template_folder_is_refused_with_the_line(
-    tmp_path: Path, catalog: Catalog, files: list[str], message: str
+def test_a_bad_template_folder_holds_the_mail_with_the_reason(
+    tmp_path: Path, herrljunga: Organisation, files: list[str], message: str
 ) -> None:
-    for name in files:
-        (tmp_path / "mallar" / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / "mallar" / name).write_text("x")
-    with pytest.raises(DefinitionError, match=message) as caught:
-        load_organisation(str(org_file(tmp_path, "mallar")), catalog)
-    assert "herrljunga.yaml:26:" in str(caught.value)  # the line of mail.templates
+    root = tmp_path / "mallrot"
+    folder(root, "mallar", dict.fromkeys(files, "x"))
+    with pytest.raises(Held, match=message):
+        outbox.override_dir(naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)})
+
+
+@pytest.mark.parametrize("link", ["mallar", "mallar/sv", "mallar/sv/_footer.txt"])
+def test_a_symlink_out_of_the_root_is_refused(
+    tmp_path: Path, herrljunga: Organisation, link: str
+) -> None:
+    outside = folder(tmp_path, "utanfor", {"sv/_footer.txt": "-- \nhemlig fil\n"})
+    root = tmp_path / "mallrot"
+    (root / link).parent.mkdir(parents=True)
+    (root / link).symlink_to(outside / Path(link).relative_to("mallar"))
+    with pytest.raises(Held, match="leads outside TSK_TEMPLATE_ROOT"):
+        outbox.override_dir(naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)})
+
+
+def test_a_symlink_inside_the_root_is_followed(tmp_path: Path, herrljunga: Organisation) -> None:
+    root = tmp_path / "mallrot"
+    shared = folder(root, "gemensamma", {"sv/_footer.txt": "-- \nGemensam signatur\n"})
+    (root / "mallar").symlink_to(shared)
+    found = outbox.override_dir(naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)})
+    assert found == shared.resolve()
+
+
+def test_a_root_that_is_not_a_folder_holds_the_mail(
+    tmp_path: Path, herrljunga: Organisation
+) -> None:
+    env = {"TSK_TEMPLATE_ROOT": str(tmp_path / "finns-inte")}
+    with pytest.raises(Held, match="finns-inte is not a folder"):
+        outbox.override_dir(naming(herrljunga, "mallar"), env)
+
+
+# ------------------------------------------------------------------ templates cannot run code
+
+ATTACK = '{{{{ cycler.__init__.__globals__.os.popen("touch {marker}").read() }}}}\n'
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def smtp_env(smtp: SmtpServer) -> dict[str, str]:
+    return {"TSK_SMTP_HOST": smtp.host, "TSK_SMTP_PORT": str(smtp.port), "TSK_SMTP_TIMEOUT": "5"}
+
+
+def text_part(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert isinstance(body, EmailMessage)
+    return str(body.get_content())
+
+
+def mail_status(runner: CliRunner, store: Store, *args: str) -> str:
+    result = runner.invoke(cli, ["--db", store.url, "mail", "status", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_a_template_that_tries_to_run_a_command_is_held_and_nothing_is_sent(
+    tmp_path: Path,
+    store: Store,
+    catalog: Catalog,
+    herrljunga: Organisation,
+    smtp: SmtpServer,
+    smtp_env: dict[str, str],
+    runner: CliRunner,
+) -> None:
+    marker = tmp_path / "pwned"
+    root = tmp_path / "mallrot"
+    subject = folder(root, "mallar", {"sv/task_assigned.subject.txt": ATTACK.format(marker=marker)})
+    org = naming(herrljunga, "mallar")
+    env = {**smtp_env, "TSK_TEMPLATE_ROOT": str(root)}
+    Engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
+    pending = [r for r in queued(store) if r.status == "pending"]
+    evil = {r.id for r in pending if (r.template, r.language) == ("task_assigned", "sv")}
+    assert 0 < len(evil) < len(pending)
+
+    result = outbox.deliver(store, {"herrljunga": org}, env, OPENED)
+
+    assert not marker.exists()  # the command did not run
+    assert (result.sent, result.failed, result.held) == (len(pending) - len(evil), 0, len(evil))
+    reason = (
+        "held: the template mallar/sv/task_assigned.subject.txt:1 tried something the sandbox"
+        " does not allow (access to attribute '__init__' of 'type' object is unsafe)"
+    )
+    held = [r for r in queued(store) if r.id in evil]
+    assert {(r.status, r.attempts, r.last_reply) for r in held} == {("held", 0, reason)}
+    arrived = {m.message["Message-ID"] for m in smtp.messages}
+    assert len(arrived) == len(pending) - len(evil)
+    assert not arrived & {r.message_id for r in held}  # nothing sent with it
+
+    status = json.loads(mail_status(runner, store, "--json"))
+    assert status["held"] == len(evil)
+    assert [(h["id"], h["reply"]) for h in status["held_mail"]] == [(r.id, reason) for r in held]
+    lines = mail_status(runner, store).splitlines()
+    assert f", kvarhållna {len(evil)}, " in lines[0]
+    first = held[0]
+    assert f"  {first.id:>6} {first.email} task_assigned: {reason}" in lines
+
+    # fixed, then released: sent (once) with the municipality's template
+    (subject / "sv" / "task_assigned.subject.txt").write_text("Trygg Herrljunga: {{ task.title }}")
+    released = runner.invoke(cli, ["--db", store.url, "mail", "retry", "--json"])
+    assert json.loads(released.stdout) == {"requeued": len(evil)}
+    again = outbox.deliver(store, {"herrljunga": org}, env, OPENED)
+    assert (again.sent, again.held) == (len(evil), 0)
+    subjects = {m.message["Subject"] for m in smtp.messages[len(arrived) :]}
+    assert subjects == {"Trygg Herrljunga: Månadsrapport till EST"}
+    assert not marker.exists()
+
+
+def test_a_named_folder_without_a_root_holds_the_mail_until_the_root_is_set(
+    tmp_path: Path,
+    store: Store,
+    catalog: Catalog,
+    herrljunga: Organisation,
+    smtp: SmtpServer,
+    smtp_env: dict[str, str],
+    runner: CliRunner,
+) -> None:
+    org = naming(herrljunga, "mallar")
+    Engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
+    pending = [r for r in queued(store) if r.status == "pending"]
+    result = outbox.deliver(store, {"herrljunga": org}, smtp_env, OPENED)
+    assert (result.sent, result.failed, result.held) == (0, 0, len(pending))
+    assert smtp.messages == []  # not sent with the shipped templates instead
+    reason = (
+        "held: mail.templates names the folder 'mallar', but TSK_TEMPLATE_ROOT is not set: the"
+        " administrator sets TSK_TEMPLATE_ROOT for the service to the folder that holds it"
+    )
+    assert {(r.status, r.last_reply) for r in queued(store) if r.id in {p.id for p in pending}} == {
+        ("held", reason)
+    }
+    assert reason in mail_status(runner, store)
+
+    root = tmp_path / "mallrot"
+    folder(root, "mallar", {"sv/_footer.txt": "\n-- \nSäkerhetsenheten\n"})
+    env = {**smtp_env, "TSK_TEMPLATE_ROOT": str(root)}
+    first = pending[0].id
+    one = runner.invoke(cli, ["--db", store.url, "mail", "retry", str(first)])
+    assert (one.exit_code, one.stdout) == (0, "1 meddelanden köade igen\n")
+    assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == 1
+    runner.invoke(cli, ["--db", store.url, "mail", "retry"])
+    assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == len(pending) - 1
+    assert len(smtp.messages) == len(pending)
+    texts = [text_part(m.message) for m in smtp.messages]
+    swedish = [text for text in texts if text.startswith("Hej ")]
+    assert swedish
+    assert all(text.endswith("-- \nSäkerhetsenheten\n") for text in swedish)
+
+
+def test_mail_test_reports_templates_that_would_be_held(
+    tmp_path: Path, catalog: Catalog, smtp: SmtpServer, smtp_env: dict[str, str], runner: CliRunner
+) -> None:
+    path = org_file(tmp_path, "mallar")
+    args = ["--org", str(path), "mail", "test", "--to", "anna.berg@example.org"]
+    unset = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    assert unset.exit_code == 1
+    assert unset.stderr.startswith("tsk: no test mail sent, held: mail.templates names the folder")
+    marker = tmp_path / "pwned"
+    root = tmp_path / "mallrot"
+    folder(root, "mallar", {"sv/test_mail.subject.txt": ATTACK.format(marker=marker)})
+    evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    assert evil.exit_code == 1
+    assert evil.stderr == (
+        "tsk: no test mail sent, held: the template mallar/sv/test_mail.subject.txt:1 tried"
+        " something the sandbox does not allow (access to attribute '__init__' of 'type' object"
+        " is unsafe)\n"
+    )
+    assert not marker.exists()
+    assert smtp.messages == []
+    (root / "mallar" / "sv" / "test_mail.subject.txt").write_text(
+        "Prov från {{ municipality.name }}"
+    )
+    fine = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    assert fine.exit_code == 0, fine.output
+    assert smtp.messages[0].message["Subject"] == "Prov från Herrljunga kommun"
 
 
 def test_the_organisation_files_mail_settings_and_the_environment_over_them(

@@ -1,4 +1,5 @@
-"""``tsk mail``: send a test mail, send what is queued, make the digests, see and requeue failures."""
+"""``tsk mail``: send a test mail, send what is queued, make the digests, see and requeue failed
+and held mail."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
-from tsk_workflow.errors import NotFound
+from tsk_workflow.errors import NotFound, TskError
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
@@ -32,28 +33,43 @@ def mail() -> None:
 def test(ctx: click.Context, address: str, as_json: bool) -> None:
     """Send a test mail now and print the server's reply.
 
-    With --org the organisation file's mail settings apply (the environment winning);
-    without, the environment's alone.
+    With --org the organisation file's mail settings apply (the environment winning), and its
+    own templates (mail.templates under TSK_TEMPLATE_ROOT): a folder that cannot be used, or a
+    template the sandbox refuses, is reported and nothing is sent. Without --org, the
+    environment's settings and the shipped templates.
     """
     from tsk_workflow.mail.message import OutgoingMail, make_message_id, sender_address
-    from tsk_workflow.mail.outbox import smtp_settings
-    from tsk_workflow.mail.render import render
+    from tsk_workflow.mail.outbox import override_dir, smtp_settings
+    from tsk_workflow.mail.render import Held, RenderError, render
     from tsk_workflow.mail.smtp import SmtpSettings, send_batch_sync
 
     now = dt.datetime.now(dt.UTC)
-    if settings(ctx).org:
-        engine = runtime.engine(ctx)
-        config = smtp_settings(engine.org, os.environ)
-        name, local = engine.org.name, now.astimezone(engine.cal.zone)
-    else:
-        config = SmtpSettings.from_env(os.environ)
-        name, local = "tsk-workflow", now.astimezone()
-    context = {
-        "person": {"name": address},
-        "municipality": {"name": name},
-        "sent_at": local.isoformat(),
-    }
-    rendered = render("test_mail", settings(ctx).lang, context)
+    templates = None
+    try:
+        if settings(ctx).org:
+            # The file --org names, as 'org show' and 'plan' read it: a test mail acts on
+            # nothing in the database, and is how mail is tried before 'tsk init'.
+            from zoneinfo import ZoneInfo
+
+            from tsk_workflow.catalog import load_organisation
+
+            org = load_organisation(settings(ctx).require_org())
+            config = smtp_settings(org, os.environ)
+            name, local = org.name, now.astimezone(ZoneInfo(org.calendar.timezone))
+            templates = override_dir(org, os.environ)
+        else:
+            config = SmtpSettings.from_env(os.environ)
+            name, local = "tsk-workflow", now.astimezone()
+        context = {
+            "person": {"name": address},
+            "municipality": {"name": name},
+            "sent_at": local.isoformat(),
+        }
+        rendered = render("test_mail", settings(ctx).lang, context, templates)
+    except Held as exc:
+        raise TskError(f"no test mail sent, held: {exc}") from None
+    except RenderError as exc:
+        raise TskError(f"no test mail sent: {exc}") from None
     message = OutgoingMail(
         make_message_id(f"test/{address}/{now.isoformat()}", sender_address(config.sender).domain),
         config.sender,
@@ -89,18 +105,21 @@ def send(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
 
     now = _now(now_text)
     engines = runtime.engines(ctx, lambda: now)
+    _require_virtual(engines, now_text)
     result = deliver(_store(engines), _orgs(engines), os.environ, now)
     data = {
         "sent": result.sent,
         "retried": result.retried,
         "failed": result.failed,
+        "held": result.held,
         "failures": result.replies,
     }
     if as_json:
         emit_json(data)
         return
+    held = f", kvarhållna {result.held}" if result.held else ""
     click.echo(
-        f"skickade {result.sent}, försöker igen {result.retried}, misslyckade {result.failed}"
+        f"skickade {result.sent}, försöker igen {result.retried}, misslyckade {result.failed}{held}"
     )
     for reply in result.replies:
         click.echo(f"  {reply}")
@@ -120,6 +139,7 @@ def digest(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
 
     now = _now(now_text)
     engines = runtime.engines(ctx, lambda: now)
+    _require_virtual(engines, now_text)
     made = compose_digests(_store(engines), _orgs(engines), now)
     if as_json:
         emit_json({"now": now.isoformat(), "digests": made})
@@ -131,35 +151,41 @@ def digest(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Pending, sent and failed counts, and the failures with the server's reply."""
+    """Pending, sent, failed and held counts, the failures with the server's reply, and the
+    held mail with why it is held (fix that, then tsk mail retry)."""
     from tsk_workflow.mail.outbox import failures, status_counts
 
     store = runtime.open_store(ctx)
     municipality = _municipality(ctx)
     with store.reading() as session:
         counts = status_counts(session, municipality)
-        failed = [
-            {
-                "id": m.id,
-                "to": m.email,
-                "template": m.template,
-                "attempts": m.attempts,
-                "reply": m.last_reply,
-            }
-            for m in failures(session, municipality)
-        ]
+        failed, held = (
+            [
+                {
+                    "id": m.id,
+                    "to": m.email,
+                    "template": m.template,
+                    "attempts": m.attempts,
+                    "reply": m.last_reply,
+                }
+                for m in failures(session, municipality, status)
+            ]
+            for status in ("failed", "held")
+        )
     if as_json:
-        emit_json({**counts, "failures": failed})
+        emit_json({**counts, "failures": failed, "held_mail": held})
         return
     click.echo(
         f"väntar {counts['pending']}, skickade {counts['sent']}, misslyckade {counts['failed']}, "
-        f"väntar på dagligt sammandrag {counts['digest']}"
+        f"kvarhållna {counts['held']}, väntar på dagligt sammandrag {counts['digest']}"
     )
     for row in failed:
         click.echo(
             f"  {row['id']:>6} {row['to']} {row['template']} "
             f"({row['attempts']} försök): {row['reply']}"
         )
+    for row in held:
+        click.echo(f"  {row['id']:>6} {row['to']} {row['template']}: {row['reply']}")
 
 
 @mail.command()
@@ -167,14 +193,17 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
-    """Requeue failed mail: one message by its number (from status), or all."""
+    """Requeue failed and held mail: one message by its number (from status), or all.
+
+    Held mail is held again when it is next sent unless its cause has been fixed.
+    """
     from tsk_workflow.mail.outbox import retry as requeue
 
     store = runtime.open_store(ctx)
     with store.transaction() as session:
         count = requeue(session, dt.datetime.now(dt.UTC), message_id, _municipality(ctx))
     if message_id is not None and count == 0:
-        raise NotFound(f"no failed mail number {message_id} (see tsk mail status)")
+        raise NotFound(f"no failed or held mail number {message_id} (see tsk mail status)")
     if as_json:
         emit_json({"requeued": count})
     else:
@@ -185,6 +214,12 @@ def _now(text: str | None) -> dt.datetime:
     from tsk_workflow.cli.tick import parse_now
 
     return parse_now(text)
+
+
+def _require_virtual(engines: dict[str, Engine], now_text: str | None) -> None:
+    """``--now`` only on a database made for virtual time."""
+    if now_text is not None:
+        runtime.require_virtual_time(_store(engines), "--now")
 
 
 def _store(engines: dict[str, Engine]) -> Store:
@@ -198,6 +233,8 @@ def _orgs(engines: dict[str, Engine]) -> dict[str, Organisation]:
 def _municipality(ctx: click.Context) -> str | None:
     if not settings(ctx).org:
         return None
-    from tsk_workflow.catalog import load_organisation
-
-    return load_organisation(settings(ctx).require_org()).municipality
+    found = runtime.loaded_municipality(ctx)
+    if found is not None:
+        found[0].dispose()
+        return found[1]
+    return runtime.engine(ctx).org.municipality

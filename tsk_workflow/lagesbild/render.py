@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tsk_workflow.lagesbild.chart import svg
 from tsk_workflow.lagesbild.model import Lagesbild, Row
+from tsk_workflow.templating import sandboxed
 
 FORMATS = ("md", "html")
 MEDIA_TYPES = {"md": "text/markdown", "html": "text/html"}
@@ -143,7 +144,8 @@ def render(lagesbild: Lagesbild, fmt: str = "md") -> str:
 
 @lru_cache(maxsize=4)
 def _environment(lang: str) -> Environment:
-    env = Environment(
+    """The shipped templates, in the sandbox: what they show are answers people typed."""
+    env = sandboxed(
         loader=PackageLoader("tsk_workflow.lagesbild", "templates"),
         autoescape=lambda name: bool(name) and str(name).endswith(".html.j2"),
         undefined=StrictUndefined,

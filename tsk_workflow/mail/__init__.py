@@ -4,7 +4,9 @@
   standard library), ``header_safe``, ``make_message_id``
 - :mod:`.wire`: ``mail_bytes``, the message as it is sent, built directly as bytes (what
   ``build_email`` builds, 50 times cheaper; ``tests/test_mail_wire.py`` compares the two)
-- :mod:`.render`: ``render(event, lang, context, override_dir)`` and the template context contract
+- :mod:`.render`: ``render(event, lang, context, override_dir)`` and the template context contract;
+  every template renders in Jinja2's sandbox (``tsk_workflow.templating``)
+- :mod:`.templates`: ``template_folder``, a municipality's own templates under ``TSK_TEMPLATE_ROOT``
 - :mod:`.dates`: Swedish and English date formatting for the templates
 - :mod:`.ics`: ``meeting_invitation`` (iCalendar METHOD:REQUEST)
 - :mod:`.smtp`: ``SmtpSettings``, ``send_batch``, ``send_batch_sync``, ``backoff``

@@ -7,13 +7,17 @@ crash leaves what was sent but not yet marked (at most ``MARK_EVERY`` plus the m
 flight, not the whole batch) to be sent again when the lease runs out, with the same Message-ID.
 Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS`` in all); permanent
 ones (5xx) are marked failed with the server's reply kept. A row that cannot be rendered is
-marked failed with the reason, and the others go on. The SMTP settings are read before anything
-is claimed, so a bad setting leaves every row as it was.
+marked failed with the reason, and the others go on. A row whose template tried something the
+sandbox does not allow, or whose municipality names its own templates where they cannot be used
+(``mail.templates`` without ``TSK_TEMPLATE_ROOT``, say), is *held*: status ``held``, the reason in
+``last_reply``, nothing sent, until someone fixes it and runs ``tsk mail retry``. The SMTP settings
+are read before anything is claimed, so a bad setting leaves every row as it was.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,8 +29,9 @@ from sqlalchemy.orm import Session
 
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import OutgoingMail
-from tsk_workflow.mail.render import render
+from tsk_workflow.mail.render import Held, render
 from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch_sync
+from tsk_workflow.mail.templates import template_folder
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
 from tsk_workflow.store.database import Store
@@ -50,19 +55,31 @@ def localise(value: Any, lang: str) -> Any:
     return value
 
 
-def override_dir(org: Organisation) -> Path | None:
-    """A municipality's own templates: the organisation file's ``mail.templates`` (made absolute
-    when the file is loaded), else ``municipalities/<key>/notifications`` when present."""
+def override_dir(org: Organisation, env: Mapping[str, str] | None = None) -> Path | None:
+    """A municipality's own templates: the folder ``mail.templates`` names under
+    ``TSK_TEMPLATE_ROOT`` (from ``env``, default ``os.environ``), else
+    ``municipalities/<key>/notifications`` when present.
+
+    Raises ``Held`` when the organisation names a folder that cannot be used
+    (``tsk_workflow.mail.templates.template_folder``).
+    """
     if org.mail.templates:
-        return Path(org.mail.templates)
+        return template_folder(org.mail.templates, os.environ if env is None else env)
     folder = municipalities_dir() / org.municipality / "notifications"
     return folder if folder.is_dir() else None
 
 
-def compose(row: OutboxMessage, org: Organisation, sender: str) -> OutgoingMail:
-    """The mail a row stands for; raises ``RenderError`` or ``ValueError`` when it cannot be made."""
+def compose(
+    row: OutboxMessage, org: Organisation, sender: str, env: Mapping[str, str] | None = None
+) -> OutgoingMail:
+    """The mail a row stands for; raises ``Held`` (the templates must not be used),
+    ``RenderError`` or ``ValueError`` when it cannot be made."""
+    return _make(row, sender, override_dir(org, env))
+
+
+def _make(row: OutboxMessage, sender: str, templates: Path | None) -> OutgoingMail:
     context = localise(row.context, row.language)
-    rendered = render(row.template, row.language, context, override_dir(org))
+    rendered = render(row.template, row.language, context, templates)
     return OutgoingMail(
         message_id=row.message_id,
         sender=sender,
@@ -76,15 +93,18 @@ def compose(row: OutboxMessage, org: Organisation, sender: str) -> OutgoingMail:
 
 
 def _compose_or_fail(
-    row: OutboxMessage, org: Organisation, sender: str
+    row: OutboxMessage, sender: str, templates: Path | None
 ) -> OutgoingMail | SendResult:
-    """The mail, or a permanent failure saying why it cannot be made.
+    """The mail, or why it cannot be made: held (the sandbox refused something a template
+    tried), or a permanent failure.
 
     Anything a template, a stored context or an override can get wrong ends here, not in the
     caller: one broken message must not stop (or, leased again and again, block) the others.
     """
     try:
-        return compose(row, org, sender)
+        return _make(row, sender, templates)
+    except Held as exc:
+        return SendResult(row.message_id, "held", f"held: {exc}")
     except Exception as exc:  # any error at all: see the docstring
         return SendResult(row.message_id, "permanent", f"cannot render: {exc}")
 
@@ -128,7 +148,9 @@ class Delivery:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    held: int = 0
     replies: list[str] = field(default_factory=list)
+    """Why each failed or held message was not sent: ``address: reply`` (``address: held: ...``)."""
 
 
 def deliver(
@@ -150,7 +172,7 @@ def deliver(
         claimed = _claim(store, list(orgs), now, batch)
         for municipality, rows in _by_municipality(claimed).items():
             org = orgs[municipality]
-            _send(store, org, settings[municipality], rows, now, result, max_in_flight)
+            _send(store, org, settings[municipality], rows, now, result, max_in_flight, env)
         if len(claimed) < batch:
             return result
 
@@ -192,11 +214,19 @@ def _send(
     now: dt.datetime,
     result: Delivery,
     max_in_flight: int,
+    env: Mapping[str, str],
 ) -> None:
     marks = _Marks(store, rows, now, result)
     mails: list[OutgoingMail] = []
+    try:
+        templates, held = override_dir(org, env), None
+    except Held as exc:  # the municipality's own templates cannot be used: hold all its mail
+        templates, held = None, f"held: {exc}"
     for row in rows:
-        made = _compose_or_fail(row, org, settings.sender)
+        if held is not None:
+            made: OutgoingMail | SendResult = SendResult(row.message_id, "held", held)
+        else:
+            made = _compose_or_fail(row, settings.sender, templates)
         if isinstance(made, SendResult):
             marks.add(made)
         else:
@@ -250,6 +280,10 @@ def _mark(
 def _after(
     row: OutboxMessage, outcome: SendResult, now: dt.datetime, result: Delivery
 ) -> dict[str, Any]:
+    if outcome.status == "held":  # not sent, so not an attempt
+        result.held += 1
+        result.replies.append(f"{row.email}: {outcome.reply}")
+        return {"status": "held", "last_reply": outcome.reply[:2000]}
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "last_reply": outcome.reply[:2000]}
     if outcome.status == "sent":
@@ -272,13 +306,16 @@ def status_counts(session: Session, municipality: str | None = None) -> dict[str
     )
     if municipality:
         query = query.where(OutboxMessage.municipality == municipality)
-    counts = {"pending": 0, "sent": 0, "failed": 0, "digest": 0}
+    counts = {"pending": 0, "sent": 0, "failed": 0, "held": 0, "digest": 0}
     counts.update({status: int(count) for status, count in session.execute(query)})
     return counts
 
 
-def failures(session: Session, municipality: str | None = None) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.status == "failed").order_by(OutboxMessage.id)
+def failures(
+    session: Session, municipality: str | None = None, status: str = "failed"
+) -> list[OutboxMessage]:
+    """The rows with ``status`` (``failed``, or ``held``), oldest first."""
+    query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id)
     if municipality:
         query = query.where(OutboxMessage.municipality == municipality)
     return list(session.scalars(query))
@@ -287,8 +324,11 @@ def failures(session: Session, municipality: str | None = None) -> list[OutboxMe
 def retry(
     session: Session, now: dt.datetime, message: int | None = None, municipality: str | None = None
 ) -> int:
-    """Requeue failed mail (one message, or all); returns how many."""
-    query = update(OutboxMessage).where(OutboxMessage.status == "failed")
+    """Requeue failed and held mail (one message, or all); returns how many.
+
+    Held mail is sent only if its cause is gone by then: otherwise it is held again.
+    """
+    query = update(OutboxMessage).where(OutboxMessage.status.in_(("failed", "held")))
     if message is not None:
         query = query.where(OutboxMessage.id == message)
     if municipality:

@@ -6,6 +6,9 @@ They are looked up first in the municipality's override folder (``override_dir/<
 folder; an override may replace any single file, including the shared partials (``_base.html``,
 ``_macros.html``, ``_footer.txt``). HTML templates are autoescaped, text templates are not, and a
 missing variable is an error (StrictUndefined): a template never silently prints nothing.
+Every template renders in Jinja2's sandbox (:mod:`tsk_workflow.templating`): one that tries to
+reach Python (``cycler.__init__.__globals__``, ``''.__class__``) raises :class:`Held`, naming the
+file and line, and the outbox holds its mail back instead of sending it.
 
 Languages are ``sv`` (the default) and ``en``; any other language gives Swedish.
 
@@ -63,6 +66,9 @@ recipient's own id (``--as anna.berg``).
     ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
 ``test_mail``
     ``sent_at``  (datetime)
+``audit_checkpoint`` (to an address, not a person: ``person`` is {id "checkpoint", name})
+    ``checkpoint`` {seq (int), hash, count (int), at (datetime), key_id, line (the checkpoint's
+                 JSON line, to be kept verbatim)}; made by ``tsk_workflow.checkpoints``
 
 Keys inside the objects must not be named like mapping methods (``items``, ``keys``, ``get``...):
 ``task.items`` in a template finds the method, not the key.
@@ -92,6 +98,7 @@ from jinja2 import (
 from tsk_workflow.errors import NotFound
 from tsk_workflow.mail.dates import clock, iso_date, long_date
 from tsk_workflow.resources import notifications_dir
+from tsk_workflow.templating import SecurityError, sandboxed
 
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"
@@ -110,6 +117,12 @@ class Rendered:
 
 class RenderError(ValueError):
     """A template needs a variable the context does not have (or another template error)."""
+
+
+class Held(RenderError):
+    """Mail that must not be made as things stand: a template tried something the sandbox does
+    not allow, or the municipality's own templates cannot be used. The outbox holds such mail
+    (status ``held``, the reason kept) until someone fixes it and runs ``tsk mail retry``."""
 
 
 def language(lang: str | None) -> str:
@@ -156,6 +169,11 @@ def _render_one(env: Environment, name: str, context: Mapping[str, Any]) -> str:
     """
     try:
         return env.get_template(name).render(context)
+    except SecurityError as exc:
+        raise Held(
+            f"the template {_where(env, exc, name)} tried something the sandbox does not allow"
+            f" ({str(exc).removesuffix('.')})"
+        ) from exc
     except TemplateNotFound as exc:
         raise NotFound(f"no mail template {name!r} in {_searchpath(env)}") from exc
     except UndefinedError as exc:
@@ -167,18 +185,35 @@ def _render_one(env: Environment, name: str, context: Mapping[str, Any]) -> str:
 
 
 def _searchpath(env: Environment) -> str:
+    return ", ".join(str(p) for p in _folders(env))
+
+
+def _folders(env: Environment) -> list[Path]:
     loader = env.loader
-    paths = loader.searchpath if isinstance(loader, FileSystemLoader) else []
-    return ", ".join(str(p) for p in paths)
+    return [Path(p) for p in loader.searchpath] if isinstance(loader, FileSystemLoader) else []
+
+
+def _where(env: Environment, exc: BaseException, name: str) -> str:
+    """The template file (and line) where ``exc`` was raised, from the traceback Jinja2 gives:
+    ``notifications/sv/_base.html:3`` for a shipped one, ``<folder>/sv/...`` for an override."""
+    where = name
+    trace = exc.__traceback__
+    while trace is not None:
+        filename = Path(trace.tb_frame.f_code.co_filename)
+        for folder in _folders(env):  # <base>/<lang>: shown from <base>
+            if filename.is_relative_to(folder):
+                where = f"{filename.relative_to(folder.parent.parent)}:{trace.tb_lineno}"
+        trace = trace.tb_next
+    return where
 
 
 @lru_cache(maxsize=16)
 def environment(lang: str, override_dir: Path | None = None) -> Environment:
-    """The Jinja2 environment for one language and override folder (cached)."""
+    """The Jinja2 environment for one language and override folder (cached), in the sandbox."""
     folders = [notifications_dir() / lang]
     if override_dir is not None:
         folders.insert(0, override_dir / lang)
-    env = Environment(
+    env = sandboxed(
         loader=FileSystemLoader(folders),
         autoescape=select_autoescape(
             enabled_extensions=("html",), default_for_string=False, default=False

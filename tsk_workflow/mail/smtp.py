@@ -53,7 +53,7 @@ from tsk_workflow.errors import TskError
 from tsk_workflow.mail.message import OutgoingMail, sender_address
 from tsk_workflow.mail.wire import mail_bytes
 
-Status = Literal["sent", "temporary", "permanent"]
+Status = Literal["sent", "temporary", "permanent", "held"]
 
 ENV_VARS = {
     "host": "TSK_SMTP_HOST",
@@ -198,7 +198,8 @@ def _sender(item: tuple[Any, str] | None) -> str:
 
 @dataclass(frozen=True)
 class SendResult:
-    """What became of one message: ``sent``, ``temporary`` or ``permanent``, and why."""
+    """What became of one message: ``sent``, ``temporary`` or ``permanent``, and why; ``held``
+    is the outbox's own, for a message it would not send (see ``tsk_workflow.mail.outbox``)."""
 
     message_id: str
     status: Status

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import TypeAdapter, ValidationError
@@ -35,6 +35,8 @@ def check_organisation(org: Organisation, definitions: Definitions) -> list[Foun
         _unique_keys,
         _calendar,
         _groups,
+        _admins,
+        _mail_templates,
         _areas,
         _routing,
         _bodies,
@@ -92,6 +94,11 @@ def _groups(org: Organisation) -> Iterator[Found]:
         yield from _person_ref(org, group.deputy, ("groups", i, "deputy"))
         for j, member in enumerate(group.members):
             yield from _person_ref(org, member, ("groups", i, "members", j))
+
+
+def _admins(org: Organisation) -> Iterator[Found]:
+    for i, admin in enumerate(org.admins):
+        yield from _person_ref(org, admin, ("admins", i))
 
 
 def _areas(org: Organisation) -> Iterator[Found]:
@@ -213,35 +220,30 @@ def load_organisation_document(
     if org is None:
         return None, problems
     found = check_organisation(org, definitions)
-    org, template_problems = _mail_templates(org, Path(document.file).parent)
-    found += template_problems
     problems = list(dict.fromkeys(document.problem(path, message) for path, message in found))
     return (org if not problems else None), problems
 
 
-def _mail_templates(org: Organisation, base: Path) -> tuple[Organisation, list[Found]]:
-    """``mail.templates`` made absolute (relative to the organisation file) and checked: a
-    folder of ``sv/`` and ``en/`` holding only files the shipped ``notifications/`` has."""
-    if org.mail.templates is None:
-        return org, []
-    from tsk_workflow.resources import notifications_dir
+def _mail_templates(org: Organisation) -> Iterator[Found]:
+    """``mail.templates`` is the name of a folder under the administrator's
+    ``TSK_TEMPLATE_ROOT``, never a path: an organisation must not point the service at files
+    of its choosing. The folder itself is found, and checked, when mail is made
+    (``tsk_workflow.mail.templates``)."""
+    if org.mail.templates is not None:
+        problem = template_folder_name_problem(org.mail.templates)
+        if problem:
+            yield (("mail", "templates"), problem)
 
-    folder = (base / org.mail.templates).resolve()
-    path: tuple[str | int, ...] = ("mail", "templates")
-    if not folder.is_dir():
-        return org, [(path, f"mail template folder '{org.mail.templates}' does not exist")]
-    found: list[Found] = []
-    for entry in sorted(folder.iterdir()):
-        if entry.name.startswith("."):
-            continue
-        if entry.name not in ("sv", "en") or not entry.is_dir():
-            found.append((path, f"'{entry.name}' in {folder}: expected only folders sv/ and en/"))
-            continue
-        shipped = sorted(p.name for p in (notifications_dir() / entry.name).iterdir())
-        for file in sorted(entry.iterdir()):
-            if file.name not in shipped and not file.name.startswith("."):
-                close = difflib.get_close_matches(file.name, shipped, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                found.append((path, f"unknown mail template '{entry.name}/{file.name}'{hint}"))
-    mail = org.mail.model_copy(update={"templates": str(folder)})
-    return org.model_copy(update={"mail": mail}), found
+
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def template_folder_name_problem(name: str) -> str | None:
+    """Why ``name`` is not a plain folder name (letters, digits, ``.``, ``_``, ``-``; no ``/``,
+    ``\\``, ``..`` or absolute path), or None when it is one."""
+    if _FOLDER_NAME.fullmatch(name) and ".." not in name:
+        return None
+    return (
+        f"mail.templates must be the name of a folder under TSK_TEMPLATE_ROOT (letters, digits,"
+        f" '.', '_' and '-'), not a path: {name!r}"
+    )
