@@ -70,19 +70,38 @@ def test_upgrading_twice_changes_nothing(store: Store) -> None:
     assert migrate.current_revision(store) == migrate.head_revision()
 
 
-def test_append_only_triggers_exist(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("table", "triggers"),
+    [
+        pytest.param(
+            "audit_events",
+            {
+                "sqlite": {"audit_events_no_update", "audit_events_no_delete"},
+                "postgresql": {"audit_events_no_update_delete", "audit_events_no_truncate"},
+            },
+            id="audit_events",
+        ),
+        pytest.param(
+            "audit_payloads",
+            {
+                "sqlite": {"audit_payloads_purge_only", "audit_payloads_no_delete"},
+                "postgresql": {"audit_payloads_purge_only", "audit_payloads_no_truncate"},
+            },
+            id="audit_payloads",
+        ),
+    ],
+)
+def test_append_only_triggers_exist(
+    store: Store, table: str, triggers: dict[str, set[str]]
+) -> None:
     query = {
-        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger'",
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = :table",
         "postgresql": "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
-        " AND tgrelid = 'audit_events'::regclass",
+        " AND tgrelid = CAST(:table AS regclass)",
     }[store.dialect]
     with store.engine.connect() as connection:
-        names = set(connection.execute(text(query)).scalars())
-    expected = {
-        "sqlite": {"audit_events_no_update", "audit_events_no_delete"},
-        "postgresql": {"audit_events_no_update_delete", "audit_events_no_truncate"},
-    }[store.dialect]
-    assert names == expected
+        names = set(connection.execute(text(query), {"table": table}).scalars())
+    assert names == triggers[store.dialect]
 
 
 def test_downgrade_to_base_removes_everything(store: Store) -> None:

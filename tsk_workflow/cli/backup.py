@@ -1,4 +1,7 @@
-"""``tsk backup FILE``: a consistent copy of a SQLite database while tsk keeps running."""
+"""``tsk backup FILE``: a consistent copy of a SQLite database while tsk keeps running.
+
+The copy is created readable and writable by its OS user only (0600), as the database is.
+"""
 
 from __future__ import annotations
 
@@ -17,19 +20,41 @@ from tsk_workflow.cli.context import emit_json, json_option
 def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
     """Copy the SQLite database to TARGET with SQLite's online backup (PostgreSQL: pg_dump)."""
     import sqlite3
+    from contextlib import closing
 
     from tsk_workflow.errors import TskError
+    from tsk_workflow.store.database import PRIVATE_FILE
 
     store = runtime.open_store(ctx)
     if store.dialect != "sqlite":
         raise TskError("on PostgreSQL use pg_dump (see docs/administrator.md)")
-    if target.exists():
-        raise TskError(f"{target} already exists")
     source_path = store.engine.url.database or ""
-    with sqlite3.connect(source_path) as source, sqlite3.connect(target) as copy:
-        source.backup(copy)
+    _create_private(target, PRIVATE_FILE)
+    try:
+        with (
+            closing(sqlite3.connect(source_path)) as source,
+            closing(sqlite3.connect(target)) as copy,
+        ):
+            source.backup(copy)
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise TskError(f"cannot copy {source_path} to {target}: {exc}") from None
     size = target.stat().st_size
     if as_json:
         emit_json({"source": source_path, "target": str(target), "bytes": size})
     else:
         click.echo(f"{source_path} -> {target} ({size} byte)")
+
+
+def _create_private(target: Path, mode: int) -> None:
+    """Create ``target`` empty with ``mode`` (refused if anything is there, a link included)."""
+    import os
+
+    from tsk_workflow.errors import TskError
+
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    except FileExistsError:
+        raise TskError(f"{target} already exists") from None
+    except OSError as exc:
+        raise TskError(f"cannot create {target}: {exc.strerror}") from None

@@ -4,6 +4,10 @@ SQLite (a file) is the default; PostgreSQL through psycopg 3 with the same code.
 write transaction starts with ``BEGIN IMMEDIATE`` and waits (``busy_timeout``) for another writer
 instead of failing at once; on both, a cycle changed by someone else since it was read raises
 ``Conflict``.
+
+A new SQLite database file is created readable and writable by its OS user only (0600) before
+SQLite first opens it (SQLite then gives its ``-wal`` and ``-shm`` files the same mode): a SQLite
+database is for one OS user. An existing file keeps its mode.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
 
 from tsk_workflow.errors import Conflict, TskError
@@ -63,7 +67,38 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+PRIVATE_FILE = 0o600
+"""The mode of a new SQLite database file (and so of its -wal and -shm files)."""
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database or a ``file:`` URI."""
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    if url.query.get("uri") or url.query.get("mode") == "memory":
+        return None
+    return Path(database)
+
+
+def create_private(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 if nothing is there yet; True when created. Any
+    other failure (no such folder, no permission) is left for SQLite to report."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    except OSError:
+        return False
+    return True
+
+
 def _sqlite_setup(engine: Engine) -> None:
+    path = sqlite_file(engine.url)
+    if path is not None:
+
+        @event.listens_for(engine, "do_connect")
+        def _create_file(*_args: Any) -> None:
+            create_private(path)
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves

@@ -9,6 +9,11 @@ On PostgreSQL a transaction-level advisory lock makes concurrent upgrades (two `
 once) run one after the other. On SQLite the store's ``BEGIN IMMEDIATE`` does the same, and
 foreign keys are switched off for the upgrade (batch mode copies and drops tables) and checked
 before the commit, as SQLite's documentation for schema changes prescribes.
+
+On PostgreSQL migrations run as the owner role, the one that owns (or will own) the tables: an
+application role (``store/roles.py``) is refused with one line before anything is done, and so
+is any role that may not create tables in the schema. ``upgrade(store, app_role=ROLE)`` grants
+that role what the service needs, in the same transaction.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from tsk_workflow.store.database import Store
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 7_356_002
 """The PostgreSQL advisory lock key that serialises upgrades."""
+INSUFFICIENT_PRIVILEGE = "42501"
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -64,11 +70,21 @@ def is_up_to_date(store: Store) -> bool:
     return current_revision(store) == head_revision()
 
 
-def upgrade(store: Store, revision: str = "head") -> None:
-    """Create or upgrade the database to ``revision``; all of it commits or none of it does."""
+def upgrade(store: Store, revision: str = "head", app_role: str | None = None) -> None:
+    """Create or upgrade the database to ``revision``; all of it commits or none of it does.
+
+    With ``app_role`` (PostgreSQL only) also grant that role what the service needs
+    (``roles.grant``), in the same transaction.
+    """
+    from tsk_workflow.store import roles
+
+    if app_role is not None:
+        roles.require_postgresql(store)
     try:
         with _migration_connection(store) as connection:
             command.upgrade(config(connection), revision)
+            if app_role is not None:
+                roles.grant(connection, app_role)
     except CommandError as exc:
         raise _unknown_revision(store, exc) from None
     except SQLAlchemyError as exc:
@@ -109,7 +125,39 @@ def _migration_connection(store: Store) -> Iterator[Connection]:
                 if connection.dialect.name == "postgresql":
                     lock = text("SELECT pg_advisory_xact_lock(:key)")
                     connection.execute(lock, {"key": MIGRATION_LOCK})
+                    _require_owner(connection)
                 yield connection
+
+
+OWNER_ONLY = "tsk init runs the migrations as the owner role of the database"
+"""How a refusal to migrate as another role begins (see docs/administrator.md)."""
+
+
+def _require_owner(connection: Connection) -> None:
+    """Refuse, before anything is done, a role that does not own the tables (is not a member of
+    their owner, as a superuser is of every role), or that may not create them in a new one."""
+    row = connection.execute(
+        text(
+            "SELECT current_user, pg_get_userbyid(c.relowner),"
+            " pg_has_role(current_user, c.relowner, 'MEMBER')"
+            " FROM pg_class c WHERE c.oid = to_regclass('alembic_version')"
+        )
+    ).first()
+    if row is not None:
+        user, owner, member = row
+        if not member:
+            raise TskError(f"{OWNER_ONLY} ({owner}), not as {user}: connect as {owner}")
+        return
+    user, schema, creates = connection.execute(
+        text(
+            "SELECT current_user, current_schema(),"
+            " coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)"
+        )
+    ).one()
+    if schema is None:
+        raise TskError("cannot migrate the database: no schema on the search_path to create in")
+    if not creates:
+        raise TskError(f"{OWNER_ONLY}: {user} may not create tables in schema {schema}")
 
 
 @contextmanager
@@ -158,4 +206,6 @@ def _known(revision: str) -> bool:
 def _database_error(exc: SQLAlchemyError) -> TskError:
     orig = getattr(exc, "orig", None) or exc
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    if getattr(orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        return TskError(f"{OWNER_ONLY}: {first}")
     return TskError(f"cannot migrate the database: {first}")
