@@ -10,9 +10,14 @@ Two jobs run in a ``BackgroundScheduler``:
 * **the pass**, every ``interval`` seconds (and once at start): fire the due timers, then send
   the queued mail when sending is on; one log line per pass with its counts;
 * **the daily digest**, at ``digest_time`` local time: ``tsk_workflow.mail.digest.
-  compose_digests(store, orgs, now)`` gathers the day's mail of the people who chose a digest.
+  compose_digests(store, orgs, now)`` gathers the day's mail of the people who chose a digest;
+* **the daily checkpoint**, at the organisation's ``audit.checkpoint_time`` (and once at start,
+  to catch up a day whose time passed while the service was down):
+  ``tsk_workflow.checkpoints.daily_from_env`` signs the audit chain's head once a day with the
+  key of ``TSK_AUDIT_KEY`` into ``TSK_CHECKPOINT_DIR``. Without those it is not scheduled (a
+  warning at start).
 
-Both hold one lock, so they never run at the same time, and a job that is still running when its
+They hold one lock, so they never run at the same time, and a job that is still running when its
 next time comes is not started twice (``max_instances=1``, ``coalesce``). :meth:`Service.stop`
 waits for the job in progress to finish: on SIGTERM or Ctrl-C :func:`serve` stops taking new
 passes, lets the running one complete, logs ``stopped`` and returns 0.
@@ -156,6 +161,39 @@ class Service:
             )
             return made
 
+    def run_checkpoint(self) -> dict[str, Any] | None:
+        """The day's signed checkpoint of the audit trail, when due and not made yet (logged);
+        None when there was nothing to do or it failed (logged)."""
+        from tsk_workflow.checkpoints import daily_from_env
+
+        if self._stopping.is_set():
+            return None
+        with self._lock:
+            now = self.clock()
+            try:
+                made = daily_from_env(self.store, self.orgs, self.environ, now, self.ticker.worker)
+                mail = self._deliver(now) if self.options.send and made else None
+            except TskError as exc:
+                log.error("checkpoint at %s failed: %s", _iso(now), exc)
+                return None
+            except Exception:
+                log.exception("checkpoint at %s failed", _iso(now))
+                return None
+            if made is None:
+                return None
+            if "skipped" in made:
+                log.warning("checkpoint at %s skipped: %s", _iso(now), made["skipped"])
+                return made
+            log.info(
+                "checkpoint at %s: event %s signed (key %s) into %s",
+                _iso(now),
+                made["seq"],
+                made["key_id"],
+                made["file"],
+                extra={"event": "checkpoint", "checkpoint": made, "mail": mail},
+            )
+            return made
+
     @property
     def orgs(self) -> dict[str, Any]:
         return {key: engine.org for key, engine in self.engines.items()}
@@ -164,7 +202,12 @@ class Service:
         from tsk_workflow.mail.outbox import deliver
 
         sent = deliver(self.store, self.orgs, self.environ, now)
-        return {"sent": sent.sent, "retried": sent.retried, "failed": sent.failed}
+        return {
+            "sent": sent.sent,
+            "retried": sent.retried,
+            "failed": sent.failed,
+            "held": sent.held,
+        }
 
     # ------------------------------------------------------------ starting and stopping
 
@@ -186,6 +229,7 @@ class Service:
             id="digest",
             name="digest",
         )
+        checkpoints = self._schedule_checkpoints()
         self.scheduler.start()
         names = ", ".join(sorted(self.engines))
         log.info(
@@ -199,6 +243,29 @@ class Service:
         )
         if digest_function() is None:
             log.warning("daily digest disabled: %s.compose_digests is not available", DIGEST_MODULE)
+        if checkpoints is not None:
+            log.warning("daily checkpoint of the audit trail disabled: %s", checkpoints)
+
+    def _schedule_checkpoints(self) -> str | None:
+        """A job at each organisation's ``audit.checkpoint_time`` (the first also at start);
+        why not, when the environment does not say where the key and the folder are."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        from tsk_workflow.checkpoints import checkpoint_time, skip_reason
+
+        reason = skip_reason(self.environ)
+        if reason is not None:
+            return reason
+        times = sorted({checkpoint_time(engine.org) for engine in self.engines.values()})
+        for number, moment in enumerate(times):
+            self.scheduler.add_job(
+                self.run_checkpoint,
+                CronTrigger(hour=moment.hour, minute=moment.minute, timezone=self.zone),
+                id=f"checkpoint-{number}",
+                name="checkpoint",
+                **({"next_run_time": dt.datetime.now(self.zone)} if number == 0 else {}),
+            )
+        return None
 
     def stop(self) -> None:
         """Take no new jobs, let the one in progress finish, then return."""
@@ -244,7 +311,18 @@ def serve(service: Service, stop: threading.Event | None = None) -> int:
 class JsonFormatter(logging.Formatter):
     """One JSON object per log line: time, level, message, and the record's ``event`` fields."""
 
-    FIELDS = ("event", "pass", "fired", "total", "opened", "skipped", "failed", "mail", "queued")
+    FIELDS = (
+        "event",
+        "pass",
+        "fired",
+        "total",
+        "opened",
+        "skipped",
+        "failed",
+        "mail",
+        "queued",
+        "checkpoint",
+    )
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {

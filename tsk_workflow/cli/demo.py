@@ -93,13 +93,28 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         lines.append(f"  {body.upper():<4} {counts['proposed']} föreslagna ({parts})")
     audit = data["audit"]
     verdict = "godkänd" if audit["ok"] else f"BRUTEN: {audit['reason']}"
-    lines += ["", f"tsk audit verify: {verdict} ({audit['events']} händelser)", "", "Titta själv:"]
+    marks = data["checkpoints"]
+    anchored = marks["anchored_to"]
+    anchoring = (
+        f"; förankrad i kontrollpunkterna till händelse {anchored}" if anchored is not None else ""
+    )
+    lines += [
+        "",
+        f"tsk audit verify: {verdict} ({audit['events']} händelser{anchoring})",
+        f"Kontrollpunkter: {marks['signed']} signerade, en per dag kl. {marks['time']}"
+        f" (nyckel {marks['key_id'][:8]}…)",
+        f"  {shlex.quote(marks['file'])}",
+        f"  {shlex.quote(marks['public_key'])}          # den publika nyckeln, för granskaren",
+        "",
+        "Titta själv:",
+    ]
     base = f"{_tsk()} --db {shlex.quote(data['database'])} --org {data['municipality']}"
     lines += [
         f"  {base} cycle list",
         f"  {base} decision list",
         f"  {base} audit | tail",
-        f"  {base} audit verify",
+        f"  {base} audit verify --checkpoints {shlex.quote(marks['file'])}"
+        f" --public-key {shlex.quote(marks['public_key'])}",
         f"  {base} task list --all | head",
         f"  ls {shlex.quote(data['maildir'])}/new | head       # mejlen, ett per fil",
         f"  {shlex.quote(data['calendar'])}                   # året som kalender (.ics)",

@@ -19,23 +19,27 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tsk_workflow import audit
+from tsk_workflow import checkpoints, replay
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
+from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.setup import load_organisation as load_into_store
 from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.mail.digest import compose_due_digests
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import migrate
+from tsk_workflow.store import installation, migrate
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision, OutboxMessage, Task
 
 MORNING = dt.time(8, 5)
 DAYTIME = dt.time(10, 0)
 AFTERNOON = dt.time(17, 5)
+KEY_FILE = "audit-key.pem"
+"""The demo's signing key, in its folder (and ``audit-key.pem.pub``): a real installation keeps
+it where the database's users cannot read it."""
+CHECKPOINT_DIR = "checkpoints"
 
 
 class VirtualClock:
@@ -67,6 +71,12 @@ class DemoResult:
     audit_reason: str = ""
     reminders: int = 0
     escalations: int = 0
+    checkpoints: int = 0
+    checkpoints_file: Path | None = None
+    public_key: Path | None = None
+    key_id: str = ""
+    anchored_to: int | None = None
+    checkpoint_time: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -88,6 +98,14 @@ class DemoResult:
                 "events": self.audit_events,
                 "reason": self.audit_reason,
             },
+            "checkpoints": {
+                "signed": self.checkpoints,
+                "time": self.checkpoint_time,
+                "file": str(self.checkpoints_file or ""),
+                "public_key": str(self.public_key or ""),
+                "key_id": self.key_id,
+                "anchored_to": self.anchored_to,
+            },
         }
 
 
@@ -103,20 +121,29 @@ def run_demo(
     stopping after ``until`` when given (to leave a year half done, for trying things by hand)."""
     out.mkdir(parents=True, exist_ok=True)
     database = out / "tsk.db"
-    if database.exists():
-        raise FileExistsError(f"{database} already exists: give another --out or remove it")
+    key_path = out / KEY_FILE
+    made_before = (key_path, checkpoints.public_path(key_path), out / CHECKPOINT_DIR)
+    for path in (database, *made_before):
+        if path.exists():
+            raise FileExistsError(f"{path} already exists: give another --out or remove it")
     catalog = load_catalog()
     org = load_organisation(municipality, catalog)
     store = Store(f"sqlite:///{database}")
     migrate.upgrade(store)
+    with store.transaction() as session:
+        installation.make_virtual(session)  # the demo's year is virtual time
     clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
     engine = Engine(store, catalog, org, clock)
-    load_into_store(engine, resolve_organisation_path(municipality))
+    setup.load_organisation(engine, resolve_organisation_path(municipality))
+    checkpoints.generate_key(key_path)
+    publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)
     with LocalSmtpServer(out / "maildir") as smtp:
         last = until or dt.date(year, 12, 31)
-        _run_year(engine, clock, year, last, smtp.environment, random.Random(seed), progress)
+        rng = random.Random(seed)
+        _run_year(engine, clock, year, last, smtp.environment, rng, progress, publishing)
         delivered = sum(smtp.handler.per_recipient.values())
     result = _summary(engine, year, out, database, delivered)
+    _check_checkpoints(result, engine, publishing)
     result.calendar.write_bytes(year_calendar(engine, year))
     store.dispose()
     return result
@@ -138,20 +165,26 @@ def _run_year(
     env: dict[str, str],
     rng: random.Random,
     progress: Callable[[int], None] | None,
+    publishing: checkpoints.Publishing,
 ) -> None:
     ticker = Ticker({engine.org.municipality: engine}, worker="demo")
     players = Players(engine, rng)
     orgs = {engine.org.municipality: engine.org}
+    signing = checkpoints.checkpoint_time(engine.org)
     day = dt.date(year, 1, 1)
     while day.year == year and day <= last:
-        for moment in (MORNING, DAYTIME, AFTERNOON):
+        for moment in sorted({MORNING, DAYTIME, AFTERNOON, signing}):
             clock.now = _local(day, moment, engine.org)
+            if moment == signing:  # the day's signed checkpoint, as the scheduler makes it
+                checkpoints.daily_checkpoint(engine.store, orgs, publishing, clock.now, "demo")
             if moment == DAYTIME:
                 if engine.cal.is_working_day(day):
                     players.play(clock.now)
-            else:
+            elif moment in (MORNING, AFTERNOON):
                 ticker.tick(clock.now)
                 compose_due_digests(engine.store, orgs, clock.now)
+            else:
+                continue
             deliver(engine.store, orgs, env, clock.now)
         if progress is not None:
             progress(1)
@@ -178,7 +211,8 @@ def _summary(engine: Engine, year: int, out: Path, database: Path, delivered: in
         result.mails_per_role = _mails_per_role(session, org)
         result.decisions = _decisions(session, org.municipality)
         result.reminders, result.escalations = _notices(session, org.municipality)
-        verified = audit.verify(session)
+    with engine.store.reading() as session:  # a read of its own: one snapshot
+        verified = replay.verify_record(session)
     result.mails_delivered = delivered
     result.audit_ok, result.audit_events, result.audit_reason = (
         verified.ok,
@@ -186,6 +220,26 @@ def _summary(engine: Engine, year: int, out: Path, database: Path, delivered: in
         verified.reason,
     )
     return result
+
+
+def _check_checkpoints(
+    result: DemoResult, engine: Engine, publishing: checkpoints.Publishing
+) -> None:
+    """The checkpoints of the year, checked with the public key against the chain: the audit
+    verdict fails when one does not hold."""
+    result.checkpoint_time = engine.org.audit.checkpoint_time
+    result.public_key = checkpoints.public_path(publishing.key)
+    public_key = checkpoints.load_public_key(result.public_key)
+    result.key_id = checkpoints.key_id(public_key)
+    result.checkpoints_file = publishing.directory / checkpoints.FILE_NAME
+    if not result.checkpoints_file.exists():
+        return  # no day reached its checkpoint time
+    signed, problems = checkpoints.read(result.checkpoints_file)
+    anchored, found = checkpoints.check_store(engine.store, signed, public_key)
+    problems += found
+    result.checkpoints, result.anchored_to = len(signed), anchored
+    if problems and result.audit_ok:
+        result.audit_ok, result.audit_reason = False, problems[0].detail
 
 
 def _cycles(session: Any, municipality: str) -> dict[str, dict[str, int]]:
