@@ -8,9 +8,10 @@ import io
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.dbfixtures import MakeStore
@@ -45,6 +46,19 @@ def append_events(store: Store, count: int, start: int = 1) -> list[AuditEvent]:
     return events
 
 
+def purge_act(*seqs: int, municipality: str = "herrljunga") -> audit.Act:
+    """The event of a purge of the payloads of ``seqs`` (as ``gdpr.purge`` appends it)."""
+    payload = {"before": "2028-01-01T00:00:00+00:00", "seqs": list(seqs), "kept": {}}
+    return audit.Act(
+        municipality,
+        "marie.lind",
+        "kanslichef",
+        audit.PURGE_ACTION,
+        f"municipality:{municipality}",
+        payload,
+    )
+
+
 def check(store: Store) -> audit.VerifyResult:
     with store.reading() as session:
         return audit.verify(session)
@@ -57,8 +71,9 @@ def tamper(store: Store, *statements: str) -> None:
         assert database is not None
         raw = sqlite3.connect(database, isolation_level=None)  # foreign keys off, as by default
         try:
-            raw.execute("DROP TRIGGER IF EXISTS audit_events_no_update")
-            raw.execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
+            triggers = "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            for (trigger,) in raw.execute(triggers).fetchall():  # those of migrations 0001, 0004
+                raw.execute(f"DROP TRIGGER {trigger}")
             for statement in statements:
                 raw.execute(statement)
         finally:
@@ -69,6 +84,41 @@ def tamper(store: Store, *statements: str) -> None:
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         for statement in statements:
             connection.execute(text(statement))
+
+
+def sql_time(store: Store, at: dt.datetime) -> str:
+    """``at`` as a literal the database reads back as that moment (SQLite keeps UTC text)."""
+    at = at.astimezone(dt.UTC)
+    return at.strftime("%Y-%m-%d %H:%M:%S.%f") if store.dialect == "sqlite" else at.isoformat()
+
+
+def forge(store: Store, seq: int, **changes: object) -> None:
+    """Change event ``seq`` and rehash it and every event after it, past the triggers: what an
+    attacker who can write the database and knows the hash function does (only signed
+    checkpoints, or a check of what the events say, catch this)."""
+    with store.reading() as session:
+        later = list(
+            session.scalars(
+                select(AuditEvent).where(AuditEvent.seq >= seq).order_by(AuditEvent.seq)
+            )
+        )
+        before = session.get(AuditEvent, seq - 1)
+        session.expunge_all()
+    prev = before.hash if before is not None else audit.GENESIS
+    statements = []
+    for event in later:
+        if event.seq == seq:
+            for name, value in changes.items():
+                setattr(event, name, value)
+        event.prev_hash = prev
+        event.hash = prev = audit.event_hash(event)
+        values = {"at": sql_time(store, event.at), "prev_hash": event.prev_hash}
+        values |= {name: str(getattr(event, name)) for name in changes if name != "at"}
+        assignments = ", ".join(f"{name} = '{value}'" for name, value in values.items())
+        statements.append(
+            f"UPDATE audit_events SET {assignments}, hash = '{event.hash}' WHERE seq = {event.seq}"
+        )
+    tamper(store, *statements)
 
 
 @pytest.fixture
@@ -183,7 +233,8 @@ def test_edited_event_is_named(chain: Store) -> None:
     assert result.first_broken == 4
     assert result.reason == "event 4: hash does not match its contents (edited?)"
     assert result.checked == 10
-    assert result.problems == (result.reason,)
+    assert result.problems == (audit.Problem(4, "edited", result.reason),)
+    assert result.problem_count == 1
 
 
 def test_edit_with_recomputed_hash_breaks_the_next_link(chain: Store) -> None:
@@ -273,7 +324,9 @@ def test_swapped_events_are_detected(chain: Store) -> None:
         "event 3: neither its contents nor its link to event 2 match"
         " (moved, reordered or replaced?)"
     )
-    assert any(problem.startswith("event 6:") for problem in result.problems)
+    assert any(problem.detail.startswith("event 6:") for problem in result.problems)
+    kinds = {problem.kind for problem in result.problems}
+    assert {"reordered", "time_backwards"} <= kinds  # event 6 was written 3 hours after 3
 
 
 def test_edited_payload_is_detected(chain: Store) -> None:
@@ -299,11 +352,11 @@ def test_many_problems_are_counted_not_all_listed(
 
     result = check(chain)
 
-    assert result.problems[:2] == (
+    assert [problem.detail for problem in result.problems] == [
         "event 2: hash does not match its contents (edited?)",
         "event 4: hash does not match its contents (edited?)",
-    )
-    assert result.problems[2] == "... and 2 more problems"
+    ]
+    assert result.problem_count == 4
 
 
 # --- purging personal data ----------------------------------------------------------------------
@@ -313,7 +366,7 @@ def test_purged_payload_keeps_the_chain_intact(chain: Store) -> None:
     purged_at = T0 + dt.timedelta(days=365)
     with chain.transaction() as session:
         audit.purge(session, 4, purged_at)
-        audit.append(session, act(11, action="audit.purge", subject="audit:4"), purged_at)
+        audit.append(session, purge_act(4), purged_at)
 
     result = check(chain)
 
@@ -336,11 +389,149 @@ def test_edit_disguised_as_a_purge_is_detected(chain: Store) -> None:
 
     assert result.first_broken == 6
     assert result.reason == "event 6: payload is marked purged but is not empty (edited?)"
+    assert [problem.kind for problem in result.problems] == ["payload_edited"]
 
 
 def test_purging_an_unknown_event_is_refused(store: Store) -> None:
     with pytest.raises(NotFound, match="audit event 42"), store.transaction() as session:
         audit.purge(session, 42, T0)
+
+
+def fake_purge(store: Store, *seqs: int) -> None:
+    """Mark payloads purged directly in the database, as no purge did."""
+    when = sql_time(store, T0 + dt.timedelta(days=400))
+    tamper(
+        store,
+        *(
+            f"""UPDATE audit_payloads SET payload = '{{"purged": true}}', purged_at = '{when}'"""
+            f" WHERE seq = {seq}"
+            for seq in seqs
+        ),
+    )
+
+
+def test_purge_with_no_purge_event_is_fake(chain: Store) -> None:
+    fake_purge(chain, 4)
+
+    result = check(chain)
+
+    assert result.problems == (
+        audit.Problem(
+            4,
+            "fake_purge",
+            "event 4 (task.done): payload is marked purged, but no later personal_data.purged"
+            " event of herrljunga covers it (fake purge?)",
+        ),
+    )
+
+
+def test_purge_of_an_act_that_is_never_purged_is_fake(chain: Store) -> None:
+    """Even with a purge event naming it: only acts with free text are ever purged."""
+    purged_at = T0 + dt.timedelta(days=400)
+    with chain.transaction() as session:
+        audit.append(session, act(11, action="decision.recorded"), T0 + dt.timedelta(hours=11))
+    with chain.transaction() as session:
+        audit.purge(session, 11, purged_at)
+        audit.append(session, purge_act(11), purged_at)
+
+    result = check(chain)
+
+    assert [(p.seq, p.kind) for p in result.problems] == [(11, "fake_purge")]
+    assert result.reason == (
+        "event 11 (decision.recorded): payload is marked purged, but a decision.recorded event"
+        " holds no personal data and is never purged (fake purge?)"
+    )
+
+
+def test_a_purge_event_covers_only_earlier_events_of_its_municipality(chain: Store) -> None:
+    purged_at = T0 + dt.timedelta(days=400)
+    with chain.transaction() as session:
+        # 4 is Herrljunga's, 6 Tranemo's: a purge by Tranemo cannot cover 4, nor 12 (later)
+        audit.append(session, purge_act(4, 6, 12, municipality="tranemo"), purged_at)
+        audit.append(session, act(12), purged_at)
+    with chain.transaction() as session:
+        for seq in (4, 6, 12):
+            audit.purge(session, seq, purged_at)
+
+    result = check(chain)
+
+    assert [(p.seq, p.kind) for p in result.problems] == [(4, "fake_purge"), (12, "fake_purge")]
+
+
+def test_an_older_purge_event_covers_what_is_before_its_cut_off(chain: Store) -> None:
+    """A purge event from before purge events listed their events: its cut-off says."""
+    purged_at = T0 + dt.timedelta(days=400)
+    cut_off = T0 + dt.timedelta(hours=5, minutes=30)
+    legacy = replace(purge_act(), payload={"before": cut_off.isoformat(), "audit_payloads": 2})
+    with chain.transaction() as session:
+        for seq in (2, 4, 7):  # 7 is after the cut-off
+            audit.purge(session, seq, purged_at)
+        audit.append(session, legacy, purged_at)
+
+    result = check(chain)
+
+    assert [(p.seq, p.kind) for p in result.problems] == [(7, "fake_purge")]
+
+
+def test_an_edited_purge_event_covers_nothing(chain: Store) -> None:
+    purged_at = T0 + dt.timedelta(days=400)
+    with chain.transaction() as session:
+        audit.purge(session, 4, purged_at)
+        audit.append(session, purge_act(4), purged_at)
+    tamper(chain, """UPDATE audit_payloads SET payload = '{"seqs": [4, 5]}' WHERE seq = 11""")
+    fake_purge(chain, 5)
+
+    result = check(chain)
+
+    assert [(p.seq, p.kind) for p in result.problems] == [
+        (4, "fake_purge"),
+        (5, "fake_purge"),
+        (11, "payload_edited"),
+    ]
+
+
+# --- time --------------------------------------------------------------------------------------
+
+
+def test_time_going_backwards_is_named(chain: Store) -> None:
+    """Event 5 back-dated by 3 hours and the chain rehashed from it: the links hold, time not."""
+    forge(chain, 5, at=T0 + dt.timedelta(hours=1))
+
+    result = check(chain)
+
+    assert result.problems == (
+        audit.Problem(
+            5,
+            "time_backwards",
+            "event 5: its time 2027-03-01 09:00:00 UTC is 3 h before event 4"
+            " (2027-03-01 12:00:00 UTC); clocks may differ by 5 min at most"
+            " (back-dated or inserted?)",
+        ),
+    )
+    assert result.first_broken == 5
+
+
+def test_clocks_may_differ_by_the_stated_skew(store: Store) -> None:
+    """Two workers whose clocks differ by a few minutes write a chain whose times go back a
+    little: that passes; more than ``CLOCK_SKEW``, or a slow drift back, does not."""
+    skew = audit.CLOCK_SKEW
+    offsets = [
+        dt.timedelta(0),
+        -skew + dt.timedelta(seconds=30),  # within the skew of the latest time seen
+        dt.timedelta(minutes=1),
+        dt.timedelta(minutes=1) - skew + dt.timedelta(seconds=1),
+        # 2 min before the event just before it, but 7 min before the latest (event 3)
+        dt.timedelta(minutes=1) - skew - dt.timedelta(minutes=2),
+        dt.timedelta(minutes=2),
+    ]
+    for i, offset in enumerate(offsets, start=1):
+        with store.transaction() as session:
+            audit.append(session, act(i), T0 + offset)
+
+    result = check(store)
+
+    assert [(p.seq, p.kind) for p in result.problems] == [(5, "time_backwards")]
+    assert "is 7 min before event 3" in result.reason
 
 
 # --- concurrent appends ---------------------------------------------------------------------

@@ -412,12 +412,15 @@ def test_audit_verify_names_the_first_broken_event(
         tsk.ok("task", "done", str(task["id"]), as_=task["assignees"][0])
     assert tsk.ok("audit", "verify") == {
         "ok": True,
-        "checked": 5,
-        "first_broken": None,
-        "reason": "all 5 events are intact",
-        "head_hash": tsk.ok("audit")[-1]["hash"],
+        "events": 5,
+        "anchored_to": None,  # no checkpoints given
+        "unanchored": 5,
         "problems": [],
     }
+    head = tsk.ok("audit")[-1]["hash"]
+    assert tsk.text("audit", "verify").splitlines()[0] == (
+        f"OK: 5 händelser, kedjan är hel (senaste hash {head[:16]}…)"
+    )
 
     tamper(store, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 3")
 
@@ -430,7 +433,12 @@ def test_audit_verify_names_the_first_broken_event(
     as_json = tsk("audit", "verify", "--json")
     assert as_json.exit_code == 1
     report = json.loads(as_json.stdout)
-    assert (report["ok"], report["first_broken"], report["checked"]) == (False, 3, 5)
+    assert (report["ok"], report["events"]) == (False, 6)  # the failed check before is one
+    assert report["problems"][0] == {
+        "seq": 3,
+        "kind": "edited",
+        "detail": "event 3: hash does not match its contents (edited?)",
+    }
 
 
 def test_audit_verify_finds_a_changed_document(

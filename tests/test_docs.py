@@ -2,7 +2,7 @@
 
 A ```` ```console ```` block holds commands (lines starting with ``$ ``) each followed by the
 output people should expect. The test runs each command with bash in a fresh folder holding a
-half-run demo year of Herrljunga (``demo/``, made by ``tsk demo --year 2027 --until 2027-03-10``),
+half-run demo year of Herrljunga (``demo/``, made by ``tsk demo --year 2027 --until 2027-03-09``),
 commands of one file sharing that folder in order. Every expected line must appear in the
 actual output, in order; ``...`` stands for any lines. A command expected to fail ends in
 ``# exit N``. ``$ export NAME=value`` sets a variable for the file's later commands.
@@ -74,7 +74,7 @@ def documented() -> list[tuple[Path, list[Command]]]:
 @pytest.fixture(scope="session")
 def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("docs-demo")
-    args = ["demo", "--year", "2027", "--until", "2027-03-10", "--out", "demo", "--json"]
+    args = ["demo", "--year", "2027", "--until", "2027-03-09", "--out", "demo", "--json"]
     subprocess.run([tsk(), *args], cwd=base, check=True, capture_output=True, env=environment())
     return base / "demo"
 

@@ -5,10 +5,14 @@ payload is stored apart (``audit_payloads``) and only its digest is chained, so 
 data from a payload does not break the chain. Appending serialises on the chain's head: SQLite
 write transactions are already exclusive; PostgreSQL takes a transaction-level advisory lock.
 
-``verify`` recomputes the chain and locates any edit, deletion or reordering. What it cannot see
-on its own is the removal of the newest events (the chain is then shorter, but intact); compare
-``VerifyResult.head_hash`` and ``checked`` with a copy kept elsewhere (a printed report, a mail)
-to catch that too. Database triggers refuse UPDATE and DELETE of events in the first place.
+``verify`` recomputes the chain and locates any edit, deletion or reordering, a payload that
+no longer matches its digest, a payload "purged" without a purge event that covers it (or of an
+act that is never purged), and time going backwards along the chain (beyond ``CLOCK_SKEW``).
+Each thing found is a ``Problem`` with a stable ``kind``. What it cannot see on its own is the
+removal of the newest events (the chain is then shorter, but intact): signed checkpoints kept off
+the database (``tsk_workflow.checkpoints``) catch that. ``replay.verify_record`` adds the rest
+of the record: the documents, and the state (decisions, cycles, tasks) replayed from the events.
+Database triggers refuse UPDATE and DELETE of events in the first place.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import hashlib
 import io
 import json
 import operator
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -191,11 +195,24 @@ def purge(session: Session, seq: int, at: dt.datetime) -> None:
     """Replace the payload of event ``seq`` with ``PURGED`` (personal data gone, chain intact).
 
     The event itself, with the digest of what the payload was, stays. Record the purge itself as
-    an act of its own with ``append`` in the same transaction.
+    an act of its own with ``append`` in the same transaction. A payload purged already is left
+    as it is (with the time of its first purge).
+
+    The database refuses every other change of a payload (a trigger, migration 0004). On
+    PostgreSQL the application's role may not UPDATE the audit tables at all: the purge goes
+    through ``tsk_purge_payload``, a function that runs as the tables' owner and can do nothing
+    but this; it checks that ``PURGED`` is the value it writes.
     """
     stored = session.get(AuditPayload, seq)
     if stored is None:
         raise NotFound(f"audit event {seq} has no payload to purge")
+    if stored.purged_at is not None:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        call = text("SELECT tsk_purge_payload(:seq, :at, CAST(:payload AS jsonb))")
+        session.execute(call, {"seq": seq, "at": at, "payload": json.dumps(PURGED)})
+        session.expire(stored)  # read again from the row the function wrote
+        return
     stored.payload = dict(PURGED)
     stored.purged_at = at
     session.flush()
@@ -203,110 +220,320 @@ def purge(session: Session, seq: int, at: dt.datetime) -> None:
 
 # --- verifying -------------------------------------------------------------------------------
 
+CLOCK_SKEW = dt.timedelta(minutes=5)
+"""How much earlier than the latest event before it an event may be stamped: the machines that
+append (several workers on one PostgreSQL, each with its own clock) may disagree by this much.
+An event stamped earlier than that is reported (``time_backwards``) and becomes the new
+reference, so one step back is reported once and a slow drift back is caught too."""
+
+PURGE_ACTION = "personal_data.purged"
+"""The act that purges personal data from payloads (``gdpr.purge``)."""
+
+PURGEABLE_ACTIONS = frozenset({"cycle.advanced", "cycle.closed", "task.done"})
+"""The only actions whose payloads hold free text written by a person, so the only ones whose
+payload a purge may replace (``gdpr`` purges nothing else)."""
+
+KEPT_ON_PURGE = (
+    "trigger",
+    "from",
+    "to",
+    "task",
+    "key",
+    "step",
+    "cancelled_tasks",
+    "automatic",
+    "late",
+    "forced",
+    "state",
+)
+"""The fields of a purged payload that hold no personal data and that replaying the state needs:
+the purge event restates them (its payload's ``kept``), as the purged payload is ``PURGED``."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing ``verify`` found wrong: the event it concerns (None when there is no single
+    event, such as a checkpoint file that cannot be read), a short kind for programs
+    (``edited``, ``missing``, ``checkpoint_signature``, ...), and what it means in words."""
+
+    seq: int | None
+    kind: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seq": self.seq, "kind": self.kind, "detail": self.detail}
+
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The outcome of ``verify``: ``reason`` is the first problem, in words for people."""
+    """The outcome of ``verify``.
+
+    ``problems`` are ordered by the event they concern (those about no event last), at most
+    ``MAX_PROBLEMS`` of them; ``problem_count`` counts them all. ``first_broken`` is the
+    smallest event named by a problem, ``reason`` the first problem in words (or, when all is
+    well, that it is). ``hashes`` holds the chain's hashes at the events asked for
+    (``hashes_at``: the sequence numbers that checkpoints cover); ``anchored_to`` is the newest
+    event a valid checkpoint covers, when checkpoints were checked.
+    """
 
     ok: bool
     checked: int
     first_broken: int | None
     reason: str
     head_hash: str | None = None
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
+    head_seq: int | None = None
+    problem_count: int = 0
+    hashes: Mapping[int, str] = field(default_factory=dict)
+    anchored_to: int | None = None
+
+    @property
+    def unanchored(self) -> int:
+        """How many events come after the newest one a checkpoint covers (all without one)."""
+        if self.head_seq is None:
+            return 0
+        if self.anchored_to is None:
+            return self.checked
+        return max(0, self.head_seq - self.anchored_to)
 
 
-def with_problems(result: VerifyResult, problems: Sequence[str]) -> VerifyResult:
-    """``result`` with further problems found outside the chain (e.g. changed documents)."""
+def _order(problem: Problem) -> tuple[bool, int]:
+    return (problem.seq is None, problem.seq or 0)
+
+
+def with_problems(
+    result: VerifyResult, problems: Sequence[Problem], *, count: int | None = None
+) -> VerifyResult:
+    """``result`` with further problems found outside the chain (documents, the state replayed,
+    checkpoints); ``count`` is how many there were when ``problems`` lists only some."""
     if not problems:
         return result
-    reason = result.reason if not result.ok else problems[0]
-    return replace(result, ok=False, reason=reason, problems=(*result.problems, *problems))
+    merged = sorted((*result.problems, *problems), key=_order)[:MAX_PROBLEMS]
+    first = merged[0]
+    return replace(
+        result,
+        ok=False,
+        first_broken=first.seq,
+        reason=first.detail,
+        problems=tuple(merged),
+        problem_count=result.problem_count + (len(problems) if count is None else count),
+    )
+
+
+@dataclass(frozen=True)
+class PurgeEvent:
+    """A ``personal_data.purged`` event: which events it purged (``seqs``; older purges said
+    only their cut-off, ``before``) and what it kept of their payloads (``kept``). ``intact``
+    when its own payload is there, unpurged and matches its digest: only then does it count."""
+
+    seq: int
+    municipality: str
+    before: dt.datetime | None
+    seqs: frozenset[int] | None
+    kept: Mapping[int, Mapping[str, Any]]
+    intact: bool
+
+    def covers(self, seq: int, municipality: str, at: dt.datetime) -> bool:
+        if not self.intact or seq >= self.seq or municipality != self.municipality:
+            return False
+        if self.seqs is not None:
+            return seq in self.seqs
+        return self.before is not None and at < self.before
+
+
+def purge_events(session: Session) -> list[PurgeEvent]:
+    """The purge events of the chain, oldest first (a handful: one per purge)."""
+    query = (
+        select(
+            AuditEvent.seq,
+            AuditEvent.municipality,
+            AuditEvent.payload_digest,
+            AuditPayload.payload,
+            AuditPayload.purged_at,
+        )
+        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
+        .where(AuditEvent.action == PURGE_ACTION)
+        .order_by(AuditEvent.seq)
+    )
+    return [_purge_event(row) for row in session.execute(query).mappings()]
+
+
+def _purge_event(row: Mapping[Any, Any]) -> PurgeEvent:
+    payload = row["payload"] if isinstance(row["payload"], dict) else {}
+    intact = row["purged_at"] is None and digest(payload) == row["payload_digest"]
+    try:
+        before = dt.datetime.fromisoformat(str(payload["before"])) if "before" in payload else None
+        seqs = frozenset(int(s) for s in payload["seqs"]) if "seqs" in payload else None
+        kept = {int(s): dict(fields) for s, fields in dict(payload.get("kept") or {}).items()}
+    except (TypeError, ValueError, AttributeError):
+        before, seqs, kept, intact = None, None, {}, False
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=dt.UTC)
+    return PurgeEvent(int(row["seq"]), str(row["municipality"]), before, seqs, kept, intact)
+
+
+Observer = Callable[[Mapping[Any, Any], Mapping[str, Any] | None], None]
+"""Called with each event of the chain, in order, and its payload as far as it is known: the
+stored one; for a purged event, what its purge event kept of it (None if nothing); None when
+the payload is missing."""
 
 
 @dataclass
 class _Checker:
-    """Walks the chain in ``seq`` order, one row at a time, remembering only the previous link."""
+    """Walks the chain in ``seq`` order, one row at a time, remembering only the previous link
+    (and the latest time seen)."""
 
+    purges: Sequence[PurgeEvent] = ()
+    hashes_at: Collection[int] = frozenset()
     checked: int = 0
     prev_seq: int = 0
     prev_hash: str = GENESIS
-    first_broken: int | None = None
-    problems: list[str] = field(default_factory=list)
+    latest: tuple[int, dt.datetime] | None = None
+    problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
+    hashes: dict[int, str] = field(default_factory=dict)
 
-    def feed(self, row: Mapping[Any, Any]) -> None:
+    def feed(self, row: Mapping[Any, Any]) -> Mapping[str, Any] | None:
+        """Check one event; return its payload as far as it is known (``Observer``)."""
         seq = int(row["seq"])
         gap = seq != self.prev_seq + 1
         if gap:
-            self._problem(self.prev_seq + 1, _gap_message(self.prev_seq, seq))
+            self._problem(self.prev_seq + 1, *_gap_problem(self.prev_seq, seq))
         contents_ok = _chain_hash(row) == row["hash"]
         link_ok = gap or row["prev_hash"] == self.prev_hash
         if not (contents_ok and link_ok):
-            self._problem(seq, _link_message(seq, self.prev_seq, contents_ok, link_ok))
-        payload_problem = _payload_message(row)
-        if payload_problem:
-            self._problem(seq, payload_problem)
+            self._problem(seq, *_link_problem(seq, self.prev_seq, contents_ok, link_ok))
+        payload, problem = self._payload(row)
+        if problem:
+            self._problem(seq, *problem)
+        self._time(seq, row["at"])
+        if seq in self.hashes_at:
+            self.hashes[seq] = row["hash"]
         self.checked += 1
         self.prev_seq, self.prev_hash = seq, row["hash"]
+        return payload
 
-    def _problem(self, seq: int, message: str) -> None:
-        if self.first_broken is None:
-            self.first_broken = seq
+    def _payload(
+        self, row: Mapping[Any, Any]
+    ) -> tuple[Mapping[str, Any] | None, tuple[str, str] | None]:
+        seq, action = row["seq"], row["action"]
+        if row["payload_seq"] is None:
+            return None, ("payload_missing", f"event {seq}: its payload is missing (deleted?)")
+        payload = row["payload"]
+        if row["purged_at"] is None:
+            if digest(payload) != row["payload_digest"]:
+                return None, (
+                    "payload_edited",
+                    f"event {seq}: payload does not match its digest (edited?)",
+                )
+            return payload, None
+        # A purge may only remove: a "purged" payload with content could hide an edit.
+        if payload != PURGED:
+            return None, (
+                "payload_edited",
+                f"event {seq}: payload is marked purged but is not empty (edited?)",
+            )
+        if action not in PURGEABLE_ACTIONS:
+            return None, (
+                "fake_purge",
+                f"event {seq} ({action}): payload is marked purged, but a {action} event holds"
+                " no personal data and is never purged (fake purge?)",
+            )
+        cover = next(
+            (p for p in self.purges if p.covers(seq, row["municipality"], row["at"])), None
+        )
+        if cover is None:
+            return None, (
+                "fake_purge",
+                f"event {seq} ({action}): payload is marked purged, but no later"
+                f" {PURGE_ACTION} event of {row['municipality']} covers it (fake purge?)",
+            )
+        return cover.kept.get(seq), None
+
+    def _time(self, seq: int, at: dt.datetime) -> None:
+        if self.latest is not None and at < self.latest[1] - CLOCK_SKEW:
+            before_seq, before_at = self.latest
+            self._problem(
+                seq,
+                "time_backwards",
+                f"event {seq}: its time {_when(at)} is {_span(before_at - at)} before event"
+                f" {before_seq} ({_when(before_at)}); clocks may differ by"
+                f" {_span(CLOCK_SKEW)} at most (back-dated or inserted?)",
+            )
+            self.latest = (seq, at)
+        elif self.latest is None or at > self.latest[1]:
+            self.latest = (seq, at)
+
+    def _problem(self, seq: int, kind: str, detail: str) -> None:
         self.problem_count += 1
         if len(self.problems) < MAX_PROBLEMS:
-            self.problems.append(message)
+            self.problems.append(Problem(seq, kind, detail))
 
     def result(self) -> VerifyResult:
         head = None if self.checked == 0 else self.prev_hash
+        head_seq = None if self.checked == 0 else self.prev_seq
         if self.problem_count == 0:
             reason = f"all {self.checked} events are intact"
-            return VerifyResult(True, self.checked, None, reason, head)
-        problems = list(self.problems)
-        if self.problem_count > len(problems):
-            problems.append(f"... and {self.problem_count - len(problems)} more problems")
+            return VerifyResult(
+                True, self.checked, None, reason, head, (), head_seq, 0, dict(self.hashes)
+            )
+        problems = sorted(self.problems, key=_order)
         return VerifyResult(
-            False, self.checked, self.first_broken, problems[0], head, tuple(problems)
+            False,
+            self.checked,
+            problems[0].seq,
+            problems[0].detail,
+            head,
+            tuple(problems),
+            head_seq,
+            self.problem_count,
+            dict(self.hashes),
         )
 
 
-def _gap_message(prev_seq: int, seq: int) -> str:
+def _when(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _span(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}" + (
+                f" {seconds % size // 60} min" if unit == "h" and seconds % size >= 60 else ""
+            )
+    return f"{seconds} s"
+
+
+def _gap_problem(prev_seq: int, seq: int) -> tuple[str, str]:
     first, last = prev_seq + 1, seq - 1
     if last < first:  # pragma: no cover - seq is a primary key read in order
-        return f"event {seq} is out of order after event {prev_seq}"
+        return "reordered", f"event {seq} is out of order after event {prev_seq}"
     missing = (
         f"event {first} is missing" if first == last else f"events {first}..{last} are missing"
     )
     if prev_seq == 0:
-        return f"{missing}: the chain starts at {seq}"
-    return f"{missing}: the sequence jumps from {prev_seq} to {seq}"
+        return "missing", f"{missing}: the chain starts at {seq}"
+    return "missing", f"{missing}: the sequence jumps from {prev_seq} to {seq}"
 
 
-def _link_message(seq: int, prev_seq: int, contents_ok: bool, link_ok: bool) -> str:
+def _link_problem(seq: int, prev_seq: int, contents_ok: bool, link_ok: bool) -> tuple[str, str]:
     if not contents_ok and not link_ok:
-        return (
+        return "reordered", (
             f"event {seq}: neither its contents nor its link to event {prev_seq} match"
             " (moved, reordered or replaced?)"
         )
     if not contents_ok:
-        return f"event {seq}: hash does not match its contents (edited?)"
+        return "edited", f"event {seq}: hash does not match its contents (edited?)"
     if prev_seq == 0:
-        return f"event {seq}: previous hash is not the start of the chain (events removed?)"
-    return f"event {seq}: previous hash does not match event {prev_seq} (deleted or reordered?)"
-
-
-def _payload_message(row: Mapping[Any, Any]) -> str | None:
-    seq = row["seq"]
-    if row["payload_seq"] is None:
-        return f"event {seq}: its payload is missing (deleted?)"
-    if row["purged_at"] is not None:
-        # A purge may only remove: a "purged" payload with content could hide an edit.
-        if row["payload"] != PURGED:
-            return f"event {seq}: payload is marked purged but is not empty (edited?)"
-        return None
-    if digest(row["payload"]) != row["payload_digest"]:
-        return f"event {seq}: payload does not match its digest (edited?)"
-    return None
+        return (
+            "link",
+            f"event {seq}: previous hash is not the start of the chain (events removed?)",
+        )
+    return (
+        "link",
+        f"event {seq}: previous hash does not match event {prev_seq} (deleted or reordered?)",
+    )
 
 
 def _chain_rows() -> Select[Any]:
@@ -323,16 +550,28 @@ def _chain_rows() -> Select[Any]:
     )
 
 
-def verify(session: Session) -> VerifyResult:
+def verify(
+    session: Session, *, observe: Observer | None = None, hashes_at: Collection[int] = ()
+) -> VerifyResult:
     """Recompute the whole chain, oldest event first, and say where it breaks, if it does.
 
-    Streams the events (``yield_per``), so a chain of millions of events is checked in constant
-    memory. Each payload that is present and not purged is checked against its digest.
+    Each link's hash and its link to the one before; each payload that is present and not
+    purged against its digest; each purged payload against the purge events (a first, small
+    query), which must be later, of the same municipality, and name it (or, for older purges,
+    have a cut-off after it), and only for ``PURGEABLE_ACTIONS``; and that time does not go
+    back by more than ``CLOCK_SKEW``. Streams the events (``yield_per``), so a chain of millions
+    of events is checked in constant memory; ``observe`` sees each event on the way (the state
+    is replayed so: ``tsk_workflow.replay``), and the hashes at ``hashes_at`` are kept.
+
+    The state (decisions, cycles, tasks, documents) is not looked at here: see
+    ``replay.verify_record``, which checks everything the record claims.
     """
-    checker = _Checker()
+    checker = _Checker(purges=purge_events(session), hashes_at=frozenset(hashes_at))
     rows = session.execute(_chain_rows().execution_options(yield_per=YIELD_PER))
     for row in rows.mappings():
-        checker.feed(row)
+        payload = checker.feed(row)
+        if observe is not None:
+            observe(row, payload)
     return checker.result()
 
 

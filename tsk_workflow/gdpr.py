@@ -11,7 +11,9 @@ What is free text (and may name private persons, however often the forms say not
   by a person (``cycle.advanced``, ``cycle.closed``, ``task.done``) or ``answers`` with a text
   answer (``task.done``). The whole payload is replaced by ``audit.PURGED`` (``audit.purge``):
   the chain is built over payload digests, so it still verifies; the event itself (who, when,
-  what, on which cycle) stays.
+  what, on which cycle) stays, and so do the fields of its payload that hold no personal data
+  (``audit.KEPT_ON_PURGE``: the task, the step moved to, the tasks cancelled...), restated in
+  the purge event (below) for ``tsk audit verify`` to replay the state with.
 
 Kept on purpose: who did what and when (the staff's ids in the audit trail: that is what the
 trail is for), the answers to choice, town, area, date and number questions (the statistics of
@@ -22,8 +24,10 @@ plan; ``tsk audit verify`` checks them against their recorded SHA-256).
 
 The cut-off (``--before``) may not be later than now minus the organisation's
 ``privacy.retention`` (an ISO 8601 duration, ``P3Y`` by default) unless forced, and never later
-than now. The purge is one act: the text goes, and an audit event ``personal_data.purged`` with
-the counts (and nothing else) is appended, in one transaction. Only the kanslichef (or a deputy
+than now. The purge is one act: the text goes, and an audit event ``personal_data.purged`` is
+appended, in one transaction, with the counts, the events whose payloads it purged (``seqs``;
+``tsk audit verify`` holds a purged payload valid only when a later purge event lists it) and
+what was kept of them (``kept``: ``{"seq": {field: value}}``, no personal data). Only the kanslichef (or a deputy
 for the kanslichef), who answers for the archive, may purge. Purging again changes nothing.
 """
 
@@ -50,7 +54,7 @@ from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMes
 PURGER_ROLES = ("kanslichef",)
 """Who may purge: whoever holds (or deputises for) one of these roles."""
 
-ACTION = "personal_data.purged"
+ACTION = audit.PURGE_ACTION
 NOTE_KEYS = ("note",)
 
 
@@ -113,7 +117,7 @@ def purge(
     dry_run: bool = False,
 ) -> PurgeResult:
     """Remove the free text older than ``before`` (see the module's docstring): one act."""
-    who = engine.actor(actor)
+    who = engine.actor(actor, "personal_data.purge")
     cutoff = cutoff_of(before, engine)
     try:
         return _purge(engine, who, before, cutoff, force=force, dry_run=dry_run)
@@ -145,6 +149,7 @@ def _purge(
             )
         municipality = engine.org.municipality
         task_notes, task_answers = _tasks(session, engine.catalog, municipality, cutoff)
+        purged = _audit(session, engine.catalog, municipality, cutoff, now)
         result = PurgeResult(
             before=cutoff,
             latest_allowed=latest,
@@ -155,7 +160,7 @@ def _purge(
             task_answers=task_answers,
             cycle_notes=_cycles(session, municipality, cutoff),
             mail_notes=_mail(session, municipality, cutoff),
-            audit_payloads=_audit(session, engine.catalog, municipality, cutoff, now),
+            audit_payloads=len(purged),
         )
         if dry_run:
             raise _DryRun(result)
@@ -164,6 +169,11 @@ def _purge(
             "retention": result.retention,
             "forced": result.forced,
             **result.counts(),
+            # Which events were purged, and what of their payloads holds no personal data: the
+            # replay of the state needs it (``tsk_workflow.replay``); ``audit verify`` holds a
+            # purged payload valid only when a purge event lists it.
+            "seqs": [seq for seq, _kept in purged],
+            "kept": {str(seq): kept for seq, kept in purged},
         }
         act = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
         event = audit.append(session, act, now)
@@ -283,24 +293,27 @@ def _scrub(value: Any) -> Any:
 
 def _audit(
     session: Session, catalog: Catalog, municipality: str, cutoff: dt.datetime, now: dt.datetime
-) -> int:
+) -> list[tuple[int, dict[str, Any]]]:
+    """Purge the payloads holding free text (of ``audit.PURGEABLE_ACTIONS`` only): each purged
+    event's seq, with the fields of its payload that are not personal (``audit.KEPT_ON_PURGE``)."""
     query = (
         select(AuditEvent.seq, AuditEvent.actor, AuditEvent.cycle_id, AuditPayload.payload)
         .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
         .where(
             AuditEvent.municipality == municipality,
             AuditEvent.at < cutoff,
+            AuditEvent.action.in_(sorted(audit.PURGEABLE_ACTIONS)),
             AuditPayload.purged_at.is_(None),
         )
         .order_by(AuditEvent.seq)
     )
     processes: dict[int, str] = {}
-    count = 0
+    purged: list[tuple[int, dict[str, Any]]] = []
     for seq, actor, cycle_id, payload in session.execute(query).all():
         if _personal(session, catalog, actor, cycle_id, payload, processes):
             audit.purge(session, seq, now)
-            count += 1
-    return count
+            purged.append((seq, {k: payload[k] for k in audit.KEPT_ON_PURGE if k in payload}))
+    return purged
 
 
 def _personal(

@@ -1,13 +1,22 @@
-"""``tsk audit``: who did and decided what, exported, and the chain verified."""
+"""``tsk audit``: who did and decided what, exported, and the record verified."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.context import TskGroup, emit_json, settings
+from tsk_workflow.cli.context import TskGroup, emit_json, one_line, settings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from tsk_workflow.audit import Problem, VerifyResult
+    from tsk_workflow.checkpoints import Checkpoint
 
 DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
 
@@ -31,7 +40,7 @@ def audit(
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """The audit trail, oldest first; 'tsk audit verify' checks the hash chain."""
+    """The audit trail, oldest first; 'tsk audit verify' checks everything it claims."""
     if ctx.invoked_subcommand is not None:
         return
     from tsk_workflow import audit as trail
@@ -127,37 +136,208 @@ def _refused(store: object, municipality: str | None, actor: str | None, as_json
 
 
 @audit.command()
+@click.option(
+    "--checkpoints",
+    "checkpoints_path",
+    type=click.Path(path_type=Path),
+    help="Signed checkpoints of the chain (checkpoints.jsonl, or its folder)",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The public key the checkpoints are signed with",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON only")
 @click.pass_context
-def verify(ctx: click.Context, as_json: bool) -> None:
-    """Recompute the hash chain; exit 1 naming the first broken event."""
-    from tsk_workflow import audit as trail
-    from tsk_workflow.engine.documents import verify_documents
+def verify(
+    ctx: click.Context, checkpoints_path: Path | None, public_key: Path | None, as_json: bool
+) -> None:
+    """Check everything the record claims: the hash chain, purges, the order of time, the
+    documents, and the decisions, cycles and tasks replayed from the events; with
+    --checkpoints, that the chain is the one signed. Exit 1 on any problem, which is itself
+    recorded in the trail (audit.verification_failed)."""
+    from dataclasses import replace
 
+    from tsk_workflow import audit as trail
+    from tsk_workflow import replay
+
+    if (checkpoints_path is None) != (public_key is None):
+        raise click.UsageError("give --checkpoints and --public-key together")
+    signed = _signed(checkpoints_path, public_key)
     store = runtime.open_store(ctx)
     with store.reading() as session:
-        result = trail.verify(session)
-        documents = verify_documents(session)
-    if documents:
-        result = trail.with_problems(result, documents)
+        result = replay.verify_record(session, hashes_at=signed.wanted if signed else ())
+    if signed is not None:
+        anchored, found = signed.check(result)
+        result = trail.with_problems(replace(result, anchored_to=anchored), found)
     if as_json:
         emit_json(
             {
                 "ok": result.ok,
-                "checked": result.checked,
-                "first_broken": result.first_broken,
-                "reason": result.reason,
-                "head_hash": result.head_hash,
-                "problems": list(result.problems),
+                "events": result.checked,
+                "anchored_to": result.anchored_to,
+                "unanchored": result.unanchored,
+                "problems": [problem.to_dict() for problem in result.problems],
             }
         )
-    elif result.ok:
+    else:
+        _print_verified(result, signed is not None)
+    if not result.ok:
+        _record_failure(ctx, store, result)
+        raise click.exceptions.Exit(1)
+
+
+SHOWN_PROBLEMS = 10
+"""Problems printed in words; ``--json`` lists them all (up to ``audit.MAX_PROBLEMS``)."""
+
+
+class _Signed(NamedTuple):
+    """The checkpoints read, the key, and the lines of the file that could not be read."""
+
+    checkpoints: Sequence[Checkpoint]
+    key: Ed25519PublicKey
+    unreadable: Sequence[Problem]
+
+    @property
+    def wanted(self) -> set[int]:
+        from tsk_workflow import checkpoints
+
+        return checkpoints.seqs_wanted(self.checkpoints)
+
+    def check(self, result: VerifyResult) -> tuple[int | None, list[Problem]]:
+        from tsk_workflow import checkpoints
+
+        anchored, found = checkpoints.check(
+            self.checkpoints, self.key, result.hashes, result.head_seq or 0
+        )
+        return anchored, [*self.unreadable, *found]
+
+
+def _signed(path: Path | None, public_key: Path | None) -> _Signed | None:
+    """The checkpoints and key given, read before the database is (a file or key that cannot
+    be read is a clear error, exit 1)."""
+    if path is None or public_key is None:
+        return None
+    from tsk_workflow import checkpoints
+
+    key = checkpoints.load_public_key(public_key)
+    found, unreadable = checkpoints.read(path)
+    return _Signed(found, key, unreadable)
+
+
+def _print_verified(result: VerifyResult, with_checkpoints: bool) -> None:
+    if result.ok:
         click.echo(
             f"OK: {result.checked} händelser, kedjan är hel (senaste hash {(result.head_hash or '')[:16]}…)"
         )
-    else:
-        click.echo(f"BRUTEN vid händelse {result.first_broken}: {result.reason}", err=True)
-        for problem in list(result.problems)[1:10]:
-            click.echo(f"  {problem}", err=True)
-    if not result.ok:
-        raise click.exceptions.Exit(1)
+        click.echo("Beslut, cykler, uppgifter och dokument stämmer med händelserna.")
+        click.echo(_anchoring(result, with_checkpoints))
+        return
+    where = f" vid händelse {result.first_broken}" if result.first_broken is not None else ""
+    click.echo(f"BRUTEN{where}: {one_line(result.reason)}", err=True)
+    for problem in result.problems[1:SHOWN_PROBLEMS]:
+        click.echo(f"  {one_line(problem.detail)}", err=True)
+    hidden = result.problem_count - min(len(result.problems), SHOWN_PROBLEMS)
+    if hidden > 0:
+        click.echo(f"  … och {hidden} problem till (--json listar fler)", err=True)
+    click.echo(_anchoring(result, with_checkpoints), err=True)
+
+
+def _anchoring(result: VerifyResult, with_checkpoints: bool) -> str:
+    if not with_checkpoints:
+        return (
+            "Inte förankrad: utan kontrollpunkter (--checkpoints, --public-key) syns det inte"
+            " om de senaste händelserna har tagits bort."
+        )
+    if result.anchored_to is None:
+        return (
+            f"Ingen giltig kontrollpunkt täcker kedjan: alla {result.checked} händelser är"
+            " ännu inte förankrade."
+        )
+    if result.unanchored == 0:
+        return f"Förankrad till händelse {result.anchored_to} i kontrollpunkterna: hela kedjan."
+    return (
+        f"Förankrad till händelse {result.anchored_to} i kontrollpunkterna;"
+        f" {result.unanchored} händelser efter den är ännu inte förankrade."
+    )
+
+
+FAILED_ACTION = "audit.verification_failed"
+RECORDED_PROBLEMS = 5
+"""How many problems (``seq`` and ``kind``) the event of a failed verification names."""
+
+
+def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> None:
+    """Append ``audit.verification_failed`` in a transaction of its own, after reading: who ran
+    the check (``--as``, else the system), as which OS user, and what it found. A database
+    that refuses the write (read-only) gets a note, and the command still exits 1."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tsk_workflow import audit as trail
+    from tsk_workflow.engine.directory import SYSTEM
+    from tsk_workflow.engine.setup import os_user
+    from tsk_workflow.errors import TskError
+
+    actor = (runtime.actor(ctx) or SYSTEM)[:64]
+    payload = {
+        "problems": result.problem_count,
+        "first": [{"seq": p.seq, "kind": p.kind} for p in result.problems[:RECORDED_PROBLEMS]],
+        "os_user": os_user(),
+    }
+    try:
+        now = _now(store)
+        with store.transaction() as session:
+            act = trail.Act(
+                _municipality(ctx, session),
+                actor,
+                "system" if actor == SYSTEM else "auditor",
+                FAILED_ACTION,
+                "audit:chain",
+                payload,
+            )
+            event = trail.append(session, act, now)
+    except (TskError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        click.echo(
+            f"tsk: den misslyckade kontrollen kunde inte sparas i granskningsloggen"
+            f" ({FAILED_ACTION}): {one_line(reason)}",
+            err=True,
+        )
+        return
+    click.echo(f"Den misslyckade kontrollen är sparad som händelse {event.seq}.", err=True)
+
+
+def _now(store: Any) -> dt.datetime:
+    """The time of the record: the server's clock, or ``TSK_NOW`` on a database made for
+    virtual time (the demo, tests)."""
+    from tsk_workflow.engine.service import system_clock
+    from tsk_workflow.errors import TskError
+
+    try:
+        fixed = runtime.fixed_clock(store)
+    except TskError:  # TSK_NOW on a database on the server's clock: the server's time it is
+        fixed = None
+    return (fixed or system_clock)()
+
+
+def _municipality(ctx: click.Context, session: Any) -> str:
+    """Whose trail the event goes in: the chain is the database's, so the only municipality
+    loaded, or ``--org``'s when it is loaded, else ``*`` (all of them)."""
+    from sqlalchemy import select
+
+    from tsk_workflow.store.models import Municipality
+
+    keys = list(session.scalars(select(Municipality.key).order_by(Municipality.key)))
+    if len(keys) == 1:
+        return str(keys[0])
+    org = settings(ctx).org
+    for key in keys:
+        if org and Path(org).stem == key:
+            return str(key)
+    return "*"
+
+
+from tsk_workflow.cli.checkpoint import checkpoint, keygen  # noqa: E402  (signed checkpoints)
+
+audit.add_command(keygen)
+audit.add_command(checkpoint)

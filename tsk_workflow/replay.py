@@ -1,0 +1,568 @@
+"""Everything the record claims, checked: the chain, the documents, and the state replayed.
+
+``verify_record`` is what ``tsk audit verify`` runs. It streams the audit chain once
+(``audit.verify``: links, payloads, purges, time) and, on the way, replays from the events the
+state they say the rows should be in:
+
+- cycles: ``state`` and ``status``, from ``cycle.opened`` (its payload's ``step``: the step the
+  cycle was opened in; for older events without it, the process definition's initial step),
+  ``cycle.advanced`` (``to``) and ``cycle.closed`` (``state``); a cycle with no ``cycle.opened``
+  is one no event accounts for;
+- tasks: ``status`` and ``done_by``. Tasks are made open, with no event of their own, when the
+  cycle enters a step; ``task.done`` (``task``, by its actor) and the ``cancelled_tasks`` of
+  ``cycle.advanced`` and ``cycle.closed`` are the only changes (nothing else changes a task's
+  status: ``engine.service``, ``store.writes.cancel_tasks``). A task is open unless an event
+  says otherwise; one in a step its cycle never entered is one no event accounts for;
+- decisions: ``title``, ``routed_to``, ``proposed_by``, ``status``, ``outcome``, ``body``,
+  ``decided_on``, ``paragraph`` and ``recorded_by``, from ``decision.proposed`` and
+  ``decision.recorded`` (their payloads hold the decision as it was then; the actor of
+  ``decision.recorded`` is who recorded it);
+- documents, both ways: each row must have its ``document.attached`` event (same id, cycle,
+  file name, size and SHA-256) and its content must hash to that SHA-256; each such event must
+  still have its row.
+
+Then it reads the rows (cycles, tasks and decisions in batches, documents a few at a time: their
+content can be large) and reports each row that differs, naming the row, the field and the
+event (``state_mismatch``, ``document_changed``), each row no event accounts for
+(``state_unrecorded``, ``document_unrecorded``) and each row an event speaks of that is gone
+(``state_mismatch``, ``document_missing``). A row that differs is located (``Problem.seq``) at
+the newest event about it (its subject: ``cycle:ID``, ``decision:ID``, ``task:ID``, or the task
+in a ``task.done`` or a cancellation; a task no event is about, at its cycle's): from that event
+on the row must be as the events say. A document's problems are located at its attachment.
+
+Memory grows with the rows (a municipality has some thousands a year), not with the events. On
+PostgreSQL the whole check reads one snapshot (REPEATABLE READ), so acts committed meanwhile are
+not mistaken for tampering; SQLite's read transaction is one snapshot already.
+
+Purged payloads. A purge replaces a payload whole with ``audit.PURGED``, so the replay would lose
+``to``, ``cancelled_tasks`` and ``task`` of the events it purged. The purged payload stays
+exactly ``PURGED`` (a purge may only remove, and that is checkable only if nothing is left), and
+instead the purge event itself (``personal_data.purged``) lists the events it purged
+(``seqs``) and restates, for each, the fields of its payload that are not personal
+(``kept``: ``audit.KEPT_ON_PURGE``, such as ``task``, ``to``, ``cancelled_tasks``). The purge
+event is an ordinary event, its payload digested and chained, so those fields cannot be changed
+later without breaking the chain; keeping them inside the purged payloads instead would leave
+them outside any digest (and the database may allow a purge to write nothing but ``PURGED``).
+The replay takes a purged event's payload from there. Events purged by
+older purges (a cut-off ``before`` and no ``seqs``) have nothing kept: for them the replay knows
+the act but not its details, and does not hold against the rows what it cannot know (the state
+of such a cycle until its next event says it; the status of its tasks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tsk_workflow import audit
+from tsk_workflow.audit import Problem
+from tsk_workflow.store.models import Cycle, Decision, Document, Task
+
+ROW_BATCH = 1_000
+"""Rows of cycles, tasks and decisions read at a time."""
+
+DOCUMENT_BATCH = 8
+"""Documents read at a time: a document may be up to 50 MB."""
+
+
+class _Unknown:
+    """What the events no longer say (a purge that kept nothing, a missing payload)."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN: Any = _Unknown()
+
+
+@dataclass(frozen=True)
+class _Said:
+    """A field's value as an event says it, and that event."""
+
+    value: Any
+    seq: int
+    action: str
+
+
+@dataclass
+class _CycleSeen:
+    opened: int | None = None
+    process: str | None = None
+    state: _Said | None = None
+    status: _Said | None = None
+    steps: dict[str, _Said] | None = field(default_factory=dict)
+    """The steps the cycle entered, each with the event that entered it last (which made its
+    tasks); None when some step is not known."""
+    lost: bool = False
+    """An event about its tasks kept nothing (an older purge, a missing payload)."""
+    first: _Said | None = None
+    last: int = 0
+    """The newest event about the cycle (its subject): the row must be as the events say
+    from there on."""
+
+    def enter(self, step: Any, said: _Said) -> None:
+        if self.steps is None:
+            return
+        if step is UNKNOWN or not isinstance(step, str):
+            self.steps = None
+        else:
+            self.steps[step] = said
+
+
+@dataclass
+class _DecisionSeen:
+    proposed: int | None = None
+    fields: dict[str, _Said] = field(default_factory=dict)
+    first: _Said | None = None
+    last: int = 0
+
+
+@dataclass(frozen=True)
+class _Attached:
+    seq: int
+    document: int
+    cycle_id: int | None
+    filename: Any
+    size: Any
+    sha256: Any
+
+
+DECISION_FIELDS = (
+    "title",
+    "routed_to",
+    "proposed_by",
+    "status",
+    "outcome",
+    "body",
+    "decided_on",
+    "paragraph",
+    "recorded_by",
+)
+
+
+def _id_of(subject: Any, kind: str) -> int | None:
+    prefix = f"{kind}:"
+    text = str(subject or "")
+    if text.startswith(prefix) and text[len(prefix) :].isdigit():
+        return int(text[len(prefix) :])
+    return None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+class Replay:
+    """The state the events say, built one event at a time (an ``audit.Observer``)."""
+
+    def __init__(self, initial_step: Callable[[str | None], str | None] | None = None) -> None:
+        self.cycles: dict[int, _CycleSeen] = {}
+        self.tasks: dict[int, dict[str, _Said]] = {}
+        self.decisions: dict[int, _DecisionSeen] = {}
+        self.documents: dict[int, _Attached] = {}
+        self.task_events: dict[int, int] = {}
+        """The newest event about each task (``task.done``, a cancellation, ``task:ID``)."""
+        self._initial_step = initial_step or _initial_step_from_catalog
+
+    def __call__(self, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        seq = int(row["seq"])
+        handler = _HANDLERS.get(str(row["action"]))
+        if handler is not None:
+            handler(self, seq, row, payload)
+        subject = row["subject"]
+        for kind, seen in (("cycle", self.cycles), ("decision", self.decisions)):
+            found = seen.get(_id_of(subject, kind) or 0)
+            if found is not None:
+                found.last = seq
+        task_id = _id_of(subject, "task")
+        if task_id is not None:
+            self.task_events[task_id] = seq
+
+    # ------------------------------------------------------------------ the events
+
+    def _cycle(self, seq: int, row: Mapping[Any, Any]) -> _CycleSeen | None:
+        cycle_id = _id_of(row["subject"], "cycle")
+        if cycle_id is None:
+            cycle_id = _int(row["cycle_id"])
+        if cycle_id is None:
+            return None
+        seen = self.cycles.setdefault(cycle_id, _CycleSeen())
+        if seen.first is None:
+            seen.first = _Said(None, seq, str(row["action"]))
+        return seen
+
+    def _opened(self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        seen = self._cycle(seq, row)
+        if seen is None:
+            return
+        action = str(row["action"])
+        seen.opened = seq
+        if payload is None:
+            step = UNKNOWN
+        else:
+            seen.process = str(payload.get("process") or "") or None
+            step = payload["step"] if "step" in payload else self._initial_step(seen.process)
+            step = UNKNOWN if step is None else step
+        seen.state = _Said(step, seq, action)
+        seen.status = _Said("open", seq, action)
+        seen.enter(step, seen.state)
+
+    def _advanced(
+        self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
+    ) -> None:
+        seen = self._cycle(seq, row)
+        if seen is None:
+            return
+        action = str(row["action"])
+        step = payload.get("to", UNKNOWN) if payload is not None else UNKNOWN
+        seen.state = _Said(step, seq, action)
+        seen.status = _Said("open", seq, action)  # only an open cycle moves on
+        seen.enter(step, seen.state)
+        self._cancel(seen, seq, action, payload)
+
+    def _closed(self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        seen = self._cycle(seq, row)
+        if seen is None:
+            return
+        action = str(row["action"])
+        step = payload.get("state", UNKNOWN) if payload is not None else UNKNOWN
+        seen.state = _Said(step, seq, action)
+        seen.status = _Said("closed", seq, action)
+        self._cancel(seen, seq, action, payload)
+
+    def _cancel(
+        self, seen: _CycleSeen, seq: int, action: str, payload: Mapping[str, Any] | None
+    ) -> None:
+        cancelled = payload.get("cancelled_tasks") if payload is not None else None
+        if not isinstance(cancelled, list):
+            seen.lost = True
+            return
+        for task_id in cancelled:
+            number = _int(task_id)
+            if number is not None:
+                self.task_events[number] = seq
+                self.tasks[number] = {
+                    "status": _Said("cancelled", seq, action),
+                    "done_by": _Said(None, seq, action),
+                }
+
+    def _done(self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        task_id = _int(payload.get("task")) if payload is not None else None
+        if task_id is None:
+            seen = self._cycle(seq, row)
+            if seen is not None:
+                seen.lost = True
+            return
+        action = str(row["action"])
+        self.task_events[task_id] = seq
+        self.tasks[task_id] = {
+            "status": _Said("done", seq, action),
+            "done_by": _Said(row["actor"], seq, action),
+        }
+
+    def _decision(
+        self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
+    ) -> None:
+        action = str(row["action"])
+        decision_id = _id_of(row["subject"], "decision")
+        if decision_id is None and payload is not None:
+            decision_id = _int(payload.get("decision"))
+        if decision_id is None:
+            return
+        seen = self.decisions.setdefault(decision_id, _DecisionSeen())
+        if seen.first is None:
+            seen.first = _Said(None, seq, action)
+        proposed = action == "decision.proposed"
+        if proposed:
+            seen.proposed = seq
+            seen.fields["proposed_by"] = _Said(row["actor"], seq, action)
+        if payload is None:
+            for name in DECISION_FIELDS:
+                if name != "proposed_by" or not proposed:
+                    seen.fields[name] = _Said(UNKNOWN, seq, action)
+            return
+        values = {
+            "title": payload.get("title", UNKNOWN),
+            "routed_to": payload.get("routed_to", UNKNOWN),
+            "status": "proposed" if proposed else payload.get("outcome", UNKNOWN),
+            "outcome": payload.get("outcome", UNKNOWN),
+            "body": payload.get("body", UNKNOWN),
+            "decided_on": payload.get("date", UNKNOWN),
+            "paragraph": payload.get("paragraph", UNKNOWN),
+            "recorded_by": None if proposed else row["actor"],
+        }
+        for name, value in values.items():
+            seen.fields[name] = _Said(value, seq, action)
+
+    def _attached(
+        self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
+    ) -> None:
+        document = _int(payload.get("document")) if payload is not None else None
+        if payload is None or document is None:
+            return
+        cycle_id = _id_of(row["subject"], "cycle")
+        self.documents[document] = _Attached(
+            seq,
+            document,
+            cycle_id if cycle_id is not None else _int(row["cycle_id"]),
+            payload.get("filename"),
+            payload.get("size"),
+            payload.get("sha256"),
+        )
+
+    # ------------------------------------------------------------------ the rows
+
+    def compare(self, session: Session) -> Iterator[Problem]:
+        """Each row that differs from what the events say, that no event accounts for, or that
+        an event speaks of and is gone."""
+        yield from self._cycles(session)
+        yield from self._tasks(session)
+        yield from self._decisions(session)
+        yield from self._documents(session)
+
+    def _cycles(self, session: Session) -> Iterator[Problem]:
+        query = (
+            select(Cycle.id, Cycle.ref, Cycle.state, Cycle.status)
+            .order_by(Cycle.id)
+            .execution_options(yield_per=ROW_BATCH)
+        )
+        rows: set[int] = set()
+        for cycle_id, ref, state, status in session.execute(query):
+            rows.add(cycle_id)
+            seen = self.cycles.get(cycle_id)
+            name = f"cycle {cycle_id} ({ref})"
+            if seen is None or seen.opened is None:
+                yield Problem(
+                    None,
+                    "state_unrecorded",
+                    f"{name}: no cycle.opened event accounts for it (inserted?)",
+                )
+                continue
+            found = _differences(
+                {"state": state, "status": status}, {"state": seen.state, "status": seen.status}
+            )
+            if found:
+                yield _mismatch(name, found, seen.last)
+        for cycle_id in sorted(self.cycles.keys() - rows):
+            first = self.cycles[cycle_id].first
+            assert first is not None
+            yield _gone(f"cycle {cycle_id}", first)
+
+    def _tasks(self, session: Session) -> Iterator[Problem]:
+        query = (
+            select(Task.id, Task.cycle_id, Task.step, Task.status, Task.done_by)
+            .order_by(Task.id)
+            .execution_options(yield_per=ROW_BATCH)
+        )
+        rows: set[int] = set()
+        for task_id, cycle_id, step, status, done_by in session.execute(query):
+            rows.add(task_id)
+            name = f"task {task_id} (cycle {cycle_id}, step {step!r})"
+            cycle = self.cycles.get(cycle_id)
+            said = self.tasks.get(task_id)
+            if cycle is None or cycle.opened is None:
+                if said is None:
+                    yield Problem(
+                        None,
+                        "state_unrecorded",
+                        f"{name}: no event accounts for it: its cycle was never opened (inserted?)",
+                    )
+                    continue
+            elif cycle.steps is not None and step not in cycle.steps:
+                yield Problem(
+                    None,
+                    "state_unrecorded",
+                    f"{name}: no event accounts for it: the cycle never entered that step"
+                    " (inserted?)",
+                )
+                continue
+            # The newest event about the task; for one no event is about, its cycle's.
+            latest = self.task_events.get(task_id) or (cycle.last if cycle else None) or None
+            if said is not None:
+                found = _differences({"status": status, "done_by": done_by}, said)
+                if found:
+                    yield _mismatch(name, found, latest)
+            elif status != "open" and not (cycle is not None and cycle.lost):
+                made = cycle.steps.get(step) if cycle is not None and cycle.steps else None
+                by = f" since event {made.seq} ({made.action}) made it" if made else ": it was made"
+                yield Problem(
+                    latest,
+                    "state_mismatch",
+                    f"{name}: status is {_show(status)} but no event says it was done or"
+                    f" cancelled{by} 'open' (edited?)",
+                )
+        for task_id in sorted(self.tasks.keys() - rows):
+            yield _gone(f"task {task_id}", self.tasks[task_id]["status"])
+
+    def _decisions(self, session: Session) -> Iterator[Problem]:
+        columns = [getattr(Decision, name) for name in DECISION_FIELDS]
+        query = (
+            select(Decision.id, *columns)
+            .order_by(Decision.id)
+            .execution_options(yield_per=ROW_BATCH)
+        )
+        rows: set[int] = set()
+        for decision_id, *values in session.execute(query):
+            rows.add(decision_id)
+            seen = self.decisions.get(decision_id)
+            name = f"decision {decision_id}"
+            if seen is None or seen.proposed is None:
+                yield Problem(
+                    None,
+                    "state_unrecorded",
+                    f"{name}: no decision.proposed event accounts for it (inserted?)",
+                )
+                continue
+            actual = dict(zip(DECISION_FIELDS, values, strict=True))
+            if isinstance(actual["decided_on"], dt.date):
+                actual["decided_on"] = actual["decided_on"].isoformat()
+            found = _differences(actual, seen.fields)
+            if found:
+                yield _mismatch(name, found, seen.last)
+        for decision_id in sorted(self.decisions.keys() - rows):
+            first = self.decisions[decision_id].first
+            assert first is not None
+            yield _gone(f"decision {decision_id}", first)
+
+    def _documents(self, session: Session) -> Iterator[Problem]:
+        query = (
+            select(
+                Document.id,
+                Document.cycle_id,
+                Document.filename,
+                Document.size,
+                Document.sha256,
+                Document.content,
+            )
+            .order_by(Document.id)
+            .execution_options(yield_per=DOCUMENT_BATCH)
+        )
+        rows: set[int] = set()
+        for document_id, cycle_id, filename, size, sha256, content in session.execute(query):
+            rows.add(document_id)
+            name = f"document {document_id} ({filename}, cycle {cycle_id})"
+            event = self.documents.get(document_id)
+            if event is None:
+                yield Problem(
+                    None,
+                    "document_unrecorded",
+                    f"{name}: no document.attached event records it (inserted?)",
+                )
+                continue
+            said = {
+                "cycle": _Said(event.cycle_id, event.seq, "document.attached"),
+                "filename": _Said(event.filename, event.seq, "document.attached"),
+                "size": _Said(event.size, event.seq, "document.attached"),
+                "sha256": _Said(event.sha256, event.seq, "document.attached"),
+            }
+            actual = {"cycle": cycle_id, "filename": filename, "size": size, "sha256": sha256}
+            found = _differences(actual, said)
+            if found:
+                yield _mismatch(name, found, event.seq, kind="document_changed")
+            elif hashlib.sha256(content).hexdigest() != event.sha256 or len(content) != size:
+                yield Problem(
+                    event.seq,
+                    "document_changed",
+                    f"{name}: content does not match the SHA-256 recorded when it was attached"
+                    f" (event {event.seq}) (changed?)",
+                )
+        for document_id in sorted(self.documents.keys() - rows):
+            event = self.documents[document_id]
+            yield Problem(
+                event.seq,
+                "document_missing",
+                f"document {document_id} ({event.filename}, cycle {event.cycle_id}), attached"
+                f" by event {event.seq}, is gone (deleted?)",
+            )
+
+
+_Handler = Callable[[Replay, int, Mapping[Any, Any], Mapping[str, Any] | None], None]
+
+_HANDLERS: dict[str, _Handler] = {
+    "cycle.opened": Replay._opened,
+    "cycle.advanced": Replay._advanced,
+    "cycle.closed": Replay._closed,
+    "task.done": Replay._done,
+    "decision.proposed": Replay._decision,
+    "decision.recorded": Replay._decision,
+    "document.attached": Replay._attached,
+}
+
+
+def _initial_step_from_catalog(process: str | None) -> str | None:
+    """The initial step of ``process`` as shipped: for ``cycle.opened`` events written before
+    they said their step. None when it is not known."""
+    from tsk_workflow.catalog import load_catalog
+
+    definition = load_catalog().definitions.get(process or "")
+    return definition.initial_step if definition is not None else None
+
+
+def _show(value: Any) -> str:
+    return "empty" if value is None else repr(value)
+
+
+def _differences(
+    actual: Mapping[str, Any], said: Mapping[str, _Said | None]
+) -> list[tuple[str, Any, _Said]]:
+    return [
+        (name, actual[name], expected)
+        for name, expected in said.items()
+        if expected is not None
+        and expected.value is not UNKNOWN
+        and name in actual
+        and actual[name] != expected.value
+    ]
+
+
+def _mismatch(
+    name: str, found: list[tuple[str, Any, _Said]], seq: int | None, kind: str = "state_mismatch"
+) -> Problem:
+    """One problem for one row: each field that differs, with the event that says otherwise;
+    ``seq`` is the newest event about the row (the row must be so from there on)."""
+    parts = []
+    named: set[int] = set()
+    for field_name, actual, said in found:
+        event = f"event {said.seq}" if said.seq in named else f"event {said.seq} ({said.action})"
+        named.add(said.seq)
+        parts.append(f"{field_name} is {_show(actual)} but {event} says {_show(said.value)}")
+    latest = max(said.seq for _n, _a, said in found)
+    return Problem(max(seq or 0, latest), kind, f"{name}: {'; '.join(parts)}")
+
+
+def _gone(name: str, said: _Said) -> Problem:
+    return Problem(
+        said.seq,
+        "state_mismatch",
+        f"{name}: there is no such row, but event {said.seq} ({said.action}) is about it"
+        " (deleted?)",
+    )
+
+
+def _consistent(session: Session) -> None:
+    """Read one snapshot: on PostgreSQL, REPEATABLE READ for the session's transaction (it
+    must be the session's first statement); SQLite's read transaction is one already."""
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
+def verify_record(session: Session, *, hashes_at: Collection[int] = ()) -> audit.VerifyResult:
+    """The chain (``audit.verify``), the documents and the state replayed from the events, in
+    one read of ``session`` (a fresh one: see ``_consistent``). ``hashes_at``: the sequence
+    numbers whose hashes checkpoints need (``VerifyResult.hashes``)."""
+    _consistent(session)
+    replay = Replay()
+    result = audit.verify(session, observe=replay, hashes_at=hashes_at)
+    return audit.with_problems(result, list(replay.compare(session)))
