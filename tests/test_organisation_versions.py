@@ -118,6 +118,7 @@ def test_the_first_init_stores_version_one_and_the_same_file_changes_nothing(tsk
 def test_a_forged_file_neither_acts_nor_replaces_the_organisation(tsk: Cli, tmp_path: Path) -> None:
     tsk.ok("init")
     cycle = tsk.ok("cycle", "open", "est", "--period", "2027-03", as_=CHAIR)
+    proposed = tsk.ok("decision", "propose", cycle["ref"], "--title", "Belysning", as_=CHAIR)
     forged = str(herrljunga_copy(tmp_path, extra_person=True))
     before = counts(tsk.store)
 
@@ -129,6 +130,9 @@ def test_a_forged_file_neither_acts_nor_replaces_the_organisation(tsk: Cli, tmp_
     assert tsk.refused(
         "cycle", "close", cycle["ref"], "--force", "--note", "x", org=forged, as_="mallory"
     )
+    record = ("decision", "record", str(proposed["id"]), "--body", "ks", "--date", "2027-03-03")
+    record += ("--paragraph", "§ 101", "--outcome", "rejected")
+    assert "is not the organisation in force" in tsk.refused(*record, org=forged, as_="mallory")
     assert "is not the organisation in force" in tsk.refused("init", org=forged)
     assert counts(tsk.store) == before
     assert len(versions(tsk.store)) == 1
@@ -285,3 +289,32 @@ def test_a_file_missing_from_disk_does_not_matter_to_the_stored_version(
     tsk.ok("init", org=str(own))
     shutil.rmtree(own.parent)
     assert tsk.ok("org", "history", org=None)[0]["source"] == str(own)
+
+
+# ---------------------------------------------------------------- what changed, in words
+
+
+def test_the_changes_of_a_load_are_said_in_words() -> None:
+    from tests.enginekit import shared_organisation
+    from tsk_workflow.organisation.diff import changes
+
+    old = shared_organisation("herrljunga")
+    rules = list(old.routing.rules)
+    rules[0] = rules[0].model_copy(update={"to": "ks" if rules[0].to == "klg" else "klg"})
+    group = old.groups[0].model_copy(update={"chair": "marie.lind"})
+    new = old.model_copy(
+        update={
+            "routing": old.routing.model_copy(update={"rules": tuple(rules)}),
+            "groups": (group, *old.groups[1:]),
+            "admins": ("marie.lind",),
+            "privacy": old.privacy.model_copy(update={"retention": "P5Y"}),
+        }
+    )
+    said = [change["en"] for change in changes(old, new)]
+    assert said == [
+        f"group {group.key} changed: chair {old.groups[0].chair} -> marie.lind",
+        f"routing rule {rules[0].name} changed: to {old.routing.rules[0].to} -> {rules[0].to}",
+        "admins: [marie.lind, jessica.wahlstrom] -> [marie.lind]",
+        "privacy changed",
+    ]
+    assert [change["sv"] for change in changes(old, old)] == ["inga ändringar i innehållet"]

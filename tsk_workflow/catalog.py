@@ -7,7 +7,7 @@ case it is an organisation file. ``validate_files`` returns every problem of eve
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -182,23 +182,19 @@ def resolve_organisation_path(name_or_path: str) -> Path:
 
 def load_organisation(name_or_path: str, catalog: Catalog | None = None) -> Organisation:
     """The organisation ``--org`` names, checked against the process definitions."""
-    catalog = catalog or load_catalog()
-    try:
-        document = read_file(resolve_organisation_path(name_or_path))
-    except ReadError as exc:
-        raise DefinitionError([str(exc.problem)]) from None
-    org, problems = load_organisation_document(document, catalog.definitions)
-    if org is None:
-        raise DefinitionError([str(p) for p in problems])
-    return org
+    return _organisation(lambda: read_file(resolve_organisation_path(name_or_path)), catalog)
 
 
 def organisation_from_text(text: str, name: str, catalog: Catalog | None = None) -> Organisation:
     """An organisation from its file's text (as stored in the database: ``name`` is what its
     problems are reported against), checked against the process definitions."""
+    return _organisation(lambda: read_text(text, name), catalog)
+
+
+def _organisation(read: Callable[[], Document], catalog: Catalog | None) -> Organisation:
     catalog = catalog or load_catalog()
     try:
-        document = read_text(text, name)
+        document = read()
     except ReadError as exc:
         raise DefinitionError([str(exc.problem)]) from None
     org, problems = load_organisation_document(document, catalog.definitions)
