@@ -3,10 +3,19 @@
 A file is a process definition unless its top-level mapping has a ``municipality`` key, in which
 case it is an organisation file. ``validate_files`` returns every problem of every file;
 ``load_catalog`` and ``load_organisation`` raise ``DefinitionError`` on the first bad file set.
+
+Versions. The catalog keeps the text of each definition it read and its SHA-256 (``Source``):
+a cycle is opened with the definition in the catalog and remembers its digest
+(``cycles.process_digest``; the text is stored in the database, ``engine/versions.py``). A
+cycle follows that version to its end: ``Catalog.compiled_for`` gives the catalog's own
+definition when the digest is its (the common case: a dictionary look-up, no query), and
+otherwise the stored text read again, by the same reader and validator, once per process run
+(``_STORED``: the same text always gives the same definition).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -14,22 +23,63 @@ from pathlib import Path
 
 from tsk_workflow.definitions.compile import CompiledProcess, compile_process
 from tsk_workflow.definitions.model import ProcessDefinition
-from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file, read_text
+from tsk_workflow.definitions.reader import (
+    Document,
+    Problem,
+    ReadError,
+    file_text,
+    read_file,
+    read_text,
+)
 from tsk_workflow.definitions.validate import load_process_document
-from tsk_workflow.errors import DefinitionError, NotFound
+from tsk_workflow.errors import DefinitionError, NotFound, TskError, did_you_mean
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.organisation.validate import load_organisation_document
-from tsk_workflow.resources import municipalities_dir, notifications_dir, processes_dir
+from tsk_workflow.resources import (
+    PROCESSES_VARIABLE,
+    data_dir,
+    municipalities_dir,
+    names_a_file,
+    notifications_dir,
+    processes_dir,
+)
 
 TEMPLATE_PARTS = ("subject.txt", "txt", "html")
 LANGUAGES = ("sv", "en")
 
 
+def text_digest(text: str) -> str:
+    """The SHA-256 of a definition's text (UTF-8): how a version is known in the database."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Source:
+    """The text a definition was read from, its SHA-256, and where its ``version`` stands."""
+
+    key: str
+    version: int
+    digest: str
+    text: str
+    file: str
+    version_at: tuple[int, int] = (1, 1)
+    """Line and column (1-based) of ``version:`` in the file."""
+
+    def problem(self, message: str) -> str:
+        """``message`` located at the file's ``version``, as ``file:line:column: message``."""
+        line, column = self.version_at
+        return f"{self.file}:{line}:{column}: {message}"
+
+
 @dataclass
 class Catalog:
-    """Process definitions by key, each compiled once into a machine on first use."""
+    """Process definitions by key, each compiled once into a machine on first use.
+
+    ``sources``: the text each definition was read from (empty for a catalog made in code, as
+    tests and benchmarks do: its cycles then remember no digest and follow it)."""
 
     definitions: Mapping[str, ProcessDefinition]
+    sources: Mapping[str, Source] = field(default_factory=dict)
     _compiled: dict[str, CompiledProcess] = field(default_factory=dict, repr=False)
 
     def definition(self, key: str) -> ProcessDefinition:
@@ -37,12 +87,84 @@ class Catalog:
             return self.definitions[key]
         except KeyError:
             known = ", ".join(sorted(self.definitions))
-            raise NotFound(f"unknown process '{key}' (known: {known})") from None
+            hint = did_you_mean(key, self.definitions)
+            raise NotFound(f"unknown process '{key}'{hint} (known: {known})") from None
 
     def compiled(self, key: str) -> CompiledProcess:
         if key not in self._compiled:
             self._compiled[key] = compile_process(self.definition(key))
         return self._compiled[key]
+
+    def digest(self, key: str) -> str | None:
+        """The SHA-256 of the text of ``key``'s definition; None when the catalog has none."""
+        source = self.sources.get(key)
+        return source.digest if source is not None else None
+
+    def is_current(self, key: str, digest: str | None) -> bool:
+        """Whether a cycle of ``key`` that remembers ``digest`` follows this catalog's definition:
+        when the digest is its, or None (a cycle from before versions were kept, or one opened
+        with a catalog that has no sources: then the definition is followed by key)."""
+        source = self.sources.get(key)
+        if source is not None:
+            return digest is None or digest == source.digest
+        return digest is None or key in self.definitions
+
+    def compiled_for(
+        self, key: str, digest: str | None, stored: Callable[[str], str | None]
+    ) -> CompiledProcess:
+        """The machine of the version a cycle follows: this catalog's when ``is_current``, else
+        the definition whose text ``stored(digest)`` gives (read from the database by the
+        caller), read and checked as a file is, once per process run."""
+        if self.is_current(key, digest):
+            return self.compiled(key)
+        assert digest is not None
+        found = _STORED_COMPILED.get(digest)
+        if found is None:
+            found = compile_process(self.definition_for(key, digest, stored))
+            _STORED_COMPILED[digest] = found
+        return found
+
+    def definition_for(
+        self, key: str, digest: str | None, stored: Callable[[str], str | None]
+    ) -> ProcessDefinition:
+        """The definition of the version a cycle follows (see ``compiled_for``)."""
+        if self.is_current(key, digest):
+            return self.definition(key)
+        assert digest is not None
+        found = _STORED.get(digest)
+        if found is None:
+            found = _STORED[digest] = self._read_stored(key, digest, stored(digest))
+        return found
+
+    def _read_stored(self, key: str, digest: str, text: str | None) -> ProcessDefinition:
+        short = digest[:16]
+        if text is None:
+            raise TskError(
+                f"a cycle of '{key}' follows the definition with sha256 {short}, which this"
+                " database does not hold"
+            )
+        if text_digest(text) != digest:
+            raise TskError(
+                f"the stored definition of '{key}' with sha256 {short} does not have that"
+                " digest: its text was changed in the database"
+            )
+        name = f"{key} (sha256 {short}, stored in the database)"
+        try:
+            document = read_text(text, name, cached=True)
+        except ReadError as exc:
+            raise DefinitionError([str(exc.problem)]) from None
+        known = {*self.definitions, key}
+        definition, problems = load_process_document(document, template_exists, known.__contains__)
+        if definition is None:
+            raise DefinitionError([str(p) for p in problems])
+        if definition.key != key:
+            raise TskError(f"{name} is the definition of '{definition.key}', not of '{key}'")
+        return definition
+
+
+_STORED: dict[str, ProcessDefinition] = {}
+"""Stored definitions read so far, by digest (the text of a digest never changes)."""
+_STORED_COMPILED: dict[str, CompiledProcess] = {}
 
 
 def template_exists(name: str, folder: Path | None = None) -> bool:
@@ -59,6 +181,20 @@ def shipped_process_files() -> list[Path]:
 
 def shipped_municipality_files() -> list[Path]:
     return sorted(municipalities_dir().glob("*.yaml"))
+
+
+def _read_sources(paths: Iterable[Path]) -> tuple[list[tuple[Document, str]], list[Problem]]:
+    """Each file as a document (through the per-user cache) with the text it was read from."""
+    read: list[tuple[Document, str]] = []
+    problems: list[Problem] = []
+    for path in paths:
+        name = _shown(path)
+        try:
+            text = file_text(name)
+            read.append((read_text(text, str(name), cached=True), text))
+        except ReadError as exc:
+            problems.append(exc.problem)
+    return read, problems
 
 
 def _read_all(
@@ -146,37 +282,58 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 
 @cache
-def _shipped() -> tuple[dict[str, ProcessDefinition], list[Problem]]:
+def _shipped(
+    folder: Path,
+) -> tuple[dict[str, ProcessDefinition], dict[str, Source], list[Problem]]:
     # The shipped definitions come from the per-user cache when they were read before: parsing
     # them is most of a command's start-up after the imports (definitions/cache.py).
-    documents, problems = _read_all(shipped_process_files(), cached=True)
-    definitions, found = _load_definitions(documents, set())
-    return definitions, problems + found
+    if not folder.is_dir():
+        where = f" (from {PROCESSES_VARIABLE})" if folder != data_dir("processes") else ""
+        problem = Problem(str(folder), 1, 1, f"no such folder of process definitions{where}")
+        return {}, {}, [problem]
+    read, problems = _read_sources(sorted(folder.glob("*.yaml")))
+    definitions, found = _load_definitions([document for document, _text in read], set())
+    sources: dict[str, Source] = {}
+    for document, text in read:
+        definition = definitions.get(str(document.data.get("key")))
+        if definition is not None and definition.key not in sources:
+            line, column = document.positions.get(("version",), (0, 0))
+            sources[definition.key] = Source(
+                definition.key,
+                definition.version,
+                text_digest(text),
+                text,
+                document.file,
+                (line + 1, column + 1),
+            )
+    return definitions, sources, problems + found
 
 
 def _shipped_definitions() -> dict[str, ProcessDefinition]:
-    return _shipped()[0]
+    return _shipped(processes_dir())[0]
 
 
-def load_catalog() -> Catalog:
-    """The shipped process definitions; a broken shipped file raises ``DefinitionError``."""
-    definitions, problems = _shipped()
+def load_catalog(folder: Path | None = None) -> Catalog:
+    """The process definitions of ``folder`` (default: ``TSK_PROCESSES_DIR``, else the shipped
+    ones); a broken file raises ``DefinitionError``."""
+    definitions, sources, problems = _shipped(folder or processes_dir())
     if problems:
         raise DefinitionError([str(p) for p in problems])
-    return Catalog(definitions)
+    return Catalog(definitions, sources)
 
 
 def resolve_organisation_path(name_or_path: str) -> Path:
     """``--org`` takes a file path or the name of a shipped municipality."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+    if names_a_file(name_or_path):
+        candidate = Path(name_or_path)
         if not candidate.is_file():
             raise NotFound(f"organisation file '{name_or_path}' does not exist")
         return candidate
     shipped = municipalities_dir() / f"{name_or_path}.yaml"
     if not shipped.is_file():
         known = ", ".join(p.stem for p in shipped_municipality_files())
-        raise NotFound(f"unknown municipality '{name_or_path}' (shipped: {known})")
+        hint = did_you_mean(name_or_path, (p.stem for p in shipped_municipality_files()))
+        raise NotFound(f"unknown municipality '{name_or_path}'{hint} (shipped: {known})")
     return shipped
 
 

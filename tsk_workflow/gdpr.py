@@ -45,9 +45,10 @@ from tsk_workflow import audit
 from tsk_workflow.calendar import before as calendar_before
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.durations import parse_duration
+from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.errors import Refused
+from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.forms import form_of
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Task
 
@@ -148,8 +149,9 @@ def _purge(
                 f" {latest.astimezone(engine.cal.zone).date()}; give --force to purge newer data"
             )
         municipality = engine.org.municipality
-        task_notes, task_answers = _tasks(session, engine.catalog, municipality, cutoff)
-        purged = _audit(session, engine.catalog, municipality, cutoff, now)
+        forms_of = _Forms(engine, session)
+        task_notes, task_answers = _tasks(session, forms_of, municipality, cutoff)
+        purged = _audit(session, forms_of, municipality, cutoff, now)
         result = PurgeResult(
             before=cutoff,
             latest_allowed=latest,
@@ -201,14 +203,41 @@ def _require_purger(engine: Engine, who: str) -> str:
 
 
 def text_questions(catalog: Catalog, process: str, step: str, key: str) -> set[str] | None:
-    """The keys of the text questions of a task's form; None when the definition is unknown."""
-    definition = catalog.definitions.get(process)
+    """The keys of the text questions of a task's form in the current definition of
+    ``process``; None when the definition is unknown."""
+    return _text_questions(catalog.definitions.get(process), step, key)
+
+
+def _text_questions(definition: ProcessDefinition | None, step: str, key: str) -> set[str] | None:
     if definition is None:
         return None
     form = form_of(definition, step, key)
     if form is None:
         return set()
     return {question.key for question in form.questions if question.type == "text"}
+
+
+class _Forms:
+    """The text questions of a task's form, in the version of the definition its cycle follows
+    (``Cycle.process_digest``), each cycle's looked up once."""
+
+    def __init__(self, engine: Engine, session: Session) -> None:
+        self.engine, self.session = engine, session
+        self.cycles: dict[int, tuple[str, str | None]] = {}
+
+    def text_questions(self, cycle_id: int | None, step: str, key: str) -> set[str] | None:
+        if cycle_id is None:
+            return None
+        if cycle_id not in self.cycles:
+            query = select(Cycle.process, Cycle.process_digest).where(Cycle.id == cycle_id)
+            row = self.session.execute(query).first()
+            self.cycles[cycle_id] = (row[0], row[1]) if row is not None else ("", None)
+        process, digest = self.cycles[cycle_id]
+        try:
+            definition = self.engine.definition_for(self.session, process, digest)
+        except TskError:  # a process, or a stored version, no longer known: all is free text
+            return None
+        return _text_questions(definition, step, key)
 
 
 def _without_text(answers: Mapping[str, Any], text_keys: set[str] | None) -> dict[str, Any]:
@@ -226,22 +255,23 @@ def _has_text(value: Any) -> bool:
 
 
 def _tasks(
-    session: Session, catalog: Catalog, municipality: str, cutoff: dt.datetime
+    session: Session, forms_of: _Forms, municipality: str, cutoff: dt.datetime
 ) -> tuple[int, int]:
     query = (
-        select(Task, Cycle.process)
+        select(Task, Cycle.process, Cycle.process_digest)
         .join(Cycle, Cycle.id == Task.cycle_id)
         .where(Task.municipality == municipality, Task.done_at < cutoff)
         .order_by(Task.id)
     )
     notes = answered = 0
-    for task, process in session.execute(query):
+    for task, process, digest in session.execute(query):
+        forms_of.cycles[task.cycle_id] = (process, digest)
         if _has_text(task.note):
             task.note = None
             notes += 1
         if task.answers:
             kept = _without_text(
-                task.answers, text_questions(catalog, process, task.step, task.key)
+                task.answers, forms_of.text_questions(task.cycle_id, task.step, task.key)
             )
             if kept != task.answers:
                 task.answers = kept
@@ -292,7 +322,7 @@ def _scrub(value: Any) -> Any:
 
 
 def _audit(
-    session: Session, catalog: Catalog, municipality: str, cutoff: dt.datetime, now: dt.datetime
+    session: Session, forms_of: _Forms, municipality: str, cutoff: dt.datetime, now: dt.datetime
 ) -> list[tuple[int, dict[str, Any]]]:
     """Purge the payloads holding free text (of ``audit.PURGEABLE_ACTIONS`` only): each purged
     event's seq, with the fields of its payload that are not personal (``audit.KEPT_ON_PURGE``)."""
@@ -307,22 +337,16 @@ def _audit(
         )
         .order_by(AuditEvent.seq)
     )
-    processes: dict[int, str] = {}
     purged: list[tuple[int, dict[str, Any]]] = []
     for seq, actor, cycle_id, payload in session.execute(query).all():
-        if _personal(session, catalog, actor, cycle_id, payload, processes):
+        if _personal(forms_of, actor, cycle_id, payload):
             audit.purge(session, seq, now)
             purged.append((seq, {k: payload[k] for k in audit.KEPT_ON_PURGE if k in payload}))
     return purged
 
 
 def _personal(
-    session: Session,
-    catalog: Catalog,
-    actor: str,
-    cycle_id: int | None,
-    payload: Mapping[str, Any],
-    processes: dict[int, str],
+    forms_of: _Forms, actor: str, cycle_id: int | None, payload: Mapping[str, Any]
 ) -> bool:
     """Whether an event's payload holds free text written by a person."""
     if actor != SYSTEM and any(_has_text(payload.get(key)) for key in NOTE_KEYS):
@@ -330,10 +354,5 @@ def _personal(
     answers = payload.get("answers")
     if not isinstance(answers, Mapping) or not answers:
         return False
-    if cycle_id is not None and cycle_id not in processes:
-        processes[cycle_id] = (
-            session.scalar(select(Cycle.process).where(Cycle.id == cycle_id)) or ""
-        )
-    process = processes.get(cycle_id, "") if cycle_id is not None else ""
-    keys = text_questions(catalog, process, str(payload.get("step")), str(payload.get("key")))
+    keys = forms_of.text_questions(cycle_id, str(payload.get("step")), str(payload.get("key")))
     return _without_text(answers, keys) != dict(answers)

@@ -7,7 +7,10 @@ state they say the rows should be in:
 - cycles: ``state`` and ``status``, from ``cycle.opened`` (its payload's ``step``: the step the
   cycle was opened in; for older events without it, the process definition's initial step),
   ``cycle.advanced`` (``to``) and ``cycle.closed`` (``state``); a cycle with no ``cycle.opened``
-  is one no event accounts for;
+  is one no event accounts for. Also the version of the definition it follows,
+  ``process_version`` and ``process_digest``, from ``cycle.opened`` (``version``, ``digest``:
+  events written before versions were kept have no digest, which is then not held against the
+  row) and ``cycle.upgraded`` (``to_version``, ``to_digest``), which changes nothing else;
 - tasks: ``status`` and ``done_by``. Tasks are made open, with no event of their own, when the
   cycle enters a step; ``task.done`` (``task``, by its actor) and the ``cancelled_tasks`` of
   ``cycle.advanced`` and ``cycle.closed`` are the only changes (nothing else changes a task's
@@ -96,6 +99,8 @@ class _CycleSeen:
     process: str | None = None
     state: _Said | None = None
     status: _Said | None = None
+    version: _Said | None = None
+    digest: _Said | None = None
     steps: dict[str, _Said] | None = field(default_factory=dict)
     """The steps the cycle entered, each with the event that entered it last (which made its
     tasks); None when some step is not known."""
@@ -218,6 +223,21 @@ class Replay:
         seen.state = _Said(step, seq, action)
         seen.status = _Said("open", seq, action)
         seen.enter(step, seen.state)
+        said = payload if payload is not None else {}
+        seen.version = _Said(said.get("version", UNKNOWN), seq, action)
+        seen.digest = _Said(said.get("digest", UNKNOWN), seq, action)
+
+    def _upgraded(
+        self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
+    ) -> None:
+        """``cycle.upgraded``: the cycle follows another version; its step and tasks stay."""
+        seen = self._cycle(seq, row)
+        if seen is None:
+            return
+        action = str(row["action"])
+        said = payload if payload is not None else {}
+        seen.version = _Said(said.get("to_version", UNKNOWN), seq, action)
+        seen.digest = _Said(said.get("to_digest", UNKNOWN), seq, action)
 
     def _advanced(
         self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
@@ -334,12 +354,19 @@ class Replay:
 
     def _cycles(self, session: Session) -> Iterator[Problem]:
         query = (
-            select(Cycle.id, Cycle.ref, Cycle.state, Cycle.status)
+            select(
+                Cycle.id,
+                Cycle.ref,
+                Cycle.state,
+                Cycle.status,
+                Cycle.process_version,
+                Cycle.process_digest,
+            )
             .order_by(Cycle.id)
             .execution_options(yield_per=ROW_BATCH)
         )
         rows: set[int] = set()
-        for cycle_id, ref, state, status in session.execute(query):
+        for cycle_id, ref, state, status, version, digest in session.execute(query):
             rows.add(cycle_id)
             seen = self.cycles.get(cycle_id)
             name = f"cycle {cycle_id} ({ref})"
@@ -351,7 +378,18 @@ class Replay:
                 )
                 continue
             found = _differences(
-                {"state": state, "status": status}, {"state": seen.state, "status": seen.status}
+                {
+                    "state": state,
+                    "status": status,
+                    "process_version": version,
+                    "process_digest": digest,
+                },
+                {
+                    "state": seen.state,
+                    "status": seen.status,
+                    "process_version": seen.version,
+                    "process_digest": seen.digest,
+                },
             )
             if found:
                 yield _mismatch(name, found, seen.last)
@@ -494,6 +532,7 @@ _HANDLERS: dict[str, _Handler] = {
     "cycle.opened": Replay._opened,
     "cycle.advanced": Replay._advanced,
     "cycle.closed": Replay._closed,
+    "cycle.upgraded": Replay._upgraded,
     "task.done": Replay._done,
     "decision.proposed": Replay._decision,
     "decision.recorded": Replay._decision,

@@ -162,7 +162,10 @@ def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool
     with engine.store.reading() as session:
         found = engine.find_cycle(session, ref)
         data = views.cycle_detail(
-            found, engine.catalog.compiled(found.process).allowed_triggers(found.state)
+            found,
+            engine.compiled_for(session, found.process, found.process_digest).allowed_triggers(
+                found.state
+            ),
         )
     if as_json:
         emit_json(data)

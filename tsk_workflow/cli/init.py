@@ -27,18 +27,22 @@ def init(ctx: click.Context, virtual_time: bool, app_role: str | None, as_json: 
 
     The first init of a municipality stores its organisation as version 1; the same file again
     changes nothing. A new version is loaded by one of its admins with 'tsk org load FILE'.
+    Every process definition not yet in the database is stored (by version: a changed
+    definition with an unchanged version is refused, with file and line).
     """
     from tsk_workflow.store import installation, migrate
 
-    store = runtime.open_store(ctx)
+    store = runtime.open_store(ctx, create=True)
     migrate.upgrade(store, app_role=app_role)  # the grants in the migrations' transaction
     if virtual_time:
         with store.transaction() as session:
             installation.make_virtual(session)
+    stored = _store_definitions(store)
     result: dict[str, object] = {
-        "database": _shown(store.url),
+        "database": store.shown,
         "revision": migrate.current_revision(store),
         "virtual_time": installation.virtual_time(store),
+        "definitions_stored": stored,
     }
     if settings(ctx).org:
         result |= _bootstrap(ctx, store)
@@ -48,28 +52,37 @@ def init(ctx: click.Context, virtual_time: bool, app_role: str | None, as_json: 
     click.echo(f"Databasen är uppdaterad ({result['revision']}): {result['database']}")
     if result["virtual_time"]:
         click.echo("Den går på virtuell tid (TSK_NOW och --now gäller).")
+    if stored:
+        click.echo(f"Processdefinitioner sparade i databasen: {', '.join(stored)}.")
     if "municipality" in result:
         state = "inläst" if result["changed"] else "oförändrad"
         click.echo(f"Organisationen {result['name']} är {state} (version {result['version']}).")
 
 
+def _store_definitions(store: object) -> list[str]:
+    """Store the process definitions the database does not hold yet (``engine/versions.py``);
+    ``key vN`` of each stored now. The time is the server's: when the text was stored."""
+    import datetime as dt
+
+    from tsk_workflow.catalog import load_catalog
+    from tsk_workflow.engine import versions
+    from tsk_workflow.store.database import Store
+
+    assert isinstance(store, Store)
+    catalog = load_catalog()
+    stored = versions.store_catalog(store, catalog, dt.datetime.now(dt.UTC))
+    return [f"{key} v{catalog.sources[key].version}" for key in stored]
+
+
 def _bootstrap(ctx: click.Context, store: object) -> dict[str, object]:
     from tsk_workflow.catalog import load_catalog, organisation_from_text
     from tsk_workflow.engine import setup
-    from tsk_workflow.engine.service import system_clock
     from tsk_workflow.store.database import Store
 
     assert isinstance(store, Store)
     file = runtime.read_organisation_file(settings(ctx).require_org())
     catalog = load_catalog()
     org = organisation_from_text(file.text, file.name, catalog)
-    clock = runtime.fixed_clock(store) or system_clock
+    clock = runtime.clock(store)
     loaded = setup.bootstrap(store, catalog, file, org, runtime.actor(ctx), clock)
     return loaded.to_dict()
-
-
-def _shown(url: str) -> str:
-    """The database as people recognise it: no password, no connection options."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(query={}).render_as_string(hide_password=True)

@@ -66,7 +66,7 @@ def lagesbild(
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         cycle = engine.find_cycle(session, cycle_ref)
-        definition = engine.catalog.definition(cycle.process)
+        definition = engine.definition_for(session, cycle.process, cycle.process_digest)
         if not has_reports(definition):
             raise Refused(
                 f"{cycle.ref}: the process '{cycle.process}' has no reporter form "

@@ -1,18 +1,23 @@
-"""``tsk process``: list, show, validate and draw process definitions."""
+"""``tsk process``: list, show, validate and draw process definitions; move open cycles to the
+current version of one (``upgrade-cycles``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tsk_workflow.cli import views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 
+if TYPE_CHECKING:
+    from tsk_workflow.definitions.model import ProcessDefinition
+
 
 @click.group(cls=TskGroup)
 def process() -> None:
-    """Process definitions: list, show, validate, draw."""
+    """Process definitions: list, show, validate, draw, upgrade-cycles."""
 
 
 @process.command("list")
@@ -76,23 +81,30 @@ def validate(paths: tuple[Path, ...], as_json: bool) -> None:
 )
 @click.option("--step", help="Mark this step as the current one")
 @click.option("--cycle", "cycle_ref", help="Mark the step this cycle is in (needs --org and --db)")
+@json_option
 @click.pass_context
 def diagram(
-    ctx: click.Context, key: str, fmt: str, step: str | None, cycle_ref: str | None
+    ctx: click.Context, key: str, fmt: str, step: str | None, cycle_ref: str | None, as_json: bool
 ) -> None:
-    """Draw the steps and transitions (mermaid or Graphviz dot)."""
+    """Draw the steps (titled in --lang) and the triggers between them (mermaid or Graphviz
+    dot); with --step or --cycle, that step is marked."""
     from tsk_workflow.catalog import load_catalog
     from tsk_workflow.definitions.diagram import draw
 
     definition = load_catalog().definition(key)
     if cycle_ref is not None:
-        step = _current_step(ctx, key, cycle_ref)
+        step, definition = _current_step(ctx, key, cycle_ref)
     if step is not None and step not in definition.step_keys:
         raise click.BadParameter(f"'{step}' is not a step of '{key}'", param_hint="--step")
-    click.echo(draw(definition, "dot" if fmt == "dot" else "mermaid", step))
+    drawn = draw(definition, "dot" if fmt == "dot" else "mermaid", step, settings(ctx).lang)
+    if as_json:
+        emit_json({"process": key, "format": fmt, "step": step, "diagram": drawn})
+        return
+    click.echo(drawn)
 
 
-def _current_step(ctx: click.Context, key: str, cycle_ref: str) -> str:
+def _current_step(ctx: click.Context, key: str, cycle_ref: str) -> tuple[str, ProcessDefinition]:
+    """The step the cycle is in, and the version of the definition it follows."""
     from tsk_workflow.cli import runtime
     from tsk_workflow.errors import Refused
 
@@ -100,6 +112,30 @@ def _current_step(ctx: click.Context, key: str, cycle_ref: str) -> str:
     with engine.store.reading() as session:
         cycle = engine.find_cycle(session, cycle_ref)
         process, state = cycle.process, cycle.state
-    if process != key:
-        raise Refused(f"cycle {cycle_ref} is a cycle of '{process}', not of '{key}'")
-    return state
+        if process != key:
+            raise Refused(f"cycle {cycle_ref} is a cycle of '{process}', not of '{key}'")
+        return state, engine.definition_for(session, process, cycle.process_digest)
+
+
+@process.command("upgrade-cycles")
+@click.argument("key")
+@click.option("--dry-run", is_flag=True, help="Say what would be moved and refused; change nothing")
+@json_option
+@click.pass_context
+def upgrade_cycles(ctx: click.Context, key: str, dry_run: bool, as_json: bool) -> None:
+    """Move the open cycles of KEY that follow an older version of its definition to the
+    current one (the chair of its group or an admin, --as).
+
+    A cycle whose step the current version lacks (or makes final), or whose open task's key is
+    not in that step, is refused, with the reason, and stays on its version.
+    """
+    from tsk_workflow.cli import runtime
+    from tsk_workflow.engine import versions
+
+    engine = runtime.engine(ctx)
+    done = versions.upgrade_cycles(engine, runtime.actor(ctx), key, dry_run=dry_run)
+    if as_json:
+        emit_json(done.to_dict())
+        return
+    for line in views.upgrade_text(done, settings(ctx).lang):
+        click.echo(line)

@@ -70,12 +70,9 @@ def _rows(
     store: Store, municipality: str, *, overdue: bool, only_open: bool
 ) -> list[dict[str, Any]]:
     """The municipality's tasks from two Core queries (``store/queries.py``), at ``TSK_NOW``."""
-    import datetime as dt
-
     from tsk_workflow.store.queries import task_rows
 
-    clock = runtime.fixed_clock(store)
-    now = clock() if clock else dt.datetime.now(dt.UTC)
+    now = runtime.clock(store)()
     try:
         return task_rows(store, municipality, overdue=overdue, only_open=only_open, now=now)
     finally:
@@ -145,7 +142,9 @@ def _given_answers(
     given.update(from_pairs)
     with engine.store.reading() as session:
         found = engine.find_task(session, task_id)
-        form = forms.form_of(engine.catalog.definition(found.cycle.process), found.step, found.key)
+        cycle = found.cycle
+        definition = engine.definition_for(session, cycle.process, cycle.process_digest)
+        form = forms.form_of(definition, found.step, found.key)
     if form is not None and forms.answered(given):
         problems += forms.check_answers(form, given, engine.org)[1]
     if problems:
@@ -192,7 +191,8 @@ def form(
     with engine.store.reading() as session:
         found = engine.find_task(session, task_id)
         ref, answers = found.cycle.ref, found.answers
-        definition = engine.catalog.definition(found.cycle.process)
+        cycle = found.cycle
+        definition = engine.definition_for(session, cycle.process, cycle.process_digest)
         task_def = forms.task_definition(definition, found.step, found.key)
     if task_def is None or task_def.form is None:
         raise Refused(f"task {task_id} ({found.key}) has no form")

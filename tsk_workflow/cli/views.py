@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
     from tsk_workflow.definitions.model import ProcessDefinition, Step
     from tsk_workflow.definitions.reader import Problem
+    from tsk_workflow.engine.versions import Upgrade
     from tsk_workflow.organisation.model import Organisation
 
 
@@ -167,6 +168,8 @@ def cycle_detail(cycle: Any, allowed: list[str]) -> dict[str, Any]:
     return {
         **cycle_row(cycle),
         "version": cycle.version,
+        "process_version": cycle.process_version,
+        "process_digest": cycle.process_digest,
         "forced": cycle.forced,
         "close_note": cycle.close_note,
         "allowed_triggers": allowed if cycle.status == "open" else [],
@@ -192,6 +195,35 @@ def cycle_text(data: dict[str, Any], lang: str) -> str:
     lines.append(f"  {'uppgifter' if sv else 'tasks'}:")
     lines += [f"  {task_line(row, lang)}" for row in data["tasks"]]
     return "\n".join(lines)
+
+
+def upgrade_text(done: Upgrade, lang: str) -> list[str]:
+    """What ``process upgrade-cycles`` moved and refused, one line a cycle."""
+    sv = lang == "sv"
+    target = f"version {done.version} (sha256 {done.digest[:16]})"
+    if not done.moved and not done.refused:
+        return [
+            f"{done.process}: inga öppna cykler på en äldre version; {target} gäller"
+            if sv
+            else f"{done.process}: no open cycle on an older version; {target} is current"
+        ]
+    if done.dry_run:
+        moved, refused = (
+            ("skulle flyttas", "skulle vägras") if sv else ("would move", "would refuse")
+        )
+    else:
+        moved, refused = ("flyttad", "vägrad") if sv else ("moved", "refused")
+    lines = [f"{done.process}: {'till' if sv else 'to'} {target}"]
+    for move in done.moved:
+        lines.append(
+            f"  {moved}: {move.ref} (id {move.id}) v{move.from_version} -> v{done.version},"
+            f" {'steg' if sv else 'step'} {move.step}"
+        )
+    for move in done.refused:
+        lines.append(f"  {refused}: {move.ref} (id {move.id}) v{move.from_version}: {move.reason}")
+    if done.dry_run:
+        lines.append("Provkörning: inget är ändrat." if sv else "Dry run: nothing changed.")
+    return lines
 
 
 def decision_row(decision: Any) -> dict[str, Any]:

@@ -198,6 +198,12 @@ def read_file(path: Path, reader: Reader | None = None, *, cached: bool = False)
     process definitions only: organisation and answers files hold personal data, which must
     not outlive the files in a cache.
     """
+    return read_text(file_text(path), str(path), reader, cached=cached)
+
+
+def file_text(path: Path) -> str:
+    """The text of ``path`` (UTF-8, a byte order mark dropped); ``ReadError`` when it cannot be
+    read, is too large or is not UTF-8."""
     name = str(path)
     try:
         size = path.stat().st_size
@@ -208,7 +214,7 @@ def read_file(path: Path, reader: Reader | None = None, *, cached: bool = False)
         raw = path.read_bytes()
     except OSError as exc:
         raise ReadError(Problem(name, 1, 1, f"cannot read file: {exc.strerror}")) from None
-    return read_text(_decode(raw, name), name, reader, cached=cached)
+    return _decode(raw, name)
 
 
 def read_text(

@@ -127,7 +127,8 @@ class Players:
         """A reporter fills in the task's form, when it has one."""
         with self.engine.store.reading() as session:
             task = self.engine.find_task(session, task_id)
-            definition = self.engine.catalog.definition(task.cycle.process)
+            cycle = task.cycle
+            definition = self.engine.definition_for(session, cycle.process, cycle.process_digest)
             form = form_of(definition, task.step, task.key)
         if form is None:
             return None
@@ -250,7 +251,7 @@ class Players:
         from sqlalchemy.orm import Session
 
         assert isinstance(session, Session)
-        return self.engine.context(session, cycle.process, self.engine.clock())
+        return self.engine.cycle_context(session, cycle, self.engine.clock())
 
     def _chair_of(self, cycle_id: int) -> str:
         with self.engine.store.reading() as session:

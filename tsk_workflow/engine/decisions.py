@@ -150,6 +150,12 @@ class Decisions:
                 )
             if date > now.astimezone(self.engine.cal.zone).date() + dt.timedelta(days=1):
                 raise Refused(f"the meeting date {date} is in the future")
+            proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
+            if date < proposed:
+                raise Refused(
+                    f"the meeting date {date} is before decision {decision.id} was proposed"
+                    f" ({proposed}): a body decides on a proposal it has been given"
+                )
             decision.body = body
             decision.decided_on = date
             decision.paragraph = paragraph
@@ -208,7 +214,10 @@ class Decisions:
     def _mail_context(self, session: Session, decision: Decision) -> dict[str, Any]:
         cycle = session.get(Cycle, decision.cycle_id)
         assert cycle is not None
-        definition = self.engine.catalog.definitions.get(cycle.process)
+        try:
+            definition = self.engine.definition_for(session, cycle.process, cycle.process_digest)
+        except NotFound:  # a process no longer defined: the mail goes without its title
+            definition = None
         return mailctx.decision_mail(self.org, definition, cycle, decision)
 
     def _find(self, session: Session, decision_id: int) -> Decision:

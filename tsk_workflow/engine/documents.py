@@ -38,7 +38,7 @@ def attach(
     with engine.act() as (session, now):
         cycle = engine.find_cycle(session, ref)
         engine.claim(session, cycle)
-        ctx = engine.context(session, cycle.process, now)
+        ctx = engine.cycle_context(session, cycle, now)
         group = ctx.group(cycle)
         if not (
             engine.directory.is_chair(who, group)

@@ -111,6 +111,7 @@ _OPEN_TASKS = _per_dialect(
             CYCLES.c.period,
             CYCLES.c.subject,
             CYCLES.c.process,
+            CYCLES.c.process_digest,
         )
         .join(CYCLES, CYCLES.c.id == TASKS.c.cycle_id)
         .where(_ids_in(TASKS.c.id, dialect), TASKS.c.status == "open")
@@ -187,6 +188,7 @@ class _CycleView:
     period: str
     subject: str
     process: str
+    process_digest: str | None
 
 
 @dataclass(slots=True)
@@ -267,7 +269,7 @@ def fire(
     for timer in timers:
         task = tasks.get(timer.task_id) if timer.task_id is not None else None
         try:
-            made = _notice(engines[timer.municipality], timer, task, newest, now)
+            made = _notice(engines[timer.municipality], timer, task, newest, now, connection)
         except (OperationalError, StaleDataError):
             raise
         except Exception as exc:
@@ -338,6 +340,7 @@ def _notice(
     view: _TaskView | None,
     newest: Mapping[int, dt.datetime],
     now: dt.datetime,
+    connection: Connection,
 ) -> tuple[notify.Queued, audit.Act | None] | None:
     """The mail (and audit event) of one notice, or None when it has no effect."""
     if view is None:
@@ -350,7 +353,7 @@ def _notice(
             newer is not None and newer > timer.fire_at
         ):
             return None
-        definition = engine.catalog.definition(cycle.process)
+        definition = engine.definition_for(connection, cycle.process, cycle.process_digest)
         context = mailctx.task_mail(engine.org, definition, cycle, task, engine.cal)
         mail = notify.Queued(
             engine.org,
@@ -363,7 +366,7 @@ def _notice(
         )
         return mail, None
     if timer.kind == "due":
-        definition = engine.catalog.definition(cycle.process)
+        definition = engine.definition_for(connection, cycle.process, cycle.process_digest)
         context = mailctx.task_mail(engine.org, definition, cycle, task, engine.cal)
         mail = notify.Queued(
             engine.org,
@@ -377,7 +380,7 @@ def _notice(
         due = view.due_at.isoformat() if view.due_at else None
         return mail, _act(engine, view, "task.overdue", {"task": view.id, "due": due})
     if timer.kind == "escalation":
-        definition = engine.catalog.definition(cycle.process)
+        definition = engine.definition_for(connection, cycle.process, cycle.process_digest)
         group = engine.directory.group_of(cycle.process)
         target = str(timer.payload.get("to", "chair"))
         people = engine.directory.assignees(target, group)

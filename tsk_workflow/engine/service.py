@@ -12,18 +12,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from tsk_workflow import audit, forms
 from tsk_workflow.catalog import Catalog
-from tsk_workflow.engine import mailctx, notify, periods, timing
+from tsk_workflow.definitions.compile import CompiledProcess
+from tsk_workflow.definitions.model import ProcessDefinition
+from tsk_workflow.engine import mailctx, notify, periods, timing, versions
 from tsk_workflow.engine.directory import (
     SYSTEM,
     Directory,
     PermissionDenied,
     require_chair,
     require_trigger,
+    unknown_person,
 )
 from tsk_workflow.engine.steps import (
     StepContext,
@@ -34,7 +37,7 @@ from tsk_workflow.engine.steps import (
     required_done,
     unmet_conditions,
 )
-from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.errors import NotFound, Refused, did_you_mean
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
@@ -77,6 +80,8 @@ class Engine:
         self.clock = clock
         self.directory = Directory(org)
         self.cal = timing.work_calendar(org)
+        self._stored: set[str] = set()
+        """Digests of definitions this engine found stored in its database (they stay)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -108,9 +113,33 @@ class Engine:
                 )
             )
 
-    def context(self, session: Session, process: str, now: dt.datetime) -> StepContext:
-        return StepContext(
-            session, self.org, self.directory, self.catalog.compiled(process), self.cal, now
+    def context(
+        self, session: Session, process: str, now: dt.datetime, digest: str | None = None
+    ) -> StepContext:
+        """Acting on a cycle of ``process`` that follows the version ``digest`` (None: the
+        current definition, as for a new cycle); ``cycle_context`` for a cycle."""
+        compiled = self.compiled_for(session, process, digest)
+        return StepContext(session, self.org, self.directory, compiled, self.cal, now)
+
+    def cycle_context(self, session: Session, cycle: Cycle, now: dt.datetime) -> StepContext:
+        """Acting on ``cycle``, with the version of its definition it follows."""
+        return self.context(session, cycle.process, now, cycle.process_digest)
+
+    def compiled_for(
+        self, session: Session | Connection, process: str, digest: str | None
+    ) -> CompiledProcess:
+        """The machine of the version a cycle follows (``cycle.process_digest``): the catalog's
+        own when the digest is its (no query), else the stored one (``engine/versions.py``)."""
+        return self.catalog.compiled_for(
+            process, digest, lambda found: versions.stored_text(session, found)
+        )
+
+    def definition_for(
+        self, session: Session | Connection, process: str, digest: str | None
+    ) -> ProcessDefinition:
+        """The definition of the version a cycle follows (see ``compiled_for``)."""
+        return self.catalog.definition_for(
+            process, digest, lambda found: versions.stored_text(session, found)
         )
 
     def actor(self, person_id: str | None, action: str = "act", subject: str = "") -> str:
@@ -128,7 +157,7 @@ class Engine:
                 person_id[:64],
                 action,
                 subject or f"municipality:{self.org.municipality}",
-                f"unknown person '{person_id}' in {self.org.name}",
+                unknown_person(self.org, person_id),
             )
             self._record_refusal(refusal, self.clock())
             raise refusal
@@ -139,11 +168,18 @@ class Engine:
         params = {"municipality": self.org.municipality, "key": key}
         cycle = session.scalars(_CYCLE_BY[by], params).first()
         if cycle is None:
-            raise self._no_cycle(ref)
+            raise self._no_cycle(session, ref)
         return cycle
 
-    def _no_cycle(self, ref: str | int) -> NotFound:
-        return NotFound(f"no cycle '{ref}' in {self.org.name}")
+    def _no_cycle(self, session: Session, ref: str | int) -> NotFound:
+        """No such cycle; for a mistyped reference, the closest one there is."""
+        hint = ""
+        if not str(ref).isdigit():
+            refs = session.scalars(
+                select(Cycle.ref).where(Cycle.municipality == self.org.municipality)
+            )
+            hint = did_you_mean(str(ref), refs)
+        return NotFound(f"no cycle '{ref}' in {self.org.name}{hint}")
 
     def claim(self, session: Session, cycle: Cycle) -> None:
         """Take the cycle for this act (optimistic locking): its ``version`` goes up now, so a
@@ -200,11 +236,13 @@ class Engine:
         )
         periods.check_period(period)
         self._refuse_duplicate(session, process, period, subject)
+        digest = self._stored_digest(session, process, now)
         values = {
             "ref": periods.cycle_ref(process, period, subject),
             "municipality": self.org.municipality,
             "process": process,
             "process_version": definition.version,
+            "process_digest": digest,
             "period": period,
             "subject": subject,
             "title": periods.cycle_title(definition, self.org, period, subject),
@@ -225,6 +263,7 @@ class Engine:
         payload = {
             "process": process,
             "version": definition.version,
+            "digest": digest,
             "period": period,
             "subject": subject,
             "late": late,
@@ -247,6 +286,16 @@ class Engine:
         self._open_linked(ctx, cycle)
         self._after_change(ctx, cycle, who)
         return cycle
+
+    def _stored_digest(self, session: Session, process: str, now: dt.datetime) -> str | None:
+        """The digest of the current definition of ``process``, its text stored in the database
+        (once: after that the engine remembers it); None for a catalog made in code."""
+        source = self.catalog.sources.get(process)
+        if source is None:
+            return None
+        if source.digest not in self._stored and not versions.store(session, source, now):
+            self._stored.add(source.digest)  # found stored (committed before): it stays
+        return source.digest
 
     def _count(self, session: Session, process: str) -> int:
         params = {"municipality": self.org.municipality, "process": process}
@@ -271,7 +320,7 @@ class Engine:
         with self.act() as (session, now):
             # Not claimed here: entering the next step claims the cycle (writes.set_cycle).
             cycle, leaving_tasks = self._cycle_with_open_tasks(session, ref)
-            ctx = self.context(session, cycle.process, now)
+            ctx = self.cycle_context(session, cycle, now)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
             if transition is None:
@@ -298,14 +347,14 @@ class Engine:
         by, key = _cycle_key(ref)
         found = writes.cycle_with_open_tasks(session, self.org.municipality, by, key)
         if found is None:
-            raise self._no_cycle(ref)
+            raise self._no_cycle(session, ref)
         return found
 
     def fire_system(
         self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str
     ) -> bool:
         """Fire ``trigger`` as the scheduler (a timed transition); False when it no longer applies."""
-        ctx = self.context(session, cycle.process, now)
+        ctx = self.cycle_context(session, cycle, now)
         if cycle.status != "open" or ctx.process.transition(cycle.state, trigger) is None:
             return False
         self._fire(ctx, cycle, trigger, SYSTEM, "system", reason, automatic=True)
@@ -391,7 +440,7 @@ class Engine:
         with self.act() as (session, now):
             cycle = self.find_cycle(session, ref)
             self.claim(session, cycle)
-            ctx = self.context(session, cycle.process, now)
+            ctx = self.cycle_context(session, cycle, now)
             require_chair(self.directory, who, ctx.group(cycle), "cycle.close", f"cycle:{cycle.id}")
             self._require_open(cycle)
             remaining = open_tasks(session, cycle)
@@ -481,7 +530,7 @@ class Engine:
             cycle = task.cycle
             self.claim(session, cycle)
             session.refresh(task)  # as it is now that the cycle is ours, not as first read
-            ctx = self.context(session, cycle.process, now)
+            ctx = self.cycle_context(session, cycle, now)
             group = ctx.group(cycle)
             if who not in task.assignee_ids and not self.directory.is_chair(who, group):
                 raise PermissionDenied(

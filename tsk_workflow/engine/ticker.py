@@ -1,4 +1,5 @@
-"""The scheduler pass (``tsk tick``): open due cycles and fire due timers, exactly once.
+"""The timers of the scheduler pass (``tsk_workflow.schedpass``: ``tsk tick``, ``tsk run``, the
+demo): open due cycles and fire due timers, exactly once.
 
 The database is the source of truth for time: cycle openings, deadlines, reminders, escalations
 and timed transitions are rows of ``timers``. A pass:
@@ -489,7 +490,7 @@ def _fire_reminder(
         or _newer_reminder_due(session, timer, now)
     ):
         return False
-    definition = engine.catalog.definition(task.cycle.process)
+    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
     context = mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal)
     notify.queue(
         session,
@@ -529,7 +530,7 @@ def _fire_due(
     task = _open_task(session, timer)
     if task is None:
         return False
-    definition = engine.catalog.definition(task.cycle.process)
+    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
     notify.queue(
         session,
         engine.org,
@@ -552,7 +553,7 @@ def _fire_escalation(
     task = _open_task(session, timer)
     if task is None:
         return False
-    definition = engine.catalog.definition(task.cycle.process)
+    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
     group = engine.directory.group_of(task.cycle.process)
     target = str(timer.payload.get("to", "chair"))
     people = engine.directory.assignees(target, group)

@@ -114,8 +114,32 @@ class OrganisationVersion(Base):
     audit_seq: Mapped[int | None] = mapped_column(Integer)
 
 
+class StoredDefinition(Base):
+    """Each version of a process definition that cycles of this database were opened with (and
+    those ``tsk init`` found): its text, kept whole, known by its SHA-256. A cycle follows the
+    version it was opened with (``Cycle.process_digest``) until it is moved on
+    (``tsk process upgrade-cycles``). One text per process and version: a changed definition
+    needs a new ``version``."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process", "version", name="uq_process_definitions_version"),
+    )
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    process: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255))
+    stored_at: Mapped[dt.datetime]
+
+
 class Cycle(Base):
-    """One run of a process for a period and subject (``est-2027-03``)."""
+    """One run of a process for a period and subject (``est-2027-03``).
+
+    ``process_version`` and ``process_digest`` name the version of the definition the cycle
+    follows; the digest is None for a cycle whose text is not known (opened before versions
+    were kept, on a version no longer shipped), which follows the current definition."""
 
     __tablename__ = "cycles"
     __table_args__ = (
@@ -130,6 +154,9 @@ class Cycle(Base):
     municipality: Mapped[str] = mapped_column(String(64))
     process: Mapped[str] = mapped_column(String(64))
     process_version: Mapped[int]
+    process_digest: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("process_definitions.digest")
+    )
     period: Mapped[str] = mapped_column(String(32))
     subject: Mapped[str] = mapped_column(String(64), default="")
     title: Mapped[str] = mapped_column(String(300))

@@ -10,7 +10,7 @@ disable a trigger, nor replace a function; it is no superuser, so it cannot set
 
 No table needs DELETE (grep: the code deletes nothing), nor TRUNCATE, REFERENCES or TRIGGER.
 Rows that are written once and never changed (the audit trail, documents, refused acts, task
-assignees, organisation versions) get SELECT and INSERT only; ``installation`` (virtual time,
+assignees, organisation versions, process definitions) get SELECT and INSERT only; ``installation`` (virtual time,
 fixed when the database is made) and ``alembic_version`` are read only.
 
 ``docs/administrator.md`` ("Roles on PostgreSQL") gives the SQL that makes both roles.
@@ -36,6 +36,7 @@ TABLES: dict[str, str] = {
     "refused_acts": APPEND,
     "task_assignees": APPEND,
     "organisation_versions": APPEND,
+    "process_definitions": APPEND,
     "municipalities": WRITE,
     "cycles": WRITE,
     "tasks": WRITE,
