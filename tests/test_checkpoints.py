@@ -648,14 +648,18 @@ def test_the_service_signs_the_days_checkpoint_at_its_time(
     engine = make_engine(store, clock=clock)
     env = {"TSK_AUDIT_KEY": str(key_path), "TSK_CHECKPOINT_DIR": str(tmp_path / "published")}
     service = Service({"herrljunga": engine}, Options(), clock=clock, environ=env)
-    made = service.run_checkpoint()
+    made = service.run_pass()
     assert made is not None
-    assert made["seq"] == 0
-    assert service.run_checkpoint() is None
+    assert made.checkpoint is not None
+    assert made.checkpoint["seq"] == 0
+    again = service.run_pass()
+    assert again is not None
+    assert again.checkpoint is None
     unset = Service({"herrljunga": engine}, Options(), clock=clock, environ={})
     clock.now = local(2027, 3, 2, 23, 45)
-    assert unset.run_checkpoint() == {"skipped": checkpoints.skip_reason({})}
-    assert unset._schedule_checkpoints() == checkpoints.skip_reason({})
+    skipped = unset.run_pass()
+    assert skipped is not None
+    assert skipped.checkpoint == {"skipped": checkpoints.skip_reason({})}
 
 
 # ------------------------------------------------------------------ the demo

@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from tests.enginekit import set_up
 from tests.smtp_server import SmtpServer
-from tsk_workflow.catalog import load_catalog, load_organisation
+from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.cli import cli
+from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store import migrate
 from tsk_workflow.store.database import Store
@@ -183,3 +184,68 @@ def test_a_bad_now_is_a_usage_error(runner: CliRunner, database: Path) -> None:
     result = tsk(runner, database, "mail", "digest", "--now", "igår")
     assert result.exit_code == 2
     assert "not an ISO 8601 time" in result.output
+
+
+# ------------------------------------------------------------------ the time: one source
+
+
+def fail_first(database: Path) -> int:
+    """Mark the first queued mail failed, as after a permanent refusal; its number."""
+    store = Store(f"sqlite:///{database}")
+    try:
+        with store.transaction() as session:
+            row = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+            assert row is not None
+            row.status, row.attempts, row.last_reply = "failed", 1, "550 5.1.1 No such user"
+            return row.id
+    finally:
+        store.dispose()
+
+
+@pytest.fixture
+def real_time_database(tmp_path: Path) -> Path:
+    """As ``database``, on the server's clock (``tsk init`` without ``--virtual-time``)."""
+    path = tmp_path / "real.db"
+    store = Store(f"sqlite:///{path}")
+    migrate.upgrade(store)
+    catalog = load_catalog()
+    engine = Engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
+    setup.load_organisation(engine, resolve_organisation_path("herrljunga"))
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    store.dispose()
+    return path
+
+
+def test_retry_and_tick_act_at_tsk_now_on_a_database_for_virtual_time(
+    runner: CliRunner, database: Path
+) -> None:
+    number = fail_first(database)
+    later = {"TSK_NOW": "2027-03-05T09:00"}
+    retried = tsk(runner, database, "mail", "retry", str(number), env=later)
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    row = next(r for r in outbox_rows(database) if r.id == number)
+    assert (row.status, row.next_attempt_at) == ("pending", dt.datetime(2027, 3, 5, 9, tzinfo=TZ))
+    ticked = as_json(tsk(runner, database, "tick", "--no-send", "--json", env=later))
+    assert ticked["now"] == "2027-03-05T08:00:00+00:00"
+    given = as_json(tsk(runner, database, "tick", "--no-send", "--json", "--now", NOW, env=later))
+    assert given["now"] == "2027-03-01T07:00:00+00:00"  # --now wins over TSK_NOW
+
+
+def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
+    runner: CliRunner, real_time_database: Path
+) -> None:
+    number = fail_first(real_time_database)
+    for args in (["mail", "retry", str(number)], ["mail", "retry"], ["tick", "--no-send"]):
+        refused = tsk(runner, real_time_database, *args, env={"TSK_NOW": "2027-03-05T09:00"})
+        assert refused.exit_code == 1, refused.output
+        assert refused.stdout == ""
+        assert refused.stderr.splitlines() == [
+            "tsk: TSK_NOW is refused: this database runs on the server's clock (only a database"
+            " made with 'tsk init --virtual-time', for the demo and tests, takes another time)"
+        ]
+    assert [r.status for r in outbox_rows(real_time_database) if r.id == number] == ["failed"]
+    before = dt.datetime.now(dt.UTC)
+    retried = tsk(runner, real_time_database, "mail", "retry", str(number))
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    row = next(r for r in outbox_rows(real_time_database) if r.id == number)
+    assert before <= row.next_attempt_at <= dt.datetime.now(dt.UTC)  # the server's clock

@@ -1,5 +1,7 @@
-"""``tsk run``: APScheduler calling the tick, one log line per pass, a clean stop on SIGTERM and
-Ctrl-C that lets the pass in progress finish, and the daily digest."""
+"""``tsk run``: APScheduler calling the scheduler pass (the one of ``tsk tick`` and the demo) and
+nothing else, one log line per pass, a clean stop on SIGTERM and Ctrl-C that lets the pass in
+progress finish, and the day's digests and checkpoint made by the pass at the organisation's
+times."""
 
 from __future__ import annotations
 
@@ -21,11 +23,14 @@ from click.testing import CliRunner
 from tests.conftest import REPO
 from tests.dbfixtures import MakeStore
 from tests.test_tick import World, local
-from tsk_workflow import scheduler
+from tsk_workflow import checkpoints
+from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.cli import cli
-from tsk_workflow.engine.ticker import Ticker, TickResult
-from tsk_workflow.scheduler import Options, Service, parse_clock, serve
-from tsk_workflow.store.models import Cycle
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.engine.ticker import Ticker, TickResult, worker_id
+from tsk_workflow.schedpass import PassResult, SchedulerPass
+from tsk_workflow.scheduler import Options, Service, serve
+from tsk_workflow.store.models import Cycle, OutboxMessage
 
 TSK = "import sys; from tsk_workflow.cli import main; sys.exit(main())"
 WAIT = 30.0
@@ -147,46 +152,135 @@ def test_a_stop_lets_the_pass_in_progress_finish(
     assert service.run_pass() is None  # a stopped service takes no more passes
 
 
-def test_the_daily_digest_runs_or_says_clearly_why_not(
-    make_store: MakeStore, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+# ------------------------------------------------------------------ one pass, at the organisation's times
+
+
+def herrljunga_at(times: dict[str, str], world: World) -> Engine:
+    """World's Herrljunga, its ``mail.digest_time`` and ``audit.checkpoint_time`` set to
+    ``times`` (``{"digest": "06:30", "checkpoint": "22:00"}``): not the defaults."""
+    org = world.engine.org
+    changed = org.model_copy(
+        update={
+            "mail": org.mail.model_copy(update={"digest_time": times["digest"]}),
+            "audit": org.audit.model_copy(update={"checkpoint_time": times["checkpoint"]}),
+        }
+    )
+    return Engine(world.store, world.engine.catalog, changed, world.clock)
+
+
+def test_the_services_one_pass_makes_the_digests_and_the_checkpoint_at_the_organisations_times(
+    make_store: MakeStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    world = World(make_store("sqlite"), local(2027, 1, 4, 6))
+    world = World(make_store("sqlite"), local(2027, 3, 1, 7))
     world.init()
-    service = Service({"herrljunga": world.engine}, Options(), clock=lambda: local(2027, 1, 5, 7))
-    calls: list[tuple[Any, ...]] = []
-
-    def compose(store: Any, orgs: Any, now: dt.datetime) -> int:
-        calls.append((store, sorted(orgs), now))
-        return 3
-
+    world.engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")  # two digest people
+    engine = herrljunga_at({"digest": "06:30", "checkpoint": "22:00"}, world)
+    key = tmp_path / "audit-key.pem"
+    checkpoints.generate_key(key)
+    env = {"TSK_AUDIT_KEY": str(key), "TSK_CHECKPOINT_DIR": str(tmp_path / "published")}
+    service = Service({"herrljunga": engine}, Options(), clock=world.clock, environ=env)
     caplog.set_level(logging.INFO, logger="tsk_workflow.scheduler")
-    monkeypatch.setattr(scheduler, "digest_function", lambda: compose)
-    assert service.run_digest() == 3
-    assert calls == [(world.store, ["herrljunga"], local(2027, 1, 5, 7))]
-    assert "3 digest mail(s) queued" in caplog.records[-1].getMessage()
 
-    monkeypatch.setattr(scheduler, "digest_function", lambda: None)
-    assert service.run_digest() is None
-    assert "compose_digests is not available" in caplog.records[-1].getMessage()
-    assert caplog.records[-1].levelno == logging.WARNING
+    def run_pass(hour: int, minute: int) -> PassResult:
+        world.clock.now = local(2027, 3, 2, hour, minute)
+        result = service.run_pass()
+        assert result is not None
+        return result
+
+    before = run_pass(6, 25)
+    assert (before.digests, before.checkpoint) == (0, None)
+    digests = run_pass(6, 35)  # the organisation's 06:30, not 07:00
+    assert (digests.digests, digests.checkpoint) == (2, None)
+    assert "; 2 digest(s) queued" in caplog.records[-1].getMessage()
+    assert run_pass(7, 5).digests == 0  # once a day
+    assert run_pass(21, 55).checkpoint is None
+    signed = run_pass(22, 5)  # the organisation's 22:00, not 23:45
+    assert signed.checkpoint is not None
+    assert signed.checkpoint["at"] == local(2027, 3, 2, 22, 5).isoformat()
+    assert f"checkpoint {signed.checkpoint['seq']} signed" in caplog.records[-1].getMessage()
+    assert run_pass(23, 50).checkpoint is None  # once a day
+    found, problems = checkpoints.read(tmp_path / "published")
+    assert (len(found), problems) == (1, [])
+    assert [r.template for r in world.rows(OutboxMessage, OutboxMessage.template == "digest")] == [
+        "digest",
+        "digest",
+    ]
+    assert service.passes == 6
 
 
-def test_the_digest_module_is_found_when_it_is_there() -> None:
-    function = scheduler.digest_function()
+def test_apscheduler_has_one_job_the_pass_which_catches_up_at_start(
+    make_store: MakeStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = World(make_store("sqlite"), local(2027, 3, 1, 7))
+    world.init()
+    key = tmp_path / "audit-key.pem"
+    checkpoints.generate_key(key)
+    env = {"TSK_AUDIT_KEY": str(key), "TSK_CHECKPOINT_DIR": str(tmp_path / "published")}
+    world.clock.now = local(2027, 3, 1, 23, 50)  # after the checkpoint time: caught up at start
+    service = Service(
+        {"herrljunga": world.engine}, Options(interval=3600), clock=world.clock, environ=env
+    )
+    caplog.set_level(logging.INFO, logger="tsk_workflow.scheduler")
+    service.start()
     try:
-        import tsk_workflow.mail.digest as digest
-    except ModuleNotFoundError:
-        assert function is None
-    else:
-        assert function is digest.compose_digests
+        jobs = service.scheduler.get_jobs()
+        deadline = time.monotonic() + WAIT
+        while service.passes == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        service.stop()
+
+    assert [(job.id, job.func) for job in jobs] == [("pass", service.run_pass)]
+    assert service.passes == 1
+    assert len(checkpoints.read(tmp_path / "published")[0]) == 1
+    started = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("started"))
+    assert "herrljunga: digest 07:00, checkpoint 23:45 Europe/Stockholm" in started
 
 
-def test_run_refuses_bad_options(runner: CliRunner, tmp_path: Path) -> None:
+def test_tick_run_and_the_demo_call_the_one_pass(
+    make_store: MakeStore,
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, dt.datetime]] = []
+    real = SchedulerPass.__call__
+
+    def spy(self: SchedulerPass, now: dt.datetime) -> PassResult:
+        calls.append((self.worker, now))
+        return real(self, now)
+
+    monkeypatch.setattr(SchedulerPass, "__call__", spy)
+    store = make_store("sqlite")
+    world = World(store, local(2027, 1, 4, 6))
+    world.init()
+    at = local(2027, 1, 4, 8)
+    args = ["--db", store.url, "--org", "herrljunga", "tick", "--now", at.isoformat(), "--json"]
+    ticked = runner.invoke(cli, [*args, "--no-send"])
+    assert ticked.exit_code == 0, ticked.output
+    assert json.loads(ticked.stdout)["opened"] == ["est-2027-01"]
+    assert calls == [(worker_id(), at)]
+
+    later = local(2027, 1, 4, 9)
+    Service({"herrljunga": world.engine}, Options(), clock=lambda: later, environ={}).run_pass()
+    assert calls[-1] == (worker_id(), later)
+
+    from tsk_workflow.demo.run import run_demo
+
+    del calls[:]
+    run_demo("herrljunga", 2027, tmp_path / "demo", until=dt.date(2027, 1, 1))
+    assert [(worker, moment.astimezone(STOCKHOLM).time()) for worker, moment in calls] == [
+        ("demo", dt.time(8, 5)),
+        ("demo", dt.time(17, 5)),
+        ("demo", dt.time(23, 45)),
+    ]
+
+
+def test_run_refuses_bad_options_and_has_no_digest_time_of_its_own(
+    runner: CliRunner, tmp_path: Path
+) -> None:
     db = str(tmp_path / "tsk.db")
-    for option in (["--digest-time", "25:00"], ["--digest-time", "7"], ["--interval", "0"]):
+    for option in (["--digest-time", "07:00"], ["--interval", "0"]):
         result = runner.invoke(cli, ["--db", db, "--org", "herrljunga", "run", *option])
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
-    assert parse_clock("07:30") == dt.time(7, 30)
-    with pytest.raises(ValueError, match="time of day"):
-        parse_clock("7.30")

@@ -21,11 +21,12 @@ the first 16 hex digits of the SHA-256 of the raw public key. A line of the file
 
 with the signature in base64. An empty chain's checkpoint has ``seq`` 0 and the genesis hash.
 
-The scheduler signs one a day (:func:`daily_checkpoint`) once the organisation's
-``audit.checkpoint_time`` has passed, recorded as a ``timers`` row keyed ``checkpoint:DAY`` so
-that a second pass, or another worker at the same moment, does not sign the day again. The key
-and the folder come from the environment (:func:`publishing_from_env`): ``TSK_AUDIT_KEY`` (the
-private key's path), ``TSK_CHECKPOINT_DIR`` and, optionally, ``TSK_CHECKPOINT_MAILTO``.
+The scheduler's pass (``tsk_workflow.schedpass``) signs one a day (:func:`daily_checkpoint`)
+once the organisation's ``audit.checkpoint_time`` has passed, recorded as a ``timers`` row keyed
+``checkpoint:DAY`` so that a second pass, or another worker at the same moment, does not sign
+the day again. The key and the folder come from the environment (:func:`publishing_from_env`):
+``TSK_AUDIT_KEY`` (the private key's path), ``TSK_CHECKPOINT_DIR`` and, optionally,
+``TSK_CHECKPOINT_MAILTO``.
 
 This is a feature, not the core: it reads and writes files, but takes ``now`` from its caller.
 """

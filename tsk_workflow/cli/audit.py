@@ -310,14 +310,12 @@ def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> Non
 def _now(store: Any) -> dt.datetime:
     """The time of the record: the server's clock, or ``TSK_NOW`` on a database made for
     virtual time (the demo, tests)."""
-    from tsk_workflow.engine.service import system_clock
     from tsk_workflow.errors import TskError
 
     try:
-        fixed = runtime.fixed_clock(store)
+        return runtime.clock(store)()
     except TskError:  # TSK_NOW on a database on the server's clock: the server's time it is
-        fixed = None
-    return (fixed or system_clock)()
+        return runtime.server_now()
 
 
 def _municipality(ctx: click.Context, session: Any) -> str:

@@ -12,10 +12,7 @@ from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option, settings
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from tsk_workflow.organisation.model import Organisation
-    from tsk_workflow.store.database import Store
 
 
 @click.command()
@@ -61,7 +58,7 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
     publishing = publishing_from_env(os.environ)
     key = load_private_key(publishing.key)
     store = runtime.open_store(ctx)
-    now = _now(store)
+    now = runtime.clock(store)()
     org = _mail_org(ctx) if publishing.mailto else None
     with store.transaction() as session:
         published = publish(session, key, publishing, now, org)
@@ -76,17 +73,9 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
     )
 
 
-def _now(store: Store) -> dt.datetime:
-    from tsk_workflow.engine import service
-
-    return (runtime.fixed_clock(store) or service.system_clock)()
-
-
 def _mail_org(ctx: click.Context) -> Organisation:
     """The organisation whose outbox sends the mail: --org, or the first one loaded."""
-    from tsk_workflow.engine import service
-
     if settings(ctx).org:
         return runtime.engine(ctx).org
-    engines = runtime.engines(ctx, service.system_clock)
+    engines = runtime.engines(ctx)
     return engines[min(engines)].org

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from tsk_workflow.organisation.model import Organisation
     from tsk_workflow.store.database import Store
 
-NOW_HELP = "Act as if it were this time, ISO 8601 (default: now)"
-
 
 @click.group(cls=TskGroup)
 def mail() -> None:
@@ -96,16 +94,14 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
 
 
 @mail.command()
-@click.option("--now", "now_text", metavar="ISO", help=NOW_HELP)
+@runtime.now_option
 @json_option
 @click.pass_context
-def send(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
+def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     """Send every queued mail that is due now."""
     from tsk_workflow.mail.outbox import deliver
 
-    now = _now(now_text)
-    engines = runtime.engines(ctx, lambda: now)
-    _require_virtual(engines, now_text)
+    now, engines = runtime.engines_at(ctx, now)
     result = deliver(_store(engines), _orgs(engines), os.environ, now)
     data = {
         "sent": result.sent,
@@ -126,10 +122,10 @@ def send(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
 
 
 @mail.command()
-@click.option("--now", "now_text", metavar="ISO", help=NOW_HELP)
+@runtime.now_option
 @json_option
 @click.pass_context
-def digest(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
+def digest(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     """Make today's digest mails now (tsk tick makes them after mail.digest_time, 07:00).
 
     One mail a day per person who chose the digest, with everything gathered for them; a
@@ -137,9 +133,7 @@ def digest(ctx: click.Context, now_text: str | None, as_json: bool) -> None:
     """
     from tsk_workflow.mail.digest import compose_digests
 
-    now = _now(now_text)
-    engines = runtime.engines(ctx, lambda: now)
-    _require_virtual(engines, now_text)
+    now, engines = runtime.engines_at(ctx, now)
     made = compose_digests(_store(engines), _orgs(engines), now)
     if as_json:
         emit_json({"now": now.isoformat(), "digests": made})
@@ -195,31 +189,21 @@ def status(ctx: click.Context, as_json: bool) -> None:
 def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
     """Requeue failed and held mail: one message by its number (from status), or all.
 
-    Held mail is held again when it is next sent unless its cause has been fixed.
+    Held mail is held again when it is next sent unless its cause has been fixed. It is due
+    again at once: at TSK_NOW on a database made for virtual time.
     """
     from tsk_workflow.mail.outbox import retry as requeue
 
     store = runtime.open_store(ctx)
+    now = runtime.clock(store)()
     with store.transaction() as session:
-        count = requeue(session, dt.datetime.now(dt.UTC), message_id, _municipality(ctx))
+        count = requeue(session, now, message_id, _municipality(ctx))
     if message_id is not None and count == 0:
         raise NotFound(f"no failed or held mail number {message_id} (see tsk mail status)")
     if as_json:
         emit_json({"requeued": count})
     else:
         click.echo(f"{count} meddelanden köade igen")
-
-
-def _now(text: str | None) -> dt.datetime:
-    from tsk_workflow.cli.tick import parse_now
-
-    return parse_now(text)
-
-
-def _require_virtual(engines: dict[str, Engine], now_text: str | None) -> None:
-    """``--now`` only on a database made for virtual time."""
-    if now_text is not None:
-        runtime.require_virtual_time(_store(engines), "--now")
 
 
 def _store(engines: dict[str, Engine]) -> Store:

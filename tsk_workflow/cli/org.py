@@ -11,7 +11,6 @@ from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 
 if TYPE_CHECKING:
     from tsk_workflow.catalog import Catalog
-    from tsk_workflow.engine.service import Clock
     from tsk_workflow.engine.setup import StoredVersion
     from tsk_workflow.organisation.model import Organisation
     from tsk_workflow.store.database import Store
@@ -50,7 +49,7 @@ def load(ctx: click.Context, file: str, as_json: bool) -> None:
     current = _current(ctx, store, catalog, file)
     read = runtime.read_organisation_file(file)
     new = organisation_from_text(read.text, read.name, catalog)
-    clock = runtime.fixed_clock(store) or _system_clock()
+    clock = runtime.clock(store)
     loaded = setup.load(store, catalog, current, read, new, runtime.actor(ctx), clock)
     if as_json:
         emit_json(loaded.to_dict())
@@ -73,12 +72,6 @@ def _current(ctx: click.Context, store: Store, catalog: Catalog, file: str) -> O
         read = runtime.read_organisation_file(file)
         name = organisation_from_text(read.text, read.name, catalog).municipality
     return runtime.organisation_in_force(store, catalog, name)
-
-
-def _system_clock() -> Clock:
-    from tsk_workflow.engine.service import system_clock
-
-    return system_clock
 
 
 @org.command()

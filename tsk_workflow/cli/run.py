@@ -8,15 +8,6 @@ from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import json_option
 
 
-def _clock(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
-    from tsk_workflow.scheduler import parse_clock
-
-    try:
-        return parse_clock(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @click.command()
 @click.option(
     "--interval",
@@ -25,14 +16,6 @@ def _clock(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
     show_default=True,
     metavar="SECONDS",
     help="Seconds between scheduler passes",
-)
-@click.option(
-    "--digest-time",
-    default="07:00",
-    show_default=True,
-    metavar="HH:MM",
-    callback=_clock,
-    help="Local time of the daily digest",
 )
 @click.option(
     "--send/--no-send",
@@ -57,29 +40,28 @@ def _clock(_ctx: click.Context, _param: click.Parameter, value: str) -> object:
 def run(
     ctx: click.Context,
     interval: float,
-    digest_time: object,
     send: bool | None,
     batch: int,
     log_level: str,
     as_json: bool,
 ) -> None:
-    """Run the scheduler until stopped (SIGTERM or Ctrl-C): a pass every --interval seconds,
-    the daily digest at --digest-time. Logs one line per pass on stderr (--json: JSON lines).
+    """Run the scheduler until stopped (SIGTERM or Ctrl-C): the pass of tsk tick every
+    --interval seconds, and once at start. The day's digests and signed checkpoint come with the
+    first pass after the organisation's mail.digest_time and audit.checkpoint_time. Logs one
+    line per pass on stderr (--json: JSON lines).
 
     A stop lets the pass in progress finish, logs "stopped" and exits 0.
     """
-    import datetime as dt
     import os
 
-    from tsk_workflow.engine.service import system_clock
+    from tsk_workflow.schedpass import sends
     from tsk_workflow.scheduler import Options, Service, serve
 
     _logging(log_level, as_json)
-    assert isinstance(digest_time, dt.time)
-    engines = runtime.engines(ctx, system_clock)
-    sending = send if send is not None else bool(os.environ.get("TSK_SMTP_HOST"))
-    options = Options(interval=interval, digest_time=digest_time, send=sending, batch=batch)
-    ctx.exit(serve(Service(engines, options)))
+    engines = runtime.engines(ctx)
+    clock = next(iter(engines.values())).clock  # the server's, or TSK_NOW (virtual time)
+    options = Options(interval=interval, send=sends(send, os.environ), batch=batch)
+    ctx.exit(serve(Service(engines, options, clock)))
 
 
 def _logging(level: str, as_json: bool) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -17,20 +19,38 @@ if TYPE_CHECKING:
     from tsk_workflow.store.database import Store
 
 
-def open_store(ctx: click.Context) -> Store:
-    from tsk_workflow.store.database import Store, database_url
+def open_store(ctx: click.Context, *, create: bool = False) -> Store:
+    """The database of ``--db``. A SQLite file that is not there is refused, naming it, and
+    nothing is created, unless ``create`` (``tsk init``)."""
+    from sqlalchemy.engine import make_url
 
-    return Store(database_url(settings(ctx).db))
+    from tsk_workflow.errors import TskError
+    from tsk_workflow.store.database import Store, database_url, sqlite_file
+
+    url = database_url(settings(ctx).db)
+    if not create:
+        path = sqlite_file(make_url(url)) if url.startswith("sqlite") else None
+        if path is not None and not path.exists():
+            raise TskError(
+                f"there is no database {path}: create it with 'tsk init', or give --db"
+                " (TSK_DATABASE_URL)"
+            )
+    return Store(url)
 
 
-def engine(ctx: click.Context, clock: Clock | None = None) -> Engine:
-    """The engine of the organisation in force that ``--org`` names (or the only one loaded)."""
+def engine(ctx: click.Context, now: dt.datetime | None = None) -> Engine:
+    """The engine of the organisation in force that ``--org`` names (or the only one loaded),
+    on the command's clock (:func:`clock`: ``now`` is the command's ``--now``)."""
+    return _engine_on(ctx, lambda store: clock(store, now))
+
+
+def _engine_on(ctx: click.Context, make_clock: Callable[[Store], Clock]) -> Engine:
     from tsk_workflow.catalog import load_catalog
 
     store = open_store(ctx)
     catalog = load_catalog()
     org = organisation_in_force(store, catalog, settings(ctx).org)
-    return _engine(store, catalog, org, clock)
+    return _engine(store, catalog, org, make_clock(store))
 
 
 def organisation_in_force(store: Store, catalog: Catalog, name: str | None) -> Organisation:
@@ -87,11 +107,10 @@ def read_organisation_file(name: str) -> OrganisationFile:
 
 
 def _names_a_municipality(name: str) -> bool:
-    """Whether ``--org`` is a name (``herrljunga``) rather than a file, as
-    ``catalog.resolve_organisation_path`` tells them apart."""
-    from pathlib import Path
+    """Whether ``--org`` is a name (``herrljunga``) rather than a file."""
+    from tsk_workflow.resources import names_a_file
 
-    return not (Path(name).suffix in {".yaml", ".yml"} or Path(name).exists())
+    return not names_a_file(name)
 
 
 _PARSED: dict[str, Organisation] = {}
@@ -108,26 +127,72 @@ def _parsed(version: StoredVersion, catalog: Catalog) -> Organisation:
     return org
 
 
-def fixed_clock(store: Store) -> Clock | None:
-    """``TSK_NOW`` (ISO 8601, Stockholm time when no offset): act as if it were then. Only a
-    database made for virtual time takes it (``tsk init --virtual-time``: the demo, the tests,
-    the docs); any other refuses it, so that nobody back-dates an act."""
-    import datetime as dt
+def clock(store: Store, now: dt.datetime | None = None) -> Clock:
+    """The one source of a command's time: ``now`` (its ``--now``, :func:`now_option`) where the
+    command has one, else ``TSK_NOW``, else the server's clock (:func:`server_now`).
 
+    ``--now`` and ``TSK_NOW`` are ISO 8601, Stockholm time when no offset is given, and act as if
+    it were then. Only a database made for virtual time takes them (``tsk init --virtual-time``:
+    the demo, the tests, the docs); any other refuses them, so that nobody back-dates an act."""
+    if now is not None:
+        require_virtual_time(store, "--now")
+        return lambda: now
     text = os.environ.get("TSK_NOW")
     if not text:
-        return None
+        return server_now
     require_virtual_time(store, "TSK_NOW")
-    # Only now: the calendar imports dateutil and isodate, 15-20 ms of `task list` without TSK_NOW.
-    from tsk_workflow.calendar import STOCKHOLM
     from tsk_workflow.errors import TskError
 
     try:
-        moment = dt.datetime.fromisoformat(text)
+        moment = parse_time(text)
     except ValueError:
         raise TskError(f"TSK_NOW={text!r} is not an ISO 8601 time") from None
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=STOCKHOLM)).astimezone(dt.UTC)
     return lambda: moment
+
+
+def server_now() -> dt.datetime:
+    """The server's clock: ``tsk_workflow.engine.service.system_clock`` (where the tests put
+    their virtual clock), read without importing the engine when nothing has (start-up)."""
+    import sys
+
+    service = sys.modules.get("tsk_workflow.engine.service")
+    if service is None:
+        return dt.datetime.now(dt.UTC)
+    system_clock: Clock = service.system_clock
+    return system_clock()
+
+
+def parse_time(text: str) -> dt.datetime:
+    """ISO 8601 as an aware UTC time, Stockholm time when no offset; ``ValueError`` otherwise."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        # Only now: the calendar imports dateutil and isodate (docs/performance.md, 5).
+        from tsk_workflow.calendar import STOCKHOLM
+
+        moment = moment.replace(tzinfo=STOCKHOLM)
+    return moment.astimezone(dt.UTC)
+
+
+def _now_value(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not an ISO 8601 time (2027-03-14T08:00+01:00)", param_hint="--now"
+        ) from None
+
+
+now_option = click.option(
+    "--now",
+    metavar="ISO",
+    callback=_now_value,
+    help="Act as if it were this time, ISO 8601 (default: TSK_NOW, else now)",
+)
+"""``--now`` as an aware time (or None), for :func:`clock`; a bad one is a usage error."""
 
 
 def require_virtual_time(store: Store, what: str) -> None:
@@ -142,29 +207,50 @@ def require_virtual_time(store: Store, what: str) -> None:
         )
 
 
-def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock | None) -> Engine:
-    from tsk_workflow.engine.service import Engine, system_clock
+def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock) -> Engine:
+    from tsk_workflow.engine.service import Engine
 
-    return Engine(store, catalog, org, clock or fixed_clock(store) or system_clock)
+    return Engine(store, catalog, org, clock)
 
 
-def engines(ctx: click.Context, clock: Clock) -> dict[str, Engine]:
+def engines(ctx: click.Context, now: dt.datetime | None = None) -> dict[str, Engine]:
     """The engine of --org, or of every municipality loaded into the database, each with the
-    organisation in force."""
+    organisation in force, on the command's clock (:func:`clock`)."""
+    return _engines(ctx, lambda store: clock(store, now))
+
+
+def engines_at(
+    ctx: click.Context, now: dt.datetime | None = None
+) -> tuple[dt.datetime, dict[str, Engine]]:
+    """:func:`engines` for a command that acts at one instant (a scheduler pass, sending the
+    outbox, making the digests): the command's time read once, and engines whose clock stays
+    at it."""
+    moments: list[dt.datetime] = []
+
+    def stopped(store: Store) -> Clock:
+        moments.append(clock(store, now)())
+        return lambda: moments[0]
+
+    found = _engines(ctx, stopped)
+    return moments[0], found
+
+
+def _engines(ctx: click.Context, make_clock: Callable[[Store], Clock]) -> dict[str, Engine]:
     from tsk_workflow.catalog import load_catalog
     from tsk_workflow.engine import setup
     from tsk_workflow.errors import TskError
 
     if settings(ctx).org:
-        one = engine(ctx, clock)
+        one = _engine_on(ctx, make_clock)
         return {one.org.municipality: one}
     store = open_store(ctx)
     versions = setup.in_force(store)
     if not versions:
         raise TskError("no organisation is loaded: run 'tsk --org NAME init' first")
     catalog = load_catalog()
+    command_clock = make_clock(store)
     return {
-        key: _engine(store, catalog, _parsed(version, catalog), clock)
+        key: _engine(store, catalog, _parsed(version, catalog), command_clock)
         for key, version in sorted(versions.items())
     }
 

@@ -1,10 +1,12 @@
 """Running a municipality's year on virtual time, through the real paths.
 
 The demo creates a SQLite database, starts a local SMTP server that writes to a maildir, loads
-the organisation as ``tsk init`` does, then for each day of the year: a scheduler pass (``tick``)
-in the morning, the people's acts during the day, another pass in the afternoon, and the outbox
-sent over SMTP after each. Nothing goes around the scheduler, the engine, the outbox or SMTP:
-only the clock is virtual.
+the organisation as ``tsk init`` does, then for each day of the year: a scheduler pass in the
+morning, the people's acts during the day (their mail sent at once), another pass in the
+afternoon and one at the organisation's ``audit.checkpoint_time``. The passes are those of
+``tsk tick`` and ``tsk run`` (:class:`tsk_workflow.schedpass.SchedulerPass`: timers, the digests
+after ``mail.digest_time``, the day's signed checkpoint, the outbox sent over SMTP). Nothing
+goes around the scheduler, the engine, the outbox or SMTP: only the clock is virtual.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.ticker import Ticker
-from tsk_workflow.mail.digest import compose_due_digests
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.schedpass import PassOptions, SchedulerPass
 from tsk_workflow.store import installation, migrate
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision, OutboxMessage, Task
@@ -140,7 +141,12 @@ def run_demo(
     with LocalSmtpServer(out / "maildir") as smtp:
         last = until or dt.date(year, 12, 31)
         rng = random.Random(seed)
-        _run_year(engine, clock, year, last, smtp.environment, rng, progress, publishing)
+        env = {
+            **smtp.environment,
+            checkpoints.ENV_KEY: str(publishing.key),
+            checkpoints.ENV_DIR: str(publishing.directory),
+        }
+        _run_year(engine, clock, year, last, env, rng, progress)
         delivered = sum(smtp.handler.per_recipient.values())
     result = _summary(engine, year, out, database, delivered)
     _check_checkpoints(result, engine, publishing)
@@ -165,27 +171,24 @@ def _run_year(
     env: dict[str, str],
     rng: random.Random,
     progress: Callable[[int], None] | None,
-    publishing: checkpoints.Publishing,
 ) -> None:
-    ticker = Ticker({engine.org.municipality: engine}, worker="demo")
-    players = Players(engine, rng)
+    """Each day: the scheduler's pass at ``MORNING``, ``AFTERNOON`` and the organisation's
+    checkpoint time (``env`` has the SMTP server, the key and the folder), and the people's
+    acts at ``DAYTIME`` on working days, their mail sent at once."""
+    engines = {engine.org.municipality: engine}
     orgs = {engine.org.municipality: engine.org}
-    signing = checkpoints.checkpoint_time(engine.org)
+    scheduler_pass = SchedulerPass(engines, env, PassOptions(send=True), worker="demo")
+    players = Players(engine, rng)
+    passes = {MORNING, AFTERNOON, checkpoints.checkpoint_time(engine.org)}
     day = dt.date(year, 1, 1)
     while day.year == year and day <= last:
-        for moment in sorted({MORNING, DAYTIME, AFTERNOON, signing}):
+        for moment in sorted(passes | {DAYTIME}):
             clock.now = _local(day, moment, engine.org)
-            if moment == signing:  # the day's signed checkpoint, as the scheduler makes it
-                checkpoints.daily_checkpoint(engine.store, orgs, publishing, clock.now, "demo")
-            if moment == DAYTIME:
-                if engine.cal.is_working_day(day):
-                    players.play(clock.now)
-            elif moment in (MORNING, AFTERNOON):
-                ticker.tick(clock.now)
-                compose_due_digests(engine.store, orgs, clock.now)
-            else:
-                continue
-            deliver(engine.store, orgs, env, clock.now)
+            if moment in passes:
+                scheduler_pass(clock.now)
+            if moment == DAYTIME and engine.cal.is_working_day(day):
+                players.play(clock.now)
+                deliver(engine.store, orgs, env, clock.now)
         if progress is not None:
             progress(1)
         day += dt.timedelta(days=1)

@@ -7,9 +7,10 @@ person's rows into one ``digest`` row (status ``pending``, sent by the outbox li
 and marks the gathered rows ``digested``, in one transaction.
 
 Once a day: the digest's Message-ID is keyed by person and local day, so a second run on the
-same day finds it and leaves rows that came later for the next day's digest. ``tsk tick`` runs
-it once the local time is past ``mail.digest_time`` (07:00 by default, see
-:func:`compose_due_digests`); ``tsk mail digest`` runs it by hand.
+same day finds it and leaves rows that came later for the next day's digest. The scheduler pass
+(``tsk_workflow.schedpass``: ``tsk tick``, ``tsk run``, the demo) runs it once the local time is
+past ``mail.digest_time`` (07:00 by default, see :func:`compose_due_digests`); ``tsk mail
+digest`` runs it by hand.
 
 Items are what is still due: a task that is done or cancelled by the time the digest is made is
 left out, and a task appears once (as overdue if any of its rows says so).

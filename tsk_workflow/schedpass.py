@@ -1,0 +1,132 @@
+"""The scheduler pass, defined once: what ``tsk tick`` runs once, ``tsk run`` on its interval
+(``tsk_workflow.scheduler``) and the demo at each of its moments of the day.
+
+A pass at ``now``, in this order:
+
+1. **timers**: the due timers fire (:meth:`tsk_workflow.engine.ticker.Ticker.tick`): cycles
+   open, tasks get their reminders, overdue notices and escalations, timed transitions run;
+2. **digests**: the day's digest mails are queued for each organisation whose
+   ``mail.digest_time`` has passed in its time zone
+   (:func:`tsk_workflow.mail.digest.compose_due_digests`; once a day per person);
+3. **checkpoint**: the day's signed checkpoint of the audit trail once an organisation's
+   ``audit.checkpoint_time`` has passed (:func:`tsk_workflow.checkpoints.daily_from_env`, with
+   the key and folder of ``TSK_AUDIT_KEY`` and ``TSK_CHECKPOINT_DIR``; once a day);
+4. **mail**: the outbox is sent over SMTP when sending is on
+   (:func:`tsk_workflow.mail.outbox.deliver`).
+
+Every time of day comes from the organisations; the caller only says when ``now`` is. Each
+step is idempotent, so a pass may run late, twice, or in several processes at once: a timer
+fires once, a person gets one digest a day, the day is signed once, a mail is sent once.
+
+A checkpoint that cannot be signed (a key or folder that cannot be used) does not stop the
+pass: the result says why (``checkpoint == {"failed": why}``, :attr:`PassResult.failure`) and
+the caller decides (``tsk tick`` exits 1 after its output, ``tsk run`` logs an error). Any other
+error propagates: the next pass tries again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tsk_workflow import checkpoints
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.engine.ticker import BATCH, Ticker, TickResult
+from tsk_workflow.errors import TskError
+from tsk_workflow.mail.digest import compose_due_digests
+from tsk_workflow.mail.outbox import deliver
+from tsk_workflow.organisation.model import Organisation
+
+SMTP_HOST = "TSK_SMTP_HOST"
+
+
+def sends(flag: bool | None, environ: Mapping[str, str]) -> bool:
+    """``--send``/``--no-send``, or else whether ``TSK_SMTP_HOST`` is set."""
+    return flag if flag is not None else bool(environ.get(SMTP_HOST))
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    """Whether a pass sends the outbox, and how many timers it claims per transaction."""
+
+    send: bool = False
+    batch: int = BATCH
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What a pass did: ``tsk tick --json`` prints :meth:`as_dict`."""
+
+    now: dt.datetime
+    timers: TickResult
+    digests: int
+    checkpoint: dict[str, Any] | None
+    """The checkpoint signed (with ``file``), None (not yet time, or made already),
+    ``{"skipped": why}`` (the environment does not say where the key or folder is) or
+    ``{"failed": why}`` (they cannot be used)."""
+    mail: dict[str, int] | None
+    """``sent``, ``retried``, ``failed``, ``held``; None when the pass does not send."""
+
+    @property
+    def failure(self) -> str | None:
+        """Why the pass, its work done, did not do all it should: the checkpoint failed."""
+        if self.checkpoint is not None and "failed" in self.checkpoint:
+            return f"no checkpoint signed: {self.checkpoint['failed']}"
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"now": self.now.isoformat(), **self.timers.as_dict()}
+        data["digests"] = self.digests
+        data["checkpoint"] = self.checkpoint
+        if self.mail is not None:
+            data["mail"] = self.mail
+        return data
+
+
+class SchedulerPass:
+    """The pass over ``engines`` (every municipality of one database): call it with ``now``.
+
+    ``environ`` holds the SMTP settings (``TSK_SMTP_*``) and the checkpoint's
+    (``TSK_AUDIT_KEY``, ``TSK_CHECKPOINT_DIR``, ``TSK_CHECKPOINT_MAILTO``); ``worker`` names
+    this process in the timers it fires (default: host and process id)."""
+
+    def __init__(
+        self,
+        engines: Mapping[str, Engine],
+        environ: Mapping[str, str],
+        options: PassOptions | None = None,
+        worker: str | None = None,
+    ) -> None:
+        self.ticker = Ticker(engines, worker)
+        self.store = self.ticker.store
+        self.orgs: dict[str, Organisation] = {key: e.org for key, e in engines.items()}
+        self.environ = environ
+        self.options = options or PassOptions()
+
+    @property
+    def worker(self) -> str:
+        return self.ticker.worker
+
+    def __call__(self, now: dt.datetime) -> PassResult:
+        timers = self.ticker.tick(now, batch=self.options.batch)
+        digests = compose_due_digests(self.store, self.orgs, now)
+        checkpoint = self._checkpoint(now)
+        mail = self._deliver(now) if self.options.send else None
+        return PassResult(now, timers, digests, checkpoint, mail)
+
+    def _checkpoint(self, now: dt.datetime) -> dict[str, Any] | None:
+        try:
+            return checkpoints.daily_from_env(self.store, self.orgs, self.environ, now, self.worker)
+        except TskError as exc:
+            return {"failed": str(exc)}
+
+    def _deliver(self, now: dt.datetime) -> dict[str, int]:
+        sent = deliver(self.store, self.orgs, self.environ, now)
+        return {
+            "sent": sent.sent,
+            "retried": sent.retried,
+            "failed": sent.failed,
+            "held": sent.held,
+        }
