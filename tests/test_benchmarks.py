@@ -17,7 +17,7 @@ VERDICTS = {
     "steps": ["tsk / (a) Core:", "tsk / (b) SpiffWorkflow:", "the floor (a) itself"],
     "tick": ["empty tick 2,000 / 200 cycles:", "reminders per second:"],
     "national_year": ["year seconds:", "peak MB:"],
-    "mail": ["batched / one connection each:", "ceiling (perfect overlap"],
+    "mail": ["ceiling (perfect overlap", "batched / one connection each, of the ceiling:"],
     "startup": ["tsk --help / python -c pass:", "tsk task list --json / import sqlalchemy.orm:"],
     "workers": ["two workers / one (speed):", "every timer fired once", "ceiling (no extra CPU"],
 }

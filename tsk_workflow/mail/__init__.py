@@ -1,9 +1,8 @@
 """Mail: building messages, rendering templates from ``notifications/``, sending over SMTP.
 
-- :mod:`.message`: :class:`~.message.OutgoingMail`, ``build_email`` (the reference, with the
-  standard library), ``header_safe``, ``make_message_id``
-- :mod:`.wire`: ``mail_bytes``, the message as it is sent, built directly as bytes (what
-  ``build_email`` builds, 50 times cheaper; ``tests/test_mail_wire.py`` compares the two)
+- :mod:`.message`: :class:`~.message.OutgoingMail`, ``build_email`` and ``mail_bytes`` (the
+  message with the standard library's ``email`` package, and as sent), ``header_safe``,
+  ``make_message_id``
 - :mod:`.render`: ``render(event, lang, context, override_dir)`` and the template context contract;
   every template renders in Jinja2's sandbox (``tsk_workflow.templating``)
 - :mod:`.templates`: ``template_folder``, a municipality's own templates under ``TSK_TEMPLATE_ROOT``

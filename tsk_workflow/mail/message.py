@@ -1,4 +1,10 @@
-"""One outgoing mail as plain data, and the MIME message built from it.
+"""One outgoing mail as plain data, and the MIME message built from it with the ``email`` package.
+
+:func:`build_email` builds the message, :func:`mail_bytes` gives it as sent after SMTP DATA:
+CRLF line ends, headers folded (at 78 characters where the email package can) and encoded as
+RFC 2047 words when not ASCII, bodies quoted-printable or base64 when not 7-bit ASCII (RFC
+2045), so that no server needs 8BITMIME. Only a message with a non-ASCII address keeps its
+headers in UTF-8 (RFC 6532); it needs SMTPUTF8 anyway, for its envelope.
 
 Every piece of user text that can reach a header (subject, display names, addresses) goes through
 :func:`header_safe` first, so a title such as ``"x\\r\\nBcc: someone@example.org"`` can never add a
@@ -14,12 +20,18 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 _DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_WIRE = policy.SMTP.clone(cte_type="7bit")
+"""CRLF, and bodies that are not 7-bit ASCII in short lines are encoded (quoted-printable or
+base64, whichever ``set_content`` finds shorter)."""
+_WIRE_UTF8 = policy.SMTPUTF8.clone(cte_type="7bit")
+"""The same with headers in UTF-8: for a non-ASCII address, which has no ASCII form."""
 
 
 @dataclass(frozen=True)
@@ -79,19 +91,33 @@ def sender_address(sender: str) -> Address:
 def build_email(mail: OutgoingMail, *, date: datetime | None = None) -> EmailMessage:
     """The MIME message: multipart/alternative of text, HTML and (if any) the calendar invitation.
 
-    ``date`` is the Date header (default: now, in the local time zone). Sending does not use
-    this but :func:`tsk_workflow.mail.wire.mail_bytes`, which composes the same message as bytes
-    about 50 times faster; this one, built with the email package, is what tests check it
-    against.
+    ``date`` is the Date header (default: now, in the local time zone). Raises ``ValueError``
+    when it cannot be sent: a malformed address, or a Message-ID that is not ASCII
+    (:func:`make_message_id` never gives one; an encoded word would not be an id any more).
     """
-    msg = EmailMessage()
-    msg["Message-ID"] = header_safe(mail.message_id)
+    message_id = header_safe(mail.message_id)
+    if not message_id.isascii():
+        raise ValueError(f"not an ASCII Message-ID: {message_id!r}")
+    msg = EmailMessage(policy=_WIRE)
+    msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(date or datetime.now().astimezone())
     msg["From"] = sender_address(mail.sender)
     msg["To"] = address(mail.recipient_name, mail.recipient)
     msg["Subject"] = header_safe(mail.subject)
     _add_bodies(msg, mail)
     return msg
+
+
+def mail_bytes(mail: OutgoingMail, *, date: datetime | None = None) -> bytes:
+    """:func:`build_email`'s message as sent after SMTP DATA (see the module docstring).
+
+    ASCII unless an address is not; raises ``ValueError`` as :func:`build_email` does, or when
+    a body is not Unicode (lone surrogates).
+    """
+    msg = build_email(mail, date=date)
+    addresses = [a.addr_spec for field in ("From", "To") for a in msg[field].addresses]
+    ascii_only = all(addr.isascii() for addr in addresses)
+    return msg.as_bytes(policy=_WIRE if ascii_only else _WIRE_UTF8)
 
 
 def _add_bodies(msg: EmailMessage, mail: OutgoingMail) -> None:
