@@ -161,6 +161,26 @@ def test_process_diagram_marks_the_step(runner: CliRunner) -> None:
     )
 
 
+def test_process_diagram_titles_the_steps_and_marks_only_what_was_asked(
+    runner: CliRunner,
+) -> None:
+    swedish = run(runner, "process", "diagram", "est").stdout
+    assert 'state "Insamling från inrapportörer" as insamling' in swedish
+    assert "s_active" not in swedish.split("classDef s_active", 1)[1]  # no step marked
+    english = run(runner, "--lang", "en", "process", "diagram", "est", "--format", "dot").stdout
+    assert 'insamling [label="Collection from reporters\\l"]' in english
+    assert "darksalmon" not in english.split("node [", 1)[1]
+    assert 'label="est: EST – monthly situation report"' in english
+
+
+def test_process_diagram_takes_json(runner: CliRunner) -> None:
+    result = run(runner, "process", "diagram", "est", "--step", "beslut", "--json")
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert (shown["process"], shown["format"], shown["step"]) == ("est", "mermaid", "beslut")
+    assert "Class beslut s_active" in shown["diagram"]
+
+
 def test_process_diagram_unknown_step_is_a_usage_error(runner: CliRunner) -> None:
     result = run(runner, "process", "diagram", "est", "--step", "nope")
     assert result.exit_code == 2

@@ -8,14 +8,17 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from tsk_workflow.cli import app, context, main, quickhelp
 from tsk_workflow.cli.context import emit_json, emit_plain_json
+from tsk_workflow.store.database import Store
 
 HELP_FORMS = [[], ["--help"], ["-h"]]
 TSK = str(Path(sys.executable).with_name("tsk"))
@@ -172,3 +175,23 @@ def test_the_batch_default_is_the_tickers(command: str) -> None:
     assert found is not None
     batch = next(p for p in found.params if p.name == "batch")
     assert batch.default == BATCH
+
+
+def test_task_list_of_a_loaded_municipality_reads_no_definitions(
+    make_store: Callable[..., Store], runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path of ``task list`` (benchmark 5b): neither the definitions, the
+    organisation's model nor pydantic are imported."""
+    from tests.enginekit import Clock, Tsk, local
+
+    store = make_store("sqlite")  # start-up is measured on SQLite
+    Tsk(runner, store, "herrljunga", Clock(local(2027, 3, 1)), monkeypatch).ok("init")
+    env = {**os.environ, "TSK_DATABASE_URL": store.url, "TSK_ORG": "herrljunga"}
+    code = (
+        "import sys\nfrom tsk_workflow.cli import main\ntry:\n    main(['task', 'list', '--json'])\n"
+        "finally:\n    print(sorted(m for m in ('tsk_workflow.catalog', 'pydantic',"
+        " 'ruamel.yaml') if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().splitlines()[-1] == "[]"

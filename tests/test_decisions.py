@@ -22,16 +22,7 @@ from tsk_workflow.store.models import AuditEvent, OutboxMessage
 
 CHAIR, SECRETARY = "jessica.wahlstrom", "nina.bergqvist"
 NBSP = "\u00a0"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 8, 10))  # a Monday
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
+CLOCK_START = local(2027, 3, 8, 10)  # a Monday; the clock fixture (conftest.py)
 
 
 @pytest.fixture
@@ -202,16 +193,16 @@ def test_the_body_must_match_the_route_unless_overridden(
     before = counts(store)
 
     with pytest.raises(Refused, match="routed to KLG; recording it for KS needs --override-reason"):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 3), "§ 40", "approved")
+        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved")
     with pytest.raises(Refused, match="needs --override-reason"):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 3), "§ 40", "approved", " ")
+        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved", " ")
     assert counts(store) == before
 
     recorded = decisions.record(
         SECRETARY,
         proposed.id,
         "ks",
-        dt.date(2027, 3, 3),
+        dt.date(2027, 3, 8),
         "§ 40",
         "approved",
         "KS tog upp ärendet direkt",
@@ -238,6 +229,8 @@ def test_bad_records_are_refused(engine: Engine, store: Store, cycle: int) -> No
         decisions.record(SECRETARY, proposed.id, "klg", today, "§ 7", "tabled")
     with pytest.raises(Refused, match="is in the future"):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 7", "approved")
+    with pytest.raises(Refused, match=r"2020-03-09 is before decision \d+ was proposed \(2027-03-0"):
+        decisions.record(SECRETARY, proposed.id, "klg", dt.date(2020, 3, 9), "§ 7", "approved")
     with pytest.raises(NotFound, match="no decision 999"):
         decisions.record(SECRETARY, 999, "klg", today, "§ 7", "approved")
     assert counts(store) == before

@@ -258,6 +258,22 @@ def test_html_is_autoescaped_with_an_inline_svg_chart(world: World) -> None:
         assert name not in html
 
 
+def test_the_mark_of_a_month_without_reporting_is_explained_apart(world: World) -> None:
+    html = render(world.figures(lang="sv"), "html")
+    (chart,) = re.findall(r"<svg.*?</svg>", html, re.DOTALL)
+    texts = [
+        (el.text or "", float(el.get("y") or 0))
+        for el in ElementTree.fromstring(chart).iter("{http://www.w3.org/2000/svg}text")
+    ]
+    explained = [(t, y) for t, y in texts if "ingen rapportering" in t]
+    assert explained == [("ingen rapportering den månaden", explained[0][1])]
+    below = explained[0][1]
+    categories = [y for t, y in texts if t in {"Annat", "Klotter"}]
+    assert categories
+    assert all(y < below for y in categories)  # a line of its own, under the swatches
+    assert ("–", below) in texts  # beside the mark it explains
+
+
 @pytest.mark.parametrize("lang", ["sv", "en"])
 def test_the_lagesbild_renders_in_the_sandbox(world: World, lang: str) -> None:
     env = lagesbild_environment(lang)

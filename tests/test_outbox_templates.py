@@ -106,7 +106,7 @@ def test_every_mail_the_engine_queues_renders_in_both_languages(
         ticker.tick(clock.now)
     decision, _route = Decisions(engine).propose("hanna.nyberg", cycle.ref, "Belysning", 350_000)
     Decisions(engine).record(
-        "nina.bergqvist", decision.id, "ks", dt.date(2027, 3, 17), "§ 41", "approved"
+        "nina.bergqvist", decision.id, "ks", dt.date(2027, 3, 21), "§ 41", "approved"
     )
     engine.close_cycle(CHAIR, cycle.ref, "Stängd i förtid", force=True)
     clock.now = dt.datetime(2027, 2, 22, 8, 0, tzinfo=TZ)

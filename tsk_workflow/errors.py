@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 class TskError(Exception):
     """Base of every error the CLI prints as one line and exits 1 on."""
@@ -27,3 +29,12 @@ class Refused(TskError):
 
 class Conflict(TskError):
     """Someone else changed the same cycle first (optimistic locking)."""
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the known word closest to ``word``, or nothing when none
+    is close: what a message about an unknown name adds."""
+    import difflib
+
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""

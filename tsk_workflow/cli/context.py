@@ -42,6 +42,10 @@ def one_line(text: str) -> str:
     return _CONTROL.sub(lambda found: found.group().encode("unicode_escape").decode(), text)
 
 
+GLOBAL_OPTIONS = ("--db", "--org", "--as", "--lang")
+"""The options of ``tsk`` itself, given before the command (``cli/app.py``)."""
+
+
 class TskGroup(click.Group):
     """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback.
 
@@ -52,6 +56,17 @@ class TskGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            if exc.option_name not in GLOBAL_OPTIONS:
+                raise
+            # `tsk task list --mine --as x`: say where a global option goes.
+            path = exc.ctx.command_path.split(" ", 1) if exc.ctx else ["tsk"]
+            command = f" {path[1]}" if len(path) > 1 else ""
+            raise click.UsageError(
+                f"{exc.option_name} is a global option: it goes before the command"
+                f" ({path[0]} {exc.option_name} ...{command} ...)",
+                exc.ctx,
+            ) from None
         except DefinitionError as exc:
             for problem in exc.problems:
                 click.echo(one_line(problem), err=True)

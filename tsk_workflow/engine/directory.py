@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Transition
-from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.errors import NotFound, Refused, did_you_mean
 from tsk_workflow.organisation.model import Group, Organisation, Person
 
 SYSTEM = "tsk"
@@ -34,7 +34,7 @@ class Directory:
             raise Refused("who is acting? give --as PERSON or set TSK_USER")
         person = self.org.person(person_id)
         if person is None:
-            raise Refused(f"unknown person '{person_id}' in {self.org.name}")
+            raise Refused(unknown_person(self.org, person_id))
         return person
 
     def group_of(self, process: str) -> Group:
@@ -86,6 +86,12 @@ class Directory:
             return "deputy chair"
         person = self.org.person(person_id)
         return person.roles[0] if person is not None and person.roles else "member"
+
+
+def unknown_person(org: Organisation, person_id: str) -> str:
+    """The message for someone who is not a person of ``org``, with the closest id."""
+    hint = did_you_mean(person_id, (p.id for p in org.people))
+    return f"unknown person '{person_id}' in {org.name}{hint}"
 
 
 def require_chair(

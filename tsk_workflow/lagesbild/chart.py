@@ -22,12 +22,12 @@ TEXTS = {
     "sv": {
         "title": "Rapporterade händelser per månad",
         "statistics": "Anmälda brott (statistik)",
-        "unknown": "– ingen rapportering den månaden",
+        "unknown": "ingen rapportering den månaden",
     },
     "en": {
         "title": "Reported incidents per month",
         "statistics": "Reported crimes (statistics)",
-        "unknown": "– no reporting that month",
+        "unknown": "no reporting that month",
     },
 }
 
@@ -127,13 +127,14 @@ def svg(months: Sequence[Month], categories: Sequence[Category], lang: str) -> M
 def _legend(
     categories: Sequence[Category], statistics: bool, texts: dict[str, str]
 ) -> tuple[list[str], float]:
-    """The legend's elements, and the y of its last line."""
+    """The legend's elements, and the y of its last line. The mark of a month without
+    reporting is explained on a line of its own, apart from the categories' swatches, so that
+    it does not read as part of the last category's name."""
     parts = []
     x, y = float(LEFT), float(BOTTOM + 40)
     entries: list[tuple[str, str | None]] = [(c.label, c.colour) for c in categories]
     if statistics:
         entries.append((texts["statistics"], None))
-    entries.append((texts["unknown"], ""))
     for label, fill in entries:
         width = 22 + 6.5 * len(label)
         if x + width > WIDTH - RIGHT:
@@ -143,13 +144,17 @@ def _legend(
                 f'<line x1="{_f(x)}" y1="{_f(y - 4)}" x2="{_f(x + 14)}" y2="{_f(y - 4)}" '
                 'stroke="#222222" stroke-width="2" stroke-dasharray="4 2"/>'
             )
-        elif fill:
+        else:
             parts.append(
                 f'<rect x="{_f(x)}" y="{_f(y - 10)}" width="12" height="12" fill="{fill}"/>'
             )
-        parts.append(
-            f'<text x="{_f(x + (18 if fill != "" else 0))}" y="{_f(y)}" fill="#333333">'
-            f"{escape(label)}</text>"
-        )
+        parts.append(f'<text x="{_f(x + 18)}" y="{_f(y)}" fill="#333333">{escape(label)}</text>')
         x += width
+    y += 22
+    parts.append(
+        f'<text x="{_f(LEFT + 6)}" y="{_f(y)}" text-anchor="middle" fill="#999999">–</text>'
+    )
+    parts.append(
+        f'<text x="{_f(LEFT + 18)}" y="{_f(y)}" fill="#333333">{escape(texts["unknown"])}</text>'
+    )
     return parts, y

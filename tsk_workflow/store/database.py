@@ -34,14 +34,32 @@ READONLY = "tsk_readonly"
 BUSY_TIMEOUT_MS = 30_000
 
 
+SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+"""The URL schemes ``--db`` takes; a path without one is a SQLite file."""
+
+
 def database_url(value: str | None) -> str:
-    """A SQLAlchemy URL from ``--db``: a URL, or a path to a SQLite file (default ``tsk.db``)."""
+    """A SQLAlchemy URL from ``--db``: a URL, or a path to a SQLite file (default ``tsk.db``).
+    A URL of another kind of database is refused with the kinds there are."""
     value = value or os.environ.get("TSK_DATABASE_URL") or DEFAULT_SQLITE
     if value.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + value.split("://", 1)[1]
     if "://" in value:
+        scheme = value.split("://", 1)[0]
+        if scheme not in SCHEMES:
+            raise TskError(
+                f"tsk does not work with '{scheme}' databases: give a SQLite file (tsk.db,"
+                " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)"
+            )
         return value
     return f"sqlite:///{Path(value).expanduser()}"
+
+
+def shown_url(url: str | URL) -> str:
+    """The database as people recognise it: no password, no connection options."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(query={}).render_as_string(hide_password=True)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -124,6 +142,11 @@ class Store:
         self.url = url or database_url(None)
         self.engine = engine or make_engine(self.url)
 
+    @property
+    def shown(self) -> str:
+        """The database as messages name it (``shown_url``)."""
+        return shown_url(self.url)
+
     @cached_property
     def _sessions(self) -> sessionmaker[Session]:
         from sqlalchemy.orm import sessionmaker
@@ -149,7 +172,7 @@ class Store:
 
         session = self._sessions()
         try:
-            with _as_tsk_errors(), session.begin():
+            with _as_tsk_errors(self.shown), session.begin():
                 yield session
         except StaleDataError:
             raise Conflict("someone else changed this cycle at the same time; try again") from None
@@ -163,7 +186,7 @@ class Store:
         """A session for queries only (on SQLite a deferred transaction, so writers go on)."""
         session = self._readers()
         try:
-            with _as_tsk_errors():
+            with _as_tsk_errors(self.shown):
                 yield session
         finally:
             session.close()
@@ -173,7 +196,7 @@ class Store:
         """``reading`` for Core queries: a connection, the ORM not imported, the same errors."""
         connection = self.engine.execution_options(**{READONLY: True}).connect()
         try:
-            with _as_tsk_errors(), connection.begin():
+            with _as_tsk_errors(self.shown), connection.begin():
                 yield connection
         finally:
             connection.close()
@@ -183,13 +206,14 @@ class Store:
 
 
 @contextmanager
-def _as_tsk_errors() -> Iterator[None]:
-    """The database's failures a user can do something about, as ``TskError``s that say what:
-    the database unreachable, locked or without its tables, a value out of range."""
+def _as_tsk_errors(shown: str) -> Iterator[None]:
+    """The database's failures a user can do something about, as ``TskError``s that say what
+    (naming the database, ``shown``): the database unreachable, locked or without its tables, a
+    value out of range."""
     try:
         yield
     except (OperationalError, ProgrammingError) as exc:
-        raise _operational(exc) from None
+        raise _operational(exc, shown) from None
     except (DataError, OverflowError) as exc:
         raise _out_of_range(exc) from None
 
@@ -203,13 +227,13 @@ def _integrity(exc: IntegrityError) -> TskError:
     return TskError(f"the database refused the change: {text.splitlines()[0]}")
 
 
-def _operational(exc: OperationalError | ProgrammingError) -> TskError:
+def _operational(exc: OperationalError | ProgrammingError, shown: str) -> TskError:
     text = str(exc.orig).splitlines()[0]
     if "no such table" in text or "does not exist" in text:
-        return TskError("the database is not set up: run 'tsk init' first")
+        return TskError(f"the database {shown} is not set up: run 'tsk init' first")
     if "locked" in text:
         return Conflict("the database is busy (locked by another writer); try again")
-    return TskError(f"database error: {text}")
+    return TskError(f"database error ({shown}): {text}")
 
 
 def _out_of_range(exc: DataError | OverflowError) -> TskError:

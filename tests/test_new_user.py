@@ -1,0 +1,144 @@
+"""What a new user tripped over (issue 16's defects), each shown as it was found.
+
+Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.enginekit import Clock, Tsk, local
+from tsk_workflow.cli import cli
+from tsk_workflow.store.database import Store
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh working directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# ---------------------------------------------------------------- 5. --org NAME and a folder
+
+
+def test_a_folder_named_like_a_municipality_does_not_hide_it(here: Path, runner: CliRunner) -> None:
+    (here / "herrljunga").mkdir()  # as 'tsk demo --out herrljunga' leaves one
+    shown = runner.invoke(cli, ["--org", "herrljunga", "org", "show", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["municipality"] == "herrljunga"
+    # A path separator or a .yaml suffix makes it a file, which must then exist.
+    for name in ("./herrljunga", "herrljunga.yaml"):
+        result = runner.invoke(cli, ["--org", name, "org", "show"])
+        assert result.exit_code == 1
+        assert result.stderr == f"tsk: organisation file '{name}' does not exist\n"
+
+
+def test_an_unknown_municipality_suggests_the_closest(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--org", "herljunga", "org", "show"])
+    assert result.exit_code == 1
+    assert (
+        "unknown municipality 'herljunga' (did you mean 'herrljunga'?) (shipped:" in result.stderr
+    )
+
+
+# ---------------------------------------------------------------- 6, 7. which database
+
+
+def test_no_database_is_created_by_a_command_that_needs_one(here: Path, runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["--org", "herrljunga", "cycle", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "tsk: there is no database tsk.db: create it with 'tsk init', or give --db"
+        " (TSK_DATABASE_URL)\n"
+    )
+    assert list(here.iterdir()) == []  # no empty ./tsk.db left behind
+    made = runner.invoke(cli, ["--org", "herrljunga", "init", "--json"])
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["database"] == f"sqlite:///{Path('tsk.db')}"
+    assert (here / "tsk.db").is_file()
+
+
+def test_a_database_without_tables_is_named(here: Path, runner: CliRunner) -> None:
+    import sqlite3
+
+    sqlite3.connect(here / "tom.db").close()
+    result = runner.invoke(cli, ["--db", "tom.db", "--org", "herrljunga", "cycle", "list"])
+    assert result.exit_code == 1
+    assert (
+        result.stderr == "tsk: the database sqlite:///tom.db is not set up: run 'tsk init' first\n"
+    )
+
+
+@pytest.mark.parametrize("url", ["mysql://x/y", "mssql+pyodbc://h/db", "oracle://u@h/db"])
+def test_an_unsupported_database_names_the_supported_ones(runner: CliRunner, url: str) -> None:
+    result = runner.invoke(cli, ["--db", url, "--org", "herrljunga", "cycle", "list"])
+    assert result.exit_code == 1
+    scheme = url.split("://")[0]
+    assert result.stderr == (
+        f"tsk: tsk does not work with '{scheme}' databases: give a SQLite file (tsk.db,"
+        " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)\n"
+    )
+
+
+# ---------------------------------------------------------------- 11. did you mean
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["task", "list", "--mine", "--as", "ida.wikstrom"], prog_name="tsk")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: --as is a global option: it goes before the command (tsk --as ... task list ...)"
+    )
+    other = runner.invoke(cli, ["cycle", "list", "--nosuch"])
+    assert other.exit_code == 2
+    assert "No such option '--nosuch'" in other.stderr
+
+
+def test_unknown_people_cycles_and_processes_get_the_closest_name(
+    store: Store, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 3, 1)), monkeypatch)
+    tsk.ok("init")
+    tsk.ok("cycle", "open", "est", "--period", "2027-03", as_="jessica.wahlstrom")
+    assert tsk.refused("cycle", "show", "est-2027-3") == (
+        "tsk: no cycle 'est-2027-3' in Herrljunga kommun (did you mean 'est-2027-03'?)"
+    )
+    assert tsk.refused("cycle", "show", "999") == "tsk: no cycle '999' in Herrljunga kommun"
+    line = tsk.refused("cycle", "open", "est", as_="jesica.wahlstrom")
+    assert line == (
+        "tsk: unknown person 'jesica.wahlstrom' in Herrljunga kommun"
+        " (did you mean 'jessica.wahlstrom'?)"
+    )
+    line = tsk.refused("cycle", "open", "ets", as_="jessica.wahlstrom")
+    assert line.startswith("tsk: unknown process 'ets' (did you mean 'est'?) (known: ")
+
+
+# ---------------------------------------------------------------- 13. the demo's answers
+
+
+def test_the_demos_answers_read_true() -> None:
+    """The place column holds a place, and the description and suggestion belong to the
+    category chosen (no youths gathering filed under graffiti)."""
+    import datetime as dt
+    import random
+
+    from tests.enginekit import shared_catalog, shared_organisation
+    from tsk_workflow.demo.answers import INCIDENTS, fill
+    from tsk_workflow.forms import form_of
+
+    form = form_of(shared_catalog().definition("est"), "insamling", "rapport")
+    assert form is not None
+    org = shared_organisation("herrljunga")
+    rng = random.Random(7)
+    for day in range(1, 200):
+        answers = fill(form, org, rng, dt.date(2027, 1, 1) + dt.timedelta(days=day))
+        texts = (answers["plats"], answers["beskrivning"], answers["forslag"])
+        assert texts in {
+            (i.place, i.description, i.suggestion) for i in INCIDENTS[answers["kategori"]]
+        }, answers
+        assert not answers["plats"].endswith(".")
