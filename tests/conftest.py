@@ -1,7 +1,15 @@
-"""Shared fixtures: the repository root, and a CLI runner that ignores the caller's TSK_* vars."""
+"""Shared fixtures: the repository root, a CLI runner that ignores the caller's TSK_* vars, and
+the engine tests' virtual ``clock`` and ``engine``.
+
+``clock`` starts at 1 March 2027, 08:00 in Stockholm; a module whose tests start elsewhere sets
+``CLOCK_START`` (an aware datetime) at module level. ``engine`` is Herrljunga's engine on the
+test's ``store`` at that clock (``tests.enginekit.make_engine``); a module that needs another
+engine (another organisation, a prepared world) defines its own ``engine`` fixture.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import tempfile
@@ -10,9 +18,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.enginekit import Clock, local, make_engine
+from tsk_workflow.engine.service import Engine
+from tsk_workflow.store.database import Store
+
 REPO = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.dbfixtures"]
+
+CLOCK_START = local(2027, 3, 1)
 
 
 @pytest.fixture
@@ -27,6 +41,19 @@ def runner() -> CliRunner:
     """A click runner whose environment has none of the global TSK_* options set."""
     unset = ("TSK_DATABASE_URL", "TSK_ORG", "TSK_USER", "TSK_LANG")
     return CliRunner(env=dict.fromkeys(unset))
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Clock:
+    """Virtual time at the module's ``CLOCK_START``, else 1 March 2027, 08:00 in Stockholm."""
+    start: dt.datetime = getattr(request.module, "CLOCK_START", CLOCK_START)
+    return Clock(start)
+
+
+@pytest.fixture
+def engine(store: Store, clock: Clock) -> Engine:
+    """Herrljunga's engine on the test's store, at ``clock``."""
+    return make_engine(store, "herrljunga", clock)
 
 
 def pytest_configure(config: pytest.Config) -> None:

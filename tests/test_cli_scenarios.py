@@ -25,11 +25,6 @@ SHOW_KEYS = {"id", "process", "state", "period", "subject", "opened_by", "closed
 TASK_KEYS = {"id", "key", "role", "assignees", "due", "status"}
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1, 8))
-
-
 def herrljunga(store: Store, runner: CliRunner, clock: Clock, mp: pytest.MonkeyPatch) -> Tsk:
     tsk = Tsk(runner, store, "herrljunga", clock, mp)
     assert tsk.ok("init")["municipality"] == "herrljunga"

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from tests.enginekit import Clock, Tsk, counts, cycle_state, events, local, make_engine, tasks
+from tests.enginekit import Clock, Tsk, counts, cycle_state, events, make_engine, tasks
 from tsk_workflow import audit
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Conflict, TskError
@@ -65,16 +65,6 @@ def intact(store: Store) -> None:
     with store.reading() as session:
         result = audit.verify(session)
     assert result.ok, result.reason
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1))
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from tsk_workflow.store.models import OutboxMessage, Task
 
 TZ = ZoneInfo("Europe/Stockholm")
 OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
+CLOCK_START = OPENED  # the clock fixture (conftest.py)
 NEXT_MORNING = dt.datetime(2027, 3, 2, 7, 5, tzinfo=TZ)
 CHAIR = "jessica.wahlstrom"
 
@@ -48,11 +49,6 @@ def everyone(herrljunga: Organisation) -> Organisation:
     """Herrljunga with the daily digest as everyone's default."""
     mail = herrljunga.mail.model_copy(update={"digest": True})
     return herrljunga.model_copy(update={"mail": mail})
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(OPENED)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.enginekit import Clock, counts, cycle_state, events, local, make_engine, tasks
+from tests.enginekit import Clock, counts, cycle_state, events, tasks
 from tsk_workflow import audit
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import Upload, attach
@@ -21,16 +21,6 @@ from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import RefusedAct
 
 CHAIR = "jessica.wahlstrom"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1))
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
 
 
 def test_every_act_writes_its_event(engine: Engine, store: Store, clock: Clock) -> None:

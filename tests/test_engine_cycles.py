@@ -31,16 +31,6 @@ T_CHAIR, T_DEPUTY, POLICE = "malin.gustavsson", "lina.axelsson", "jonas.lindberg
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1))
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
-
-
-@pytest.fixture
 def tingsryd(store: Store, clock: Clock) -> Engine:
     return make_engine(store, "tingsryd", clock)
 

@@ -230,16 +230,6 @@ def test_the_template_is_yaml_with_every_question_empty(
 # ---------------------------------------------------------------- the engine (both databases)
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1))
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
-
-
 def reporter_task(engine: Engine, person: str = REPORTER) -> int:
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     return next(t.id for t in tasks(engine, cycle) if t.assignees == (person,))

@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from tests.enginekit import Clock, counts, local
+from tests.enginekit import Clock, counts
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import service
 from tsk_workflow.resources import municipalities_dir
@@ -60,11 +60,6 @@ class Cli:
         lines = result.stderr.splitlines()
         assert len(lines) == 1, lines
         return lines[0]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1, 8))
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ import icalendar
 import pytest
 from sqlalchemy import select, update
 
-from tests.enginekit import Clock
+from tests.enginekit import Clock, shared_organisation
 from tests.smtp_server import SmtpServer
-from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.notify import message_id
 from tsk_workflow.engine.service import Engine
@@ -29,6 +28,7 @@ from tsk_workflow.store.models import Cycle, OutboxMessage, Task
 
 TZ = ZoneInfo("Europe/Stockholm")
 OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
+CLOCK_START = OPENED  # the clock fixture (conftest.py)
 CHAIR = "jessica.wahlstrom"
 EST_GROUP = [
     "jessica.wahlstrom",
@@ -44,23 +44,9 @@ REPORTERS = ["johanna.falk", "viktor.holmberg", "ida.wikstrom", "jonas.ek", "rac
 
 
 @pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return load_catalog()
-
-
-@pytest.fixture(scope="module")
-def herrljunga(catalog: Catalog) -> Organisation:
-    return load_organisation("herrljunga", catalog)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(OPENED)
-
-
-@pytest.fixture
-def engine(store: Store, catalog: Catalog, herrljunga: Organisation, clock: Clock) -> Engine:
-    return Engine(store, catalog, herrljunga, clock=clock)
+def herrljunga() -> Organisation:
+    """The organisation of the ``engine`` fixture (conftest.py)."""
+    return shared_organisation("herrljunga")
 
 
 @pytest.fixture

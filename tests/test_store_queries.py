@@ -41,11 +41,6 @@ def test_the_lightweight_tables_are_the_models_columns(light: Any) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1, 8))
-
-
-@pytest.fixture
 def engine(
     store: Store, runner: CliRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> Engine:

@@ -30,6 +30,7 @@ CHAIR, SECRETARY, KANSLICHEF, SAMORDNARE = (
     "marie.lind",
     "erik.sundin",
 )
+CLOCK_START = local(2027, 3, 1, 9)  # the clock fixture (conftest.py)
 
 
 @dataclass(frozen=True)
@@ -104,16 +105,6 @@ def verify(store: Store) -> audit.VerifyResult:
 
 def found(result: audit.VerifyResult) -> list[tuple[int | None, str]]:
     return [(problem.seq, problem.kind) for problem in result.problems]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(local(2027, 3, 1, 9))
-
-
-@pytest.fixture
-def engine(store: Store, clock: Clock) -> Engine:
-    return make_engine(store, "herrljunga", clock)
 
 
 @pytest.fixture
