@@ -229,7 +229,9 @@ def test_bad_records_are_refused(engine: Engine, store: Store, cycle: int) -> No
         decisions.record(SECRETARY, proposed.id, "klg", today, "§ 7", "tabled")
     with pytest.raises(Refused, match="is in the future"):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 7", "approved")
-    with pytest.raises(Refused, match=r"2020-03-09 is before decision \d+ was proposed \(2027-03-0"):
+    with pytest.raises(
+        Refused, match=r"2020-03-09 is before decision \d+ was proposed \(2027-03-0"
+    ):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2020, 3, 9), "§ 7", "approved")
     with pytest.raises(NotFound, match="no decision 999"):
         decisions.record(SECRETARY, 999, "klg", today, "§ 7", "approved")
