@@ -58,6 +58,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -65,6 +66,7 @@ from sqlalchemy.orm import Session
 
 from tsk_workflow import audit
 from tsk_workflow.audit import Problem
+from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, Decision, Document, Task
 
 ROW_BATCH = 1_000
@@ -605,3 +607,40 @@ def verify_record(session: Session, *, hashes_at: Collection[int] = ()) -> audit
     replay = Replay()
     result = audit.verify(session, observe=replay, hashes_at=hashes_at)
     return audit.with_problems(result, list(replay.compare(session)))
+
+
+FAILED_ACTION = "audit.verification_failed"
+RECORDED_PROBLEMS = 5
+"""How many problems (``seq`` and ``kind``) the event of a failed verification names."""
+
+
+def record_failure(
+    store: Store,
+    result: audit.VerifyResult,
+    actor: str | None,
+    org: str | None,
+    os_user: str,
+    now: dt.datetime,
+) -> int:
+    """Append ``audit.verification_failed`` in a transaction of its own: who ran the check
+    (``actor``, else the system), as which OS user, and what it found; returns its seq. The
+    chain is the database's, so the event goes in the trail of the only municipality loaded,
+    or of ``org`` (a key or a file named after one) when it is loaded, else ``*`` (all)."""
+    from tsk_workflow.engine.directory import SYSTEM
+    from tsk_workflow.store.models import Municipality
+
+    who = (actor or SYSTEM)[:64]
+    payload = {
+        "problems": result.problem_count,
+        "first": [{"seq": p.seq, "kind": p.kind} for p in result.problems[:RECORDED_PROBLEMS]],
+        "os_user": os_user,
+    }
+    with store.transaction() as session:
+        keys = [
+            str(k) for k in session.scalars(select(Municipality.key).order_by(Municipality.key))
+        ]
+        named = Path(org).stem if org else None
+        municipality = keys[0] if len(keys) == 1 else (named if named in keys else "*")
+        role = "system" if who == SYSTEM else "auditor"
+        act = audit.Act(municipality, who, role, FAILED_ACTION, "audit:chain", payload)
+        return audit.append(session, act, now).seq

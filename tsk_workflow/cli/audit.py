@@ -262,49 +262,28 @@ def _anchoring(result: VerifyResult, with_checkpoints: bool) -> str:
     )
 
 
-FAILED_ACTION = "audit.verification_failed"
-RECORDED_PROBLEMS = 5
-"""How many problems (``seq`` and ``kind``) the event of a failed verification names."""
-
-
 def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> None:
-    """Append ``audit.verification_failed`` in a transaction of its own, after reading: who ran
-    the check (``--as``, else the system), as which OS user, and what it found. A database
-    that refuses the write (read-only) gets a note, and the command still exits 1."""
+    """Record the failed check in the trail (``replay.record_failure``). A database that
+    refuses the write (read-only) gets a note, and the command still exits 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from tsk_workflow import audit as trail
-    from tsk_workflow.engine.directory import SYSTEM
+    from tsk_workflow import replay
     from tsk_workflow.engine.setup import os_user
     from tsk_workflow.errors import TskError
 
-    actor = (runtime.actor(ctx) or SYSTEM)[:64]
-    payload = {
-        "problems": result.problem_count,
-        "first": [{"seq": p.seq, "kind": p.kind} for p in result.problems[:RECORDED_PROBLEMS]],
-        "os_user": os_user(),
-    }
     try:
-        now = _now(store)
-        with store.transaction() as session:
-            act = trail.Act(
-                _municipality(ctx, session),
-                actor,
-                "system" if actor == SYSTEM else "auditor",
-                FAILED_ACTION,
-                "audit:chain",
-                payload,
-            )
-            event = trail.append(session, act, now)
+        seq = replay.record_failure(
+            store, result, runtime.actor(ctx), settings(ctx).org, os_user(), _now(store)
+        )
     except (TskError, SQLAlchemyError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         click.echo(
             f"tsk: den misslyckade kontrollen kunde inte sparas i granskningsloggen"
-            f" ({FAILED_ACTION}): {one_line(reason)}",
+            f" ({replay.FAILED_ACTION}): {one_line(reason)}",
             err=True,
         )
         return
-    click.echo(f"Den misslyckade kontrollen är sparad som händelse {event.seq}.", err=True)
+    click.echo(f"Den misslyckade kontrollen är sparad som händelse {seq}.", err=True)
 
 
 def _now(store: Any) -> dt.datetime:
@@ -316,23 +295,6 @@ def _now(store: Any) -> dt.datetime:
         return runtime.clock(store)()
     except TskError:  # TSK_NOW on a database on the server's clock: the server's time it is
         return runtime.server_now()
-
-
-def _municipality(ctx: click.Context, session: Any) -> str:
-    """Whose trail the event goes in: the chain is the database's, so the only municipality
-    loaded, or ``--org``'s when it is loaded, else ``*`` (all of them)."""
-    from sqlalchemy import select
-
-    from tsk_workflow.store.models import Municipality
-
-    keys = list(session.scalars(select(Municipality.key).order_by(Municipality.key)))
-    if len(keys) == 1:
-        return str(keys[0])
-    org = settings(ctx).org
-    for key in keys:
-        if org and Path(org).stem == key:
-            return str(key)
-    return "*"
 
 
 from tsk_workflow.cli.checkpoint import checkpoint, keygen  # noqa: E402  (signed checkpoints)
