@@ -81,3 +81,27 @@ def test_wheel_runs_the_demo(installed_tsk: Path, tmp_path: Path) -> None:
     assert summary["mails_delivered"] > 0
     assert (out / "tsk.db").is_file()
     assert any((out / "maildir" / "new").iterdir())
+
+
+def test_wheel_carries_the_compiled_catalogue(installed_tsk: Path) -> None:
+    """The Swedish catalogue is compiled into the wheel (hatch_build.py), and the installed
+    command speaks Swedish by default and English when asked."""
+    python = installed_tsk.parent / "python"
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "from tsk_workflow import i18n; print(i18n.catalogue_path('sv', '.mo'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=installed_tsk.parent,
+    )
+    compiled = Path(found.stdout.strip())
+    assert compiled.is_file(), compiled
+    assert not compiled.with_suffix(".po").exists()  # the wheel has what it needs compiled
+    swedish = run(installed_tsk, "plan", "--help")
+    english = run(installed_tsk, "--lang", "en", "plan", "--help")
+    assert "Användning:" in swedish.stdout, swedish.stdout
+    assert "Usage:" in english.stdout, english.stdout

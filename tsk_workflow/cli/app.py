@@ -7,11 +7,18 @@ printed without it (``cli/quickhelp.py``).
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+import sys
+from typing import Any
 
 import click
 
+from tsk_workflow import i18n
 from tsk_workflow.cli.context import Settings, TskGroup
+from tsk_workflow.cli.translate import speak_click, translate_help
+
+speak_click()
 
 COMMANDS = {
     "process": (
@@ -59,7 +66,23 @@ class LazyGroup(TskGroup):
             return None
         module, attr, _help = COMMANDS[cmd_name]
         command: click.Command = getattr(importlib.import_module(module), attr)
-        return command
+        return translate_help(command)
+
+    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """Run in the language the command line asks for (``--lang``, ``TSK_LANG``), chosen
+        before click builds any help; in a context of its own, so that the language chosen
+        does not outlive the command (tests run many commands in one process)."""
+        argv = list(sys.argv[1:] if args is None else args)
+
+        def run() -> Any:
+            i18n.use(i18n.language_from_argv(argv))
+            return super(LazyGroup, self).main(argv, *rest, **kwargs)
+
+        return contextvars.copy_context().run(run)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        translate_help(self)
+        super().format_help(ctx, formatter)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
