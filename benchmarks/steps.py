@@ -562,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio_a = median([r["tsk"] / r["core"] for r in rounds])
     ratio_b = median([r["tsk"] / r["spiff"] for r in rounds])
     ok = verdict("tsk / (a) Core", ratio_a, 0.8)
-    ok &= verdict("tsk / (b) SpiffWorkflow", ratio_b, 4)
+    # Restated by issue 15: tsk writes the audit trail, tasks and outbox, which SpiffWorkflow
+    # does not; the old 4x was above the floor (a) itself, as measured (docs/performance.md).
+    ok &= verdict("tsk / (b) SpiffWorkflow", ratio_b, 0.9)
     return outcome(ok)
 
 

@@ -11,7 +11,8 @@ Printed for each worker: its own CPU time and its PostgreSQL backend's (from ``/
 server runs on this machine; ``nan`` otherwise), and the cores they kept busy together. "ceiling"
 is what two workers could reach at best on this machine: its cores (at most two are used) over
 the cores one worker already keeps busy (a worker and its backend overlap), if two workers
-spent no more CPU than one.
+spent no more CPU than one, and never more than two. The target (issue 15): two workers at
+least 0.85 of that ceiling, and no timer fired twice.
 
 Checked: every timer fired exactly once (the workers' counts add up to 20,000, every timer is
 ``fired``, 40,000 outbox rows for the two assignees each, no Message-ID twice).
@@ -221,12 +222,17 @@ def main(argv: list[str] | None = None) -> int:
         " every timer fired once"
     )
     cores = min(2, os.cpu_count() or 1)
+    # Two workers go at most twice as fast as one, and no faster than the cores let them: one
+    # worker that keeps 0.6 cores busy leaves room for 2 / 0.6 = 3.3 of it on two cores.
+    ceiling = min(2.0, cores / median(busy[1]))
     print(
-        f"   ceiling (no extra CPU with two, both cores busy): {cores} / {median(busy[1]):.2f}"
-        f" cores one worker keeps busy = {cores / median(busy[1]):.2f}"
+        f"   ceiling: the smaller of 2 workers and {cores} cores / {median(busy[1]):.2f}"
+        f" cores one worker keeps busy = {ceiling:.2f}"
     )
     speedup = median([a / b for a, b in zip(times[1], times[2], strict=True)])
-    return outcome(verdict("two workers / one (speed)", speedup, 1.5))
+    print(f"   two workers / one (speed): {speedup:.2f}")
+    # Restated by issue 15 (it was >= 1.5x, above what the machine allows as measured).
+    return outcome(verdict("two workers / one, of the ceiling", speedup / ceiling, 0.85))
 
 
 if __name__ == "__main__":
