@@ -29,6 +29,12 @@ if TYPE_CHECKING:
     # Core (``reading_rows``, ``store/queries.py``) start without it.
     from sqlalchemy.orm import Session, sessionmaker
 
+__all__ = ["Connection", "Session", "Store"]
+"""Outside the store, ``Session`` (what ``Store.transaction`` and ``Store.reading`` give) and
+``Connection`` (what ``Store.reading_rows`` gives) are named from here, in annotations only
+(``Session`` is imported for type checking alone): no module outside ``store/`` imports
+SQLAlchemy. The functions of ``store/`` take them."""
+
 DEFAULT_SQLITE = "tsk.db"
 READONLY = "tsk_readonly"
 BUSY_TIMEOUT_MS = 30_000
