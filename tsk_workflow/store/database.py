@@ -20,7 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import URL, Connection, Engine, create_engine, event
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 from tsk_workflow.errors import Conflict, TskError
 
@@ -29,11 +35,15 @@ if TYPE_CHECKING:
     # Core (``reading_rows``, ``store/queries.py``) start without it.
     from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Connection", "Session", "Store"]
+__all__ = ["Connection", "Session", "Store", "StoreError"]
 """Outside the store, ``Session`` (what ``Store.transaction`` and ``Store.reading`` give) and
 ``Connection`` (what ``Store.reading_rows`` gives) are named from here, in annotations only
 (``Session`` is imported for type checking alone): no module outside ``store/`` imports
 SQLAlchemy. The functions of ``store/`` take them."""
+
+StoreError = SQLAlchemyError
+"""Any failure of the database that the store does not turn into a ``TskError`` (a write
+refused by a read-only transaction, say): for a caller that must go on after one."""
 
 DEFAULT_SQLITE = "tsk.db"
 READONLY = "tsk_readonly"
@@ -95,8 +105,15 @@ PRIVATE_FILE = 0o600
 """The mode of a new SQLite database file (and so of its -wal and -shm files)."""
 
 
-def sqlite_file(url: URL) -> Path | None:
-    """The file a SQLite URL names; None for an in-memory database or a ``file:`` URI."""
+def sqlite_file(url: URL | str) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database or a ``file:`` URI, and for
+    a URL of another database."""
+    if isinstance(url, str):
+        from sqlalchemy.engine import make_url
+
+        url = make_url(url)
+    if not url.drivername.startswith("sqlite"):
+        return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None

@@ -1,18 +1,21 @@
 """What verifying the record reads besides the chain: the state (cycles, tasks, decisions), the
-documents, and the municipalities, each table streamed in id order.
+documents, and the municipalities, each table streamed in id order; and the acts refused (kept
+beside the chain, for ``tsk audit refused``).
 
 Only SQL lives here; what the rows must agree with is ``tsk_workflow.replay``'s to say.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import Cycle, Decision, Document, Municipality, Task
+from tsk_workflow.store.models import Cycle, Decision, Document, Municipality, RefusedAct, Task
 
 
 def one_snapshot(session: Session) -> None:
@@ -82,3 +85,35 @@ def documents(session: Session, batch: int) -> Iterator[tuple[int, int, str, int
 def municipality_keys(session: Session) -> list[str]:
     """The keys of the municipalities loaded, in order."""
     return [str(k) for k in session.scalars(select(Municipality.key).order_by(Municipality.key))]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An act refused (``refused_acts``)."""
+
+    id: int
+    at: dt.datetime
+    municipality: str
+    actor: str
+    action: str
+    subject: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the time as ISO 8601 text."""
+        return {**asdict(self), "at": self.at.isoformat()}
+
+
+def refused_acts(
+    session: Session, municipality: str | None = None, actor: str | None = None
+) -> list[Refused]:
+    """The acts refused, of ``municipality`` and by ``actor`` when given, oldest first."""
+    query = select(RefusedAct).order_by(RefusedAct.id)
+    if municipality is not None:
+        query = query.where(RefusedAct.municipality == municipality)
+    if actor is not None:
+        query = query.where(RefusedAct.actor == actor)
+    return [
+        Refused(r.id, r.at, r.municipality, r.actor, r.action, r.subject, r.reason)
+        for r in session.scalars(query)
+    ]
