@@ -78,4 +78,4 @@ def open_tasks(session: Session, cycle_id: int) -> list[tuple[int, str, str]]:
         .where(Task.cycle_id == cycle_id, Task.status == "open")
         .order_by(Task.id)
     )
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))

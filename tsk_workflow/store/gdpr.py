@@ -33,7 +33,7 @@ def tasks_done_before(
         .where(Task.municipality == municipality, Task.done_at < cutoff)
         .order_by(Task.id)
     )
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def cycles_closed_with_note(
@@ -72,4 +72,4 @@ def unpurged_payloads(
         )
         .order_by(AuditEvent.seq)
     )
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))

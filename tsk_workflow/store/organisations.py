@@ -40,7 +40,7 @@ def history(
     )
     if municipality is not None:
         query = query.where(OrganisationVersion.municipality == municipality)
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def newest(session: Session, municipality: str) -> OrganisationVersion | None:

@@ -42,7 +42,7 @@ def cycle_states(
         .order_by(Cycle.id)
         .execution_options(yield_per=batch)
     )
-    yield from session.execute(query).tuples()
+    yield from session.execute(query)
 
 
 def task_states(session: Session, batch: int) -> Iterator[tuple[int, int, str, str, str | None]]:
@@ -52,7 +52,7 @@ def task_states(session: Session, batch: int) -> Iterator[tuple[int, int, str, s
         .order_by(Task.id)
         .execution_options(yield_per=batch)
     )
-    yield from session.execute(query).tuples()
+    yield from session.execute(query)
 
 
 def decision_values(
@@ -79,7 +79,7 @@ def documents(session: Session, batch: int) -> Iterator[tuple[int, int, str, int
         .order_by(Document.id)
         .execution_options(yield_per=batch)
     )
-    yield from session.execute(query).tuples()
+    yield from session.execute(query)
 
 
 def municipality_keys(session: Session) -> list[str]:

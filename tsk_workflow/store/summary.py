@@ -26,13 +26,13 @@ def cycles(session: Session, municipality: str) -> list[Cycle]:
 def cycle_statuses(session: Session, municipality: str) -> list[tuple[str, str]]:
     """``(process, status)`` of each cycle of ``municipality``."""
     query = select(Cycle.process, Cycle.status).where(Cycle.municipality == municipality)
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def cycle_titles(session: Session, municipality: str) -> dict[int, str]:
     """The title of each cycle of ``municipality``, by id."""
     query = select(Cycle.id, Cycle.title).where(Cycle.municipality == municipality)
-    return dict(session.execute(query).tuples().all())
+    return dict(session.execute(query).all())
 
 
 def task_times(
@@ -40,7 +40,7 @@ def task_times(
 ) -> list[tuple[str, dt.datetime | None, dt.datetime | None]]:
     """``(status, done_at, due_at)`` of each task of ``municipality``."""
     query = select(Task.status, Task.done_at, Task.due_at).where(Task.municipality == municipality)
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def tasks_due(session: Session, municipality: str) -> list[Task]:
@@ -63,7 +63,7 @@ def decisions_waiting(session: Session, municipality: str) -> list[Decision]:
 def decision_statuses(session: Session, municipality: str) -> list[tuple[str, str]]:
     """``(routed_to, status)`` of each decision of ``municipality``."""
     query = select(Decision.routed_to, Decision.status).where(Decision.municipality == municipality)
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
 
 
 def sent_recipients(session: Session, municipality: str) -> list[str]:
@@ -89,4 +89,4 @@ def events_with_payload(
         .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
         .where(AuditEvent.municipality == municipality, AuditEvent.action == action)
     )
-    return list(session.execute(query).tuples())
+    return list(session.execute(query))
