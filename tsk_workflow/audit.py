@@ -28,15 +28,15 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.errors import NotFound
 from tsk_workflow.store import audit_chain
-from tsk_workflow.store.audit_chain import CHAIN_LOCK, lock_chain
+
+# The lock and its key are the store's; named here too, as the engine's acts call
+# ``audit.lock_chain(session)`` before they append.
+from tsk_workflow.store.audit_chain import CHAIN_LOCK as CHAIN_LOCK
+from tsk_workflow.store.audit_chain import lock_chain as lock_chain
 from tsk_workflow.store.models import AuditEvent
 
 if TYPE_CHECKING:
     from tsk_workflow.store.database import Session
-
-__all__ = ["CHAIN_LOCK", "lock_chain"]
-"""``lock_chain`` and its key are the store's (``store/audit_chain.py``), named here too because
-the engine's acts call ``audit.lock_chain(session)`` before they append."""
 
 GENESIS = "0" * 64
 

@@ -19,7 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import Connection as Connection
 from sqlalchemy.exc import (
     DataError,
     IntegrityError,
@@ -33,13 +34,11 @@ from tsk_workflow.errors import Conflict, TskError
 if TYPE_CHECKING:
     # The ORM is imported when a session is first made: read-only commands that read with
     # Core (``reading_rows``, ``store/queries.py``) start without it.
-    from sqlalchemy.orm import Session, sessionmaker
-
-__all__ = ["Connection", "Session", "Store", "StoreError"]
-"""Outside the store, ``Session`` (what ``Store.transaction`` and ``Store.reading`` give) and
-``Connection`` (what ``Store.reading_rows`` gives) are named from here, in annotations only
-(``Session`` is imported for type checking alone): no module outside ``store/`` imports
-SQLAlchemy. The functions of ``store/`` take them."""
+    # Outside the store, ``Session`` (what ``Store.transaction`` and ``Store.reading`` give)
+    # and ``Connection`` (what ``Store.reading_rows`` gives) are named from here, in
+    # annotations only: no module outside ``store/`` imports SQLAlchemy.
+    from sqlalchemy.orm import Session as Session
+    from sqlalchemy.orm import sessionmaker
 
 StoreError = SQLAlchemyError
 """Any failure of the database that the store does not turn into a ``TskError`` (a write
