@@ -22,20 +22,23 @@ import datetime as dt
 import hashlib
 import io
 import json
-import operator
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
-
-from sqlalchemy import Select, insert, select, text
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.errors import NotFound
-from tsk_workflow.store.models import AuditEvent, AuditPayload
+from tsk_workflow.store import audit_chain
+
+# The lock and its key are the store's; named here too, as the engine's acts call
+# ``audit.lock_chain(session)`` before they append.
+from tsk_workflow.store.audit_chain import CHAIN_LOCK as CHAIN_LOCK
+from tsk_workflow.store.audit_chain import lock_chain as lock_chain
+from tsk_workflow.store.models import AuditEvent
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 GENESIS = "0" * 64
-CHAIN_LOCK = 7_356_001
-"""The PostgreSQL advisory lock key that serialises appends to the chain."""
 
 PURGED: dict[str, Any] = {"purged": True}
 """What a purged payload is replaced with; its digest no longer matches, and need not."""
@@ -96,29 +99,6 @@ class Act:
     cycle_id: int | None = None
 
 
-def lock_chain(session: Session) -> None:
-    """Serialise appends to the chain: on PostgreSQL a transaction-level advisory lock (SQLite's
-    write transactions are exclusive already). Taken once per (sub)transaction."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    held = session.info.get(_LOCKED_KEY)
-    if held is not None and held is _innermost(session):
-        return
-    session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-    session.info[_LOCKED_KEY] = _innermost(session)
-
-
-_LOCKED_KEY = "tsk_audit_locked"
-"""The (sub)transaction in which ``lock_chain`` took the lock last."""
-
-
-_HEAD = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-_INSERT_EVENT = insert(AuditEvent.metadata.tables[AuditEvent.__tablename__])
-_INSERT_PAYLOAD = insert(AuditPayload.metadata.tables[AuditPayload.__tablename__])
-_HEAD_KEY = "tsk_audit_head"
-"""Where ``append`` keeps the chain's head between two appends in one transaction."""
-
-
 def append(session: Session, act: Act, at: dt.datetime) -> AuditEvent:
     """Add ``act`` as the next link of the chain, in the caller's transaction.
 
@@ -147,9 +127,8 @@ def write(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[dic
     if any(at.tzinfo is None for _act, at in acts):
         raise ValueError("naive datetime given to the audit trail; pass an aware one")
     lock_chain(session)
-    session.flush()
-    connection = session.connection()
-    seq, prev = _head(session, connection)
+    last = audit_chain.last_link(session)
+    seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     rows: list[dict[str, Any]] = []
     payloads = []
     for act, at in acts:
@@ -170,25 +149,8 @@ def write(session: Session, acts: Sequence[tuple[Act, dt.datetime]]) -> list[dic
         rows.append(row)
         payloads.append({"seq": seq, "payload": payload, "purged_at": None})
         seq, prev = seq + 1, row["hash"]
-    connection.execute(_INSERT_EVENT, rows)
-    connection.execute(_INSERT_PAYLOAD, payloads)
-    session.info[_HEAD_KEY] = (_innermost(session), rows[-1]["seq"], rows[-1]["hash"])
+    audit_chain.insert_links(session, rows, payloads)
     return rows
-
-
-def _innermost(session: Session) -> object:
-    return session.get_nested_transaction() or session.get_transaction()
-
-
-def _head(session: Session, connection: Any) -> tuple[int, str]:
-    """The next sequence number and the previous hash: remembered from the last append in the
-    same (sub)transaction, otherwise read. A savepoint rolled back, or a new transaction, is
-    another (sub)transaction, so what was remembered in it is not used."""
-    remembered = session.info.get(_HEAD_KEY)
-    if remembered is not None and remembered[0] is _innermost(session):
-        return remembered[1] + 1, remembered[2]
-    head = connection.execute(_HEAD).first()
-    return (head[0] + 1, head[1]) if head else (1, GENESIS)
 
 
 def purge(session: Session, seq: int, at: dt.datetime) -> None:
@@ -203,19 +165,12 @@ def purge(session: Session, seq: int, at: dt.datetime) -> None:
     through ``tsk_purge_payload``, a function that runs as the tables' owner and can do nothing
     but this; it checks that ``PURGED`` is the value it writes.
     """
-    stored = session.get(AuditPayload, seq)
+    stored = audit_chain.stored_payload(session, seq)
     if stored is None:
         raise NotFound(f"audit event {seq} has no payload to purge")
     if stored.purged_at is not None:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        call = text("SELECT tsk_purge_payload(:seq, :at, CAST(:payload AS jsonb))")
-        session.execute(call, {"seq": seq, "at": at, "payload": json.dumps(PURGED)})
-        session.expire(stored)  # read again from the row the function wrote
-        return
-    stored.payload = dict(PURGED)
-    stored.purged_at = at
-    session.flush()
+    audit_chain.replace_payload(session, stored, PURGED, at)
 
 
 # --- verifying -------------------------------------------------------------------------------
@@ -343,19 +298,7 @@ class PurgeEvent:
 
 def purge_events(session: Session) -> list[PurgeEvent]:
     """The purge events of the chain, oldest first (a handful: one per purge)."""
-    query = (
-        select(
-            AuditEvent.seq,
-            AuditEvent.municipality,
-            AuditEvent.payload_digest,
-            AuditPayload.payload,
-            AuditPayload.purged_at,
-        )
-        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
-        .where(AuditEvent.action == PURGE_ACTION)
-        .order_by(AuditEvent.seq)
-    )
-    return [_purge_event(row) for row in session.execute(query).mappings()]
+    return [_purge_event(row) for row in audit_chain.events_of_action(session, PURGE_ACTION)]
 
 
 def _purge_event(row: Mapping[Any, Any]) -> PurgeEvent:
@@ -536,20 +479,6 @@ def _link_problem(seq: int, prev_seq: int, contents_ok: bool, link_ok: bool) -> 
     )
 
 
-def _chain_rows() -> Select[Any]:
-    columns = [getattr(AuditEvent, name) for name in (*CHAIN_FIELDS, "hash")]
-    return (
-        select(
-            *columns,
-            AuditPayload.seq.label("payload_seq"),
-            AuditPayload.payload,
-            AuditPayload.purged_at,
-        )
-        .outerjoin(AuditPayload, AuditPayload.seq == AuditEvent.seq)
-        .order_by(AuditEvent.seq)
-    )
-
-
 def verify(
     session: Session, *, observe: Observer | None = None, hashes_at: Collection[int] = ()
 ) -> VerifyResult:
@@ -567,8 +496,7 @@ def verify(
     ``replay.verify_record``, which checks everything the record claims.
     """
     checker = _Checker(purges=purge_events(session), hashes_at=frozenset(hashes_at))
-    rows = session.execute(_chain_rows().execution_options(yield_per=YIELD_PER))
-    for row in rows.mappings():
+    for row in audit_chain.chain(session, YIELD_PER):
         payload = checker.feed(row)
         if observe is not None:
             observe(row, payload)
@@ -652,19 +580,11 @@ def query(
     ``since`` is inclusive and ``until`` exclusive when they are datetimes; a date stands for
     the whole day in ``tz`` (so ``until=date(2027, 3, 31)`` includes the 31st).
     """
-    stmt = _chain_rows()
     low, high = _bounds(since, until, tz)
-    filters: list[tuple[Any, Any, Callable[[Any, Any], Any]]] = [
-        (AuditEvent.municipality, municipality, operator.eq),
-        (AuditEvent.cycle_id, cycle_id, operator.eq),
-        (AuditEvent.actor, actor, operator.eq),
-        (AuditEvent.at, low, operator.ge),
-        (AuditEvent.at, high, operator.lt),
-    ]
-    for column, value, compare in filters:
-        if value is not None:
-            stmt = stmt.where(compare(column, value))
-    return [_audit_row(row) for row in session.execute(stmt).mappings()]
+    rows = audit_chain.events(
+        session, municipality=municipality, cycle_id=cycle_id, actor=actor, since=low, before=high
+    )
+    return [_audit_row(row) for row in rows]
 
 
 def _audit_row(row: Mapping[Any, Any]) -> AuditRow:

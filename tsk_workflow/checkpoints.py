@@ -45,21 +45,22 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from tsk_workflow.audit import GENESIS, Problem
 from tsk_workflow.errors import TskError
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import audit_chain
+from tsk_workflow.store import checkpoints as stored_days
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import AuditEvent, Timer
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Connection, Session
 
 VERSION = 1
 FORMAT = f"tsk-audit-checkpoint/{VERSION}"
@@ -244,20 +245,11 @@ def sign(key: Ed25519PrivateKey, seq: int, hash: str, count: int, at: dt.datetim
     return Checkpoint(seq, hash, count, at, kid, signature)
 
 
-_HEAD = select(
-    AuditEvent.seq,
-    AuditEvent.hash,
-    select(func.count()).select_from(AuditEvent).scalar_subquery(),
-).order_by(AuditEvent.seq.desc())
-
-
-def head(connection: Connection) -> tuple[int, str, int]:
+def head(connection: Session | Connection) -> tuple[int, str, int]:
     """``(seq, hash, count)`` of the chain's newest event, with the number of events, read with
     one statement (one snapshot); ``(0, GENESIS, 0)`` for an empty chain."""
-    row = connection.execute(_HEAD.limit(1)).first()
-    if row is None:
-        return 0, GENESIS, 0
-    return int(row[0]), str(row[1]), int(row[2])
+    found = audit_chain.head_and_count(connection)
+    return (0, GENESIS, 0) if found is None else found
 
 
 def make_checkpoint(store: Store, key: Ed25519PrivateKey, now: dt.datetime) -> Checkpoint:
@@ -533,10 +525,8 @@ def check_store(
 ) -> tuple[int | None, list[Problem]]:
     """:func:`check` against the chain of ``store``, read once (streamed)."""
     wanted = seqs_wanted(checkpoints)
-    query = select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq)
     with store.reading_rows() as connection:
-        rows = connection.execution_options(yield_per=2_000).execute(query)
-        hashes, last = collect_hashes(((int(s), str(h)) for s, h in rows), wanted)
+        hashes, last = collect_hashes(audit_chain.link_hashes(connection), wanted)
     return check(checkpoints, public_key, hashes, last)
 
 
@@ -594,7 +584,7 @@ def publish(
     address and an organisation (whose sender and outbox it goes through), queue it as mail in
     ``session``'s transaction. The file is written before the transaction commits: a failed
     commit leaves a checkpoint in the file that is merely signed again later."""
-    seq, hash, count = head(session.connection())
+    seq, hash, count = head(session)
     checkpoint = sign(key, seq, hash, count, now)
     file = append(publishing.directory, checkpoint)
     mailed = False
@@ -663,15 +653,6 @@ def day_key(org: Organisation, now: dt.datetime) -> str:
     return f"checkpoint:{now.astimezone(ZoneInfo(org.calendar.timezone)).date().isoformat()}"
 
 
-_TIMERS = Timer.metadata.tables[Timer.__tablename__]
-_CLAIM = {
-    name: dialect.insert(_TIMERS)
-    .on_conflict_do_nothing(index_elements=["key"])
-    .returning(_TIMERS.c.id)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
-
-
 def daily_checkpoint(
     store: Store,
     orgs: Mapping[str, Organisation],
@@ -694,27 +675,12 @@ def daily_checkpoint(
     municipality, org = due[0]
     record = day_key(org, now)
     with store.reading_rows() as connection:
-        if connection.scalar(select(_TIMERS.c.id).where(_TIMERS.c.key == record)) is not None:
+        if stored_days.recorded(connection, record):
             return None
     key = load_private_key(publishing.key)
     with store.transaction() as session:
-        claimed = session.connection().scalar(
-            _CLAIM[store.dialect],
-            {
-                "key": record,
-                "kind": TIMER_KIND,
-                "municipality": municipality,
-                "fire_at": now,
-                "status": "fired",
-                "cycle_id": None,
-                "task_id": None,
-                "payload": {},
-                "created_at": now,
-                "fired_at": now,
-                "fired_by": worker,
-            },
-        )
-        if claimed is None:
+        claimed = stored_days.claim(session, record, TIMER_KIND, municipality, now, worker)
+        if not claimed:
             return None  # another worker made today's meanwhile
         return publish(session, key, publishing, now, org)
 

@@ -36,10 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.calendar import before as calendar_before
@@ -50,7 +47,10 @@ from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.forms import form_of
-from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Task
+from tsk_workflow.store import gdpr as stored
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 PURGER_ROLES = ("kanslichef",)
 """Who may purge: whoever holds (or deputises for) one of these roles."""
@@ -229,9 +229,8 @@ class _Forms:
         if cycle_id is None:
             return None
         if cycle_id not in self.cycles:
-            query = select(Cycle.process, Cycle.process_digest).where(Cycle.id == cycle_id)
-            row = self.session.execute(query).first()
-            self.cycles[cycle_id] = (row[0], row[1]) if row is not None else ("", None)
+            found = stored.cycle_process(self.session, cycle_id)
+            self.cycles[cycle_id] = found if found is not None else ("", None)
         process, digest = self.cycles[cycle_id]
         try:
             definition = self.engine.definition_for(self.session, process, digest)
@@ -257,14 +256,8 @@ def _has_text(value: Any) -> bool:
 def _tasks(
     session: Session, forms_of: _Forms, municipality: str, cutoff: dt.datetime
 ) -> tuple[int, int]:
-    query = (
-        select(Task, Cycle.process, Cycle.process_digest)
-        .join(Cycle, Cycle.id == Task.cycle_id)
-        .where(Task.municipality == municipality, Task.done_at < cutoff)
-        .order_by(Task.id)
-    )
     notes = answered = 0
-    for task, process, digest in session.execute(query):
+    for task, process, digest in stored.tasks_done_before(session, municipality, cutoff):
         forms_of.cycles[task.cycle_id] = (process, digest)
         if _has_text(task.note):
             task.note = None
@@ -281,11 +274,8 @@ def _tasks(
 
 
 def _cycles(session: Session, municipality: str, cutoff: dt.datetime) -> int:
-    query = select(Cycle).where(
-        Cycle.municipality == municipality, Cycle.closed_at < cutoff, Cycle.close_note.is_not(None)
-    )
     count = 0
-    for cycle in session.scalars(query):
+    for cycle in stored.cycles_closed_with_note(session, municipality, cutoff):
         if _has_text(cycle.close_note):
             count += 1
         cycle.close_note = None
@@ -296,11 +286,8 @@ def _cycles(session: Session, municipality: str, cutoff: dt.datetime) -> int:
 def _mail(session: Session, municipality: str, cutoff: dt.datetime) -> int:
     """Notes in the context of mail queued before the cut-off (sent or not: mail still waiting
     after the retention time goes out without the note)."""
-    query = select(OutboxMessage).where(
-        OutboxMessage.municipality == municipality, OutboxMessage.created_at < cutoff
-    )
     count = 0
-    for row in session.scalars(query):
+    for row in stored.mail_queued_before(session, municipality, cutoff):
         scrubbed = _scrub(row.context)
         if scrubbed != row.context:
             row.context = scrubbed
@@ -326,19 +313,9 @@ def _audit(
 ) -> list[tuple[int, dict[str, Any]]]:
     """Purge the payloads holding free text (of ``audit.PURGEABLE_ACTIONS`` only): each purged
     event's seq, with the fields of its payload that are not personal (``audit.KEPT_ON_PURGE``)."""
-    query = (
-        select(AuditEvent.seq, AuditEvent.actor, AuditEvent.cycle_id, AuditPayload.payload)
-        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
-        .where(
-            AuditEvent.municipality == municipality,
-            AuditEvent.at < cutoff,
-            AuditEvent.action.in_(sorted(audit.PURGEABLE_ACTIONS)),
-            AuditPayload.purged_at.is_(None),
-        )
-        .order_by(AuditEvent.seq)
-    )
     purged: list[tuple[int, dict[str, Any]]] = []
-    for seq, actor, cycle_id, payload in session.execute(query).all():
+    found = stored.unpurged_payloads(session, municipality, cutoff, audit.PURGEABLE_ACTIONS)
+    for seq, actor, cycle_id, payload in found:
         if _personal(forms_of, actor, cycle_id, payload):
             audit.purge(session, seq, now)
             purged.append((seq, {k: payload[k] for k in audit.KEPT_ON_PURGE if k in payload}))

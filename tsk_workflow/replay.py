@@ -59,15 +59,15 @@ import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.audit import Problem
+from tsk_workflow.store import record
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle, Decision, Document, Task
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 ROW_BATCH = 1_000
 """Rows of cycles, tasks and decisions read at a time."""
@@ -355,20 +355,10 @@ class Replay:
         yield from self._documents(session)
 
     def _cycles(self, session: Session) -> Iterator[Problem]:
-        query = (
-            select(
-                Cycle.id,
-                Cycle.ref,
-                Cycle.state,
-                Cycle.status,
-                Cycle.process_version,
-                Cycle.process_digest,
-            )
-            .order_by(Cycle.id)
-            .execution_options(yield_per=ROW_BATCH)
-        )
         rows: set[int] = set()
-        for cycle_id, ref, state, status, version, digest in session.execute(query):
+        for cycle_id, ref, state, status, version, digest in record.cycle_states(
+            session, ROW_BATCH
+        ):
             rows.add(cycle_id)
             seen = self.cycles.get(cycle_id)
             name = f"cycle {cycle_id} ({ref})"
@@ -401,13 +391,8 @@ class Replay:
             yield _gone(f"cycle {cycle_id}", first)
 
     def _tasks(self, session: Session) -> Iterator[Problem]:
-        query = (
-            select(Task.id, Task.cycle_id, Task.step, Task.status, Task.done_by)
-            .order_by(Task.id)
-            .execution_options(yield_per=ROW_BATCH)
-        )
         rows: set[int] = set()
-        for task_id, cycle_id, step, status, done_by in session.execute(query):
+        for task_id, cycle_id, step, status, done_by in record.task_states(session, ROW_BATCH):
             rows.add(task_id)
             name = f"task {task_id} (cycle {cycle_id}, step {step!r})"
             cycle = self.cycles.get(cycle_id)
@@ -447,14 +432,8 @@ class Replay:
             yield _gone(f"task {task_id}", self.tasks[task_id]["status"])
 
     def _decisions(self, session: Session) -> Iterator[Problem]:
-        columns = [getattr(Decision, name) for name in DECISION_FIELDS]
-        query = (
-            select(Decision.id, *columns)
-            .order_by(Decision.id)
-            .execution_options(yield_per=ROW_BATCH)
-        )
         rows: set[int] = set()
-        for decision_id, *values in session.execute(query):
+        for decision_id, values in record.decision_values(session, DECISION_FIELDS, ROW_BATCH):
             rows.add(decision_id)
             seen = self.decisions.get(decision_id)
             name = f"decision {decision_id}"
@@ -477,20 +456,10 @@ class Replay:
             yield _gone(f"decision {decision_id}", first)
 
     def _documents(self, session: Session) -> Iterator[Problem]:
-        query = (
-            select(
-                Document.id,
-                Document.cycle_id,
-                Document.filename,
-                Document.size,
-                Document.sha256,
-                Document.content,
-            )
-            .order_by(Document.id)
-            .execution_options(yield_per=DOCUMENT_BATCH)
-        )
         rows: set[int] = set()
-        for document_id, cycle_id, filename, size, sha256, content in session.execute(query):
+        for document_id, cycle_id, filename, size, sha256, content in record.documents(
+            session, DOCUMENT_BATCH
+        ):
             rows.add(document_id)
             name = f"document {document_id} ({filename}, cycle {cycle_id})"
             event = self.documents.get(document_id)
@@ -592,18 +561,12 @@ def _gone(name: str, said: _Said) -> Problem:
     )
 
 
-def _consistent(session: Session) -> None:
-    """Read one snapshot: on PostgreSQL, REPEATABLE READ for the session's transaction (it
-    must be the session's first statement); SQLite's read transaction is one already."""
-    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
-        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-
-
 def verify_record(session: Session, *, hashes_at: Collection[int] = ()) -> audit.VerifyResult:
     """The chain (``audit.verify``), the documents and the state replayed from the events, in
-    one read of ``session`` (a fresh one: see ``_consistent``). ``hashes_at``: the sequence
-    numbers whose hashes checkpoints need (``VerifyResult.hashes``)."""
-    _consistent(session)
+    one read of ``session``: a fresh one, as its first statement makes it one snapshot
+    (``record.one_snapshot``). ``hashes_at``: the sequence numbers whose hashes checkpoints need
+    (``VerifyResult.hashes``)."""
+    record.one_snapshot(session)
     replay = Replay()
     result = audit.verify(session, observe=replay, hashes_at=hashes_at)
     return audit.with_problems(result, list(replay.compare(session)))
@@ -627,7 +590,6 @@ def record_failure(
     chain is the database's, so the event goes in the trail of the only municipality loaded,
     or of ``org`` (a key or a file named after one) when it is loaded, else ``*`` (all)."""
     from tsk_workflow.engine.directory import SYSTEM
-    from tsk_workflow.store.models import Municipality
 
     who = (actor or SYSTEM)[:64]
     payload = {
@@ -636,9 +598,7 @@ def record_failure(
         "os_user": os_user,
     }
     with store.transaction() as session:
-        keys = [
-            str(k) for k in session.scalars(select(Municipality.key).order_by(Municipality.key))
-        ]
+        keys = record.municipality_keys(session)
         named = Path(org).stem if org else None
         municipality = keys[0] if len(keys) == 1 else (named if named in keys else "*")
         role = "system" if who == SYSTEM else "auditor"

@@ -96,31 +96,13 @@ def _brief(payload: dict[str, object] | None) -> str:
 
 
 def _refused(store: object, municipality: str | None, actor: str | None, as_json: bool) -> None:
-    from sqlalchemy import select
-
     from tsk_workflow.calendar import STOCKHOLM
     from tsk_workflow.store.database import Store
-    from tsk_workflow.store.models import RefusedAct
+    from tsk_workflow.store.record import refused_acts
 
     assert isinstance(store, Store)
-    query = select(RefusedAct).order_by(RefusedAct.id)
-    if municipality:
-        query = query.where(RefusedAct.municipality == municipality)
-    if actor:
-        query = query.where(RefusedAct.actor == actor)
     with store.reading() as session:
-        rows = [
-            {
-                "id": r.id,
-                "at": r.at.isoformat(),
-                "municipality": r.municipality,
-                "actor": r.actor,
-                "action": r.action,
-                "subject": r.subject,
-                "reason": r.reason,
-            }
-            for r in session.scalars(query)
-        ]
+        rows = [r.to_dict() for r in refused_acts(session, municipality or None, actor or None)]
     if as_json:
         emit_json(rows)
         return
@@ -265,17 +247,16 @@ def _anchoring(result: VerifyResult, with_checkpoints: bool) -> str:
 def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> None:
     """Record the failed check in the trail (``replay.record_failure``). A database that
     refuses the write (read-only) gets a note, and the command still exits 1."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tsk_workflow import replay
     from tsk_workflow.engine.setup import os_user
     from tsk_workflow.errors import TskError
+    from tsk_workflow.store.database import StoreError
 
     try:
         seq = replay.record_failure(
             store, result, runtime.actor(ctx), settings(ctx).org, os_user(), _now(store)
         )
-    except (TskError, SQLAlchemyError) as exc:
+    except (TskError, StoreError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         click.echo(
             f"tsk: den misslyckade kontrollen kunde inte sparas i granskningsloggen"

@@ -22,14 +22,12 @@ if TYPE_CHECKING:
 def open_store(ctx: click.Context, *, create: bool = False) -> Store:
     """The database of ``--db``. A SQLite file that is not there is refused, naming it, and
     nothing is created, unless ``create`` (``tsk init``)."""
-    from sqlalchemy.engine import make_url
-
     from tsk_workflow.errors import TskError
     from tsk_workflow.store.database import Store, database_url, sqlite_file
 
     url = database_url(settings(ctx).db)
     if not create:
-        path = sqlite_file(make_url(url)) if url.startswith("sqlite") else None
+        path = sqlite_file(url)
         if path is not None and not path.exists():
             raise TskError(
                 f"there is no database {path}: create it with 'tsk init', or give --db"
@@ -265,10 +263,9 @@ def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
     import hashlib
     from pathlib import Path
 
-    from sqlalchemy.exc import SQLAlchemyError
-
     from tsk_workflow.errors import TskError
     from tsk_workflow.resources import municipalities_dir
+    from tsk_workflow.store.database import StoreError
     from tsk_workflow.store.queries import municipality_digests
 
     name = settings(ctx).org
@@ -277,7 +274,7 @@ def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
     store = open_store(ctx)
     try:
         digests = municipality_digests(store)
-    except (TskError, SQLAlchemyError):
+    except (TskError, StoreError):
         store.dispose()
         return None
     if _names_a_municipality(name):

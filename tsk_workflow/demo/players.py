@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.definitions.model import CHAIR, Transition
 from tsk_workflow.demo.answers import fill
@@ -22,7 +20,11 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.steps import StepContext, missing_documents, unmet_conditions
 from tsk_workflow.errors import TskError
 from tsk_workflow.forms import form_of
-from tsk_workflow.store.models import Cycle, Decision
+from tsk_workflow.store import summary
+from tsk_workflow.store.models import Cycle
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 LATE_SHARE = 0.2
 """About one task in five is done after its due time, so reminders and escalations fire."""
@@ -149,7 +151,7 @@ class Players:
 
     def _attach_missing(self, cycle_id: int) -> None:
         with self.engine.store.reading() as session:
-            cycle = session.get(Cycle, cycle_id)
+            cycle = summary.cycle(session, cycle_id)
             if cycle is None or cycle.status != "open":
                 return
             ctx = self._ctx(session, cycle)
@@ -178,7 +180,7 @@ class Players:
 
     def _fire_something(self, cycle_id: int) -> None:
         with self.engine.store.reading() as session:
-            cycle = session.get(Cycle, cycle_id)
+            cycle = summary.cycle(session, cycle_id)
             if cycle is None:
                 return
             ctx = self._ctx(session, cycle)
@@ -212,13 +214,9 @@ class Players:
     def _record_decisions(self, now: dt.datetime) -> None:
         today = now.astimezone(self.engine.cal.zone).date()
         with self.engine.store.reading() as session:
-            query = select(Decision).where(
-                Decision.municipality == self.engine.org.municipality,
-                Decision.status.in_(["proposed", "postponed"]),
-            )
             due = [
                 (d.id, d.routed_to, d.agenda_date or d.proposed_at.date() + dt.timedelta(days=7))
-                for d in session.scalars(query)
+                for d in summary.decisions_waiting(session, self.engine.org.municipality)
             ]
         for decision_id, body, meeting in due:
             if meeting <= today:
@@ -247,15 +245,12 @@ class Players:
 
     # ---------------------------------------------------------------- helpers
 
-    def _ctx(self, session: object, cycle: Cycle) -> StepContext:
-        from sqlalchemy.orm import Session
-
-        assert isinstance(session, Session)
+    def _ctx(self, session: Session, cycle: Cycle) -> StepContext:
         return self.engine.cycle_context(session, cycle, self.engine.clock())
 
     def _chair_of(self, cycle_id: int) -> str:
         with self.engine.store.reading() as session:
-            cycle = session.get(Cycle, cycle_id)
+            cycle = summary.cycle(session, cycle_id)
             process = cycle.process if cycle is not None else next(iter(self.engine.org.processes))
         return self.engine.directory.group_of(process).chair
 

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from tsk_workflow import checkpoints, replay
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.demo.players import Players
@@ -30,9 +28,8 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.schedpass import PassOptions, SchedulerPass
-from tsk_workflow.store import installation, migrate
+from tsk_workflow.store import installation, migrate, summary
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision, OutboxMessage, Task
 
 MORNING = dt.time(8, 5)
 DAYTIME = dt.time(10, 0)
@@ -247,10 +244,7 @@ def _check_checkpoints(
 
 def _cycles(session: Any, municipality: str) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = {}
-    query = select(Cycle.process, Cycle.status, Cycle.late).where(
-        Cycle.municipality == municipality
-    )
-    for process, status, _late in session.execute(query):
+    for process, status in summary.cycle_statuses(session, municipality):
         counts = found.setdefault(process, {"opened": 0, "closed": 0, "open": 0})
         counts["opened"] += 1
         counts["closed" if status == "closed" else "open"] += 1
@@ -259,10 +253,10 @@ def _cycles(session: Any, municipality: str) -> dict[str, dict[str, int]]:
 
 def _tasks(session: Any, municipality: str) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    query = select(Task.status, Task.done_at, Task.due_at).where(Task.municipality == municipality)
-    for status, done_at, due_at in session.execute(query):
+    for status, done_at, due_at in summary.task_times(session, municipality):
         if status == "done":
-            counts["done_late" if due_at is not None and done_at > due_at else "done_on_time"] += 1
+            late = due_at is not None and done_at is not None and done_at > due_at
+            counts["done_late" if late else "done_on_time"] += 1
         else:
             counts[status] += 1
     return {key: counts[key] for key in ("done_on_time", "done_late", "open", "cancelled")}
@@ -270,10 +264,7 @@ def _tasks(session: Any, municipality: str) -> dict[str, int]:
 
 def _mails_per_role(session: Any, org: Organisation) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    query = select(OutboxMessage.recipient).where(
-        OutboxMessage.municipality == org.municipality, OutboxMessage.status == "sent"
-    )
-    for (recipient,) in session.execute(query):
+    for recipient in summary.sent_recipients(session, org.municipality):
         person = org.person(recipient)
         role = (
             person.roles[0]
@@ -288,8 +279,7 @@ def _mails_per_role(session: Any, org: Organisation) -> dict[str, int]:
 
 def _decisions(session: Any, municipality: str) -> dict[str, dict[str, int]]:
     found: dict[str, dict[str, int]] = {}
-    query = select(Decision.routed_to, Decision.status).where(Decision.municipality == municipality)
-    for body, status in session.execute(query):
+    for body, status in summary.decision_statuses(session, municipality):
         counts = found.setdefault(body, {"proposed": 0})
         counts["proposed"] += 1
         counts[status] = counts.get(status, 0) + 1
@@ -297,8 +287,7 @@ def _decisions(session: Any, municipality: str) -> dict[str, dict[str, int]]:
 
 
 def _notices(session: Any, municipality: str) -> tuple[int, int]:
-    query = select(OutboxMessage.template).where(OutboxMessage.municipality == municipality)
-    templates = Counter(row[0] for row in session.execute(query))
+    templates = Counter(summary.mail_templates(session, municipality))
     return templates["task_reminder"], templates["task_escalated"]
 
 
@@ -331,7 +320,7 @@ def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, A
     municipality = engine.org.municipality
     zone = engine.cal.zone
     items: list[tuple[str, str, Any, Any]] = []
-    for cycle in session.scalars(select(Cycle).where(Cycle.municipality == municipality)):
+    for cycle in summary.cycles(session, municipality):
         items.append(
             (
                 f"cycle-{cycle.id}@{municipality}.tsk",
@@ -340,27 +329,22 @@ def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, A
                 None,
             )
         )
-    query = (
-        select(AuditEvent.seq, AuditEvent.cycle_id, AuditPayload.payload)
-        .join(AuditPayload, AuditPayload.seq == AuditEvent.seq)
-        .where(AuditEvent.municipality == municipality, AuditEvent.action == "meeting.planned")
-    )
-    titles = dict(
-        session.execute(
-            select(Cycle.id, Cycle.title).where(Cycle.municipality == municipality)
-        ).all()
-    )
-    for seq, cycle_id, payload in session.execute(query):
+    titles = summary.cycle_titles(session, municipality)
+    for seq, cycle_id, payload in summary.events_with_payload(
+        session, municipality, "meeting.planned"
+    ):
         start = dt.datetime.fromisoformat(payload["start"])
         end = dt.datetime.fromisoformat(payload["end"])
         items.append(
-            (f"meeting-{seq}@{municipality}.tsk", f"Möte: {titles.get(cycle_id, '')}", start, end)
+            (
+                f"meeting-{seq}@{municipality}.tsk",
+                f"Möte: {titles.get(cycle_id or 0, '')}",
+                start,
+                end,
+            )
         )
-    for task in session.scalars(
-        select(Task).where(
-            Task.municipality == municipality, Task.due_at.is_not(None), Task.status != "cancelled"
-        )
-    ):
+    for task in summary.tasks_due(session, municipality):
+        assert task.due_at is not None  # tasks_due gives tasks with a due time only
         items.append(
             (
                 f"task-{task.id}@{municipality}.tsk",

@@ -18,10 +18,7 @@ import getpass
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.catalog import Catalog
@@ -30,8 +27,12 @@ from tsk_workflow.engine.service import Clock, Engine
 from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.organisation.diff import changes
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import organisations as stored
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import AuditPayload, Municipality, OrganisationVersion
+from tsk_workflow.store.models import OrganisationVersion
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 ACTION = "organisation.loaded"
 
@@ -117,31 +118,14 @@ def _version(row: OrganisationVersion) -> StoredVersion:
 
 def in_force(store: Store) -> dict[str, StoredVersion]:
     """The version in force of every municipality in the database, by key."""
-    newest = (
-        select(OrganisationVersion.municipality, func.max(OrganisationVersion.version).label("v"))
-        .group_by(OrganisationVersion.municipality)
-        .subquery()
-    )
-    query = select(OrganisationVersion).join(
-        newest,
-        (newest.c.municipality == OrganisationVersion.municipality)
-        & (newest.c.v == OrganisationVersion.version),
-    )
     with store.reading() as session:
-        return {row.municipality: _version(row) for row in session.scalars(query)}
+        return {row.municipality: _version(row) for row in stored.in_force(session)}
 
 
 def history(store: Store, municipality: str | None = None) -> list[tuple[StoredVersion, Any]]:
     """Every version loaded, oldest first, each with the payload of its audit event."""
-    query = (
-        select(OrganisationVersion, AuditPayload.payload)
-        .outerjoin(AuditPayload, AuditPayload.seq == OrganisationVersion.audit_seq)
-        .order_by(OrganisationVersion.municipality, OrganisationVersion.version)
-    )
-    if municipality is not None:
-        query = query.where(OrganisationVersion.municipality == municipality)
     with store.reading() as session:
-        return [(_version(row), payload) for row, payload in session.execute(query)]
+        return [(_version(row), payload) for row, payload in stored.history(session, municipality)]
 
 
 # ---------------------------------------------------------------- loading
@@ -164,7 +148,7 @@ def bootstrap(
     engine = Engine(store, catalog, org, clock)
     who = SYSTEM if actor is None else Directory(org).person(actor).id
     with engine.act() as (session, now):
-        current = _newest(session, org.municipality)
+        current = stored.newest(session, org.municipality)
         if current is not None:
             if current.digest == file.digest:
                 from tsk_workflow.engine.ticker import replan
@@ -172,10 +156,10 @@ def bootstrap(
                 replan(engine, session, now)  # as every init does: the year ahead planned
                 return _unchanged(org, current)
             raise _not_in_force(org, file, _version(current))
-        row = session.get(Municipality, org.municipality)
-        if row is not None and row.digest != file.digest:
+        digest = stored.municipality_digest(session, org.municipality)
+        if digest is not None and digest != file.digest:
             raise Refused(
-                f"{org.name} was loaded from another file (sha256 {row.digest[:16]}) before"
+                f"{org.name} was loaded from another file (sha256 {digest[:16]}) before"
                 f" versions were kept, and {file.name} has sha256 {file.digest[:16]}: run"
                 " 'tsk init' with that file first, then an admin loads this one with"
                 f" 'tsk --as PERSON org load {file.name}'"
@@ -215,13 +199,13 @@ def load(
         )
     with engine.act() as (session, now):
         _require_admin(current, who)
-        stored = _newest(session, current.municipality)
-        if stored is None:
+        newest = stored.newest(session, current.municipality)
+        if newest is None:
             raise TskError(f"{current.name} is not loaded: run 'tsk --org FILE init' first")
-        if stored.digest == file.digest:
-            return _unchanged(new, stored)
+        if newest.digest == file.digest:
+            return _unchanged(new, newest)
         after = Engine(store, catalog, new, clock)
-        return _store_version(after, session, now, file, (current, stored), who, "admin")
+        return _store_version(after, session, now, file, (current, newest), who, "admin")
 
 
 def _require_admin(org: Organisation, who: str) -> None:
@@ -234,16 +218,6 @@ def _require_admin(org: Organisation, who: str) -> None:
         f"only the admins of {org.name} ({', '.join(org.admins) or 'none listed'}) may load a"
         " new version of its organisation",
     )
-
-
-def _newest(session: Session, municipality: str) -> OrganisationVersion | None:
-    query = (
-        select(OrganisationVersion)
-        .where(OrganisationVersion.municipality == municipality)
-        .order_by(OrganisationVersion.version.desc())
-        .limit(1)
-    )
-    return session.scalars(query).first()
 
 
 def _unchanged(org: Organisation, row: OrganisationVersion) -> Loaded:
@@ -295,24 +269,18 @@ def _store_version(
         org.municipality, who, role, ACTION, f"municipality:{org.municipality}", payload
     )
     event = audit.append(session, act, now)
-    session.add(
-        OrganisationVersion(
-            municipality=org.municipality,
-            version=version,
-            digest=file.digest,
-            content=file.text,
-            source=file.name[:255],
-            loaded_by=who,
-            os_user=user,
-            loaded_at=now,
-            audit_seq=event.seq,
-        )
+    stored.add_version(
+        session,
+        municipality=org.municipality,
+        name=org.name,
+        version=version,
+        digest=file.digest,
+        content=file.text,
+        source=file.name,
+        loaded_by=who,
+        os_user=user,
+        loaded_at=now,
+        audit_seq=event.seq,
     )
-    row = session.get(Municipality, org.municipality)
-    if row is None:
-        row = Municipality(key=org.municipality)
-        session.add(row)
-    row.name, row.source, row.digest, row.loaded_at = org.name, file.name, file.digest, now
-    session.flush()
     replan(engine, session, now)
     return Loaded(org.municipality, org.name, version, file.digest, True, tuple(said))

@@ -28,34 +28,22 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select
-from sqlalchemy.orm import Session
-
 from tsk_workflow import audit
 from tsk_workflow.catalog import Catalog, Source
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.errors import DefinitionError, NotFound, Refused
+from tsk_workflow.store import definitions as stored
 from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle, StoredDefinition, Task
+from tsk_workflow.store.models import Cycle
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
+    from tsk_workflow.store.database import Connection, Session
 
 UPGRADED = "cycle.upgraded"
 UPGRADE_ACTION = "process.upgrade_cycles"
-
-DEFINITIONS = StoredDefinition.metadata.tables[StoredDefinition.__tablename__]
-
-_TEXT = select(DEFINITIONS.c.content).where(DEFINITIONS.c.digest == bindparam("digest"))
-_OF_VERSION = select(DEFINITIONS.c.digest, DEFINITIONS.c.stored_at).where(
-    DEFINITIONS.c.process == bindparam("process"), DEFINITIONS.c.version == bindparam("version")
-)
-_NEWEST = select(func.max(DEFINITIONS.c.version)).where(
-    DEFINITIONS.c.process == bindparam("process")
-)
-_INSERT = insert(DEFINITIONS)
 
 
 # ---------------------------------------------------------------- storing and reading
@@ -63,9 +51,7 @@ _INSERT = insert(DEFINITIONS)
 
 def stored_text(session: Session | Connection, digest: str) -> str | None:
     """The text of the stored definition with ``digest``, or None."""
-    connection = session.connection() if isinstance(session, Session) else session
-    text = connection.execute(_TEXT, {"digest": digest}).scalar()
-    return None if text is None else str(text)
+    return stored.text_of(session, digest)
 
 
 def store(session: Session, source: Source, now: dt.datetime) -> bool:
@@ -75,10 +61,7 @@ def store(session: Session, source: Source, now: dt.datetime) -> bool:
     (``DefinitionError``, located at the file's ``version``): a changed definition needs a new
     version number. The caller holds the audit chain's lock (every act does), so two writers
     do not store the same text at once."""
-    connection = session.connection()
-    found = connection.execute(
-        _OF_VERSION, {"process": source.key, "version": source.version}
-    ).first()
+    found = stored.of_version(session, source.key, source.version)
     if found is None:
         values = {
             "digest": source.digest,
@@ -88,11 +71,12 @@ def store(session: Session, source: Source, now: dt.datetime) -> bool:
             "source": source.file[-255:],
             "stored_at": now,
         }
-        connection.execute(_INSERT, values)
+        stored.insert_text(session, values)
         return True
-    if found.digest != source.digest:
-        newest = connection.execute(_NEWEST, {"process": source.key}).scalar() or source.version
-        raise DefinitionError([_conflict(source, found.digest, found.stored_at, newest)])
+    digest, stored_at = found
+    if digest != source.digest:
+        newest = stored.newest_version(session, source.key) or source.version
+        raise DefinitionError([_conflict(source, digest, stored_at, newest)])
     return False
 
 
@@ -109,19 +93,19 @@ def store_catalog(store_: Store, catalog: Catalog, now: dt.datetime) -> list[str
     """``tsk init``: store every definition of ``catalog`` the database does not hold, in one
     transaction; every text that conflicts with a stored one is reported at once and nothing
     is stored then. Returns the keys of the definitions stored now."""
-    stored: list[str] = []
+    added: list[str] = []
     problems: list[str] = []
     with store_.transaction() as session:
         audit.lock_chain(session)
         for key in sorted(catalog.sources):
             try:
                 if store(session, catalog.sources[key], now):
-                    stored.append(key)
+                    added.append(key)
             except DefinitionError as exc:
                 problems += exc.problems
         if problems:
             raise DefinitionError(problems)
-    return stored
+    return added
 
 
 # ---------------------------------------------------------------- moving cycles on
@@ -236,18 +220,9 @@ def _require_upgrader(engine: Engine, who: str, process: str) -> str:
 
 def _older(session: Session, engine: Engine, source: Source) -> list[Cycle]:
     """The open cycles of the process that do not follow ``source``, oldest first."""
-    query = (
-        select(Cycle)
-        .where(
-            Cycle.municipality == engine.org.municipality,
-            Cycle.status == "open",
-            Cycle.process == source.key,
-        )
-        .order_by(Cycle.id)
-    )
     return [
         cycle
-        for cycle in session.scalars(query)
+        for cycle in stored.open_cycles(session, engine.org.municipality, source.key)
         if cycle.process_digest != source.digest
         and not (cycle.process_digest is None and cycle.process_version == source.version)
     ]
@@ -270,12 +245,7 @@ def _why_not(
         return f"its step '{cycle.state}' does not exist in version {version} (steps: {steps})"
     if cycle.state in target.final:
         return f"its step '{cycle.state}' is final in version {version}"
-    query = (
-        select(Task.id, Task.step, Task.key)
-        .where(Task.cycle_id == cycle.id, Task.status == "open")
-        .order_by(Task.id)
-    )
-    for task_id, step, key in session.execute(query):
+    for task_id, step, key in stored.open_tasks(session, cycle.id):
         if step not in target.step_keys or key not in {t.key for t in target.step(step).tasks}:
             return (
                 f"its open task {task_id} '{key}' does not exist in step '{step}' of version"

@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.definitions.model import Form, ProcessDefinition
 from tsk_workflow.lagesbild.model import Report
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import reports
 from tsk_workflow.store.models import Cycle, Task
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 MONTHS = 12
 """The chart covers the lägesbild's month and the eleven before it."""
@@ -63,18 +64,10 @@ def gather(
     earlier = [p for p in window(cycle.period) if p != cycle.period]
     cycles = [cycle]
     if earlier:
-        query = select(Cycle).where(
-            Cycle.municipality == cycle.municipality,
-            Cycle.process == cycle.process,
-            Cycle.subject == cycle.subject,
-            Cycle.period.in_(earlier),
-            Cycle.id != cycle.id,
-        )
-        cycles += list(session.scalars(query))
+        cycles += reports.earlier_cycles(session, cycle, earlier)
     periods = {c.id: c.period for c in cycles}
     by_cycle: dict[int, list[Report]] = {c.id: [] for c in cycles}
-    query_tasks = select(Task).where(Task.cycle_id.in_(list(periods))).order_by(Task.id)
-    for task in session.scalars(query_tasks):
+    for task in reports.tasks_of(session, list(periods)):
         form = forms.get((task.step, task.key))
         if form is not None:
             by_cycle[task.cycle_id].append(_report(task, form, periods[task.cycle_id], org))

@@ -20,16 +20,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from tsk_workflow.engine import notify
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import outbox as stored
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import OutboxMessage, Task
+from tsk_workflow.store.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 DIGEST_TIME = dt.time(7, 0)
 """The default local time after which the day's digest is made (``mail.digest_time``)."""
@@ -75,17 +76,8 @@ def compose_digests(store: Store, orgs: Mapping[str, Organisation], now: dt.date
 
 def _compose(session: Session, key: str, org: Organisation, now: dt.datetime) -> int:
     day = now.astimezone(ZoneInfo(org.calendar.timezone)).date()
-    query = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.municipality == key,
-            OutboxMessage.status == "digest",
-            OutboxMessage.created_at <= now,
-        )
-        .order_by(OutboxMessage.recipient, OutboxMessage.created_at, OutboxMessage.id)
-    )
     waiting: dict[str, list[OutboxMessage]] = {}
-    for row in session.scalars(query):
+    for row in stored.waiting_for_digest(session, key, now):
         waiting.setdefault(row.recipient, []).append(row)
     made = 0
     for person_id, rows in waiting.items():
@@ -118,10 +110,7 @@ def _compose_one(
         queued = notify.queue(session, org, [person_id], "digest", key, context, now)
         if not queued:
             return 0  # another process made the same digest meanwhile: it wins
-    ids = [row.id for row in rows]
-    session.execute(
-        update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(status="digested")
-    )
+    stored.mark_digested(session, [row.id for row in rows])
     return queued
 
 
@@ -134,8 +123,7 @@ def _items(session: Session, rows: Iterable[OutboxMessage]) -> list[dict[str, An
         if row.task_id is None or not item["kind"].startswith("task_"):
             others.append(item)
             continue
-        task = session.get(Task, row.task_id)
-        if task is None or task.status != "open":
+        if stored.task_status(session, row.task_id) != "open":
             continue
         known = tasks.get(row.task_id)
         if known is None or _RANK[item["kind"]] > _RANK[known["kind"]]:

@@ -22,10 +22,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import OutgoingMail
@@ -34,8 +31,12 @@ from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch
 from tsk_workflow.mail.templates import template_folder
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
+from tsk_workflow.store import outbox as stored
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
 
 LEASE = dt.timedelta(minutes=10)
 MAX_ATTEMPTS = 12
@@ -181,22 +182,7 @@ def _claim(
     store: Store, municipalities: list[str], now: dt.datetime, batch: int
 ) -> list[OutboxMessage]:
     with store.transaction() as session:
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.status == "pending",
-                OutboxMessage.next_attempt_at <= now,
-                OutboxMessage.municipality.in_(municipalities),
-            )
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(batch)
-        )
-        if store.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list(session.scalars(query))
-        for row in rows:
-            row.next_attempt_at = now + LEASE
-        return rows
+        return stored.claim_due(session, municipalities, now, batch, now + LEASE)
 
 
 def _by_municipality(rows: Sequence[OutboxMessage]) -> dict[str, list[OutboxMessage]]:
@@ -274,7 +260,7 @@ def _mark(
     """Write what became of each row, in one transaction (an UPDATE by primary key per row)."""
     values = [{"id": row.id, **_after(row, outcome, now, result)} for row, outcome in done]
     with store.transaction() as session:
-        session.execute(update(OutboxMessage), values)
+        stored.mark(session, values)
 
 
 def _after(
@@ -301,13 +287,8 @@ def _after(
 
 
 def status_counts(session: Session, municipality: str | None = None) -> dict[str, int]:
-    query = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(
-        OutboxMessage.status
-    )
-    if municipality:
-        query = query.where(OutboxMessage.municipality == municipality)
     counts = {"pending": 0, "sent": 0, "failed": 0, "held": 0, "digest": 0}
-    counts.update({status: int(count) for status, count in session.execute(query)})
+    counts.update(stored.status_counts(session, municipality))
     return counts
 
 
@@ -315,10 +296,7 @@ def failures(
     session: Session, municipality: str | None = None, status: str = "failed"
 ) -> list[OutboxMessage]:
     """The rows with ``status`` (``failed``, or ``held``), oldest first."""
-    query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id)
-    if municipality:
-        query = query.where(OutboxMessage.municipality == municipality)
-    return list(session.scalars(query))
+    return stored.with_status(session, status, municipality)
 
 
 def retry(
@@ -328,10 +306,4 @@ def retry(
 
     Held mail is sent only if its cause is gone by then: otherwise it is held again.
     """
-    query = update(OutboxMessage).where(OutboxMessage.status.in_(("failed", "held")))
-    if message is not None:
-        query = query.where(OutboxMessage.id == message)
-    if municipality:
-        query = query.where(OutboxMessage.municipality == municipality)
-    done = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
-    return int(getattr(done, "rowcount", 0) or 0)
+    return stored.requeue(session, ("failed", "held"), now, message, municipality)

@@ -19,15 +19,30 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError, ProgrammingError
+from sqlalchemy import URL, Engine, create_engine, event
+from sqlalchemy import Connection as Connection
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    SQLAlchemyError,
+)
 
 from tsk_workflow.errors import Conflict, TskError
 
 if TYPE_CHECKING:
     # The ORM is imported when a session is first made: read-only commands that read with
     # Core (``reading_rows``, ``store/queries.py``) start without it.
-    from sqlalchemy.orm import Session, sessionmaker
+    # Outside the store, ``Session`` (what ``Store.transaction`` and ``Store.reading`` give)
+    # and ``Connection`` (what ``Store.reading_rows`` gives) are named from here, in
+    # annotations only: no module outside ``store/`` imports SQLAlchemy.
+    from sqlalchemy.orm import Session as Session
+    from sqlalchemy.orm import sessionmaker
+
+StoreError = SQLAlchemyError
+"""Any failure of the database that the store does not turn into a ``TskError`` (a write
+refused by a read-only transaction, say): for a caller that must go on after one."""
 
 DEFAULT_SQLITE = "tsk.db"
 READONLY = "tsk_readonly"
@@ -89,8 +104,15 @@ PRIVATE_FILE = 0o600
 """The mode of a new SQLite database file (and so of its -wal and -shm files)."""
 
 
-def sqlite_file(url: URL) -> Path | None:
-    """The file a SQLite URL names; None for an in-memory database or a ``file:`` URI."""
+def sqlite_file(url: URL | str) -> Path | None:
+    """The file a SQLite URL names; None for an in-memory database or a ``file:`` URI, and for
+    a URL of another database."""
+    if isinstance(url, str):
+        from sqlalchemy.engine import make_url
+
+        url = make_url(url)
+    if not url.drivername.startswith("sqlite"):
+        return None
     database = url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None

@@ -1,0 +1,117 @@
+"""The outbox's rows: claiming what is due, marking what became of it, counting and requeueing,
+and the rows a daily digest gathers. The delivery policy (lease, retries, backoff, what a
+digest holds) is ``tsk_workflow.mail``'s; queueing new mail is ``writes.queue_mail``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from tsk_workflow.store.models import OutboxMessage, Task
+
+
+def claim_due(
+    session: Session,
+    municipalities: Collection[str],
+    now: dt.datetime,
+    batch: int,
+    lease_until: dt.datetime,
+) -> list[OutboxMessage]:
+    """Up to ``batch`` pending rows of ``municipalities`` due at ``now``, soonest first, each
+    leased (``next_attempt_at`` moved to ``lease_until``) in the session's transaction. On
+    PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so two workers claim different
+    rows."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == "pending",
+            OutboxMessage.next_attempt_at <= now,
+            OutboxMessage.municipality.in_(list(municipalities)),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(batch)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.next_attempt_at = lease_until
+    return rows
+
+
+def mark(session: Session, values: Sequence[Mapping[str, Any]]) -> None:
+    """Set the columns given for each row (``id`` and the columns to set), one UPDATE by
+    primary key per row."""
+    session.execute(update(OutboxMessage), list(values))
+
+
+def status_counts(session: Session, municipality: str | None = None) -> dict[str, int]:
+    """How many rows there are of each status there is (of ``municipality`` when given)."""
+    query = select(OutboxMessage.status, func.count(OutboxMessage.id)).group_by(
+        OutboxMessage.status
+    )
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    return {status: int(count) for status, count in session.execute(query)}
+
+
+def with_status(
+    session: Session, status: str, municipality: str | None = None
+) -> list[OutboxMessage]:
+    """The rows with ``status`` (of ``municipality`` when given), oldest first."""
+    query = select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    return list(session.scalars(query))
+
+
+def requeue(
+    session: Session,
+    statuses: Collection[str],
+    now: dt.datetime,
+    message: int | None = None,
+    municipality: str | None = None,
+) -> int:
+    """Make the rows with one of ``statuses`` (one message, or all; of ``municipality`` when
+    given) pending again, due at ``now`` with no attempts; returns how many."""
+    query = update(OutboxMessage).where(OutboxMessage.status.in_(list(statuses)))
+    if message is not None:
+        query = query.where(OutboxMessage.id == message)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    done = session.execute(query.values(status="pending", attempts=0, next_attempt_at=now))
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def waiting_for_digest(
+    session: Session, municipality: str, now: dt.datetime
+) -> list[OutboxMessage]:
+    """The rows of ``municipality`` waiting for a digest (status ``digest``) made by ``now``,
+    by recipient, then oldest first."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.municipality == municipality,
+            OutboxMessage.status == "digest",
+            OutboxMessage.created_at <= now,
+        )
+        .order_by(OutboxMessage.recipient, OutboxMessage.created_at, OutboxMessage.id)
+    )
+    return list(session.scalars(query))
+
+
+def mark_digested(session: Session, ids: Collection[int]) -> None:
+    """Mark the rows ``ids`` gathered into a digest (status ``digested``)."""
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id.in_(list(ids))).values(status="digested")
+    )
+
+
+def task_status(session: Session, task_id: int) -> str | None:
+    """The status of task ``task_id``; None when there is no such task."""
+    task = session.get(Task, task_id)
+    return None if task is None else task.status
