@@ -6,13 +6,14 @@ Each test failed before its fix.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.enginekit import Clock, Tsk, local
-from tsk_workflow.cli import cli
+from tsk_workflow.cli import COMMANDS, cli
 from tsk_workflow.store.database import Store
 
 
@@ -142,3 +143,41 @@ def test_the_demos_answers_read_true() -> None:
             (i.place, i.description, i.suggestion) for i in INCIDENTS[answers["kategori"]]
         }, answers
         assert not answers["plats"].endswith(".")
+
+
+# ---------------------------------------------------------------- 8. the top-level help
+
+
+def test_each_group_summary_names_all_its_sub_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tsk --help``, through click and through the quick path, names every sub-command of
+    each group on the group's line (``mail`` once lacked ``digest``, ``task`` lacked ``form``)."""
+    import click
+
+    from tsk_workflow.cli.quickhelp import HELP
+
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = CliRunner().invoke(cli, ["--help"]).stdout
+    groups = 0
+    for name in sorted(COMMANDS):
+        command = cli.get_command(click.Context(cli), name)
+        if not isinstance(command, click.Group):
+            continue
+        groups += 1
+        for text in (shown, HELP):
+            line = " ".join(_help_row(text, name))
+            for sub, sub_command in command.commands.items():
+                if not sub_command.hidden:
+                    assert re.search(rf"[:,] {re.escape(sub)}(,|$)", line), (name, sub, line)
+    assert groups == 8
+
+
+def _help_row(text: str, name: str) -> list[str]:
+    """The words of command ``name``'s row under "Commands:" (a row may wrap)."""
+    rows = text.split("Commands:\n", 1)[1].splitlines()
+    start = next(i for i, row in enumerate(rows) if row.split()[0] == name)
+    words = rows[start].split()[1:]
+    for row in rows[start + 1 :]:
+        if not row.startswith(" " * 5):
+            break
+        words += row.split()
+    return words

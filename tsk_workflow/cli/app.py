@@ -14,22 +14,18 @@ import click
 from tsk_workflow.cli.context import Settings, TskGroup
 
 COMMANDS = {
-    "process": (
-        "tsk_workflow.cli.process",
-        "process",
-        "Process definitions: list, show, validate, draw",
-    ),
-    "org": ("tsk_workflow.cli.org", "org", "The organisation: people, roles, groups, towns"),
+    "process": ("tsk_workflow.cli.process", "process", "Processes"),
+    "org": ("tsk_workflow.cli.org", "org", "The organisation"),
     "init": (
         "tsk_workflow.cli.init",
         "init",
         "Create or upgrade the database, load the organisation",
     ),
-    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, advance, close"),
-    "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
-    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
-    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
-    "mail": ("tsk_workflow.cli.mail", "mail", "Mail: test, send, status, retry"),
+    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles"),
+    "task": ("tsk_workflow.cli.task", "task", "Tasks"),
+    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions"),
+    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail (--json, --csv)"),
+    "mail": ("tsk_workflow.cli.mail", "mail", "Mail"),
     "plan": (
         "tsk_workflow.cli.plan",
         "plan",
@@ -44,8 +40,21 @@ COMMANDS = {
     "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
     "lagesbild": ("tsk_workflow.cli.lagesbild", "lagesbild", "The compiled lägesbild of a cycle"),
-    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data: purge free text after retention"),
+    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data"),
 }
+"""Each command: its module, its name there, and its line in ``tsk --help``. For a group that
+line is only what the group is about: :func:`summary` adds its sub-commands, as they are."""
+
+
+def summary(name: str) -> str:
+    """The line of ``tsk --help`` for command ``name``; a group's names its sub-commands in the
+    order they are defined (``Cycles: open, list, ...``), so that none can be left out."""
+    module, attr, text = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    if not isinstance(command, click.Group):
+        return text
+    names = [key for key, sub in command.commands.items() if not sub.hidden]
+    return f"{text}: {', '.join(names)}"
 
 
 class LazyGroup(TskGroup):
@@ -62,7 +71,7 @@ class LazyGroup(TskGroup):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, summary(name)) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
