@@ -8,10 +8,12 @@ printed without it (``cli/quickhelp.py``).
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Any
 
 import click
 
-from tsk_workflow.cli.context import Settings, TskGroup
+from tsk_workflow.cli.context import Settings, TskGroup, show_error
 
 COMMANDS = {
     "process": ("tsk_workflow.cli.process", "process", "Processes"),
@@ -70,10 +72,55 @@ class LazyGroup(TskGroup):
         command: click.Command = getattr(importlib.import_module(module), attr)
         return command
 
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's ``main``, but its errors in ``tsk``'s one style: ``tsk: message`` as every
+        refusal, where click would print ``Error: message`` (a usage error keeps click's usage
+        line and exit 2). Ctrl-C is a sentence and exit 130, as the shell counts it."""
+        main = super().main
+        if not standalone_mode:
+            return main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            returned = main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            show_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort as exc:
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            english = _language(args) == "en"
+            if interrupted:
+                click.echo(
+                    "tsk: interrupted (Ctrl-C)" if english else "tsk: avbrutet (Ctrl-C)", err=True
+                )
+            else:
+                click.echo("tsk: aborted" if english else "tsk: avbrutet", err=True)
+            sys.exit(130 if interrupted else 1)
+        # Without standalone mode click returns the code of a ``ctx.exit(code)``, or what the
+        # command returned (tsk's commands return nothing).
+        sys.exit(returned if isinstance(returned, int) else 0)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, summary(name)) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _language(args: list[str] | None) -> str:
+    """``--lang`` of ``args`` (or ``TSK_LANG``), for a message printed after click is done."""
+    import os
+
+    words = list(sys.argv[1:] if args is None else args)
+    for index, word in enumerate(words[:-1]):
+        if word == "--lang":
+            return words[index + 1]
+    found = next((w for w in words if w.startswith("--lang=")), None)
+    return found.split("=", 1)[1] if found else os.environ.get("TSK_LANG", "sv")
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
