@@ -82,7 +82,11 @@ class TskGroup(click.Group):
 
 def show_error(exc: click.ClickException) -> None:
     """``exc`` on stderr as ``tsk: message``, the one style of every error of ``tsk``; a usage
-    error is preceded by the usage line and where help is, as click shows them."""
+    error is preceded by the usage line and where help is, as click shows them. ``tsk`` alone
+    is no error to show: click prints the help (exit 2)."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.show()
+        return
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         help_names = exc.ctx.command.get_help_option_names(exc.ctx)
         hint = f"Try '{exc.ctx.command_path} {max(help_names, key=len)}' for help.\n"

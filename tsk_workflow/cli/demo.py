@@ -64,7 +64,7 @@ def demo(
     try:  # everything in the way is said before the progress bar is drawn
         run.check_start(municipality, year, out, database)
     except run.DemoInTheWay as exc:
-        raise TskError(in_the_way(exc.filename, english)) from None
+        raise TskError(in_the_way(exc.path, english)) from None
     except run.DemoDatabaseInUse as exc:
         raise TskError(database_in_use(exc.shown, english)) from None
     days = (last - dt.date(year, 1, 1)).days + 1

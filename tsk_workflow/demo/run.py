@@ -112,11 +112,11 @@ class DemoResult:
 
 
 class DemoInTheWay(FileExistsError):
-    """Something the demo would make is already there (``filename``): nothing was started."""
+    """Something the demo would make is already there (``path``): nothing was started."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(f"{path} already exists: give another --out or remove it")
-        self.filename = str(path)
+        self.path = str(path)
 
 
 class DemoDatabaseInUse(TskError):
