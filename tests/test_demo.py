@@ -120,3 +120,19 @@ def test_demo_refuses_what_is_in_the_way_before_it_starts(tmp_path: Path) -> Non
         " (nothing was started)\n"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["maildir"]
+
+
+def test_the_demo_writes_the_sqlite_file_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db FILE`` is the demo's database too; its folder gets no ``tsk.db``."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner(env={"TSK_DATABASE_URL": None, "TSK_ORG": None})
+    args = ["--db", "mine.db", "demo", "--year", YEAR, "--until", "2027-01-05", "--out", "d"]
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["database"] == "mine.db"
+    assert (tmp_path / "mine.db").is_file()
+    assert not (tmp_path / "d" / "tsk.db").exists()
+    listed = runner.invoke(cli, ["--db", "mine.db", "--org", "herrljunga", "cycle", "list"])
+    assert "est-2027-01" in listed.stdout
