@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from tsk_workflow.cli import cli
+from tsk_workflow.store.database import Store
 
 YEAR = "2027"
 
@@ -70,4 +72,67 @@ def test_demo_refuses_an_existing_database(tmp_path: Path) -> None:
     (tmp_path / "tsk.db").write_bytes(b"")
     result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path), "--year", YEAR])
     assert result.exit_code == 1
-    assert "already exists" in result.output
+    assert result.stderr == (
+        f"tsk: {tmp_path / 'tsk.db'} finns redan: ange en annan --out eller ta bort den"
+        " (inget har startats)\n"
+    )
+    assert "%|" not in result.stderr, "no progress bar before the refusal"
+
+
+@pytest.mark.postgres
+def test_the_demo_runs_on_the_postgresql_database_given(
+    make_store: Callable[..., Store], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tsk --db postgresql+psycopg://... demo`` once wrote ``OUT/tsk.db`` and left the
+    database given empty. It runs there, and refuses to run twice on it."""
+    from sqlalchemy import func, select
+
+    from tsk_workflow.store.models import Cycle
+
+    monkeypatch.chdir(tmp_path)
+    store = make_store("postgresql", migrated=False)
+    runner = CliRunner(env={"TSK_DATABASE_URL": None, "TSK_ORG": None})
+    args = ["--db", str(store.url), "demo", "--year", YEAR, "--until", "2027-01-20"]
+    result = runner.invoke(cli, [*args, "--out", "demo", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["cycles"]["est"]["opened"] == 1
+    with store.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Cycle)) == 1
+    assert not (tmp_path / "demo" / "tsk.db").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["demo"]
+    again = runner.invoke(cli, [*args, "--out", "again"])
+    assert again.exit_code == 1
+    assert again.stderr.startswith("tsk: databasen postgresql+psycopg://")
+    assert "används redan: demot börjar med en tom databas" in again.stderr
+    assert not (tmp_path / "again").exists()
+
+
+def test_demo_refuses_what_is_in_the_way_before_it_starts(tmp_path: Path) -> None:
+    """The refusal comes before the progress bar, and nothing is made."""
+    (tmp_path / "maildir").mkdir()
+    result = CliRunner().invoke(
+        cli, ["--lang", "en", "demo", "--out", str(tmp_path), "--year", YEAR]
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"tsk: {tmp_path / 'maildir'} already exists: give another --out or remove it"
+        " (nothing was started)\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["maildir"]
+
+
+def test_the_demo_writes_the_sqlite_file_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--db FILE`` is the demo's database too; its folder gets no ``tsk.db``."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner(env={"TSK_DATABASE_URL": None, "TSK_ORG": None})
+    args = ["--db", "mine.db", "demo", "--year", YEAR, "--until", "2027-01-05", "--out", "d"]
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["database"] == "mine.db"
+    assert (tmp_path / "mine.db").is_file()
+    assert not (tmp_path / "d" / "tsk.db").exists()
+    listed = runner.invoke(cli, ["--db", "mine.db", "--org", "herrljunga", "cycle", "list"])
+    assert "est-2027-01" in listed.stdout

@@ -6,13 +6,15 @@ Each test failed before its fix.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from tests.enginekit import Clock, Tsk, local
-from tsk_workflow.cli import cli
+from tsk_workflow.cli import COMMANDS, cli
 from tsk_workflow.store.database import Store
 
 
@@ -92,7 +94,7 @@ def test_a_global_option_after_the_command_says_where_it_goes(runner: CliRunner)
     result = runner.invoke(cli, ["task", "list", "--mine", "--as", "ida.wikstrom"], prog_name="tsk")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == (
-        "Error: --as is a global option: it goes before the command (tsk --as ... task list ...)"
+        "tsk: --as is a global option: it goes before the command (tsk --as ... task list ...)"
     )
     other = runner.invoke(cli, ["cycle", "list", "--nosuch"])
     assert other.exit_code == 2
@@ -142,3 +144,118 @@ def test_the_demos_answers_read_true() -> None:
             (i.place, i.description, i.suggestion) for i in INCIDENTS[answers["kategori"]]
         }, answers
         assert not answers["plats"].endswith(".")
+
+
+# ---------------------------------------------------------------- 8. the top-level help
+
+
+def test_each_group_summary_names_all_its_sub_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tsk --help``, through click and through the quick path, names every sub-command of
+    each group on the group's line (``mail`` once lacked ``digest``, ``task`` lacked ``form``)."""
+    import click
+
+    from tsk_workflow.cli.quickhelp import HELP
+
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = CliRunner().invoke(cli, ["--help"]).stdout
+    groups = 0
+    for name in sorted(COMMANDS):
+        command = cli.get_command(click.Context(cli), name)
+        if not isinstance(command, click.Group):
+            continue
+        groups += 1
+        for text in (shown, HELP):
+            line = " ".join(_help_row(text, name))
+            for sub, sub_command in command.commands.items():
+                if not sub_command.hidden:
+                    assert re.search(rf"[:,] {re.escape(sub)}(,|$)", line), (name, sub, line)
+    assert groups == 8
+
+
+def _help_row(text: str, name: str) -> list[str]:
+    """The words of command ``name``'s row under "Commands:" (a row may wrap)."""
+    rows = text.split("Commands:\n", 1)[1].splitlines()
+    start = next(i for i, row in enumerate(rows) if row.split()[0] == name)
+    words = rows[start].split()[1:]
+    for row in rows[start + 1 :]:
+        if not row.startswith(" " * 5):
+            break
+        words += row.split()
+    return words
+
+
+# ---------------------------------------------------------------- 10. one style of error
+
+
+def test_every_error_is_in_one_style(runner: CliRunner) -> None:
+    """A usage error (exit 2, click's usage line kept) and a refusal (exit 1) both say
+    ``tsk: ...``; click's ``Error: ...`` is not used."""
+    usage = runner.invoke(cli, ["cycle", "list", "--nosuch"], prog_name="tsk")
+    assert usage.exit_code == 2
+    assert usage.stderr.splitlines() == [
+        "Usage: tsk cycle list [OPTIONS]",
+        "Try 'tsk cycle list --help' for help.",
+        "",
+        "tsk: No such option '--nosuch'.",
+    ]
+    bad = runner.invoke(cli, ["demo", "--year", "2027", "--until", "2026-12-31"], prog_name="tsk")
+    assert bad.exit_code == 2
+    assert (
+        bad.stderr.splitlines()[-1] == "tsk: Invalid value for --until: 2026-12-31 is not in 2027"
+    )
+    refused = runner.invoke(cli, ["process", "show", "nosuch"])
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith("tsk: unknown process 'nosuch'")
+    assert "Error:" not in usage.stderr + bad.stderr + refused.stderr
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_ctrl_c_during_the_demo_removes_what_it_made(
+    kind: str, tmp_path: Path, make_store: Callable[..., Store]
+) -> None:
+    """Ctrl-C once left a half-written folder. The demo removes what it made (on PostgreSQL its
+    tables, leaving the database as empty as it was given), says so, and exits 130. SIGINT is
+    sent once the demo has delivered mail (observed, not waited for)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tsk_workflow.store import migrate
+
+    db = []
+    if kind == "postgresql":
+        store = make_store("postgresql", migrated=False)
+        db = ["--db", str(store.url)]
+        (tmp_path / "halv").mkdir()  # a folder that was there stays, emptied
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TSK_")}
+    tsk = str(Path(sys.executable).with_name("tsk"))
+    demo = subprocess.Popen(
+        [tsk, *db, "demo", "--year", "2027", "--out", "halv"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    new_mail = tmp_path / "halv" / "maildir" / "new"
+    deadline = time.monotonic() + 300
+    while not (new_mail.is_dir() and any(new_mail.iterdir())):
+        assert demo.poll() is None, demo.communicate()
+        assert time.monotonic() < deadline, "the demo delivered no mail in 5 minutes"
+        time.sleep(0.05)
+    demo.send_signal(signal.SIGINT)
+    out, err = demo.communicate(timeout=120)
+    assert demo.returncode == 130, (out, err)
+    last = err.splitlines()[-1]
+    if kind == "sqlite":
+        assert last == "tsk: avbrutet (Ctrl-C): demot tog bort allt det hade gjort (mappen halv)"
+        assert list(tmp_path.iterdir()) == []
+    else:
+        assert last.startswith(
+            "tsk: avbrutet (Ctrl-C): demot tog bort allt det hade gjort (sina filer i halv,"
+            " sina tabeller i postgresql+psycopg://postgres@"
+        ), last
+        assert list((tmp_path / "halv").iterdir()) == []
+        assert migrate.current_revision(store) is None

@@ -166,7 +166,7 @@ def test_bad_input(case_file: Path, prepared: Prepared, tmp_path: Path) -> None:
     assert result.stdout == "", result.stdout[:500]
     lines = result.stderr.splitlines()
     if result.exit_code == 2:
-        error = [line for line in lines if line.startswith("Error:")]
+        error = [line for line in lines if line.startswith("tsk: ")]
         assert len(error) == 1, lines
         assert case["expect"] in error[0], lines
     else:

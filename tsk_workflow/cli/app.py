@@ -15,28 +15,25 @@ from typing import Any
 import click
 
 from tsk_workflow import i18n
-from tsk_workflow.cli.context import Settings, TskGroup
+from tsk_workflow.cli.context import Settings, TskGroup, show_error
 from tsk_workflow.cli.translate import speak_click, translate_help
+from tsk_workflow.i18n import _
 
 speak_click()
 
 COMMANDS = {
-    "process": (
-        "tsk_workflow.cli.process",
-        "process",
-        "Process definitions: list, show, validate, draw",
-    ),
-    "org": ("tsk_workflow.cli.org", "org", "The organisation: people, roles, groups, towns"),
+    "process": ("tsk_workflow.cli.process", "process", "Processes"),
+    "org": ("tsk_workflow.cli.org", "org", "The organisation"),
     "init": (
         "tsk_workflow.cli.init",
         "init",
         "Create or upgrade the database, load the organisation",
     ),
-    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, advance, close"),
-    "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
-    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
-    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),
-    "mail": ("tsk_workflow.cli.mail", "mail", "Mail: test, send, status, retry"),
+    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles"),
+    "task": ("tsk_workflow.cli.task", "task", "Tasks"),
+    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions"),
+    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail (--json, --csv)"),
+    "mail": ("tsk_workflow.cli.mail", "mail", "Mail"),
     "plan": (
         "tsk_workflow.cli.plan",
         "plan",
@@ -51,8 +48,21 @@ COMMANDS = {
     "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
     "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
     "lagesbild": ("tsk_workflow.cli.lagesbild", "lagesbild", "The compiled lägesbild of a cycle"),
-    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data: purge free text after retention"),
+    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data"),
 }
+"""Each command: its module, its name there, and its line in ``tsk --help``. For a group that
+line is only what the group is about: :func:`summary` adds its sub-commands, as they are."""
+
+
+def summary(name: str) -> str:
+    """The line of ``tsk --help`` for command ``name``; a group's names its sub-commands in the
+    order they are defined (``Cycles: open, list, ...``), so that none can be left out."""
+    module, attr, text = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    if not isinstance(command, click.Group):
+        return text
+    names = [key for key, sub in command.commands.items() if not sub.hidden]
+    return f"{text}: {', '.join(names)}"
 
 
 class LazyGroup(TskGroup):
@@ -68,24 +78,61 @@ class LazyGroup(TskGroup):
         command: click.Command = getattr(importlib.import_module(module), attr)
         return translate_help(command)
 
-    def main(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
-        """Run in the language the command line asks for (``--lang``, ``TSK_LANG``), chosen
-        before click builds any help; in a context of its own, so that the language chosen
-        does not outlive the command (tests run many commands in one process)."""
-        argv = list(sys.argv[1:] if args is None else args)
-
-        def run() -> Any:
-            i18n.use(i18n.language_from_argv(argv))
-            return super(LazyGroup, self).main(argv, *rest, **kwargs)
-
-        return contextvars.copy_context().run(run)
-
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         translate_help(self)
         super().format_help(ctx, formatter)
 
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Click's ``main`` in the language the command line asks for (``--lang``,
+        ``TSK_LANG``), chosen before click builds any help, and in a context of its own, so
+        that the language does not outlive the command (tests run many in one process)."""
+        argv = list(sys.argv[1:] if args is None else args)
+
+        def run() -> Any:
+            i18n.use(i18n.language_from_argv(argv))
+            return self._main_in_one_style(argv, prog_name, complete_var, standalone_mode, **extra)
+
+        return contextvars.copy_context().run(run)
+
+    def _main_in_one_style(
+        self,
+        args: list[str],
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        **extra: Any,
+    ) -> Any:
+        """Click's errors in ``tsk``'s one style: ``tsk: message`` as every refusal, where
+        click would print ``Error: message`` (a usage error keeps click's usage line and exit
+        2). Ctrl-C is a sentence and exit 130, as the shell counts it."""
+        main = super().main
+        if not standalone_mode:
+            return main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            returned = main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            show_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort as exc:
+            interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+            if interrupted:
+                click.echo(_("tsk: interrupted (Ctrl-C)"), err=True)
+            else:
+                click.echo(_("tsk: aborted"), err=True)
+            sys.exit(130 if interrupted else 1)
+        # Without standalone mode click returns the code of a ``ctx.exit(code)``, or what the
+        # command returned (tsk's commands return nothing).
+        sys.exit(returned if isinstance(returned, int) else 0)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, summary(name)) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

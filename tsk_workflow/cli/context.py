@@ -80,6 +80,22 @@ class TskGroup(click.Group):
             ctx.exit(exc.exit_code)
 
 
+def show_error(exc: click.ClickException) -> None:
+    """``exc`` on stderr as ``tsk: message``, the one style of every error of ``tsk``; a usage
+    error is preceded by the usage line and where help is, as click shows them. ``tsk`` alone
+    is no error to show: click prints the help (exit 2)."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.show()
+        return
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        help_names = exc.ctx.command.get_help_option_names(exc.ctx)
+        hint = f"Try '{exc.ctx.command_path} {max(help_names, key=len)}' for help.\n"
+        if exc.ctx.command.get_help_option(exc.ctx) is None:
+            hint = ""
+        click.echo(f"{exc.ctx.get_usage()}\n{hint}", err=True, color=exc.ctx.color)
+    click.echo(f"tsk: {one_line(exc.format_message())}", err=True)
+
+
 def settings(ctx: click.Context) -> Settings:
     obj = ctx.find_root().obj
     return obj if isinstance(obj, Settings) else Settings()

@@ -4,7 +4,10 @@ Every ``tsk`` command is a new process, and importing click costs more than the 
 interpreter's start-up; the top-level help is what people run first and most often. ``HELP`` is
 click's own rendering of it at the default width, byte for byte:
 ``tests/test_cli_startup.py`` renders it with click and compares, so the two cannot drift
-(after changing the global options or ``COMMANDS`` in ``cli/app.py``, paste what it prints).
+(after changing the global options, ``COMMANDS`` in ``cli/app.py`` or a group's sub-commands,
+paste what it prints). Click's rendering is generated: a group's line lists its sub-commands as
+they are defined (``cli/app.summary``), so a new sub-command changes it and the test fails until
+``HELP`` has it too.
 Anything else goes to click: other arguments, a terminal narrower than 80 columns (click wraps
 to it), shell completion, an output that is not UTF-8.
 """
@@ -33,20 +36,20 @@ Options:
   -h, --help       Show this message and exit.
 
 Commands:
-  audit      The audit trail: show, export, verify
+  audit      The audit trail (--json, --csv): verify, keygen, checkpoint
   backup     A consistent copy of a SQLite database
-  cycle      Cycles: open, list, show, advance, close
+  cycle      Cycles: open, list, show, advance, close, attach, documents
   decision   Decisions: propose, record, list
   demo       A municipality's whole year, end to end, on local defaults
-  gdpr       Personal data: purge free text after retention
+  gdpr       Personal data: purge
   init       Create or upgrade the database, load the organisation
   lagesbild  The compiled lägesbild of a cycle
-  mail       Mail: test, send, status, retry
-  org        The organisation: people, roles, groups, towns
+  mail       Mail: test, send, digest, status, retry
+  org        The organisation: show, load, history, export
   plan       The year: openings, meetings, deadlines, reminders, reports
-  process    Process definitions: list, show, validate, draw
+  process    Processes: list, show, validate, diagram, upgrade-cycles
   run        The scheduler as a long-running service
-  task       Tasks: list, done
+  task       Tasks: list, done, form
   tick       One scheduler pass (cron, systemd timer)"""
 
 HELP_ARGS = (["--help"], ["-h"])

@@ -25,6 +25,7 @@ from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.errors import TskError
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.schedpass import PassOptions, SchedulerPass
@@ -56,7 +57,7 @@ class DemoResult:
     name: str
     year: int
     out: Path
-    database: Path
+    database: str
     maildir: Path
     calendar: Path
     cycles: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -81,7 +82,7 @@ class DemoResult:
             "municipality": self.municipality,
             "year": self.year,
             "out": str(self.out),
-            "database": str(self.database),
+            "database": self.database,
             "maildir": str(self.maildir),
             "calendar": str(self.calendar),
             "cycles": self.cycles,
@@ -107,6 +108,130 @@ class DemoResult:
         }
 
 
+class DemoInTheWay(FileExistsError):
+    """Something the demo would make is already there (``path``): nothing was started."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} already exists: give another --out or remove it")
+        self.path = str(path)
+
+
+class DemoDatabaseInUse(TskError):
+    """The database given to the demo already holds tsk's tables: nothing was started."""
+
+    def __init__(self, shown: str) -> None:
+        super().__init__(
+            f"the database {shown} is already set up: the demo starts from an empty database"
+        )
+        self.shown = shown
+
+
+class DemoInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the demo, after :func:`undo`: ``left`` is what could not be removed."""
+
+    def __init__(self, place: Place, left: list[str]) -> None:
+        super().__init__()
+        self.place, self.left = place, left
+
+
+@dataclass
+class Place:
+    """Where a demo writes, and so what undoing it removes: its folder (all of it when the demo
+    made it), the files it makes there, and its database (a SQLite file that was not there, or
+    the tables it makes in an empty PostgreSQL database)."""
+
+    out: Path
+    made_out: bool
+    url: str
+    database: str
+    """The database as the summary names it: the SQLite file, or the URL (password hidden)."""
+    sqlite: Path | None
+    """The SQLite file the demo makes (removed by :func:`undo`); None when the database was
+    there (PostgreSQL, or an empty file given): :func:`undo` then drops the demo's tables."""
+    made: tuple[Path, ...]
+
+
+def check_start(municipality: str, year: int, out: Path, database: str | None = None) -> Place:
+    """Where the demo of ``municipality``'s ``year`` writes, checked before anything is made:
+    ``out`` must not hold what the demo makes, and ``database`` (a URL or SQLite file; default
+    ``out/tsk.db``) must not be a tsk database already (:class:`DemoInTheWay`,
+    :class:`DemoDatabaseInUse`)."""
+    from sqlalchemy.engine import make_url
+
+    from tsk_workflow.store.database import database_url, shown_url, sqlite_file
+
+    if out.exists() and not out.is_dir():
+        raise DemoInTheWay(out)
+    key_path = out / KEY_FILE
+    made = (
+        key_path,
+        checkpoints.public_path(key_path),
+        out / CHECKPOINT_DIR,
+        out / "maildir",
+        out / f"{municipality}-{year}.ics",
+    )
+    url = database_url(str(out / "tsk.db") if database is None else database)
+    sqlite = sqlite_file(make_url(url)) if url.startswith("sqlite") else None
+    if sqlite is not None and database is None and sqlite.exists():
+        raise DemoInTheWay(sqlite)
+    for path in made:
+        if path.exists():
+            raise DemoInTheWay(path)
+    new_file = sqlite is not None and not sqlite.exists()
+    if not new_file:  # PostgreSQL, or a SQLite file given with --db
+        store = Store(url)
+        try:
+            if migrate.current_revision(store) is not None:
+                raise DemoDatabaseInUse(shown_url(url))
+        finally:
+            store.dispose()
+    # The summary's commands reach the same database: its connection options are kept (a
+    # schema in ``options``), only a password is not repeated.
+    shown = str(sqlite) if sqlite is not None else make_url(url).render_as_string()
+    if sqlite is None and make_url(url).password:
+        shown = make_url(url).render_as_string(hide_password=True)
+    return Place(out, not out.exists(), url, shown, sqlite if new_file else None, made)
+
+
+def undo(place: Place) -> list[str]:
+    """Remove what the demo made at ``place``; what is left (not removed) is returned. Ctrl-C
+    is ignored meanwhile, so that a second one does not leave half of the undoing."""
+    import shutil
+    import signal
+    import threading
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    left: list[str] = []
+    try:
+        if place.sqlite is None:
+            store = Store(place.url)
+            try:
+                migrate.downgrade(store, "base")  # the database is empty again, as it was
+            except TskError:
+                left.append(place.database)
+            finally:
+                store.dispose()
+        paths = [place.out] if place.made_out else list(place.made)
+        if place.sqlite is not None:
+            name = place.sqlite.name
+            paths += [
+                place.sqlite.with_name(name + end) for end in ("", "-wal", "-shm", "-journal")
+            ]
+        for path in paths:
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                left.append(str(path))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return left
+
+
 def run_demo(
     municipality: str,
     year: int,
@@ -114,41 +239,57 @@ def run_demo(
     seed: int = 2027,
     progress: Callable[[int], None] | None = None,
     until: dt.date | None = None,
+    database: str | None = None,
 ) -> DemoResult:
-    """Run ``municipality``'s ``year`` into ``out`` (which must not hold a database already),
-    stopping after ``until`` when given (to leave a year half done, for trying things by hand)."""
-    out.mkdir(parents=True, exist_ok=True)
-    database = out / "tsk.db"
+    """Run ``municipality``'s ``year`` into ``out`` and ``database`` (default ``out/tsk.db``),
+    stopping after ``until`` when given (to leave a year half done, for trying things by
+    hand). What is in the way is refused before anything is made (:func:`check_start`); Ctrl-C
+    removes what was made (:func:`undo`) and raises :class:`DemoInterrupted`."""
+    place = check_start(municipality, year, out, database)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        return _run(municipality, year, place, seed, progress, until)
+    except KeyboardInterrupt:
+        raise DemoInterrupted(place, undo(place)) from None
+
+
+def _run(
+    municipality: str,
+    year: int,
+    place: Place,
+    seed: int,
+    progress: Callable[[int], None] | None,
+    until: dt.date | None,
+) -> DemoResult:
+    out = place.out
     key_path = out / KEY_FILE
-    made_before = (key_path, checkpoints.public_path(key_path), out / CHECKPOINT_DIR)
-    for path in (database, *made_before):
-        if path.exists():
-            raise FileExistsError(f"{path} already exists: give another --out or remove it")
     catalog = load_catalog()
     org = load_organisation(municipality, catalog)
-    store = Store(f"sqlite:///{database}")
-    migrate.upgrade(store)
-    with store.transaction() as session:
-        installation.make_virtual(session)  # the demo's year is virtual time
-    clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
-    engine = Engine(store, catalog, org, clock)
-    setup.load_organisation(engine, resolve_organisation_path(municipality))
-    checkpoints.generate_key(key_path)
-    publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)
-    with LocalSmtpServer(out / "maildir") as smtp:
-        last = until or dt.date(year, 12, 31)
-        rng = random.Random(seed)
-        env = {
-            **smtp.environment,
-            checkpoints.ENV_KEY: str(publishing.key),
-            checkpoints.ENV_DIR: str(publishing.directory),
-        }
-        _run_year(engine, clock, year, last, env, rng, progress)
-        delivered = sum(smtp.handler.per_recipient.values())
-    result = _summary(engine, year, out, database, delivered)
-    _check_checkpoints(result, engine, publishing)
-    result.calendar.write_bytes(year_calendar(engine, year))
-    store.dispose()
+    store = Store(place.url)
+    try:
+        migrate.upgrade(store)
+        with store.transaction() as session:
+            installation.make_virtual(session)  # the demo's year is virtual time
+        clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
+        engine = Engine(store, catalog, org, clock)
+        setup.load_organisation(engine, resolve_organisation_path(municipality))
+        checkpoints.generate_key(key_path)
+        publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)
+        with LocalSmtpServer(out / "maildir") as smtp:
+            last = until or dt.date(year, 12, 31)
+            rng = random.Random(seed)
+            env = {
+                **smtp.environment,
+                checkpoints.ENV_KEY: str(publishing.key),
+                checkpoints.ENV_DIR: str(publishing.directory),
+            }
+            _run_year(engine, clock, year, last, env, rng, progress)
+            delivered = sum(smtp.handler.per_recipient.values())
+        result = _summary(engine, year, out, place.database, delivered)
+        _check_checkpoints(result, engine, publishing)
+        result.calendar.write_bytes(year_calendar(engine, year))
+    finally:
+        store.dispose()
     return result
 
 
@@ -194,7 +335,7 @@ def _run_year(
 # ---------------------------------------------------------------- the summary
 
 
-def _summary(engine: Engine, year: int, out: Path, database: Path, delivered: int) -> DemoResult:
+def _summary(engine: Engine, year: int, out: Path, database: str, delivered: int) -> DemoResult:
     org = engine.org
     result = DemoResult(
         org.municipality,
