@@ -98,7 +98,10 @@ def test_a_global_option_after_the_command_says_where_it_goes(runner: CliRunner)
     )
     other = runner.invoke(cli, ["cycle", "list", "--nosuch"])
     assert other.exit_code == 2
-    assert "No such option '--nosuch'" in other.stderr
+    assert "Alternativet '--nosuch' finns inte." in other.stderr  # click's words, in Swedish
+    english = runner.invoke(cli, ["--lang", "en", "cycle", "list", "--nosuch"])
+    assert english.exit_code == 2
+    assert "No such option '--nosuch'" in english.stderr
 
 
 def test_unknown_people_cycles_and_processes_get_the_closest_name(
@@ -190,7 +193,7 @@ def _help_row(text: str, name: str) -> list[str]:
 def test_every_error_is_in_one_style(runner: CliRunner) -> None:
     """A usage error (exit 2, click's usage line kept) and a refusal (exit 1) both say
     ``tsk: ...``; click's ``Error: ...`` is not used."""
-    usage = runner.invoke(cli, ["cycle", "list", "--nosuch"], prog_name="tsk")
+    usage = runner.invoke(cli, ["--lang", "en", "cycle", "list", "--nosuch"], prog_name="tsk")
     assert usage.exit_code == 2
     assert usage.stderr.splitlines() == [
         "Usage: tsk cycle list [OPTIONS]",
@@ -198,7 +201,16 @@ def test_every_error_is_in_one_style(runner: CliRunner) -> None:
         "",
         "tsk: No such option '--nosuch'.",
     ]
-    bad = runner.invoke(cli, ["demo", "--year", "2027", "--until", "2026-12-31"], prog_name="tsk")
+    swedish = runner.invoke(cli, ["cycle", "list", "--nosuch"], prog_name="tsk")
+    assert swedish.stderr.splitlines() == [
+        "Användning: tsk cycle list [OPTIONS]",
+        "Skriv 'tsk cycle list --help' för hjälp.",
+        "",
+        "tsk: Alternativet '--nosuch' finns inte.",
+    ]
+    bad = runner.invoke(
+        cli, ["--lang", "en", "demo", "--year", "2027", "--until", "2026-12-31"], prog_name="tsk"
+    )
     assert bad.exit_code == 2
     assert (
         bad.stderr.splitlines()[-1] == "tsk: Invalid value for --until: 2026-12-31 is not in 2027"

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from tsk_workflow.errors import DefinitionError, TskError
+from tsk_workflow.i18n import _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,7 +90,11 @@ def show_error(exc: click.ClickException) -> None:
         return
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         help_names = exc.ctx.command.get_help_option_names(exc.ctx)
-        hint = f"Try '{exc.ctx.command_path} {max(help_names, key=len)}' for help.\n"
+        # click's own words (translated with the rest of click's, cli/translate.py)
+        hint = _("Try '{command} {option}' for help.").format(
+            command=exc.ctx.command_path, option=max(help_names, key=len)
+        )
+        hint += "\n"
         if exc.ctx.command.get_help_option(exc.ctx) is None:
             hint = ""
         click.echo(f"{exc.ctx.get_usage()}\n{hint}", err=True, color=exc.ctx.color)
