@@ -25,7 +25,7 @@ COMMANDS = {
         "init",
         "Create or upgrade the database, load the organisation",
     ),
-    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, advance, close"),
+    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles: open, list, show, next, advance, close"),
     "task": ("tsk_workflow.cli.task", "task", "Tasks: list, done"),
     "decision": ("tsk_workflow.cli.decision", "decision", "Decisions: propose, record, list"),
     "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail: show, export, verify"),

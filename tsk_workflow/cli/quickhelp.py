@@ -35,7 +35,7 @@ Options:
 Commands:
   audit      The audit trail: show, export, verify
   backup     A consistent copy of a SQLite database
-  cycle      Cycles: open, list, show, advance, close
+  cycle      Cycles: open, list, show, next, advance, close
   decision   Decisions: propose, record, list
   demo       A municipality's whole year, end to end, on local defaults
   gdpr       Personal data: purge free text after retention

@@ -27,6 +27,7 @@ from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.features import build_engine
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.schedpass import PassOptions, SchedulerPass
@@ -134,7 +135,7 @@ def run_demo(
     with store.transaction() as session:
         installation.make_virtual(session)  # the demo's year is virtual time
     clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
-    engine = Engine(store, catalog, org, clock)
+    engine = build_engine(store, catalog, org, clock)
     setup.load_organisation(engine, resolve_organisation_path(municipality))
     checkpoints.generate_key(key_path)
     publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)

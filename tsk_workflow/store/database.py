@@ -26,8 +26,10 @@ from tsk_workflow.errors import Conflict, TskError
 
 if TYPE_CHECKING:
     # The ORM is imported when a session is first made: read-only commands that read with
-    # Core (``reading_rows``, ``store/queries.py``) start without it.
-    from sqlalchemy.orm import Session, sessionmaker
+    # Core (``reading_rows``, ``store/queries.py``) start without it. ``Session`` is named
+    # here for callers' annotations, so that only the store imports SQLAlchemy.
+    from sqlalchemy.orm import Session as Session
+    from sqlalchemy.orm import sessionmaker
 
 DEFAULT_SQLITE = "tsk.db"
 READONLY = "tsk_readonly"
