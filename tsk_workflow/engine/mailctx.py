@@ -204,7 +204,10 @@ def cycle_closed_mail(
 
 
 def decision_mail(
-    org: Organisation, definition: ProcessDefinition | None, cycle: CycleFields, decision: DecisionFields
+    org: Organisation,
+    definition: ProcessDefinition | None,
+    cycle: CycleFields,
+    decision: DecisionFields,
 ) -> dict[str, Any]:
     body = decision.body or decision.routed_to
     meeting = decision.decided_on or decision.agenda_date
