@@ -46,6 +46,7 @@ from tsk_workflow.catalog import load_catalog
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.setup import load_organisation as load_into_store
 from tsk_workflow.engine.ticker import Ticker, TickResult
+from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, Cycle, OutboxMessage, Task, Timer
 
@@ -68,7 +69,7 @@ def build(store: Store, folder: Path, count: int, clock: Clock) -> dict[str, Eng
         path = folder / f"{data['municipality']}.yaml"
         path.write_text(json.dumps(data, default=str, ensure_ascii=False), encoding="utf-8")
         org = organisation(data, catalog, path)
-        engine = Engine(store, catalog, org, clock)
+        engine = build_engine(store, catalog, org, clock)
         load_into_store(engine, path)
         engines[org.municipality] = engine
     return engines

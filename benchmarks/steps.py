@@ -57,6 +57,7 @@ from benchmarks.common import (
 from tsk_workflow import audit
 from tsk_workflow.engine import mailctx, notify
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
     AuditEvent,
@@ -119,7 +120,7 @@ def bench_engine(store: Store, folder: Path) -> Engine:
             group.pop("deputy", None)  # one chair: one assignee and one mail per step
     org = organisation(data, catalog, folder / "tingsryd.yaml")
     now = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
-    return Engine(store, catalog, org, lambda: now)
+    return build_engine(store, catalog, org, lambda: now)
 
 
 def open_cycles(engine: Engine, count: int) -> list[int]:

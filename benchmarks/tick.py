@@ -47,6 +47,7 @@ from tsk_workflow.engine import ticker as ticker_module
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.setup import load_organisation as load_into_store
 from tsk_workflow.engine.ticker import Ticker, TickResult
+from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage, Timer
 
@@ -58,7 +59,7 @@ def loaded(folder: Path, name: str) -> tuple[Store, Engine]:
     catalog = load_catalog()
     org = load_organisation("herrljunga", catalog)
     at = local(dt.date(2027, 3, 1), 9)
-    engine = Engine(store, catalog, org, lambda: at)
+    engine = build_engine(store, catalog, org, lambda: at)
     load_into_store(engine, resolve_organisation_path("herrljunga"))
     # Cycles due to open before NOW would be due: open them now, so that nothing is.
     Ticker({org.municipality: engine}).tick(NOW)

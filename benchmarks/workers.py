@@ -49,9 +49,9 @@ from benchmarks.common import (
     verdict,
 )
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
-from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.setup import load_organisation as load_into_store
 from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage, Timer
 
@@ -63,7 +63,7 @@ def prepare(url: str, timers: int) -> None:
     catalog = load_catalog()
     org = load_organisation("herrljunga", catalog)
     at = local(dt.date(2027, 3, 1), 9)
-    engine = Engine(store, catalog, org, lambda: at)
+    engine = build_engine(store, catalog, org, lambda: at)
     load_into_store(engine, resolve_organisation_path("herrljunga"))
     Ticker({org.municipality: engine}).tick(NOW)  # what is due before the benchmark's timers
     bulk_cycles(
@@ -106,7 +106,7 @@ def worker(url: str, name: str, ready: Any, go: Any, results: Any) -> None:
     store = Store(url)
     catalog = load_catalog()
     engines = {
-        key: Engine(
+        key: build_engine(
             store, catalog, organisation_from_text(v.content, v.source, catalog), lambda: NOW
         )
         for key, v in in_force(store).items()

@@ -29,6 +29,7 @@ from tsk_workflow.catalog import (
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import service, setup
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.features import build_engine
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import installation
 from tsk_workflow.store.database import Store
@@ -90,7 +91,7 @@ def shared_organisation(name: str) -> Organisation:
 
 
 def make_engine(store: Store, org: str = "herrljunga", clock: Clock | None = None) -> Engine:
-    return Engine(store, shared_catalog(), shared_organisation(org), clock or Clock())
+    return build_engine(store, shared_catalog(), shared_organisation(org), clock or Clock())
 
 
 def set_up(engine: Engine) -> Engine:

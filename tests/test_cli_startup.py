@@ -40,17 +40,19 @@ def wide(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("_TSK_COMPLETE", raising=False)
 
 
+@pytest.mark.parametrize("lang", ["sv", "en"])
 @pytest.mark.parametrize("args", HELP_FORMS, ids=["no-args", "--help", "-h"])
 @pytest.mark.usefixtures("wide")
 def test_the_quick_help_is_what_click_prints(
-    args: list[str], capsys: pytest.CaptureFixture[str]
+    args: list[str], lang: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("TSK_LANG", lang)
     by_click = ended(lambda: app.cli.main(args=list(args), prog_name="tsk"), capsys)
     assert quickhelp.quick_help(list(args)) is not None  # the fast path, not click
     capsys.readouterr()
     quick = ended(lambda: main(list(args)), capsys)
     assert quick == by_click, (
-        "cli/quickhelp.py HELP differs from click's rendering; paste this as HELP:\n"
+        f"cli/quickhelp.py HELP[{lang!r}] differs from click's rendering; paste this there:\n"
         + (by_click[1] or by_click[2])
     )
     assert by_click[0] == (0 if args else 2)

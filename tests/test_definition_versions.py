@@ -39,6 +39,7 @@ from tsk_workflow.engine import versions
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import DefinitionError
+from tsk_workflow.features import build_engine
 from tsk_workflow.resources import PROCESSES_VARIABLE, data_dir
 from tsk_workflow.store import migrate
 from tsk_workflow.store.database import Store
@@ -105,9 +106,9 @@ class World:
 def world(store: Store, tmp_path: Path) -> World:
     clock = Clock(START)
     org = shared_organisation("herrljunga")
-    old = set_up(Engine(store, load_catalog(), org, clock))
+    old = set_up(build_engine(store, load_catalog(), org, clock))
     folder = changed_folder(tmp_path)
-    return World(store, clock, old, Engine(store, load_catalog(folder), org, clock), folder)
+    return World(store, clock, old, build_engine(store, load_catalog(folder), org, clock), folder)
 
 
 def stored_versions(store: Store) -> list[tuple[str, int, str]]:
@@ -159,7 +160,7 @@ def test_an_open_cycle_follows_its_version_and_a_new_cycle_the_current_one(world
 
 def test_a_changed_definition_needs_a_new_version(world: World, tmp_path: Path) -> None:
     world.open(world.old, "2027-t1")  # version 1 is stored with the shipped text
-    unnumbered = Engine(
+    unnumbered = build_engine(
         world.store,
         load_catalog(changed_folder(tmp_path, new_version=False)),
         world.old.org,
@@ -250,7 +251,7 @@ def test_an_open_task_the_new_step_lacks_is_refused(world: World, tmp_path: Path
     path.write_text(
         path.read_text("utf-8").replace("key: ta_fram_underlag", "key: underlag"), "utf-8"
     )
-    renamed = Engine(world.store, load_catalog(folder), world.old.org, world.clock)
+    renamed = build_engine(world.store, load_catalog(folder), world.old.org, world.clock)
 
     done = versions.upgrade_cycles(renamed, ADMIN, KEY, dry_run=True)
 
@@ -478,7 +479,7 @@ def test_a_folder_that_is_not_there_is_named(
 
 def test_a_catalog_made_in_code_remembers_no_digest(world: World) -> None:
     catalog = Catalog(dict(world.old.catalog.definitions))
-    engine = Engine(world.store, catalog, world.old.org, world.clock)
+    engine = build_engine(world.store, catalog, world.old.org, world.clock)
 
     cycle = engine.open_cycle(CHAIR, KEY, "2027-t1")
 

@@ -13,8 +13,8 @@ from dateutil.relativedelta import relativedelta
 from pydantic import TypeAdapter, ValidationError
 
 from tests.walk import happy_path, walk
+from tsk_workflow import schemas as schema
 from tsk_workflow.catalog import shipped_process_files
-from tsk_workflow.definitions import schema
 from tsk_workflow.definitions.compile import compile_process
 from tsk_workflow.definitions.diagram import draw
 from tsk_workflow.definitions.durations import parse_duration
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 EST = REPO / "processes" / "est.yaml"
 MINIMAL = Path(__file__).resolve().parent / "corpus" / "good" / "minimal.yaml"
 SHIPPED = shipped_process_files()
-REGENERATE = "python -m tsk_workflow.definitions.schema docs"
+REGENERATE = "python -m tsk_workflow.schemas docs"
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from tsk_workflow.cli import cli
 from tsk_workflow.engine.notify import message_id
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.features import build_engine
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.digest import compose_digests, compose_due_digests, digest_due
 from tsk_workflow.organisation.model import Organisation
@@ -53,7 +54,7 @@ def everyone(herrljunga: Organisation) -> Organisation:
 
 @pytest.fixture
 def engine(store: Store, catalog: Catalog, everyone: Organisation, clock: Clock) -> Engine:
-    return Engine(store, catalog, everyone, clock=clock)
+    return build_engine(store, catalog, everyone, clock=clock)
 
 
 def rows(store: Store, **where: Any) -> list[OutboxMessage]:
@@ -164,7 +165,7 @@ def test_a_done_task_is_left_out_and_a_reminded_task_appears_once(
 def test_only_the_people_who_chose_it_get_a_digest(
     store: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
-    engine = Engine(store, catalog, herrljunga, clock=Clock(OPENED))
+    engine = build_engine(store, catalog, herrljunga, clock=Clock(OPENED))
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     status = {(r.recipient, r.template): r.status for r in rows(store)}
     assert status[("gunilla.ahlberg", "cycle_opened")] == "digest"  # digest: true in the file
@@ -245,7 +246,7 @@ def test_tsk_tick_makes_the_digests_once_it_is_past_seven(
     database = tmp_path / "tsk.db"
     store = Store(f"sqlite:///{database}")
     migrate.upgrade(store)
-    engine = set_up(Engine(store, catalog, herrljunga, clock=Clock(OPENED)))
+    engine = set_up(build_engine(store, catalog, herrljunga, clock=Clock(OPENED)))
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     store.dispose()
     base = ["--db", str(database), "--org", "herrljunga", "tick", "--no-send", "--json"]

@@ -20,6 +20,7 @@ from tsk_workflow.definitions.model import Form, ProcessDefinition
 from tsk_workflow.definitions.validate import load_process_file
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
+from tsk_workflow.features import build_engine
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditPayload, Task
@@ -286,7 +287,7 @@ def with_required_form(catalog: Catalog) -> Catalog:
 
 def test_a_required_form_must_be_answered(store: Store, clock: Clock) -> None:
     engine = make_engine(store, "herrljunga", clock)
-    engine = Engine(store, with_required_form(engine.catalog), engine.org, clock)
+    engine = build_engine(store, with_required_form(engine.catalog), engine.org, clock)
     task_id = reporter_task(engine)
     before = counts(store)
 

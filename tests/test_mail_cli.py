@@ -18,7 +18,7 @@ from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import setup
-from tsk_workflow.engine.service import Engine
+from tsk_workflow.features import build_engine
 from tsk_workflow.store import migrate
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage
@@ -46,7 +46,7 @@ def database(tmp_path: Path) -> Path:
     store = Store(f"sqlite:///{path}")
     migrate.upgrade(store)
     catalog = load_catalog()
-    engine = Engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
+    engine = build_engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
     set_up(engine)
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     store.dispose()
@@ -209,7 +209,7 @@ def real_time_database(tmp_path: Path) -> Path:
     store = Store(f"sqlite:///{path}")
     migrate.upgrade(store)
     catalog = load_catalog()
-    engine = Engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
+    engine = build_engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
     setup.load_organisation(engine, resolve_organisation_path("herrljunga"))
     engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
     store.dispose()

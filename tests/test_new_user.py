@@ -160,14 +160,15 @@ def test_each_group_summary_names_all_its_sub_commands(monkeypatch: pytest.Monke
     from tsk_workflow.cli.quickhelp import HELP
 
     monkeypatch.setenv("COLUMNS", "80")
-    shown = CliRunner().invoke(cli, ["--help"]).stdout
+    shown = CliRunner().invoke(cli, ["--lang", "en", "--help"]).stdout
+    swedish = CliRunner().invoke(cli, ["--help"]).stdout
     groups = 0
     for name in sorted(COMMANDS):
         command = cli.get_command(click.Context(cli), name)
         if not isinstance(command, click.Group):
             continue
         groups += 1
-        for text in (shown, HELP):
+        for text in (shown, HELP["en"], swedish, HELP["sv"]):
             line = " ".join(_help_row(text, name))
             for sub, sub_command in command.commands.items():
                 if not sub_command.hidden:
@@ -177,7 +178,7 @@ def test_each_group_summary_names_all_its_sub_commands(monkeypatch: pytest.Monke
 
 def _help_row(text: str, name: str) -> list[str]:
     """The words of command ``name``'s row under "Commands:" (a row may wrap)."""
-    rows = text.split("Commands:\n", 1)[1].splitlines()
+    rows = re.split("(?:Commands|Kommandon):\n", text, maxsplit=1)[1].splitlines()
     start = next(i for i, row in enumerate(rows) if row.split()[0] == name)
     words = rows[start].split()[1:]
     for row in rows[start + 1 :]:

@@ -137,7 +137,7 @@ def test_a_failed_act_leaves_no_outbox_row(
         raise RuntimeError("the disk is full")
 
     # Fails after the cycle, its tasks and their mail have been written in the act's transaction.
-    monkeypatch.setattr(Engine, "_after_change", fail)
+    monkeypatch.setattr(Engine, "settle", fail)
     with pytest.raises(RuntimeError, match="disk is full"):
         engine.open_cycle(CHAIR, "est", "2027-03")
     assert rows(store) == []

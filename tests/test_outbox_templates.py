@@ -23,9 +23,9 @@ from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.decisions import Decisions
-from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.errors import DefinitionError
+from tsk_workflow.features import build_engine
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.render import Held, render
 from tsk_workflow.organisation.model import Organisation
@@ -98,7 +98,7 @@ def test_every_mail_the_engine_queues_renders_in_both_languages(
     sqlite: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
     clock = Clock(OPENED)
-    engine = Engine(sqlite, catalog, herrljunga, clock=clock)
+    engine = build_engine(sqlite, catalog, herrljunga, clock=clock)
     cycle = engine.open_cycle(CHAIR, "est", "2027-03")
     ticker = Ticker({"herrljunga": engine}, worker="test")
     for days in (5, 20):  # a reminder, then overdue notices and escalations
@@ -137,7 +137,7 @@ def test_every_mail_the_engine_queues_renders_in_both_languages(
 def test_a_task_mail_says_what_of_whom_in_which_cycle_by_when_and_how(
     sqlite: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
-    engine = Engine(sqlite, catalog, herrljunga, clock=Clock(OPENED))
+    engine = build_engine(sqlite, catalog, herrljunga, clock=Clock(OPENED))
     engine.open_cycle(CHAIR, "est", "2027-03")
     row = next(r for r in queued(sqlite, "task_assigned") if r.recipient == "jonas.ek")
     mail = outbox.compose(row, herrljunga, herrljunga.mail.sender)
@@ -171,7 +171,7 @@ def test_opening_the_yearly_report_tells_its_writer_when_it_is_due(
     sqlite: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
     now = dt.datetime(2027, 2, 22, 8, 0, tzinfo=TZ)
-    engine = Engine(sqlite, catalog, herrljunga, clock=Clock(now))
+    engine = build_engine(sqlite, catalog, herrljunga, clock=Clock(now))
     cycle = engine.open_cycle("marie.lind", "arsrapport", "2027")
     rows = queued(sqlite, "yearly_report_due")
     assert [r.recipient for r in rows] == ["marie.lind", "jessica.wahlstrom"]  # chair, deputy
@@ -216,7 +216,7 @@ def test_a_municipality_overrides_a_template_from_its_folder_under_the_root(
     org = load_organisation(str(org_file(tmp_path, "herrljunga-mallar")), catalog)
     assert org.mail.templates == "herrljunga-mallar"  # a name, kept as it is
     assert outbox.override_dir(org, env) == (root / "herrljunga-mallar").resolve()
-    Engine(sqlite, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
+    build_engine(sqlite, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
     rows = {r.recipient: r for r in queued(sqlite, "task_assigned")}
     swedish = outbox.compose(rows["ida.wikstrom"], org, org.mail.sender, env)
     assert (
@@ -355,7 +355,7 @@ def test_a_template_that_tries_to_run_a_command_is_held_and_nothing_is_sent(
     subject = folder(root, "mallar", {"sv/task_assigned.subject.txt": ATTACK.format(marker=marker)})
     org = naming(herrljunga, "mallar")
     env = {**smtp_env, "TSK_TEMPLATE_ROOT": str(root)}
-    Engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
+    build_engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
     pending = [r for r in queued(store) if r.status == "pending"]
     evil = {r.id for r in pending if (r.template, r.language) == ("task_assigned", "sv")}
     assert 0 < len(evil) < len(pending)
@@ -403,7 +403,7 @@ def test_a_named_folder_without_a_root_holds_the_mail_until_the_root_is_set(
     runner: CliRunner,
 ) -> None:
     org = naming(herrljunga, "mallar")
-    Engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
+    build_engine(store, catalog, org, clock=Clock(OPENED)).open_cycle(CHAIR, "est", "2027-03")
     pending = [r for r in queued(store) if r.status == "pending"]
     result = outbox.deliver(store, {"herrljunga": org}, smtp_env, OPENED)
     assert (result.sent, result.failed, result.held) == (0, 0, len(pending))

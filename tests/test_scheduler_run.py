@@ -28,6 +28,7 @@ from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker, TickResult, worker_id
+from tsk_workflow.features import build_engine
 from tsk_workflow.schedpass import PassResult, SchedulerPass
 from tsk_workflow.scheduler import Options, Service, serve
 from tsk_workflow.store.models import Cycle, OutboxMessage
@@ -165,7 +166,7 @@ def herrljunga_at(times: dict[str, str], world: World) -> Engine:
             "audit": org.audit.model_copy(update={"checkpoint_time": times["checkpoint"]}),
         }
     )
-    return Engine(world.store, world.engine.catalog, changed, world.clock)
+    return build_engine(world.store, world.engine.catalog, changed, world.clock)
 
 
 def test_the_services_one_pass_makes_the_digests_and_the_checkpoint_at_the_organisations_times(

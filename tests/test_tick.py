@@ -18,9 +18,9 @@ from tsk_workflow import audit
 from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.engine import setup
-from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker, TickResult, replan
 from tsk_workflow.errors import TskError
+from tsk_workflow.features import build_engine
 from tsk_workflow.mail.outbox import compose
 from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
@@ -49,7 +49,7 @@ class World:
         catalog = load_catalog()
         self.store = store
         self.clock = Clock(now)
-        self.engine = Engine(store, catalog, load_organisation(org, catalog), self.clock)
+        self.engine = build_engine(store, catalog, load_organisation(org, catalog), self.clock)
         self.ticker = Ticker({self.engine.org.municipality: self.engine})
 
     def init(self) -> None:
@@ -231,7 +231,7 @@ def test_replanning_follows_a_changed_organisation(store: Store) -> None:
     org = world.engine.org
 
     def replanned(processes: dict[str, Any]) -> dict[str, tuple[str, dt.datetime]]:
-        engine = Engine(
+        engine = build_engine(
             store, world.engine.catalog, org.model_copy(update={"processes": processes})
         )
         with store.transaction() as session:

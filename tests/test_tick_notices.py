@@ -22,6 +22,7 @@ from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organi
 from tsk_workflow.engine import setup, ticker
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker, TickResult
+from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, AuditPayload, OutboxMessage, Timer
 
@@ -36,7 +37,7 @@ def engine_for(store: Store, clock: Clock) -> Engine:
         person.model_copy(update={"digest": True}) if person.id == "johanna.falk" else person
         for person in org.people
     ]
-    return Engine(store, catalog, org.model_copy(update={"people": people}), clock)
+    return build_engine(store, catalog, org.model_copy(update={"people": people}), clock)
 
 
 def prepared(store: Store) -> Ticker:

@@ -15,8 +15,8 @@ from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.catalog import load_catalog, load_organisation
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine import plan
-from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
+from tsk_workflow.features import build_engine
 from tsk_workflow.organisation.model import ProcessSettings
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, OutboxMessage, Task, Timer
@@ -93,7 +93,7 @@ def test_no_reminder_is_lost_or_doubled_when_the_clocks_change(store: Store, cha
         update={"processes": {**herrljunga.processes, "klockbyte": ProcessSettings(group="est")}}
     )
     clock = {"now": opened_at}
-    engine = Engine(store, catalog, org, lambda: clock["now"])
+    engine = build_engine(store, catalog, org, lambda: clock["now"])
     cycle = engine.open_cycle("jessica.wahlstrom", "klockbyte", "test")
     ticker = Ticker({"herrljunga": engine})
     world = World(store, opened_at)

@@ -26,6 +26,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from tsk_workflow.canonical import canonical as canonical  # the chain hashes it
+from tsk_workflow.canonical import digest as digest
 from tsk_workflow.errors import NotFound
 from tsk_workflow.store import audit_chain
 
@@ -62,17 +64,6 @@ CHAIN_FIELDS = (
     "prev_hash",
 )
 """The event fields each link's hash covers (all of them but ``hash`` itself)."""
-
-
-def canonical(value: Any) -> bytes:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8; non-JSON values as ``str(value)``."""
-    return json.dumps(
-        value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str
-    ).encode()
-
-
-def digest(value: Any) -> str:
-    return hashlib.sha256(canonical(value)).hexdigest()
 
 
 def event_hash(event: AuditEvent) -> str:

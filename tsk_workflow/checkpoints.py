@@ -599,8 +599,7 @@ def queue_mail(
     """Queue ``checkpoint`` as an ``audit_checkpoint`` mail to ``mailto`` (``Name <address>``
     or an address) through ``org``'s outbox; its Message-ID names the checkpoint, so it is
     queued once. Returns 1 when queued now, 0 when it was already."""
-    from tsk_workflow.engine.notify import mail_domain
-    from tsk_workflow.mail.message import make_message_id
+    from tsk_workflow.messages import mail_domain, make_message_id, outbox_row
     from tsk_workflow.store import writes
 
     name, address = parseaddr(mailto)
@@ -621,7 +620,7 @@ def queue_mail(
             "line": checkpoint.to_line(),
         },
     }
-    row = writes.outbox_row(
+    row = outbox_row(
         now,
         None,
         None,

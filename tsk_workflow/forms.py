@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tsk_workflow import audit
+from tsk_workflow.canonical import digest
 from tsk_workflow.definitions.model import Form, Label, ProcessDefinition, Question
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.definitions.reader import Document, ReadError, read_file
@@ -132,7 +132,7 @@ def answered(given: Mapping[str, Any] | None) -> bool:
 
 def answers_digest(answers: Mapping[str, Any] | None) -> str | None:
     """The SHA-256 of the stored answers (canonical JSON), kept in the audit event."""
-    return None if answers is None else audit.digest(dict(answers))
+    return None if answers is None else digest(dict(answers))
 
 
 class _Wrong(Exception):

@@ -17,38 +17,42 @@ import click
 from tsk_workflow import i18n
 from tsk_workflow.cli.context import Settings, TskGroup, show_error
 from tsk_workflow.cli.translate import speak_click, translate_help
-from tsk_workflow.i18n import _
+from tsk_workflow.i18n import N_, _
 
 speak_click()
 
 COMMANDS = {
-    "process": ("tsk_workflow.cli.process", "process", "Processes"),
-    "org": ("tsk_workflow.cli.org", "org", "The organisation"),
+    "process": ("tsk_workflow.cli.process", "process", N_("Processes")),
+    "org": ("tsk_workflow.cli.org", "org", N_("The organisation")),
     "init": (
         "tsk_workflow.cli.init",
         "init",
-        "Create or upgrade the database, load the organisation",
+        N_("Create or upgrade the database, load the organisation"),
     ),
-    "cycle": ("tsk_workflow.cli.cycle", "cycle", "Cycles"),
-    "task": ("tsk_workflow.cli.task", "task", "Tasks"),
-    "decision": ("tsk_workflow.cli.decision", "decision", "Decisions"),
-    "audit": ("tsk_workflow.cli.audit", "audit", "The audit trail (--json, --csv)"),
-    "mail": ("tsk_workflow.cli.mail", "mail", "Mail"),
+    "cycle": ("tsk_workflow.cli.cycle", "cycle", N_("Cycles")),
+    "task": ("tsk_workflow.cli.task", "task", N_("Tasks")),
+    "decision": ("tsk_workflow.cli.decision", "decision", N_("Decisions")),
+    "audit": ("tsk_workflow.cli.audit", "audit", N_("The audit trail (--json, --csv)")),
+    "mail": ("tsk_workflow.cli.mail", "mail", N_("Mail")),
     "plan": (
         "tsk_workflow.cli.plan",
         "plan",
-        "The year: openings, meetings, deadlines, reminders, reports",
+        N_("The year: openings, meetings, deadlines, reminders, reports"),
     ),
-    "run": ("tsk_workflow.cli.run", "run", "The scheduler as a long-running service"),
+    "run": ("tsk_workflow.cli.run", "run", N_("The scheduler as a long-running service")),
     "demo": (
         "tsk_workflow.cli.demo",
         "demo",
-        "A municipality's whole year, end to end, on local defaults",
+        N_("A municipality's whole year, end to end, on local defaults"),
     ),
-    "backup": ("tsk_workflow.cli.backup", "backup", "A consistent copy of a SQLite database"),
-    "tick": ("tsk_workflow.cli.tick", "tick", "One scheduler pass (cron, systemd timer)"),
-    "lagesbild": ("tsk_workflow.cli.lagesbild", "lagesbild", "The compiled lägesbild of a cycle"),
-    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", "Personal data"),
+    "backup": ("tsk_workflow.cli.backup", "backup", N_("A consistent copy of a SQLite database")),
+    "tick": ("tsk_workflow.cli.tick", "tick", N_("One scheduler pass (cron, systemd timer)")),
+    "lagesbild": (
+        "tsk_workflow.cli.lagesbild",
+        "lagesbild",
+        N_("The compiled lägesbild of a cycle"),
+    ),
+    "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", N_("Personal data")),
 }
 """Each command: its module, its name there, and its line in ``tsk --help``. For a group that
 line is only what the group is about: :func:`summary` adds its sub-commands, as they are."""
@@ -57,7 +61,8 @@ line is only what the group is about: :func:`summary` adds its sub-commands, as 
 def summary(name: str) -> str:
     """The line of ``tsk --help`` for command ``name``; a group's names its sub-commands in the
     order they are defined (``Cycles: open, list, ...``), so that none can be left out."""
-    module, attr, text = COMMANDS[name]
+    module, attr, english = COMMANDS[name]
+    text = _(english)
     command = getattr(importlib.import_module(module), attr)
     if not isinstance(command, click.Group):
         return text
@@ -133,29 +138,39 @@ class LazyGroup(TskGroup):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, summary(name)) for name in self.list_commands(ctx)]
-        with formatter.section("Commands"):
+        with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    help=N_("tsk-workflow: the safety and crime-prevention work of a Swedish municipality."),
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option(
     "--db",
     envvar="TSK_DATABASE_URL",
     metavar="URL",
-    help="Database URL or SQLite file [TSK_DATABASE_URL]",
+    help=N_("Database URL or SQLite file [TSK_DATABASE_URL]"),
 )
 @click.option(
     "--org",
     envvar="TSK_ORG",
     metavar="FILE|NAME",
-    help="Organisation file or shipped municipality [TSK_ORG]",
+    help=N_("Organisation file or shipped municipality [TSK_ORG]"),
 )
-@click.option("--as", "actor", envvar="TSK_USER", metavar="PERSON", help="Who is acting [TSK_USER]")
 @click.option(
-    "--lang", type=click.Choice(["sv", "en"]), envvar="TSK_LANG", default="sv", show_default=True
+    "--as", "actor", envvar="TSK_USER", metavar="PERSON", help=N_("Who is acting [TSK_USER]")
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["sv", "en"]),
+    envvar="TSK_LANG",
+    default="sv",
+    show_default=True,
+    help=N_("Language: Swedish or English [TSK_LANG]"),
 )
 @click.version_option(package_name="tsk-workflow")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, lang: str) -> None:
-    """tsk-workflow: the safety and crime-prevention work of a Swedish municipality."""
     ctx.obj = Settings(db=db, org=org, actor=actor, lang=lang)

@@ -1,4 +1,4 @@
-"""``tsk cycle``: open, list, show, advance and close cycles."""
+"""``tsk cycle``: open, list, show, advance and close cycles; what can fire next, and why not."""
 
 from __future__ import annotations
 
@@ -75,6 +75,31 @@ def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_jso
     engine = runtime.engine(ctx)
     moved = engine.advance(runtime.actor(ctx), ref, trigger, note)
     show_cycle(ctx, engine, moved.id, as_json)
+
+
+@cycle.command("next")
+@click.argument("ref")
+@json_option
+@click.pass_context
+def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """What can fire in a cycle now, and why not (for --as PERSON: whether they may)."""
+    engine = runtime.engine(ctx)
+    actor = runtime.actor(ctx)
+    person = engine.directory.person(actor).id if actor else None
+    possible = engine.possible_transitions(ref, person)
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, ref)
+        data = {
+            "cycle": found.ref,
+            "status": found.status,
+            "step": found.state,
+            "person": person,
+            "transitions": [p.as_dict() for p in possible],
+        }
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(views.next_text(data, settings(ctx).lang))
 
 
 @cycle.command()

@@ -2,7 +2,7 @@
 
 Every ``tsk`` command is a new process, and importing click costs more than the rest of the
 interpreter's start-up; the top-level help is what people run first and most often. ``HELP`` is
-click's own rendering of it at the default width, byte for byte:
+click's own rendering of it at the default width, byte for byte, in each language:
 ``tests/test_cli_startup.py`` renders it with click and compares, so the two cannot drift
 (after changing the global options, ``COMMANDS`` in ``cli/app.py`` or a group's sub-commands,
 paste what it prints). Click's rendering is generated: a group's line lists its sub-commands as
@@ -21,7 +21,37 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without 
 if TYPE_CHECKING:
     from typing import TextIO
 
-HELP = """\
+HELP = {
+    "sv": """\
+Användning: tsk [OPTIONS] COMMAND [ARGS]...
+
+  tsk-workflow: en svensk kommuns arbete med trygghet och brottsförebyggande.
+
+Alternativ:
+  --db URL         Databasens URL eller en SQLite-fil [TSK_DATABASE_URL]
+  --org FILE|NAME  Organisationsfil eller medföljande kommun [TSK_ORG]
+  --as PERSON      Vem som agerar [TSK_USER]
+  --lang [sv|en]   Språk: svenska eller engelska [TSK_LANG]  [standard: sv]
+  --version        Visa versionen och avsluta.
+  -h, --help       Visa den här hjälpen och avsluta.
+
+Kommandon:
+  audit      Granskningsloggen (--json, --csv): verify, keygen, checkpoint
+  backup     En hel och konsekvent kopia av en SQLite-databas
+  cycle      Cykler: open, list, show, advance, next, close, attach, documents
+  decision   Beslut: propose, record, list
+  demo       En kommuns hela år, från början till slut, med lokala standardval
+  gdpr       Personuppgifter: purge
+  init       Skapa eller uppgradera databasen, läs in organisationen
+  lagesbild  En cykels sammanställda lägesbild
+  mail       E-post: test, send, digest, status, retry
+  org        Organisationen: show, load, history, export
+  plan       Året: öppningar, möten, tidsgränser, påminnelser, rapporter
+  process    Processer: list, show, validate, diagram, upgrade-cycles
+  run        Schemaläggaren som en tjänst som körs hela tiden
+  task       Uppgifter: list, done, form
+  tick       En körning av schemaläggaren (cron, systemd-timer)""",
+    "en": """\
 Usage: tsk [OPTIONS] COMMAND [ARGS]...
 
   tsk-workflow: the safety and crime-prevention work of a Swedish
@@ -31,14 +61,14 @@ Options:
   --db URL         Database URL or SQLite file [TSK_DATABASE_URL]
   --org FILE|NAME  Organisation file or shipped municipality [TSK_ORG]
   --as PERSON      Who is acting [TSK_USER]
-  --lang [sv|en]   [default: sv]
+  --lang [sv|en]   Language: Swedish or English [TSK_LANG]  [default: sv]
   --version        Show the version and exit.
   -h, --help       Show this message and exit.
 
 Commands:
   audit      The audit trail (--json, --csv): verify, keygen, checkpoint
   backup     A consistent copy of a SQLite database
-  cycle      Cycles: open, list, show, advance, close, attach, documents
+  cycle      Cycles: open, list, show, advance, next, close, attach, documents
   decision   Decisions: propose, record, list
   demo       A municipality's whole year, end to end, on local defaults
   gdpr       Personal data: purge
@@ -50,7 +80,9 @@ Commands:
   process    Processes: list, show, validate, diagram, upgrade-cycles
   run        The scheduler as a long-running service
   task       Tasks: list, done, form
-  tick       One scheduler pass (cron, systemd timer)"""
+  tick       One scheduler pass (cron, systemd timer)""",
+}
+"""The help in each language (``TSK_LANG``; ``--lang`` on the command line goes to click)."""
 
 HELP_ARGS = (["--help"], ["-h"])
 CLICK_WIDTH = 80  # click wraps help to min(terminal columns, 80) - 2
@@ -63,9 +95,10 @@ def quick_help(args: list[str]) -> int | None:
     if args not in HELP_ARGS and args != []:
         return None
     stream = sys.stdout if args else sys.stderr
-    if not _same_as_click(stream):
+    text = HELP.get(os.environ.get("TSK_LANG") or "sv")
+    if text is None or not _same_as_click(stream):
         return None
-    return _write(stream, HELP + "\n", 0 if args else 2)
+    return _write(stream, text + "\n", 0 if args else 2)
 
 
 def _same_as_click(stream: TextIO | None) -> bool:

@@ -206,9 +206,9 @@ def require_virtual_time(store: Store, what: str) -> None:
 
 
 def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock) -> Engine:
-    from tsk_workflow.engine.service import Engine
+    from tsk_workflow.features import build_engine
 
-    return Engine(store, catalog, org, clock)
+    return build_engine(store, catalog, org, clock)
 
 
 def engines(ctx: click.Context, now: dt.datetime | None = None) -> dict[str, Engine]:

@@ -13,6 +13,8 @@ modules; ``speak_click`` points them at the same catalogue, which holds their tr
 
 from __future__ import annotations
 
+from functools import cache
+
 import click
 
 from tsk_workflow import i18n
@@ -47,7 +49,10 @@ def speak_click() -> None:
 def translate_help(command: click.Command) -> click.Command:
     """``command`` and everything under it with their help in the language spoken."""
     _translate(command, ("help", "short_help", "epilog"))
-    for param in command.params:
+    # click's --help option is made (and kept) by click when first needed, --version's text
+    # when declared: both in the language spoken then, which _english finds the English of.
+    made_by_click = getattr(command, "_help_option", None)
+    for param in [*command.params, *([made_by_click] if made_by_click is not None else [])]:
         _translate(param, ("help",))
     if isinstance(command, click.Group):
         for sub in command.commands.values():
@@ -58,7 +63,21 @@ def translate_help(command: click.Command) -> click.Command:
 def _translate(thing: object, names: tuple[str, ...]) -> None:
     source: dict[str, str | None] | None = getattr(thing, _SOURCE, None)
     if source is None:
-        source = {name: getattr(thing, name, None) for name in names}
+        source = {name: _english(getattr(thing, name, None)) for name in names}
         setattr(thing, _SOURCE, source)
     for name, english in source.items():
         setattr(thing, name, i18n._(english) if english else english)
+
+
+def _english(text: str | None) -> str | None:
+    """The English of ``text`` when it is a Swedish translation from the catalogue (a text
+    click translated when it made the object), else ``text`` itself."""
+    if text is None:
+        return None
+    return _from_swedish().get(text, text)
+
+
+@cache
+def _from_swedish() -> dict[str, str]:
+    catalogue: dict[object, str] = getattr(i18n.translations("sv"), "_catalog", {})
+    return {swedish: english for english, swedish in catalogue.items() if isinstance(english, str)}

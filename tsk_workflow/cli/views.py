@@ -197,6 +197,32 @@ def cycle_text(data: dict[str, Any], lang: str) -> str:
     return "\n".join(lines)
 
 
+def next_text(data: dict[str, Any], lang: str) -> str:
+    """``cycle next``: each transition out of the step, who may fire it, and why not yet."""
+    sv = lang == "sv"
+    lines = [f"{data['cycle']}: {data['status']}, {'steg' if sv else 'step'}: {data['step']}"]
+    if not data["transitions"]:
+        lines.append(f"  {'inget kan göras' if sv else 'nothing can be fired'}")
+    for item in data["transitions"]:
+        by = ", ".join(item["people"]) or ", ".join(item["roles"])
+        verdict = ("ja" if sv else "yes") if item["allowed"] else ("nej" if sv else "no")
+        if item["allowed"] and item["needs_note"]:
+            verdict += " (med --note)" if sv else " (with --note)"
+        lines.append(
+            f"  {item['trigger']} -> {item['to']} ({'av' if sv else 'by'} {by}): {verdict}"
+        )
+        if item["auto"]:
+            lines.append(
+                f"    {'går av sig själv när uppgifterna är klara' if sv else 'fires by itself once the tasks are done'}"
+            )
+        if item["after"]:
+            lines.append(
+                f"    {'går av sig själv efter' if sv else 'fires by itself after'} {item['after']}"
+            )
+        lines += [f"    - {reason}" for reason in item["reasons"]]
+    return "\n".join(lines)
+
+
 def upgrade_text(done: Upgrade, lang: str) -> list[str]:
     """What ``process upgrade-cycles`` moved and refused, one line a cycle."""
     sv = lang == "sv"

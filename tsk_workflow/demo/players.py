@@ -10,21 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tsk_workflow.definitions.model import CHAIR, Transition
 from tsk_workflow.demo.answers import fill
 from tsk_workflow.engine import documents as docs
 from tsk_workflow.engine.decisions import Decisions
+from tsk_workflow.engine.possible import Possible
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.steps import StepContext, missing_documents, unmet_conditions
 from tsk_workflow.errors import TskError
 from tsk_workflow.forms import form_of
 from tsk_workflow.store import summary
 from tsk_workflow.store.models import Cycle
-
-if TYPE_CHECKING:
-    from tsk_workflow.store.database import Session
 
 LATE_SHARE = 0.2
 """About one task in five is done after its due time, so reminders and escalations fire."""
@@ -154,8 +150,8 @@ class Players:
             cycle = summary.cycle(session, cycle_id)
             if cycle is None or cycle.status != "open":
                 return
-            ctx = self._ctx(session, cycle)
-            missing, ref = missing_documents(ctx, cycle), cycle.ref
+            ref = cycle.ref
+        missing = self.engine.missing_documents(cycle_id)
         chair = self._chair_of(cycle_id)
         for kind in missing:
             text = DOCUMENT_TEXT.get(kind, "# {ref}\n").format(ref=ref)
@@ -179,35 +175,22 @@ class Players:
         return not any(t.status == "open" and t.step == cycle.state for t in cycle.tasks)
 
     def _fire_something(self, cycle_id: int) -> None:
-        with self.engine.store.reading() as session:
-            cycle = summary.cycle(session, cycle_id)
-            if cycle is None:
-                return
-            ctx = self._ctx(session, cycle)
-            options = [t for t in ctx.process.definition.transitions if cycle.state in t.source]
-            choice = self._choose(options)
-            if choice is None:
-                return
-            person = self._person_for(ctx, cycle, choice)
-            needs_documents = bool(unmet_conditions(ctx, cycle, choice, "note"))
-        if needs_documents:
+        """Fire one of the transitions out of the cycle's step (forward ones first), as the
+        first person who may; attach the documents it waits for first, as a coordinator would."""
+        choice = self._choose(self.engine.possible_transitions(cycle_id))
+        if choice is None:
+            return
+        person = choice.people[0] if choice.people else self._chair_of(cycle_id)
+        if choice.reasons:  # not yet: the step's tasks, or its documents
             self._attach_missing(cycle_id)
-        note = "Beslutat av ordföranden på mötet." if "note_given" in choice.conditions else None
+        note = "Beslutat av ordföranden på mötet." if choice.needs_note else None
         if self._try(lambda: self.engine.advance(person, cycle_id, choice.trigger, note)):
             self.stats.triggers += 1
 
-    def _choose(self, options: list[Transition]) -> Transition | None:
+    def _choose(self, options: list[Possible]) -> Possible | None:
         forward = [t for t in options if not t.trigger.startswith(BACKWARDS)]
         pool = forward or options
         return self.rng.choice(pool) if pool else None
-
-    def _person_for(self, ctx: StepContext, cycle: Cycle, transition: Transition) -> str:
-        group = ctx.group(cycle)
-        for role in transition.by:
-            people = [group.chair] if role == CHAIR else ctx.directory.assignees(role, group)
-            if people:
-                return people[0]
-        return group.chair
 
     # ---------------------------------------------------------------- decisions
 
@@ -244,9 +227,6 @@ class Players:
         return holders[0].id if holders else self.engine.org.people[0].id
 
     # ---------------------------------------------------------------- helpers
-
-    def _ctx(self, session: Session, cycle: Cycle) -> StepContext:
-        return self.engine.cycle_context(session, cycle, self.engine.clock())
 
     def _chair_of(self, cycle_id: int) -> str:
         with self.engine.store.reading() as session:

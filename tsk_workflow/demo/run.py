@@ -26,6 +26,7 @@ from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import TskError
+from tsk_workflow.features import build_engine
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.schedpass import PassOptions, SchedulerPass
@@ -156,9 +157,7 @@ def check_start(municipality: str, year: int, out: Path, database: str | None = 
     ``out`` must not hold what the demo makes, and ``database`` (a URL or SQLite file; default
     ``out/tsk.db``) must not be a tsk database already (:class:`DemoInTheWay`,
     :class:`DemoDatabaseInUse`)."""
-    from sqlalchemy.engine import make_url
-
-    from tsk_workflow.store.database import database_url, shown_url, sqlite_file
+    from tsk_workflow.store.database import database_url, reachable_url, shown_url, sqlite_file
 
     if out.exists() and not out.is_dir():
         raise DemoInTheWay(out)
@@ -171,7 +170,7 @@ def check_start(municipality: str, year: int, out: Path, database: str | None = 
         out / f"{municipality}-{year}.ics",
     )
     url = database_url(str(out / "tsk.db") if database is None else database)
-    sqlite = sqlite_file(make_url(url)) if url.startswith("sqlite") else None
+    sqlite = sqlite_file(url) if url.startswith("sqlite") else None
     if sqlite is not None and database is None and sqlite.exists():
         raise DemoInTheWay(sqlite)
     for path in made:
@@ -187,9 +186,7 @@ def check_start(municipality: str, year: int, out: Path, database: str | None = 
             store.dispose()
     # The summary's commands reach the same database: its connection options are kept (a
     # schema in ``options``), only a password is not repeated.
-    shown = str(sqlite) if sqlite is not None else make_url(url).render_as_string()
-    if sqlite is None and make_url(url).password:
-        shown = make_url(url).render_as_string(hide_password=True)
+    shown = str(sqlite) if sqlite is not None else reachable_url(url)
     return Place(out, not out.exists(), url, shown, sqlite if new_file else None, made)
 
 
@@ -271,7 +268,7 @@ def _run(
         with store.transaction() as session:
             installation.make_virtual(session)  # the demo's year is virtual time
         clock = VirtualClock(_local(dt.date(year - 1, 12, 15), DAYTIME, org))
-        engine = Engine(store, catalog, org, clock)
+        engine = build_engine(store, catalog, org, clock)
         setup.load_organisation(engine, resolve_organisation_path(municipality))
         checkpoints.generate_key(key_path)
         publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)

@@ -101,7 +101,9 @@ class Decisions:
     def _open_case(self, session: Session, now: dt.datetime, decision: Decision, who: str) -> None:
         if CASE_PROCESS not in self.org.processes:
             return
-        case = self.engine._open(session, now, SYSTEM, CASE_PROCESS, f"d{decision.id}", None)
+        case = self.engine.open_cycle_in(
+            session, now, SYSTEM, CASE_PROCESS, f"d{decision.id}", None
+        )
         decision.case_cycle_id = case.id
         for step in ("routed", "agenda"):
             self.engine.fire_system(

@@ -62,7 +62,7 @@ def attach(
         }
         ctx.record(cycle, who, "document.attached", payload)
         if cycle.status == "open":
-            engine._after_change(ctx, cycle, who)
+            engine.settle(ctx, cycle, who)
         return document
 
 

@@ -13,7 +13,32 @@ from typing import Any, Protocol
 from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.model import Label, ProcessDefinition
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store.models import Cycle, Decision, Task
+
+
+class CycleFields(Protocol):
+    """What mail says of a cycle (a stored ``Cycle`` has these): the contexts are made from
+    plain values, so this module does not import the store."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def process(self) -> str: ...
+    @property
+    def period(self) -> str | None: ...
+    @property
+    def subject(self) -> str | None: ...
+    @property
+    def late(self) -> bool: ...
+    @property
+    def closed_by(self) -> str | None: ...
+    @property
+    def close_note(self) -> str | None: ...
+    @property
+    def forced(self) -> bool: ...
 
 
 class TaskFields(Protocol):
@@ -31,6 +56,40 @@ class TaskFields(Protocol):
     def role(self) -> str: ...
     @property
     def due_at(self) -> dt.datetime | None: ...
+
+
+class AssignedTask(TaskFields, Protocol):
+    """A stored task, with the people it is assigned to (an escalation names them)."""
+
+    @property
+    def assignee_ids(self) -> list[str]: ...
+
+
+class DecisionFields(Protocol):
+    """What mail says of a decision (a stored ``Decision`` has these)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def cost(self) -> float | None: ...
+    @property
+    def body(self) -> str | None: ...
+    @property
+    def routed_to(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+    @property
+    def decided_on(self) -> dt.date | None: ...
+    @property
+    def agenda_date(self) -> dt.date | None: ...
+    @property
+    def paragraph(self) -> str | None: ...
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def proposed_by(self) -> str: ...
 
 
 def label(value: Label | None) -> dict[str, str] | str:
@@ -51,7 +110,7 @@ def name_of(org: Organisation, person_id: str | None) -> dict[str, str]:
     return {"id": person_id or "", "name": person.name if person else (person_id or "tsk-workflow")}
 
 
-def cycle_ctx(cycle: Cycle) -> dict[str, Any]:
+def cycle_ctx(cycle: CycleFields) -> dict[str, Any]:
     return {
         "id": cycle.id,
         "ref": cycle.ref,
@@ -82,7 +141,7 @@ def task_ctx(definition: ProcessDefinition, task: TaskFields, cal: WorkCalendar)
 def task_mail(
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
+    cycle: CycleFields,
     task: TaskFields,
     cal: WorkCalendar,
 ) -> dict[str, Any]:
@@ -98,8 +157,8 @@ def task_mail(
 def escalation_mail(
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
-    task: Task,
+    cycle: CycleFields,
+    task: AssignedTask,
     cal: WorkCalendar,
     now: dt.datetime,
 ) -> dict[str, Any]:
@@ -119,7 +178,7 @@ def escalation_mail(
 
 
 def cycle_opened_mail(
-    org: Organisation, definition: ProcessDefinition, cycle: Cycle, chair: str
+    org: Organisation, definition: ProcessDefinition, cycle: CycleFields, chair: str
 ) -> dict[str, Any]:
     return {
         "cycle": cycle_ctx(cycle),
@@ -132,7 +191,7 @@ def cycle_opened_mail(
 
 
 def cycle_closed_mail(
-    org: Organisation, definition: ProcessDefinition, cycle: Cycle
+    org: Organisation, definition: ProcessDefinition, cycle: CycleFields
 ) -> dict[str, Any]:
     return {
         "cycle": cycle_ctx(cycle),
@@ -145,7 +204,10 @@ def cycle_closed_mail(
 
 
 def decision_mail(
-    org: Organisation, definition: ProcessDefinition | None, cycle: Cycle, decision: Decision
+    org: Organisation,
+    definition: ProcessDefinition | None,
+    cycle: CycleFields,
+    decision: DecisionFields,
 ) -> dict[str, Any]:
     body = decision.body or decision.routed_to
     meeting = decision.decided_on or decision.agenda_date
@@ -185,7 +247,7 @@ def decision_mail(
 def yearly_report_mail(
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
+    cycle: CycleFields,
     cal: WorkCalendar,
     now: dt.datetime,
 ) -> dict[str, Any] | None:

@@ -1,64 +1,51 @@
 """Queueing mail: one outbox row per recipient, in the transaction of the act that causes it.
 
-The Message-ID is derived from what the message is about (``key``), so a row written twice by a
-retried act, or sent twice after a crash, carries the same Message-ID.
-
-A person who chose the daily digest (``Person.digest``, default the organisation's
-``mail.digest``) gets the events in :data:`DIGESTIBLE` as rows with status ``digest``:
-``tsk_workflow.mail.digest`` gathers them into one mail a day. Meeting invitations (they carry
-the calendar invitation), escalations to a chair and decisions to be recorded are always sent
-at once.
+The rows, their Message-IDs and who gets a digest instead are ``tsk_workflow.messages``' (below
+both the engine and ``tsk_workflow.mail``); this module writes them in the act's transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tsk_workflow.engine import mailctx
-from tsk_workflow.mail.message import make_message_id
-from tsk_workflow.organisation.model import Organisation, Person
+from tsk_workflow.messages import (
+    DIGESTIBLE,
+    Queued,
+    mail_domain,
+    message_id,
+    personal,
+    rows,
+    wants_digest,
+)
+from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import writes
-from tsk_workflow.store.models import Cycle, OutboxMessage
+from tsk_workflow.store.models import Cycle
 
 if TYPE_CHECKING:
-    from tsk_workflow.engine.steps import StepContext
+    from tsk_workflow.engine.context import StepContext
 
-DIGESTIBLE = frozenset(
-    {
-        "task_assigned",
-        "task_reminder",
-        "task_overdue",
-        "cycle_opened",
-        "cycle_closed",
-        "decision_recorded",
-        "yearly_report_due",
-    }
-)
-"""Events a person who chose a daily digest gets in it instead of one mail each."""
+__all__ = [  # messages' names are kept here while engine/ticker.py and notices.py use them
+    "DIGESTIBLE",
+    "YEARLY_REPORT",
+    "Queued",
+    "exists",
+    "mail_domain",
+    "message_id",
+    "personal",
+    "queue",
+    "queue_many",
+    "rows",
+    "wants_digest",
+    "yearly_report",
+]
 
 YEARLY_REPORT = "yearly_deadline"
 """The schedule kind of a yearly report: opening such a cycle queues ``yearly_report_due``."""
-
-
-def wants_digest(person: Person, org: Organisation) -> bool:
-    return person.digest if person.digest is not None else org.mail.digest
-
-
-def mail_domain(org: Organisation) -> str:
-    return org.mail.sender.rsplit("@", 1)[1]
-
-
-def message_id(org: Organisation, key: str, person_id: str, domain: str | None = None) -> str:
-    """The Message-ID of the mail about ``key`` to ``person_id``: the same every time.
-
-    ``domain`` is ``mail_domain(org)``, for a caller that makes many and has it already."""
-    return make_message_id(f"{org.municipality}/{key}/{person_id}", domain or mail_domain(org))
 
 
 def queue(
@@ -78,57 +65,21 @@ def queue(
     many rows were queued now.
     """
     mail = Queued(org, list(people), template, key, context, cycle_id, task_id)
-    return writes.queue_mail(session, list(_rows(mail, now)))
-
-
-@dataclass(frozen=True)
-class Queued:
-    """One event's mail to queue with :func:`queue_many`: ``queue``'s arguments but the time."""
-
-    org: Organisation
-    people: Sequence[str]
-    template: str
-    key: str
-    context: dict[str, Any]
-    cycle_id: int | None = None
-    task_id: int | None = None
+    return writes.queue_mail(session, list(rows(mail, now)))
 
 
 def queue_many(session: Session, mails: Sequence[Queued], now: dt.datetime) -> int:
     """``queue`` for each of ``mails`` in order, the rows inserted with one statement per 500
     (rows keep the order they were queued in). Returns how many rows were queued."""
-    rows = [row for mail in mails for row in _rows(mail, now)]
+    queued = [row for mail in mails for row in rows(mail, now)]
     return sum(
-        writes.queue_mail(session, rows[start : start + 500]) for start in range(0, len(rows), 500)
+        writes.queue_mail(session, queued[start : start + 500])
+        for start in range(0, len(queued), 500)
     )
 
 
-def _rows(mail: Queued, now: dt.datetime) -> Iterator[dict[str, Any]]:
-    """The outbox rows of ``mail``: one per person of the organisation, each person once."""
-    org = mail.org
-    for person_id in dict.fromkeys(mail.people):
-        person = org.person(person_id)
-        if person is None:
-            continue
-        digest = mail.template in DIGESTIBLE and wants_digest(person, org)
-        yield writes.outbox_row(
-            now,
-            mail.cycle_id,
-            mail.task_id,
-            message_id=message_id(org, mail.key, person.id),
-            municipality=org.municipality,
-            recipient=person.id,
-            email=person.email,
-            language=person.language,
-            template=mail.template,
-            context=personal(mail.context, person, org),
-            status="digest" if digest else "pending",
-        )
-
-
 def exists(session: Session, message_id: str) -> bool:
-    found = session.execute(select(OutboxMessage.id).where(OutboxMessage.message_id == message_id))
-    return found.first() is not None
+    return writes.outbox_has(session, message_id)
 
 
 def yearly_report(ctx: StepContext, cycle: Cycle) -> int:
@@ -152,15 +103,3 @@ def yearly_report(ctx: StepContext, cycle: Cycle) -> int:
         ctx.now,
         cycle.id,
     )
-
-
-def personal(context: dict[str, Any], person: Person, org: Organisation) -> dict[str, Any]:
-    """The context as this recipient gets it: their name, and commands to run as them."""
-    personal = {
-        **context,
-        "person": {"id": person.id, "name": person.name},
-        "municipality": {"key": org.municipality, "name": org.name},
-    }
-    if isinstance(context.get("command"), str):
-        personal["command"] = context["command"].replace("{person}", person.id)
-    return personal

@@ -8,7 +8,7 @@ checked here, from the definition and the organisation.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,6 +20,7 @@ from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine import mailctx, notify, periods, timing, versions
+from tsk_workflow.engine.context import StepContext, StepListener
 from tsk_workflow.engine.directory import (
     SYSTEM,
     Directory,
@@ -28,11 +29,13 @@ from tsk_workflow.engine.directory import (
     require_trigger,
     unknown_person,
 )
+from tsk_workflow.engine.possible import Possible
+from tsk_workflow.engine.possible import possible_transitions as _possible
 from tsk_workflow.engine.steps import (
-    StepContext,
     cancel_tasks,
     cancel_timers,
     enter_step,
+    missing_documents,
     open_tasks,
     required_done,
     unmet_conditions,
@@ -69,15 +72,24 @@ def system_clock() -> dt.datetime:
 
 
 class Engine:
-    """Acts on the cycles of one municipality."""
+    """Acts on the cycles of one municipality.
+
+    ``listeners`` are the features called at each step a cycle enters (``engine.context``);
+    ``tsk_workflow.features.build_engine`` makes an engine with the standard ones."""
 
     def __init__(
-        self, store: Store, catalog: Catalog, org: Organisation, clock: Clock = system_clock
+        self,
+        store: Store,
+        catalog: Catalog,
+        org: Organisation,
+        clock: Clock = system_clock,
+        listeners: Sequence[StepListener] = (),
     ) -> None:
         self.store = store
         self.catalog = catalog
         self.org = org
         self.clock = clock
+        self.listeners = tuple(listeners)
         self.directory = Directory(org)
         self.cal = timing.work_calendar(org)
         self._stored: set[str] = set()
@@ -119,7 +131,9 @@ class Engine:
         """Acting on a cycle of ``process`` that follows the version ``digest`` (None: the
         current definition, as for a new cycle); ``cycle_context`` for a cycle."""
         compiled = self.compiled_for(session, process, digest)
-        return StepContext(session, self.org, self.directory, compiled, self.cal, now)
+        return StepContext(
+            session, self.org, self.directory, compiled, self.cal, now, self.listeners
+        )
 
     def cycle_context(self, session: Session, cycle: Cycle, now: dt.datetime) -> StepContext:
         """Acting on ``cycle``, with the version of its definition it follows."""
@@ -212,11 +226,11 @@ class Engine:
         group = self.directory.group_of(process)
         with self.act() as (session, now):
             require_chair(self.directory, who, group, "cycle.open", f"process:{process}")
-            return self._open(
+            return self.open_cycle_in(
                 session, now, who, process, period, subject, late=late, parent_id=parent_id
             )
 
-    def _open(
+    def open_cycle_in(
         self,
         session: Session,
         now: dt.datetime,
@@ -228,6 +242,8 @@ class Engine:
         late: bool = False,
         parent_id: int | None = None,
     ) -> Cycle:
+        """Open a cycle of ``process`` as ``who`` inside the act of ``session`` (the scheduler's
+        opening, a decision's case, a linked or restarted cycle): no permission is checked."""
         ctx = self.context(session, process, now)
         definition = ctx.process.definition
         subject = periods.check_subject(definition, self.org, subject)
@@ -284,7 +300,7 @@ class Engine:
         notify.yearly_report(ctx, cycle)  # yearly_report_due, for a yearly report's cycle only
         enter_step(ctx, cycle, definition.initial_step, who)
         self._open_linked(ctx, cycle)
-        self._after_change(ctx, cycle, who)
+        self.settle(ctx, cycle, who)
         return cycle
 
     def _stored_digest(self, session: Session, process: str, now: dt.datetime) -> str | None:
@@ -337,7 +353,7 @@ class Engine:
             self._fire(
                 ctx, cycle, trigger, who, role, note, automatic=False, open_now=leaving_tasks
             )
-            self._after_change(ctx, cycle, who)
+            self.settle(ctx, cycle, who)
             return cycle
 
     def _cycle_with_open_tasks(
@@ -358,7 +374,7 @@ class Engine:
         if cycle.status != "open" or ctx.process.transition(cycle.state, trigger) is None:
             return False
         self._fire(ctx, cycle, trigger, SYSTEM, "system", reason, automatic=True)
-        self._after_change(ctx, cycle, SYSTEM)
+        self.settle(ctx, cycle, SYSTEM)
         return True
 
     def _fire(
@@ -405,13 +421,14 @@ class Engine:
                 continue
             target = self.catalog.definition(link.process)
             subject = periods.linked_subject(target, self.org, cycle.subject)
-            child = self._open(
+            child = self.open_cycle_in(
                 ctx.session, ctx.now, SYSTEM, link.process, None, subject, parent_id=cycle.id
             )
             ctx.record(cycle, SYSTEM, "cycle.linked", {**payload, "opened": child.ref}, "system")
 
-    def _after_change(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
-        """Move on by itself while the step's required tasks are done; close at a final step."""
+    def settle(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
+        """After a change to ``cycle`` in this act: move on by itself while the step's required
+        tasks are done (its ``auto`` transition); close at a final step."""
         for _ in range(len(ctx.process.definition.steps) + 1):
             if ctx.process.is_final(cycle.state):
                 self._finish(ctx, cycle, who, forced=False, note=None)
@@ -501,7 +518,7 @@ class Engine:
     def _restart(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
         """Tingsryd's cycle: when one turn closes, the next one starts."""
         period = periods.next_round(cycle.period)
-        self._open(
+        self.open_cycle_in(
             ctx.session,
             ctx.now,
             who,
@@ -560,10 +577,26 @@ class Engine:
                 "answers_digest": forms.answers_digest(answers),
             }
             ctx.record(cycle, who, "task.done", payload)
-            self._after_change(ctx, cycle, who)
+            self.settle(ctx, cycle, who)
             return task
 
     # ------------------------------------------------------------------ queries
+
+    def possible_transitions(self, ref: str | int, person: str | None = None) -> list[Possible]:
+        """What can fire in the cycle now, and why not (``engine.possible``): each transition
+        out of its step, in definition order; with ``person``, whether they may fire it."""
+        with self.store.reading() as session:
+            cycle = self.find_cycle(session, ref)
+            return _possible(self.cycle_context(session, cycle, self.clock()), cycle, person)
+
+    def missing_documents(self, ref: str | int) -> list[str]:
+        """The documents the cycle's step produces that are not attached yet (none when the
+        cycle is closed)."""
+        with self.store.reading() as session:
+            cycle = self.find_cycle(session, ref)
+            if cycle.status != "open":
+                return []
+            return missing_documents(self.cycle_context(session, cycle, self.clock()), cycle)
 
     def cycles(
         self, session: Session, *, only_open: bool = False, process: str | None = None

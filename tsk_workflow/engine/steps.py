@@ -12,50 +12,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tsk_workflow import audit
-from tsk_workflow.calendar import WorkCalendar
-from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import Step, Transition
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.engine import mailctx, notify, timing
-from tsk_workflow.engine.directory import SYSTEM, Directory
-from tsk_workflow.lagesbild.produce import produce_documents
-from tsk_workflow.organisation.model import Group, Organisation
+from tsk_workflow.engine.context import StepContext as StepContext  # where acts take it from
+from tsk_workflow.engine.directory import SYSTEM
+from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import writes
 from tsk_workflow.store.models import Cycle
-
-
-@dataclass
-class StepContext:
-    """What acting on one cycle needs: the session, the organisation, the process and the time."""
-
-    session: Session
-    org: Organisation
-    directory: Directory
-    process: CompiledProcess
-    cal: WorkCalendar
-    now: dt.datetime
-
-    @property
-    def municipality(self) -> str:
-        return self.org.municipality
-
-    def group(self, cycle: Cycle) -> Group:
-        return self.directory.group_of(cycle.process)
-
-    def record(
-        self,
-        cycle: Cycle,
-        actor: str,
-        action: str,
-        payload: dict[str, Any],
-        role: str | None = None,
-    ) -> None:
-        role = role or self.directory.describe_role(actor, self.group(cycle))
-        act = audit.Act(
-            self.municipality, actor, role, action, f"cycle:{cycle.id}", payload, cycle.id
-        )
-        audit.write(self.session, [(act, self.now)])
 
 
 def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> None:
@@ -67,7 +31,8 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
     plan_timed_transitions(ctx, cycle, step_key)
     if step.meeting is not None:
         invite_to_meeting(ctx, cycle, step)
-    produce_documents(ctx, cycle, step)  # the lägesbild, when the step produces one from reports
+    for listener in ctx.listeners:  # the lägesbild, when the step produces one from reports
+        listener.on_enter_step(ctx, cycle, step)
 
 
 def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[NewTask]:
@@ -299,13 +264,19 @@ def required_done(session: Session, cycle: Cycle) -> bool:
 
 
 def unmet_conditions(
-    ctx: StepContext, cycle: Cycle, transition: Transition, note: str | None
+    ctx: StepContext,
+    cycle: Cycle,
+    transition: Transition,
+    note: str | None,
+    *,
+    check_note: bool = True,
 ) -> list[str]:
-    """The conditions of ``transition`` that do not hold, said for people."""
+    """The conditions of ``transition`` that do not hold, said for people (without the note's
+    when not ``check_note``: a note is given with the act, not found in the cycle)."""
     unmet = []
     if "tasks_done" in transition.conditions and not required_done(ctx.session, cycle):
         unmet.append("the step's required tasks are not all done")
-    if "note_given" in transition.conditions and not (note or "").strip():
+    if check_note and "note_given" in transition.conditions and not (note or "").strip():
         unmet.append("a note is required (--note)")
     if "documents_produced" in transition.conditions:
         missing = missing_documents(ctx, cycle)

@@ -460,7 +460,7 @@ def _fire_open(
     if exists is not None:
         return False
     late = now - timer.fire_at > LATE_AFTER
-    cycle = engine._open(
+    cycle = engine.open_cycle_in(
         session, now, SYSTEM, process, str(payload["period"]), payload.get("subject"), late=late
     )
     result.opened.append(cycle.ref)  # a yearly report's opening also queues yearly_report_due

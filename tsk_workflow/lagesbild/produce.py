@@ -1,7 +1,8 @@
 """The lägesbild of a cycle, and attaching it when the cycle enters the step that produces it.
 
-``produce_documents`` runs inside the engine's act (``engine.steps.enter_step``): when the step
-entered ``produces: [lagesbild]`` and the process has reporter forms, it renders the lägesbild
+``produce_documents`` runs inside the engine's act, called through the step listener
+:class:`LagesbildProducer` (``engine.context``, registered by ``tsk_workflow.features``): when
+the step entered ``produces: [lagesbild]`` and the process has reporter forms, it renders the lägesbild
 (HTML, in Swedish) from the cycle's reports and attaches it as a ``Document`` of kind
 ``lagesbild``, with its ``document.attached`` audit event, in the same transaction.
 """
@@ -13,16 +14,16 @@ import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
-
 from tsk_workflow.definitions.model import ProcessDefinition, Step
 from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.store import writes
 from tsk_workflow.store.models import Cycle, Document
 
 if TYPE_CHECKING:
-    from tsk_workflow.engine.steps import StepContext
+    from tsk_workflow.engine.context import StepContext
     from tsk_workflow.lagesbild.model import Lagesbild
     from tsk_workflow.lagesbild.stats import StatRow
+    from tsk_workflow.store.database import Session
 
 KIND = "lagesbild"
 AUTOMATIC_FORMAT = "html"
@@ -91,8 +92,7 @@ def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | 
         attached_by=SYSTEM,
         attached_at=ctx.now,
     )
-    ctx.session.add(document)
-    ctx.session.flush()
+    writes.insert_document(ctx.session, document)
     payload = {
         "document": document.id,
         "kind": KIND,
@@ -107,3 +107,10 @@ def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | 
     }
     ctx.record(cycle, SYSTEM, "document.attached", payload, "system")
     return document
+
+
+class LagesbildProducer:
+    """The step listener that attaches the lägesbild (``produce_documents``)."""
+
+    def on_enter_step(self, ctx: StepContext, cycle: Cycle, step: Step) -> None:
+        produce_documents(ctx, cycle, step)

@@ -1,8 +1,8 @@
 """Mail: building messages, rendering templates from ``notifications/``, sending over SMTP.
 
 - :mod:`.message`: :class:`~.message.OutgoingMail`, ``build_email`` and ``mail_bytes`` (the
-  message with the standard library's ``email`` package, and as sent), ``header_safe``,
-  ``make_message_id``
+  message with the standard library's ``email`` package, and as sent), ``header_safe``
+  (Message-IDs and outbox rows are made by ``tsk_workflow.messages``, below mail and engine)
 - :mod:`.render`: ``render(event, lang, context, override_dir)`` and the template context contract;
   every template renders in Jinja2's sandbox (``tsk_workflow.templating``)
 - :mod:`.templates`: ``template_folder``, a municipality's own templates under ``TSK_TEMPLATE_ROOT``

@@ -23,9 +23,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from tsk_workflow.engine import notify
+from tsk_workflow import messages
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import outbox as stored
+from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage
 
@@ -95,7 +96,7 @@ def _compose_one(
 ) -> int:
     """One person's digest (if there is anything still due), and their rows marked gathered."""
     key = f"digest:{day.isoformat()}"
-    if notify.exists(session, notify.message_id(org, key, person_id)):
+    if writes.outbox_has(session, messages.message_id(org, key, person_id)):
         return 0  # today's digest is made: what came since waits for tomorrow's
     items = _items(session, rows)
     queued = 0
@@ -107,7 +108,8 @@ def _compose_one(
                 ["tsk", "--org", org.municipality, "--as", "{person}", "task", "list", "--mine"]
             ),
         }
-        queued = notify.queue(session, org, [person_id], "digest", key, context, now)
+        mail = messages.Queued(org, [person_id], "digest", key, context)
+        queued = writes.queue_mail(session, list(messages.rows(mail, now)))
         if not queued:
             return 0  # another process made the same digest meanwhile: it wins
     stored.mark_digested(session, [row.id for row in rows])

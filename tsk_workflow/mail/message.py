@@ -9,13 +9,12 @@ headers in UTF-8 (RFC 6532); it needs SMTPUTF8 anyway, for its envelope.
 Every piece of user text that can reach a header (subject, display names, addresses) goes through
 :func:`header_safe` first, so a title such as ``"x\\r\\nBcc: someone@example.org"`` can never add a
 header. The Message-ID is given, not made here: it is derived from a stable key with
-:func:`make_message_id`, so a re-send after a crash carries the same id and receivers can drop the
-duplicate.
+``tsk_workflow.messages.make_message_id``, so a re-send after a crash carries the same id and
+receivers can drop the duplicate.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,8 +24,9 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
+from tsk_workflow.messages import make_message_id as make_message_id  # where it is made
+
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
 _WIRE = policy.SMTP.clone(cte_type="7bit")
 """CRLF, and bodies that are not 7-bit ASCII in short lines are encoded (quoted-printable or
 base64, whichever ``set_content`` finds shorter)."""
@@ -59,18 +59,6 @@ def header_safe(text: str) -> str:
     Unicode line and paragraph separators count as control characters here too.
     """
     return _CONTROL_RUN.sub(" ", unicodedata.normalize("NFC", text)).strip()
-
-
-def make_message_id(key: str, domain: str) -> str:
-    """A Message-ID (with angle brackets) that depends only on ``key`` and ``domain``.
-
-    The key names the message for good, e.g. ``"outbox:1234"`` or ``"herrljunga/task/42/assigned"``;
-    it is hashed, so it may hold any text without leaking into the header.
-    """
-    if not _DOMAIN.fullmatch(domain):
-        raise ValueError(f"not a domain for a Message-ID: {domain!r}")
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return f"<{digest}@{domain.lower()}>"
 
 
 def address(name: str, addr: str) -> Address:

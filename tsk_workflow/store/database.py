@@ -77,6 +77,14 @@ def shown_url(url: str | URL) -> str:
     return make_url(url).set(query={}).render_as_string(hide_password=True)
 
 
+def reachable_url(url: str | URL) -> str:
+    """The URL that reaches the same database, to show in a command people may run again: its
+    connection options kept (a schema in ``options``), its password hidden."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs = {"json_serializer": json_text, **kwargs}
     engine = create_engine(url, **kwargs)

@@ -329,6 +329,12 @@ _DOCUMENT_KINDS = select(DOCUMENTS.c.kind).where(
 )
 
 
+def insert_document(session: Session, document: Document) -> None:
+    """Add ``document`` to the act's transaction, written now so that it has its id."""
+    session.add(document)
+    session.flush()
+
+
 def document_kinds(session: Session, cycle_id: int, step: str) -> set[str]:
     """The kinds of document attached to the cycle in ``step``."""
     session.flush()  # a document attached earlier in this act counts
@@ -361,17 +367,7 @@ def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     return len(inserted.all())
 
 
-def outbox_row(
-    now: dt.datetime, cycle_id: int | None, task_id: int | None, **values: Any
-) -> dict[str, Any]:
-    """An outbox row with the bookkeeping columns of a mail just queued."""
-    return {
-        **values,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "sent_at": None,
-        "last_reply": None,
-        "cycle_id": cycle_id,
-        "task_id": task_id,
-    }
+def outbox_has(session: Session, message_id: str) -> bool:
+    """Whether a mail with ``message_id`` is in the outbox (in any status)."""
+    found = session.execute(select(OUTBOX.c.id).where(OUTBOX.c.message_id == message_id))
+    return found.first() is not None

@@ -1,7 +1,8 @@
 """JSON Schemas of the definition and organisation files, generated from the models.
 
-``python -m tsk_workflow.definitions.schema`` rewrites ``docs/process.schema.json`` and
-``docs/organisation.schema.json``; a test keeps them in sync.
+``python -m tsk_workflow.schemas`` rewrites ``docs/process.schema.json`` and
+``docs/organisation.schema.json``; a test keeps them in sync. It stands above both packages: the
+organisation's model uses the definitions', so ``definitions`` imports nothing of ``organisation``.
 """
 
 from __future__ import annotations
