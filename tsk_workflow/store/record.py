@@ -88,7 +88,7 @@ def municipality_keys(session: Session) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Refused:
+class RefusedActRow:
     """An act refused (``refused_acts``)."""
 
     id: int
@@ -106,7 +106,7 @@ class Refused:
 
 def refused_acts(
     session: Session, municipality: str | None = None, actor: str | None = None
-) -> list[Refused]:
+) -> list[RefusedActRow]:
     """The acts refused, of ``municipality`` and by ``actor`` when given, oldest first."""
     query = select(RefusedAct).order_by(RefusedAct.id)
     if municipality is not None:
@@ -114,6 +114,6 @@ def refused_acts(
     if actor is not None:
         query = query.where(RefusedAct.actor == actor)
     return [
-        Refused(r.id, r.at, r.municipality, r.actor, r.action, r.subject, r.reason)
+        RefusedActRow(r.id, r.at, r.municipality, r.actor, r.action, r.subject, r.reason)
         for r in session.scalars(query)
     ]
