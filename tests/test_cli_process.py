@@ -87,14 +87,23 @@ def test_process_show_text(runner: CliRunner) -> None:
     assert "sakerhetschef" in out
     for step in ("insamling", "sammanstallning", "orsaksanalys", "atgardsplan", "beslut"):
         assert f"    {step}" in out
-    assert "avslutad (final)" in out
-    assert "task rapport [inrapportor, due 7wd]" in out
-    assert "-> sammanstallning by 'sammanstall' (auto)" in out
+    assert "  ordförande: sakerhetschef\n" in out
+    assert "avslutad (slutsteg)" in out
+    assert "uppgift rapport [inrapportor, klart senast 7wd]" in out
+    assert "-> sammanstallning genom 'sammanstall' (automatiskt)" in out
+    for english in ("chair:", "roles:", "(final)", "task ", " due ", " by '", "(auto)"):
+        assert english not in out
 
 
 def test_process_show_in_english(runner: CliRunner) -> None:
     out = run(runner, "--lang", "en", "process", "show", "est").stdout
     assert out.startswith("est v1: EST – monthly situation report")
+    assert "  chair:    sakerhetschef\n" in out
+    assert "avslutad (final)" in out
+    assert "task rapport [inrapportor, due 7wd]" in out
+    assert "-> sammanstallning by 'sammanstall' (auto)" in out
+    for swedish in ("ordförande", "roller", "slutsteg", "uppgift ", "klart senast", " genom "):
+        assert swedish not in out
     assert "Collection from reporters" in out
     assert "Insamling från inrapportörer" not in out
 
@@ -185,7 +194,9 @@ def test_process_diagram_unknown_step_is_a_usage_error(runner: CliRunner) -> Non
     result = run(runner, "process", "diagram", "est", "--step", "nope")
     assert result.exit_code == 2
     assert_clean(result)
-    assert "'nope' is not a step of 'est'" in result.stderr
+    assert "'nope' är inte ett steg i 'est'" in result.stderr
+    english = run(runner, "--lang", "en", "process", "diagram", "est", "--step", "nope")
+    assert "'nope' is not a step of 'est'" in english.stderr
 
 
 def test_process_diagram_unknown_format_is_a_usage_error(runner: CliRunner) -> None:
@@ -261,4 +272,7 @@ def test_diagram_marks_the_step_a_cycle_is_in(runner: CliRunner, tmp_path: Path)
     assert "Class insamling s_active" in result.output
     wrong = runner.invoke(cli, [*base, "process", "diagram", "samverkan", "--cycle", "est-2027-03"])
     assert wrong.exit_code == 1
+    assert "hör till 'est', inte till 'samverkan'" in wrong.stderr
+    english = [*base[:2], "--lang", "en", *base[2:], "process", "diagram", "samverkan"]
+    wrong = runner.invoke(cli, [*english, "--cycle", "est-2027-03"])
     assert "not of 'samverkan'" in wrong.stderr

@@ -250,8 +250,8 @@ def test_herrljunga_est_month(
         ("Trygghetskameror i centrum", CHAIR, "ks", "approved", "ks", "2027-06-02", "§ 95"),
     ]
     lines = tsk.text("decision", "list").splitlines()
-    assert lines[0].endswith("-> approved KLG 2027-03-22 § 31 (nina.bergqvist)")
-    assert lines[1].endswith("-> approved KS 2027-06-02 § 95 (nina.bergqvist)")
+    assert lines[0].endswith("-> bifallet KLG 2027-03-22 § 31 (nina.bergqvist)")
+    assert lines[1].endswith("-> bifallet KS 2027-06-02 § 95 (nina.bergqvist)")
 
     # The audit trail: the cycle's events, one person's, a period, as JSON and CSV.
     events = tsk.ok("audit", "--cycle", ref)

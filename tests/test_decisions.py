@@ -352,7 +352,11 @@ def test_cli_usage_errors_exit_2(tsk: Tsk) -> None:
     for result in (bad_attr, no_title, bad_body, bad_date):
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
-    assert "'nej' is not KEY=VALUE" in bad_attr.stderr
+    assert "'nej' har inte formen KEY=VALUE" in bad_attr.stderr
+    english = tsk(
+        "--lang", "en", "decision", "propose", "est-2027-03", "--title", "X", "--attr", "nej"
+    )
+    assert "'nej' is not KEY=VALUE" in english.stderr
 
 
 def test_cli_record_and_list(tsk: Tsk, clock: Clock) -> None:
@@ -405,6 +409,9 @@ def test_cli_record_and_list(tsk: Tsk, clock: Clock) -> None:
     ]
     lines = tsk.text("decision", "list").splitlines()
     assert "Belysning [KLG] föreslagen av jessica.wahlstrom" in lines[0]
-    assert "-> approved KLG 2027-03-15 § 12 (nina.bergqvist)" in lines[0]
+    assert "-> bifallet KLG 2027-03-15 § 12 (nina.bergqvist)" in lines[0]
+    english = tsk.text("--lang", "en", "decision", "list").splitlines()
+    assert "Belysning [KLG] proposed by jessica.wahlstrom" in english[0]
+    assert "-> approved KLG 2027-03-15 § 12 (nina.bergqvist)" in english[0]
     assert "Kameror [KS, dagordning 2027-04-07] föreslagen av jessica.wahlstrom" in lines[1]
     assert json.loads(tsk("decision", "list", "--json").stdout) == rows

@@ -20,6 +20,8 @@ from tsk_workflow import i18n
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+METHODS = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
+"""As babel.cfg says: the modules, and the Jinja2 templates (tsk_workflow/**/templates/**.j2)."""
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
 
 
@@ -29,7 +31,7 @@ def _extracted() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for folder in (ROOT / "tsk_workflow", Path(click.__file__).parent):
         for filename, lineno, message, _comments, _context in extract_from_dir(
-            folder, method_map=[("**.py", "python")], keywords=KEYWORDS
+            folder, method_map=METHODS, keywords=KEYWORDS
         ):
             key = "\x00".join(message) if isinstance(message, tuple) else message
             found.setdefault(key, []).append(f"{folder.name}/{filename}:{lineno}")
@@ -157,3 +159,12 @@ def test_the_compiled_catalogue_is_the_source() -> None:
     for message in _catalogue("sv"):
         if message.id and isinstance(message.id, str) and message.string:
             assert translations.gettext(message.id) == message.string
+
+
+def test_babel_cfg_reads_what_the_tests_read() -> None:
+    """The extract command of docs/translating.md and these tests see the same files."""
+    from babel.messages.frontend import parse_mapping_cfg
+
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as file:
+        method_map, _options = parse_mapping_cfg(file)
+    assert method_map == METHODS

@@ -21,7 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlalchemy import select, text
 
 from tests.enginekit import Clock, Tsk, cycle_state, events, local, make_engine, set_up, tasks
-from tsk_workflow import audit
+from tsk_workflow import audit, i18n
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.lagesbild.build import build
 from tsk_workflow.lagesbild.chart import nice_top
@@ -355,11 +355,28 @@ def test_statistics_without_the_month_say_so(world: World) -> None:
     ],
 )
 def test_bad_statistics_are_refused_line_by_line(csv: str, problems: list[str]) -> None:
-    with pytest.raises(StatsError) as refused:
+    with i18n.speaking("en"), pytest.raises(StatsError) as refused:
         parse_stats(csv, "s.csv")
     assert len(refused.value.problems) == len(problems)
     for found, expected in zip(refused.value.problems, problems, strict=True):
         assert found.startswith(expected)
+
+
+def test_bad_statistics_are_refused_in_swedish_by_default() -> None:
+    csv = "month,area,category,count\n2027-3,x,y,1\n2027-03,,y,1\n2027-03,x,y,many\n"
+    with pytest.raises(StatsError) as refused:
+        parse_stats(csv, "s.csv")
+    assert refused.value.problems == [
+        "s.csv:2: month '2027-3' är inte en månad (ÅÅÅÅ-MM)",
+        "s.csv:3: kolumnen area är tom",
+        "s.csv:4: count 'many' är inte ett heltal",
+    ]
+    with pytest.raises(StatsError) as missing:
+        parse_stats("month,area\n", "s.csv")
+    assert missing.value.problems == [
+        "s.csv:1: kolumnerna category, count saknas (rubrikraden måste ange month, area,"
+        " category, count)"
+    ]
 
 
 # ---------------------------------------------------------------- the command line
@@ -396,21 +413,32 @@ def test_tsk_lagesbild_writes_html_with_statistics(tsk: Tsk, tmp_path: Path) -> 
 def test_tsk_lagesbild_refusals(tsk: Tsk, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("month,area,category,count\n2027-13,x,y,1\n2027-03,x,y,z\n", encoding="utf-8")
-    result = tsk("lagesbild", "est-2027-03", "--stats", str(bad))
+    result = tsk("--lang", "en", "lagesbild", "est-2027-03", "--stats", str(bad))
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
         f"tsk: {bad}:2: month '2027-13' is not a month (YYYY-MM)",
         f"tsk: {bad}:3: count 'z' is not a whole number",
     ]
-    assert "no cycle 'est-2026-01'" in tsk.refused("lagesbild", "est-2026-01")
+    swedish = tsk("lagesbild", "est-2027-03", "--stats", str(bad))
+    assert swedish.stderr.splitlines() == [
+        f"tsk: {bad}:2: month '2027-13' är inte en månad (ÅÅÅÅ-MM)",
+        f"tsk: {bad}:3: count 'z' är inte ett heltal",
+    ]
+    assert "no cycle 'est-2026-01'" in tsk.refused("--lang", "en", "lagesbild", "est-2026-01")
     missing = tmp_path / "nowhere" / "x.md"
-    assert "does not exist" in tsk.refused("lagesbild", "est-2027-03", "--out", str(missing))
+    refused = tsk.refused("--lang", "en", "lagesbild", "est-2027-03", "--out", str(missing))
+    assert "does not exist" in refused
+    assert "finns inte" in tsk.refused("lagesbild", "est-2027-03", "--out", str(missing))
     sspf = tsk.ok("cycle", "open", "sspf", as_="hanna.nyberg")
-    line = tsk.refused("lagesbild", sspf["ref"])
+    line = tsk.refused("--lang", "en", "lagesbild", sspf["ref"])
     assert line == (
         f"tsk: {sspf['ref']}: the process 'sspf' has no reporter form (a task form with a "
         "question that is the lägesbild's category)"
+    )
+    assert tsk.refused("lagesbild", sspf["ref"]) == (
+        f"tsk: {sspf['ref']}: processen 'sspf' har inget formulär för inrapportörer (ett "
+        "uppgiftsformulär med en fråga som är lägesbildens kategori)"
     )
 
 

@@ -225,8 +225,12 @@ def test_plan_refuses_an_unknown_role_or_a_missing_organisation(runner: CliRunne
     bad_year = runner.invoke(cli, ["--org", "herrljunga", "plan", "tjugo"])
 
     assert unknown.exit_code == 1
-    assert unknown.stderr.startswith("tsk: unknown role 'trollkarl'")
+    assert unknown.stderr.startswith("tsk: okänd roll 'trollkarl' i Herrljunga kommun; roller: ")
     assert len(unknown.stderr.splitlines()) == 1
+    english = runner.invoke(
+        cli, ["--lang", "en", "--org", "herrljunga", "plan", "2027", "--role", "trollkarl"]
+    )
+    assert english.stderr.startswith("tsk: unknown role 'trollkarl' in Herrljunga kommun; roles: ")
     assert no_org.exit_code == 1
     assert "--org" in no_org.stderr
     assert bad_year.exit_code == 2

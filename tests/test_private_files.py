@@ -110,7 +110,9 @@ def test_a_backup_over_something_is_refused(tmp_path: Path, kind: str) -> None:
         target.symlink_to(elsewhere)  # a dangling link: the copy must not go where it points
 
     code, out, err = tsk("--db", str(source), "backup", str(target))
+    english = tsk("--db", str(source), "--lang", "en", "backup", str(target))
 
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"tsk: {target} already exists"]
+    assert err.splitlines() == [f"tsk: {target} finns redan"]
+    assert english[2].splitlines() == [f"tsk: {target} already exists"]
     assert not elsewhere.exists()

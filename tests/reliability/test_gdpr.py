@@ -201,5 +201,14 @@ def test_only_the_kanslichef_or_a_deputy_may_purge(purgeable: tuple[Store, Tsk, 
 
 def test_text_output(purgeable: tuple[Store, Tsk, int, int]) -> None:
     _store, tsk, _old, _new = purgeable
-    line = tsk.text("gdpr", "purge", "--before", "2024-01-01", as_=KANSLICHEF)
-    assert line.startswith("Rensat (före 2024-01-01): task notes 3, task answers 1, cycle notes 1")
+    purge = ("gdpr", "purge", "--before", "2024-01-01")
+    english = tsk.text("--lang", "en", *purge, "--dry-run", as_=KANSLICHEF)
+    assert english.startswith(
+        "Would purge (before 2024-01-01): task notes 3, task answers 1, cycle notes 1"
+    )
+    assert english.rstrip().endswith("; nothing changed.")
+    line = tsk.text(*purge, as_=KANSLICHEF)
+    assert line.startswith(
+        "Rensat (före 2024-01-01): anteckningar på uppgifter 3, svar på uppgifter 1,"
+        " anteckningar på cykler 1"
+    )

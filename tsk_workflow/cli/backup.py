@@ -11,14 +11,16 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option
+from tsk_workflow.i18n import N_, _, ngettext
 
 
-@click.command()
+@click.command(
+    help=N_("Copy the SQLite database to TARGET with SQLite's online backup (PostgreSQL: pg_dump).")
+)
 @click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
 @json_option
 @click.pass_context
 def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
-    """Copy the SQLite database to TARGET with SQLite's online backup (PostgreSQL: pg_dump)."""
     import sqlite3
     from contextlib import closing
 
@@ -27,7 +29,7 @@ def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
 
     store = runtime.open_store(ctx)
     if store.dialect != "sqlite":
-        raise TskError("on PostgreSQL use pg_dump (see docs/administrator.md)")
+        raise TskError(_("on PostgreSQL use pg_dump (see docs/administrator.md)"))
     source_path = store.engine.url.database or ""
     _create_private(target, PRIVATE_FILE)
     try:
@@ -38,12 +40,17 @@ def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
             source.backup(copy)
     except sqlite3.Error as exc:
         target.unlink(missing_ok=True)
-        raise TskError(f"cannot copy {source_path} to {target}: {exc}") from None
+        raise TskError(
+            _("cannot copy {source} to {target}: {error}").format(
+                source=source_path, target=target, error=exc
+            )
+        ) from None
     size = target.stat().st_size
     if as_json:
         emit_json({"source": source_path, "target": str(target), "bytes": size})
     else:
-        click.echo(f"{source_path} -> {target} ({size} byte)")
+        copied = ngettext("{n} byte", "{n} bytes", size).format(n=size)
+        click.echo(f"{source_path} -> {target} ({copied})")
 
 
 def _create_private(target: Path, mode: int) -> None:
@@ -55,6 +62,8 @@ def _create_private(target: Path, mode: int) -> None:
     try:
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
     except FileExistsError:
-        raise TskError(f"{target} already exists") from None
+        raise TskError(_("{target} already exists").format(target=target)) from None
     except OSError as exc:
-        raise TskError(f"cannot create {target}: {exc.strerror}") from None
+        raise TskError(
+            _("cannot create {target}: {error}").format(target=target, error=exc.strerror)
+        ) from None

@@ -10,26 +10,28 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
 
 if TYPE_CHECKING:
     from tsk_workflow.organisation.model import Organisation
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Make the Ed25519 key pair that signs the checkpoints; never overwrites a key.\n\n"
+        "Keep the private key where the database's users cannot read it and point TSK_AUDIT_KEY"
+        " at it; give the public key (PATH.pub) to the auditors."
+    )
+)
 @click.option(
     "--out",
     "path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The private key's file (PATH.pub gets the public key)",
+    help=N_("The private key's file (PATH.pub gets the public key)"),
 )
 @json_option
 def keygen(path: Path, as_json: bool) -> None:
-    """Make the Ed25519 key pair that signs the checkpoints; never overwrites a key.
-
-    Keep the private key where the database's users cannot read it and point TSK_AUDIT_KEY
-    at it; give the public key (PATH.pub) to the auditors.
-    """
     from tsk_workflow.checkpoints import generate_key
 
     made = generate_key(path)
@@ -42,15 +44,22 @@ def keygen(path: Path, as_json: bool) -> None:
             }
         )
         return
-    click.echo(f"Nyckel {made.key_id}: privat {made.private} (0600), publik {made.public}")
+    click.echo(
+        _("Key {key}: private {private} (0600), public {public}").format(
+            key=made.key_id, private=made.private, public=made.public
+        )
+    )
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Sign the audit chain's head now and append it to TSK_CHECKPOINT_DIR/checkpoints.jsonl"
+        " (and mail it to TSK_CHECKPOINT_MAILTO when set). The key is TSK_AUDIT_KEY's file."
+    )
+)
 @json_option
 @click.pass_context
 def checkpoint(ctx: click.Context, as_json: bool) -> None:
-    """Sign the audit chain's head now and append it to TSK_CHECKPOINT_DIR/checkpoints.jsonl
-    (and mail it to TSK_CHECKPOINT_MAILTO when set). The key is TSK_AUDIT_KEY's file."""
     import os
 
     from tsk_workflow.checkpoints import load_private_key, publish, publishing_from_env
@@ -67,9 +76,12 @@ def checkpoint(ctx: click.Context, as_json: bool) -> None:
         emit_json(published.to_dict())
         return
     made = published.checkpoint
-    mailed = f"; skickad till {publishing.mailto}" if published.mailed else ""
+    mailed = _("; sent to {address}").format(address=publishing.mailto) if published.mailed else ""
     click.echo(
-        f"Kontrollpunkt {made.seq} signerad (nyckel {made.key_id[:8]}…): {published.file}{mailed}"
+        _("Checkpoint {seq} signed (key {key}…): {file}").format(
+            seq=made.seq, key=made.key_id[:8], file=published.file
+        )
+        + mailed
     )
 
 

@@ -8,11 +8,12 @@ import click
 
 from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
+from tsk_workflow.i18n import N_, _
 
 
-@click.group(cls=TskGroup)
+@click.group(cls=TskGroup, help=N_("Decisions routed to KLG or KS."))
 def decision() -> None:
-    """Decisions routed to KLG or KS."""
+    pass
 
 
 def _attrs(values: tuple[str, ...]) -> dict[str, str]:
@@ -20,17 +21,23 @@ def _attrs(values: tuple[str, ...]) -> dict[str, str]:
     for value in values:
         key, sep, rest = value.partition("=")
         if not sep or not key.strip():
-            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="--attr")
+            raise click.BadParameter(
+                _("{value} is not KEY=VALUE").format(value=repr(value)), param_hint="--attr"
+            )
         attrs[key.strip()] = rest.strip()
     return attrs
 
 
-@decision.command()
+@decision.command(help=N_("Propose a decision from a cycle; prints where it is routed and why."))
 @click.argument("cycle_ref")
-@click.option("--title", required=True)
-@click.option("--cost", type=float, help="Cost in SEK")
+@click.option("--title", required=True, help=N_("What is to be decided"))
+@click.option("--cost", type=float, help=N_("Cost in SEK"))
 @click.option(
-    "--attr", "attrs", multiple=True, metavar="KEY=VALUE", help="e.g. policy=ja, forvaltningar=3"
+    "--attr",
+    "attrs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help=N_("An attribute the routing rules read, e.g. policy=ja, forvaltningar=3 (repeatable)"),
 )
 @json_option
 @click.pass_context
@@ -42,7 +49,6 @@ def propose(
     attrs: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Propose a decision from a cycle; prints where it is routed and why."""
     from tsk_workflow.engine.decisions import Decisions
 
     made, found = Decisions(runtime.engine(ctx)).propose(
@@ -52,21 +58,46 @@ def propose(
     if as_json:
         emit_json(row)
         return
-    click.echo(f"Beslut {made.id}: {made.title}")
-    click.echo(f"  till {made.routed_to.upper()} enligt regeln '{found.rule}': {made.reason}")
+    body = made.routed_to.upper()
+    click.echo(_("Decision {id}: {title}").format(id=made.id, title=made.title))
+    click.echo(
+        "  "
+        + _("to {body} by the rule '{rule}': {reason}").format(
+            body=body, rule=found.rule, reason=made.reason
+        )
+    )
     if made.agenda_date:
-        click.echo(f"  på dagordningen för {made.routed_to.upper()} {made.agenda_date.isoformat()}")
+        click.echo(
+            "  "
+            + _("on the agenda of {body} {date}").format(
+                body=body, date=made.agenda_date.isoformat()
+            )
+        )
 
 
-@decision.command()
+@decision.command(help=N_("Record what the body decided."))
 @click.argument("decision_id", type=int)
-@click.option("--body", type=click.Choice(["klg", "ks"]), required=True)
 @click.option(
-    "--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Meeting date"
+    "--body", type=click.Choice(["klg", "ks"]), required=True, help=N_("The body that decided")
 )
-@click.option("--paragraph", required=True, help="e.g. '§ 160'")
-@click.option("--outcome", type=click.Choice(["approved", "rejected", "postponed"]), required=True)
-@click.option("--override-reason", help="Why it was decided by another body than it was routed to")
+@click.option(
+    "--date",
+    "date_",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    required=True,
+    metavar="DATE",
+    help=N_("Meeting date, YYYY-MM-DD"),
+)
+@click.option("--paragraph", required=True, help=N_("The paragraph of the minutes, e.g. '§ 160'"))
+@click.option(
+    "--outcome",
+    type=click.Choice(["approved", "rejected", "postponed"]),
+    required=True,
+    help=N_("What was decided"),
+)
+@click.option(
+    "--override-reason", help=N_("Why it was decided by another body than it was routed to")
+)
 @json_option
 @click.pass_context
 def record(
@@ -79,7 +110,6 @@ def record(
     override_reason: str | None,
     as_json: bool,
 ) -> None:
-    """Record what the body decided."""
     from tsk_workflow.engine.decisions import Decisions
 
     made = Decisions(runtime.engine(ctx)).record(
@@ -92,11 +122,13 @@ def record(
         click.echo(views.decision_line(row))
 
 
-@decision.command("list")
+@decision.command(
+    "list",
+    help=N_("Who proposed, where it was routed, what was decided, when, with which paragraph."),
+)
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """Who proposed, where it was routed, what was decided, when, with which paragraph."""
     from tsk_workflow.engine.decisions import Decisions
 
     engine = runtime.engine(ctx)
@@ -108,4 +140,4 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     for row in rows:
         click.echo(views.decision_line(row))
     if not rows:
-        click.echo("Inga beslut.")
+        click.echo(_("No decisions."))

@@ -8,36 +8,53 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
+from tsk_workflow.i18n import N_, _
 
 DAY = click.DateTime(formats=["%Y-%m-%d"])
 
+PURGED = {
+    "task_notes": N_("task notes"),
+    "task_answers": N_("task answers"),
+    "cycle_notes": N_("cycle notes"),
+    "mail_notes": N_("mail notes"),
+    "audit_payloads": N_("audit payloads"),
+}
+"""What a purge counts, as people read it (``--json`` keeps the keys)."""
 
-@click.group(cls=TskGroup)
+
+@click.group(
+    cls=TskGroup,
+    help=N_("Personal data: purge free text older than the retention time (privacy.retention)."),
+)
 def gdpr() -> None:
-    """Personal data: purge free text older than the retention time (privacy.retention)."""
+    pass
 
 
-@gdpr.command()
+@gdpr.command(
+    help=N_(
+        "Remove task notes, text answers, closing notes and the audit payloads holding them."
+        "\n\nThe audit chain still verifies (it is built over payload digests); the purge itself"
+        " is recorded as an audit event with the counts. The kanslichef (or a deputy) may purge."
+    )
+)
 @click.option(
     "--before",
     "before",
     type=DAY,
     required=True,
     metavar="DATE",
-    help="Purge what is older than this day (Stockholm time); at most now minus the retention",
+    help=N_(
+        "Purge what is older than this day, YYYY-MM-DD (Stockholm time); at most now minus the"
+        " retention"
+    ),
 )
-@click.option("--force", is_flag=True, help="Allow a --before within the retention time")
-@click.option("--dry-run", is_flag=True, help="Only count what would be purged")
+@click.option("--force", is_flag=True, help=N_("Allow a --before within the retention time"))
+@click.option("--dry-run", is_flag=True, help=N_("Only count what would be purged"))
 @json_option
 @click.pass_context
 def purge(
     ctx: click.Context, before: dt.datetime, force: bool, dry_run: bool, as_json: bool
 ) -> None:
-    """Remove task notes, text answers, closing notes and the audit payloads holding them.
-
-    The audit chain still verifies (it is built over payload digests); the purge itself is
-    recorded as an audit event with the counts. The kanslichef (or a deputy) may purge.
-    """
     from tsk_workflow import gdpr as personal_data
 
     engine = runtime.engine(ctx)
@@ -48,9 +65,17 @@ def purge(
         emit_json(result.as_dict())
         return
     counts = result.counts()
-    what = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in counts.items())
+    what = ", ".join(
+        f"{_(PURGED[key]) if key in PURGED else key} {value}" for key, value in counts.items()
+    )
     day = before.date().isoformat()
     if dry_run:
-        click.echo(f"Skulle rensa (före {day}): {what}; inget ändrat.")
+        click.echo(
+            _("Would purge (before {day}): {what}; nothing changed.").format(day=day, what=what)
+        )
     else:
-        click.echo(f"Rensat (före {day}): {what}; audit-händelse {result.event}.")
+        click.echo(
+            _("Purged (before {day}): {what}; audit event {event}.").format(
+                day=day, what=what, event=result.event
+            )
+        )

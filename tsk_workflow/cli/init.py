@@ -6,30 +6,35 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Create or upgrade the database (Alembic migrations) and load the organisation (--org)."
+        "\n\nThe first init of a municipality stores its organisation as version 1; the same"
+        " file again changes nothing. A new version is loaded by one of its admins with"
+        " 'tsk org load FILE'. Every process definition not yet in the database is stored (by"
+        " version: a changed definition with an unchanged version is refused, with file and"
+        " line)."
+    )
+)
 @click.option(
     "--virtual-time",
     is_flag=True,
-    help="A database for the demo or tests: it takes TSK_NOW and --now (only while it is new)",
+    help=N_("A database for the demo or tests: it takes TSK_NOW and --now (only while it is new)"),
 )
 @click.option(
     "--app-role",
     metavar="ROLE",
-    help="PostgreSQL: grant ROLE what the service needs (run as the owner role; see"
-    " docs/administrator.md)",
+    help=N_(
+        "PostgreSQL: grant ROLE what the service needs (run as the owner role; see"
+        " docs/administrator.md)"
+    ),
 )
 @json_option
 @click.pass_context
 def init(ctx: click.Context, virtual_time: bool, app_role: str | None, as_json: bool) -> None:
-    """Create or upgrade the database (Alembic migrations) and load the organisation (--org).
-
-    The first init of a municipality stores its organisation as version 1; the same file again
-    changes nothing. A new version is loaded by one of its admins with 'tsk org load FILE'.
-    Every process definition not yet in the database is stored (by version: a changed
-    definition with an unchanged version is refused, with file and line).
-    """
     from tsk_workflow.store import installation, migrate
 
     store = runtime.open_store(ctx, create=True)
@@ -49,14 +54,24 @@ def init(ctx: click.Context, virtual_time: bool, app_role: str | None, as_json: 
     if as_json:
         emit_json(result)
         return
-    click.echo(f"Databasen är uppdaterad ({result['revision']}): {result['database']}")
+    click.echo(
+        _("The database is up to date ({revision}): {database}").format(
+            revision=result["revision"], database=result["database"]
+        )
+    )
     if result["virtual_time"]:
-        click.echo("Den går på virtuell tid (TSK_NOW och --now gäller).")
+        click.echo(_("It runs on virtual time (TSK_NOW and --now apply)."))
     if stored:
-        click.echo(f"Processdefinitioner sparade i databasen: {', '.join(stored)}.")
+        click.echo(
+            _("Process definitions stored in the database: {keys}.").format(keys=", ".join(stored))
+        )
     if "municipality" in result:
-        state = "inläst" if result["changed"] else "oförändrad"
-        click.echo(f"Organisationen {result['name']} är {state} (version {result['version']}).")
+        message = (
+            _("The organisation {name} is loaded (version {version}).")
+            if result["changed"]
+            else _("The organisation {name} is unchanged (version {version}).")
+        )
+        click.echo(message.format(name=result["name"], version=result["version"]))
 
 
 def _store_definitions(store: object) -> list[str]:

@@ -6,31 +6,42 @@ from pathlib import Path
 
 import click
 
+from tsk_workflow import i18n
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "The lägesbild of CYCLE (ID or reference such as est-2027-03): counts by category and by"
+        " town against the months before, a chart of twelve months, the reporters' descriptions"
+        " and suggestions by category, and who reported (per department; names only if the"
+        " organisation allows it)."
+    )
+)
 @click.argument("cycle_ref", metavar="CYCLE")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["md", "html"]),
-    help="Markdown or HTML (default: html for an --out file ending in .html, else md)",
+    help=N_("Markdown or HTML (default: html for an --out file ending in .html, else md)"),
 )
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Write the lägesbild to FILE instead of printing it",
+    help=N_("Write the lägesbild to FILE instead of printing it"),
 )
 @click.option(
     "--stats",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="CSV",
-    help="Crime statistics: columns month (YYYY-MM), area, category, count",
+    help=N_("Crime statistics: columns month (YYYY-MM), area, category, count"),
 )
-@click.option("--lang", type=click.Choice(["sv", "en"]), help="Language (default: global --lang)")
+@click.option(
+    "--lang", type=click.Choice(["sv", "en"]), help=N_("Language (default: the global --lang)")
+)
 @json_option
 @click.pass_context
 def lagesbild(
@@ -42,16 +53,25 @@ def lagesbild(
     lang: str | None,
     as_json: bool,
 ) -> None:
-    """The lägesbild of CYCLE (ID or reference such as est-2027-03): counts by category and by
-    town against the months before, a chart of twelve months, the reporters' descriptions and
-    suggestions by category, and who reported (per department; names only if the organisation
-    allows it)."""
+    lang = lang or settings(ctx).lang
+    with i18n.speaking(lang):
+        _lagesbild(ctx, cycle_ref, fmt, out, stats, lang, as_json)
+
+
+def _lagesbild(
+    ctx: click.Context,
+    cycle_ref: str,
+    fmt: str | None,
+    out: Path | None,
+    stats: Path | None,
+    lang: str,
+    as_json: bool,
+) -> None:
     from tsk_workflow.errors import Refused
     from tsk_workflow.lagesbild.produce import file_name, has_reports, lagesbild_of
     from tsk_workflow.lagesbild.render import render
     from tsk_workflow.lagesbild.stats import StatsError, read_stats
 
-    lang = lang or settings(ctx).lang
     fmt = fmt or ("html" if out is not None and out.suffix.lower() in {".html", ".htm"} else "md")
     rows = None
     if stats is not None:
@@ -62,15 +82,21 @@ def lagesbild(
                 click.echo(f"tsk: {problem}", err=True)
             ctx.exit(1)
     if out is not None and not out.parent.is_dir():
-        raise Refused(f"cannot write '{out}': the folder '{out.parent}' does not exist")
+        raise Refused(
+            _("cannot write '{file}': the folder '{folder}' does not exist").format(
+                file=out, folder=out.parent
+            )
+        )
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         cycle = engine.find_cycle(session, cycle_ref)
         definition = engine.definition_for(session, cycle.process, cycle.process_digest)
         if not has_reports(definition):
             raise Refused(
-                f"{cycle.ref}: the process '{cycle.process}' has no reporter form "
-                "(a task form with a question that is the lägesbild's category)"
+                _(
+                    "{cycle}: the process '{process}' has no reporter form"
+                    " (a task form with a question that is the lägesbild's category)"
+                ).format(cycle=cycle.ref, process=cycle.process)
             )
         figures = lagesbild_of(
             session,
@@ -93,10 +119,10 @@ def lagesbild(
         )
     elif out is not None:
         size = len(text.encode("utf-8"))
-        sv = lang == "sv"
         click.echo(
-            f"{'Lägesbilden för' if sv else 'The situation report of'} {figures.cycle_ref} "
-            f"{'är skriven till' if sv else 'is written to'} {out} ({fmt}, {size} B)"
+            _("The situation report of {cycle} is written to {file} ({format}, {size} B)").format(
+                cycle=figures.cycle_ref, file=out, format=fmt, size=size
+            )
         )
     else:
         click.echo(text, nl=False)

@@ -8,6 +8,7 @@ import click
 
 from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
 
 if TYPE_CHECKING:
     from tsk_workflow.catalog import Catalog
@@ -16,16 +17,18 @@ if TYPE_CHECKING:
     from tsk_workflow.store.database import Store
 
 
-@click.group(cls=TskGroup)
+@click.group(
+    cls=TskGroup,
+    help=N_("The organisation: people, roles, groups, towns; its versions loaded, and a new one."),
+)
 def org() -> None:
-    """The organisation: people, roles, groups, towns; its versions loaded, and a new one."""
+    pass
 
 
-@org.command()
+@org.command(help=N_("People, roles, groups, towns and areas of the organisation (--org)."))
 @json_option
 @click.pass_context
 def show(ctx: click.Context, as_json: bool) -> None:
-    """People, roles, groups, towns and areas of the organisation (--org)."""
     from tsk_workflow.catalog import load_organisation
 
     organisation = load_organisation(settings(ctx).require_org())
@@ -35,12 +38,13 @@ def show(ctx: click.Context, as_json: bool) -> None:
         click.echo(views.organisation_text(organisation))
 
 
-@org.command()
+@org.command(
+    help=N_("Load FILE as the new version of the organisation in force (its admins only, --as).")
+)
 @click.argument("file", metavar="FILE")
 @json_option
 @click.pass_context
 def load(ctx: click.Context, file: str, as_json: bool) -> None:
-    """Load FILE as the new version of the organisation in force (its admins only, --as)."""
     from tsk_workflow.catalog import load_catalog, organisation_from_text
     from tsk_workflow.engine import setup
 
@@ -55,9 +59,17 @@ def load(ctx: click.Context, file: str, as_json: bool) -> None:
         emit_json(loaded.to_dict())
         return
     if not loaded.changed:
-        click.echo(f"Organisationen {loaded.name} är oförändrad (version {loaded.version}).")
+        click.echo(
+            _("The organisation {name} is unchanged (version {version}).").format(
+                name=loaded.name, version=loaded.version
+            )
+        )
         return
-    click.echo(f"Organisationen {loaded.name} är inläst som version {loaded.version}:")
+    click.echo(
+        _("The organisation {name} is loaded as version {version}:").format(
+            name=loaded.name, version=loaded.version
+        )
+    )
     for change in loaded.changes:
         click.echo(f"  {change[settings(ctx).lang]}")
 
@@ -74,11 +86,12 @@ def _current(ctx: click.Context, store: Store, catalog: Catalog, file: str) -> O
     return runtime.organisation_in_force(store, catalog, name)
 
 
-@org.command()
+@org.command(
+    help=N_("Every version of the organisation loaded into the database: who, when, what changed.")
+)
 @json_option
 @click.pass_context
 def history(ctx: click.Context, as_json: bool) -> None:
-    """Every version of the organisation loaded into the database: who, when, what changed."""
     from tsk_workflow.calendar import STOCKHOLM
     from tsk_workflow.engine import setup
 
@@ -91,8 +104,9 @@ def history(ctx: click.Context, as_json: bool) -> None:
         return
     for version, payload in rows:
         when = version.loaded_at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+        number = _("version {version}").format(version=version.version)
         click.echo(
-            f"version {version.version}  {when}  {version.loaded_by} ({version.os_user})"
+            f"{number}  {when}  {version.loaded_by} ({version.os_user})"
             f"  {version.source}  sha256 {version.digest[:16]}"
         )
         for change in _changes(payload):
@@ -127,13 +141,17 @@ def _history_json(version: StoredVersion, payload: object) -> dict[str, object]:
     }
 
 
-@org.command()
+@org.command(
+    help=N_("Print the organisation file in force (or --version N) as it was loaded, to edit it.")
+)
 @click.option(
-    "--version", "number", type=click.IntRange(min=1), help="This version (default: in force)"
+    "--version",
+    "number",
+    type=click.IntRange(min=1),
+    help=N_("This version (default: the one in force)"),
 )
 @click.pass_context
 def export(ctx: click.Context, number: int | None) -> None:
-    """Print the organisation file in force (or --version N) as it was loaded, to edit it."""
     from tsk_workflow.engine import setup
     from tsk_workflow.errors import NotFound
 
@@ -142,5 +160,9 @@ def export(ctx: click.Context, number: int | None) -> None:
     rows = [version for version, _payload in setup.history(store, key)]
     chosen = rows[-1] if number is None else next((v for v in rows if v.version == number), None)
     if chosen is None:
-        raise NotFound(f"{key} has no version {number} (versions 1 to {len(rows)})")
+        raise NotFound(
+            _("{key} has no version {number} (versions 1 to {last})").format(
+                key=key, number=number, last=len(rows)
+            )
+        )
     click.echo(chosen.content, nl=False)

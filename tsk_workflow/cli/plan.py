@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 import click
 
+from tsk_workflow import i18n
 from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from tsk_workflow.calendar import WorkCalendar
@@ -19,35 +21,41 @@ if TYPE_CHECKING:
 KIND_CHOICES = ("cycle_open", "meeting", "due", "reminder", "report")
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Every cycle opening, meeting, deadline, reminder and report of YEAR, with the roles each"
+        " concerns (--org). Openings follow the schedules; the rest follows each cycle's steps as"
+        " if every task were done on time."
+    )
+)
 @click.argument("year", type=click.IntRange(1970, 2200))
 @click.option(
     "--role",
     "roles",
     multiple=True,
     metavar="ROLE",
-    help="Only what concerns this role (repeatable)",
+    help=N_("Only what concerns this role (repeatable)"),
 )
 @click.option(
     "--kind",
     "kinds",
     multiple=True,
     type=click.Choice(KIND_CHOICES),
-    help="Only items of this kind (repeatable)",
+    help=N_("Only items of this kind (repeatable)"),
 )
 @click.option(
     "--ics",
     "ics_path",
     type=click.Path(dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="Also write the items as an iCalendar file (Outlook, Google Calendar)",
+    help=N_("Also write the items as an iCalendar file (Outlook, Google Calendar)"),
 )
 @click.option(
     "--lang",
     "lang",
     type=click.Choice(["sv", "en"]),
     default=None,
-    help="Language of the titles (default: the global --lang, Swedish)",
+    help=N_("Language of the titles (default: the global --lang, Swedish)"),
 )
 @json_option
 @click.pass_context
@@ -60,9 +68,20 @@ def plan(
     lang: str | None,
     as_json: bool,
 ) -> None:
-    """Every cycle opening, meeting, deadline, reminder and report of YEAR, with the roles each
-    concerns (--org). Openings follow the schedules; the rest follows each cycle's steps as if
-    every task were done on time."""
+    lang = lang or settings(ctx).lang
+    with i18n.speaking(lang):
+        _plan(ctx, year, roles, kinds, ics_path, lang, as_json)
+
+
+def _plan(
+    ctx: click.Context,
+    year: int,
+    roles: tuple[str, ...],
+    kinds: tuple[str, ...],
+    ics_path: Path | None,
+    lang: str,
+    as_json: bool,
+) -> None:
     import datetime as dt
 
     from tsk_workflow.catalog import load_catalog, load_organisation
@@ -70,7 +89,6 @@ def plan(
     from tsk_workflow.engine import timing
     from tsk_workflow.errors import Refused
 
-    lang = lang or settings(ctx).lang
     catalog = load_catalog()
     org = load_organisation(settings(ctx).require_org(), catalog)
     cal = timing.work_calendar(org)
@@ -82,7 +100,9 @@ def plan(
         unknown = [role for role in roles if role not in known]
         if unknown:
             raise Refused(
-                f"unknown role '{unknown[0]}' in {org.name}; roles: {', '.join(sorted(known))}"
+                _("unknown role '{role}' in {organisation}; roles: {roles}").format(
+                    role=unknown[0], organisation=org.name, roles=", ".join(sorted(known))
+                )
             )
         items = planning.with_roles(items, roles)
     if kinds:
@@ -92,7 +112,9 @@ def plan(
         try:
             ics_path.write_bytes(planning.to_ics(items, org, year, lang, stamp, cal))
         except OSError as exc:
-            raise Refused(f"cannot write {ics_path}: {exc.strerror or exc}") from None
+            raise Refused(
+                _("cannot write {file}: {error}").format(file=ics_path, error=exc.strerror or exc)
+            ) from None
     if as_json:
         emit_json(planning.to_json(items, lang, cal))
         return
@@ -110,16 +132,18 @@ def _print(
     from tsk_workflow.calendar import MONTHS_EN, MONTHS_SV
     from tsk_workflow.engine.plan import format_line
 
-    en = lang == "en"
-    header = f"{name} – {'plan for' if en else 'årsplan'} {year}"
-    click.echo(f"{header} ({len(items)} {'items' if en else 'händelser'})")
+    header = _("{name} – plan for {year}").format(name=name, year=year)
+    count = ngettext("{n} item", "{n} items", len(items)).format(n=len(items))
+    click.echo(f"{header} ({count})")
+    months = MONTHS_EN if lang == "en" else MONTHS_SV  # the calendar's names (data, not UI text)
     month = 0
     for item in items:
         if item.date.month != month:
             month = item.date.month
-            months = MONTHS_EN if en else MONTHS_SV
             click.echo(f"\n{months[month - 1].capitalize()}")
         click.echo("  " + format_line(item, lang, cal))
     if ics_path is not None:
-        what = "Wrote" if en else "Skrev"
-        click.echo(f"\n{what} {len(items)} {'events to' if en else 'händelser till'} {ics_path}")
+        wrote = ngettext(
+            "Wrote {n} event to {file}", "Wrote {n} events to {file}", len(items)
+        ).format(n=len(items), file=ics_path)
+        click.echo(f"\n{wrote}")

@@ -6,34 +6,44 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import json_option
+from tsk_workflow.i18n import N_
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "Run the scheduler until stopped (SIGTERM or Ctrl-C): the pass of tsk tick every"
+        " --interval seconds, and once at start. The day's digests and signed checkpoint come"
+        " with the first pass after the organisation's mail.digest_time and"
+        " audit.checkpoint_time. Logs one line per pass on stderr (--json: JSON lines).\n\n"
+        'A stop lets the pass in progress finish, logs "stopped" and exits 0.'
+    )
+)
 @click.option(
     "--interval",
     type=click.FloatRange(min=0.1),
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="Seconds between scheduler passes",
+    help=N_("Seconds between scheduler passes"),
 )
 @click.option(
     "--send/--no-send",
     default=None,
-    help="Send the queued mail after each pass (default: when TSK_SMTP_HOST is set)",
+    help=N_("Send the queued mail after each pass (default: when TSK_SMTP_HOST is set)"),
 )
 @click.option(
     "--batch",
     type=click.IntRange(1, 10_000),
     default=500,  # ticker.BATCH, not imported here (start-up); a test keeps them equal
     show_default=True,
-    help="Timers claimed and fired per transaction",
+    help=N_("Timers claimed and fired per transaction"),
 )
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
     show_default=True,
+    help=N_("The least important log lines shown"),
 )
 @json_option
 @click.pass_context
@@ -45,13 +55,6 @@ def run(
     log_level: str,
     as_json: bool,
 ) -> None:
-    """Run the scheduler until stopped (SIGTERM or Ctrl-C): the pass of tsk tick every
-    --interval seconds, and once at start. The day's digests and signed checkpoint come with the
-    first pass after the organisation's mail.digest_time and audit.checkpoint_time. Logs one
-    line per pass on stderr (--json: JSON lines).
-
-    A stop lets the pass in progress finish, logs "stopped" and exits 0.
-    """
     import os
 
     from tsk_workflow.schedpass import sends

@@ -9,36 +9,38 @@ import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import emit_json, json_option
+from tsk_workflow.i18n import N_, _
 
 if TYPE_CHECKING:
     from tsk_workflow.schedpass import PassResult
 
 
-@click.command()
+@click.command(
+    help=N_(
+        "One pass: fire due timers (open cycles, remind, escalate), make the day's digests and"
+        " the day's signed checkpoint once their times have passed, send the mail. Idempotent."
+        "\n\nFor cron or a systemd timer; several may run at once against one PostgreSQL"
+        " database and each timer still fires once."
+    )
+)
 @runtime.now_option
 @click.option(
     "--send/--no-send",
     default=None,
-    help="Also send the queued mail (default: when TSK_SMTP_HOST is set)",
+    help=N_("Also send the queued mail (default: when TSK_SMTP_HOST is set)"),
 )
 @click.option(
     "--batch",
     type=click.IntRange(1, 10_000),
     default=500,  # ticker.BATCH, not imported here (start-up); a test keeps them equal
     show_default=True,
-    help="Timers claimed and fired per transaction",
+    help=N_("Timers claimed and fired per transaction"),
 )
 @json_option
 @click.pass_context
 def tick(
     ctx: click.Context, now: dt.datetime | None, send: bool | None, batch: int, as_json: bool
 ) -> None:
-    """One pass: fire due timers (open cycles, remind, escalate), make the day's digests and
-    the day's signed checkpoint once their times have passed, send the mail. Idempotent.
-
-    For cron or a systemd timer; several may run at once against one PostgreSQL database and
-    each timer still fires once.
-    """
     import os
 
     from tsk_workflow.errors import TskError
@@ -57,22 +59,28 @@ def tick(
 
 def _echo(result: PassResult) -> None:
     timers = result.timers
-    parts = ", ".join(f"{kind} {count}" for kind, count in sorted(timers.fired.items())) or "inget"
+    parts = ", ".join(f"{kind} {count}" for kind, count in sorted(timers.fired.items()))
     click.echo(
-        f"{result.now.isoformat()}: {timers.total} timers ({parts}); {timers.skipped} utan verkan;"
-        f" {timers.failed} misslyckade"
+        _("{now}: {total} timers ({parts}); {skipped} without effect; {failed} failed").format(
+            now=result.now.isoformat(),
+            total=timers.total,
+            parts=parts or _("nothing"),
+            skipped=timers.skipped,
+            failed=timers.failed,
+        )
     )
     if timers.opened:
-        click.echo(f"öppnade: {', '.join(timers.opened)}")
+        click.echo(_("opened: {cycles}").format(cycles=", ".join(timers.opened)))
     if result.digests:
-        click.echo(f"dagliga sammandrag: {result.digests}")
+        click.echo(_("daily digests: {count}").format(count=result.digests))
     checkpoint = result.checkpoint
     if checkpoint is not None and "skipped" in checkpoint:
-        click.echo(f"kontrollpunkt: ingen ({checkpoint['skipped']})")
+        click.echo(_("checkpoint: none ({reason})").format(reason=checkpoint["skipped"]))
     elif checkpoint is not None and "seq" in checkpoint:
         click.echo(
-            f"kontrollpunkt: {checkpoint['seq']} signerad (nyckel {str(checkpoint['key_id'])[:8]}…):"
-            f" {checkpoint['file']}"
+            _("checkpoint: {seq} signed (key {key}…): {file}").format(
+                seq=checkpoint["seq"], key=str(checkpoint["key_id"])[:8], file=checkpoint["file"]
+            )
         )
     if result.mail is not None:
-        click.echo(f"mejl: {result.mail}")
+        click.echo(_("mail: {counts}").format(counts=result.mail))

@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tsk_workflow import i18n
+from tsk_workflow.i18n import N_, _, ngettext
+
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
     from tsk_workflow.definitions.model import ProcessDefinition, Step
     from tsk_workflow.definitions.reader import Problem
     from tsk_workflow.engine.versions import Upgrade
     from tsk_workflow.organisation.model import Organisation
+
+
+STATUSES = {
+    "open": N_("open"),
+    "done": N_("done"),
+    "cancelled": N_("cancelled"),
+    "closed": N_("closed"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "postponed": N_("postponed"),
+    "proposed": N_("proposed"),
+    "pending": N_("pending"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "held": N_("held"),
+}
+"""The statuses of tasks, cycles, decisions and mail as people read them (``--json`` keeps the
+keys)."""
+
+
+def status_label(status: object) -> str:
+    """``status`` in the language spoken (an unknown one as it is)."""
+    text = STATUSES.get(str(status))
+    return _(text) if text is not None else str(status)
 
 
 def process_row(definition: ProcessDefinition, lang: str) -> dict[str, Any]:
@@ -30,37 +57,51 @@ def problem_row(problem: Problem) -> dict[str, Any]:
 
 def process_text(definition: ProcessDefinition, lang: str) -> str:
     schedule = definition.schedule.model_dump(exclude_defaults=False)
-    lines = [
-        f"{definition.key} v{definition.version}: {definition.title.get(lang)}",
-        f"  chair:    {definition.chair}",
-        f"  roles:    {', '.join(definition.roles)}",
-        f"  subject:  {definition.subject}",
-        f"  schedule: {', '.join(f'{k}={v}' for k, v in schedule.items() if v is not None)}",
-        "  steps:",
+    labels = [_("chair"), _("roles"), _("subject"), _("schedule")]
+    width = max(len(label) for label in labels) + 2
+    values = [
+        definition.chair,
+        ", ".join(definition.roles),
+        definition.subject,
+        ", ".join(f"{k}={v}" for k, v in schedule.items() if v is not None),
     ]
+    lines = [f"{definition.key} v{definition.version}: {definition.title.get(lang)}"]
+    lines += [
+        f"  {label + ':':<{width}}{value}" for label, value in zip(labels, values, strict=True)
+    ]
+    lines.append("  {steps}:".format(steps=_("steps")))
     for step in definition.steps:
         lines += _step_lines(step, definition, lang)
     return "\n".join(lines)
 
 
 def _step_lines(step: Step, definition: ProcessDefinition, lang: str) -> list[str]:
-    final = " (final)" if step.key in definition.final else ""
+    final = " ({final})".format(final=_("final")) if step.key in definition.final else ""
     lines = [f"    {step.key}{final}: {step.title.get(lang)}"]
+    produces, meeting_label = _("produces") + ":", _("meeting") + ":"
+    width = max(len(produces), len(meeting_label)) + 1
     if step.produces:
-        lines.append(f"      produces: {', '.join(step.produces)}")
+        lines.append(f"      {produces:<{width}}{', '.join(step.produces)}")
     if step.meeting is not None:
+        meeting = step.meeting
         lines.append(
-            f"      meeting:  {step.meeting.title.get(lang)} {step.meeting.start}, {step.meeting.length}"
+            f"      {meeting_label:<{width}}"
+            f"{meeting.title.get(lang)} {meeting.start}, {meeting.length}"
         )
+    task_label, due_label = _("task"), _("due")
     for task in step.tasks:
-        due = f", due {task.due}" if task.due else ""
-        lines.append(f"      task {task.key} [{task.role}{due}]: {task.title.get(lang)}")
+        due = f", {due_label} {task.due}" if task.due else ""
+        lines.append(f"      {task_label} {task.key} [{task.role}{due}]: {task.title.get(lang)}")
     for transition in definition.transitions:
         if step.key in transition.source:
-            auto = " (auto)" if transition.auto else ""
-            lines.append(
-                f"      -> {transition.dest} by '{transition.trigger}'{auto} [{', '.join(transition.by)}]"
+            auto = " ({auto})".format(auto=_("auto")) if transition.auto else ""
+            moves = _("-> {dest} by '{trigger}'{auto} [{roles}]").format(
+                dest=transition.dest,
+                trigger=transition.trigger,
+                auto=auto,
+                roles=", ".join(transition.by),
             )
+            lines.append(f"      {moves}")
     return lines
 
 
@@ -97,25 +138,30 @@ def organisation_json(org: Organisation) -> dict[str, Any]:
 
 
 def organisation_text(org: Organisation) -> str:
-    lines = [f"{org.name} ({org.municipality})", "", "Personer:"]
+    lines = [f"{org.name} ({org.municipality})", "", _("People:")]
     for person in org.people:
         roles = ", ".join(person.roles) or "-"
-        deputy = f"; ersättare för {', '.join(person.deputy_for)}" if person.deputy_for else ""
-        lines.append(f"  {person.id:<24} {person.name:<24} {roles}{deputy}")
-    lines += ["", "Grupper:"]
-    for group in org.groups:
-        deputy = f", ersättare {group.deputy}" if group.deputy else ""
-        lines.append(
-            f"  {group.key:<20} {group.name}: ordförande {group.chair}{deputy}; {len(group.members)} medlemmar"
+        deputy = (
+            _("; deputy for {roles}").format(roles=", ".join(person.deputy_for))
+            if person.deputy_for
+            else ""
         )
+        lines.append(f"  {person.id:<24} {person.name:<24} {roles}{deputy}")
+    lines += ["", _("Groups:")]
+    for group in org.groups:
+        deputy = _(", deputy {person}").format(person=group.deputy) if group.deputy else ""
+        members = ngettext("{n} member", "{n} members", len(group.members)).format(
+            n=len(group.members)
+        )
+        chaired = _("chair {person}").format(person=group.chair)
+        lines.append(f"  {group.key:<20} {group.name}: {chaired}{deputy}; {members}")
     if org.towns:
-        lines += [
-            "",
-            "Orter: " + ", ".join(t.name + (" (centralort)" if t.main else "") for t in org.towns),
-        ]
+        main = " ({main})".format(main=_("main town"))
+        towns = ", ".join(t.name + (main if t.main else "") for t in org.towns)
+        lines += ["", _("Towns: {towns}").format(towns=towns)]
     if org.areas:
-        lines += ["Områden: " + ", ".join(a.name for a in org.areas)]
-    lines += ["", "Processer: " + ", ".join(sorted(org.processes))]
+        lines += [_("Areas: {areas}").format(areas=", ".join(a.name for a in org.areas))]
+    lines += ["", _("Processes: {keys}").format(keys=", ".join(sorted(org.processes)))]
     return "\n".join(lines)
 
 
@@ -129,11 +175,14 @@ def task_row(task: Any, cycle_ref: str) -> dict[str, Any]:
     return task_dict(task, cycle_ref, task.assignee_ids)
 
 
-def task_line(row: dict[str, Any], lang: str) -> str:
-    due = _local_date(row["due"]) if row["due"] else "-"
-    label = "senast" if lang == "sv" else "due"
-    who = ", ".join(row["assignees"])
-    return f"{row['id']:>6}  {row['status']:<9} {row['cycle_ref']:<30} {row['title']} ({who}; {label} {due})"
+def task_line(row: dict[str, Any], lang: str | None = None) -> str:
+    """One task for people, in ``lang`` (default: the language spoken)."""
+    with i18n.speaking(lang or i18n.language()):
+        due = _local_date(row["due"]) if row["due"] else "-"
+        who = ", ".join(row["assignees"])
+        status = status_label(row["status"])
+        details = _("{who}; due {when}").format(who=who, when=due)
+        return f"{row['id']:>6}  {status:<9} {row['cycle_ref']:<30} {row['title']} ({details})"
 
 
 def _local_date(iso: str) -> str:
@@ -177,79 +226,97 @@ def cycle_detail(cycle: Any, allowed: list[str]) -> dict[str, Any]:
     }
 
 
-def cycle_text(data: dict[str, Any], lang: str) -> str:
-    sv = lang == "sv"
-    lines = [
-        f"{data['ref']} (id {data['id']}): {data['title']}",
-        f"  {'status' if not sv else 'status'}: {data['status']}, {'steg' if sv else 'step'}: {data['state']}",
-        f"  {'öppnad av' if sv else 'opened by'} {data['opened_by']} {_local_date(data['opened_at'])}",
-    ]
-    if data["closed_by"]:
-        lines.append(
-            f"  {'stängd av' if sv else 'closed by'} {data['closed_by']} {_local_date(data['closed_at'])}"
-        )
-    if data["allowed_triggers"]:
-        lines.append(
-            f"  {'möjliga steg' if sv else 'triggers'}: {', '.join(data['allowed_triggers'])}"
-        )
-    lines.append(f"  {'uppgifter' if sv else 'tasks'}:")
-    lines += [f"  {task_line(row, lang)}" for row in data["tasks"]]
-    return "\n".join(lines)
-
-
-def next_text(data: dict[str, Any], lang: str) -> str:
-    """``cycle next``: each transition out of the step, who may fire it, and why not yet."""
-    sv = lang == "sv"
-    lines = [f"{data['cycle']}: {data['status']}, {'steg' if sv else 'step'}: {data['step']}"]
-    if not data["transitions"]:
-        lines.append(f"  {'inget kan göras' if sv else 'nothing can be fired'}")
-    for item in data["transitions"]:
-        by = ", ".join(item["people"]) or ", ".join(item["roles"])
-        verdict = ("ja" if sv else "yes") if item["allowed"] else ("nej" if sv else "no")
-        if item["allowed"] and item["needs_note"]:
-            verdict += " (med --note)" if sv else " (with --note)"
-        lines.append(
-            f"  {item['trigger']} -> {item['to']} ({'av' if sv else 'by'} {by}): {verdict}"
-        )
-        if item["auto"]:
-            lines.append(
-                f"    {'går av sig själv när uppgifterna är klara' if sv else 'fires by itself once the tasks are done'}"
-            )
-        if item["after"]:
-            lines.append(
-                f"    {'går av sig själv efter' if sv else 'fires by itself after'} {item['after']}"
-            )
-        lines += [f"    - {reason}" for reason in item["reasons"]]
-    return "\n".join(lines)
-
-
-def upgrade_text(done: Upgrade, lang: str) -> list[str]:
-    """What ``process upgrade-cycles`` moved and refused, one line a cycle."""
-    sv = lang == "sv"
-    target = f"version {done.version} (sha256 {done.digest[:16]})"
-    if not done.moved and not done.refused:
-        return [
-            f"{done.process}: inga öppna cykler på en äldre version; {target} gäller"
-            if sv
-            else f"{done.process}: no open cycle on an older version; {target} is current"
+def cycle_text(data: dict[str, Any], lang: str | None = None) -> str:
+    """A cycle and its tasks for people, in ``lang`` (default: the language spoken)."""
+    with i18n.speaking(lang or i18n.language()):
+        lines = [
+            f"{data['ref']} (id {data['id']}): {data['title']}",
+            "  "
+            + _("status: {status}, step: {step}").format(
+                status=status_label(data["status"]), step=data["state"]
+            ),
+            "  "
+            + _("opened by {person} {when}").format(
+                person=data["opened_by"], when=_local_date(data["opened_at"])
+            ),
         ]
-    if done.dry_run:
-        moved, refused = (
-            ("skulle flyttas", "skulle vägras") if sv else ("would move", "would refuse")
+        if data["closed_by"]:
+            lines.append(
+                "  "
+                + _("closed by {person} {when}").format(
+                    person=data["closed_by"], when=_local_date(data["closed_at"])
+                )
+            )
+        if data["allowed_triggers"]:
+            triggers = ", ".join(data["allowed_triggers"])
+            lines.append("  " + _("triggers: {triggers}").format(triggers=triggers))
+        lines.append("  " + _("tasks:"))
+        lines += [f"  {task_line(row)}" for row in data["tasks"]]
+        return "\n".join(lines)
+
+
+def next_text(data: dict[str, Any], lang: str | None = None) -> str:
+    """``cycle next``: each transition out of the step, who may fire it, and why not yet."""
+    with i18n.speaking(lang or i18n.language()):
+        lines = [
+            f"{data['cycle']}: "
+            + _("status: {status}, step: {step}").format(
+                status=status_label(data["status"]), step=data["step"]
+            )
+        ]
+        if not data["transitions"]:
+            lines.append("  " + _("nothing can be fired"))
+        for item in data["transitions"]:
+            by = ", ".join(item["people"]) or ", ".join(item["roles"])
+            verdict = _("yes") if item["allowed"] else _("no")
+            if item["allowed"] and item["needs_note"]:
+                verdict = _("yes (with --note)")
+            lines.append(
+                "  "
+                + _("{trigger} -> {to} (by {by}): {verdict}").format(
+                    trigger=item["trigger"], to=item["to"], by=by, verdict=verdict
+                )
+            )
+            if item["auto"]:
+                lines.append("    " + _("fires by itself once the tasks are done"))
+            if item["after"]:
+                lines.append(
+                    "    " + _("fires by itself after {after}").format(after=item["after"])
+                )
+            lines += [f"    - {reason}" for reason in item["reasons"]]
+    return "\n".join(lines)
+
+
+def upgrade_text(done: Upgrade, lang: str | None = None) -> list[str]:
+    """What ``process upgrade-cycles`` moved and refused, one line a cycle."""
+    with i18n.speaking(lang or i18n.language()):
+        target = _("version {version} (sha256 {digest})").format(
+            version=done.version, digest=done.digest[:16]
         )
-    else:
-        moved, refused = ("flyttad", "vägrad") if sv else ("moved", "refused")
-    lines = [f"{done.process}: {'till' if sv else 'to'} {target}"]
-    for move in done.moved:
-        lines.append(
-            f"  {moved}: {move.ref} (id {move.id}) v{move.from_version} -> v{done.version},"
-            f" {'steg' if sv else 'step'} {move.step}"
-        )
-    for move in done.refused:
-        lines.append(f"  {refused}: {move.ref} (id {move.id}) v{move.from_version}: {move.reason}")
-    if done.dry_run:
-        lines.append("Provkörning: inget är ändrat." if sv else "Dry run: nothing changed.")
-    return lines
+        if not done.moved and not done.refused:
+            return [
+                _("{process}: no open cycle on an older version; {target} is current").format(
+                    process=done.process, target=target
+                )
+            ]
+        if done.dry_run:
+            moved, refused = _("would move"), _("would refuse")
+        else:
+            moved, refused = _("moved"), _("refused")
+        lines = [_("{process}: to {target}").format(process=done.process, target=target)]
+        for move in done.moved:
+            step = _("step {step}").format(step=move.step)
+            lines.append(
+                f"  {moved}: {move.ref} (id {move.id}) v{move.from_version} -> v{done.version},"
+                f" {step}"
+            )
+        for move in done.refused:
+            lines.append(
+                f"  {refused}: {move.ref} (id {move.id}) v{move.from_version}: {move.reason}"
+            )
+        if done.dry_run:
+            lines.append(_("Dry run: nothing changed."))
+        return lines
 
 
 def decision_row(decision: Any) -> dict[str, Any]:
@@ -280,11 +347,15 @@ def decision_line(row: dict[str, Any]) -> str:
     routed = str(row["routed_to"]).upper()
     decided = ""
     if row["outcome"]:
-        decided = f" -> {row['outcome']} {str(row['body']).upper()} {row['date']} {row['paragraph']} ({row['recorded_by']})"
+        outcome = status_label(row["outcome"])
+        decided = f" -> {outcome} {str(row['body']).upper()} {row['date']} {row['paragraph']} ({row['recorded_by']})"
     agenda = (
-        f", dagordning {row['agenda_date']}" if row["agenda_date"] and not row["outcome"] else ""
+        _(", agenda {date}").format(date=row["agenda_date"])
+        if row["agenda_date"] and not row["outcome"]
+        else ""
     )
-    return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] föreslagen av {row['proposed_by']}{decided}"
+    proposed = _("proposed by {person}").format(person=row["proposed_by"])
+    return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] {proposed}{decided}"
 
 
 def document_row(document: Any) -> dict[str, Any]:

@@ -37,10 +37,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tsk_workflow import i18n
 from tsk_workflow.calendar import WorkCalendar, format_date_sv
 from tsk_workflow.definitions.model import CHAIR, Label, ProcessDefinition, Step
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.engine import periods, timing
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.meetings import meeting_dates, next_meeting
 from tsk_workflow.organisation.model import BodySettings, Organisation
 from tsk_workflow.organisation.validate import effective_schedule
@@ -56,13 +58,16 @@ LISTED_BODIES = ("ks", "kf")
 """The bodies whose own meetings are listed (KLG meets every week)."""
 
 KIND_LABELS = {
-    "cycle_open": Label(sv="öppnas", en="opens"),
-    "meeting": Label(sv="möte", en="meeting"),
-    "due": Label(sv="klart senast", en="due"),
-    "reminder": Label(sv="påminnelse", en="reminder"),
-    "report": Label(sv="rapport", en="report"),
+    "cycle_open": N_("opens"),
+    "meeting": N_("meeting"),
+    "due": N_("due"),
+    "reminder": N_("reminder"),
+    "report": N_("report"),
 }
-OFFICERS = {"kommunchef": Label(sv="kommunchefen", en="the chief executive")}
+"""The kinds of items as people read them (translate with ``_`` when shown)."""
+OFFICERS = {"kommunchef": N_("the chief executive")}
+WEEKDAYS = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))
+"""The weekdays as ``tsk plan`` abbreviates them."""
 
 
 @dataclass(frozen=True)
@@ -221,9 +226,9 @@ def simulate(
         cycle_title(org, definition, occ.period, subject),
     )
     everyone = _roles(definition, definition.all_roles)
-    items = [cycle.item(occ.date, "cycle_open", _join("Öppnas", "Opens", cycle.title), everyone)]
+    items = [cycle.item(occ.date, "cycle_open", _both(N_("Opens: {title}"), cycle.title), everyone)]
     if occ.deadline is not None:
-        title = _join("Sista dag", "Deadline", cycle.title)
+        title = _both(N_("Deadline: {title}"), cycle.title)
         items.append(cycle.item(occ.deadline, "report", title, everyone))
     moment = timing.local_at(occ.date, OPEN_TIME, cal)
     for step in happy_path(definition):
@@ -264,7 +269,7 @@ def _step(
         meeting = step.meeting
         begins = timing.meeting_at(start, meeting.within, meeting.start, cal)
         ends = timing.escalation_at(begins, meeting.length, cal)
-        title = _join_label(meeting.title, cycle.title)
+        title = _both("{meeting} ({title})", cycle.title, meeting=meeting.title)
         roles = _roles(definition, definition.all_roles)
         extra = {"step": step.key, "step_title": step.title, "start": begins, "end": ends}
         items.append(cycle.item(_local_date(begins, cal), "meeting", title, roles, **extra))
@@ -296,9 +301,9 @@ def _task_items(
 ) -> list[PlanItem]:
     roles = _roles(definition, [task.role])
     extra = {"step": step.key, "step_title": step.title, "task": task.key}
-    title = _join_task("Klart senast", "Due", task.title, cycle.title)
+    title = _both(N_("Due: {task} ({title})"), cycle.title, task=task.title)
     items = [cycle.item(_local_date(due, cal), "due", title, roles, **extra)]
-    reminder = _join_task("Påminnelse", "Reminder", task.title, cycle.title)
+    reminder = _both(N_("Reminder: {task} ({title})"), cycle.title, task=task.title)
     for text in task.reminders:
         at = timing.reminder_at(due, text, cal)
         if start < at <= due:
@@ -326,11 +331,12 @@ def _report(
             return None
         begins = timing.local_at(day, _clock(body.meetings.time), cal)
         extra |= {"body": target, "start": begins, "end": begins + BODY_MEETING_LENGTH}
-        title = _join(f"Rapport till {body.name}", f"Report to {body.name}", cycle.title)
+        title = _both(N_("Report to {body}: {title}"), cycle.title, body=body.name)
         return cycle.item(day, "report", title, roles, **extra)
-    officer = OFFICERS.get(target, Label(sv=target, en=target))
+    officer = OFFICERS.get(target)
+    named = _both(officer) if officer is not None else Label(sv=target, en=target)
     when = max(marks) if marks else start
-    title = _join(f"Rapport till {officer.sv}", f"Report to {officer.en}", cycle.title)
+    title = _both(N_("Report to {body}: {title}"), cycle.title, body=named)
     return cycle.item(_local_date(when, cal), "report", title, roles, **extra)
 
 
@@ -351,7 +357,7 @@ def body_meetings(
                 PlanItem(
                     date=day,
                     kind="meeting",
-                    title=Label(sv=f"{body.name} sammanträder", en=f"{body.name}: meeting"),
+                    title=_both(N_("{body}: meeting"), body=body.name),
                     roles=roles,
                     body=key,
                     start=begins,
@@ -449,7 +455,8 @@ def to_ics(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    name = f"{org.name} – {'årsplan' if lang != 'en' else 'plan'} {year}"
+    with i18n.speaking(lang):
+        name = _("{name} – plan {year}").format(name=org.name, year=year)
     calendar.add("x-wr-calname", name)
     for item in items:
         event = Event()
@@ -464,36 +471,43 @@ def to_ics(
             event.add("transp", "TRANSPARENT")
         event.add("summary", item.title.get(lang))
         event.add("description", describe(item, lang))
-        event.add("categories", [KIND_LABELS[item.kind].get(lang)])
+        event.add("categories", [kind_label(item.kind, lang)])
         calendar.add_component(event)
     data: bytes = calendar.to_ical()
     return data
 
 
+def kind_label(kind: str, lang: str) -> str:
+    """The kind of an item in ``lang``."""
+    with i18n.speaking(lang):
+        return _(KIND_LABELS[kind])
+
+
 def describe(item: PlanItem, lang: str) -> str:
-    en = lang == "en"
-    lines = [item.title.get(lang)]
-    if item.cycle_title is not None:
-        lines.append(f"{'Cycle' if en else 'Cykel'}: {item.cycle_title.get(lang)} ({item.cycle})")
-    if item.step_title is not None:
-        lines.append(f"{'Step' if en else 'Steg'}: {item.step_title.get(lang)}")
-    if item.roles:
-        lines.append(f"{'Roles' if en else 'Roller'}: {', '.join(item.roles)}")
-    lines.append(f"{'Kind' if en else 'Typ'}: {KIND_LABELS[item.kind].get(lang)}")
-    return "\n".join(lines)
+    with i18n.speaking(lang):
+        lines = [item.title.get(lang)]
+        if item.cycle_title is not None:
+            lines.append(
+                _("Cycle: {title} ({cycle})").format(
+                    title=item.cycle_title.get(lang), cycle=item.cycle
+                )
+            )
+        if item.step_title is not None:
+            lines.append(_("Step: {title}").format(title=item.step_title.get(lang)))
+        if item.roles:
+            lines.append(_("Roles: {roles}").format(roles=", ".join(item.roles)))
+        lines.append(_("Kind: {kind}").format(kind=_(KIND_LABELS[item.kind])))
+        return "\n".join(lines)
 
 
 def format_line(item: PlanItem, lang: str, cal: WorkCalendar) -> str:
     """One line of ``tsk plan``: date, weekday, time, kind, title, roles."""
-    from tsk_workflow.calendar import WEEKDAYS_EN, WEEKDAYS_SV
-
-    weekdays = WEEKDAYS_EN if lang == "en" else WEEKDAYS_SV
+    with i18n.speaking(lang):
+        weekday, kind = _(WEEKDAYS[item.date.weekday()]), _(KIND_LABELS[item.kind])
     clock = item.start.astimezone(cal.zone).strftime("%H:%M") if item.start else ""
     roles = ", ".join(item.roles)
-    return (
-        f"{format_date_sv(item.date)} {weekdays[item.date.weekday()][:3]} {clock:5}  "
-        f"{KIND_LABELS[item.kind].get(lang):12} {item.title.get(lang)}"
-        + (f"  [{roles}]" if roles else "")
+    return f"{format_date_sv(item.date)} {weekday} {clock:5}  {kind:12} {item.title.get(lang)}" + (
+        f"  [{roles}]" if roles else ""
     )
 
 
@@ -505,16 +519,18 @@ def _roles(definition: ProcessDefinition, roles: Iterable[str]) -> tuple[str, ..
     return tuple(dict.fromkeys(named))
 
 
-def _join(sv: str, en: str, title: Label) -> Label:
-    return Label(sv=f"{sv}: {title.sv}", en=f"{en}: {title.en}")
-
-
-def _join_label(first: Label, title: Label) -> Label:
-    return Label(sv=f"{first.sv} ({title.sv})", en=f"{first.en} ({title.en})")
-
-
-def _join_task(sv: str, en: str, task: Label, title: Label) -> Label:
-    return Label(sv=f"{sv}: {task.sv} ({title.sv})", en=f"{en}: {task.en} ({title.en})")
+def _both(message: str, title: Label | None = None, **values: Label | str) -> Label:
+    """``message`` (marked where it is written) in Swedish and in English, with ``title`` and
+    ``values`` in the same language: an item carries both (its UID is made of the Swedish)."""
+    if title is not None:
+        values["title"] = title
+    texts = {}
+    for lang in i18n.LANGUAGES:
+        with i18n.speaking(lang):
+            texts[lang] = _(message).format(
+                **{k: v.get(lang) if isinstance(v, Label) else v for k, v in values.items()}
+            )
+    return Label(**texts)
 
 
 def _body(org: Organisation, key: str) -> BodySettings | None:

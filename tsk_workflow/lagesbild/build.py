@@ -13,8 +13,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
+from tsk_workflow import i18n
 from tsk_workflow.calendar import MONTHS_EN, MONTHS_SV
 from tsk_workflow.definitions.model import ProcessDefinition
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.lagesbild.collect import Gathered, reporter_forms, window
 from tsk_workflow.lagesbild.model import (
     Category,
@@ -47,8 +49,9 @@ PALETTE = (
 """Okabe and Ito's colours, which people with colour vision deficiencies can tell apart."""
 
 MONTH_NAMES = {"sv": list(MONTHS_SV), "en": list(MONTHS_EN)}
-NO_TOWN = {"sv": "(ingen ort angiven)", "en": "(no town given)"}
-NO_DEPARTMENT = {"sv": "(ingen förvaltning angiven)", "en": "(no department given)"}
+"""The calendar's month names in each language."""
+NO_TOWN = N_("(no town given)")
+NO_DEPARTMENT = N_("(no department given)")
 
 
 def build(
@@ -61,7 +64,21 @@ def build(
     statistics: Sequence[StatRow] | None = None,
     statistics_source: str | None = None,
 ) -> Lagesbild:
+    """The figures, its texts in ``lang`` (the definition's and the program's)."""
     lang = "en" if lang == "en" else "sv"
+    with i18n.speaking(lang):
+        return _build(gathered, org, definition, lang, now, statistics, statistics_source)
+
+
+def _build(
+    gathered: Gathered,
+    org: Organisation,
+    definition: ProcessDefinition,
+    lang: str,
+    now: dt.datetime,
+    statistics: Sequence[StatRow] | None,
+    statistics_source: str | None,
+) -> Lagesbild:
     labels = _category_labels(definition, lang)
     current = gathered.reports
     earlier = list(gathered.history.items())
@@ -156,7 +173,7 @@ def _place_names(org: Organisation, lang: str) -> Callable[[str], str]:
     names = {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
 
     def name(key: str) -> str:
-        return names.get(key, key) if key else NO_TOWN[lang]
+        return names.get(key, key) if key else _(NO_TOWN)
 
     return name
 
@@ -313,7 +330,7 @@ def _groups(
 def _departments(reports: Sequence[Report], org: Organisation, lang: str) -> tuple[Department, ...]:
     grouped: dict[str, list[Report]] = defaultdict(list)
     for report in reports:
-        grouped[report.department or NO_DEPARTMENT[lang]].append(report)
+        grouped[report.department or _(NO_DEPARTMENT)].append(report)
     show = org.privacy.show_reporter_names
     departments = []
     for name, group in sorted(grouped.items()):

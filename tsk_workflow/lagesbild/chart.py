@@ -12,24 +12,13 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
+from tsk_workflow import i18n
+from tsk_workflow.i18n import _
 from tsk_workflow.lagesbild.model import Category, Month
 
 WIDTH, HEIGHT = 720, 330
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 24, 250
 """The plot area: x from LEFT to WIDTH - RIGHT, y from TOP to BOTTOM; the legend is below."""
-
-TEXTS = {
-    "sv": {
-        "title": "Rapporterade händelser per månad",
-        "statistics": "Anmälda brott (statistik)",
-        "unknown": "ingen rapportering den månaden",
-    },
-    "en": {
-        "title": "Reported incidents per month",
-        "statistics": "Reported crimes (statistics)",
-        "unknown": "no reporting that month",
-    },
-}
 
 
 def nice_top(value: float) -> tuple[float, float]:
@@ -52,7 +41,12 @@ def _f(value: float) -> str:
 
 
 def svg(months: Sequence[Month], categories: Sequence[Category], lang: str) -> Markup:
-    texts = TEXTS["en" if lang == "en" else "sv"]
+    with i18n.speaking("en" if lang == "en" else "sv"):
+        texts = {
+            "title": _("Reported incidents per month"),
+            "statistics": _("Reported crimes (statistics)"),
+            "unknown": _("no reporting that month"),
+        }
     colour = {c.key: c.colour for c in categories}
     has_statistics = any(m.statistics is not None for m in months)
     highest = max([m.total for m in months] + [m.statistics or 0 for m in months] + [0], default=0)

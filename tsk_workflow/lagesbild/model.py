@@ -6,8 +6,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from tsk_workflow.i18n import N_
+
 Trend = Literal["up", "down", "same", "new"]
 """Against the average of the months before: more, fewer, as many; ``new``: no months before."""
+
+TRENDS: dict[str, str] = {
+    "up": N_("↑ rising"),
+    "down": N_("↓ falling"),
+    "same": N_("→ unchanged"),
+    "new": "–",
+}
+"""The trends as people read them (translate with ``_`` when shown; ``new`` is a dash)."""
 
 
 @dataclass(frozen=True)

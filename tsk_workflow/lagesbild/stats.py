@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tsk_workflow.errors import Refused
+from tsk_workflow.i18n import _, ngettext
 
 COLUMNS = ("month", "area", "category", "count")
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -48,21 +49,34 @@ def read_stats(path: Path) -> list[StatRow]:
     name = str(path)
     try:
         if path.stat().st_size > MAX_BYTES:
-            raise StatsError([f"{name}: the file is larger than {MAX_BYTES // 1024 // 1024} MB"])
+            limit = MAX_BYTES // 1024 // 1024
+            raise StatsError(
+                [_("{file}: the file is larger than {size} MB").format(file=name, size=limit)]
+            )
         raw = path.read_bytes()
     except OSError as exc:
-        raise StatsError([f"{name}: cannot read the file: {exc.strerror}"]) from None
+        raise StatsError(
+            [_("{file}: cannot read the file: {error}").format(file=name, error=exc.strerror)]
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise StatsError([f"{name}: the file is not UTF-8 text: save it as UTF-8"]) from None
+        raise StatsError(
+            [_("{file}: the file is not UTF-8 text: save it as UTF-8").format(file=name)]
+        ) from None
     return parse_stats(text, name)
 
 
 def parse_stats(text: str, name: str = "statistics") -> list[StatRow]:
     lines = text.splitlines()
     if not lines or not lines[0].strip():
-        raise StatsError([f"{name}:1: the file is empty: give a header {','.join(COLUMNS)}"])
+        raise StatsError(
+            [
+                _("{file}:1: the file is empty: give a header {columns}").format(
+                    file=name, columns=",".join(COLUMNS)
+                )
+            ]
+        )
     first = lines[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -71,8 +85,11 @@ def parse_stats(text: str, name: str = "statistics") -> list[StatRow]:
     if missing:
         raise StatsError(
             [
-                f"{name}:1: missing column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)} (the header must name {', '.join(COLUMNS)})"
+                ngettext(
+                    "{file}:1: missing column {missing} (the header must name {columns})",
+                    "{file}:1: missing columns {missing} (the header must name {columns})",
+                    len(missing),
+                ).format(file=name, missing=", ".join(missing), columns=", ".join(COLUMNS))
             ]
         )
     where = {column: header.index(column) for column in COLUMNS}
@@ -90,25 +107,32 @@ def parse_stats(text: str, name: str = "statistics") -> list[StatRow]:
     if problems:
         shown = problems[:MAX_PROBLEMS]
         if len(problems) > MAX_PROBLEMS:
-            shown.append(f"{name}: ... and {len(problems) - MAX_PROBLEMS} more problems")
+            more = len(problems) - MAX_PROBLEMS
+            shown.append(
+                ngettext(
+                    "{file}: ... and {n} more problem", "{file}: ... and {n} more problems", more
+                ).format(file=name, n=more)
+            )
         raise StatsError(shown)
     return rows
 
 
 def _row(cells: list[str], where: dict[str, int]) -> tuple[StatRow | None, str | None]:
     if len(cells) <= max(where.values()):
-        return None, f"expected {len(COLUMNS)} columns ({', '.join(COLUMNS)}), found {len(cells)}"
+        return None, _("expected {n} columns ({columns}), found {found}").format(
+            n=len(COLUMNS), columns=", ".join(COLUMNS), found=len(cells)
+        )
     month, area, category, count = (cells[where[c]].strip() for c in COLUMNS)
     if not MONTH.match(month):
-        return None, f"month {month!r} is not a month (YYYY-MM)"
+        return None, _("month {month} is not a month (YYYY-MM)").format(month=repr(month))
     if not area:
-        return None, "area is empty"
+        return None, _("area is empty")
     if not category:
-        return None, "category is empty"
+        return None, _("category is empty")
     try:
         number = int(count.replace(" ", "").replace("\u00a0", ""))
     except ValueError:
-        return None, f"count {count!r} is not a whole number"
+        return None, _("count {count} is not a whole number").format(count=repr(count))
     if number < 0:
-        return None, f"count {number} is negative"
+        return None, _("count {count} is negative").format(count=number)
     return StatRow(month, area, category, number), None
