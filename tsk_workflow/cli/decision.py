@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from tsk_workflow.cli import runtime, views
+from tsk_workflow.cli import dates, runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
 
 
@@ -61,9 +61,7 @@ def propose(
 @decision.command()
 @click.argument("decision_id", type=int)
 @click.option("--body", type=click.Choice(["klg", "ks"]), required=True)
-@click.option(
-    "--date", "date_", type=click.DateTime(formats=["%Y-%m-%d"]), required=True, help="Meeting date"
-)
+@click.option("--date", "date_", type=dates.DateTime(), required=True, help="Meeting date")
 @click.option("--paragraph", required=True, help="e.g. '§ 160'")
 @click.option("--outcome", type=click.Choice(["approved", "rejected", "postponed"]), required=True)
 @click.option("--override-reason", help="Why it was decided by another body than it was routed to")

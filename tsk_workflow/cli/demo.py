@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from tsk_workflow.cli import dates
 from tsk_workflow.cli.context import emit_json, json_option
 
 MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
@@ -29,7 +30,7 @@ MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
 )
 @click.option(
     "--until",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=dates.DateTime(),
     help="Stop after this day, leaving work in progress to try by hand",
 )
 @json_option

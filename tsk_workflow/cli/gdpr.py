@@ -6,10 +6,10 @@ import datetime as dt
 
 import click
 
-from tsk_workflow.cli import runtime
+from tsk_workflow.cli import dates, runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
 
-DAY = click.DateTime(formats=["%Y-%m-%d"])
+DAY = dates.DateTime()
 
 
 @click.group(cls=TskGroup)
