@@ -9,8 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsk_workflow import i18n
 from tsk_workflow.calendar import (
+    MONTHS_EN,
+    MONTHS_SV,
     STOCKHOLM,
+    WEEKDAYS_SV,
     WorkCalendar,
     apply_duration,
     before,
@@ -21,7 +25,10 @@ from tsk_workflow.calendar import (
     holidays_in,
     mandate_period,
     mandate_periods,
+    month_name,
+    parse_date,
     week_label,
+    weekday_name,
 )
 from tsk_workflow.definitions.durations import parse_duration
 
@@ -425,3 +432,43 @@ def test_week_label() -> None:
     assert week_label(date(2027, 3, 15), "sv") == "vecka 11"
     assert week_label(date(2027, 3, 15), "en") == "week 11"
     assert week_label(date(2026, 12, 31), "en") == "week 53"
+
+
+def test_names_follow_the_language_spoken_unless_one_is_given() -> None:
+    day = date(2027, 3, 14)
+    assert (weekday_name(day), month_name(3)) == ("söndag", "mars")
+    assert format_long(day) == "söndag 14 mars 2027, vecka 10"
+    with i18n.speaking("en"):
+        assert (weekday_name(day), weekday_name(0), month_name(12)) == (
+            "Sunday",
+            "Monday",
+            "December",
+        )
+        assert format_long(day) == "Sunday 14 March 2027, week 10"
+        assert week_label(day) == "week 10"
+        # a language given wins over the one spoken (a mail to someone who reads Swedish)
+        assert format_long(day, "sv") == "söndag 14 mars 2027, vecka 10"
+        assert (weekday_name(day, "sv"), month_name(5, "sv")) == ("söndag", "maj")
+    assert [weekday_name(i) for i in range(7)] == list(WEEKDAYS_SV)
+    assert [month_name(m) for m in range(1, 13)] == list(MONTHS_SV)
+    assert [month_name(m, "en") for m in range(1, 13)] == list(MONTHS_EN)
+
+
+@pytest.mark.parametrize("text", ["2027-02-30", "2027-13-01", "2026-02-29", "2027-04-31"])
+def test_a_date_that_does_not_exist_says_so(text: str) -> None:
+    with pytest.raises(ValueError, match=f"^{text}: det datumet finns inte$"):
+        parse_date(text)
+    with (
+        i18n.speaking("en"),
+        pytest.raises(ValueError, match=f"^{text}: that date does not exist$"),
+    ):
+        parse_date(text)
+
+
+def test_parse_date() -> None:
+    assert parse_date(" 2028-02-29 ") == date(2028, 2, 29)
+    for text in ("2027-3-1", "1 mars", "", "2027-03-01T10:00"):
+        with pytest.raises(ValueError, match=r"är inget datum \(ÅÅÅÅ-MM-DD\)$"):
+            parse_date(text)
+    with i18n.speaking("en"), pytest.raises(ValueError, match=r"is not a date \(YYYY-MM-DD\)$"):
+        parse_date("1 mars")

@@ -132,13 +132,17 @@ def test_process_show_json(runner: CliRunner) -> None:
 
 def test_process_show_unknown_is_one_line(runner: CliRunner) -> None:
     result = run(runner, "process", "show", "nope")
-    assert_one_line_refusal(result, "unknown process 'nope'")
+    assert_one_line_refusal(result, "okänd process 'nope'")
+    assert "(kända: " in result.stderr
     assert "est" in result.stderr  # the known keys are listed
+    result = run(runner, "--lang", "en", "process", "show", "nope")
+    assert_one_line_refusal(result, "unknown process 'nope'")
+    assert "(known: " in result.stderr
 
 
 def test_process_show_unknown_with_json_prints_no_json(runner: CliRunner) -> None:
     result = run(runner, "process", "show", "nope", "--json")
-    assert_one_line_refusal(result, "unknown process 'nope'")
+    assert_one_line_refusal(result, "okänd process 'nope'")
 
 
 # ---------------------------------------------------------------- process diagram
@@ -206,7 +210,7 @@ def test_process_diagram_unknown_format_is_a_usage_error(runner: CliRunner) -> N
 
 
 def test_process_diagram_unknown_process(runner: CliRunner) -> None:
-    assert_one_line_refusal(run(runner, "process", "diagram", "nope"), "unknown process 'nope'")
+    assert_one_line_refusal(run(runner, "process", "diagram", "nope"), "okänd process 'nope'")
 
 
 # ---------------------------------------------------------------- org show
@@ -221,13 +225,18 @@ def test_org_show_without_org_is_a_clear_refusal(runner: CliRunner) -> None:
 
 def test_org_show_with_an_unknown_municipality(runner: CliRunner) -> None:
     assert_one_line_refusal(
-        run(runner, "--org", "no_such_town", "org", "show"), "unknown municipality 'no_such_town'"
+        run(runner, "--org", "no_such_town", "org", "show"), "okänd kommun 'no_such_town'"
+    )
+    assert_one_line_refusal(
+        run(runner, "--lang", "en", "--org", "no_such_town", "org", "show"),
+        "unknown municipality 'no_such_town'",
     )
 
 
 def test_org_show_with_a_missing_file(runner: CliRunner) -> None:
     assert_one_line_refusal(
-        run(runner, "--org", "no/such/file.yaml", "org", "show"), "does not exist"
+        run(runner, "--org", "no/such/file.yaml", "org", "show"),
+        "organisationsfilen 'no/such/file.yaml' finns inte",
     )
 
 
@@ -256,7 +265,7 @@ def test_org_show_with_a_broken_file_lists_its_problems(runner: CliRunner) -> No
     lines = result.stderr.splitlines()
     assert lines
     assert all(line.startswith(f"{broken}:") for line in lines), lines
-    assert "routing rules have no default" in result.stderr
+    assert "beslutsreglerna saknar standardväg" in result.stderr
 
 
 def test_diagram_marks_the_step_a_cycle_is_in(runner: CliRunner, tmp_path: Path) -> None:

@@ -474,7 +474,7 @@ def test_a_folder_that_is_not_there_is_named(
     result = tsk("process", "list")
 
     assert result.exit_code == 1
-    assert f"no such folder of process definitions (from {PROCESSES_VARIABLE})" in result.stderr
+    assert f"mappen med processdefinitioner finns inte (från {PROCESSES_VARIABLE})" in result.stderr
 
 
 def test_a_catalog_made_in_code_remembers_no_digest(world: World) -> None:

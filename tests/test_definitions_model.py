@@ -13,6 +13,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import TypeAdapter, ValidationError
 
 from tests.walk import happy_path, walk
+from tsk_workflow import i18n
 from tsk_workflow import schemas as schema
 from tsk_workflow.catalog import shipped_process_files
 from tsk_workflow.definitions.compile import compile_process
@@ -71,7 +72,9 @@ def test_working_day_durations(text: str, days: int) -> None:
     ["10 days", "P", "PT", "P1DT", "p14d", "14D", "P1.5D", "-1wd", "1000wd", "wd", "", "P-1D"],
 )
 def test_bad_durations_are_refused_with_a_message(text: str) -> None:
-    with pytest.raises(ValueError, match="is not a duration: use ISO 8601"):
+    with pytest.raises(ValueError, match="är ingen tidslängd: använd ISO 8601"):
+        parse_duration(text)
+    with i18n.speaking("en"), pytest.raises(ValueError, match="is not a duration: use ISO 8601"):
         parse_duration(text)
 
 

@@ -96,7 +96,7 @@ def test_the_same_cycle_cannot_be_opened_twice(engine: Engine, store: Store) -> 
 
 
 def test_unknown_process_and_cycle_are_not_found(engine: Engine) -> None:
-    with pytest.raises(NotFound, match="unknown process 'nope'"):
+    with pytest.raises(NotFound, match="okänd process 'nope'"):
         engine.open_cycle(CHAIR, "nope")
     with pytest.raises(NotFound, match="does not run the process 'samverkan'"):
         engine.open_cycle(CHAIR, "samverkan")

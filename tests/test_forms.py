@@ -5,6 +5,7 @@ the engine (both databases: stored, audited, refused whole) and through the CLI 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from tests.dbfixtures import MakeStore
 from tests.enginekit import Clock, Tsk, counts, events, local, make_engine, tasks
-from tsk_workflow import audit, forms
+from tsk_workflow import audit, forms, i18n
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.definitions.model import Form, ProcessDefinition
 from tsk_workflow.definitions.validate import load_process_file
@@ -47,6 +48,13 @@ STORED = {
     "beskrivning": "Nya taggar på perrongen.",
     "forslag": "Sanera inom ett dygn",
 }
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    """The messages in English (the language of the code) for the test."""
+    with i18n.speaking("en"):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +124,7 @@ def test_good_answers_are_stored_in_their_plain_form(
     assert answers == STORED
 
 
+@pytest.mark.usefixtures("english")
 def test_each_wrong_answer_is_one_problem_in_the_forms_order(
     est_form: Form, herrljunga: Organisation
 ) -> None:
@@ -134,11 +143,51 @@ def test_each_wrong_answer_is_one_problem_in_the_forms_order(
     messages = [str(p) for p in problems]
     assert "'klottr' is not one of the choices (skadegorelse, klotter," in messages[0]
     assert "'Göteborg' is not a town of Herrljunga kommun (herrljunga, ljung," in messages[1]
-    assert "is not a date and time" in messages[2]
+    assert messages[2] == "tidpunkt: 2027-02-30: that date does not exist"
     assert messages[3] == "antal: give a whole number, not 2.5"
     assert messages[4] == "beskrivning: needs an answer (it is required)"
     assert messages[5] == "platz: no such question in the form (did you mean 'plats'?)"
     assert answers == {}
+
+
+def test_wrong_answers_are_told_in_swedish_by_default(
+    est_form: Form, herrljunga: Organisation
+) -> None:
+    given = {"beskrivning": "", "antal": "noll", "tidpunkt": "2027-02-30 10:00", "platz": "x"}
+    _, problems = forms.check_answers(est_form, {**given, "kategori": "klotter"}, herrljunga)
+    assert [str(p) for p in problems] == [
+        "ort: behöver ett svar (frågan är obligatorisk)",
+        "tidpunkt: 2027-02-30: det datumet finns inte",
+        "antal: 'noll' är inte ett tal",
+        "beskrivning: behöver ett svar (frågan är obligatorisk)",
+        "platz: frågan finns inte i formuläret (menade du 'plats'?)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "english", "swedish"),
+    [
+        (
+            "2027-02-30",
+            "2027-02-30: that date does not exist",
+            "2027-02-30: det datumet finns inte",
+        ),
+        (
+            "2027-13-01",
+            "2027-13-01: that date does not exist",
+            "2027-13-01: det datumet finns inte",
+        ),
+        ("30/2", "'30/2' is not a date (YYYY-MM-DD)", "'30/2' är inget datum (ÅÅÅÅ-MM-DD)"),
+    ],
+)
+def test_a_date_that_does_not_exist_says_so(value: str, english: str, swedish: str) -> None:
+    form = Form.model_validate({"questions": [{"key": "dag", "type": "date", "label": "Dag"}]})
+    org = load_organisation("herrljunga")
+    _, problems = forms.check_answers(form, {"dag": value}, org)
+    assert [str(p) for p in problems] == [f"dag: {swedish}"]
+    with i18n.speaking("en"):
+        _, problems = forms.check_answers(form, {"dag": value}, org)
+    assert [str(p) for p in problems] == [f"dag: {english}"]
 
 
 @pytest.mark.parametrize(
@@ -150,6 +199,7 @@ def test_each_wrong_answer_is_one_problem_in_the_forms_order(
         (True, "give a number, not true or false"),
     ],
 )
+@pytest.mark.usefixtures("english")
 def test_numbers_are_checked_against_min_and_max(
     est_form: Form, herrljunga: Organisation, value: object, message: str
 ) -> None:
@@ -158,6 +208,7 @@ def test_numbers_are_checked_against_min_and_max(
     assert [str(p) for p in problems] == [f"antal: {message}"]
 
 
+@pytest.mark.usefixtures("english")
 def test_several_choices_from_a_list_or_comma_separated() -> None:
     form = Form.model_validate(
         {
@@ -198,6 +249,7 @@ def test_several_choices_from_a_list_or_comma_separated() -> None:
     ]
 
 
+@pytest.mark.usefixtures("english")
 def test_accept_refuses_missing_or_unexpected_answers(
     est_form: Form, herrljunga: Organisation
 ) -> None:
@@ -255,6 +307,7 @@ def test_answers_are_stored_and_audited_with_their_digest(engine: Engine, store:
         assert audit.verify(session).ok
 
 
+@pytest.mark.usefixtures("english")
 def test_wrong_answers_change_nothing(engine: Engine, store: Store) -> None:
     task_id = reporter_task(engine)
     before = counts(store)
@@ -274,7 +327,7 @@ def test_a_task_without_a_form_takes_no_answers(engine: Engine, store: Store) ->
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     engine.advance(CHAIR, cycle, "sammanstall", "alla har rapporterat muntligt")
     (compile_task,) = tasks(engine, cycle)
-    with pytest.raises(Refused, match=f"task {compile_task.id} has no form"):
+    with pytest.raises(Refused, match=f"uppgift {compile_task.id} har inget formulär"):
         engine.complete_task(CHAIR, compile_task.id, None, {"x": "1"})
 
 
@@ -291,7 +344,7 @@ def test_a_required_form_must_be_answered(store: Store, clock: Clock) -> None:
     task_id = reporter_task(engine)
     before = counts(store)
 
-    with pytest.raises(Refused, match="has a form that must be answered"):
+    with pytest.raises(Refused, match="har ett formulär som måste besvaras"):
         engine.complete_task(REPORTER, task_id, "inget att rapportera")
     assert counts(store) == before
 
@@ -393,7 +446,8 @@ def test_bad_answers_file_lists_every_problem_with_its_line(
     )
     before = counts(tsk.store)
 
-    result = tsk("task", "done", str(cli_task), "--answers", str(answers), as_=REPORTER)
+    args = ("task", "done", str(cli_task), "--answers", str(answers))
+    result = tsk("--lang", "en", *args, as_=REPORTER)
 
     assert result.exit_code == 1
     assert result.stdout == ""
@@ -403,6 +457,14 @@ def test_bad_answers_file_lists_every_problem_with_its_line(
         "klotter, nedskrapning, hot_vald, narkotika, ungdomsgang, otrygg_plats, annat)",
         f"tsk: {answers}:3:1: antal: 'noll' is not a number",
         f"tsk: {answers}:5:1: extra: no such question in the form (questions: kategori, ort, "
+        "plats, tidpunkt, antal, beskrivning, forslag)",
+    ]
+    swedish = tsk(*args, as_=REPORTER)
+    assert swedish.stderr.splitlines() == [
+        f"tsk: {answers}:1:1: kategori: 'klottr' är inte ett av alternativen (skadegorelse, "
+        "klotter, nedskrapning, hot_vald, narkotika, ungdomsgang, otrygg_plats, annat)",
+        f"tsk: {answers}:3:1: antal: 'noll' är inte ett tal",
+        f"tsk: {answers}:5:1: extra: frågan finns inte i formuläret (frågor: kategori, ort, "
         "plats, tidpunkt, antal, beskrivning, forslag)",
     ]
     assert counts(tsk.store) == before
@@ -415,21 +477,31 @@ def test_bad_answer_options_and_unreadable_files_are_refused(
     result = tsk("task", "done", str(cli_task), "--answer", "kategori", as_=REPORTER)
     assert (result.exit_code, result.stderr) == (
         1,
+        "tsk: kategori: ange ett svar som NYCKEL=VÄRDE\n",
+    )
+    result = tsk(
+        "--lang", "en", "task", "done", str(cli_task), "--answer", "kategori", as_=REPORTER
+    )
+    assert (result.exit_code, result.stderr) == (
+        1,
         "tsk: kategori: give an answer as KEY=VALUE\n",
     )
     broken = tmp_path / "trasig.yaml"
     broken.write_text("kategori: [klotter\n", encoding="utf-8")
     line = tsk.refused("task", "done", str(cli_task), "--answers", str(broken), as_=REPORTER)
     assert line.startswith(f"tsk: {broken}:")
-    assert "YAML syntax error" in line
+    assert "YAML-syntaxfel" in line
     listed = tmp_path / "lista.yaml"
     listed.write_text("- klotter\n", encoding="utf-8")
     line = tsk.refused("task", "done", str(cli_task), "--answers", str(listed), as_=REPORTER)
-    assert "expected a mapping of keys to values, found a list" in line
+    assert "förväntade en mappning av nycklar till värden, fann en lista" in line
     impossible = tmp_path / "datum.yaml"
     impossible.write_text("tidpunkt: 2027-02-30\n", encoding="utf-8")
-    line = tsk.refused("task", "done", str(cli_task), "--answers", str(impossible), as_=REPORTER)
-    assert "datum.yaml:1:11: '2027-02-30' is not a date" in line
+    args = ("task", "done", str(cli_task), "--answers", str(impossible))
+    line = tsk.refused(*args, as_=REPORTER)
+    assert line.endswith("datum.yaml:1:11: 2027-02-30: det datumet finns inte")
+    line = tsk.refused("--lang", "en", *args, as_=REPORTER)
+    assert line.endswith("datum.yaml:1:11: 2027-02-30: that date does not exist")
     assert counts(tsk.store) == before
 
 
@@ -442,4 +514,7 @@ def test_task_without_a_form_has_nothing_to_show(tsk: Tsk) -> None:
     line = tsk.refused("task", "form", str(compile_task))
     assert line == f"tsk: task {compile_task} (sammanstall_lagesbild) has no form"
     line = tsk.refused("task", "done", str(compile_task), "--answer", "a=b", as_=CHAIR)
+    assert line == f"tsk: uppgift {compile_task} har inget formulär: markera den klar utan svar"
+    args = ("--lang", "en", "task", "done", str(compile_task), "--answer", "a=b")
+    line = tsk.refused(*args, as_=CHAIR)
     assert line == f"tsk: task {compile_task} has no form: complete it without answers"

@@ -37,11 +37,14 @@ def test_a_folder_named_like_a_municipality_does_not_hide_it(here: Path, runner:
     for name in ("./herrljunga", "herrljunga.yaml"):
         result = runner.invoke(cli, ["--org", name, "org", "show"])
         assert result.exit_code == 1
-        assert result.stderr == f"tsk: organisation file '{name}' does not exist\n"
+        assert result.stderr == f"tsk: organisationsfilen '{name}' finns inte\n"
 
 
 def test_an_unknown_municipality_suggests_the_closest(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--org", "herljunga", "org", "show"])
+    assert result.exit_code == 1
+    assert "okänd kommun 'herljunga' (menade du 'herrljunga'?) (medföljande:" in result.stderr
+    result = runner.invoke(cli, ["--lang", "en", "--org", "herljunga", "org", "show"])
     assert result.exit_code == 1
     assert (
         "unknown municipality 'herljunga' (did you mean 'herrljunga'?) (shipped:" in result.stderr
@@ -110,17 +113,20 @@ def test_unknown_people_cycles_and_processes_get_the_closest_name(
     tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 3, 1)), monkeypatch)
     tsk.ok("init")
     tsk.ok("cycle", "open", "est", "--period", "2027-03", as_="jessica.wahlstrom")
-    assert tsk.refused("cycle", "show", "est-2027-3") == (
+    en = ("--lang", "en")
+    assert tsk.refused(*en, "cycle", "show", "est-2027-3") == (
         "tsk: no cycle 'est-2027-3' in Herrljunga kommun (did you mean 'est-2027-03'?)"
     )
-    assert tsk.refused("cycle", "show", "999") == "tsk: no cycle '999' in Herrljunga kommun"
-    line = tsk.refused("cycle", "open", "est", as_="jesica.wahlstrom")
+    assert tsk.refused(*en, "cycle", "show", "999") == "tsk: no cycle '999' in Herrljunga kommun"
+    line = tsk.refused(*en, "cycle", "open", "est", as_="jesica.wahlstrom")
     assert line == (
         "tsk: unknown person 'jesica.wahlstrom' in Herrljunga kommun"
         " (did you mean 'jessica.wahlstrom'?)"
     )
-    line = tsk.refused("cycle", "open", "ets", as_="jessica.wahlstrom")
+    line = tsk.refused(*en, "cycle", "open", "ets", as_="jessica.wahlstrom")
     assert line.startswith("tsk: unknown process 'ets' (did you mean 'est'?) (known: ")
+    line = tsk.refused("cycle", "open", "ets", as_="jessica.wahlstrom")
+    assert line.startswith("tsk: okänd process 'ets' (menade du 'est'?) (kända: ")
 
 
 # ---------------------------------------------------------------- 13. the demo's answers

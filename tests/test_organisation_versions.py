@@ -313,3 +313,33 @@ def test_the_changes_of_a_load_are_said_in_words() -> None:
         "privacy changed",
     ]
     assert [change["sv"] for change in changes(old, old)] == ["inga ändringar i innehållet"]
+    assert [change["sv"] for change in changes(old, new)] == [
+        f"grupp {group.key} ändrad: chair {old.groups[0].chair} -> marie.lind",
+        f"beslutsregel {rules[0].name} ändrad: to {old.routing.rules[0].to} -> {rules[0].to}",
+        "administratörer: [marie.lind, jessica.wahlstrom] -> [marie.lind]",
+        "personuppgifter ändrade",
+    ]
+
+
+def test_the_words_of_a_change_are_in_both_languages_whatever_is_spoken() -> None:
+    """The audit event keeps both texts; the language the command speaks changes neither, and
+    an added group is described in each language (the chair was "ordförande" in English too)."""
+    from tests.enginekit import shared_organisation
+    from tsk_workflow import i18n
+    from tsk_workflow.organisation.diff import changes
+
+    new = shared_organisation("herrljunga")
+    old = new.model_copy(update={"groups": new.groups[1:]})
+    group = new.groups[0]
+    expected = [
+        {
+            "sv": f"grupp tillagd: {group.key}, {group.name} (ordförande {group.chair})",
+            "en": f"group added: {group.key}, {group.name} (chair {group.chair})",
+        }
+    ]
+    assert changes(old, new) == expected
+    with i18n.speaking("en"):
+        assert changes(old, new) == expected
+    first = changes(None, new)[0]
+    assert first["sv"].startswith(f"första versionen: {len(new.people)} personer, ")
+    assert first["en"].startswith(f"first version: {len(new.people)} people, ")

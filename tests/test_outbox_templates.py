@@ -248,8 +248,8 @@ def test_mail_templates_is_a_folder_name_not_a_path(
     [problem] = caught.value.problems
     assert problem.startswith(f"{path}:{templates_line(path)}:")  # file:line:column
     assert problem.endswith(
-        "mail.templates must be the name of a folder under TSK_TEMPLATE_ROOT (letters, digits,"
-        f" '.', '_' and '-'), not a path: {name!r}"
+        "mail.templates måste vara namnet på en mapp under TSK_TEMPLATE_ROOT (bokstäver, siffror,"
+        f" '.', '_' och '-'), inte en sökväg: {name!r}"
     )
 
 

@@ -12,6 +12,7 @@ from dateutil.rrule import FR, MO, MONTHLY, TU, WE, YEARLY, rrule
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsk_workflow import i18n
 from tsk_workflow.calendar import WorkCalendar, mandate_period
 from tsk_workflow.definitions.model import (
     DeadlineSchedule,
@@ -305,9 +306,11 @@ def test_rotation_starting_mid_period_starts_from_the_first_town() -> None:
 
 def test_rotation_needs_enough_occurrences_and_subjects() -> None:
     cal = WorkCalendar()
-    with pytest.raises(ValueError, match="too few to reach all 12 towns"):
+    with pytest.raises(ValueError, match="8 per mandatperiod, för få för att nå alla 12 orter"):
         occurrences(RotationSchedule(kind="rotation", per_year=2), cal, 2027, towns=TOWNS)
-    with pytest.raises(ValueError, match="towns"):
+    with i18n.speaking("en"), pytest.raises(ValueError, match="too few to reach all 12 towns"):
+        occurrences(RotationSchedule(kind="rotation", per_year=2), cal, 2027, towns=TOWNS)
+    with pytest.raises(ValueError, match="kräver att organisationen listar sina orter"):
         occurrences(RotationSchedule(kind="rotation", per_year=2), cal, 2027)
 
 
@@ -338,7 +341,9 @@ def test_per_area_over_towns() -> None:
     schedule = PerAreaSchedule(kind="per_area", over="towns")
     found = occurrences(schedule, WorkCalendar(), 2027, towns=TOWNS[:3], areas=AREAS)
     assert [o.subject for o in found] == TOWNS[:3]
-    with pytest.raises(ValueError, match="areas"):
+    with pytest.raises(ValueError, match="kräver att organisationen listar sina områden"):
+        occurrences(PerAreaSchedule(kind="per_area"), WorkCalendar(), 2027, towns=TOWNS)
+    with i18n.speaking("en"), pytest.raises(ValueError, match="to list its areas"):
         occurrences(PerAreaSchedule(kind="per_area"), WorkCalendar(), 2027, towns=TOWNS)
 
 

@@ -58,8 +58,10 @@ def shown(path: Path, root: Path) -> str:
     return str(path.relative_to(root))
 
 
-def validate(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(cli, ["process", "validate", *args])
+def validate(runner: CliRunner, *args: str, lang: str = "en") -> Result:
+    """``tsk process validate`` in ``lang``: the corpus's expectations are in English, the
+    language of the code; ``test_broken_file_in_swedish`` checks the default language."""
+    return runner.invoke(cli, ["--lang", lang, "process", "validate", *args])
 
 
 def assert_no_traceback(result: Result) -> None:
@@ -187,3 +189,21 @@ def test_everything_shipped_is_valid(repo_root: Path, runner: CliRunner) -> None
     assert_no_traceback(result)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("OK")
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[path.stem for path in BROKEN])
+def test_broken_file_in_swedish(path: Path, repo_root: Path, runner: CliRunner) -> None:
+    """By default every problem is told in Swedish, at the same place as in English."""
+    name = shown(path, repo_root)
+    english = assert_problem_lines(validate(runner, name), [name])
+    result = validate(runner, name, lang="sv")
+    assert result.exit_code == 1
+    assert_no_traceback(result)
+    swedish = assert_problem_lines(result, [name])
+    assert [_place(line) for line in swedish] == [_place(line) for line in english]
+    for expected in expectations(path):
+        assert not any(expected.text in line for line in swedish), (expected, swedish)
+
+
+def _place(line: str) -> str:
+    return line.split(": ", 1)[0]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
@@ -27,7 +28,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
+from tsk_workflow import i18n
 from tsk_workflow.definitions.durations import Duration
+from tsk_workflow.i18n import N_, _
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -44,8 +47,36 @@ ELECTION_YEAR = 2022
 MANDATE_YEARS = 4
 MANDATE_START = (10, 15)
 
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+"""The days of the week, Monday first, in English: ``weekday_name`` translates them."""
+MONTHS = (
+    N_("January"),
+    N_("February"),
+    N_("March"),
+    N_("April"),
+    N_("May"),
+    N_("June"),
+    N_("July"),
+    N_("August"),
+    N_("September"),
+    N_("October"),
+    N_("November"),
+    N_("December"),
+)
+"""The months, January first, in English: ``month_name`` translates them."""
+WEEKDAYS_EN, MONTHS_EN = WEEKDAYS, MONTHS
 WEEKDAYS_SV = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+"""The Swedish days of the week, for ``non_working_reason`` (always Swedish, like the holidays'
+names) and the modules that still choose by ``lang`` themselves; ``weekday_name`` is the one to
+use."""
 MONTHS_SV = (
     "januari",
     "februari",
@@ -60,20 +91,8 @@ MONTHS_SV = (
     "november",
     "december",
 )
-MONTHS_EN = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+"""The Swedish months, for the modules that still choose by ``lang`` themselves; ``month_name``
+is the one to use."""
 SUNDAY_NAME = "Söndag"
 """The name ``holidays`` gives every Sunday when asked to (older versions did so by default);
 such entries are dropped: Sundays are non-working days anyway, with "söndag" as the reason."""
@@ -170,7 +189,7 @@ class WorkCalendar:
         (``shift``, by default the calendar's setting)."""
         step = timedelta(days=-1 if (shift or self.shift) == "before" else 1)
         day = d
-        for _ in range(MAX_SEARCH_DAYS):
+        for _attempt in range(MAX_SEARCH_DAYS):
             if self.is_working_day(day):
                 return day
             day += step
@@ -327,23 +346,74 @@ def format_date_sv(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
+def parse_date(text: str) -> date:
+    """``YYYY-MM-DD`` as a date, or ``ValueError`` with a message for people: a date written
+    right that does not exist (``2027-02-30``) says so, anything else names the form expected."""
+    text = text.strip()
+    if ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(date_does_not_exist(text)) from None
+    raise ValueError(_("{value} is not a date (YYYY-MM-DD)").format(value=repr(text)))
+
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+"""A date as ``parse_date`` reads it (whether it exists or not)."""
+
+
+def date_does_not_exist(text: str) -> str:
+    """``2027-02-30: det datumet finns inte``, in the language spoken."""
+    return _("{date}: that date does not exist").format(date=text)
+
+
+def weekday_name(d: date | int, lang: str | None = None) -> str:
+    """The day of the week of ``d`` (a date, or 0 for Monday), in ``lang`` (by default the
+    language spoken): ``söndag``, ``Sunday``."""
+    index = d if isinstance(d, int) else d.weekday()
+    with _speaking(lang):
+        return _(WEEKDAYS[index])
+
+
+def month_name(month: int, lang: str | None = None) -> str:
+    """The name of ``month`` (1 is January) in ``lang`` (by default the language spoken):
+    ``mars``, ``March``."""
+    with _speaking(lang):
+        return _(MONTHS[month - 1])
+
+
+def _speaking(lang: str | None) -> AbstractContextManager[None]:
+    """Speak ``lang`` ("en", anything else is Swedish), or keep the language spoken (None)."""
+    if lang is None:
+        return nullcontext()
+    return i18n.speaking("en" if lang == "en" else "sv")
+
+
 def format_long_sv(d: date) -> str:
     """``söndag 14 mars 2027, vecka 10`` (ISO week number)."""
-    return f"{WEEKDAYS_SV[d.weekday()]} {d.day} {MONTHS_SV[d.month - 1]} {d.year}, {week_label(d)}"
+    return format_long(d, "sv")
 
 
 def format_long_en(d: date) -> str:
     """``Sunday 14 March 2027, week 10`` (ISO week number)."""
-    weekday, month = WEEKDAYS_EN[d.weekday()], MONTHS_EN[d.month - 1]
-    return f"{weekday} {d.day} {month} {d.year}, {week_label(d, 'en')}"
+    return format_long(d, "en")
 
 
-def format_long(d: date, lang: str = "sv") -> str:
-    """The long form in ``lang`` ("en", anything else is Swedish)."""
-    return format_long_en(d) if lang == "en" else format_long_sv(d)
+def format_long(d: date, lang: str | None = None) -> str:
+    """The long form in ``lang`` ("en", anything else is Swedish; by default the language
+    spoken): ``söndag 14 mars 2027, vecka 10``."""
+    with _speaking(lang):
+        return _("{weekday} {day} {month} {year}, {week}").format(
+            weekday=weekday_name(d),
+            day=d.day,
+            month=month_name(d.month),
+            year=d.year,
+            week=week_label(d),
+        )
 
 
-def week_label(d: date, lang: str = "sv") -> str:
-    """``vecka 11`` or ``week 11``: the ISO week number, as Swedish calendars show it."""
-    word = "week" if lang == "en" else "vecka"
-    return f"{word} {d.isocalendar().week}"
+def week_label(d: date, lang: str | None = None) -> str:
+    """``vecka 11`` or ``week 11`` (``lang``, by default the language spoken): the ISO week
+    number, as Swedish calendars show it."""
+    with _speaking(lang):
+        return _("week {number}").format(number=d.isocalendar().week)

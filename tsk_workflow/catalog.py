@@ -33,6 +33,7 @@ from tsk_workflow.definitions.reader import (
 )
 from tsk_workflow.definitions.validate import load_process_document
 from tsk_workflow.errors import DefinitionError, NotFound, TskError, did_you_mean
+from tsk_workflow.i18n import _
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.organisation.validate import load_organisation_document
 from tsk_workflow.resources import (
@@ -88,7 +89,8 @@ class Catalog:
         except KeyError:
             known = ", ".join(sorted(self.definitions))
             hint = did_you_mean(key, self.definitions)
-            raise NotFound(f"unknown process '{key}'{hint} (known: {known})") from None
+            message = _("unknown process '{process}'").format(process=key) + hint
+            raise NotFound(message + _(" (known: {known})").format(known=known)) from None
 
     def compiled(self, key: str) -> CompiledProcess:
         if key not in self._compiled:
@@ -140,15 +142,21 @@ class Catalog:
         short = digest[:16]
         if text is None:
             raise TskError(
-                f"a cycle of '{key}' follows the definition with sha256 {short}, which this"
-                " database does not hold"
+                _(
+                    "a cycle of '{process}' follows the definition with sha256 {digest}, which"
+                    " this database does not hold"
+                ).format(process=key, digest=short)
             )
         if text_digest(text) != digest:
             raise TskError(
-                f"the stored definition of '{key}' with sha256 {short} does not have that"
-                " digest: its text was changed in the database"
+                _(
+                    "the stored definition of '{process}' with sha256 {digest} does not have that"
+                    " digest: its text was changed in the database"
+                ).format(process=key, digest=short)
             )
-        name = f"{key} (sha256 {short}, stored in the database)"
+        name = _("{process} (sha256 {digest}, stored in the database)").format(
+            process=key, digest=short
+        )
         try:
             document = read_text(text, name, cached=True)
         except ReadError as exc:
@@ -158,7 +166,11 @@ class Catalog:
         if definition is None:
             raise DefinitionError([str(p) for p in problems])
         if definition.key != key:
-            raise TskError(f"{name} is the definition of '{definition.key}', not of '{key}'")
+            raise TskError(
+                _("{name} is the definition of '{found}', not of '{process}'").format(
+                    name=name, found=definition.key, process=key
+                )
+            )
         return definition
 
 
@@ -249,13 +261,11 @@ def _key_problems(
     problems = []
     stem = Path(document.file).stem
     if stem != definition.key:
-        problems.append(
-            document.problem(
-                ("key",), f"key '{definition.key}' differs from the file name '{stem}'"
-            )
-        )
+        message = _("key '{key}' differs from the file name '{name}'")
+        problems.append(document.problem(("key",), message.format(key=definition.key, name=stem)))
     if definition.key in seen:
-        problems.append(document.problem(("key",), f"process '{definition.key}' is defined twice"))
+        message = _("process '{process}' is defined twice").format(process=definition.key)
+        problems.append(document.problem(("key",), message))
     return problems
 
 
@@ -288,8 +298,13 @@ def _shipped(
     # The shipped definitions come from the per-user cache when they were read before: parsing
     # them is most of a command's start-up after the imports (definitions/cache.py).
     if not folder.is_dir():
-        where = f" (from {PROCESSES_VARIABLE})" if folder != data_dir("processes") else ""
-        problem = Problem(str(folder), 1, 1, f"no such folder of process definitions{where}")
+        if folder != data_dir("processes"):
+            message = _("no such folder of process definitions (from {variable})").format(
+                variable=PROCESSES_VARIABLE
+            )
+        else:
+            message = _("no such folder of process definitions")
+        problem = Problem(str(folder), 1, 1, message)
         return {}, {}, [problem]
     read, problems = _read_sources(sorted(folder.glob("*.yaml")))
     definitions, found = _load_definitions([document for document, _text in read], set())
@@ -327,13 +342,14 @@ def resolve_organisation_path(name_or_path: str) -> Path:
     if names_a_file(name_or_path):
         candidate = Path(name_or_path)
         if not candidate.is_file():
-            raise NotFound(f"organisation file '{name_or_path}' does not exist")
+            raise NotFound(_("organisation file '{name}' does not exist").format(name=name_or_path))
         return candidate
     shipped = municipalities_dir() / f"{name_or_path}.yaml"
     if not shipped.is_file():
         known = ", ".join(p.stem for p in shipped_municipality_files())
         hint = did_you_mean(name_or_path, (p.stem for p in shipped_municipality_files()))
-        raise NotFound(f"unknown municipality '{name_or_path}'{hint} (shipped: {known})")
+        message = _("unknown municipality '{name}'").format(name=name_or_path) + hint
+        raise NotFound(message + _(" (shipped: {known})").format(known=known))
     return shipped
 
 

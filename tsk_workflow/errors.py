@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from tsk_workflow.i18n import _
+
 
 class TskError(Exception):
     """Base of every error the CLI prints as one line and exits 1 on."""
@@ -37,4 +39,4 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(word, sorted(known), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return _(" (did you mean '{word}'?)").format(word=close[0]) if close else ""

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tsk_workflow import i18n
 from tsk_workflow.canonical import digest
 from tsk_workflow.definitions.model import Form, Label, ProcessDefinition, Question
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.definitions.reader import Document, ReadError, read_file
 from tsk_workflow.errors import Refused
+from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.organisation.model import Organisation
 
 MAX_TEXT = 10_000
@@ -53,8 +55,14 @@ class InvalidAnswers(Refused):
     def __init__(self, task_id: int | None, problems: Sequence[AnswerProblem]) -> None:
         self.task_id = task_id
         self.problems = list(problems)
-        what = f"the answers to task {task_id}" if task_id is not None else "the answers"
-        super().__init__(f"{what} do not fit its form: " + "; ".join(map(str, self.problems)))
+        listed = "; ".join(map(str, self.problems))
+        if task_id is None:
+            message = _("the answers do not fit its form: {problems}").format(problems=listed)
+        else:
+            message = _("the answers to task {id} do not fit its form: {problems}").format(
+                id=task_id, problems=listed
+            )
+        super().__init__(message)
 
 
 # ---------------------------------------------------------------- the form of a task
@@ -89,7 +97,7 @@ def check_answers(
         value = given.get(question.key)
         if _empty(value):
             if question.required:
-                problems.append(AnswerProblem(question.key, "needs an answer (it is required)"))
+                problems.append(AnswerProblem(question.key, _("needs an answer (it is required)")))
             continue
         try:
             answers[question.key] = _answer(question, value, org)
@@ -109,13 +117,17 @@ def accept(
     present = answered(given)
     if form is None:
         if present:
-            raise Refused(f"task {task_id} has no form: complete it without answers")
+            raise Refused(
+                _("task {id} has no form: complete it without answers").format(id=task_id)
+            )
         return None
     if not present:
         if form.required:
             raise Refused(
-                f"task {task_id} has a form that must be answered: give --answers FILE or "
-                f"--answer KEY=VALUE (see 'tsk task form {task_id}')"
+                _(
+                    "task {id} has a form that must be answered: give --answers FILE or "
+                    "--answer KEY=VALUE (see 'tsk task form {id}')"
+                ).format(id=task_id)
             )
         return None
     assert given is not None
@@ -152,8 +164,9 @@ def _empty(value: Any) -> bool:
 
 def _unknown(name: str, keys: list[str]) -> str:
     close = difflib.get_close_matches(name, keys, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else f" (questions: {', '.join(keys)})"
-    return f"no such question in the form{hint}"
+    if close:
+        return _("no such question in the form (did you mean '{key}'?)").format(key=close[0])
+    return _("no such question in the form (questions: {keys})").format(keys=", ".join(keys))
 
 
 def _answer(question: Question, value: Any, org: Organisation) -> Any:
@@ -163,9 +176,9 @@ def _answer(question: Question, value: Any, org: Organisation) -> Any:
     if kind == "choices":
         return _several(question, value)
     if kind == "town":
-        return _place(value, [(t.key, t.name) for t in org.towns], "town", org)
+        return _place(value, [(t.key, t.name) for t in org.towns], PLACE_WORDS["town"], org)
     if kind == "area":
-        return _place(value, [(a.key, a.name) for a in org.areas], "area", org)
+        return _place(value, [(a.key, a.name) for a in org.areas], PLACE_WORDS["area"], org)
     if kind == "date":
         return _date(value).isoformat()
     if kind == "datetime":
@@ -177,7 +190,7 @@ def _answer(question: Question, value: Any, org: Organisation) -> Any:
 
 def _scalar_text(value: Any) -> str:
     if isinstance(value, list | dict | tuple):
-        raise _Wrong("give one value, not a list")
+        raise _Wrong(_("give one value, not a list"))
     return str(value).strip()
 
 
@@ -191,7 +204,9 @@ def _one_choice(question: Question, text: str) -> str:
         }:
             return choice.key
     allowed = ", ".join(c.key for c in question.choices)
-    raise _Wrong(f"{text!r} is not one of the choices ({allowed})")
+    raise _Wrong(
+        _("{value} is not one of the choices ({allowed})").format(value=repr(text), allowed=allowed)
+    )
 
 
 def _several(question: Question, value: Any) -> list[str]:
@@ -212,57 +227,79 @@ def _several(question: Question, value: Any) -> list[str]:
     if wrong:
         allowed = ", ".join(c.key for c in question.choices)
         raise _Wrong(
-            f"{', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} not among the choices ({allowed})"
+            ngettext(
+                "{values} is not among the choices ({allowed})",
+                "{values} are not among the choices ({allowed})",
+                len(wrong),
+            ).format(values=", ".join(wrong), allowed=allowed)
         )
     ordered = [c.key for c in question.choices if c.key in chosen]
     low, high = question.min, question.max
     if low is not None and len(ordered) < low:
-        raise _Wrong(f"choose at least {int(low)}")
+        raise _Wrong(_("choose at least {n}").format(n=int(low)))
     if high is not None and len(ordered) > high:
-        raise _Wrong(f"choose at most {int(high)}")
+        raise _Wrong(_("choose at most {n}").format(n=int(high)))
     return ordered
 
 
-def _place(value: Any, known: list[tuple[str, str]], what: str, org: Organisation) -> str:
+PLACE_WORDS = {
+    "town": (N_("{org} has no towns listed"), N_("{value} is not a town of {org} ({keys})")),
+    "area": (N_("{org} has no areas listed"), N_("{value} is not an area of {org} ({keys})")),
+}
+"""What a town or area answer says when it is not one: none listed, or not among them."""
+
+
+def _place(
+    value: Any, known: list[tuple[str, str]], words: tuple[str, str], org: Organisation
+) -> str:
     text = _scalar_text(value)
     wanted = text.casefold()
     for key, name in known:
         if wanted in {key.casefold(), name.casefold()}:
             return key
+    none_listed, not_one = words
     if not known:
-        raise _Wrong(f"{org.name} has no {what}s listed")
-    raise _Wrong(f"{text!r} is not a {what} of {org.name} ({', '.join(k for k, _ in known)})")
+        raise _Wrong(_(none_listed).format(org=org.name))
+    keys = ", ".join(key for key, _name in known)
+    raise _Wrong(_(not_one).format(value=repr(text), org=org.name, keys=keys))
 
 
 def _date(value: Any) -> dt.date:
+    from tsk_workflow.calendar import parse_date  # here: the calendar imports dateutil
+
     if isinstance(value, dt.datetime):
-        raise _Wrong("give a date (YYYY-MM-DD) without a time")
+        raise _Wrong(_("give a date (YYYY-MM-DD) without a time"))
     if isinstance(value, dt.date):
         return value
-    text = _scalar_text(value)
     try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise _Wrong(f"{text!r} is not a date (YYYY-MM-DD)") from None
+        return parse_date(_scalar_text(value))
+    except ValueError as wrong:
+        raise _Wrong(str(wrong)) from None
 
 
 def _datetime(value: Any, org: Organisation) -> str:
+    from tsk_workflow.calendar import ISO_DATE, parse_date
+
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, dt.date):
         return value.isoformat()
     else:
         text = _scalar_text(value)
-        if len(text) == 10:
-            try:
-                return dt.date.fromisoformat(text).isoformat()
-            except ValueError:
-                pass
+        if ISO_DATE.fullmatch(text[:10]):
+            try:  # a date that does not exist says so, with or without a time
+                day = parse_date(text[:10])
+            except ValueError as wrong:
+                raise _Wrong(str(wrong)) from None
+            if len(text) == 10:
+                return day.isoformat()
         try:
             moment = dt.datetime.fromisoformat(text)
         except ValueError:
             raise _Wrong(
-                f"{text!r} is not a date and time (YYYY-MM-DD HH:MM, or just YYYY-MM-DD)"
+                _("{value} is not a date and time (YYYY-MM-DD HH:MM, or just YYYY-MM-DD)").format(
+                    value=repr(text)
+                )
             ) from None
     if moment.tzinfo is not None:
         from zoneinfo import ZoneInfo
@@ -273,7 +310,7 @@ def _datetime(value: Any, org: Organisation) -> str:
 
 def _number(question: Question, value: Any) -> int | float:
     if isinstance(value, bool):
-        raise _Wrong("give a number, not true or false")
+        raise _Wrong(_("give a number, not true or false"))
     if isinstance(value, int | float):
         number = float(value)
     else:
@@ -281,15 +318,23 @@ def _number(question: Question, value: Any) -> int | float:
         try:
             number = float(text.replace(",", "."))
         except ValueError:
-            raise _Wrong(f"{text!r} is not a number") from None
+            raise _Wrong(_("{value} is not a number").format(value=repr(text))) from None
     if not math.isfinite(number):
-        raise _Wrong("give a finite number")
+        raise _Wrong(_("give a finite number"))
     if question.integer and number != int(number):
-        raise _Wrong(f"give a whole number, not {_shown(number)}")
+        raise _Wrong(_("give a whole number, not {value}").format(value=_shown(number)))
     if question.min is not None and number < question.min:
-        raise _Wrong(f"{_shown(number)} is less than the smallest allowed, {_shown(question.min)}")
+        raise _Wrong(
+            _("{value} is less than the smallest allowed, {least}").format(
+                value=_shown(number), least=_shown(question.min)
+            )
+        )
     if question.max is not None and number > question.max:
-        raise _Wrong(f"{_shown(number)} is more than the largest allowed, {_shown(question.max)}")
+        raise _Wrong(
+            _("{value} is more than the largest allowed, {most}").format(
+                value=_shown(number), most=_shown(question.max)
+            )
+        )
     return int(number) if number == int(number) and abs(number) < 2**53 else number
 
 
@@ -299,13 +344,21 @@ def _shown(number: float) -> str:
 
 def _text(question: Question, value: Any) -> str:
     if isinstance(value, list | dict | tuple):
-        raise _Wrong("give a text, not a list or mapping")
+        raise _Wrong(_("give a text, not a list or mapping"))
     text = value.isoformat() if isinstance(value, dt.date) else str(value).strip()
     longest = min(int(question.max), MAX_TEXT) if question.max is not None else MAX_TEXT
     if len(text) > longest:
-        raise _Wrong(f"is {len(text)} characters long; at most {longest} are allowed")
+        raise _Wrong(
+            _("is {length} characters long; at most {most} are allowed").format(
+                length=len(text), most=longest
+            )
+        )
     if question.min is not None and len(text) < question.min:
-        raise _Wrong(f"is {len(text)} characters long; at least {int(question.min)} are needed")
+        raise _Wrong(
+            _("is {length} characters long; at least {least} are needed").format(
+                length=len(text), least=int(question.min)
+            )
+        )
     return text
 
 
@@ -319,7 +372,7 @@ def parse_pairs(pairs: Iterable[str]) -> tuple[dict[str, str], list[AnswerProble
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            problems.append(AnswerProblem(pair, "give an answer as KEY=VALUE"))
+            problems.append(AnswerProblem(pair, _("give an answer as KEY=VALUE")))
             continue
         found[key.strip()] = value
     return found, problems
@@ -335,7 +388,9 @@ def read_answers_file(path: Path) -> Document:
     except ReadError as exc:
         raise Refused(str(exc.problem)) from None
     except ValueError as exc:  # a date YAML reads but the calendar has not (2027-13-01)
-        raise Refused(f"{path}:1:1: cannot read the answers: {exc}") from None
+        raise Refused(
+            _("{path}:1:1: cannot read the answers: {error}").format(path=path, error=exc)
+        ) from None
 
 
 def located(problems: Iterable[AnswerProblem], document: Document | None) -> list[str]:
@@ -353,57 +408,38 @@ def located(problems: Iterable[AnswerProblem], document: Document | None) -> lis
 
 
 TEXTS = {
-    "sv": {
-        "required": "obligatorisk",
-        "optional": "frivillig",
-        "form_required": "Formuläret måste besvaras för att uppgiften ska kunna markeras klar.",
-        "form_optional": "Formuläret är frivilligt: uppgiften kan markeras klar utan svar.",
-        "choice": "ett av",
-        "choices": "ett eller flera av (lista, eller kommaseparerat med --answer)",
-        "town": "en ort",
-        "area": "ett område",
-        "date": "ett datum (ÅÅÅÅ-MM-DD)",
-        "datetime": "datum och tid (ÅÅÅÅ-MM-DD TT:MM), eller bara datum",
-        "number": "ett tal",
-        "integer": "ett heltal",
-        "text": "fritext",
-        "between": "mellan {low} och {high}",
-        "at_least": "minst {low}",
-        "at_most": "högst {high}",
-        "chars": "tecken",
-        "how": "Svara med: tsk task done {id} --answers FIL  eller  --answer NYCKEL=VÄRDE",
-        "fill": "Fyll i svaren efter kolon och lämna dem med:",
-        "blank": "Lämna en fråga tom om du inte vill svara på den.",
-        "multiline": "Flera rader: skriv | efter kolon och texten indragen på raderna under.",
-    },
-    "en": {
-        "required": "required",
-        "optional": "optional",
-        "form_required": "The form must be answered before the task can be completed.",
-        "form_optional": "The form is optional: the task can be completed without answers.",
-        "choice": "one of",
-        "choices": "one or more of (a list, or comma-separated with --answer)",
-        "town": "a town",
-        "area": "an area",
-        "date": "a date (YYYY-MM-DD)",
-        "datetime": "date and time (YYYY-MM-DD HH:MM), or just the date",
-        "number": "a number",
-        "integer": "a whole number",
-        "text": "free text",
-        "between": "between {low} and {high}",
-        "at_least": "at least {low}",
-        "at_most": "at most {high}",
-        "chars": "characters",
-        "how": "Answer with: tsk task done {id} --answers FILE  or  --answer KEY=VALUE",
-        "fill": "Fill in the answers after the colons and give them with:",
-        "blank": "Leave a question empty if you do not answer it.",
-        "multiline": "Several lines: write | after the colon and the text indented on the lines below.",
-    },
+    "required": N_("required"),
+    "optional": N_("optional"),
+    "form_required": N_("The form must be answered before the task can be completed."),
+    "form_optional": N_("The form is optional: the task can be completed without answers."),
+    "choice": N_("one of"),
+    "choices": N_("one or more of (a list, or comma-separated with --answer)"),
+    "town": N_("a town"),
+    "area": N_("an area"),
+    "date": N_("a date (YYYY-MM-DD)"),
+    "datetime": N_("date and time (YYYY-MM-DD HH:MM), or just the date"),
+    "number": N_("a number"),
+    "integer": N_("a whole number"),
+    "text": N_("free text"),
+    "between": N_("between {low} and {high}"),
+    "at_least": N_("at least {low}"),
+    "at_most": N_("at most {high}"),
+    "chars": N_("characters"),
+    "how": N_("Answer with: tsk task done {id} --answers FILE  or  --answer KEY=VALUE"),
+    "fill": N_("Fill in the answers after the colons and give them with:"),
+    "blank": N_("Leave a question empty if you do not answer it."),
+    "multiline": N_(
+        "Several lines: write | after the colon and the text indented on the lines below."
+    ),
 }
+"""The fixed words of a shown form, translated when shown (``_t``)."""
 
 
 def _t(lang: str) -> dict[str, str]:
-    return TEXTS["en" if lang == "en" else "sv"]
+    """``TEXTS`` in ``lang`` (English for "en", else Swedish): a form may be shown in another
+    language than the command line speaks (``form_json`` for the web)."""
+    with i18n.speaking("en" if lang == "en" else "sv"):
+        return {name: _(text) for name, text in TEXTS.items()}
 
 
 def allowed_values(question: Question, org: Organisation, lang: str) -> list[tuple[str, str]]:

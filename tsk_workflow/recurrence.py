@@ -46,6 +46,7 @@ from tsk_workflow.definitions.model import (
     TimesAYearSchedule,
     YearlySchedule,
 )
+from tsk_workflow.i18n import N_, _
 
 WEEKDAYS = {"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4}
 SLOT_DAYS = 28
@@ -231,7 +232,7 @@ def _monthly_date(schedule: MonthlySchedule, year: int, month: int) -> dt.date:
     if schedule.day is not None:
         return dt.date(year, month, schedule.day)
     if schedule.weekday is None:
-        raise ValueError("a monthly schedule needs a day or a weekday")
+        raise ValueError(_("a monthly schedule needs a day or a weekday"))
     return nth_weekday(year, month, WEEKDAYS[schedule.weekday], schedule.nth)
 
 
@@ -292,7 +293,12 @@ def _opening(deadline: dt.date, lead: Duration, cal: WorkCalendar) -> dt.date:
 def _subjects(over: str, towns: Sequence[str], areas: Sequence[str]) -> Sequence[str]:
     subjects = towns if over == "towns" else areas
     if not subjects:
-        raise ValueError(f"a schedule over {over} needs the organisation to list its {over}")
+        message = (
+            N_("a schedule over towns needs the organisation to list its towns")
+            if over == "towns"
+            else N_("a schedule over areas needs the organisation to list its areas")
+        )
+        raise ValueError(_(message))
     return subjects
 
 
@@ -322,9 +328,17 @@ def _rotation_day(cal: WorkCalendar, nominal: dt.date) -> dt.date:
 def _check_rotation(schedule: RotationSchedule, subjects: Sequence[str]) -> None:
     per_period = schedule.per_year * MANDATE_YEARS
     if per_period < len(subjects):
+        message = (
+            N_(
+                "{per_year} a year is {per_period} per mandate period, too few to reach all {n} towns"
+            )
+            if schedule.over == "towns"
+            else N_(
+                "{per_year} a year is {per_period} per mandate period, too few to reach all {n} areas"
+            )
+        )
         raise ValueError(
-            f"{schedule.per_year} a year is {per_period} per mandate period, too few to reach"
-            f" all {len(subjects)} {schedule.over}"
+            _(message).format(per_year=schedule.per_year, per_period=per_period, n=len(subjects))
         )
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from tsk_workflow import i18n
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.organisation.model import Routing, RoutingRule, RuleCondition
 
 
@@ -20,16 +22,33 @@ class Proposal:
 
 
 @dataclass(frozen=True)
+class Fact:
+    """One fact that made a rule's condition hold, put in words when shown (``str``): the
+    route is worked out once and its reason stored, in the language the decision is kept in."""
+
+    message: str
+    values: tuple[tuple[str, str], ...] = ()
+
+    def __str__(self) -> str:
+        return _(self.message).format(**dict(self.values))
+
+
+@dataclass(frozen=True)
 class Route:
     body: str
     rule: str
     reason_sv: str
     reason_en: str
-    facts: tuple[str, ...]
+    facts: tuple[Fact, ...]
 
     def reason(self, lang: str = "sv") -> str:
+        """The rule's reason and the facts that made it match, in ``lang`` ("en", anything
+        else is Swedish)."""
         text = self.reason_en if lang == "en" else self.reason_sv
-        return f"{text} ({'; '.join(self.facts)})" if self.facts else text
+        if not self.facts:
+            return text
+        with i18n.speaking("en" if lang == "en" else "sv"):
+            return f"{text} ({'; '.join(map(str, self.facts))})"
 
 
 def route(proposal: Proposal, routing: Routing) -> Route:
@@ -39,18 +58,18 @@ def route(proposal: Proposal, routing: Routing) -> Route:
         if facts is not None:
             return _route(rule, facts)
     if routing.default is None:
-        raise ValueError("the routing rules have no default")
+        raise ValueError(_("the routing rules have no default"))
     reason = routing.default_reason
     return Route(routing.default, "default", reason.sv, reason.en, ())
 
 
-def _route(rule: RoutingRule, facts: list[str]) -> Route:
+def _route(rule: RoutingRule, facts: list[Fact]) -> Route:
     return Route(rule.to, rule.name, rule.reason.sv, rule.reason.en, tuple(facts))
 
 
-def _matches(when: RuleCondition, proposal: Proposal) -> list[str] | None:
+def _matches(when: RuleCondition, proposal: Proposal) -> list[Fact] | None:
     """The facts that made every condition hold, or None when one does not."""
-    facts: list[str] = []
+    facts: list[Fact] = []
     for fact in _conditions(when, proposal):
         if fact is None:
             return None
@@ -58,7 +77,7 @@ def _matches(when: RuleCondition, proposal: Proposal) -> list[str] | None:
     return facts
 
 
-def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[str | None]:
+def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[Fact | None]:
     cost = proposal.cost
     if when.cost_over is not None:
         yield (
@@ -71,10 +90,14 @@ def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[str | None]
         yield _cost_fact(cost, when.cost_at_least, ">=") if holds else None
     attrs = proposal.attrs or {}
     for key, value in (when.attr or {}).items():
-        yield f"{key} = {value}" if attrs.get(key, "").lower() == value.lower() else None
+        equal = attrs.get(key, "").lower() == value.lower()
+        yield Fact("{key} = {value}", (("key", key), ("value", value))) if equal else None
     for key, least in (when.attr_at_least or {}).items():
         yield (
-            f"{key} = {attrs[key]} >= {_number(least)}"
+            Fact(
+                "{key} = {value} >= {least}",
+                (("key", key), ("value", attrs[key]), ("least", _number(least))),
+            )
             if _at_least(attrs.get(key), least)
             else None
         )
@@ -87,8 +110,9 @@ def _at_least(value: str | None, least: float) -> bool:
         return False
 
 
-def _cost_fact(cost: float | None, limit: float, op: str) -> str:
-    return f"kostnad {sek(cost or 0)} {op} {sek(limit)}"
+def _cost_fact(cost: float | None, limit: float, op: str) -> Fact:
+    values = (("cost", sek(cost or 0)), ("op", op), ("limit", sek(limit)))
+    return Fact(N_("cost {cost} {op} {limit}"), values)
 
 
 def sek(amount: float) -> str:

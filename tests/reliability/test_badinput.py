@@ -12,6 +12,7 @@ A case is a small YAML file::
     org: herrljunga                                  # optional: --org (null: none)
     db: URL                                          # optional: --db instead of the case's copy
     env: {TSK_NOW: 2027-02-30T08:00}                 # optional: environment
+    lang: sv                                         # optional: the language (default: en)
     files:                                           # optional: files made in the case's folder
       answers.yaml: {text: "kategori: [a, b]"}       #   UTF-8 text
       big.yaml: {repeat: "x", bytes: 10485760}       #   a string repeated to a size
@@ -23,7 +24,8 @@ case's folder, ``{cycle}``, ``{ref}``, ``{task}``, ``{assignee}``, ``{decision}`
 ``{other_task}`` and ``{other_assignee}`` name rows of the prepared database: Herrljunga loaded,
 an EST cycle with its reporters' tasks, and a decision proposed from it (with its case cycle and
 the secretary's task, which has no form). Each case runs with click's ``CliRunner`` on its own
-copy of that database.
+copy of that database, in English (the language of the code and of ``expect``) unless it says
+``lang: sv``.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def test_bad_input(case_file: Path, prepared: Prepared, tmp_path: Path) -> None:
     if org is not None:
         options += ["--org", argument(org, names)]
     env: dict[str, str | None] = dict.fromkeys(UNSET) | {"TSK_NOW": NOW}
+    env["TSK_LANG"] = str(case.get("lang", "en"))
     env |= {key: str(value) for key, value in (case.get("env") or {}).items()}
     args = [argument(value, names) for value in case["args"]]
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from tsk_workflow.cli import runtime
+from tsk_workflow.cli import dates, runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, one_line, settings
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tsk_workflow.audit import Problem, VerifyResult
     from tsk_workflow.checkpoints import Checkpoint
 
-DATE = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"])
+DATE = dates.DateTime(with_time=True)
 
 
 @click.group(cls=TskGroup, invoke_without_command=True)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import click
 
-from tsk_workflow.cli import runtime, views
+from tsk_workflow.cli import dates, runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
 from tsk_workflow.i18n import N_, _
 
@@ -83,10 +83,9 @@ def propose(
 @click.option(
     "--date",
     "date_",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=dates.DateTime(),
     required=True,
-    metavar="DATE",
-    help=N_("Meeting date, YYYY-MM-DD"),
+    help=N_("Meeting date"),
 )
 @click.option("--paragraph", required=True, help=N_("The paragraph of the minutes, e.g. '§ 160'"))
 @click.option(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tsk_workflow.cli import dates
 from tsk_workflow.cli.context import emit_json, json_option, settings
 from tsk_workflow.errors import TskError
 
@@ -33,7 +34,7 @@ MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
 )
 @click.option(
     "--until",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
+    type=dates.DateTime(),
     help="Stop after this day, leaving work in progress to try by hand",
 )
 @json_option

@@ -6,11 +6,11 @@ import datetime as dt
 
 import click
 
-from tsk_workflow.cli import runtime
+from tsk_workflow.cli import dates, runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option
 from tsk_workflow.i18n import N_, _
 
-DAY = click.DateTime(formats=["%Y-%m-%d"])
+DAY = dates.DateTime()
 
 PURGED = {
     "task_notes": N_("task notes"),

@@ -12,6 +12,8 @@ from datetime import timedelta
 import isodate
 from dateutil.relativedelta import relativedelta
 
+from tsk_workflow.i18n import _
+
 WORKING_DAYS = re.compile(r"^(\d{1,3})\s*wd$")
 STRICT = r"^P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
 PATTERN = r"^(\d{1,3}\s*wd|P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?)$"
@@ -41,7 +43,9 @@ def parse_duration(text: str) -> Duration:
         return Duration(text, working_days=int(match.group(1)))
     if not re.match(STRICT, text):
         raise ValueError(
-            f"{text!r} is not a duration: use ISO 8601 (P14D, PT2H, P1M) or working days (10wd)"
+            _(
+                "{value} is not a duration: use ISO 8601 (P14D, PT2H, P1M) or working days (10wd)"
+            ).format(value=repr(text))
         )
     parsed = isodate.parse_duration(text)
     return Duration(text, delta=_to_relativedelta(parsed))

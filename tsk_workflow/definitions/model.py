@@ -23,6 +23,7 @@ from pydantic import (
 from tsk_workflow.definitions.durations import PATTERN as DURATION_PATTERN
 from tsk_workflow.definitions.durations import Duration as ParsedDuration
 from tsk_workflow.definitions.durations import parse_duration
+from tsk_workflow.i18n import _
 
 KEY_PATTERN = r"^[a-z][a-z0-9_]*$"
 Key = Annotated[str, Field(pattern=KEY_PATTERN, max_length=64)]
@@ -102,7 +103,7 @@ _LINE_BREAK = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
 
 def _one_line_text(value: str) -> str:
     if _LINE_BREAK.search(value):
-        raise ValueError("must be one line: remove the line break")
+        raise ValueError(_("must be one line: remove the line break"))
     return value
 
 
@@ -295,9 +296,9 @@ class MonthlySchedule(Frozen):
     @model_validator(mode="after")
     def _day_or_weekday(self) -> MonthlySchedule:
         if (self.day is None) == (self.weekday is None):
-            raise ValueError("give either day or weekday (with nth)")
+            raise ValueError(_("give either day or weekday (with nth)"))
         if self.nth == 0:
-            raise ValueError("nth is 1..4, or -1 for the last")
+            raise ValueError(_("nth is 1..4, or -1 for the last"))
         return self
 
 
@@ -312,7 +313,11 @@ class TimesAYearSchedule(Frozen):
     @model_validator(mode="after")
     def _months_match_times(self) -> TimesAYearSchedule:
         if self.months is not None and len(set(self.months)) != self.times:
-            raise ValueError(f"times is {self.times} but {len(set(self.months))} months are listed")
+            raise ValueError(
+                _("times is {times} but {count} months are listed").format(
+                    times=self.times, count=len(set(self.months))
+                )
+            )
         return self
 
 

@@ -18,6 +18,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from tsk_workflow.i18n import _
+
 MAX_BYTES = 1_000_000
 """Definitions and organisation files are small; anything larger is refused before parsing."""
 
@@ -112,7 +114,7 @@ def _yaml_problem(file: str, text: str, exc: YAMLError) -> Problem:
     message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     position = getattr(exc, "position", None)
     line, column = _line_column(text, position) if isinstance(position, int) else (1, 1)
-    return Problem(file, line, column, f"YAML error: {message}")
+    return Problem(file, line, column, _("YAML error: {message}").format(message=message))
 
 
 DATE_TOKEN = re.compile(r"(?<![\w.:-])(\d{4})-(\d{1,2})-(\d{1,2})(?![\w.-])")
@@ -123,10 +125,11 @@ def _value_problem(file: str, text: str, exc: ValueError) -> Problem:
     for found in DATE_TOKEN.finditer(text):
         try:
             dt.date(*(int(part) for part in found.groups()))
-        except ValueError as wrong:
+        except ValueError:
             line, column = _line_column(text, found.start())
-            return Problem(file, line, column, f"'{found.group()}' is not a date: {wrong}")
-    return Problem(file, 1, 1, f"invalid value: {exc}")
+            message = _("{date}: that date does not exist").format(date=found.group())
+            return Problem(file, line, column, message)
+    return Problem(file, 1, 1, _("invalid value: {error}").format(error=exc))
 
 
 def _line_column(text: str, offset: int) -> tuple[int, int]:
@@ -135,11 +138,22 @@ def _line_column(text: str, offset: int) -> tuple[int, int]:
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
+DUPLICATE_KEY = re.compile(
+    r'found duplicate key "(.*)" with value "(.*)" \(original value: "(.*)"\)'
+)
+"""ruamel.yaml's message for a key given twice in one mapping."""
+
+
 def _syntax_problem(file: str, exc: MarkedYAMLError) -> Problem:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line, mark.column) if mark is not None else (0, 0)
-    what = exc.problem or exc.context or "invalid YAML"
-    return Problem(file, line + 1, column + 1, f"YAML syntax error: {what}")
+    what = exc.problem or exc.context or _("invalid YAML")
+    twice = DUPLICATE_KEY.fullmatch(what)
+    if twice:  # the commonest mistake, in the language spoken (ruamel's words are English)
+        what = _(
+            'found duplicate key "{key}" with value "{value}" (original value: "{original}")'
+        ).format(key=twice[1], value=twice[2], original=twice[3])
+    return Problem(file, line + 1, column + 1, _("YAML syntax error: {what}").format(what=what))
 
 
 def _plain(
@@ -209,11 +223,19 @@ def file_text(path: Path) -> str:
         size = path.stat().st_size
         if size > MAX_BYTES:
             raise ReadError(
-                Problem(name, 1, 1, f"file is too large ({size} bytes, at most {MAX_BYTES})")
+                Problem(
+                    name,
+                    1,
+                    1,
+                    _("file is too large ({size} bytes, at most {most})").format(
+                        size=size, most=MAX_BYTES
+                    ),
+                )
             )
         raw = path.read_bytes()
     except OSError as exc:
-        raise ReadError(Problem(name, 1, 1, f"cannot read file: {exc.strerror}")) from None
+        message = _("cannot read file: {error}").format(error=exc.strerror)
+        raise ReadError(Problem(name, 1, 1, message)) from None
     return _decode(raw, name)
 
 
@@ -237,19 +259,22 @@ def _read(reader: Reader, text: str, name: str) -> Document:
     try:
         return reader.read(text, name)
     except _TooLarge:
-        raise ReadError(
-            Problem(name, 1, 1, f"document expands to more than {MAX_NODES} values (alias bomb?)")
-        ) from None
+        message = _("document expands to more than {most} values (alias bomb?)")
+        raise ReadError(Problem(name, 1, 1, message.format(most=MAX_NODES))) from None
     except RecursionError:
-        raise ReadError(Problem(name, 1, 1, "document is nested too deeply")) from None
+        raise ReadError(Problem(name, 1, 1, _("document is nested too deeply"))) from None
 
 
 def _checked(document: Document, name: str) -> Document:
     if document.data is None:
-        raise ReadError(Problem(name, 1, 1, "file is empty"))
+        raise ReadError(Problem(name, 1, 1, _("file is empty")))
     if not isinstance(document.data, Mapping):
-        kind = "a list" if isinstance(document.data, list) else f"the value {document.data!r}"
-        raise ReadError(document.problem((), f"expected a mapping of keys to values, found {kind}"))
+        if isinstance(document.data, list):
+            kind = _("a list")
+        else:
+            kind = _("the value {value}").format(value=repr(document.data))
+        message = _("expected a mapping of keys to values, found {found}").format(found=kind)
+        raise ReadError(document.problem((), message))
     return document
 
 
@@ -261,5 +286,5 @@ def _decode(raw: bytes, name: str) -> str:
         start = raw.rfind(b"\n", 0, exc.start) + 1
         column = len(raw[start : exc.start].decode("utf-8", errors="replace")) + 1
         raise ReadError(
-            Problem(name, line, column, "file is not valid UTF-8 text: save it as UTF-8")
+            Problem(name, line, column, _("file is not valid UTF-8 text: save it as UTF-8"))
         ) from None

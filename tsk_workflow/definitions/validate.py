@@ -6,7 +6,6 @@ Every problem becomes a ``Problem`` with file, line and column. Nothing here doe
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +14,8 @@ from pydantic import BaseModel, ValidationError
 
 from tsk_workflow.definitions.model import CHAIR, Form, ProcessDefinition, Question, Step
 from tsk_workflow.definitions.reader import Document, Problem, ReadError, read_file
-from tsk_workflow.errors import DefinitionError
+from tsk_workflow.errors import DefinitionError, did_you_mean
+from tsk_workflow.i18n import N_, _, ngettext
 
 Found = tuple[tuple[str | int, ...], str]
 """A problem found by a check: the path of the value at fault and the message."""
@@ -89,52 +89,104 @@ def _message(
     kind = error["type"]
     where = _dotted(path)
     if kind == "missing":
-        return f"missing key '{rest[-1] if rest else path[-1]}'" + (f" in {where}" if where else "")
+        return _missing(str(rest[-1] if rest else path[-1]), where)
     if kind == "extra_forbidden":
-        return f"unknown key '{path[-1]}'{_did_you_mean(str(path[-1]), model)}"
+        return _("unknown key '{key}'").format(key=path[-1]) + _did_you_mean(str(path[-1]), model)
     if kind == "string_pattern_mismatch":
         return _pattern_message(path, error.get("input"))
     ctx = error.get("ctx", {})
     if kind == "union_tag_invalid":
         name = str(ctx.get("discriminator", "kind")).strip("'")
         tag, expected = ctx.get("tag"), ctx.get("expected_tags", "")
-        return _at(where, f"unknown {name} {tag!r}, expected one of {expected}")
+        message = _("unknown {name} {tag}, expected one of {expected}")
+        return _at(where, message.format(name=name, tag=repr(tag), expected=expected))
     if kind == "union_tag_not_found":
-        return f"missing key {ctx.get('discriminator', '')}" + (f" in {where}" if where else "")
+        return _missing(str(ctx.get("discriminator", "")), where, quoted=False)
     found = _kind_of(error.get("input"))
     if kind in {"model_type", "model_attributes_type", "dict_type"}:
         if ctx.get("class_name") == "Label":
-            return _at(where, f"expected a text, or sv: and en: texts, found {found}")
-        return _at(where, f"expected a mapping of keys to values, found {found}")
+            return _at(where, _("expected a text, or sv: and en: texts, found {found}"), found)
+        return _at(where, _("expected a mapping of keys to values, found {found}"), found)
     if kind in {"tuple_type", "list_type"}:
-        return _at(where, f"expected a list, found {found}")
+        return _at(where, _("expected a list, found {found}"), found)
     if kind == "string_type":
-        return _at(where, f"expected a text, found {found}")
+        return _at(where, _("expected a text, found {found}"), found)
     if kind in {"int_type", "int_parsing", "int_from_float"}:
-        return _at(where, f"expected a whole number, found {found}")
+        return _at(where, _("expected a whole number, found {found}"), found)
     if kind in {"bool_type", "bool_parsing"}:
-        return _at(where, f"expected true or false, found {found}")
-    return _at(where, str(error["msg"]).removeprefix("Value error, "))
+        return _at(where, _("expected true or false, found {found}"), found)
+    return _at(where, error_text(error))
 
 
-def _at(where: str, message: str) -> str:
+def error_text(error: Any) -> str:
+    """Pydantic's message of ``error`` in the language spoken: its usual bounds and literals
+    translated (in English as pydantic words them), a validator's own message as it is."""
+    kind, ctx = error["type"], error.get("ctx", {})
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace(" or ", _(" or "))
+        return _("Input should be {expected}").format(expected=expected)
+    if kind in BOUNDS:
+        name, message = BOUNDS[kind]
+        return _(message).format(limit=ctx.get(name))
+    if kind in {"string_too_short", "string_too_long"}:
+        n = int(ctx.get("min_length" if kind == "string_too_short" else "max_length", 0))
+        message = (
+            ngettext(
+                "String should have at least {n} character",
+                "String should have at least {n} characters",
+                n,
+            )
+            if kind == "string_too_short"
+            else ngettext(
+                "String should have at most {n} character",
+                "String should have at most {n} characters",
+                n,
+            )
+        )
+        return message.format(n=n)
+    if kind == "too_short" and ctx.get("min_length") == 1:
+        return _("needs at least one value")
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+BOUNDS = {
+    "greater_than_equal": ("ge", N_("Input should be greater than or equal to {limit}")),
+    "greater_than": ("gt", N_("Input should be greater than {limit}")),
+    "less_than_equal": ("le", N_("Input should be less than or equal to {limit}")),
+    "less_than": ("lt", N_("Input should be less than {limit}")),
+}
+"""Pydantic's bounds on numbers: the limit in the error's context, and the message."""
+
+
+def _missing(key: str, where: str, *, quoted: bool = True) -> str:
+    """``missing key 'x' in steps[0]`` (a discriminator is named without quotes)."""
+    shown = f"'{key}'" if quoted else key
+    if where:
+        return _("missing key {key} in {where}").format(key=shown, where=where)
+    return _("missing key {key}").format(key=shown)
+
+
+def _at(where: str, message: str, found: str | None = None) -> str:
+    """``message`` (with what was ``found`` filled in) after the place it is about."""
+    if found is not None:
+        message = message.format(found=found)
     return f"{where}: {message}" if where else message
 
 
 def _kind_of(value: Any) -> str:
     """What a value is, in words for people rather than Python type names."""
     if value is None:
-        return "nothing"
+        return _("nothing")
     if isinstance(value, bool):
         return f"{str(value).lower()}"
     if isinstance(value, int | float):
-        return f"the number {value}"
+        return _("the number {value}").format(value=value)
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return _("the text {value}").format(value=repr(value))
     if isinstance(value, dict):
-        return "a mapping"
+        return _("a mapping")
     if isinstance(value, list | tuple):
-        return "a list"
+        return _("a list")
     return type(value).__name__
 
 
@@ -142,15 +194,19 @@ def _pattern_message(path: list[str | int], value: Any) -> str:
     names = {part for part in path if isinstance(part, str)}
     where = _dotted(path)
     if names & DURATION_FIELDS:
-        return (
-            f"{where}: {value!r} is not a duration: use ISO 8601 (P14D, PT2H, P1M) "
-            "or working days (10wd)"
-        )
-    if path and path[-1] in {"start"}:
-        return f"{where}: {value!r} is not a time of day (HH:MM)"
-    if path and path[-1] in {"deadline"}:
-        return f"{where}: {value!r} is not a date of the year (MM-DD)"
-    return f"{where}: {value!r} is not a valid key: use lower-case ASCII letters, digits and _"
+        message = NOT_A_DURATION
+    elif path and path[-1] in {"start"}:
+        message = N_("{value} is not a time of day (HH:MM)")
+    elif path and path[-1] in {"deadline"}:
+        message = N_("{value} is not a date of the year (MM-DD)")
+    else:
+        message = N_("{value} is not a valid key: use lower-case ASCII letters, digits and _")
+    return f"{where}: " + _(message).format(value=repr(value))
+
+
+NOT_A_DURATION = N_(
+    "{value} is not a duration: use ISO 8601 (P14D, PT2H, P1M) or working days (10wd)"
+)
 
 
 def _dotted(path: Sequence[str | int]) -> str:
@@ -161,8 +217,7 @@ def _dotted(path: Sequence[str | int]) -> str:
 
 
 def _did_you_mean(name: str, model: type[BaseModel]) -> str:
-    close = difflib.get_close_matches(name, sorted(_field_names(model)), n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    return did_you_mean(name, _field_names(model))
 
 
 def _field_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
@@ -214,49 +269,65 @@ def check_definition(
 
 
 def _duplicates(definition: ProcessDefinition) -> Iterator[Found]:
-    yield from _duplicate_keys([s.key for s in definition.steps], "steps", "step")
+    yield from _duplicate_keys([s.key for s in definition.steps], "steps", TWICE["step"])
     for i, step in enumerate(definition.steps):
-        yield from _duplicate_keys([t.key for t in step.tasks], ("steps", i, "tasks"), "task")
+        keys = [t.key for t in step.tasks]
+        yield from _duplicate_keys(keys, ("steps", i, "tasks"), TWICE["task"])
     seen: set[tuple[str, str]] = set()
     for index, transition in enumerate(definition.transitions):
         for source in transition.source:
             if (transition.trigger, source) in seen:
                 yield (
                     ("transitions", index, "trigger"),
-                    f"trigger '{transition.trigger}' is defined twice from step '{source}'",
+                    _("trigger '{trigger}' is defined twice from step '{step}'").format(
+                        trigger=transition.trigger, step=source
+                    ),
                 )
             seen.add((transition.trigger, source))
 
 
+TWICE = {
+    "step": N_("step '{key}' is defined twice"),
+    "task": N_("task '{key}' is defined twice"),
+    "question": N_("question '{key}' is defined twice"),
+}
+"""What a key given twice says, by what it names (translated when found)."""
+
+
 def _duplicate_keys(
-    keys: list[str], base: str | tuple[str | int, ...], what: str
+    keys: list[str], base: str | tuple[str | int, ...], message: str
 ) -> Iterator[Found]:
     prefix = (base,) if isinstance(base, str) else base
     seen: set[str] = set()
     for index, key in enumerate(keys):
         if key in seen:
-            yield ((*prefix, index, "key"), f"{what} '{key}' is defined twice")
+            yield ((*prefix, index, "key"), _(message).format(key=key))
         seen.add(key)
 
 
 def _step_references(definition: ProcessDefinition) -> Iterator[Found]:
     steps = set(definition.step_keys)
     if definition.initial is not None and definition.initial not in steps:
-        yield (("initial",), f"initial step '{definition.initial}' is not a step")
+        message = _("initial step '{step}' is not a step").format(step=definition.initial)
+        yield (("initial",), message)
     for index, key in enumerate(definition.final):
         if key not in steps:
-            yield (("final", index), f"final step '{key}' is not a step")
+            yield (("final", index), _("final step '{step}' is not a step").format(step=key))
     for index, transition in enumerate(definition.transitions):
         for source in transition.source:
             if source not in steps:
                 yield (
                     ("transitions", index, "from"),
-                    f"transition '{transition.trigger}' starts from unknown step '{source}'",
+                    _("transition '{trigger}' starts from unknown step '{step}'").format(
+                        trigger=transition.trigger, step=source
+                    ),
                 )
         if transition.dest not in steps:
             yield (
                 ("transitions", index, "to"),
-                f"transition '{transition.trigger}' goes to unknown step '{transition.dest}'",
+                _("transition '{trigger}' goes to unknown step '{step}'").format(
+                    trigger=transition.trigger, step=transition.dest
+                ),
             )
 
 
@@ -275,7 +346,7 @@ def _roles(definition: ProcessDefinition) -> Iterator[Found]:
 
 
 def _undeclared(role: str) -> str:
-    return f"role '{role}' is not declared: add it to 'roles' (or use 'chair')"
+    return _("role '{role}' is not declared: add it to 'roles' (or use 'chair')").format(role=role)
 
 
 def _successors(definition: ProcessDefinition) -> dict[str, set[str]]:
@@ -304,11 +375,13 @@ def _reachability(definition: ProcessDefinition) -> Iterator[Found]:
         if step.key not in reached:
             yield (
                 ("steps", index, "key"),
-                f"step '{step.key}' cannot be reached from the initial step "
-                f"'{definition.initial_step}'",
+                _("step '{step}' cannot be reached from the initial step '{initial}'").format(
+                    step=step.key, initial=definition.initial_step
+                ),
             )
     if not reached & set(definition.final):
-        yield (("final",), f"no final step can be reached from '{definition.initial_step}'")
+        message = _("no final step can be reached from '{initial}'")
+        yield (("final",), message.format(initial=definition.initial_step))
 
 
 def _dead_ends(definition: ProcessDefinition) -> Iterator[Found]:
@@ -318,10 +391,13 @@ def _dead_ends(definition: ProcessDefinition) -> Iterator[Found]:
         if step.key not in final and not graph[step.key]:
             yield (
                 ("steps", index, "key"),
-                f"step '{step.key}' is not final and has no transition out of it",
+                _("step '{step}' is not final and has no transition out of it").format(
+                    step=step.key
+                ),
             )
         if step.key in final and graph[step.key]:
-            yield (("steps", index, "key"), f"final step '{step.key}' has a transition out of it")
+            message = _("final step '{step}' has a transition out of it").format(step=step.key)
+            yield (("steps", index, "key"), message)
 
 
 def _auto_transitions(definition: ProcessDefinition) -> Iterator[Found]:
@@ -336,13 +412,15 @@ def _auto_transitions(definition: ProcessDefinition) -> Iterator[Found]:
             if step is not None and not _required_tasks(step):
                 yield (
                     ("transitions", index, "auto"),
-                    f"automatic transition '{transition.trigger}' leaves step '{source}', "
-                    "which has no required tasks, so it would fire at once",
+                    _(
+                        "automatic transition '{trigger}' leaves step '{step}', "
+                        "which has no required tasks, so it would fire at once"
+                    ).format(trigger=transition.trigger, step=source),
                 )
             if autos[source] == 2:
                 yield (
                     ("transitions", index, "auto"),
-                    f"step '{source}' has more than one automatic transition",
+                    _("step '{step}' has more than one automatic transition").format(step=source),
                 )
 
 
@@ -359,7 +437,9 @@ def _document_conditions(definition: ProcessDefinition) -> Iterator[Found]:
             if source in steps and not steps[source].produces:
                 yield (
                     ("transitions", index, "conditions"),
-                    f"condition documents_produced, but step '{source}' produces no documents",
+                    _(
+                        "condition documents_produced, but step '{step}' produces no documents"
+                    ).format(step=source),
                 )
 
 
@@ -369,7 +449,8 @@ def _subject_schedule(definition: ProcessDefinition) -> Iterator[Found]:
     if wanted is not None and definition.subject != wanted:
         # Point at 'subject' when the file gives one, else at the schedule that needs it.
         path = ("subject",) if "subject" in definition.model_fields_set else ("schedule", "kind")
-        yield (path, f"schedule '{definition.schedule.kind}' over {over} needs subject: {wanted}")
+        message = _("schedule '{kind}' over {over} needs subject: {subject}")
+        yield (path, message.format(kind=definition.schedule.kind, over=over, subject=wanted))
 
 
 CHOICE_TYPES = {"choice", "choices"}
@@ -395,11 +476,12 @@ def _forms(definition: ProcessDefinition) -> Iterator[Found]:
 def _form_problems(form: Form, base: tuple[str | int, ...]) -> Iterator[Found]:
     questions = (*base, "questions")
     if not form.questions:
-        yield (questions, "a form needs at least one question")
-    yield from _duplicate_keys([q.key for q in form.questions], questions, "question")
+        yield (questions, _("a form needs at least one question"))
+    yield from _duplicate_keys([q.key for q in form.questions], questions, TWICE["question"])
+    blank = {"title": N_("form title is blank"), "description": N_("form description is blank")}
     for label, where in ((form.title, "title"), (form.description, "description")):
         if label is not None and not (label.sv.strip() and label.en.strip()):
-            yield ((*base, where), f"form {where} is blank")
+            yield ((*base, where), _(blank[where]))
     parts: dict[str, str] = {}
     for index, question in enumerate(form.questions):
         path = (*questions, index)
@@ -410,44 +492,59 @@ def _form_problems(form: Form, base: tuple[str | int, ...]) -> Iterator[Found]:
         if part in parts:
             yield (
                 (*path, "lagesbild"),
-                f"questions '{parts[part]}' and '{question.key}' are both the lägesbild's {part}",
+                _("questions '{first}' and '{second}' are both the lägesbild's {part}").format(
+                    first=parts[part], second=question.key, part=part
+                ),
             )
         parts.setdefault(part, question.key)
         wanted = LAGESBILD_TYPES[part]
         if question.type not in wanted:
             yield (
                 (*path, "lagesbild"),
-                f"question '{question.key}' is of type {question.type}, but the lägesbild's "
-                f"{part} needs {' or '.join(sorted(wanted))}",
+                _(
+                    "question '{key}' is of type {type}, but the lägesbild's {part} needs {types}"
+                ).format(
+                    key=question.key,
+                    type=question.type,
+                    part=part,
+                    types=_(" or ").join(sorted(wanted)),
+                ),
             )
 
 
 def _question_problems(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
     key, kind = question.key, question.type
     if not (question.label.sv.strip() and question.label.en.strip()):
-        yield ((*path, "label"), f"question '{key}' has a blank label")
+        yield ((*path, "label"), _("question '{key}' has a blank label").format(key=key))
     if kind in CHOICE_TYPES:
         if len(question.choices) < 2:
             yield (
                 (*path, "choices") if question.choices else (*path, "type"),
-                f"question '{key}' of type {kind} needs at least two choices",
+                _("question '{key}' of type {type} needs at least two choices").format(
+                    key=key, type=kind
+                ),
             )
         seen: set[str] = set()
         for index, choice in enumerate(question.choices):
             if choice.key in seen:
                 yield (
                     (*path, "choices", index, "key"),
-                    f"choice '{choice.key}' of question '{key}' is defined twice",
+                    _("choice '{choice}' of question '{key}' is defined twice").format(
+                        choice=choice.key, key=key
+                    ),
                 )
             seen.add(choice.key)
         yield from _choice_labels(question, path)
     elif question.choices:
         yield (
             (*path, "choices"),
-            f"question '{key}' is of type {kind}: only choice and choices have choices",
+            _("question '{key}' is of type {type}: only choice and choices have choices").format(
+                key=key, type=kind
+            ),
         )
     if question.integer and kind != "number":
-        yield ((*path, "integer"), f"question '{key}' is of type {kind}: integer is for numbers")
+        message = _("question '{key}' is of type {type}: integer is for numbers")
+        yield ((*path, "integer"), message.format(key=key, type=kind))
     yield from _bounds(question, path)
 
 
@@ -456,15 +553,18 @@ def _choice_labels(question: Question, path: tuple[str | int, ...]) -> Iterator[
     for index, choice in enumerate(question.choices):
         where = (*path, "choices", index, "label")
         if not (choice.label.sv.strip() and choice.label.en.strip()):
-            yield (where, f"choice '{choice.key}' of question '{question.key}' has a blank label")
+            message = _("choice '{choice}' of question '{key}' has a blank label")
+            yield (where, message.format(choice=choice.key, key=question.key))
             continue
         for text in {choice.label.sv.strip().casefold(), choice.label.en.strip().casefold()}:
             other = seen.get(text)
             if other is not None and other != choice.key:
                 yield (
                     where,
-                    f"choices '{other}' and '{choice.key}' of question '{question.key}' have "
-                    f"the same label '{text}'",
+                    _(
+                        "choices '{first}' and '{second}' of question '{key}' have "
+                        "the same label '{label}'"
+                    ).format(first=other, second=choice.key, key=question.key, label=text),
                 )
             seen.setdefault(text, choice.key)
 
@@ -482,30 +582,40 @@ def _bounds(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
         name = given[0][0]
         yield (
             (*path, name),
-            f"question '{key}' is of type {kind}: min and max are only for number, choices and text",
+            _(
+                "question '{key}' is of type {type}: "
+                "min and max are only for number, choices and text"
+            ).format(key=key, type=kind),
         )
         return
     if kind != "number":
-        what = "choices" if kind == "choices" else "characters"
+        counts = (
+            N_("question '{key}': {name} counts choices, so it is a whole number of at least 0")
+            if kind == "choices"
+            else N_(
+                "question '{key}': {name} counts characters, so it is a whole number of at least 0"
+            )
+        )
         for name, value in given:
             if value < 0 or value != int(value):
-                yield (
-                    (*path, name),
-                    f"question '{key}': {name} counts {what}, so it is a whole number of at least 0",
-                )
+                yield ((*path, name), _(counts).format(key=key, name=name))
         if kind == "choices" and question.choices:
             for name, value in given:
                 if value > len(question.choices):
                     yield (
                         (*path, name),
-                        f"question '{key}': {name} is {_number(value)} but there are only "
-                        f"{len(question.choices)} choices",
+                        _(
+                            "question '{key}': {name} is {value} but there are only {count} choices"
+                        ).format(
+                            key=key, name=name, value=_number(value), count=len(question.choices)
+                        ),
                     )
     if question.min is not None and question.max is not None and question.min > question.max:
         yield (
             (*path, "max"),
-            f"question '{key}': max ({_number(question.max)}) is less than min "
-            f"({_number(question.min)})",
+            _("question '{key}': max ({max}) is less than min ({min})").format(
+                key=key, max=_number(question.max), min=_number(question.min)
+            ),
         )
 
 
@@ -519,7 +629,9 @@ def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> 
             if not exists(task.template):
                 yield (
                     ("steps", i, "tasks", j, "template"),
-                    f"mail template '{task.template}' does not exist in notifications/sv and /en",
+                    _(
+                        "mail template '{template}' does not exist in notifications/sv and /en"
+                    ).format(template=task.template),
                 )
 
 
@@ -529,7 +641,8 @@ def _opened_processes(
     for i, step in enumerate(definition.steps):
         for j, opens in enumerate(step.opens):
             if not known(opens.process):
-                yield (("steps", i, "opens", j, "process"), f"unknown process '{opens.process}'")
+                message = _("unknown process '{process}'").format(process=opens.process)
+                yield (("steps", i, "opens", j, "process"), message)
 
 
 # ---------------------------------------------------------------- files

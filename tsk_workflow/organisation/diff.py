@@ -10,13 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from tsk_workflow import i18n
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.organisation.model import Organisation
 
 Words = dict[str, str]
 
 
-def _words(sv: str, en: str) -> Words:
-    return {"sv": sv, "en": en}
+def _words(message: str, **values: Any) -> Words:
+    """``message`` (marked with ``N_``) in every language, its ``values`` filled in after
+    translating; a value that is a function is called in each language (a description that has
+    words of its own)."""
+    words = {}
+    for lang in i18n.LANGUAGES:
+        with i18n.speaking(lang):
+            filled = {k: v() if callable(v) else v for k, v in values.items()}
+            words[lang] = _(message).format(**filled)
+    return words
 
 
 def changes(old: Organisation | None, new: Organisation) -> list[Words]:
@@ -25,24 +35,44 @@ def changes(old: Organisation | None, new: Organisation) -> list[Words]:
     if old is None:
         return [
             _words(
-                f"första versionen: {len(new.people)} personer, {len(new.groups)} grupper, "
-                f"{len(new.routing.rules)} beslutsregler",
-                f"first version: {len(new.people)} people, {len(new.groups)} groups, "
-                f"{len(new.routing.rules)} routing rules",
+                N_("first version: {people} people, {groups} groups, {rules} routing rules"),
+                people=len(new.people),
+                groups=len(new.groups),
+                rules=len(new.routing.rules),
             )
         ]
     found = [
         *_people(old, new),
         *_roles(old, new),
         *_keyed(
-            "grupp", "group", _by_key(old.groups, "key"), _by_key(new.groups, "key"), _group_text
+            KEYED["group"], _by_key(old.groups, "key"), _by_key(new.groups, "key"), _group_text
         ),
         *_routing(old, new),
         *_mail(old, new),
         *_admins(old, new),
         *_sections(old, new),
     ]
-    return found or [_words("inga ändringar i innehållet", "no change in content")]
+    return found or [_words(N_("no change in content"))]
+
+
+KEYED = {
+    "person": (
+        N_("person added: {key}, {what}"),
+        N_("person removed: {key}"),
+        N_("person {key} changed: {fields}"),
+    ),
+    "group": (
+        N_("group added: {key}, {what}"),
+        N_("group removed: {key}"),
+        N_("group {key} changed: {fields}"),
+    ),
+    "routing rule": (
+        N_("routing rule added: {key}, {what}"),
+        N_("routing rule removed: {key}"),
+        N_("routing rule {key} changed: {fields}"),
+    ),
+}
+"""What an added, removed or changed person, group or routing rule says."""
 
 
 # ---------------------------------------------------------------- people and roles
@@ -57,35 +87,33 @@ def _person_text(values: Mapping[str, Any]) -> str:
 
 
 def _group_text(values: Mapping[str, Any]) -> str:
-    return f"{values['name']} (ordförande {values['chair']})"
+    return _("{name} (chair {chair})").format(name=values["name"], chair=values["chair"])
 
 
 def _people(old: Organisation, new: Organisation) -> Iterator[Words]:
     yield from _keyed(
-        "person", "person", _by_key(old.people, "id"), _by_key(new.people, "id"), _person_text
+        KEYED["person"], _by_key(old.people, "id"), _by_key(new.people, "id"), _person_text
     )
 
 
 def _keyed(
-    sv_noun: str,
-    en_noun: str,
+    messages: tuple[str, str, str],
     old: Mapping[str, Mapping[str, Any]],
     new: Mapping[str, Mapping[str, Any]],
     describe: Callable[[Mapping[str, Any]], str],
 ) -> Iterator[Words]:
     """Added, removed and changed items of a list keyed by id, with the changed fields' old and
     new values."""
+    added, removed, changed = messages
     for key in sorted(new.keys() - old.keys()):
-        yield _words(
-            f"{sv_noun} tillagd: {key}, {describe(new[key])}",
-            f"{en_noun} added: {key}, {describe(new[key])}",
-        )
+        values = new[key]
+        yield _words(added, key=key, what=lambda values=values: describe(values))
     for key in sorted(old.keys() - new.keys()):
-        yield _words(f"{sv_noun} borttagen: {key}", f"{en_noun} removed: {key}")
+        yield _words(removed, key=key)
     for key in sorted(old.keys() & new.keys()):
         fields = _changed_fields(old[key], new[key])
         if fields:
-            yield _words(f"{sv_noun} {key} ändrad: {fields}", f"{en_noun} {key} changed: {fields}")
+            yield _words(changed, key=key, fields=fields)
 
 
 def _changed_fields(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
@@ -118,13 +146,17 @@ def _roles(old: Organisation, new: Organisation) -> Iterator[Words]:
         was, now = before.get(role, ([], [])), after.get(role, ([], []))
         if was[0] != now[0]:
             yield _words(
-                f"roll {role}: innehas av {_shown(was[0])} -> {_shown(now[0])}",
-                f"role {role}: held by {_shown(was[0])} -> {_shown(now[0])}",
+                N_("role {role}: held by {old} -> {new}"),
+                role=role,
+                old=_shown(was[0]),
+                new=_shown(now[0]),
             )
         if was[1] != now[1]:
             yield _words(
-                f"roll {role}: ersättare {_shown(was[1])} -> {_shown(now[1])}",
-                f"role {role}: deputies {_shown(was[1])} -> {_shown(now[1])}",
+                N_("role {role}: deputies {old} -> {new}"),
+                role=role,
+                old=_shown(was[1]),
+                new=_shown(now[1]),
             )
 
 
@@ -133,60 +165,51 @@ def _roles(old: Organisation, new: Organisation) -> Iterator[Words]:
 
 def _routing(old: Organisation, new: Organisation) -> Iterator[Words]:
     yield from _keyed(
-        "beslutsregel",
-        "routing rule",
+        KEYED["routing rule"],
         _by_key(old.routing.rules, "name"),
         _by_key(new.routing.rules, "name"),
-        lambda rule: f"till {rule['to']}, när {rule['when']}",
+        lambda rule: _("to {body}, when {when}").format(body=rule["to"], when=rule["when"]),
     )
     if [r.name for r in old.routing.rules] != [r.name for r in new.routing.rules] and {
         r.name for r in old.routing.rules
     } == {r.name for r in new.routing.rules}:
-        yield _words(
-            "beslutsreglernas ordning ändrad (den första som träffar gäller)",
-            "the order of the routing rules changed (the first that matches applies)",
-        )
+        yield _words(N_("the order of the routing rules changed (the first that matches applies)"))
     if old.routing.default != new.routing.default:
         yield _words(
-            f"beslutens standardväg: {_shown(old.routing.default)} -> {_shown(new.routing.default)}",
-            f"default route of decisions: {_shown(old.routing.default)} -> "
-            f"{_shown(new.routing.default)}",
+            N_("default route of decisions: {old} -> {new}"),
+            old=_shown(old.routing.default),
+            new=_shown(new.routing.default),
         )
 
 
 def _mail(old: Organisation, new: Organisation) -> Iterator[Words]:
     fields = _changed_fields(old.mail.model_dump(mode="json"), new.mail.model_dump(mode="json"))
     if fields:
-        yield _words(f"e-postinställningar ändrade: {fields}", f"mail settings changed: {fields}")
+        yield _words(N_("mail settings changed: {fields}"), fields=fields)
 
 
 def _admins(old: Organisation, new: Organisation) -> Iterator[Words]:
     if old.admins != new.admins:
         yield _words(
-            f"administratörer: {_shown(list(old.admins))} -> {_shown(list(new.admins))}",
-            f"admins: {_shown(list(old.admins))} -> {_shown(list(new.admins))}",
+            N_("admins: {old} -> {new}"), old=_shown(list(old.admins)), new=_shown(list(new.admins))
         )
 
 
 SECTIONS = {
-    "name": "namn",
-    "calendar": "kalender",
-    "privacy": "personuppgifter",
-    "audit": "granskning",
-    "towns": "orter",
-    "areas": "områden",
-    "bodies": "organ (KLG, KS, KF)",
-    "processes": "processer",
+    "name": N_("name: {old} -> {new}"),
+    "calendar": N_("calendar changed"),
+    "privacy": N_("privacy changed"),
+    "audit": N_("audit changed"),
+    "towns": N_("towns changed"),
+    "areas": N_("areas changed"),
+    "bodies": N_("bodies changed"),
+    "processes": N_("processes changed"),
 }
-"""The other top-level sections, each reported as changed or not, with its Swedish name."""
+"""The other top-level sections, each reported as changed or not (the name with its values)."""
 
 
 def _sections(old: Organisation, new: Organisation) -> Iterator[Words]:
-    for name, swedish in SECTIONS.items():
+    for name, message in SECTIONS.items():
         was, now = getattr(old, name), getattr(new, name)
-        if was == now:
-            continue
-        if name == "name":
-            yield _words(f"namn: {was} -> {now}", f"name: {was} -> {now}")
-            continue
-        yield _words(f"{swedish} ändrade", f"{name} changed")
+        if was != now:
+            yield _words(message, old=was, new=now)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 
 from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, OneLine, Text, Title
+from tsk_workflow.i18n import _
 
 PersonId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]*$", max_length=64)]
 Body = Literal["klg", "ks"]
@@ -19,7 +20,8 @@ def _check_email(value: str) -> str:
     try:
         return validate_email(value, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+        message = _("{value} is not a valid email address: {error}")
+        raise ValueError(message.format(value=repr(value), error=exc)) from None
 
 
 Email = Annotated[str, AfterValidator(_check_email)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,7 +10,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Schedule
 from tsk_workflow.definitions.reader import Document, Problem
-from tsk_workflow.definitions.validate import Found, model_problems
+from tsk_workflow.definitions.validate import Found, error_text, model_problems
+from tsk_workflow.errors import did_you_mean
+from tsk_workflow.i18n import _
 from tsk_workflow.organisation.model import Organisation
 
 Definitions = Mapping[str, ProcessDefinition]
@@ -57,7 +58,8 @@ def _unique_keys(org: Organisation) -> Iterator[Found]:
         for index, item in enumerate(items):
             key = str(getattr(item, "id", None) or getattr(item, "key", ""))
             if key in seen:
-                yield ((field, index), f"'{key}' appears twice in {field}")
+                message = _("'{key}' appears twice in {field}").format(key=key, field=field)
+                yield ((field, index), message)
             seen.add(key)
     yield from _unique_emails(org)
 
@@ -69,7 +71,9 @@ def _unique_emails(org: Organisation) -> Iterator[Found]:
         if email in seen:
             yield (
                 ("people", index, "email"),
-                f"{person.email} is also the address of '{seen[email]}'",
+                _("{email} is also the address of '{person}'").format(
+                    email=person.email, person=seen[email]
+                ),
             )
         seen.setdefault(email, person.id)
 
@@ -78,14 +82,15 @@ def _calendar(org: Organisation) -> Iterator[Found]:
     try:
         ZoneInfo(org.calendar.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        yield (("calendar", "timezone"), f"unknown time zone '{org.calendar.timezone}'")
+        message = _("unknown time zone '{zone}'").format(zone=org.calendar.timezone)
+        yield (("calendar", "timezone"), message)
 
 
 def _person_ref(
     org: Organisation, person_id: str | None, path: tuple[str | int, ...]
 ) -> Iterator[Found]:
     if person_id is not None and org.person(person_id) is None:
-        yield (path, f"unknown person '{person_id}'")
+        yield (path, _("unknown person '{person}'").format(person=person_id))
 
 
 def _groups(org: Organisation) -> Iterator[Found]:
@@ -106,17 +111,22 @@ def _areas(org: Organisation) -> Iterator[Found]:
     for i, area in enumerate(org.areas):
         for j, town in enumerate(area.towns):
             if town not in towns:
-                yield (("areas", i, "towns", j), f"unknown town '{town}' in area '{area.key}'")
+                message = _("unknown town '{town}' in area '{area}'").format(
+                    town=town, area=area.key
+                )
+                yield (("areas", i, "towns", j), message)
     if sum(town.main for town in org.towns) > 1:
-        yield (("towns",), "more than one town is marked main")
+        yield (("towns",), _("more than one town is marked main"))
 
 
 def _routing(org: Organisation) -> Iterator[Found]:
     if org.routing.default is None:
-        yield (("routing",), "routing rules have no default: add 'default: klg' or 'default: ks'")
+        message = _("routing rules have no default: add 'default: klg' or 'default: ks'")
+        yield (("routing",), message)
     for index, rule in enumerate(org.routing.rules):
         if rule.when == type(rule.when)():
-            yield (("routing", "rules", index, "when"), f"rule '{rule.name}' has no condition")
+            message = _("rule '{rule}' has no condition").format(rule=rule.name)
+            yield (("routing", "rules", index, "when"), message)
 
 
 def _bodies(org: Organisation) -> Iterator[Found]:
@@ -131,8 +141,9 @@ def _bodies(org: Organisation) -> Iterator[Found]:
         except (ValueError, TypeError) as exc:
             detail = str(exc)
             if "unpack" in detail:  # a part without '=': dateutil's message is about Python
-                detail = "expected NAME=VALUE parts separated by ';' (FREQ=MONTHLY;BYDAY=-1MO)"
-            yield (("bodies", key, "meetings", "rrule"), f"bad meeting rule: {detail}")
+                detail = _("expected NAME=VALUE parts separated by ';' (FREQ=MONTHLY;BYDAY=-1MO)")
+            message = _("bad meeting rule: {detail}").format(detail=detail)
+            yield (("bodies", key, "meetings", "rrule"), message)
 
 
 def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
@@ -140,9 +151,8 @@ def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
         path: tuple[str | int, ...] = ("processes", key)
         definition = definitions.get(key)
         if definition is None:
-            close = difflib.get_close_matches(key, sorted(definitions), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            yield (path, f"unknown process '{key}'{hint}")
+            message = _("unknown process '{process}'").format(process=key)
+            yield (path, message + did_you_mean(key, definitions))
             continue
         yield from _process_group(org, definition, settings.group, path)
         yield from _process_roles(org, definition, path)
@@ -154,14 +164,16 @@ def _process_group(
 ) -> Iterator[Found]:
     group = org.group(key)
     if group is None:
-        yield ((*path, "group"), f"unknown group '{key}'")
+        yield ((*path, "group"), _("unknown group '{group}'").format(group=key))
         return
     chair = org.person(group.chair)
     if chair is not None and definition.chair not in (*chair.roles, *chair.deputy_for):
         yield (
             (*path, "group"),
-            f"process '{definition.key}' is chaired by the {definition.chair}, but the chair of "
-            f"group '{key}' ({chair.id}) does not hold that role",
+            _(
+                "process '{process}' is chaired by the {role}, but the chair of "
+                "group '{group}' ({person}) does not hold that role"
+            ).format(process=definition.key, role=definition.chair, group=key, person=chair.id),
         )
 
 
@@ -171,7 +183,8 @@ def _process_roles(
     used = {task.role for step in definition.steps for task in step.tasks} - {CHAIR}
     for role in sorted(used):
         if not org.holders(role) and not org.deputies(role):
-            yield (path, f"process '{definition.key}' needs role '{role}', but nobody holds it")
+            message = _("process '{process}' needs role '{role}', but nobody holds it")
+            yield (path, message.format(process=definition.key, role=role))
 
 
 def _process_schedule(
@@ -190,27 +203,31 @@ def _process_schedule(
             where = ".".join(str(part) for part in ("schedule", *loc))
             ctx = error.get("ctx", {})
             if error["type"] == "extra_forbidden":
-                fields = sorted(type(definition.schedule).model_fields)
-                close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-                hint = f" (did you mean '{close[0]}'?)" if close else ""
-                message = f"unknown schedule key '{loc[-1]}'{hint}"
+                fields = type(definition.schedule).model_fields
+                message = _("unknown schedule key '{key}'").format(key=loc[-1])
+                message += did_you_mean(str(loc[-1]), fields)
             elif error["type"] == "missing":
-                message = f"missing key '{loc[-1]}' in schedule"
+                message = _("missing key '{key}' in schedule").format(key=loc[-1])
             elif error["type"] == "union_tag_invalid":
                 expected = ctx.get("expected_tags", "")
-                message = f"unknown schedule kind '{ctx.get('tag')}', expected one of {expected}"
+                message = _("unknown schedule kind '{kind}', expected one of {expected}").format(
+                    kind=ctx.get("tag"), expected=expected
+                )
             else:
-                message = f"{where}: {str(error['msg']).removeprefix('Value error, ')}"
+                message = f"{where}: {error_text(error)}"
             yield ((*path, "schedule", *loc), message)
         return
     over = getattr(schedule, "over", None)
     if over == "towns" and not org.towns:
         yield (
             (*path, "schedule"),
-            f"schedule of '{definition.key}' rotates over towns, none listed",
+            _("schedule of '{process}' rotates over towns, none listed").format(
+                process=definition.key
+            ),
         )
     if over == "areas" and not org.areas:
-        yield ((*path, "schedule"), f"schedule of '{definition.key}' runs per area, none listed")
+        message = _("schedule of '{process}' runs per area, none listed")
+        yield ((*path, "schedule"), message.format(process=definition.key))
 
 
 def load_organisation_document(
@@ -243,7 +260,7 @@ def template_folder_name_problem(name: str) -> str | None:
     ``\\``, ``..`` or absolute path), or None when it is one."""
     if _FOLDER_NAME.fullmatch(name) and ".." not in name:
         return None
-    return (
-        f"mail.templates must be the name of a folder under TSK_TEMPLATE_ROOT (letters, digits,"
-        f" '.', '_' and '-'), not a path: {name!r}"
-    )
+    return _(
+        "mail.templates must be the name of a folder under TSK_TEMPLATE_ROOT (letters, digits,"
+        " '.', '_' and '-'), not a path: {name}"
+    ).format(name=repr(name))
