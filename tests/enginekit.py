@@ -60,6 +60,20 @@ def local(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> dt
     return dt.datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).astimezone(dt.UTC)
 
 
+EST_MONTHS = (1, 2, 3, 4, 5, 6, 8, 9, 10, 11)
+"""The months EST meets in (not July nor December): its periods are ``YYYY-MM`` of these."""
+
+
+def est_periods(count: int, first_year: int = 2040) -> list[str]:
+    """``count`` distinct periods EST's schedule has (``2040-01``, ``2040-02``, ... ``2040-11``,
+    ``2041-01``, ...), for tests that open many EST cycles at once. Far from the years a test's
+    clock is in, so that they are never periods the scheduler opens itself."""
+    return [
+        f"{first_year + index // len(EST_MONTHS)}-{EST_MONTHS[index % len(EST_MONTHS)]:02d}"
+        for index in range(count)
+    ]
+
+
 @dataclass
 class Clock:
     """Virtual time: the engine asks it for ``now``; tests move it."""

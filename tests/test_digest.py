@@ -165,7 +165,7 @@ def test_only_the_people_who_chose_it_get_a_digest(
     store: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
     engine = Engine(store, catalog, herrljunga, clock=Clock(OPENED))
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     status = {(r.recipient, r.template): r.status for r in rows(store)}
     assert status[("gunilla.ahlberg", "cycle_opened")] == "digest"  # digest: true in the file
     assert status[("stefan.moller", "task_assigned")] == "digest"
@@ -246,7 +246,7 @@ def test_tsk_tick_makes_the_digests_once_it_is_past_seven(
     store = Store(f"sqlite:///{database}")
     migrate.upgrade(store)
     engine = set_up(Engine(store, catalog, herrljunga, clock=Clock(OPENED)))
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     store.dispose()
     base = ["--db", str(database), "--org", "herrljunga", "tick", "--no-send", "--json"]
     early = runner.invoke(cli, [*base, "--now", "2027-03-02T06:55"])

@@ -142,3 +142,47 @@ def test_the_demos_answers_read_true() -> None:
             (i.place, i.description, i.suggestion) for i in INCIDENTS[answers["kategori"]]
         }, answers
         assert not answers["plats"].endswith(".")
+
+
+# ---------------------------------------------------------------- a period the schedule has
+
+
+def test_a_period_must_be_one_of_the_schedule(
+    store: Store, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'--period 2027-4' or 'april' opened a second and third EST cycle for April, each with
+    five tasks and their mail; now a period is written as the schedule writes it, and is one
+    the schedule has."""
+    tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 4, 6)), monkeypatch)
+    tsk.ok("init")
+    for wrong in ("2027-4", "april", "p3"):
+        line = tsk.refused("cycle", "open", "est", "--period", wrong, as_="jessica.wahlstrom")
+        assert line == (
+            f"tsk: perioden för est skrivs ÅÅÅÅ-MM, till exempel 2027-04 (inte '{wrong}')"
+        )
+    options = ["--db", store.url, "--org", "herrljunga", "--as", "jessica.wahlstrom", "--lang"]
+    english = runner.invoke(cli, [*options, "en", "cycle", "open", "est", "--period", "2027-4"])
+    assert english.exit_code == 1
+    assert english.stderr == (
+        "tsk: the period of est is written YYYY-MM, for example 2027-04 (not '2027-4')\n"
+    )
+    july = tsk.refused("cycle", "open", "est", "--period", "2027-07", as_="jessica.wahlstrom")
+    assert july == (
+        "tsk: est har ingen period 2027-07: perioderna 2027 är 2027-01, 2027-02, 2027-03,"
+        " 2027-04, 2027-05, 2027-06, 2027-08, 2027-09, 2027-10, 2027-11"
+    )
+    assert tsk.ok("cycle", "list") == []  # nothing was opened, no mail queued
+    assert tsk.ok("mail", "status")["pending"] == 0
+    opened = tsk.ok("cycle", "open", "est", as_="jessica.wahlstrom")  # the default: this month
+    assert opened["ref"] == "est-2027-04"
+    # A few times a year: the occurrence's number; yearly: the year.
+    line = tsk.refused("cycle", "open", "sspf", "--period", "2027-04", as_="hanna.nyberg")
+    assert line.startswith("tsk: perioden för sspf skrivs ÅÅÅÅ-tN, till exempel 2027-t2 ")
+    line = tsk.refused("cycle", "open", "sspf", "--period", "2027-t5", as_="hanna.nyberg")
+    assert line.endswith("perioderna 2027 är 2027-t1, 2027-t2, 2027-t3, 2027-t4")
+    assert tsk.ok("cycle", "open", "sspf", as_="hanna.nyberg")["ref"] == "sspf-2027-t2"
+    line = tsk.refused("cycle", "open", "arsrapport", "--period", "27", as_="marie.lind")
+    assert line.startswith("tsk: perioden för arsrapport skrivs ÅÅÅÅ, till exempel 2027 ")
+    # A process opened on demand takes a free label (a decision's case is 'd12').
+    opened = tsk.ok("cycle", "open", "beslut", "--period", "vt-ljung", as_="marie.lind")
+    assert opened["ref"] == "beslut-vt-ljung"

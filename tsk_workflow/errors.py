@@ -10,6 +10,14 @@ class TskError(Exception):
 
     exit_code = 1
 
+    def __init__(self, *args: object, sv: str | None = None) -> None:
+        super().__init__(*args)
+        self.sv = sv  # the message in Swedish, when it has one; str() is the English
+
+    def localized(self, lang: str) -> str:
+        """The message in ``lang``: the Swedish one where there is one, else the English."""
+        return self.sv if lang == "sv" and self.sv else str(self)
+
 
 class DefinitionError(TskError):
     """A process definition or organisation file is invalid; ``problems`` lists each problem."""

@@ -24,6 +24,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from tests.enginekit import est_periods
 from tsk_workflow.catalog import load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.directory import Directory
@@ -93,7 +94,7 @@ class Worker:
             args = ["cycle", "close", str(cycle_id), "--force", "--note", note]
             return kind, ["--as", self.chair(process), *args], note
         if kind == "open":
-            period = f"p{self.rng.randrange(PERIODS)}"
+            period = est_periods(PERIODS, 2030)[self.rng.randrange(PERIODS)]
             args = ["cycle", "open", "est", "--period", period]
             return kind, ["--as", self.chair("est"), *args], None
         if kind == "tick":

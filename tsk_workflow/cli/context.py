@@ -74,7 +74,7 @@ class TskGroup(click.Group):
         except TskError as exc:
             problems = getattr(exc, "problems", None)
             if not (problems and all(isinstance(p, str) for p in problems)):
-                problems = [str(exc)]
+                problems = [exc.localized(settings(ctx).lang)]
             for problem in problems:
                 click.echo(f"tsk: {one_line(problem)}", err=True)
             ctx.exit(exc.exit_code)

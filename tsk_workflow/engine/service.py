@@ -231,10 +231,10 @@ class Engine:
         ctx = self.context(session, process, now)
         definition = ctx.process.definition
         subject = periods.check_subject(definition, self.org, subject)
-        period = period or periods.default_period(
-            definition, now.astimezone(self.cal.zone), self._count(session, process)
-        )
-        periods.check_period(period)
+        known = periods.periods_of(definition, self.org, self.cal)
+        example = known.default(now.astimezone(self.cal.zone).date(), self._count(session, process))
+        period = period or example
+        known.check(period, example)
         self._refuse_duplicate(session, process, period, subject)
         digest = self._stored_digest(session, process, now)
         values = {
