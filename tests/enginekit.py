@@ -164,12 +164,22 @@ def cycle_state(engine: Engine, cycle: int | str) -> tuple[str, str]:
 
 
 def finish_step(engine: Engine, cycle: int | str, *, skip: Iterable[str] = ()) -> str:
-    """Complete the open required tasks of the cycle's current step, each by its first assignee;
-    the step the cycle is in afterwards."""
+    """Complete the open required tasks of the cycle's current step, each by its first assignee
+    (a task with a form: with nothing to report); the step the cycle is in afterwards."""
+    from tsk_workflow.forms import form_of
+
     state, _ = cycle_state(engine, cycle)
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, cycle)
+        definition = engine.definition_for(session, found.process, found.process_digest)
     for task in tasks(engine, cycle):
         if task.step == state and task.required and task.key not in set(skip):
-            engine.complete_task(task.assignees[0], task.id, f"klart: {task.key}")
+            engine.complete_task(
+                task.assignees[0],
+                task.id,
+                f"klart: {task.key}",
+                nothing_to_report=form_of(definition, task.step, task.key) is not None,
+            )
     return cycle_state(engine, cycle)[0]
 
 

@@ -150,8 +150,11 @@ def test_a_done_task_is_left_out_and_a_reminded_task_appears_once(
     clock.now = dt.datetime(2027, 3, 5, 9, 0, tzinfo=TZ)
     Ticker({"herrljunga": engine}, worker="test").tick(clock.now)
     assert len(rows(store, template="task_reminder")) == 5
-    engine.complete_task("ida.wikstrom", open_task(store, "ida.wikstrom"), "Klotter vid skolan")
-    engine.complete_task("viktor.holmberg", open_task(store, "viktor.holmberg"), "Inget")
+    answers = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Vid skolan"}
+    engine.complete_task("ida.wikstrom", open_task(store, "ida.wikstrom"), "Klotter", answers)
+    engine.complete_task(
+        "viktor.holmberg", open_task(store, "viktor.holmberg"), "Inget", nothing_to_report=True
+    )
     assert compose(store, everyone, dt.datetime(2027, 3, 6, 7, 0, tzinfo=TZ)) == 9
     items = digest_of(store, "johanna.falk").context["items"]
     assert [item["kind"] for item in items] == ["task_due", "cycle"]

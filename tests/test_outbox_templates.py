@@ -141,14 +141,18 @@ def test_a_task_mail_says_what_of_whom_in_which_cycle_by_when_and_how(
     engine.open_cycle(CHAIR, "est", "2027-03")
     row = next(r for r in queued(sqlite, "task_assigned") if r.recipient == "jonas.ek")
     mail = outbox.compose(row, herrljunga, herrljunga.mail.sender)
-    assert mail.subject == "Uppgift: Månadsrapport till EST – senast onsdag 10 mars 2027"
+    assert mail.subject == (
+        "Uppgift: Månadsrapport till EST (est-2027-03) – senast onsdag 10 mars 2027"
+    )
     lines = mail.text.splitlines()
     assert lines[0] == "Hej Jonas Ek!"
     assert "Uppgift:     Månadsrapport till EST" in lines
     assert "Roll:        inrapportor" in lines
     assert "Omgång:      EST – månatlig lägesbild 2027-03 (est-2027-03)" in lines
     assert "Klar senast: onsdag 10 mars 2027, vecka 10, kl. 17:00" in lines
-    assert f'    tsk --org herrljunga --as jonas.ek task done {row.task_id} --note "..."' in lines
+    run, n = "tsk --org herrljunga --as jonas.ek task", row.task_id
+    assert f"    {run} form {n} --template svar-{n}.yaml" in lines
+    assert f"    {run} done {n} --nothing-to-report" in lines
 
 
 def test_a_task_without_a_due_time_says_so() -> None:
@@ -161,7 +165,8 @@ def test_a_task_without_a_due_time_says_so() -> None:
         "command": "tsk task done 1",
     }
     swedish = render("task_assigned", "sv", context)
-    assert swedish.subject == "Uppgift: Läs"
+    assert swedish.subject == "Uppgift: Läs (est-2027-03)"
+    assert "    tsk task done 1" in swedish.text  # no form: the command that completes it
     assert "Klar senast: ingen tidsgräns" in swedish.text
     assert "ingen tidsgräns" in swedish.html
     assert "Due:         no deadline" in render("task_assigned", "en", context).text

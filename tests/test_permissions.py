@@ -115,7 +115,9 @@ class Board:
         return {
             "open": lambda: self.engine.open_cycle(who, "est", next(self.periods)),
             "advance": lambda: self.engine.advance(who, self.cycle, "sammanstall", "muntligt"),
-            "task.done": lambda: self.engine.complete_task(who, self.task, "rapporterat"),
+            "task.done": lambda: self.engine.complete_task(
+                who, self.task, "rapporterat", nothing_to_report=True
+            ),
             "close": lambda: self.engine.close_cycle(who, self.cycle, "inställd", force=True),
             "propose": lambda: decisions.propose(who, self.cycle, "Fler papperskorgar", 8_000),
             "record": lambda: decisions.record(who, self.decision, "klg", today, "§ 7", "approved"),

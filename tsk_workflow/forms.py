@@ -101,21 +101,49 @@ def check_answers(
 
 
 def accept(
-    form: Form | None, given: Mapping[str, Any] | None, org: Organisation, task_id: int
+    form: Form | None,
+    given: Mapping[str, Any] | None,
+    org: Organisation,
+    task_id: int,
+    nothing_to_report: bool = False,
 ) -> dict[str, Any] | None:
     """What the engine stores for a task completed with ``given``, or ``InvalidAnswers`` /
     ``Refused``: answers to a task without a form, no answers to a task whose form is required.
+
+    A task whose form is not required is done without answers only when ``nothing_to_report``
+    says so (``task done --nothing-to-report``): a reporter who ran ``task done N --note ...``
+    as the mail once said was recorded as having nothing to report. ``nothing_to_report``
+    with answers, or on a task without a form, is refused too.
     """
     present = answered(given)
     if form is None:
         if present:
             raise Refused(f"task {task_id} has no form: complete it without answers")
+        if nothing_to_report:
+            raise Refused(
+                f"task {task_id} has no form: complete it without --nothing-to-report",
+                sv=f"uppgift {task_id} har inget formulär: gör den utan --nothing-to-report",
+            )
         return None
+    if present and nothing_to_report:
+        raise Refused(
+            f"task {task_id}: give the answers or --nothing-to-report, not both",
+            sv=f"uppgift {task_id}: ge svaren eller --nothing-to-report, inte båda",
+        )
     if not present:
         if form.required:
             raise Refused(
                 f"task {task_id} has a form that must be answered: give --answers FILE or "
                 f"--answer KEY=VALUE (see 'tsk task form {task_id}')"
+            )
+        if not nothing_to_report:
+            en, sv = f"answers-{task_id}.yaml", f"svar-{task_id}.yaml"
+            raise Refused(
+                f"task {task_id} has a form: answer it ('tsk task form {task_id} --template {en}',"
+                f" then 'tsk task done {task_id} --answers {en}'), or give --nothing-to-report",
+                sv=f"uppgift {task_id} har ett formulär: besvara det ('tsk task form {task_id}"
+                f" --template {sv}', sedan 'tsk task done {task_id} --answers {sv}'), eller ge"
+                " --nothing-to-report",
             )
         return None
     assert given is not None
@@ -357,7 +385,8 @@ TEXTS = {
         "required": "obligatorisk",
         "optional": "frivillig",
         "form_required": "Formuläret måste besvaras för att uppgiften ska kunna markeras klar.",
-        "form_optional": "Formuläret är frivilligt: uppgiften kan markeras klar utan svar.",
+        "form_optional": "Formuläret är frivilligt: har du inget att rapportera, kör"
+        " tsk task done {id} --nothing-to-report",
         "choice": "ett av",
         "choices": "ett eller flera av (lista, eller kommaseparerat med --answer)",
         "town": "en ort",
@@ -380,7 +409,8 @@ TEXTS = {
         "required": "required",
         "optional": "optional",
         "form_required": "The form must be answered before the task can be completed.",
-        "form_optional": "The form is optional: the task can be completed without answers.",
+        "form_optional": "The form is optional: with nothing to report, run"
+        " tsk task done {id} --nothing-to-report",
         "choice": "one of",
         "choices": "one or more of (a list, or comma-separated with --answer)",
         "town": "a town",
@@ -483,7 +513,7 @@ def form_text(
         lines.append(form.title.get(lang))
     if form.description is not None:
         lines.append(form.description.get(lang))
-    lines.append(texts["form_required" if form.required else "form_optional"])
+    lines.append(texts["form_required" if form.required else "form_optional"].format(id=task_id))
     for question in form.questions:
         flag = texts["required" if question.required else "optional"]
         lines += ["", f"{question.key} ({flag}): {question.label.get(lang)}"]
@@ -506,7 +536,7 @@ def template_yaml(form: Form, org: Organisation, lang: str, task_id: int, headin
     if form.description is not None:
         lines += [f"# {line}" for line in form.description.get(lang).splitlines()]
     lines += [
-        f"# {texts['form_required' if form.required else 'form_optional']}",
+        f"# {texts['form_required' if form.required else 'form_optional'].format(id=task_id)}",
         f"# {texts['fill']}",
         f"#   tsk task done {task_id} --answers FILE",
         f"# {texts['blank']}",

@@ -188,7 +188,16 @@ def test_commands_wait_for_another_writer_and_succeed(
     env = environment(TSK_NOW=moment)
     commands = {
         "open": ["--as", CHAIR, "cycle", "open", "est", "--period", "2040-01"],
-        "done": ["--as", reporter, "task", "done", str(task), "--note", "inget att rapportera"],
+        "done": [
+            "--as",
+            reporter,
+            "task",
+            "done",
+            str(task),
+            "--note",
+            "inget att rapportera",
+            "--nothing-to-report",
+        ],
         "propose": [
             "--as",
             CHAIR,
