@@ -280,6 +280,13 @@ def test_task_subjects_name_the_cycle_and_invitations_the_place(
         for g in org.groups
     )
     placed = org.model_copy(update={"groups": groups})
+    from pydantic import ValidationError
+
+    from tsk_workflow.organisation.model import Group
+
+    for bad in ("Kommunhuset\r\nBcc: x@example.org", ""):  # one line, and something
+        with pytest.raises(ValidationError):
+            Group.model_validate({"key": "g", "name": "G", "chair": "a.b", "place": bad})
     engine = Engine(store, shared_catalog(), placed, Clock(local(2027, 3, 1)))
     cycle = engine.open_cycle("jessica.wahlstrom", "est", "2027-03").id
     finish_step(engine, cycle)

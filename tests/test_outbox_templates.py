@@ -27,6 +27,7 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.errors import DefinitionError
 from tsk_workflow.mail import outbox
+from tsk_workflow.mail.message import sender_address
 from tsk_workflow.mail.render import Held, render
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
@@ -480,7 +481,15 @@ def test_the_organisation_files_mail_settings_and_the_environment_over_them(
         True,
         "tsk",
     )
-    assert settings.sender == "trygghet@herrljunga.example.org"
+    # The file's sender has no name: From carries the municipality's.
+    sender = sender_address(settings.sender)
+    assert (sender.display_name, sender.addr_spec) == (
+        "Herrljunga kommun – Trygg och säker",
+        "trygghet@herrljunga.example.org",
+    )
+    own = {"TSK_MAIL_FROM": "Trygghet <t@herrljunga.se>", "TSK_SMTP_PASSWORD": "hemligt"}
+    named = outbox.smtp_settings(org, own).sender
+    assert named == "Trygghet <t@herrljunga.se>"  # a name of its own is kept
     env = {"TSK_SMTP_HOST": "relay.example.org", "TSK_SMTP_STARTTLS": "false", "TSK_SMTP_USER": ""}
     settings = outbox.smtp_settings(org, {**env, "TSK_SMTP_PASSWORD": "hemligt"})
     assert (settings.host, settings.port, settings.starttls) == ("relay.example.org", 25, False)
