@@ -61,6 +61,20 @@ def local(year: int, month: int, day: int, hour: int = 8, minute: int = 0) -> dt
     return dt.datetime(year, month, day, hour, minute, tzinfo=STOCKHOLM).astimezone(dt.UTC)
 
 
+EST_MONTHS = (1, 2, 3, 4, 5, 6, 8, 9, 10, 11)
+"""The months EST meets in (not July nor December): its periods are ``YYYY-MM`` of these."""
+
+
+def est_periods(count: int, first_year: int = 2040) -> list[str]:
+    """``count`` distinct periods EST's schedule has (``2040-01``, ``2040-02``, ... ``2040-11``,
+    ``2041-01``, ...), for tests that open many EST cycles at once. Far from the years a test's
+    clock is in, so that they are never periods the scheduler opens itself."""
+    return [
+        f"{first_year + index // len(EST_MONTHS)}-{EST_MONTHS[index % len(EST_MONTHS)]:02d}"
+        for index in range(count)
+    ]
+
+
 @dataclass
 class Clock:
     """Virtual time: the engine asks it for ``now``; tests move it."""
@@ -151,12 +165,22 @@ def cycle_state(engine: Engine, cycle: int | str) -> tuple[str, str]:
 
 
 def finish_step(engine: Engine, cycle: int | str, *, skip: Iterable[str] = ()) -> str:
-    """Complete the open required tasks of the cycle's current step, each by its first assignee;
-    the step the cycle is in afterwards."""
+    """Complete the open required tasks of the cycle's current step, each by its first assignee
+    (a task with a form: with nothing to report); the step the cycle is in afterwards."""
+    from tsk_workflow.forms import form_of
+
     state, _ = cycle_state(engine, cycle)
+    with engine.store.reading() as session:
+        found = engine.find_cycle(session, cycle)
+        definition = engine.definition_for(session, found.process, found.process_digest)
     for task in tasks(engine, cycle):
         if task.step == state and task.required and task.key not in set(skip):
-            engine.complete_task(task.assignees[0], task.id, f"klart: {task.key}")
+            engine.complete_task(
+                task.assignees[0],
+                task.id,
+                f"klart: {task.key}",
+                nothing_to_report=form_of(definition, task.step, task.key) is not None,
+            )
     return cycle_state(engine, cycle)[0]
 
 

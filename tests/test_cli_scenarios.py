@@ -46,8 +46,10 @@ def open_tasks(tsk: Tsk, ref: str) -> dict[str, dict[str, Any]]:
     return found
 
 
-def done(tsk: Tsk, task: dict[str, Any], who: str, note: str = "klart") -> dict[str, Any]:
-    row: dict[str, Any] = tsk.ok("task", "done", str(task["id"]), "--note", note, as_=who)
+def done(
+    tsk: Tsk, task: dict[str, Any], who: str, note: str = "klart", *extra: str
+) -> dict[str, Any]:
+    row: dict[str, Any] = tsk.ok("task", "done", str(task["id"]), "--note", note, *extra, as_=who)
     assert (row["status"], row["done_by"], row["note"]) == ("done", who, note)
     return row
 
@@ -119,7 +121,11 @@ def test_herrljunga_est_month(
         clock.set(local(2027, 3, 1 + day, 10))
         (mine,) = tsk.ok("task", "list", "--mine", as_=person)
         assert (mine["cycle_ref"], mine["assignees"]) == (ref, [person])
-        done(tsk, mine, person, f"rapport från {person}")
+        # A report is a form: a note alone does not say there was nothing to report.
+        assert "--nothing-to-report" in tsk.refused(
+            "task", "done", str(mine["id"]), "--note", "klart", as_=person
+        )
+        done(tsk, mine, person, f"rapport från {person}", "--nothing-to-report")
     assert tsk.ok("task", "list", "--mine", as_="viktor.holmberg") == []
     assert state(tsk, ref) == "sammanstallning"
 
@@ -404,7 +410,7 @@ def test_audit_verify_names_the_first_broken_event(
     tsk.ok("cycle", "open", "est", "--period", "2027-03", as_=CHAIR)
     for task in tsk.ok("task", "list")[:3]:
         clock.advance(hours=1)
-        tsk.ok("task", "done", str(task["id"]), as_=task["assignees"][0])
+        tsk.ok("task", "done", str(task["id"]), "--nothing-to-report", as_=task["assignees"][0])
     assert tsk.ok("audit", "verify") == {
         "ok": True,
         "events": 5,

@@ -102,8 +102,10 @@ def test_the_same_task_done_twice_at_once_is_done_once(
     outcomes = race(
         store,
         clock,
-        lambda e: e.complete_task(task.assignees[0], task.id, "från rapportören"),
-        lambda e: e.complete_task(CHAIR, task.id, "från ordföranden"),
+        lambda e: e.complete_task(
+            task.assignees[0], task.id, "från rapportören", nothing_to_report=True
+        ),
+        lambda e: e.complete_task(CHAIR, task.id, "från ordföranden", nothing_to_report=True),
     )
 
     failed = [o for o in outcomes if o is not None]
@@ -120,13 +122,13 @@ def test_the_last_two_tasks_done_at_once_move_the_cycle_on_once(
 ) -> None:
     *earlier, a, b = tasks(engine, cycle)
     for task in earlier:
-        engine.complete_task(task.assignees[0], task.id)
+        engine.complete_task(task.assignees[0], task.id, nothing_to_report=True)
 
     outcomes = race(
         store,
         clock,
-        lambda e: e.complete_task(a.assignees[0], a.id, "a"),
-        lambda e: e.complete_task(b.assignees[0], b.id, "b"),
+        lambda e: e.complete_task(a.assignees[0], a.id, "a", nothing_to_report=True),
+        lambda e: e.complete_task(b.assignees[0], b.id, "b", nothing_to_report=True),
     )
 
     assert outcomes == [None, None]
@@ -145,7 +147,9 @@ def test_completing_and_closing_at_once_is_never_half_done(
     completing, closing = race(
         store,
         clock,
-        lambda e: e.complete_task(task.assignees[0], task.id, "rapporterat"),
+        lambda e: e.complete_task(
+            task.assignees[0], task.id, "rapporterat", nothing_to_report=True
+        ),
         lambda e: e.close_cycle(CHAIR, cycle, "inställd", force=True),
     )
 
@@ -228,7 +232,7 @@ def test_completing_a_task_of_a_cycle_changed_meanwhile_is_a_conflict(
         changed_behind_the_engines_back(store, monkeypatch),
         pytest.raises(Conflict, match=CONFLICT),
     ):
-        engine.complete_task(task.assignees[0], task.id, "rapport")
+        engine.complete_task(task.assignees[0], task.id, "rapport", nothing_to_report=True)
 
     assert counts(store) == before
     assert [t.status for t in tasks(engine, cycle, status=None) if t.id == task.id] == ["open"]
@@ -294,7 +298,13 @@ def test_a_command_waits_for_another_writer_and_succeeds(
 
     with held_for(store, 2.0):
         done = tsk.ok(
-            "task", "done", str(task["id"]), "--note", "väntade", as_=task["assignees"][0]
+            "task",
+            "done",
+            str(task["id"]),
+            "--note",
+            "väntade",
+            "--nothing-to-report",
+            as_=task["assignees"][0],
         )
 
     assert time.monotonic() - started >= 1.5

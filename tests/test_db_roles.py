@@ -147,7 +147,8 @@ def test_the_app_role_acts_and_purges_personal_data(pg: Roles, app_store: Store)
     engine = make_engine(app_store, "herrljunga", clock)
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     first = tasks(engine, cycle)[0]
-    engine.complete_task(first.assignees[0], first.id, "Kalle Svensson klottrar")
+    answers = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Kalle Svensson klottrar"}
+    engine.complete_task(first.assignees[0], first.id, "Kalle Svensson klottrar", answers)
     ticked = Ticker({engine.org.municipality: engine}).tick(clock.advance(days=10))
     assert ticked.total > 0  # reminders, due times, escalations: timers claimed and fired
     with SmtpServer() as smtp:

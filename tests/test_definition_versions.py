@@ -190,7 +190,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     movable = world.open(world.old, "2027-t1")
     stuck = world.open(world.old, "2027-t2")
     assert finish_step(world.old, stuck) == "mote"
-    current = world.open(world.new, "2027-t3")
+    current = world.open(world.new, "2028-t1")
 
     dry = versions.upgrade_cycles(world.new, CHAIR, KEY, dry_run=True)
     before = counts(world.store)

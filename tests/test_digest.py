@@ -151,8 +151,11 @@ def test_a_done_task_is_left_out_and_a_reminded_task_appears_once(
     clock.now = dt.datetime(2027, 3, 5, 9, 0, tzinfo=TZ)
     Ticker({"herrljunga": engine}, worker="test").tick(clock.now)
     assert len(rows(store, template="task_reminder")) == 5
-    engine.complete_task("ida.wikstrom", open_task(store, "ida.wikstrom"), "Klotter vid skolan")
-    engine.complete_task("viktor.holmberg", open_task(store, "viktor.holmberg"), "Inget")
+    answers = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Vid skolan"}
+    engine.complete_task("ida.wikstrom", open_task(store, "ida.wikstrom"), "Klotter", answers)
+    engine.complete_task(
+        "viktor.holmberg", open_task(store, "viktor.holmberg"), "Inget", nothing_to_report=True
+    )
     assert compose(store, everyone, dt.datetime(2027, 3, 6, 7, 0, tzinfo=TZ)) == 9
     items = digest_of(store, "johanna.falk").context["items"]
     assert [item["kind"] for item in items] == ["task_due", "cycle"]
@@ -166,7 +169,7 @@ def test_only_the_people_who_chose_it_get_a_digest(
     store: Store, catalog: Catalog, herrljunga: Organisation
 ) -> None:
     engine = build_engine(store, catalog, herrljunga, clock=Clock(OPENED))
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     status = {(r.recipient, r.template): r.status for r in rows(store)}
     assert status[("gunilla.ahlberg", "cycle_opened")] == "digest"  # digest: true in the file
     assert status[("stefan.moller", "task_assigned")] == "digest"
@@ -247,7 +250,7 @@ def test_tsk_tick_makes_the_digests_once_it_is_past_seven(
     store = Store(f"sqlite:///{database}")
     migrate.upgrade(store)
     engine = set_up(build_engine(store, catalog, herrljunga, clock=Clock(OPENED)))
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     store.dispose()
     base = ["--db", str(database), "--org", "herrljunga", "tick", "--no-send", "--json"]
     early = runner.invoke(cli, [*base, "--now", "2027-03-02T06:55"])

@@ -29,7 +29,9 @@ def test_every_act_writes_its_event(engine: Engine, store: Store, clock: Clock) 
     first = tasks(engine, cycle)[0]
     acts: list[tuple[Callable[[], Any], list[str], str]] = [
         (
-            lambda: engine.complete_task(first.assignees[0], first.id, "ok"),
+            lambda: engine.complete_task(
+                first.assignees[0], first.id, "ok", nothing_to_report=True
+            ),
             ["task.done"],
             first.assignees[0],
         ),
@@ -156,20 +158,20 @@ def test_a_step_change_that_fails_halfway_leaves_the_task_open(
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     reports = tasks(engine, cycle)
     for task in reports[:-1]:
-        engine.complete_task(task.assignees[0], task.id)
+        engine.complete_task(task.assignees[0], task.id, nothing_to_report=True)
     before = counts(store)
     last = reports[-1]
     # Completing the last report moves the cycle on; the new step's task mail fails.
     fail_on_mail(monkeypatch, "task_assigned")
 
     with pytest.raises(Boom):
-        engine.complete_task(last.assignees[0], last.id, "sista rapporten")
+        engine.complete_task(last.assignees[0], last.id, "sista rapporten", nothing_to_report=True)
 
     assert counts(store) == before
     assert cycle_state(engine, cycle) == ("insamling", "open")
     assert [t.id for t in tasks(engine, cycle)] == [last.id]
     monkeypatch.undo()
-    engine.complete_task(last.assignees[0], last.id, "sista rapporten")
+    engine.complete_task(last.assignees[0], last.id, "sista rapporten", nothing_to_report=True)
     assert cycle_state(engine, cycle) == ("sammanstallning", "open")
     with store.reading() as session:
         assert audit.verify(session).ok

@@ -113,12 +113,13 @@ def test_step_moves_on_when_its_required_tasks_are_done(
     cycle = opened_est(engine)
     reports = tasks(engine, cycle)
     for task in reports[:-1]:
-        engine.complete_task(task.assignees[0], task.id, "inga händelser")
+        engine.complete_task(task.assignees[0], task.id, "inga händelser", nothing_to_report=True)
     assert cycle_state(engine, cycle) == ("insamling", "open")
 
     clock.advance(days=2)
     last = reports[-1]
-    engine.complete_task(last.assignees[0], last.id, "klotter vid stationen")
+    answers = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Vid stationen"}
+    engine.complete_task(last.assignees[0], last.id, "klotter vid stationen", answers)
 
     assert cycle_state(engine, cycle) == ("sammanstallning", "open")
     (compile_task,) = tasks(engine, cycle)
@@ -144,7 +145,7 @@ def test_every_act_on_a_cycle_counts_its_version(engine: Engine) -> None:
             return engine.find_cycle(session, cycle).version
 
     start = version()
-    engine.complete_task(first.assignees[0], first.id)
+    engine.complete_task(first.assignees[0], first.id, nothing_to_report=True)
     assert version() == start + 1
 
 
@@ -366,7 +367,7 @@ def test_times_are_kept_as_given(engine: Engine, clock: Clock) -> None:
 def test_overdue_tasks_are_those_past_their_due_time(engine: Engine, clock: Clock) -> None:
     cycle = opened_est(engine)
     first = tasks(engine, cycle)[0]
-    engine.complete_task(first.assignees[0], first.id)
+    engine.complete_task(first.assignees[0], first.id, nothing_to_report=True)
 
     with engine.store.reading() as session:
         assert engine.tasks(session, overdue=True, now=local(2027, 3, 10, 16, 59)) == []

@@ -258,7 +258,11 @@ def test_accept_refuses_missing_or_unexpected_answers(
         forms.accept(required, None, herrljunga, 7)
     with pytest.raises(Refused, match="task 7 has a form that must be answered"):
         forms.accept(required, {"kategori": None, "ort": ""}, herrljunga, 7)  # an empty template
-    assert forms.accept(est_form, None, herrljunga, 7) is None  # optional: nothing to report
+    with pytest.raises(Refused, match="task 7 has a form: answer it"):
+        forms.accept(est_form, None, herrljunga, 7)  # optional, but not by saying nothing
+    with pytest.raises(Refused, match="task 7 has a form: answer it"):
+        forms.accept(est_form, {"kategori": None, "ort": ""}, herrljunga, 7)
+    assert forms.accept(est_form, None, herrljunga, 7, nothing_to_report=True) is None
     with pytest.raises(Refused, match="task 7 has no form"):
         forms.accept(None, {"x": "y"}, herrljunga, 7)
     with pytest.raises(forms.InvalidAnswers) as invalid:
@@ -329,6 +333,23 @@ def test_a_task_without_a_form_takes_no_answers(engine: Engine, store: Store) ->
     (compile_task,) = tasks(engine, cycle)
     with pytest.raises(Refused, match=f"uppgift {compile_task.id} har inget formulär"):
         engine.complete_task(CHAIR, compile_task.id, None, {"x": "1"})
+    with pytest.raises(Refused, match="complete it without --nothing-to-report"):
+        engine.complete_task(CHAIR, compile_task.id, None, nothing_to_report=True)
+
+
+def test_an_optional_form_is_answered_or_said_to_have_nothing(engine: Engine, store: Store) -> None:
+    """A reporter done with only a note was counted as having nothing to report: now that is
+    said with nothing_to_report, and a report never says both."""
+    task_id = reporter_task(engine)
+    before = counts(store)
+    with pytest.raises(Refused, match=f"'tsk task form {task_id} --template answers-"):
+        engine.complete_task(REPORTER, task_id, "inget att rapportera")
+    with pytest.raises(Refused, match="not both"):
+        engine.complete_task(REPORTER, task_id, None, GOOD, nothing_to_report=True)
+    assert counts(store) == before
+    engine.complete_task(REPORTER, task_id, "inget att rapportera", nothing_to_report=True)
+    (done,) = tasks(engine, "est-2027-03", status="done")
+    assert done.id == task_id
 
 
 def with_required_form(catalog: Catalog) -> Catalog:
@@ -346,6 +367,8 @@ def test_a_required_form_must_be_answered(store: Store, clock: Clock) -> None:
 
     with pytest.raises(Refused, match="har ett formulär som måste besvaras"):
         engine.complete_task(REPORTER, task_id, "inget att rapportera")
+    with pytest.raises(Refused, match="has a form that must be answered"):
+        engine.complete_task(REPORTER, task_id, "inget", nothing_to_report=True)
     assert counts(store) == before
 
     engine.complete_task(REPORTER, task_id, None, GOOD)

@@ -74,7 +74,7 @@ PATTERN: dict[str, dict[str, Answers | None]] = {
 def report(engine: Engine, cycle: int, person: str, answers: Answers | None) -> None:
     task = next(t for t in tasks(engine, cycle) if t.assignees == (person,))
     if answers is None:
-        engine.complete_task(person, task.id, "inget att rapportera")
+        engine.complete_task(person, task.id, "inget att rapportera", nothing_to_report=True)
     else:
         full = {"beskrivning": f"{answers['kategori']} i {answers['ort']}", **answers}
         engine.complete_task(person, task.id, None, full)

@@ -48,7 +48,7 @@ def database(tmp_path: Path) -> Path:
     catalog = load_catalog()
     engine = build_engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
     set_up(engine)
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     store.dispose()
     return path
 
@@ -211,7 +211,7 @@ def real_time_database(tmp_path: Path) -> Path:
     catalog = load_catalog()
     engine = build_engine(store, catalog, load_organisation("herrljunga", catalog), lambda: OPENED)
     setup.load_organisation(engine, resolve_organisation_path("herrljunga"))
-    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     store.dispose()
     return path
 

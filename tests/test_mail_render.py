@@ -164,7 +164,9 @@ def test_every_event_renders(event: str, lang: str) -> None:
 
 def test_the_task_mail_in_swedish() -> None:
     rendered = render("task_assigned", "sv", TASK_CONTEXT)
-    assert rendered.subject == "Uppgift: Månadsrapport till EST – senast fredag 12 mars 2027"
+    assert rendered.subject == (
+        "Uppgift: Månadsrapport till EST (est-2027-03) – senast fredag 12 mars 2027"
+    )
     assert "Klar senast: fredag 12 mars 2027, vecka 10, kl. 16:00" in rendered.text
     assert "Omgång:      EST mars 2027 (est-2027-03)" in rendered.text
     assert "Roll:        Samordnare, socialförvaltningen" in rendered.text
@@ -174,7 +176,9 @@ def test_the_task_mail_in_swedish() -> None:
 
 def test_the_task_mail_in_english() -> None:
     rendered = render("task_assigned", "en", TASK_CONTEXT)
-    assert rendered.subject == "Task: Månadsrapport till EST – due Friday 12 March 2027"
+    assert (
+        rendered.subject == "Task: Månadsrapport till EST (est-2027-03) – due Friday 12 March 2027"
+    )
     assert "Due:         Friday 12 March 2027, week 10, 16:00" in rendered.text
 
 
@@ -233,13 +237,13 @@ def test_html_is_escaped_and_text_and_subject_are_not() -> None:
     assert "<script>" not in rendered.html
     assert "R&amp;D &lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in rendered.html
     assert title in rendered.text
-    assert rendered.subject.startswith(f"Uppgift: {title} –")
+    assert rendered.subject.startswith(f"Uppgift: {title} (est-2027-03) –")
 
 
 def test_subject_line_breaks_collapse() -> None:
     title = "Rapport\r\nBcc: thief@evil.example"
     rendered = render("task_assigned", "sv", {**TASK_CONTEXT, "task": {**TASK, "title": title}})
-    assert rendered.subject.startswith("Uppgift: Rapport Bcc: thief@evil.example –")
+    assert rendered.subject.startswith("Uppgift: Rapport Bcc: thief@evil.example (est-2027-03) –")
 
 
 def test_a_missing_variable_is_an_error_naming_the_template() -> None:

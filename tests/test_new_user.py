@@ -278,3 +278,185 @@ def test_ctrl_c_during_the_demo_removes_what_it_made(
         ), last
         assert list((tmp_path / "halv").iterdir()) == []
         assert migrate.current_revision(store) is None
+
+
+# ---------------------------------------------------------------- a period the schedule has
+
+
+def test_a_period_must_be_one_of_the_schedule(
+    store: Store, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'--period 2027-4' or 'april' opened a second and third EST cycle for April, each with
+    five tasks and their mail; now a period is written as the schedule writes it, and is one
+    the schedule has."""
+    tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 4, 6)), monkeypatch)
+    tsk.ok("init")
+    for wrong in ("2027-4", "april", "p3"):
+        line = tsk.refused("cycle", "open", "est", "--period", wrong, as_="jessica.wahlstrom")
+        assert line == (
+            f"tsk: perioden för est skrivs ÅÅÅÅ-MM, till exempel 2027-04 (inte '{wrong}')"
+        )
+    options = ["--db", store.url, "--org", "herrljunga", "--as", "jessica.wahlstrom", "--lang"]
+    english = runner.invoke(cli, [*options, "en", "cycle", "open", "est", "--period", "2027-4"])
+    assert english.exit_code == 1
+    assert english.stderr == (
+        "tsk: the period of est is written YYYY-MM, for example 2027-04 (not '2027-4')\n"
+    )
+    july = tsk.refused("cycle", "open", "est", "--period", "2027-07", as_="jessica.wahlstrom")
+    assert july == (
+        "tsk: est har ingen period 2027-07: perioderna 2027 är 2027-01, 2027-02, 2027-03,"
+        " 2027-04, 2027-05, 2027-06, 2027-08, 2027-09, 2027-10, 2027-11"
+    )
+    assert tsk.ok("cycle", "list") == []  # nothing was opened, no mail queued
+    assert tsk.ok("mail", "status")["pending"] == 0
+    opened = tsk.ok("cycle", "open", "est", as_="jessica.wahlstrom")  # the default: this month
+    assert opened["ref"] == "est-2027-04"
+    # A few times a year: the occurrence's number; yearly: the year.
+    line = tsk.refused("cycle", "open", "sspf", "--period", "2027-04", as_="hanna.nyberg")
+    assert line.startswith("tsk: perioden för sspf skrivs ÅÅÅÅ-tN, till exempel 2027-t2 ")
+    line = tsk.refused("cycle", "open", "sspf", "--period", "2027-t5", as_="hanna.nyberg")
+    assert line.endswith("perioderna 2027 är 2027-t1, 2027-t2, 2027-t3, 2027-t4")
+    assert tsk.ok("cycle", "open", "sspf", as_="hanna.nyberg")["ref"] == "sspf-2027-t2"
+    line = tsk.refused("cycle", "open", "arsrapport", "--period", "27", as_="marie.lind")
+    assert line.startswith("tsk: perioden för arsrapport skrivs ÅÅÅÅ, till exempel 2027 ")
+    # A process opened on demand takes a free label (a decision's case is 'd12').
+    opened = tsk.ok("cycle", "open", "beslut", "--period", "vt-ljung", as_="marie.lind")
+    assert opened["ref"] == "beslut-vt-ljung"
+
+
+# ---------------------------------------------------------------- a form task's mail and done
+
+
+def test_a_reporters_mail_shows_how_to_answer_the_form(
+    here: Path, store: Store, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter's mail asked for answers but showed 'task done 34 --note "..."', which
+    recorded the reporter as having nothing to report. The mail shows the form's commands, and
+    'task done' without answers is refused unless --nothing-to-report says so."""
+    tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 3, 1)), monkeypatch)
+    tsk.ok("init")
+    opened = tsk.ok("cycle", "open", "est", "--period", "2027-03", as_="jessica.wahlstrom")
+    mine = {t["assignees"][0]: t["id"] for t in opened["tasks"]}
+    n = mine["ida.wikstrom"]
+    mail = tsk.text("mail", "show", "--to", "ida.wikstrom", "--task", str(n))
+    run = "tsk --org herrljunga --as ida.wikstrom task"
+    assert f"    {run} form {n} --template svar-{n}.yaml\n" in mail
+    assert f"    {run} done {n} --answers svar-{n}.yaml\n" in mail
+    assert f"    {run} done {n} --nothing-to-report\n" in mail
+    assert "--note" not in mail
+    html = tsk.text("mail", "show", "--to", "ida.wikstrom", "--task", str(n), "--html")
+    assert f"{run} form {n} --template svar-{n}.yaml</pre>" in html
+    assert "--note" not in html
+    english = tsk.text("mail", "show", "--to", "rachel.moore", "--task", str(mine["rachel.moore"]))
+    assert "The task has a form. Write it out as a file to fill in:" in english
+    assert f"--template answers-{mine['rachel.moore']}.yaml" in english
+
+    # What the old mail said is refused, and says how to answer.
+    line = tsk.refused("task", "done", str(n), "--note", "...", as_="ida.wikstrom")
+    assert line == (
+        f"tsk: uppgift {n} har ett formulär: besvara det ('tsk task form {n} --template"
+        f" svar-{n}.yaml', sedan 'tsk task done {n} --answers svar-{n}.yaml'), eller ge"
+        " --nothing-to-report"
+    )
+    # The commands of the mail work as they stand: the form written as a file, handed in.
+    written = tsk.text("task", "form", str(n), "--template", f"svar-{n}.yaml", as_="ida.wikstrom")
+    assert written == f"svar-{n}.yaml: tsk task done {n} --answers svar-{n}.yaml\n"
+    template = (here / f"svar-{n}.yaml").read_text(encoding="utf-8")
+    filled = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Taggar på torget"}
+    for key, value in filled.items():
+        assert f"\n{key}:\n" in template
+        template = template.replace(f"\n{key}:\n", f"\n{key}: {value}\n")
+    (here / f"svar-{n}.yaml").write_text(template, encoding="utf-8")
+    line = tsk.refused(
+        "task", "done", str(n), "--answers", f"svar-{n}.yaml", "--nothing-to-report",
+        as_="ida.wikstrom",
+    )  # fmt: skip
+    assert line.endswith("ge svaren eller --nothing-to-report, inte båda")
+    done = tsk.ok("task", "done", str(n), "--answers", f"svar-{n}.yaml", as_="ida.wikstrom")
+    assert done["answers"]["kategori"] == "klotter"
+    # Nothing to report, said so.
+    johanna = tsk.ok("task", "done", str(mine["johanna.falk"]), "--nothing-to-report",
+                     as_="johanna.falk")  # fmt: skip
+    assert (johanna["status"], johanna["answers"]) == ("done", None)
+
+
+# ---------------------------------------------------------------- mail details
+
+
+def test_task_subjects_name_the_cycle_and_invitations_the_place(
+    store: Store, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SSPF's and Rättighetsnätverket's 'Sätt dagordningen' mails had the same subject, and a
+    meeting's place was the group's name."""
+    from tests.enginekit import finish_step, shared_catalog, shared_organisation
+    from tsk_workflow.engine.service import Engine
+    from tsk_workflow.mail.outbox import compose, latest, rendered
+
+    tsk = Tsk(runner, store, "herrljunga", Clock(local(2027, 2, 1)), monkeypatch)
+    tsk.ok("init")
+    subjects = []
+    for process in ("sspf", "rattighetsnatverket"):
+        opened = tsk.ok("cycle", "open", process, "--period", "2027-t1", as_="hanna.nyberg")
+        (task,) = opened["tasks"]
+        shown = tsk.ok("mail", "show", "--to", "hanna.nyberg", "--task", str(task["id"]))
+        subjects.append(shown["subject"])
+    assert subjects == [
+        "Uppgift: Sätt dagordningen och skicka kallelsen (sspf-2027-t1) – senast måndag 8"
+        " februari 2027",
+        "Uppgift: Sätt dagordningen och skicka kallelsen (rattighetsnatverket-2027-t1) – senast"
+        " måndag 8 februari 2027",
+    ]
+
+    # A group's place in the organisation file is the invitation's place and location.
+    org = shared_organisation("herrljunga")
+    groups = tuple(
+        g.model_copy(update={"place": "Kommunhuset, sammanträdesrum Ljungen"})
+        if g.key == "est"
+        else g
+        for g in org.groups
+    )
+    placed = org.model_copy(update={"groups": groups})
+    from pydantic import ValidationError
+
+    from tsk_workflow.organisation.model import Group
+
+    for bad in ("Kommunhuset\r\nBcc: x@example.org", ""):  # one line, and something
+        with pytest.raises(ValidationError):
+            Group.model_validate({"key": "g", "name": "G", "chair": "a.b", "place": bad})
+    engine = Engine(store, shared_catalog(), placed, Clock(local(2027, 3, 1)))
+    cycle = engine.open_cycle("jessica.wahlstrom", "est", "2027-03").id
+    finish_step(engine, cycle)
+    assert finish_step(engine, cycle) == "orsaksanalys"
+    with store.reading() as session:
+        row = latest(session, "herrljunga", "erik.sundin", template="meeting_invitation")
+        assert row is not None
+        text = rendered(row, placed).text
+        ics = compose(row, placed, "tsk@herrljunga.example.org").ics
+    assert "Plats:       Kommunhuset, sammanträdesrum Ljungen\n" in text
+    assert ics is not None
+    assert "LOCATION:Kommunhuset\\, sammanträdesrum Ljungen" in ics
+
+
+def test_mail_test_without_a_server_says_no_connection_was_made(runner: CliRunner) -> None:
+    """'localhost:25 svarade: Error connecting to ...': nothing answered at all."""
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"TSK_SMTP_HOST": "127.0.0.1", "TSK_SMTP_PORT": str(port)}
+    result = runner.invoke(cli, ["mail", "test", "--to", "a@example.org"], env=env)
+    assert result.exit_code == 1
+    assert result.stdout.startswith(
+        f"Ingen anslutning kunde göras till 127.0.0.1:{port}: ingen server tar emot anslutningar"
+        " där (anslutningen vägrades) (Error connecting to 127.0.0.1 on port"
+    )
+    assert "svarade" not in result.stdout
+    english = runner.invoke(cli, ["--lang", "en", "mail", "test", "--to", "a@example.org"], env=env)
+    assert english.stdout.startswith(
+        f"No connection could be made to 127.0.0.1:{port}: no server accepts connections there"
+    )
+    data = json.loads(
+        runner.invoke(cli, ["mail", "test", "--to", "a@example.org", "--json"], env=env).stdout
+    )
+    assert (data["status"], data["unreachable"]) == ("temporary", "refused")

@@ -90,7 +90,8 @@ def to_meeting(engine: Engine, clock: Clock) -> Cycle:
     clock.now = OPENED + dt.timedelta(days=2)
     for step in ("insamling", "sammanstallning"):
         for task_id in open_tasks(engine.store, step):
-            engine.complete_task(CHAIR, task_id, "klart")
+            reports = step == "insamling"  # the reporters' forms: nothing to report
+            engine.complete_task(CHAIR, task_id, "klart", nothing_to_report=reports)
     assert open_tasks(engine.store, "orsaksanalys")
     return cycle
 
@@ -124,10 +125,20 @@ def test_opening_a_cycle_queues_one_row_per_recipient_with_a_stable_message_id(
     assert len({r.message_id for r in rows(store)}) == len(rows(store))
     assert {r.language for r in assigned} == {"sv", "en"}  # rachel.moore reads English
     ida = next(r for r in assigned if r.recipient == "ida.wikstrom")
-    assert (
-        ida.context["command"]
-        == f'tsk --org herrljunga --as ida.wikstrom task done {ida.task_id} --note "..."'
-    )
+    # A report is a form: the commands answer it, each in the recipient's language.
+    run, n = "tsk --org herrljunga --as ida.wikstrom task", ida.task_id
+    assert ida.context["command"] == {
+        "sv": f"{run} form {n} --template svar-{n}.yaml",
+        "en": f"{run} form {n} --template answers-{n}.yaml",
+    }
+    assert ida.context["form"] == {
+        "command": ida.context["command"],
+        "answers": {
+            "sv": f"{run} done {n} --answers svar-{n}.yaml",
+            "en": f"{run} done {n} --answers answers-{n}.yaml",
+        },
+        "nothing": f"{run} done {n} --nothing-to-report",
+    }
 
 
 def test_a_failed_act_leaves_no_outbox_row(
@@ -175,28 +186,43 @@ def test_an_est_cycle_arrives_in_swedish_and_english_with_the_meeting_invitation
     )
     mail = received[task.message_id]
     assert mail.mail_from == "trygghet@herrljunga.example.org"
+    # From names the municipality (the sender setting has no name of its own).
+    [sender] = mail.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == (
+        "Herrljunga kommun – Trygg och säker",
+        "trygghet@herrljunga.example.org",
+    )
     assert mail.message["To"].addresses[0].display_name == "Ida Wikström"
-    assert mail.message["Subject"] == "Uppgift: Månadsrapport till EST – senast onsdag 10 mars 2027"
+    assert mail.message["Subject"] == (
+        "Uppgift: Månadsrapport till EST (est-2027-03) – senast onsdag 10 mars 2027"
+    )
     bodies = parts(mail.message)
     assert set(bodies) == {"text/plain", "text/html"}
-    command = f'tsk --org herrljunga --as ida.wikstrom task done {task.task_id} --note "..."'
+    # A report is a form: the mail says how to answer it, not how to close it with a note.
+    run, n = "tsk --org herrljunga --as ida.wikstrom task", task.task_id
+    commands = [
+        f"{run} form {n} --template svar-{n}.yaml",
+        f"{run} done {n} --answers svar-{n}.yaml",
+        f"{run} done {n} --nothing-to-report",
+    ]
     for body in (bodies["text/plain"], bodies["text/html"]):
         assert "Hej Ida Wikström!" in body
         assert "Månadsrapport till EST" in body
         assert "est-2027-03" in body
         assert "onsdag 10 mars 2027, vecka 10" in body
         assert "17:00" in body
-    assert command in bodies["text/plain"]
-    assert command.replace('"', "&#34;") in bodies["text/html"]
+        assert all(command in body for command in commands)
+        assert "--note" not in body
 
     # The same task in English for the one who reads English.
     english = next(r for r in queued if r.recipient == "rachel.moore")
     bodies = parts(received[english.message_id].message)
     assert received[english.message_id].message["Subject"] == (
-        "Task: Monthly report to EST – due Wednesday 10 March 2027"
+        "Task: Monthly report to EST (est-2027-03) – due Wednesday 10 March 2027"
     )
     assert "Wednesday 10 March 2027, week 10" in bodies["text/plain"]
-    assert "--as rachel.moore task done" in bodies["text/plain"]
+    n = english.task_id
+    assert f"--as rachel.moore task form {n} --template answers-{n}.yaml" in bodies["text/plain"]
 
     # The meeting: an invitation each, with the calendar request.
     invitations = [r for r in queued if r.template == "meeting_invitation"]
@@ -207,6 +233,8 @@ def test_an_est_cycle_arrives_in_swedish_and_english_with_the_meeting_invitation
     assert set(bodies) == {"text/plain", "text/html", "text/calendar"}
     assert "Dag:         måndag 8 mars 2027, vecka 10" in bodies["text/plain"]
     assert "Tid:         09:00–11:00" in bodies["text/plain"]
+    # Herrljunga's file says nowhere where EST meets: the chair will tell, not the group's name.
+    assert "Plats:       Meddelas av ordföranden, Jessica Wahlström" in bodies["text/plain"]
     calendar = icalendar.Calendar.from_ical(bodies["text/calendar"])
     [event] = calendar.walk("VEVENT")
     assert calendar["METHOD"] == "REQUEST"
@@ -214,6 +242,7 @@ def test_an_est_cycle_arrives_in_swedish_and_english_with_the_meeting_invitation
     assert event.decoded("DTSTART") == dt.datetime(2027, 3, 8, 9, 0, tzinfo=TZ)
     assert event.decoded("DTEND") == dt.datetime(2027, 3, 8, 11, 0, tzinfo=TZ)
     assert str(event["ORGANIZER"]) == "mailto:jessica.wahlstrom@herrljunga.example.org"
+    assert str(event["LOCATION"]) == "Meddelas av ordföranden, Jessica Wahlström"
     assert [str(a) for a in [event["ATTENDEE"]]] == ["mailto:hanna.nyberg@herrljunga.example.org"]
 
     # Nothing is sent twice.

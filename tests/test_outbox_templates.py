@@ -27,6 +27,7 @@ from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.errors import DefinitionError
 from tsk_workflow.features import build_engine
 from tsk_workflow.mail import outbox
+from tsk_workflow.mail.message import sender_address
 from tsk_workflow.mail.render import Held, render
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
@@ -141,14 +142,18 @@ def test_a_task_mail_says_what_of_whom_in_which_cycle_by_when_and_how(
     engine.open_cycle(CHAIR, "est", "2027-03")
     row = next(r for r in queued(sqlite, "task_assigned") if r.recipient == "jonas.ek")
     mail = outbox.compose(row, herrljunga, herrljunga.mail.sender)
-    assert mail.subject == "Uppgift: Månadsrapport till EST – senast onsdag 10 mars 2027"
+    assert mail.subject == (
+        "Uppgift: Månadsrapport till EST (est-2027-03) – senast onsdag 10 mars 2027"
+    )
     lines = mail.text.splitlines()
     assert lines[0] == "Hej Jonas Ek!"
     assert "Uppgift:     Månadsrapport till EST" in lines
     assert "Roll:        inrapportor" in lines
     assert "Omgång:      EST – månatlig lägesbild 2027-03 (est-2027-03)" in lines
     assert "Klar senast: onsdag 10 mars 2027, vecka 10, kl. 17:00" in lines
-    assert f'    tsk --org herrljunga --as jonas.ek task done {row.task_id} --note "..."' in lines
+    run, n = "tsk --org herrljunga --as jonas.ek task", row.task_id
+    assert f"    {run} form {n} --template svar-{n}.yaml" in lines
+    assert f"    {run} done {n} --nothing-to-report" in lines
 
 
 def test_a_task_without_a_due_time_says_so() -> None:
@@ -161,7 +166,8 @@ def test_a_task_without_a_due_time_says_so() -> None:
         "command": "tsk task done 1",
     }
     swedish = render("task_assigned", "sv", context)
-    assert swedish.subject == "Uppgift: Läs"
+    assert swedish.subject == "Uppgift: Läs (est-2027-03)"
+    assert "    tsk task done 1" in swedish.text  # no form: the command that completes it
     assert "Klar senast: ingen tidsgräns" in swedish.text
     assert "ingen tidsgräns" in swedish.html
     assert "Due:         no deadline" in render("task_assigned", "en", context).text
@@ -475,7 +481,15 @@ def test_the_organisation_files_mail_settings_and_the_environment_over_them(
         True,
         "tsk",
     )
-    assert settings.sender == "trygghet@herrljunga.example.org"
+    # The file's sender has no name: From carries the municipality's.
+    sender = sender_address(settings.sender)
+    assert (sender.display_name, sender.addr_spec) == (
+        "Herrljunga kommun – Trygg och säker",
+        "trygghet@herrljunga.example.org",
+    )
+    own = {"TSK_MAIL_FROM": "Trygghet <t@herrljunga.se>", "TSK_SMTP_PASSWORD": "hemligt"}
+    named = outbox.smtp_settings(org, own).sender
+    assert named == "Trygghet <t@herrljunga.se>"  # a name of its own is kept
     env = {"TSK_SMTP_HOST": "relay.example.org", "TSK_SMTP_STARTTLS": "false", "TSK_SMTP_USER": ""}
     settings = outbox.smtp_settings(org, {**env, "TSK_SMTP_PASSWORD": "hemligt"})
     assert (settings.host, settings.port, settings.starttls) == ("relay.example.org", 25, False)

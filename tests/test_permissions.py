@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 
-from tests.enginekit import Clock, Tsk, counts, events, local, make_engine, tasks
+from tests.enginekit import Clock, Tsk, counts, est_periods, events, local, make_engine, tasks
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import Upload, attach
@@ -94,12 +94,14 @@ class Board:
     decision: int = 0
     used: bool = True
     made: list[int] = field(default_factory=list)
+    periods: Iterator[str] = field(default_factory=lambda: iter(est_periods(1000)))
+    """Periods EST has, a new one for each cycle opened (or tried)."""
 
     def fresh(self) -> None:
         if not self.used:
             return
         self.n += 1
-        self.cycle = self.engine.open_cycle(PEOPLE["chair"], "est", f"m{self.n}").id
+        self.cycle = self.engine.open_cycle(PEOPLE["chair"], "est", next(self.periods)).id
         self.task = next(
             t.id for t in tasks(self.engine, self.cycle) if t.assignees == (PEOPLE["assignee"],)
         )
@@ -111,9 +113,11 @@ class Board:
         decisions = Decisions(self.engine)
         today = self.clock.now.date()
         return {
-            "open": lambda: self.engine.open_cycle(who, "est", f"o{self.n}-{who}"),
+            "open": lambda: self.engine.open_cycle(who, "est", next(self.periods)),
             "advance": lambda: self.engine.advance(who, self.cycle, "sammanstall", "muntligt"),
-            "task.done": lambda: self.engine.complete_task(who, self.task, "rapporterat"),
+            "task.done": lambda: self.engine.complete_task(
+                who, self.task, "rapporterat", nothing_to_report=True
+            ),
             "close": lambda: self.engine.close_cycle(who, self.cycle, "inställd", force=True),
             "propose": lambda: decisions.propose(who, self.cycle, "Fler papperskorgar", 8_000),
             "record": lambda: decisions.record(who, self.decision, "klg", today, "§ 7", "approved"),

@@ -174,7 +174,7 @@ def test_the_services_one_pass_makes_the_digests_and_the_checkpoint_at_the_organ
 ) -> None:
     world = World(make_store("sqlite"), local(2027, 3, 1, 7))
     world.init()
-    world.engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-03")  # two digest people
+    world.engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")  # two digest people
     engine = herrljunga_at({"digest": "06:30", "checkpoint": "22:00"}, world)
     key = tmp_path / "audit-key.pem"
     checkpoints.generate_key(key)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.dbfixtures import MakeStore
-from tests.enginekit import Clock
+from tests.enginekit import Clock, est_periods
 from tests.test_tick import local
 from tsk_workflow import audit
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
@@ -45,9 +45,10 @@ def prepared(store: Store) -> Ticker:
     engine = engine_for(store, clock)
     setup.load_organisation(engine, resolve_organisation_path("herrljunga"))
     # Overdue and escalated by LATER; two reminders due, the older skipped; one reminder due.
-    for n, opened in enumerate([START, START, local(2027, 2, 4, 8), local(2027, 2, 8, 8)]):
+    openings = [START, START, local(2027, 2, 4, 8), local(2027, 2, 8, 8)]
+    for period, opened in zip(est_periods(len(openings)), openings, strict=True):
         clock.now = opened
-        engine.open_cycle("jessica.wahlstrom", "est", f"p{n:02d}")
+        engine.open_cycle("jessica.wahlstrom", "est", period)
     clock.now = LATER
     return Ticker({engine.org.municipality: engine}, worker="worker")
 

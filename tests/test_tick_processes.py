@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.enginekit import est_periods
 from tests.test_tick import World, local
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage, Task, Timer
@@ -64,8 +65,8 @@ def tick_processes(url: str, go: Path, n: int, batch: int) -> list[dict[str, obj
 def test_ticks_in_several_processes_fire_each_timer_once(store: Store, tmp_path: Path) -> None:
     world = World(store, local(2027, 1, 4, 8))
     world.init()
-    for n in range(CYCLES):
-        world.engine.open_cycle("jessica.wahlstrom", "est", f"p{n:02d}")
+    for period in est_periods(CYCLES):
+        world.engine.open_cycle("jessica.wahlstrom", "est", period)
     due = {t.id for t in world.rows(Timer, Timer.status == "pending", Timer.fire_at <= NOW)}
     assert len(due) >= 300
 

@@ -109,10 +109,19 @@ def check_answers(
 
 
 def accept(
-    form: Form | None, given: Mapping[str, Any] | None, org: Organisation, task_id: int
+    form: Form | None,
+    given: Mapping[str, Any] | None,
+    org: Organisation,
+    task_id: int,
+    nothing_to_report: bool = False,
 ) -> dict[str, Any] | None:
     """What the engine stores for a task completed with ``given``, or ``InvalidAnswers`` /
     ``Refused``: answers to a task without a form, no answers to a task whose form is required.
+
+    A task whose form is not required is done without answers only when ``nothing_to_report``
+    says so (``task done --nothing-to-report``): a reporter who ran ``task done N --note ...``
+    as the mail once said was recorded as having nothing to report. ``nothing_to_report``
+    with answers, or on a task without a form, is refused too.
     """
     present = answered(given)
     if form is None:
@@ -120,7 +129,17 @@ def accept(
             raise Refused(
                 _("task {id} has no form: complete it without answers").format(id=task_id)
             )
+        if nothing_to_report:
+            raise Refused(
+                _("task {id} has no form: complete it without --nothing-to-report").format(
+                    id=task_id
+                )
+            )
         return None
+    if present and nothing_to_report:
+        raise Refused(
+            _("task {id}: give the answers or --nothing-to-report, not both").format(id=task_id)
+        )
     if not present:
         if form.required:
             raise Refused(
@@ -129,12 +148,25 @@ def accept(
                     "--answer KEY=VALUE (see 'tsk task form {id}')"
                 ).format(id=task_id)
             )
+        if not nothing_to_report:
+            file = answers_file(task_id)
+            raise Refused(
+                _(
+                    "task {id} has a form: answer it ('tsk task form {id} --template {file}',"
+                    " then 'tsk task done {id} --answers {file}'), or give --nothing-to-report"
+                ).format(id=task_id, file=file)
+            )
         return None
     assert given is not None
     answers, problems = check_answers(form, given, org)
     if problems:
         raise InvalidAnswers(task_id, problems)
     return answers
+
+
+def answers_file(task_id: int) -> str:
+    """The file a person writes the answers to task ``task_id`` in, named in their language."""
+    return _("answers-{id}.yaml").format(id=task_id)
 
 
 def answered(given: Mapping[str, Any] | None) -> bool:
@@ -411,7 +443,9 @@ TEXTS = {
     "required": N_("required"),
     "optional": N_("optional"),
     "form_required": N_("The form must be answered before the task can be completed."),
-    "form_optional": N_("The form is optional: the task can be completed without answers."),
+    "form_optional": N_(
+        "The form is optional: with nothing to report, run tsk task done {id} --nothing-to-report"
+    ),
     "choice": N_("one of"),
     "choices": N_("one or more of (a list, or comma-separated with --answer)"),
     "town": N_("a town"),
@@ -519,7 +553,7 @@ def form_text(
         lines.append(form.title.get(lang))
     if form.description is not None:
         lines.append(form.description.get(lang))
-    lines.append(texts["form_required" if form.required else "form_optional"])
+    lines.append(texts["form_required" if form.required else "form_optional"].format(id=task_id))
     for question in form.questions:
         flag = texts["required" if question.required else "optional"]
         lines += ["", f"{question.key} ({flag}): {question.label.get(lang)}"]
@@ -542,7 +576,7 @@ def template_yaml(form: Form, org: Organisation, lang: str, task_id: int, headin
     if form.description is not None:
         lines += [f"# {line}" for line in form.description.get(lang).splitlines()]
     lines += [
-        f"# {texts['form_required' if form.required else 'form_optional']}",
+        f"# {texts['form_required' if form.required else 'form_optional'].format(id=task_id)}",
         f"# {texts['fill']}",
         f"#   tsk task done {task_id} --answers FILE",
         f"# {texts['blank']}",

@@ -128,6 +128,16 @@ def personal(context: dict[str, Any], person: Person, org: Organisation) -> dict
         "person": {"id": person.id, "name": person.name},
         "municipality": {"key": org.municipality, "name": org.name},
     }
-    if isinstance(context.get("command"), str):
-        personal["command"] = context["command"].replace("{person}", person.id)
+    for key in ("command", "form"):  # a text, or texts in both languages (a form's commands)
+        if key in context:
+            personal[key] = _as_person(context[key], person.id)
     return personal
+
+
+def _as_person(value: Any, person_id: str) -> Any:
+    """``value`` with ``{person}`` in each of its texts replaced by ``person_id``."""
+    if isinstance(value, str):
+        return value.replace("{person}", person_id)
+    if isinstance(value, dict):
+        return {key: _as_person(item, person_id) for key, item in value.items()}
+    return value

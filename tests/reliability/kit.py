@@ -20,7 +20,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.engine import make_url
 
 from tests.conftest import REPO
-from tests.enginekit import Clock, local, make_engine, set_up
+from tests.enginekit import Clock, est_periods, local, make_engine, set_up
 from tsk_workflow import audit
 from tsk_workflow.catalog import Catalog, load_catalog
 from tsk_workflow.engine.service import Engine
@@ -59,7 +59,7 @@ def busy_month(store: Store, cycles: int = 55) -> World:
     escalation), and their mail is queued."""
     world = herrljunga(store)
     engine = world.engine
-    opened = [engine.open_cycle(CHAIR, "est", f"r{index:03d}").id for index in range(cycles)]
+    opened = [engine.open_cycle(CHAIR, "est", period).id for period in est_periods(cycles)]
     for cycle in opened[:3]:
         world.clock.advance(minutes=1)
         engine.advance(CHAIR, cycle, "sammanstall", "rapporterna räcker")

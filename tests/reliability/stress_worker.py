@@ -24,6 +24,7 @@ from typing import Any
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from tests.enginekit import est_periods
 from tsk_workflow.catalog import load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.directory import Directory
@@ -52,15 +53,15 @@ class Worker:
     def now(self) -> dt.datetime:
         return self.start + dt.timedelta(seconds=(time.time() - self.epoch) * SPEED)
 
-    def state(self) -> tuple[list[tuple[int, str, str]], list[tuple[int, list[str], str]]]:
-        """The open cycles (id, process, state) and open tasks (id, assignees, process)."""
+    def state(self) -> tuple[list[tuple[int, str, str]], list[tuple[int, list[str], str, str]]]:
+        """The open cycles (id, process, state) and open tasks (id, assignees, process, key)."""
         with self.store.reading() as session:
             cycles = [
                 (c.id, c.process, c.state)
                 for c in session.scalars(select(Cycle).where(Cycle.status == "open"))
             ]
             tasks = [
-                (t.id, t.assignee_ids, t.cycle.process)
+                (t.id, t.assignee_ids, t.cycle.process, t.key)
                 for t in session.scalars(select(Task).where(Task.status == "open"))
             ]
         return cycles, tasks
@@ -74,9 +75,11 @@ class Worker:
         cycles, tasks = self.state()
         note = f"w{self.rng.randrange(10**9):09d}"
         if kind == "done" and tasks:
-            task_id, assignees, process = self.rng.choice(tasks)
+            task_id, assignees, process, key = self.rng.choice(tasks)
             who = self.rng.choice([*assignees, self.chair(process)])
-            return kind, ["--as", who, "task", "done", str(task_id), "--note", note], note
+            args = ["--as", who, "task", "done", str(task_id), "--note", note]
+            # EST's reporters answer a form: with nothing to report, as the note says
+            return kind, [*args, "--nothing-to-report"] if key == "rapport" else args, note
         if kind == "advance" and cycles:
             cycle_id, process, state = self.rng.choice(cycles)
             triggers = self.catalog.compiled(process).allowed_triggers(state) or ["avsluta"]
@@ -93,7 +96,7 @@ class Worker:
             args = ["cycle", "close", str(cycle_id), "--force", "--note", note]
             return kind, ["--as", self.chair(process), *args], note
         if kind == "open":
-            period = f"p{self.rng.randrange(PERIODS)}"
+            period = est_periods(PERIODS, 2030)[self.rng.randrange(PERIODS)]
             args = ["cycle", "open", "est", "--period", period]
             return kind, ["--as", self.chair("est"), *args], None
         if kind == "tick":

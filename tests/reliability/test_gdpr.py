@@ -46,7 +46,9 @@ def run_month(engine: Engine, clock: Clock, period: str, when: dt.datetime) -> i
     }
     engine.complete_task(first.assignees[0], first.id, f"{SECRET} (anteckning)", answers)
     for report in reports[1:3]:
-        engine.complete_task(report.assignees[0], report.id, "Inget att rapportera")
+        engine.complete_task(
+            report.assignees[0], report.id, "Inget att rapportera", nothing_to_report=True
+        )
     clock.set(when + dt.timedelta(days=1))
     engine.advance(CHAIR, cycle, "sammanstall", f"Vi går vidare trots {SECRET}")
     engine.close_cycle(CHAIR, cycle, f"Stängd: {SECRET}", force=True)

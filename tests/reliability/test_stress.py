@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import REPO
 from tests.dbfixtures import MakeStore
+from tests.enginekit import est_periods
 from tests.reliability.kit import (
     CHAIR,
     LATER,
@@ -89,8 +90,8 @@ def payloads(store: Store, action: str) -> list[tuple[str, dict[str, Any]]]:
 def test_ten_processes_on_the_same_cycles(kind: str, make_store: MakeStore, tmp_path: Path) -> None:
     store = make_store(kind)
     world = herrljunga(store)
-    for index in range(CYCLES):
-        world.engine.open_cycle(CHAIR, "est", f"s{index}")
+    for period in est_periods(CYCLES):
+        world.engine.open_cycle(CHAIR, "est", period)
 
     began = time.perf_counter()
     workers = start_workers(store, tmp_path)

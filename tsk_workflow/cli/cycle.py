@@ -17,7 +17,11 @@ def cycle() -> None:
 
 @cycle.command("open")
 @click.argument("process")
-@click.option("--period", help="e.g. 2027-03 (default: from the schedule and today)")
+@click.option(
+    "--period",
+    help="As the schedule writes it: 2027-03 monthly, 2027-t2 a few times a year, 2027 yearly;"
+    " free on demand (default: from the schedule and today)",
+)
 @click.option("--subject", help="Town or area, for processes about one")
 @json_option
 @click.pass_context

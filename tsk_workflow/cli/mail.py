@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 @click.group(cls=TskGroup)
 def mail() -> None:
-    """Mail: test, send, digest, status, retry."""
+    """Mail: test, send, digest, status, show, retry."""
 
 
 @mail.command()
@@ -39,7 +39,7 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
     from tsk_workflow.mail.message import OutgoingMail, make_message_id, sender_address
     from tsk_workflow.mail.outbox import override_dir, smtp_settings
     from tsk_workflow.mail.render import Held, RenderError, render
-    from tsk_workflow.mail.smtp import SmtpSettings, send_batch_sync
+    from tsk_workflow.mail.smtp import SmtpSettings, no_connection, send_batch_sync
 
     now = dt.datetime.now(dt.UTC)
     templates = None
@@ -85,10 +85,15 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
         "reply": result.reply,
         "message_id": message.message_id,
     }
+    if result.unreachable is not None:  # no server said anything: say so, and why
+        data["unreachable"] = result.unreachable
     if as_json:
         emit_json(data)
+    elif result.unreachable is not None:
+        click.echo(no_connection(config, result, settings(ctx).lang))
     else:
-        click.echo(f"{config.host}:{config.port} svarade: {result.reply} ({result.status})")
+        said = "svarade" if settings(ctx).lang == "sv" else "replied"
+        click.echo(f"{config.host}:{config.port} {said}: {result.reply} ({result.status})")
     if result.status != "sent":
         raise click.exceptions.Exit(1)
 
@@ -180,6 +185,53 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
     for row in held:
         click.echo(f"  {row['id']:>6} {row['to']} {row['template']}: {row['reply']}")
+
+
+@mail.command()
+@click.option("--to", "person", required=True, metavar="PERSON", help="The recipient's id")
+@click.option("--task", "task_id", type=int, help="Only mail about this task")
+@click.option("--template", help="Only mail of this kind (task_assigned, task_reminder, ...)")
+@click.option("--html", is_flag=True, help="The HTML part instead of the plain text")
+@json_option
+@click.pass_context
+def show(
+    ctx: click.Context,
+    person: str,
+    task_id: int | None,
+    template: str | None,
+    html: bool,
+    as_json: bool,
+) -> None:
+    """The newest mail to a person (about a task, of a kind) as it is sent: the subject and the
+    plain text (or the HTML), in the person's language, with the templates in use now."""
+    from tsk_workflow.mail.outbox import latest, rendered
+
+    engine = runtime.engine(ctx)
+    with engine.store.reading() as session:
+        row = latest(session, engine.org.municipality, person, task_id, template)
+        if row is None:
+            about = f" about task {task_id}" if task_id is not None else ""
+            raise NotFound(
+                f"no mail to '{person}'{about}" + (f" of {template}" if template else "")
+            )
+        shown = rendered(row, engine.org)
+        data = {
+            "id": row.id,
+            "to": row.email,
+            "template": row.template,
+            "status": row.status,
+            "subject": shown.subject,
+            "text": shown.text,
+            "html": shown.html,
+        }
+    if as_json:
+        emit_json(data)
+        return
+    sv = settings(ctx).lang == "sv"
+    click.echo(f"{'Till' if sv else 'To'}: {row.email}")
+    click.echo(f"{'Ämne' if sv else 'Subject'}: {shown.subject}")
+    click.echo("")
+    click.echo((shown.html if html else shown.text).rstrip("\n"))
 
 
 @mail.command()

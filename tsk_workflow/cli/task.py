@@ -95,6 +95,11 @@ def _rows(
     metavar="KEY=VALUE",
     help="One answer (repeatable; several choices comma-separated); wins over --answers",
 )
+@click.option(
+    "--nothing-to-report",
+    is_flag=True,
+    help="A task with a form that is not required: done without answers, nothing to report",
+)
 @json_option
 @click.pass_context
 def done(
@@ -103,14 +108,18 @@ def done(
     note: str | None,
     answers_file: Path | None,
     pairs: tuple[str, ...],
+    nothing_to_report: bool,
     as_json: bool,
 ) -> None:
-    """Mark a task done (an assignee or the chair), with the answers to its form if it has one."""
+    """Mark a task done (an assignee or the chair), with the answers to its form if it has one
+    (see 'task form TASK'), or --nothing-to-report."""
     from tsk_workflow.cli import views  # the definitions' model: not at start-up
 
     engine = runtime.engine(ctx)
     given = _given_answers(ctx, engine, task_id, answers_file, pairs)
-    completed = engine.complete_task(runtime.actor(ctx), task_id, note, given)
+    completed = engine.complete_task(
+        runtime.actor(ctx), task_id, note, given, nothing_to_report=nothing_to_report
+    )
     with engine.store.reading() as session:
         found = engine.find_task(session, completed.id)
         row = views.task_row(found, found.cycle.ref) | {"answers": found.answers}

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Protocol
 
+from tsk_workflow import i18n
 from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.model import Label, ProcessDefinition
-from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.forms import answers_file
+from tsk_workflow.organisation.model import Group, Organisation
 
 
 class CycleFields(Protocol):
@@ -110,6 +112,18 @@ def name_of(org: Organisation, person_id: str | None) -> dict[str, str]:
     return {"id": person_id or "", "name": person.name if person else (person_id or "tsk-workflow")}
 
 
+def meeting_place(org: Organisation, group: Group) -> dict[str, str] | str:
+    """Where ``group`` meets: its ``place`` in the organisation file; without one, who will
+    tell (the group's name is no place, and an invitation is no place to guess one)."""
+    if group.place:
+        return group.place
+    chair = name_of(org, group.chair)["name"]
+    return {
+        "sv": f"Meddelas av ordföranden, {chair}",
+        "en": f"To be announced by the chair, {chair}",
+    }
+
+
 def cycle_ctx(cycle: CycleFields) -> dict[str, Any]:
     return {
         "id": cycle.id,
@@ -145,12 +159,43 @@ def task_mail(
     task: TaskFields,
     cal: WorkCalendar,
 ) -> dict[str, Any]:
-    """``task_assigned``, ``task_reminder`` and ``task_overdue``."""
+    """``task_assigned``, ``task_reminder`` and ``task_overdue``.
+
+    A task with a form gets ``form`` (else None): the commands that answer it, and ``command``
+    is the first of them. A reporter who ran ``task done N --note`` was recorded as having
+    nothing to report, so the mail of a form task never shows that command.
+    """
+    step = definition.step(task.step)
+    task_def = next((t for t in step.tasks if t.key == task.key), None)
+    form = task_def.form if task_def is not None else None
+    done = tsk(org, "task", "done", str(task.id), "--note", '"..."')
+    answers = form_commands(org, task.id, form.required) if form is not None else None
     return {
         "task": task_ctx(definition, task, cal),
         "cycle": cycle_ctx(cycle),
         "process": process_ctx(definition),
-        "command": tsk(org, "task", "done", str(task.id), "--note", '"..."'),
+        "command": answers["command"] if answers else done,
+        "form": answers,
+    }
+
+
+def form_commands(org: Organisation, task_id: int, required: bool) -> dict[str, Any]:
+    """How a task's form is answered: ``command`` writes it as a file to fill in, ``answers``
+    hands the file in, ``nothing`` (empty for a required form) says there is nothing to report.
+    The file is named in the recipient's language."""
+    task = str(task_id)
+    files = {}
+    for lang in i18n.LANGUAGES:
+        with i18n.speaking(lang):
+            files[lang] = answers_file(task_id)
+    return {
+        "command": {
+            lang: tsk(org, "task", "form", task, "--template", file) for lang, file in files.items()
+        },
+        "answers": {
+            lang: tsk(org, "task", "done", task, "--answers", file) for lang, file in files.items()
+        },
+        "nothing": "" if required else tsk(org, "task", "done", task, "--nothing-to-report"),
     }
 
 

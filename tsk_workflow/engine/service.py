@@ -247,10 +247,10 @@ class Engine:
         ctx = self.context(session, process, now)
         definition = ctx.process.definition
         subject = periods.check_subject(definition, self.org, subject)
-        period = period or periods.default_period(
-            definition, now.astimezone(self.cal.zone), self._count(session, process)
-        )
-        periods.check_period(period)
+        known = periods.periods_of(definition, self.org, self.cal)
+        example = known.default(now.astimezone(self.cal.zone).date(), self._count(session, process))
+        period = period or example
+        known.check(period, example)
         self._refuse_duplicate(session, process, period, subject)
         digest = self._stored_digest(session, process, now)
         values = {
@@ -540,7 +540,11 @@ class Engine:
         task_id: int,
         note: str | None = None,
         answers: dict[str, Any] | None = None,
+        *,
+        nothing_to_report: bool = False,
     ) -> Task:
+        """Done by an assignee or the chair. A task with a form takes its ``answers``, or
+        ``nothing_to_report`` when the form is not required (``forms.accept``)."""
         who = self.actor(actor, "task.done", f"task:{task_id}")
         with self.act() as (session, now):
             task = self.find_task(session, task_id)
@@ -559,7 +563,7 @@ class Engine:
             if task.status != "open":
                 raise Refused(f"task {task.id} is already {task.status}")
             form = forms.form_of(ctx.process.definition, task.step, task.key)
-            answers = forms.accept(form, answers, self.org, task.id)  # stored form, or refused
+            answers = forms.accept(form, answers, self.org, task.id, nothing_to_report)
             task.status = "done"
             task.done_at = now
             task.done_by = who

@@ -209,7 +209,7 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
             "title": mailctx.label(meeting.title),
             "start": mailctx.local(start, ctx.cal),
             "end": mailctx.local(end, ctx.cal),
-            "location": group.name,
+            "location": mailctx.meeting_place(ctx.org, group),
             "agenda": [mailctx.label(item) for item in meeting.agenda],
             "uid": f"{ctx.municipality}-cycle{cycle.id}-{step.key}@tsk-workflow",
             "organizer": _email_of(ctx.org, group.chair),

@@ -20,9 +20,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from email import policy
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from tsk_workflow.messages import make_message_id as make_message_id  # where it is made
 
@@ -71,9 +72,24 @@ def address(name: str, addr: str) -> Address:
 
 
 def sender_address(sender: str) -> Address:
-    """The sender as an :class:`Address`, from ``addr`` or ``Name <addr>``."""
+    """The sender as an :class:`Address`, from ``addr`` or ``Name <addr>`` (a name that is an
+    RFC 2047 encoded word, as :func:`named_sender` writes one that is not ASCII, decoded)."""
     name, addr = parseaddr(header_safe(sender))
-    return address(name, addr or sender)
+    return address(str(make_header(decode_header(name))) if name else "", addr or sender)
+
+
+def named_sender(sender: str, name: str) -> str:
+    """``sender`` with ``name`` as its display name (``"Herrljunga kommun – Trygg och säker"
+    <tsk@herrljunga.se>``) when it has none; a sender written ``Name <addr>`` keeps its name.
+    The name is put on one line first: it comes from the organisation file."""
+    current, addr = parseaddr(header_safe(sender))
+    if current or not addr or not header_safe(name):
+        return sender
+    return formataddr((header_safe(name), addr))
+
+
+SENDER_NAME = "{organisation} – Trygg och säker"
+"""The display name of mail from a municipality without one in its sender setting."""
 
 
 def build_email(mail: OutgoingMail, *, date: datetime | None = None) -> EmailMessage:

@@ -16,6 +16,7 @@ are read before anything is claimed, so a bad setting leaves every row as it was
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
@@ -25,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.mail.ics import meeting_invitation
-from tsk_workflow.mail.message import OutgoingMail
-from tsk_workflow.mail.render import Held, render
+from tsk_workflow.mail.message import SENDER_NAME, OutgoingMail, named_sender
+from tsk_workflow.mail.render import Held, Rendered, render
 from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch_sync
 from tsk_workflow.mail.templates import template_folder
 from tsk_workflow.organisation.model import Organisation
@@ -141,7 +142,9 @@ def smtp_settings(org: Organisation, env: Mapping[str, str]) -> SmtpSettings:
         "user": mail.smtp_user,
         "sender": mail.sender,
     }
-    return SmtpSettings.from_env(env, defaults)
+    settings = SmtpSettings.from_env(env, defaults)
+    named = named_sender(settings.sender, SENDER_NAME.format(organisation=org.name))
+    return dataclasses.replace(settings, sender=named)
 
 
 @dataclass
@@ -297,6 +300,28 @@ def failures(
 ) -> list[OutboxMessage]:
     """The rows with ``status`` (``failed``, or ``held``), oldest first."""
     return stored.with_status(session, status, municipality)
+
+
+def latest(
+    session: Session,
+    municipality: str | None,
+    recipient: str,
+    task_id: int | None = None,
+    template: str | None = None,
+) -> OutboxMessage | None:
+    """The newest row to ``recipient`` (about task ``task_id``, of ``template``), whatever its
+    status: what ``tsk mail show`` renders."""
+    return stored.newest_to(session, recipient, municipality, task_id, template)
+
+
+def rendered(
+    row: OutboxMessage, org: Organisation, env: Mapping[str, str] | None = None
+) -> Rendered:
+    """The subject, text and HTML of a row, as it is (or was) sent: in its recipient's language,
+    with the templates in use now."""
+    return render(
+        row.template, row.language, localise(row.context, row.language), override_dir(org, env)
+    )
 
 
 def retry(

@@ -33,7 +33,11 @@ recipient's own id (``--as anna.berg``).
     ``cycle``    {id, title, period (may be empty), subject (may be empty)}
     ``process``  {title}
     ``command``  the command that completes the task, e.g.
-                 ``tsk --org herrljunga --as anna.berg task done 42 --note "..."``
+                 ``tsk --org herrljunga --as anna.berg task done 42 --note "..."``; for a task
+                 with a form, the command that writes the form as a file to fill in
+    ``form``     None, or for a task with a form {command, answers (hands the file in),
+                 nothing (``task done N --nothing-to-report``; empty for a required form)};
+                 absent from mail queued before it existed (``form is defined``)
 ``task_escalated`` (to the chair; ``person`` is the chair)
     ``task``, ``cycle``, ``process`` as above; ``assignee`` {name, email}: who holds the task;
     ``days_overdue`` (int); ``command``: e.g. ``tsk ... cycle show est-2027-03``

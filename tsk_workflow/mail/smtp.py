@@ -33,6 +33,8 @@ while sending re-sends only what was not yet marked, not the whole batch.
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +48,7 @@ from aiosmtplib import (
     SMTPNotSupported,
     SMTPRecipientsRefused,
     SMTPResponseException,
+    SMTPTimeoutError,
 )
 
 from tsk_workflow.errors import TskError
@@ -202,6 +205,47 @@ class SendResult:
     message_id: str
     status: Status
     reply: str
+    unreachable: str | None = None
+    """Set when no connection could be made, so no server said anything: why, one of
+    ``UNREACHABLE``'s keys."""
+
+
+UNREACHABLE = {
+    "refused": (
+        "ingen server tar emot anslutningar där (anslutningen vägrades)",
+        "no server accepts connections there (connection refused)",
+    ),
+    "unknown_host": ("värdnamnet är okänt", "the host name is unknown"),
+    "timeout": ("servern svarade inte i tid", "the server did not answer in time"),
+    "tls": ("TLS-förbindelsen kunde inte upprättas", "the TLS connection could not be set up"),
+    "other": ("nätverksfel", "a network error"),
+}
+"""Why a connection failed, in Swedish and English."""
+
+
+def no_connection(settings: SmtpSettings, result: SendResult, lang: str) -> str:
+    """``result``'s failure to connect in words, in ``lang``: where, why and the system's own
+    reason (``tsk mail test``)."""
+    sv, en = UNREACHABLE.get(result.unreachable or "other", UNREACHABLE["other"])
+    where = f"{settings.host}:{settings.port}"
+    if lang == "sv":
+        return f"Ingen anslutning kunde göras till {where}: {sv} ({result.reply})"
+    return f"No connection could be made to {where}: {en} ({result.reply})"
+
+
+def _unreachable(exc: BaseException) -> str:
+    """Which of ``UNREACHABLE`` a failure to connect is (aiosmtplib keeps the OS error as the
+    cause)."""
+    cause = exc.__cause__ if exc.__cause__ is not None else exc
+    if isinstance(exc, SMTPTimeoutError) or isinstance(cause, TimeoutError):
+        return "timeout"
+    if isinstance(cause, socket.gaierror):
+        return "unknown_host"
+    if isinstance(cause, ConnectionRefusedError):
+        return "refused"
+    if isinstance(cause, ssl.SSLError):
+        return "tls"
+    return "other"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -285,6 +329,7 @@ class _Connection:
         self.sender = sender_address(settings.sender).addr_spec
         self.smtp: SMTP | None = None
         self.unreachable: str | None = None
+        self.why: str | None = None
 
     async def send(self, mail: OutgoingMail) -> SendResult:
         try:
@@ -293,7 +338,7 @@ class _Connection:
             return SendResult(mail.message_id, "permanent", f"cannot be sent: {exc}")
         smtp = await self._connected()
         if smtp is None:
-            return SendResult(mail.message_id, "temporary", self.unreachable or "")
+            return SendResult(mail.message_id, "temporary", self.unreachable or "", self.why)
         return await self._transact(smtp, mail.message_id, data, mail.recipient)
 
     async def _transact(self, smtp: SMTP, message_id: str, data: bytes, to: str) -> SendResult:
@@ -327,7 +372,7 @@ class _Connection:
             await self.smtp.connect()
         except (SMTPException, OSError) as exc:
             self._drop()
-            self.unreachable = _describe(exc)
+            self.unreachable, self.why = _describe(exc), _unreachable(exc)
             return None
         return self.smtp
 

@@ -48,6 +48,12 @@ class Group(Frozen):
     chair: PersonId
     deputy: PersonId | None = None
     members: tuple[PersonId, ...] = ()
+    place: OneLine | None = Field(
+        None,
+        min_length=1,
+        description="Where the group meets (a meeting invitation's place; without it the"
+        " invitation says the chair will tell)",
+    )
 
 
 class Town(Frozen):

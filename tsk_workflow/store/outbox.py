@@ -115,3 +115,22 @@ def task_status(session: Session, task_id: int) -> str | None:
     """The status of task ``task_id``; None when there is no such task."""
     task = session.get(Task, task_id)
     return None if task is None else task.status
+
+
+def newest_to(
+    session: Session,
+    recipient: str,
+    municipality: str | None = None,
+    task_id: int | None = None,
+    template: str | None = None,
+) -> OutboxMessage | None:
+    """The newest row to ``recipient`` (about task ``task_id``, of ``template``), whatever its
+    status."""
+    query = select(OutboxMessage).where(OutboxMessage.recipient == recipient)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    if task_id is not None:
+        query = query.where(OutboxMessage.task_id == task_id)
+    if template:
+        query = query.where(OutboxMessage.template == template)
+    return session.scalars(query.order_by(OutboxMessage.id.desc()).limit(1)).first()
