@@ -8,12 +8,13 @@ renders. ``{person}`` in a command is replaced by the recipient's id when the ma
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.model import Label, ProcessDefinition
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store.models import Cycle, Decision, Task
+from tsk_workflow.store.models import Cycle, Decision
 
 
 class TaskFields(Protocol):
@@ -31,6 +32,28 @@ class TaskFields(Protocol):
     def role(self) -> str: ...
     @property
     def due_at(self) -> dt.datetime | None: ...
+
+
+class AssignedTaskFields(TaskFields, Protocol):
+    """What an escalation says of a task: its fields and who it is assigned to."""
+
+    @property
+    def assignee_ids(self) -> Sequence[str]: ...
+
+
+class CycleFields(Protocol):
+    """What a mail says of a cycle: a stored ``Cycle``, or a row the scheduler read."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ref(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def period(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
 
 
 def label(value: Label | None) -> dict[str, str] | str:
@@ -51,7 +74,7 @@ def name_of(org: Organisation, person_id: str | None) -> dict[str, str]:
     return {"id": person_id or "", "name": person.name if person else (person_id or "tsk-workflow")}
 
 
-def cycle_ctx(cycle: Cycle) -> dict[str, Any]:
+def cycle_ctx(cycle: CycleFields) -> dict[str, Any]:
     return {
         "id": cycle.id,
         "ref": cycle.ref,
@@ -82,7 +105,7 @@ def task_ctx(definition: ProcessDefinition, task: TaskFields, cal: WorkCalendar)
 def task_mail(
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
+    cycle: CycleFields,
     task: TaskFields,
     cal: WorkCalendar,
 ) -> dict[str, Any]:
@@ -98,8 +121,8 @@ def task_mail(
 def escalation_mail(
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
-    task: Task,
+    cycle: CycleFields,
+    task: AssignedTaskFields,
     cal: WorkCalendar,
     now: dt.datetime,
 ) -> dict[str, Any]:

@@ -13,7 +13,7 @@ at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +78,7 @@ def queue(
     many rows were queued now.
     """
     mail = Queued(org, list(people), template, key, context, cycle_id, task_id)
-    return writes.queue_mail(session, list(_rows(mail, now)))
+    return writes.queue_mail(session, list(outbox_rows(mail, now)))
 
 
 @dataclass(frozen=True)
@@ -97,33 +97,60 @@ class Queued:
 def queue_many(session: Session, mails: Sequence[Queued], now: dt.datetime) -> int:
     """``queue`` for each of ``mails`` in order, the rows inserted with one statement per 500
     (rows keep the order they were queued in). Returns how many rows were queued."""
-    rows = [row for mail in mails for row in _rows(mail, now)]
+    rows = [row for mail in mails for row in outbox_rows(mail, now)]
     return sum(
         writes.queue_mail(session, rows[start : start + 500]) for start in range(0, len(rows), 500)
     )
 
 
-def _rows(mail: Queued, now: dt.datetime) -> Iterator[dict[str, Any]]:
-    """The outbox rows of ``mail``: one per person of the organisation, each person once."""
+def outbox_rows(mail: Queued, now: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows of ``mail`` queued at ``now``: one per person of the organisation, each
+    person once. The one place outbox rows are made (acts and the scheduler's notices)."""
     org = mail.org
+    people = _people_by_id(org)
+    domain = mail_domain(org)
+    rows = []
     for person_id in dict.fromkeys(mail.people):
-        person = org.person(person_id)
+        person = people.get(person_id)
         if person is None:
             continue
         digest = mail.template in DIGESTIBLE and wants_digest(person, org)
-        yield writes.outbox_row(
-            now,
-            mail.cycle_id,
-            mail.task_id,
-            message_id=message_id(org, mail.key, person.id),
-            municipality=org.municipality,
-            recipient=person.id,
-            email=person.email,
-            language=person.language,
-            template=mail.template,
-            context=personal(mail.context, person, org),
-            status="digest" if digest else "pending",
+        rows.append(
+            writes.outbox_row(
+                now,
+                mail.cycle_id,
+                mail.task_id,
+                message_id=message_id(org, mail.key, person.id, domain),
+                municipality=org.municipality,
+                recipient=person.id,
+                email=person.email,
+                language=person.language,
+                template=mail.template,
+                context=personal(mail.context, person, org),
+                status="digest" if digest else "pending",
+            )
         )
+    return rows
+
+
+_PEOPLE_BY_ID: dict[int, tuple[tuple[Person, ...], dict[str, Person]]] = {}
+"""``org.person`` as a dict, for the organisations met last: keyed by the id of their ``people``,
+which is kept with it (so the id is not reused while the entry lives)."""
+
+
+def _people_by_id(org: Organisation) -> dict[str, Person]:
+    """``org.person`` as a dict (the first person of each id): the scheduler queues thousands
+    of mails in a pass, and ``org.person`` reads the people one by one."""
+    people = org.people
+    found = _PEOPLE_BY_ID.get(id(people))
+    if found is None or found[0] is not people:
+        if len(_PEOPLE_BY_ID) >= 64:
+            _PEOPLE_BY_ID.clear()
+        index: dict[str, Person] = {}
+        for person in people:
+            index.setdefault(person.id, person)
+        found = _PEOPLE_BY_ID[id(people)] = (people, index)
+    return found[1]
 
 
 def exists(session: Session, message_id: str) -> bool:

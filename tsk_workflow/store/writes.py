@@ -361,6 +361,24 @@ def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
     return len(inserted.all())
 
 
+def insert_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``queue_mail`` for many rows at once (the scheduler's notices), without counting them:
+    one executemany, no ``RETURNING``. Within ``rows`` too, each Message-ID goes in once."""
+    if not rows:
+        return
+    connection = session.connection()
+    statement = _QUEUE.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        firsts: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            firsts.setdefault(row["message_id"], dict(row))
+        params = _not_there(connection, OUTBOX, "message_id", list(firsts.values()))
+        if params:
+            connection.execute(insert(OUTBOX), params)
+        return
+    connection.execute(statement, list(rows))
+
+
 def outbox_row(
     now: dt.datetime, cycle_id: int | None, task_id: int | None, **values: Any
 ) -> dict[str, Any]:
