@@ -412,9 +412,7 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 # ------------------------------------------------------------------ writing
 
 
-def apply(
-    session: Session, effects: Sequence[TimerEffects], now: dt.datetime, worker: str
-) -> None:
+def apply(session: Session, effects: Sequence[TimerEffects], now: dt.datetime, worker: str) -> None:
     """Write the effects of timers fired at ``now`` by ``worker``, in the session's transaction:
     the outbox rows in order (each Message-ID once, those queued already left out), with one
     statement; the audit events in order, with one statement for the events and one for their
