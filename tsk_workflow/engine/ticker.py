@@ -284,8 +284,8 @@ class Ticker:
     def _fire_run(
         self, session: Session, timers: Sequence[DueTimer], now: dt.datetime, result: TickResult
     ) -> None:
-        """Read what ``timers`` need, decide each in turn, then perform the acts decided (each
-        alone) and write the effects (all together)."""
+        """Read what ``timers`` need, decide each in turn (performing an act decided on at once,
+        in its own savepoint), then write the effects of all of them together."""
         loaded = self._load(session, timers, now)
         effects = []
         for timer in timers:
