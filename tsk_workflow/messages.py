@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,27 +82,54 @@ class Queued:
     task_id: int | None = None
 
 
-def rows(mail: Queued, now: dt.datetime) -> Iterator[dict[str, Any]]:
-    """The outbox rows of ``mail``: one per person of the organisation, each person once."""
+def rows(mail: Queued, now: dt.datetime) -> list[dict[str, Any]]:
+    """The outbox rows of ``mail``: one per person of the organisation, each person once. The
+    one place outbox rows are made (the acts' mail and the scheduler's notices)."""
     org = mail.org
+    people = _people_by_id(org)
+    domain = mail_domain(org)
+    made = []
     for person_id in dict.fromkeys(mail.people):
-        person = org.person(person_id)
+        person = people.get(person_id)
         if person is None:
             continue
         digest = mail.template in DIGESTIBLE and wants_digest(person, org)
-        yield outbox_row(
-            now,
-            mail.cycle_id,
-            mail.task_id,
-            message_id=message_id(org, mail.key, person.id),
-            municipality=org.municipality,
-            recipient=person.id,
-            email=person.email,
-            language=person.language,
-            template=mail.template,
-            context=personal(mail.context, person, org),
-            status="digest" if digest else "pending",
+        made.append(
+            outbox_row(
+                now,
+                mail.cycle_id,
+                mail.task_id,
+                message_id=message_id(org, mail.key, person.id, domain),
+                municipality=org.municipality,
+                recipient=person.id,
+                email=person.email,
+                language=person.language,
+                template=mail.template,
+                context=personal(mail.context, person, org),
+                status="digest" if digest else "pending",
+            )
         )
+    return made
+
+
+_PEOPLE_BY_ID: dict[int, tuple[tuple[Person, ...], dict[str, Person]]] = {}
+"""``org.person`` as a dict, for the organisations met last: keyed by the id of their ``people``,
+which is kept with it (so the id is not reused while the entry lives)."""
+
+
+def _people_by_id(org: Organisation) -> dict[str, Person]:
+    """``org.person`` as a dict (the first person of each id): the scheduler queues thousands
+    of mails in a pass, and ``org.person`` reads the people one by one."""
+    people = org.people
+    found = _PEOPLE_BY_ID.get(id(people))
+    if found is None or found[0] is not people:
+        if len(_PEOPLE_BY_ID) >= 64:
+            _PEOPLE_BY_ID.clear()
+        index: dict[str, Person] = {}
+        for person in people:
+            index.setdefault(person.id, person)
+        found = _PEOPLE_BY_ID[id(people)] = (people, index)
+    return found[1]
 
 
 def outbox_row(

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,11 @@ from tests.reliability.kit import (
 from tests.smtp_server import SmtpServer
 from tsk_workflow import audit
 from tsk_workflow.cli import cli
-from tsk_workflow.engine import ticker
-from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.ticker import TickResult
 from tsk_workflow.mail.outbox import MAX_ATTEMPTS
+from tsk_workflow.store import timers as stored_timers
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage, Timer
+from tsk_workflow.store.timers import DueTimer, Rows
 
 HOLD = 3.0
 """How long the other writer keeps the lock once every command is waiting for it."""
@@ -262,21 +262,22 @@ def test_connection_dropped_mid_tick_fails_cleanly_and_next_pass_finishes(
     busy_month(store, cycles=12)
     due = due_timers(store, LATER)
     admin = create_engine(store.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    original = ticker.HANDLERS["escalation"]
+    original = stored_timers.load
     calls = 0
+    dropped: list[int] = []
 
-    def dropping(
-        engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-    ) -> bool:
+    def dropping(session: Session, timers: Sequence[DueTimer], now: dt.datetime) -> Rows:
         nonlocal calls
         calls += 1
-        if calls == 30:  # in the middle of a batch, after some batches have committed
+        # In the middle of a pass, once some batches have committed (the timers due fewer).
+        if calls > 1 and not dropped and due_timers(store, LATER) < due:
+            dropped.append(calls)
             pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
             with admin.connect() as connection:
                 connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        return original(engine, session, timer, now, result)
+        return original(session, timers, now)
 
-    monkeypatch.setitem(ticker.HANDLERS, "escalation", dropping)
+    monkeypatch.setattr(stored_timers, "load", dropping)
     first = tick(runner, store, LATER, "--batch", "20")
     assert first.exit_code == 1, first.output
     assert first.exception is None or isinstance(first.exception, SystemExit), first.exception
@@ -287,7 +288,7 @@ def test_connection_dropped_mid_tick_fails_cleanly_and_next_pass_finishes(
     after_first = due_timers(store, LATER)
     assert 0 < after_first < due  # the batches before the drop stay done, the one it hit does not
 
-    monkeypatch.setitem(ticker.HANDLERS, "escalation", original)
+    monkeypatch.setattr(stored_timers, "load", original)
     second = tick(runner, store, LATER, "--batch", "20")
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout)["total"] + json.loads(second.stdout)["skipped"] == after_first

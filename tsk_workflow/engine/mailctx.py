@@ -8,6 +8,7 @@ renders. ``{person}`` in a command is replaced by the recipient's id when the ma
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tsk_workflow import i18n
@@ -18,8 +19,9 @@ from tsk_workflow.organisation.model import Group, Organisation
 
 
 class CycleFields(Protocol):
-    """What mail says of a cycle (a stored ``Cycle`` has these): the contexts are made from
-    plain values, so this module does not import the store."""
+    """What a task's mail says of its cycle: a stored ``Cycle``, or the row the scheduler read
+    (``store.timers.CycleRow``). The contexts are made from plain values, so this module does
+    not import the store."""
 
     @property
     def id(self) -> int: ...
@@ -33,6 +35,12 @@ class CycleFields(Protocol):
     def period(self) -> str | None: ...
     @property
     def subject(self) -> str | None: ...
+
+
+class CycleRecord(CycleFields, Protocol):
+    """What the mails about a cycle itself say of it (opened, closed, decided): a stored
+    ``Cycle``."""
+
     @property
     def late(self) -> bool: ...
     @property
@@ -64,7 +72,7 @@ class AssignedTask(TaskFields, Protocol):
     """A stored task, with the people it is assigned to (an escalation names them)."""
 
     @property
-    def assignee_ids(self) -> list[str]: ...
+    def assignee_ids(self) -> Sequence[str]: ...
 
 
 class DecisionFields(Protocol):
@@ -223,7 +231,7 @@ def escalation_mail(
 
 
 def cycle_opened_mail(
-    org: Organisation, definition: ProcessDefinition, cycle: CycleFields, chair: str
+    org: Organisation, definition: ProcessDefinition, cycle: CycleRecord, chair: str
 ) -> dict[str, Any]:
     return {
         "cycle": cycle_ctx(cycle),
@@ -236,7 +244,7 @@ def cycle_opened_mail(
 
 
 def cycle_closed_mail(
-    org: Organisation, definition: ProcessDefinition, cycle: CycleFields
+    org: Organisation, definition: ProcessDefinition, cycle: CycleRecord
 ) -> dict[str, Any]:
     return {
         "cycle": cycle_ctx(cycle),

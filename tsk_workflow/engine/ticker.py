@@ -30,22 +30,28 @@ claims a row, as before. Claiming only reminders older than every other due time
 first": a reminder never overtakes an opening, a timed transition or an overdue notice due
 before it.
 
-**Notices set-based.** A batch is claimed as rows (Core, no ORM objects), oldest first. A run of
-consecutive reminders, overdue notices and escalations in it is fired together
-(``engine/notices.py``): a few Core queries for the whole run instead of several per timer, the
-same mail, audit events and outcomes as one by one. Every other timer is loaded as its ORM
-object and fired by its handler.
+**Decided in memory, written together.** A batch is claimed as rows (``store.timers.DueTimer``,
+no ORM objects), oldest first, and fired in runs: consecutive reminders, overdue notices and
+escalations make one run, any other timer a run of its own. For a run, what its handlers read
+is loaded first (``store.timers.load``: a few Core queries for the whole run); each timer's
+handler (``engine/handlers.py``) then decides in memory what firing it does, and the run's
+effects (outbox rows, audit events, the timers' outcomes) are written together
+(``store.timers.apply``). A handler that decides on a cycle opening, a timed transition or a
+year's plan leaves that to the engine's act, which the pass performs before the run is written.
 
-**One bad timer does not stop the rest.** Each timer fires inside a savepoint; a timer whose
-firing raises is rolled back alone and marked ``failed`` with the error in its payload (and
-logged). A batch that meets a deadlock or a conflict with someone acting at the same time is
-rolled back whole and tried again.
+**One bad timer does not stop the rest.** A timer whose handler raises, or whose act raises
+(performed in a savepoint of its own, rolled back alone), is marked ``failed`` with the error in
+its payload (and logged). Should writing a run's effects together fail (a row refused, say),
+they are written timer by timer instead, and a timer whose effects cannot be written fails
+alone; a lost connection or a concurrent change is not a timer's fault and fails the batch. A
+batch that meets a deadlock or a conflict with someone acting at the same time
+is rolled back whole and tried again.
 
 **Catch-up after downtime.** Each missed timer still fires once, oldest first: a missed opening
-opens its cycle, marked late in the ``cycle.opened`` audit event (more than ``LATE_AFTER`` behind
-its time); of a task's missed reminders only the newest is sent, and none once the task is
-overdue (the overdue notice is its one reminder); the overdue notice and the escalation are sent
-once each, not once per missed day.
+opens its cycle, marked late in the ``cycle.opened`` audit event (more than
+``handlers.LATE_AFTER`` behind its time); of a task's missed reminders only the newest is sent,
+and none once the task is overdue (the overdue notice is its one reminder); the overdue notice
+and the escalation are sent once each, not once per missed day.
 """
 
 from __future__ import annotations
@@ -60,18 +66,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from tsk_workflow import audit
-from tsk_workflow.engine import mailctx, notices, notify, plan, timing
+from tsk_workflow.definitions.model import ProcessDefinition
+from tsk_workflow.engine import handlers, plan, timing
 from tsk_workflow.engine.directory import SYSTEM
+from tsk_workflow.engine.handlers import Loaded, TimerEffects
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.steps import add_timer
 from tsk_workflow.errors import Conflict, TskError
-from tsk_workflow.store.models import Cycle, Task, Timer
+from tsk_workflow.store import timers as stored
+from tsk_workflow.store.models import Cycle, Timer
+from tsk_workflow.store.timers import DueTimer, TimerOutcome
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +90,6 @@ MAX_BATCHES = 10_000
 """A pass stops after this many batches (only reachable after years of downtime)."""
 RETRIES = 5
 OPEN_TIME = plan.OPEN_TIME
-LATE_AFTER = dt.timedelta(hours=24)
 PLAN_MONTH_DAY = (12, 1)
 """Each year on 1 December (``plan`` timer) the openings of the next year are planned."""
 
@@ -240,25 +249,16 @@ class Ticker:
     def anything_due(self, now: dt.datetime) -> bool:
         """Whether a timer is due: one indexed query, no lock."""
         with self.store.reading() as session:
-            return session.execute(self._due(now).limit(1)).first() is not None
-
-    def _due(self, now: dt.datetime) -> Any:
-        return select(Timer.id).where(
-            Timer.status == "pending",
-            Timer.fire_at <= now,
-            Timer.municipality.in_(list(self.engines)),
-        )
+            return stored.anything_due(session, now, self.engines)
 
     def _batch(self, now: dt.datetime, batch: int, result: TickResult) -> int:
         for attempt in range(1, RETRIES + 1):
             partial = TickResult(batches=1)
             try:
                 with self.store.transaction() as session:
-                    timers = self._claim_reminders(session, now, batch)
-                    if not timers:
-                        self._serialise(session)
-                        timers = self._claim(session, now, batch)
-                    self._fire_all(session, timers, now, partial)
+                    timers = self._claim(session, now, batch)
+                    for run in _runs(timers):
+                        self._fire_run(session, run, now, partial)
             except TskError as exc:
                 if attempt == RETRIES or not _retryable(exc):
                     raise
@@ -268,129 +268,166 @@ class Ticker:
             return len(timers)
         return 0  # pragma: no cover - the loop returns or raises
 
-    def _serialise(self, session: Session) -> None:
-        if self.store.dialect == "postgresql":
-            audit.lock_chain(session)
-
-    def _claim(self, session: Session, now: dt.datetime, batch: int) -> list[notices.Claimed]:
-        query = (
-            select(*notices.CLAIMED_COLUMNS)
-            .where(
-                Timer.status == "pending",
-                Timer.fire_at <= now,
-                Timer.municipality.in_(list(self.engines)),
-            )
-            .order_by(Timer.fire_at)
-            .limit(batch)
-        )
-        if self.store.dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return _claimed(session, query)
-
-    def _claim_reminders(
-        self, session: Session, now: dt.datetime, batch: int
-    ) -> list[notices.Claimed]:
-        """On PostgreSQL, due reminders older than every other due timer, claimed without the
-        audit chain's lock: they write no audit event (see "Reminders without the chain lock"
-        in the module's docstring). Nothing on SQLite, whose writers are exclusive anyway."""
+    def _claim(self, session: Session, now: dt.datetime, batch: int) -> list[DueTimer]:
+        """A batch of due timers, oldest first. On PostgreSQL, due reminders older than every
+        other due timer are claimed first, without the audit chain's lock (see "Reminders
+        without the chain lock" in the module's docstring); any other batch takes that lock
+        before it claims a row. SQLite's writers are exclusive anyway."""
         if self.store.dialect != "postgresql":
-            return []
-        municipalities = list(self.engines)
-        first_other = session.execute(
-            select(Timer.fire_at, Timer.id)
-            .where(
-                Timer.status == "pending",
-                Timer.fire_at <= now,
-                Timer.municipality.in_(municipalities),
-                Timer.kind != "reminder",
-            )
-            .order_by(Timer.fire_at, Timer.id)
-            .limit(1)
-        ).first()
-        query = select(*notices.CLAIMED_COLUMNS).where(
-            Timer.status == "pending",
-            Timer.fire_at <= now,
-            Timer.municipality.in_(municipalities),
-            Timer.kind == "reminder",
-        )
-        if first_other is not None:
-            query = query.where(tuple_(Timer.fire_at, Timer.id) < tuple_(*first_other))
-        query = query.order_by(Timer.fire_at).limit(batch)
-        return _claimed(session, query.with_for_update(skip_locked=True))
+            return stored.claim(session, now, self.engines, batch)
+        timers = stored.claim_reminders(session, now, self.engines, batch)
+        if timers:
+            return timers
+        audit.lock_chain(session)
+        return stored.claim(session, now, self.engines, batch)
 
-    def _fire_all(
-        self,
-        session: Session,
-        claimed: Sequence[notices.Claimed],
-        now: dt.datetime,
-        result: TickResult,
+    def _fire_run(
+        self, session: Session, timers: Sequence[DueTimer], now: dt.datetime, result: TickResult
     ) -> None:
-        """Fire ``claimed`` in order: runs of notices (reminders, overdue notices, escalations)
-        together, set-based; every other timer alone, in its savepoint, as its ORM object."""
-        objects = _timer_objects(session, [c.id for c in claimed if not _set_based(c.kind)])
-        run: list[notices.Claimed] = []
-        for timer in claimed:
-            if _set_based(timer.kind):
-                run.append(timer)
+        """Read what ``timers`` need, decide each in turn (performing an act decided on at once,
+        in its own savepoint), then write the effects of all of them together."""
+        loaded = self._load(session, timers, now)
+        effects = []
+        for timer in timers:
+            engine = self.engines[timer.municipality]
+            try:
+                decided = handlers.decide(engine, timer, loaded, now)
+            except (OperationalError, StaleDataError):
+                raise
+            except Exception as exc:
+                log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+                decided = TimerEffects(TimerOutcome.failed(timer, str(exc)))
+            if not isinstance(decided, TimerEffects):
+                decided = self._act(session, engine, timer, decided, now, result)
+            effects.append(decided)
+        self._write(session, timers, effects, now)
+        for outcome in (effect.outcome for effect in effects):
+            if outcome.status == "fired":
+                result.count(outcome.kind)
+            elif outcome.status == "skipped":
+                result.skipped += 1
+            else:
+                result.failed += 1
+
+    def _load(self, session: Session, timers: Sequence[DueTimer], now: dt.datetime) -> Loaded:
+        rows = stored.load(session, timers, now)
+        definitions: dict[handlers.DefinitionKey, ProcessDefinition | Exception] = {}
+        for timer in timers:
+            task = rows.tasks.get(timer.task_id) if timer.task_id is not None else None
+            if task is None:
                 continue
-            if run:
-                self._fire_notices(session, run, now, result)
-                run = []
-            self._fire(session, objects[timer.id], now, result)
-        if run:
-            self._fire_notices(session, run, now, result)
+            key = (timer.municipality, task.cycle.process, task.cycle.process_digest)
+            if key in definitions:
+                continue
+            try:
+                engine = self.engines[timer.municipality]
+                definitions[key] = engine.definition_for(session, key[1], key[2])
+            except (OperationalError, StaleDataError):
+                raise
+            except Exception as exc:  # the timers that need it fail with it
+                definitions[key] = exc
+        return Loaded(rows, definitions)
 
-    def _fire_notices(
+    def _act(
         self,
         session: Session,
-        timers: list[notices.Claimed],
+        engine: Engine,
+        timer: DueTimer,
+        act: handlers.CycleAct,
         now: dt.datetime,
         result: TickResult,
-    ) -> None:
-        """A run of notices with a few set-based statements; should that fail on anything but the
-        database itself, the run is rolled back and its timers fired one by one instead."""
-        partial = TickResult()
-        try:
-            with session.begin_nested():
-                notices.fire(self.engines, session, timers, now, self.worker, partial)
-        except (OperationalError, StaleDataError):
-            raise
-        except Exception as exc:
-            log.warning(
-                "tick: %d notices at once failed (%s); one by one instead", len(timers), exc
-            )
-            session.expire_all()  # as the database has it after the rollback
-            objects = _timer_objects(session, [timer.id for timer in timers])
-            for timer in timers:
-                self._fire(session, objects[timer.id], now, result)
-            return
-        result.merge(partial)
-
-    def _fire(self, session: Session, timer: Timer, now: dt.datetime, result: TickResult) -> None:
-        engine = self.engines[timer.municipality]
-        handler = HANDLERS.get(timer.kind)
+    ) -> TimerEffects:
+        """Perform ``act`` in a savepoint of its own: if it raises, it is rolled back alone and
+        the timer fails (the batch goes on)."""
         opened_before = len(result.opened)
         try:
             with session.begin_nested():
-                fired = handler(engine, session, timer, now, result) if handler else False
+                done = _perform(engine, session, act, now, result)
         except (OperationalError, StaleDataError):
             raise  # the database, or a concurrent change: the batch is rolled back and retried
         except Exception as exc:
             del result.opened[opened_before:]
             log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
-            timer.status = "failed"
-            timer.payload = {**timer.payload, "error": str(exc)[:1000]}
-            timer.fired_at = now
-            timer.fired_by = self.worker
-            result.failed += 1
+            return TimerEffects(TimerOutcome.failed(timer, str(exc)))
+        if not done:
+            return TimerEffects(TimerOutcome.skipped(timer, "the transition no longer applies"))
+        return TimerEffects(TimerOutcome.fired(timer))
+
+    def _write(
+        self,
+        session: Session,
+        timers: Sequence[DueTimer],
+        effects: list[TimerEffects],
+        now: dt.datetime,
+    ) -> None:
+        """Write the effects of a run together, in a savepoint. Should that fail (but for a lost
+        connection or a concurrent change, which roll the batch back), they are written timer
+        by timer instead, and a timer whose effects cannot be written fails alone."""
+        try:
+            with session.begin_nested():
+                _apply(session, effects, now, self.worker)
             return
-        timer.status = "fired"
-        timer.fired_at = now
-        timer.fired_by = self.worker
-        if fired:
-            result.count(timer.kind)
-        else:
-            result.skipped += 1
+        except (OperationalError, StaleDataError):
+            raise
+        except Exception as exc:
+            log.warning("tick: the effects of %d timers at once failed (%s)", len(timers), exc)
+        for index, (timer, effect) in enumerate(zip(timers, effects, strict=True)):
+            try:
+                with session.begin_nested():
+                    _apply(session, [effect], now, self.worker)
+            except (OperationalError, StaleDataError):
+                raise
+            except Exception as exc:
+                log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+                effects[index] = TimerEffects(TimerOutcome.failed(timer, str(exc)))
+                _apply(session, [effects[index]], now, self.worker)
+
+
+def _apply(
+    session: Session, effects: Sequence[TimerEffects], now: dt.datetime, worker: str
+) -> None:
+    """The effects of timers, in order: their audit events appended to the chain, then their
+    mail and their outcomes written by the store."""
+    events = [(act, now) for effect in effects for act in effect.events]
+    if events:
+        audit.write(session, events)
+    outbox = [row for effect in effects for row in effect.outbox]
+    stored.apply(session, outbox, [effect.outcome for effect in effects], now, worker)
+
+
+def _perform(
+    engine: Engine, session: Session, act: handlers.CycleAct, now: dt.datetime, result: TickResult
+) -> bool:
+    """Perform ``act`` as the scheduler; False when it no longer applies."""
+    if isinstance(act, handlers.OpenCycle):
+        cycle = engine.open_cycle_in(
+            session, now, SYSTEM, act.process, act.period, act.subject, late=act.late
+        )
+        result.opened.append(cycle.ref)  # a yearly report's opening also queues yearly_report_due
+        return True
+    if isinstance(act, handlers.PlanYear):
+        plan_openings(engine, session, dt.date(act.year, 1, 1), act.year, now)
+        return True
+    moving = session.get(Cycle, act.cycle_id)
+    if moving is None:
+        return False
+    return engine.fire_system(session, now, moving, act.trigger, "timed transition")
+
+
+def _runs(timers: Sequence[DueTimer]) -> Iterator[list[DueTimer]]:
+    """``timers`` in order, in runs: consecutive timers of the kinds decided together
+    (``handlers.TOGETHER``) make one run; a timer of any other kind is a run of its own."""
+    run: list[DueTimer] = []
+    for timer in timers:
+        if timer.kind in handlers.TOGETHER:
+            run.append(timer)
+            continue
+        if run:
+            yield run
+            run = []
+        yield [timer]
+    if run:
+        yield run
 
 
 @contextmanager
@@ -410,215 +447,6 @@ def settled_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _claimed(session: Session, query: Any) -> list[notices.Claimed]:
-    """The timers ``query`` claims, oldest first, and by id among those due at the same time.
-
-    The query itself orders by ``fire_at`` only: ``(status, fire_at)`` is indexed, so the
-    database reads the index in order and stops after the batch (and, on PostgreSQL, the rows
-    other workers hold are skipped as it goes). Ordered by ``(fire_at, id)`` it would read and
-    sort every due timer for each batch, since all the reminders of one day are due at the
-    same instant. Between batches, timers due at the same instant come in the index's order
-    (on SQLite that is by id too; on PostgreSQL by their place in the table)."""
-    claimed = [notices.Claimed._make(row) for row in session.execute(query).all()]
-    claimed.sort(key=lambda timer: (timer.fire_at, timer.id))
-    return claimed
-
-
-def _timer_objects(session: Session, ids: list[int]) -> dict[int, Timer]:
-    """The claimed timers ``ids`` as ORM objects, for the handlers that fire one at a time (their
-    rows are locked already: claimed in this transaction)."""
-    objects: dict[int, Timer] = {}
-    for start in range(0, len(ids), notices.CHUNK):
-        chunk = ids[start : start + notices.CHUNK]
-        objects.update((t.id, t) for t in session.scalars(select(Timer).where(Timer.id.in_(chunk))))
-    return objects
-
-
 def _retryable(exc: TskError) -> bool:
     message = str(exc).lower()
     return isinstance(exc, Conflict) or "deadlock" in message or "could not serialize" in message
-
-
-# ---------------------------------------------------------------- what each kind does
-
-
-def _fire_open(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    payload = timer.payload
-    process = str(payload["process"])
-    if process not in engine.org.processes:
-        return False
-    exists = session.scalar(
-        select(Cycle.id).where(
-            Cycle.municipality == engine.org.municipality,
-            Cycle.process == process,
-            Cycle.period == payload["period"],
-            Cycle.subject == (payload.get("subject") or ""),
-        )
-    )
-    if exists is not None:
-        return False
-    late = now - timer.fire_at > LATE_AFTER
-    cycle = engine.open_cycle_in(
-        session, now, SYSTEM, process, str(payload["period"]), payload.get("subject"), late=late
-    )
-    result.opened.append(cycle.ref)  # a yearly report's opening also queues yearly_report_due
-    return True
-
-
-def _fire_plan(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    year = int(timer.payload["year"])
-    plan_openings(engine, session, dt.date(year, 1, 1), year, now)
-    return True
-
-
-def _open_task(session: Session, timer: Timer) -> Task | None:
-    task = session.get(Task, timer.task_id) if timer.task_id is not None else None
-    return task if task is not None and task.status == "open" else None
-
-
-def _fire_reminder(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    task = _open_task(session, timer)
-    if (
-        task is None
-        or (task.due_at is not None and task.due_at <= now)
-        or _newer_reminder_due(session, timer, now)
-    ):
-        return False
-    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
-    context = mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal)
-    notify.queue(
-        session,
-        engine.org,
-        task.assignee_ids,
-        "task_reminder",
-        f"task:{task.id}:{timer.key}",
-        context,
-        now,
-        task.cycle_id,
-        task.id,
-    )
-    return True
-
-
-NEWER_REMINDER_STATUSES = ("pending", "fired")
-"""A reminder is not sent when a newer one of the same task is due and pending, or was fired:
-by this pass later in the batch, or (reminders being claimed without the chain lock on
-PostgreSQL) by another process at the same time. In one process the second cannot happen: the
-older reminder is due first and fires first."""
-
-
-def _newer_reminder_due(session: Session, timer: Timer, now: dt.datetime) -> bool:
-    query = select(Timer.id).where(
-        Timer.task_id == timer.task_id,
-        Timer.kind == "reminder",
-        Timer.status.in_(NEWER_REMINDER_STATUSES),
-        Timer.fire_at <= now,
-        Timer.fire_at > timer.fire_at,
-    )
-    return session.execute(query.limit(1)).first() is not None
-
-
-def _fire_due(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    task = _open_task(session, timer)
-    if task is None:
-        return False
-    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
-    notify.queue(
-        session,
-        engine.org,
-        task.assignee_ids,
-        "task_overdue",
-        f"task:{task.id}:overdue",
-        mailctx.task_mail(engine.org, definition, task.cycle, task, engine.cal),
-        now,
-        task.cycle_id,
-        task.id,
-    )
-    due = task.due_at.isoformat() if task.due_at else None
-    _audit_task(engine, session, task, "task.overdue", now, {"task": task.id, "due": due})
-    return True
-
-
-def _fire_escalation(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    task = _open_task(session, timer)
-    if task is None:
-        return False
-    definition = engine.definition_for(session, task.cycle.process, task.cycle.process_digest)
-    group = engine.directory.group_of(task.cycle.process)
-    target = str(timer.payload.get("to", "chair"))
-    people = engine.directory.assignees(target, group)
-    context = mailctx.escalation_mail(engine.org, definition, task.cycle, task, engine.cal, now)
-    notify.queue(
-        session,
-        engine.org,
-        people,
-        "task_escalated",
-        f"task:{task.id}:escalated",
-        context,
-        now,
-        task.cycle_id,
-        task.id,
-    )
-    payload = {"task": task.id, "to": people, "assignees": task.assignee_ids}
-    _audit_task(engine, session, task, "task.escalated", now, payload)
-    return True
-
-
-def _fire_transition(
-    engine: Engine, session: Session, timer: Timer, now: dt.datetime, result: TickResult
-) -> bool:
-    cycle = session.get(Cycle, timer.cycle_id) if timer.cycle_id is not None else None
-    if cycle is None or cycle.state != timer.payload.get("step"):
-        return False
-    return engine.fire_system(
-        session, now, cycle, str(timer.payload["trigger"]), "timed transition"
-    )
-
-
-def _audit_task(
-    engine: Engine,
-    session: Session,
-    task: Task,
-    action: str,
-    now: dt.datetime,
-    payload: dict[str, object],
-) -> None:
-    act = audit.Act(
-        engine.org.municipality,
-        SYSTEM,
-        "system",
-        action,
-        f"task:{task.id}",
-        dict(payload),
-        task.cycle_id,
-    )
-    audit.append(session, act, now)
-
-
-HANDLERS = {
-    "cycle_open": _fire_open,
-    "plan": _fire_plan,
-    "reminder": _fire_reminder,
-    "due": _fire_due,
-    "escalation": _fire_escalation,
-    "transition": _fire_transition,
-}
-
-_NOTICE_HANDLERS = {"reminder": _fire_reminder, "due": _fire_due, "escalation": _fire_escalation}
-
-
-def _set_based(kind: str) -> bool:
-    """Whether timers of ``kind`` fire set-based: notices whose handler is the shipped one (a
-    handler replaced in ``HANDLERS``, as tests do, is called for each timer)."""
-    handler = _NOTICE_HANDLERS.get(kind)
-    return handler is not None and HANDLERS.get(kind) is handler

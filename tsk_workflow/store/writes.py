@@ -371,3 +371,21 @@ def outbox_has(session: Session, message_id: str) -> bool:
     """Whether a mail with ``message_id`` is in the outbox (in any status)."""
     found = session.execute(select(OUTBOX.c.id).where(OUTBOX.c.message_id == message_id))
     return found.first() is not None
+
+
+def insert_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``queue_mail`` for many rows at once (the scheduler's notices), without counting them:
+    one executemany, no ``RETURNING``. Within ``rows`` too, each Message-ID goes in once."""
+    if not rows:
+        return
+    connection = session.connection()
+    statement = _QUEUE.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        firsts: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            firsts.setdefault(row["message_id"], dict(row))
+        params = _not_there(connection, OUTBOX, "message_id", list(firsts.values()))
+        if params:
+            connection.execute(insert(OUTBOX), params)
+        return
+    connection.execute(statement, list(rows))
