@@ -333,7 +333,7 @@ def test_a_task_without_a_form_takes_no_answers(engine: Engine, store: Store) ->
     (compile_task,) = tasks(engine, cycle)
     with pytest.raises(Refused, match=f"uppgift {compile_task.id} har inget formulär"):
         engine.complete_task(CHAIR, compile_task.id, None, {"x": "1"})
-    with pytest.raises(Refused, match="complete it without --nothing-to-report"):
+    with pytest.raises(Refused, match="gör den utan --nothing-to-report"):
         engine.complete_task(CHAIR, compile_task.id, None, nothing_to_report=True)
 
 
@@ -342,9 +342,9 @@ def test_an_optional_form_is_answered_or_said_to_have_nothing(engine: Engine, st
     said with nothing_to_report, and a report never says both."""
     task_id = reporter_task(engine)
     before = counts(store)
-    with pytest.raises(Refused, match=f"'tsk task form {task_id} --template answers-"):
+    with pytest.raises(Refused, match=f"'tsk task form {task_id} --template svar-"):
         engine.complete_task(REPORTER, task_id, "inget att rapportera")
-    with pytest.raises(Refused, match="not both"):
+    with pytest.raises(Refused, match="inte båda"):
         engine.complete_task(REPORTER, task_id, None, GOOD, nothing_to_report=True)
     assert counts(store) == before
     engine.complete_task(REPORTER, task_id, "inget att rapportera", nothing_to_report=True)
@@ -367,7 +367,7 @@ def test_a_required_form_must_be_answered(store: Store, clock: Clock) -> None:
 
     with pytest.raises(Refused, match="har ett formulär som måste besvaras"):
         engine.complete_task(REPORTER, task_id, "inget att rapportera")
-    with pytest.raises(Refused, match="has a form that must be answered"):
+    with pytest.raises(Refused, match="har ett formulär som måste besvaras"):
         engine.complete_task(REPORTER, task_id, "inget", nothing_to_report=True)
     assert counts(store) == before
 

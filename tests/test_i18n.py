@@ -125,6 +125,7 @@ def test_plural_forms_follow_the_number() -> None:
         # after the command it is the command's own (click refuses it there): not read here
         (["task", "done", "3", "--note", "--lang", "en"], {}, "sv"),
         (["--lang", "de"], {}, "sv"),
+        (["--lang", "fi", "task"], {"TSK_LANG": "en"}, "en"),  # refused by click, in English
     ],
 )
 def test_language_is_read_before_the_commands_are_built(

@@ -222,7 +222,7 @@ def test_every_error_is_in_one_style(runner: CliRunner) -> None:
     assert (
         bad.stderr.splitlines()[-1] == "tsk: Invalid value for --until: 2026-12-31 is not in 2027"
     )
-    refused = runner.invoke(cli, ["process", "show", "nosuch"])
+    refused = runner.invoke(cli, ["--lang", "en", "process", "show", "nosuch"])
     assert refused.exit_code == 1
     assert refused.stderr.startswith("tsk: unknown process 'nosuch'")
     assert "Error:" not in usage.stderr + bad.stderr + refused.stderr

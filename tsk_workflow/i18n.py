@@ -126,10 +126,10 @@ def language_from_argv(argv: list[str], environ: Mapping[str, str] | None = None
     chosen = env.get("TSK_LANG", DEFAULT)
     args = iter(argv)
     for arg in args:
-        if arg == "--lang":
-            chosen = next(args, chosen)
-        elif arg.startswith("--lang="):
-            chosen = arg.partition("=")[2]
+        if arg == "--lang" or arg.startswith("--lang="):
+            given = next(args, "") if arg == "--lang" else arg.partition("=")[2]
+            # one tsk does not speak is refused by click, in the language chosen otherwise
+            chosen = given if given in LANGUAGES else chosen
         elif arg in _GLOBAL_WITH_VALUE:
             next(args, None)
         elif not arg.startswith("-"):

@@ -44,7 +44,7 @@ Kommandon:
   gdpr       Personuppgifter: purge
   init       Skapa eller uppgradera databasen, läs in organisationen
   lagesbild  En cykels sammanställda lägesbild
-  mail       E-post: test, send, digest, status, retry
+  mail       E-post: test, send, digest, status, show, retry
   org        Organisationen: show, load, history, export
   plan       Året: öppningar, möten, tidsgränser, påminnelser, rapporter
   process    Processer: list, show, validate, diagram, upgrade-cycles
@@ -74,7 +74,7 @@ Commands:
   gdpr       Personal data: purge
   init       Create or upgrade the database, load the organisation
   lagesbild  The compiled lägesbild of a cycle
-  mail       Mail: test, send, digest, status, retry
+  mail       Mail: test, send, digest, status, show, retry
   org        The organisation: show, load, history, export
   plan       The year: openings, meetings, deadlines, reminders, reports
   process    Processes: list, show, validate, diagram, upgrade-cycles

@@ -260,7 +260,7 @@ def next_text(data: dict[str, Any], lang: str | None = None) -> str:
     with i18n.speaking(lang or i18n.language()):
         lines = [
             f"{data['cycle']}: "
-            + _("status: {status}, step: {step}").format(
+            + _("{status}, step: {step}").format(
                 status=status_label(data["status"]), step=data["step"]
             )
         ]
