@@ -19,7 +19,11 @@ VERDICTS = {
     "national_year": ["year seconds:", "peak MB:"],
     "mail": ["ceiling (perfect overlap", "batched / one connection each, of the ceiling:"],
     "startup": ["tsk --help / python -c pass:", "tsk task list --json / import sqlalchemy.orm:"],
-    "workers": ["two workers / one (speed):", "every timer fired once", "ceiling (no extra CPU"],
+    "workers": [
+        "two workers / one (speed):",
+        "every timer fired once",
+        "ceiling: the smaller of 2 workers",
+    ],
 }
 
 

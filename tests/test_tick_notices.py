@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.dbfixtures import MakeStore
-from tests.enginekit import Clock
+from tests.enginekit import Clock, est_periods
 from tests.test_tick import local
 from tsk_workflow import audit
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
@@ -57,13 +57,17 @@ def engine_for(store: Store, clock: Clock) -> Engine:
     return Engine(store, catalog, org.model_copy(update={"people": people}), clock)
 
 
+PERIODS = est_periods(4)
+"""The EST cycles the notices are about (periods EST's schedule has, far from the clock's)."""
+
+
 def prepared(store: Store) -> Ticker:
     clock = Clock(START)
     engine = engine_for(store, clock)
     setup.load_organisation(engine, resolve_organisation_path("herrljunga"))
     for n, opened in enumerate([START, START, local(2027, 2, 4, 8), local(2027, 2, 8, 8)]):
         clock.now = opened
-        engine.open_cycle("jessica.wahlstrom", "est", f"p{n:02d}")
+        engine.open_cycle("jessica.wahlstrom", "est", PERIODS[n])
     clock.now = LATER
     return Ticker({engine.org.municipality: engine}, worker="worker")
 
@@ -224,12 +228,12 @@ def test_notices_of_a_cycle_whose_definition_was_tampered_with_fail_alone(store:
             )
         )
         session.flush()
-        lost_id = session.scalars(select(Cycle.id).where(Cycle.period == "p00")).one()
+        lost_id = session.scalars(select(Cycle.id).where(Cycle.period == PERIODS[0])).one()
         session.execute(update(Cycle).where(Cycle.id == lost_id).values(process_digest=tampered))
 
     result = ticker.tick(LATER)
 
-    # p00's five tasks: an overdue notice and an escalation each fail; their reminders are
+    # The first cycle's five tasks: an overdue notice and an escalation each fail; their reminders are
     # skipped (the tasks are overdue) without reading the definition.
     assert result.failed == 10
     assert result.fired == {"cycle_open": 4, "reminder": 10, "due": 5, "escalation": 5}
@@ -237,9 +241,9 @@ def test_notices_of_a_cycle_whose_definition_was_tampered_with_fail_alone(store:
         failed = session.scalars(select(Timer).where(Timer.status == "failed")).all()
         assert {t.kind for t in failed} == {"due", "escalation"}
         assert {t.cycle_id for t in failed} == {lost_id}
-        assert {t.payload["error"] for t in failed} == {
-            f"the stored definition of 'est' with sha256 {tampered[:16]} does not have that"
-            " digest: its text was changed in the database"
+        assert {t.payload["error"] for t in failed} == {  # in the language spoken: Swedish
+            f"den lagrade definitionen av 'est' med sha256 {tampered[:16]} har inte den"
+            " kontrollsumman: texten har ändrats i databasen"
         }
         assert {(t.fired_by, t.fired_at) for t in failed} == {("worker", LATER)}
         mailed = session.scalars(

@@ -51,18 +51,7 @@ YIELD_PER = 2_000
 MAX_PROBLEMS = 100
 """``verify`` lists at most this many problems (it still checks every event)."""
 
-CHAIN_FIELDS = (
-    "seq",
-    "at",
-    "municipality",
-    "actor",
-    "role",
-    "action",
-    "subject",
-    "cycle_id",
-    "payload_digest",
-    "prev_hash",
-)
+CHAIN_FIELDS = tuple(name for name in audit_chain.LINK_FIELDS if name != "hash")
 """The event fields each link's hash covers (all of them but ``hash`` itself)."""
 
 
