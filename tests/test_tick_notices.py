@@ -241,10 +241,13 @@ def test_notices_of_a_cycle_whose_definition_was_tampered_with_fail_alone(store:
         failed = session.scalars(select(Timer).where(Timer.status == "failed")).all()
         assert {t.kind for t in failed} == {"due", "escalation"}
         assert {t.cycle_id for t in failed} == {lost_id}
-        assert {t.payload["error"] for t in failed} == {  # in the language spoken: Swedish
-            f"den lagrade definitionen av 'est' med sha256 {tampered[:16]} har inte den"
-            " kontrollsumman: texten har ändrats i databasen"
-        }
+        assert (
+            {t.payload["error"] for t in failed}
+            == {  # in the language spoken: Swedish
+                f"den lagrade definitionen av 'est' med sha256 {tampered[:16]} har inte den"
+                " kontrollsumman: texten har ändrats i databasen"
+            }
+        )
         assert {(t.fired_by, t.fired_at) for t in failed} == {("worker", LATER)}
         mailed = session.scalars(
             select(OutboxMessage.cycle_id).where(OutboxMessage.template.in_(NOTICES))
