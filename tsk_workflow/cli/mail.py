@@ -12,6 +12,7 @@ import click
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.errors import NotFound, TskError
+from tsk_workflow.i18n import _
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
@@ -92,8 +93,11 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
     elif result.unreachable is not None:
         click.echo(no_connection(config, result, settings(ctx).lang))
     else:
-        said = "svarade" if settings(ctx).lang == "sv" else "replied"
-        click.echo(f"{config.host}:{config.port} {said}: {result.reply} ({result.status})")
+        click.echo(
+            _("{where} replied: {reply} ({status})").format(
+                where=f"{config.host}:{config.port}", reply=result.reply, status=result.status
+            )
+        )
     if result.status != "sent":
         raise click.exceptions.Exit(1)
 
@@ -227,9 +231,8 @@ def show(
     if as_json:
         emit_json(data)
         return
-    sv = settings(ctx).lang == "sv"
-    click.echo(f"{'Till' if sv else 'To'}: {row.email}")
-    click.echo(f"{'Ämne' if sv else 'Subject'}: {shown.subject}")
+    click.echo(_("To: {address}").format(address=row.email))
+    click.echo(_("Subject: {subject}").format(subject=shown.subject))
     click.echo("")
     click.echo((shown.html if html else shown.text).rstrip("\n"))
 

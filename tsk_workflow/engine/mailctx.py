@@ -15,6 +15,7 @@ from tsk_workflow import i18n
 from tsk_workflow.calendar import WorkCalendar
 from tsk_workflow.definitions.model import Label, ProcessDefinition
 from tsk_workflow.forms import answers_file
+from tsk_workflow.i18n import _
 from tsk_workflow.organisation.model import Group, Organisation
 
 
@@ -126,10 +127,11 @@ def meeting_place(org: Organisation, group: Group) -> dict[str, str] | str:
     if group.place:
         return group.place
     chair = name_of(org, group.chair)["name"]
-    return {
-        "sv": f"Meddelas av ordföranden, {chair}",
-        "en": f"To be announced by the chair, {chair}",
-    }
+    said = {}
+    for lang in i18n.LANGUAGES:  # the mail is made in each recipient's language
+        with i18n.speaking(lang):
+            said[lang] = _("To be announced by the chair, {chair}").format(chair=chair)
+    return said
 
 
 def cycle_ctx(cycle: CycleFields) -> dict[str, Any]:

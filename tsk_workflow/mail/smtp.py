@@ -51,7 +51,9 @@ from aiosmtplib import (
     SMTPTimeoutError,
 )
 
+from tsk_workflow import i18n
 from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.mail.message import OutgoingMail, mail_bytes, sender_address
 
 Status = Literal["sent", "temporary", "permanent", "held"]
@@ -211,26 +213,23 @@ class SendResult:
 
 
 UNREACHABLE = {
-    "refused": (
-        "ingen server tar emot anslutningar där (anslutningen vägrades)",
-        "no server accepts connections there (connection refused)",
-    ),
-    "unknown_host": ("värdnamnet är okänt", "the host name is unknown"),
-    "timeout": ("servern svarade inte i tid", "the server did not answer in time"),
-    "tls": ("TLS-förbindelsen kunde inte upprättas", "the TLS connection could not be set up"),
-    "other": ("nätverksfel", "a network error"),
+    "refused": N_("no server accepts connections there (connection refused)"),
+    "unknown_host": N_("the host name is unknown"),
+    "timeout": N_("the server did not answer in time"),
+    "tls": N_("the TLS connection could not be set up"),
+    "other": N_("a network error"),
 }
-"""Why a connection failed, in Swedish and English."""
+"""Why a connection failed (translated when shown)."""
 
 
 def no_connection(settings: SmtpSettings, result: SendResult, lang: str) -> str:
     """``result``'s failure to connect in words, in ``lang``: where, why and the system's own
     reason (``tsk mail test``)."""
-    sv, en = UNREACHABLE.get(result.unreachable or "other", UNREACHABLE["other"])
-    where = f"{settings.host}:{settings.port}"
-    if lang == "sv":
-        return f"Ingen anslutning kunde göras till {where}: {sv} ({result.reply})"
-    return f"No connection could be made to {where}: {en} ({result.reply})"
+    why = UNREACHABLE.get(result.unreachable or "other", UNREACHABLE["other"])
+    with i18n.speaking(lang):
+        return _("No connection could be made to {where}: {why} ({reply})").format(
+            where=f"{settings.host}:{settings.port}", why=_(why), reply=result.reply
+        )
 
 
 def _unreachable(exc: BaseException) -> str:
