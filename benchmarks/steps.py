@@ -54,8 +54,8 @@ from benchmarks.common import (
     timed,
     verdict,
 )
-from tsk_workflow import audit
-from tsk_workflow.engine import mailctx, notify
+from tsk_workflow import audit, messages
+from tsk_workflow.engine import mailctx
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.features import build_engine
 from tsk_workflow.store.database import Store
@@ -386,16 +386,16 @@ def _core_outbox(
 ) -> None:
     rows = []
     for person in people:
-        digest = template in notify.DIGESTIBLE and notify.wants_digest(person, org)
+        digest = template in messages.DIGESTIBLE and messages.wants_digest(person, org)
         rows.append(
             {
-                "message_id": notify.message_id(org, key, person.id),
+                "message_id": messages.message_id(org, key, person.id),
                 "municipality": org.municipality,
                 "recipient": person.id,
                 "email": person.email,
                 "language": person.language,
                 "template": template,
-                "context": notify.personal(context, person, org),
+                "context": messages.personal(context, person, org),
                 "status": "digest" if digest else "pending",
                 "attempts": 0,
                 "next_attempt_at": now,

@@ -22,15 +22,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from tests.enginekit import Clock, Tsk, counts, cycle_state, events, make_engine, tasks
 from tsk_workflow import audit
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Conflict, TskError
-from tsk_workflow.store import writes
+from tsk_workflow.store import acts
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle
 
 CHAIR, DEPUTY = "jessica.wahlstrom", "hanna.nyberg"
 CONFLICT = "someone else changed this cycle at the same time; try again"
@@ -180,26 +178,28 @@ def test_completing_and_closing_at_once_is_never_half_done(
 def changed_behind_the_engines_back(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[list[int]]:
-    """After the next act has read its cycle, just before it takes it, the cycle's row is
-    changed by another writer that does not take the engine's lock (on SQLite, which lets one
-    writer in at a time, through the act's own connection). Yields the ids of changed cycles."""
-    real = writes._write_cycle  # where every act takes its cycle (claim or first step change)
+    """After the next act has read its cycle and decided, just before its effects take it, the
+    cycle's row is changed by another writer that does not take the engine's lock (on SQLite,
+    which lets one writer in at a time, through the act's own connection). Yields the ids of
+    changed cycles."""
+    real = acts._claim  # where every act takes the cycles it changes
     changed: list[int] = []
 
-    def take(session: Session, cycle: Cycle, values: dict[str, Any]) -> None:
-        if not changed:
-            changed.append(cycle.id)
+    def take(connection: Any, claims: dict[int, int]) -> None:
+        if not changed and claims:
+            cycle_id = min(claims)
+            changed.append(cycle_id)
             statement = text("UPDATE cycles SET version = version + 1 WHERE id = :id")
             if store.dialect == "postgresql":
                 with store.engine.begin() as other:
-                    other.execute(statement, {"id": cycle.id})
+                    other.execute(statement, {"id": cycle_id})
             else:
-                session.execute(statement, {"id": cycle.id})
-        real(session, cycle, values)
+                connection.execute(statement, {"id": cycle_id})
+        real(connection, claims)
 
-    monkeypatch.setattr(writes, "_write_cycle", take)
+    monkeypatch.setattr(acts, "_claim", take)
     yield changed
-    monkeypatch.setattr(writes, "_write_cycle", real)
+    monkeypatch.setattr(acts, "_claim", real)
 
 
 def test_a_cycle_changed_after_it_was_read_is_a_conflict(

@@ -35,7 +35,7 @@ from tests.enginekit import (
 from tsk_workflow import replay
 from tsk_workflow.catalog import Catalog, load_catalog, text_digest
 from tsk_workflow.cli import cli
-from tsk_workflow.engine import versions
+from tsk_workflow.engine import upgrade, versions
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import DefinitionError
@@ -192,7 +192,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     assert finish_step(world.old, stuck) == "mote"
     current = world.open(world.new, "2028-t1")
 
-    dry = versions.upgrade_cycles(world.new, CHAIR, KEY, dry_run=True)
+    dry = upgrade.upgrade_cycles(world.new, CHAIR, KEY, dry_run=True)
     before = counts(world.store)
 
     assert dry.dry_run
@@ -204,7 +204,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     assert "its step 'mote' does not exist in version 2" in reason
     assert world.cycle(movable).process_version == 1  # the dry run changed nothing
 
-    done = versions.upgrade_cycles(world.new, CHAIR, KEY)
+    done = upgrade.upgrade_cycles(world.new, CHAIR, KEY)
 
     assert [m.id for m in done.moved] == [movable]
     assert [m.id for m in done.refused] == [stuck]
@@ -218,7 +218,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     assert (moved.state, moved.status) == ("kallelse", "open")
     assert world.cycle(stuck).process_version == 1
     assert world.cycle(current).process_version == 2  # already current: not touched
-    (event,) = events(world.store, versions.UPGRADED)
+    (event,) = events(world.store, upgrade.UPGRADED)
     assert (event.actor, event.role, event.cycle_id) == (CHAIR, "chair", movable)
     with world.store.reading() as session:
         payload = session.get(AuditPayload, event.seq)
@@ -238,7 +238,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     assert world.verify().ok
 
     # Finished on its version to a step version 2 has: now it can be moved on too.
-    again = versions.upgrade_cycles(world.new, CHAIR, KEY)
+    again = upgrade.upgrade_cycles(world.new, CHAIR, KEY)
     assert [(m.id, m.step) for m in again.moved] == [(stuck, "protokoll")]
     assert again.refused == ()
     assert world.verify().ok
@@ -253,7 +253,7 @@ def test_an_open_task_the_new_step_lacks_is_refused(world: World, tmp_path: Path
     )
     renamed = build_engine(world.store, load_catalog(folder), world.old.org, world.clock)
 
-    done = versions.upgrade_cycles(renamed, ADMIN, KEY, dry_run=True)
+    done = upgrade.upgrade_cycles(renamed, ADMIN, KEY, dry_run=True)
 
     (move,) = done.refused
     assert move.id == cycle
@@ -266,24 +266,24 @@ def test_only_the_chair_or_an_admin_may_upgrade(world: World) -> None:
     cycle = world.open(world.old, "2027-t1")
 
     with pytest.raises(PermissionDenied, match="only the chair of the group running 'styrgrupp'"):
-        versions.upgrade_cycles(world.new, OUTSIDER, KEY)
+        upgrade.upgrade_cycles(world.new, OUTSIDER, KEY)
     with pytest.raises(PermissionDenied, match="unknown person"):
-        versions.upgrade_cycles(world.new, "mallory", KEY, dry_run=True)
+        upgrade.upgrade_cycles(world.new, "mallory", KEY, dry_run=True)
 
     with world.store.reading() as session:
         refused = session.scalars(select(RefusedAct).order_by(RefusedAct.id)).all()
         assert [(r.actor, r.action) for r in refused] == [
-            (OUTSIDER, versions.UPGRADE_ACTION),
-            ("mallory", versions.UPGRADE_ACTION),
+            (OUTSIDER, upgrade.UPGRADE_ACTION),
+            ("mallory", upgrade.UPGRADE_ACTION),
         ]
     assert world.cycle(cycle).process_version == 1
-    assert events(world.store, versions.UPGRADED) == []
+    assert events(world.store, upgrade.UPGRADED) == []
 
-    deputy = versions.upgrade_cycles(world.new, DEPUTY, KEY, dry_run=True)
+    deputy = upgrade.upgrade_cycles(world.new, DEPUTY, KEY, dry_run=True)
     assert [m.id for m in deputy.moved] == [cycle]
-    admin = versions.upgrade_cycles(world.new, ADMIN, KEY)
+    admin = upgrade.upgrade_cycles(world.new, ADMIN, KEY)
     assert [m.id for m in admin.moved] == [cycle]
-    (event,) = events(world.store, versions.UPGRADED)
+    (event,) = events(world.store, upgrade.UPGRADED)
     assert (event.actor, event.role) == (ADMIN, "admin")
 
 

@@ -17,12 +17,12 @@ from tests.enginekit import Clock, set_up
 from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
-from tsk_workflow.engine.notify import message_id
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import Ticker
 from tsk_workflow.features import build_engine
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.digest import compose_digests, compose_due_digests, digest_due
+from tsk_workflow.messages import message_id
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import migrate
 from tsk_workflow.store.database import Store

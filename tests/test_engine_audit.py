@@ -16,7 +16,7 @@ from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import Upload, attach
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import TskError
-from tsk_workflow.store import writes
+from tsk_workflow.store import acts
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import RefusedAct
 
@@ -129,14 +129,14 @@ class Boom(RuntimeError):
 
 
 def fail_on_mail(monkeypatch: pytest.MonkeyPatch, template: str) -> None:
-    real = writes.queue_mail  # every mail an act queues is written here
+    real = acts.insert_mail  # every mail an act queues is written here
 
-    def queue_mail(session: Any, rows: Any) -> Any:
+    def insert_mail(session: Any, rows: Any) -> Any:
         if any(row["template"] == template for row in rows):
             raise Boom(f"cannot queue {template}")
         return real(session, rows)
 
-    monkeypatch.setattr(writes, "queue_mail", queue_mail)
+    monkeypatch.setattr(acts, "insert_mail", insert_mail)
 
 
 def test_an_open_that_fails_halfway_leaves_nothing(

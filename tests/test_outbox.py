@@ -17,11 +17,11 @@ from sqlalchemy import select, update
 from tests.enginekit import Clock, shared_organisation
 from tests.smtp_server import SmtpServer
 from tsk_workflow.engine.decisions import Decisions
-from tsk_workflow.engine.notify import message_id
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.smtp import backoff
+from tsk_workflow.messages import message_id
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, OutboxMessage, Task

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.dbfixtures import MakeStore
 from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.store import acts
+from tsk_workflow.store.acts import CycleState
 from tsk_workflow.store.database import Store, database_url
 from tsk_workflow.store.models import Cycle, Municipality, Task, Timer
 
@@ -148,18 +151,29 @@ def test_json_round_trips(store: Store) -> None:
 # --- conflicts -------------------------------------------------------------------------------
 
 
+def change(session: Session, cycle: CycleState, state: str) -> None:
+    """What an act does to a cycle it read: its effects, written by the store."""
+    effects = acts.Effects()
+    effects.change_cycle(cycle, state=state)
+    acts.apply(session, effects)
+
+
+def read(session: Session) -> CycleState:
+    found = acts.load_cycle(session, "herrljunga", "ref", "est-2027-03")
+    assert found is not None
+    return found
+
+
 def test_stale_cycle_is_a_conflict(store: Store) -> None:
     add(store, cycle())
     with store.reading() as session:
-        stale = session.scalars(select(Cycle)).one()
-        session.expunge(stale)
+        stale = read(session)
     with store.transaction() as session:
-        session.scalars(select(Cycle)).one().state = "meeting"
+        change(session, read(session), "meeting")
 
     def act_on_stale() -> None:
         with store.transaction() as session:
-            mine = session.merge(stale, load=False)
-            mine.state = "closed"
+            change(session, stale, "closed")
 
     with pytest.raises(Conflict, match="someone else changed this cycle"):
         act_on_stale()
@@ -169,13 +183,21 @@ def test_stale_cycle_is_a_conflict(store: Store) -> None:
 
 
 def test_version_counts_changes(store: Store) -> None:
+    """Each act that changes a cycle raises its version once, however often it changes it."""
     add(store, cycle())
     for state in ("meeting", "follow-up"):
         with store.transaction() as session:
-            session.scalars(select(Cycle)).one().state = state
+            mine = read(session)
+            effects = acts.Effects()
+            effects.change_cycle(mine, state="in-between")
+            acts.apply(session, effects)  # written halfway (before a listener reads, say)
+            effects = effects.following()
+            effects.change_cycle(mine, state=state)  # claimed once per act: not raised again
+            acts.apply(session, effects)
 
     with store.reading() as session:
         assert session.scalars(select(Cycle.version)).one() == 3
+        assert session.scalars(select(Cycle.state)).one() == "follow-up"
 
 
 def test_duplicate_cycle_is_a_conflict(store: Store) -> None:
@@ -197,10 +219,10 @@ def test_concurrent_change_of_one_cycle_is_a_conflict(make_store: MakeStore) -> 
     def second() -> None:
         try:
             with store.transaction() as session:
-                mine = session.scalars(select(Cycle)).one()
+                mine = read(session)
                 read_done.set()
                 first_done.wait(10)
-                mine.state = "closed"
+                change(session, mine, "closed")
         except BaseException as exc:  # reported by the test's own thread
             errors.append(exc)
 
@@ -208,7 +230,7 @@ def test_concurrent_change_of_one_cycle_is_a_conflict(make_store: MakeStore) -> 
     thread.start()
     read_done.wait(10)
     with store.transaction() as session:
-        session.scalars(select(Cycle)).one().state = "meeting"
+        change(session, read(session), "meeting")
     first_done.set()
     thread.join()
 

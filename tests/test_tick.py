@@ -22,7 +22,7 @@ from tsk_workflow.engine.ticker import Ticker, TickResult, replan
 from tsk_workflow.errors import TskError
 from tsk_workflow.features import build_engine
 from tsk_workflow.mail.outbox import compose
-from tsk_workflow.store import writes
+from tsk_workflow.store import acts
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
     AuditEvent,
@@ -331,20 +331,20 @@ def test_timers_are_made_in_the_act_or_not_at_all(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = World(store, local(2027, 3, 1))
-    real = writes.queue_mail
+    real = acts.insert_mail
 
     def failing(session: Any, rows: Any) -> Any:
         if any(row["template"] == "task_assigned" for row in rows):  # after the tasks' timers
             raise RuntimeError("the mail queue broke")
         return real(session, rows)
 
-    monkeypatch.setattr(writes, "queue_mail", failing)
+    monkeypatch.setattr(acts, "insert_mail", failing)
     with pytest.raises(RuntimeError):
         world.engine.open_cycle(EST_CHAIR, "est", "2027-03")
 
     assert (world.count(Cycle), world.count(Task), world.count(Timer)) == (0, 0, 0)
     assert world.count(OutboxMessage) == 0
-    monkeypatch.setattr(writes, "queue_mail", real)
+    monkeypatch.setattr(acts, "insert_mail", real)
     world.engine.open_cycle(EST_CHAIR, "est", "2027-03")
     assert world.count(Timer) == 20
 

@@ -21,9 +21,9 @@ from sqlalchemy import select, update
 from tests.dbfixtures import MakeStore
 from tests.enginekit import Clock, est_periods
 from tests.test_tick import local
-from tsk_workflow import audit
+from tsk_workflow import audit, messages
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
-from tsk_workflow.engine import handlers, notify, setup
+from tsk_workflow.engine import handlers, setup
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.handlers import TimerEffects
 from tsk_workflow.engine.service import Engine
@@ -132,7 +132,7 @@ def written_mail(store: Store, engine: Engine, due: list[Timer]) -> list[Any]:
             (key,) = [
                 key
                 for key in keys
-                if row.message_id == notify.message_id(engine.org, key, row.recipient)
+                if row.message_id == messages.message_id(engine.org, key, row.recipient)
             ]
             found.append((row.template, row.recipient, task, key, row.status))
     return sorted(found)
@@ -344,7 +344,7 @@ def test_a_reminder_is_skipped_for_an_overdue_task_or_a_newer_reminder(offline: 
     assert [(r["recipient"], r["template"], r["created_at"]) for r in sent.outbox] == [
         ("jonas.ek", "task_reminder", now)
     ]
-    assert sent.outbox[0]["message_id"] == notify.message_id(
+    assert sent.outbox[0]["message_id"] == messages.message_id(
         offline.org, "task:3:task:3:reminder:3wd", "jonas.ek"
     )
     assert sent.events == ()

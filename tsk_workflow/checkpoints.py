@@ -600,7 +600,7 @@ def queue_mail(
     or an address) through ``org``'s outbox; its Message-ID names the checkpoint, so it is
     queued once. Returns 1 when queued now, 0 when it was already."""
     from tsk_workflow.messages import mail_domain, make_message_id, outbox_row
-    from tsk_workflow.store import writes
+    from tsk_workflow.store import outbox as stored_outbox
 
     name, address = parseaddr(mailto)
     if "@" not in address:
@@ -633,7 +633,7 @@ def queue_mail(
         context=context,
         status="pending",
     )
-    return writes.queue_mail(session, [row])
+    return stored_outbox.queue_mail(session, [row])
 
 
 def checkpoint_time(org: Organisation) -> dt.time:

@@ -137,7 +137,8 @@ class _DryRun(Exception):
 def _purge(
     engine: Engine, who: str, before: dt.date, cutoff: dt.datetime, *, force: bool, dry_run: bool
 ) -> PurgeResult:
-    with engine.act() as (session, now):
+    with engine.act() as act:
+        session, now = act.session, act.now
         role = _require_purger(engine, who)
         latest = latest_cutoff(engine, now)
         if cutoff > now:
@@ -177,8 +178,8 @@ def _purge(
             "seqs": [seq for seq, _kept in purged],
             "kept": {str(seq): kept for seq, kept in purged},
         }
-        act = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
-        event = audit.append(session, act, now)
+        purge = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
+        event = audit.append(session, purge, now)
         return replace(result, event=event.seq)
 
 

@@ -2,7 +2,7 @@
 
 Below both the engine (whose acts queue mail) and ``tsk_workflow.mail`` (which sends it, and
 makes the daily digest), so that neither imports the other. Pure: the rows are plain dicts that
-``store.writes.queue_mail`` inserts in the act's transaction.
+``store.acts.apply`` inserts in the act's transaction.
 
 The Message-ID is derived from what the message is about (``key``), so a row written twice by a
 retried act, or sent twice after a crash, carries the same Message-ID.

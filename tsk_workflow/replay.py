@@ -14,7 +14,7 @@ state they say the rows should be in:
 - tasks: ``status`` and ``done_by``. Tasks are made open, with no event of their own, when the
   cycle enters a step; ``task.done`` (``task``, by its actor) and the ``cancelled_tasks`` of
   ``cycle.advanced`` and ``cycle.closed`` are the only changes (nothing else changes a task's
-  status: ``engine.service``, ``store.writes.cancel_tasks``). A task is open unless an event
+  status: ``engine.service``, ``store.acts.Effects.cancel_tasks``). A task is open unless an event
   says otherwise; one in a step its cycle never entered is one no event accounts for;
 - decisions: ``title``, ``routed_to``, ``proposed_by``, ``status``, ``outcome``, ``body``,
   ``decided_on``, ``paragraph`` and ``recorded_by``, from ``decision.proposed`` and

@@ -51,7 +51,7 @@ from tests.reliability.kit import (
     tsk_command,
 )
 from tests.smtp_server import OK, RecordingHandler, SmtpServer
-from tsk_workflow.engine import notify
+from tsk_workflow import messages
 from tsk_workflow.mail import outbox
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, OutboxMessage, Task, Timer
@@ -366,10 +366,10 @@ def test_kill_tick_at_random_moments(kind: str, make_store: MakeStore) -> None:
             continue
         if kind_ == "due":
             expected |= {
-                notify.message_id(org, f"task:{task_id}:overdue", p) for p in open_tasks[task_id]
+                messages.message_id(org, f"task:{task_id}:overdue", p) for p in open_tasks[task_id]
             }
         elif kind_ == "escalation":
-            expected |= {notify.message_id(org, f"task:{task_id}:escalated", p) for p in CHAIRS}
+            expected |= {messages.message_id(org, f"task:{task_id}:escalated", p) for p in CHAIRS}
     all_ids = outbox_ids(store)
     assert expected <= all_ids, sorted(expected - all_ids)[:5]
     with store.reading() as session:

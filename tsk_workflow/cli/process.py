@@ -154,10 +154,10 @@ def _current_step(ctx: click.Context, key: str, cycle_ref: str) -> tuple[str, Pr
 @click.pass_context
 def upgrade_cycles(ctx: click.Context, key: str, dry_run: bool, as_json: bool) -> None:
     from tsk_workflow.cli import runtime
-    from tsk_workflow.engine import versions
+    from tsk_workflow.engine import upgrade
 
     engine = runtime.engine(ctx)
-    done = versions.upgrade_cycles(engine, runtime.actor(ctx), key, dry_run=dry_run)
+    done = upgrade.upgrade_cycles(engine, runtime.actor(ctx), key, dry_run=dry_run)
     if as_json:
         emit_json(done.to_dict())
         return

@@ -10,7 +10,7 @@ from tsk_workflow.i18n import N_, _, ngettext
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
     from tsk_workflow.definitions.model import ProcessDefinition, Step
     from tsk_workflow.definitions.reader import Problem
-    from tsk_workflow.engine.versions import Upgrade
+    from tsk_workflow.engine.upgrade import Upgrade
     from tsk_workflow.organisation.model import Organisation
 
 

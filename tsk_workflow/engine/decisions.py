@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.engine import mailctx, notify, timing
+from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied, require_member
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.meetings import next_meeting
 from tsk_workflow.routing import Proposal, Route, route, sek
-from tsk_workflow.store.models import Cycle, Decision
+from tsk_workflow.store import acts, cycles
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
+    from tsk_workflow.store.models import Decision
 
 CASE_PROCESS = "beslut"
 TRIGGERS = {
@@ -40,6 +43,40 @@ MAX_COST = 10_000_000_000
 RECORDER_ROLES = ("kanslichef", "sekreterare")
 
 
+@dataclass(slots=True)
+class DecisionState:
+    """A decision as an act sees it: the columns of ``decisions``."""
+
+    id: int
+    municipality: str
+    cycle_id: int
+    case_cycle_id: int | None
+    title: str
+    cost: float | None
+    attrs: dict[str, Any]
+    routed_to: str
+    rule: str
+    reason: str
+    agenda_date: dt.date | None
+    proposed_by: str
+    proposed_at: dt.datetime
+    status: str
+    body: str | None = None
+    decided_on: dt.date | None = None
+    paragraph: str | None = None
+    outcome: str | None = None
+    override_reason: str | None = None
+    recorded_by: str | None = None
+    recorded_at: dt.datetime | None = None
+
+    @classmethod
+    def of(cls, row: Decision) -> DecisionState:
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def values(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 class Decisions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -52,21 +89,24 @@ class Decisions:
         title: str,
         cost: float | None = None,
         attrs: dict[str, str] | None = None,
-    ) -> tuple[Decision, Route]:
+    ) -> tuple[DecisionState, Route]:
         who = self.engine.actor(actor, "decision.propose", f"cycle:{cycle_ref}")
         title = _clean_title(title)
         if cost is not None and not 0 <= cost <= MAX_COST:
             raise Refused(f"cost {cost:g} kr is not a plausible amount (0 to {sek(MAX_COST)})")
-        with self.engine.act() as (session, now):
-            cycle = self.engine.find_cycle(session, cycle_ref)
+        with self.engine.act() as act:
+            now = act.now
+            cycle = self.engine.cycle_state(act, cycle_ref)
             group = self.engine.directory.group_of(cycle.process)
             require_member(
                 self.engine.directory, who, group, "decision.propose", f"cycle:{cycle.id}"
             )
             found = route(Proposal(title, cost, attrs or {}), self.org.routing)
-            decision = Decision(
+            decision = DecisionState(
+                id=act.new_ids("decisions")[0],
                 municipality=self.org.municipality,
                 cycle_id=cycle.id,
+                case_cycle_id=None,
                 title=title,
                 cost=cost,
                 attrs=dict(attrs or {}),
@@ -78,13 +118,10 @@ class Decisions:
                 proposed_at=now,
                 status="proposed",
             )
-            session.add(decision)
-            session.flush()
-            self._record(
-                session, now, who, "decision.proposed", decision, _decision_payload(decision)
-            )
-            self._open_case(session, now, decision, who)
-            self._notify_routed(session, now, decision)
+            self._record(act, who, "decision.proposed", decision, _decision_payload(decision))
+            self._open_case(act, decision)
+            act.effects.add_decision(decision.values())
+            self._notify_routed(act, decision)
             return decision, found
 
     def _agenda_date(self, body: str, now: dt.datetime) -> dt.date | None:
@@ -98,30 +135,28 @@ class Decisions:
         )
         return next_meeting(settings.meetings, earliest, self.engine.cal)
 
-    def _open_case(self, session: Session, now: dt.datetime, decision: Decision, who: str) -> None:
+    def _open_case(self, act: Act, decision: DecisionState) -> None:
         if CASE_PROCESS not in self.org.processes:
             return
-        case = self.engine.open_cycle_in(
-            session, now, SYSTEM, CASE_PROCESS, f"d{decision.id}", None
-        )
+        case = self.engine.open_cycle_in(act, SYSTEM, CASE_PROCESS, f"d{decision.id}", None)
         decision.case_cycle_id = case.id
         for step in ("routed", "agenda"):
             self.engine.fire_system(
-                session, now, case, TRIGGERS[step], f"{decision.routed_to}: {decision.reason}"
+                act, case, TRIGGERS[step], f"{decision.routed_to}: {decision.reason}"
             )
 
-    def _notify_routed(self, session: Session, now: dt.datetime, decision: Decision) -> None:
+    def _notify_routed(self, act: Act, decision: DecisionState) -> None:
         settings = self.org.bodies.get(decision.routed_to)  # type: ignore[call-overload]
         people = [settings.secretary] if settings is not None and settings.secretary else []
         people.append(decision.proposed_by)
         notify.queue(
-            session,
+            act.effects,
             self.org,
             people,
             "decision_routed",
             f"decision:{decision.id}:routed",
-            self._mail_context(session, decision),
-            now,
+            self._mail_context(act, decision),
+            act.now,
             decision.cycle_id,
         )
 
@@ -134,13 +169,14 @@ class Decisions:
         paragraph: str,
         outcome: str,
         override_reason: str | None = None,
-    ) -> Decision:
+    ) -> DecisionState:
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         paragraph = normalise_paragraph(paragraph)
         if outcome not in OUTCOMES:
             raise Refused(f"outcome must be one of {', '.join(OUTCOMES)}")
-        with self.engine.act() as (session, now):
-            decision = self._find(session, decision_id)
+        with self.engine.act() as act:
+            now = act.now
+            decision = DecisionState.of(self._find(act.session, decision_id))
             self._require_recorder(who, body, decision)
             if decision.status in {"approved", "rejected"}:
                 raise Refused(
@@ -158,33 +194,36 @@ class Decisions:
                     f"the meeting date {date} is before decision {decision.id} was proposed"
                     f" ({proposed}): a body decides on a proposal it has been given"
                 )
-            decision.body = body
-            decision.decided_on = date
-            decision.paragraph = paragraph
-            decision.outcome = outcome
-            decision.status = outcome
-            decision.override_reason = override_reason
-            decision.recorded_by = who
-            decision.recorded_at = now
+            changes: dict[str, Any] = {
+                "body": body,
+                "decided_on": date,
+                "paragraph": paragraph,
+                "outcome": outcome,
+                "status": outcome,
+                "override_reason": override_reason,
+                "recorded_by": who,
+                "recorded_at": now,
+            }
             if outcome == "postponed":
-                decision.agenda_date = self._agenda_date(body, now)
-            self._record(
-                session, now, who, "decision.recorded", decision, _decision_payload(decision)
-            )
-            self._move_case(session, now, decision)
+                changes["agenda_date"] = self._agenda_date(body, now)
+            for name, value in changes.items():
+                setattr(decision, name, value)
+            act.effects.change_decision(decision.id, **changes)
+            self._record(act, who, "decision.recorded", decision, _decision_payload(decision))
+            self._move_case(act, decision)
             notify.queue(
-                session,
+                act.effects,
                 self.org,
                 [decision.proposed_by],
                 "decision_recorded",
                 f"decision:{decision.id}:recorded:{outcome}:{date}",
-                self._mail_context(session, decision),
+                self._mail_context(act, decision),
                 now,
                 decision.cycle_id,
             )
             return decision
 
-    def _require_recorder(self, who: str, body: str, decision: Decision) -> None:
+    def _require_recorder(self, who: str, body: str, decision: DecisionState) -> None:
         settings = self.org.bodies.get(body)  # type: ignore[call-overload]
         secretary = settings.secretary if settings is not None else None
         person = self.org.person(who)
@@ -200,45 +239,41 @@ class Decisions:
             f"only the secretary of {body.upper()} ({secretary or 'none set'}) or the kanslichef may record its decisions",
         )
 
-    def _move_case(self, session: Session, now: dt.datetime, decision: Decision) -> None:
+    def _move_case(self, act: Act, decision: DecisionState) -> None:
         if decision.case_cycle_id is None:
             return
-        case = session.get(Cycle, decision.case_cycle_id)
+        case = acts.load_cycle(act.session, self.org.municipality, "id", decision.case_cycle_id)
         if case is None:
             return
         reason = f"{decision.body} {decision.decided_on} {decision.paragraph}"
-        self.engine.fire_system(session, now, case, TRIGGERS[str(decision.outcome)], reason)
+        self.engine.fire_system(act, case, TRIGGERS[str(decision.outcome)], reason)
         if decision.outcome == "postponed":
             self.engine.fire_system(
-                session, now, case, TRIGGERS["again"], f"next meeting {decision.agenda_date}"
+                act, case, TRIGGERS["again"], f"next meeting {decision.agenda_date}"
             )
 
-    def _mail_context(self, session: Session, decision: Decision) -> dict[str, Any]:
-        cycle = session.get(Cycle, decision.cycle_id)
+    def _mail_context(self, act: Act, decision: DecisionState) -> dict[str, Any]:
+        cycle = acts.load_cycle(act.session, self.org.municipality, "id", decision.cycle_id)
         assert cycle is not None
         try:
-            definition = self.engine.definition_for(session, cycle.process, cycle.process_digest)
+            definition = self.engine.definition_for(
+                act.session, cycle.process, cycle.process_digest
+            )
         except NotFound:  # a process no longer defined: the mail goes without its title
             definition = None
         return mailctx.decision_mail(self.org, definition, cycle, decision)
 
     def _find(self, session: Session, decision_id: int) -> Decision:
-        decision = session.get(Decision, decision_id)
-        if decision is None or decision.municipality != self.org.municipality:
+        decision = cycles.decision(session, self.org.municipality, decision_id)
+        if decision is None:
             raise NotFound(f"no decision {decision_id} in {self.org.name}")
         return decision
 
     def _record(
-        self,
-        session: Session,
-        now: dt.datetime,
-        who: str,
-        action: str,
-        decision: Decision,
-        payload: dict[str, Any],
+        self, act: Act, who: str, action: str, decision: DecisionState, payload: dict[str, Any]
     ) -> None:
         role = "system" if who == SYSTEM else _role_name(self.org.person(who))
-        act = audit.Act(
+        event = audit.Act(
             self.org.municipality,
             who,
             role,
@@ -247,15 +282,10 @@ class Decisions:
             payload,
             decision.cycle_id,
         )
-        audit.append(session, act, now)
+        act.record(event)
 
     def listing(self, session: Session) -> list[Decision]:
-        query = (
-            select(Decision)
-            .where(Decision.municipality == self.org.municipality)
-            .order_by(Decision.id)
-        )
-        return list(session.scalars(query))
+        return cycles.decisions(session, self.org.municipality)
 
 
 def _role_name(person: Any) -> str:
@@ -279,7 +309,7 @@ def normalise_paragraph(text: str) -> str:
     return f"§ {match.group(1)}{(match.group(2) or '').strip()}"
 
 
-def _decision_payload(decision: Decision) -> dict[str, Any]:
+def _decision_payload(decision: DecisionState) -> dict[str, Any]:
     return {
         "decision": decision.id,
         "title": decision.title,

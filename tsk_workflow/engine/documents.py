@@ -5,19 +5,24 @@ its content against it, both ways, in ``tsk_workflow.replay``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from tsk_workflow.definitions.model import DOCUMENT_KINDS
+from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
-from tsk_workflow.store.models import Cycle, Document
+from tsk_workflow.store import cycles
+from tsk_workflow.store.acts import CycleState
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
+    from tsk_workflow.store.models import Cycle, Document
 
 MAX_BYTES = 50 * 1024 * 1024
 
@@ -28,22 +33,38 @@ class Upload:
     content: bytes
 
 
+@dataclass(frozen=True)
+class Attached:
+    """A document as attached: what was written and recorded of it."""
+
+    id: int
+    cycle_id: int
+    step: str
+    kind: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+    attached_by: str
+    attached_at: dt.datetime
+
+
 def attach(
     engine: Engine, actor: str | None, ref: str | int, upload: Upload, kind: str
-) -> Document:
+) -> Attached:
     """Attach a document to the cycle's current step; may move the cycle on when the step was
     waiting for it."""
     who = engine.actor(actor, "document.attach", f"cycle:{ref}")
     _check(upload, kind)
-    with engine.act() as (session, now):
-        cycle = engine.find_cycle(session, ref)
-        engine.claim(session, cycle)
-        ctx = engine.cycle_context(session, cycle, now)
+    with engine.act() as act:
+        cycle = engine.cycle_state(act, ref)
+        act.effects.claim(cycle)
+        ctx = engine.cycle_context(act, cycle)
         group = ctx.group(cycle)
         if not (
             engine.directory.is_chair(who, group)
             or who in group.members
-            or _assignee(session, cycle, who)
+            or any(who in task.assignee_ids for task in cycle.tasks)
         ):
             raise PermissionDenied(
                 who,
@@ -51,7 +72,7 @@ def attach(
                 f"cycle:{cycle.id}",
                 f"only the chair, members of {group.name} or people with tasks in {cycle.ref} may attach documents",
             )
-        document = _store(session, cycle, upload, kind, who, now)
+        document = attach_in(act, cycle, upload, kind, who)
         payload = {
             "document": document.id,
             "kind": kind,
@@ -82,15 +103,21 @@ def _check(upload: Upload, kind: str) -> None:
         raise Refused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
 
 
-def _assignee(session: Session, cycle: Cycle, who: str) -> bool:
-    return any(who in task.assignee_ids for task in cycle.tasks)
-
-
-def _store(
-    session: Session, cycle: Cycle, upload: Upload, kind: str, who: str, now: dt.datetime
-) -> Document:
-    media_type = mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
-    document = Document(
+def attach_in(
+    act: Act,
+    cycle: CycleState,
+    upload: Upload,
+    kind: str,
+    who: str,
+    media_type: str | None = None,
+) -> Attached:
+    """A document of the cycle's current step, among the act's effects (its audit event is the
+    caller's to record)."""
+    media_type = (
+        media_type or mimetypes.guess_type(upload.filename)[0] or "application/octet-stream"
+    )
+    document = Attached(
+        id=act.new_ids("documents")[0],
         cycle_id=cycle.id,
         step=cycle.state,
         kind=kind,
@@ -98,15 +125,12 @@ def _store(
         media_type=media_type,
         size=len(upload.content),
         sha256=hashlib.sha256(upload.content).hexdigest(),
-        content=upload.content,
         attached_by=who,
-        attached_at=now,
+        attached_at=act.now,
     )
-    session.add(document)
-    session.flush()
+    act.effects.add_document({**dataclasses.asdict(document), "content": upload.content})
     return document
 
 
-def documents(session: Session, cycle: Cycle) -> list[Document]:
-    query = select(Document).where(Document.cycle_id == cycle.id).order_by(Document.id)
-    return list(session.scalars(query))
+def documents(session: Session, cycle: CycleState | Cycle) -> list[Document]:
+    return cycles.documents(session, cycle.id)

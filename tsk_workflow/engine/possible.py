@@ -15,7 +15,7 @@ from typing import Any
 from tsk_workflow.engine.context import StepContext
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.steps import missing_documents, unmet_conditions
-from tsk_workflow.store.models import Cycle
+from tsk_workflow.store.acts import CycleState
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Possible:
         }
 
 
-def possible_transitions(ctx: StepContext, cycle: Cycle, person: str | None) -> list[Possible]:
+def possible_transitions(ctx: StepContext, cycle: CycleState, person: str | None) -> list[Possible]:
     """The transitions out of ``cycle``'s step (none when it is closed); with ``person``, each
     is allowed only if that person may fire it."""
     if cycle.status != "open":

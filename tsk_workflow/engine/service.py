@@ -3,6 +3,11 @@
 Each public method is one act and one transaction: the state change, the tasks and timers it
 creates, its audit event and its outgoing mail commit together or not at all. Permissions are
 checked here, from the definition and the organisation.
+
+An act reads its cycle as plain data (``store.acts.CycleState``), decides in memory and
+collects its effects in an :class:`~tsk_workflow.engine.act.Act`, which the store writes at
+its end (``store.acts.apply``). The cycle's one optimistic lock is taken then: a concurrent act
+on the same cycle fails with ``Conflict``.
 """
 
 from __future__ import annotations
@@ -10,16 +15,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
-
-from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit, forms
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine import mailctx, notify, periods, timing, versions
+from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.context import StepContext, StepListener
 from tsk_workflow.engine.directory import (
     SYSTEM,
@@ -32,39 +35,22 @@ from tsk_workflow.engine.directory import (
 from tsk_workflow.engine.possible import Possible
 from tsk_workflow.engine.possible import possible_transitions as _possible
 from tsk_workflow.engine.steps import (
-    cancel_tasks,
-    cancel_timers,
     enter_step,
     missing_documents,
-    open_tasks,
     required_done,
     unmet_conditions,
 )
 from tsk_workflow.errors import NotFound, Refused, did_you_mean
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import writes
+from tsk_workflow.store import acts, cycles
+from tsk_workflow.store.acts import CycleState, TaskState
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle, RefusedAct, Task, TaskAssignee
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Connection, Session
+    from tsk_workflow.store.models import Cycle, Task
 
 Clock = Callable[[], dt.datetime]
-
-_CYCLE_BY = {
-    "id": select(Cycle).where(
-        Cycle.municipality == bindparam("municipality"), Cycle.id == bindparam("key")
-    ),
-    "ref": select(Cycle).where(
-        Cycle.municipality == bindparam("municipality"), Cycle.ref == bindparam("key")
-    ),
-}
-_CYCLE_COUNT = select(func.count(Cycle.id)).where(
-    Cycle.municipality == bindparam("municipality"), Cycle.process == bindparam("process")
-)
-_SAME_OCCURRENCE = select(Cycle.ref, Cycle.id, Cycle.status).where(
-    Cycle.municipality == bindparam("municipality"),
-    Cycle.process == bindparam("process"),
-    Cycle.period == bindparam("period"),
-    Cycle.subject == bindparam("subject"),
-)
 
 
 def system_clock() -> dt.datetime:
@@ -98,46 +84,52 @@ class Engine:
     # ------------------------------------------------------------------ plumbing
 
     @contextmanager
-    def act(self) -> Iterator[tuple[Session, dt.datetime]]:
-        """One act: a transaction; a permission refusal is recorded outside it."""
+    def act(self) -> Iterator[Act]:
+        """One act: a transaction, whose effects are written when the block ends; a permission
+        refusal is recorded outside it."""
         now = self.clock()
         try:
             with self.store.transaction() as session:
                 # Every act ends by appending to the audit chain; taking the chain's lock first
                 # (as the scheduler does) keeps two writers from deadlocking on PostgreSQL.
                 audit.lock_chain(session)
-                yield session, now
+                act = Act(session, now)
+                yield act
+                act.write()
         except PermissionDenied as exc:
             self._record_refusal(exc, now)
             raise
 
+    @contextmanager
+    def act_in(self, session: Session, now: dt.datetime) -> Iterator[Act]:
+        """An act inside the caller's transaction (the scheduler's, in a savepoint of its own):
+        its effects are written when the block ends."""
+        act = Act(session, now)
+        yield act
+        act.write()
+
     def _record_refusal(self, exc: PermissionDenied, now: dt.datetime) -> None:
         with self.store.transaction() as session:
-            session.add(
-                RefusedAct(
-                    at=now,
-                    municipality=self.org.municipality,
-                    # Cut to the columns: what was typed can be longer than any real value.
-                    actor=exc.actor[:64],
-                    action=exc.action[:64],
-                    subject=exc.subject[:100],
-                    reason=str(exc),
-                )
+            cycles.record_refusal(
+                session,
+                at=now,
+                municipality=self.org.municipality,
+                # Cut to the columns: what was typed can be longer than any real value.
+                actor=exc.actor[:64],
+                action=exc.action[:64],
+                subject=exc.subject[:100],
+                reason=str(exc),
             )
 
-    def context(
-        self, session: Session, process: str, now: dt.datetime, digest: str | None = None
-    ) -> StepContext:
+    def context(self, act: Act, process: str, digest: str | None = None) -> StepContext:
         """Acting on a cycle of ``process`` that follows the version ``digest`` (None: the
         current definition, as for a new cycle); ``cycle_context`` for a cycle."""
-        compiled = self.compiled_for(session, process, digest)
-        return StepContext(
-            session, self.org, self.directory, compiled, self.cal, now, self.listeners
-        )
+        compiled = self.compiled_for(act.session, process, digest)
+        return StepContext(act, self.org, self.directory, compiled, self.cal, self.listeners)
 
-    def cycle_context(self, session: Session, cycle: Cycle, now: dt.datetime) -> StepContext:
+    def cycle_context(self, act: Act, cycle: CycleState | Cycle) -> StepContext:
         """Acting on ``cycle``, with the version of its definition it follows."""
-        return self.context(session, cycle.process, now, cycle.process_digest)
+        return self.context(act, cycle.process, cycle.process_digest)
 
     def compiled_for(
         self, session: Session | Connection, process: str, digest: str | None
@@ -178,36 +170,46 @@ class Engine:
         return self.directory.person(person_id).id
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
+        """The cycle named by ``ref`` (its id or ref), to be shown."""
         by, key = _cycle_key(ref)
-        params = {"municipality": self.org.municipality, "key": key}
-        cycle = session.scalars(_CYCLE_BY[by], params).first()
+        cycle = cycles.cycle(session, self.org.municipality, by, key)
         if cycle is None:
             raise self._no_cycle(session, ref)
+        return cycle
+
+    def cycle_state(self, act: Act, ref: str | int) -> CycleState:
+        """The cycle named by ``ref``, with its tasks, as the act decides on it."""
+        by, key = _cycle_key(ref)
+        cycle = acts.load_cycle(act.session, self.org.municipality, by, key)
+        if cycle is None:
+            raise self._no_cycle(act.session, ref)
         return cycle
 
     def _no_cycle(self, session: Session, ref: str | int) -> NotFound:
         """No such cycle; for a mistyped reference, the closest one there is."""
         hint = ""
         if not str(ref).isdigit():
-            refs = session.scalars(
-                select(Cycle.ref).where(Cycle.municipality == self.org.municipality)
-            )
-            hint = did_you_mean(str(ref), refs)
+            hint = did_you_mean(str(ref), cycles.refs(session, self.org.municipality))
         return NotFound(f"no cycle '{ref}' in {self.org.name}{hint}")
 
-    def claim(self, session: Session, cycle: Cycle) -> None:
-        """Take the cycle for this act (optimistic locking): its ``version`` goes up now, so a
-        concurrent act that read the same version fails with ``Conflict`` instead of acting on
-        what it read (one task completed twice, a task completed by one act and cancelled by a
-        close in another). On PostgreSQL the update also makes a concurrent act on the same
-        cycle wait here for this one, which then conflicts; SQLite's writers wait at BEGIN."""
-        writes.claim_cycle(session, cycle)
-
     def find_task(self, session: Session, task_id: int) -> Task:
-        task = session.get(Task, task_id)
-        if task is None or task.municipality != self.org.municipality:
-            raise NotFound(f"no task {task_id} in {self.org.name}")
+        """The task with id ``task_id``, to be shown."""
+        task = cycles.task(session, self.org.municipality, task_id)
+        if task is None:
+            raise self._no_task(task_id)
         return task
+
+    def _task_state(self, act: Act, task_id: int) -> tuple[CycleState, TaskState]:
+        """The task's cycle with its tasks, and the task among them."""
+        cycle_id = acts.cycle_of_task(act.session, self.org.municipality, task_id)
+        cycle = self.cycle_state(act, cycle_id) if cycle_id is not None else None
+        task = next((t for t in cycle.tasks if t.id == task_id), None) if cycle else None
+        if cycle is None or task is None:
+            raise self._no_task(task_id)
+        return cycle, task
+
+    def _no_task(self, task_id: int) -> NotFound:
+        return NotFound(f"no task {task_id} in {self.org.name}")
 
     # ------------------------------------------------------------------ cycles
 
@@ -220,20 +222,19 @@ class Engine:
         *,
         late: bool = False,
         parent_id: int | None = None,
-    ) -> Cycle:
+    ) -> CycleState:
         who = self.actor(actor, "cycle.open", f"process:{process}")
         self.catalog.definition(process)  # an unknown process is NotFound before anything else
         group = self.directory.group_of(process)
-        with self.act() as (session, now):
+        with self.act() as act:
             require_chair(self.directory, who, group, "cycle.open", f"process:{process}")
             return self.open_cycle_in(
-                session, now, who, process, period, subject, late=late, parent_id=parent_id
+                act, who, process, period, subject, late=late, parent_id=parent_id
             )
 
     def open_cycle_in(
         self,
-        session: Session,
-        now: dt.datetime,
+        act: Act,
         who: str,
         process: str,
         period: str | None,
@@ -241,41 +242,47 @@ class Engine:
         *,
         late: bool = False,
         parent_id: int | None = None,
-    ) -> Cycle:
-        """Open a cycle of ``process`` as ``who`` inside the act of ``session`` (the scheduler's
-        opening, a decision's case, a linked or restarted cycle): no permission is checked."""
-        ctx = self.context(session, process, now)
+    ) -> CycleState:
+        """Open a cycle of ``process`` as ``who`` inside ``act`` (the scheduler's opening, a
+        decision's case, a linked or restarted cycle): no permission is checked."""
+        session, now = act.session, act.now
+        ctx = self.context(act, process)
         definition = ctx.process.definition
         subject = periods.check_subject(definition, self.org, subject)
         known = periods.periods_of(definition, self.org, self.cal)
-        example = known.default(now.astimezone(self.cal.zone).date(), self._count(session, process))
+        opened_before = cycles.count(session, self.org.municipality, process) + sum(
+            row["process"] == process for row in act.effects.new_cycles.values()
+        )
+        example = known.default(now.astimezone(self.cal.zone).date(), opened_before)
         period = period or example
         known.check(period, example)
-        self._refuse_duplicate(session, process, period, subject)
+        self._refuse_duplicate(act, process, period, subject)
         digest = self._stored_digest(session, process, now)
-        values = {
-            "ref": periods.cycle_ref(process, period, subject),
-            "municipality": self.org.municipality,
-            "process": process,
-            "process_version": definition.version,
-            "process_digest": digest,
-            "period": period,
-            "subject": subject,
-            "title": periods.cycle_title(definition, self.org, period, subject),
-            "state": definition.initial_step,
-            "status": "open",
-            "group_key": self.directory.group_of(process).key,
-            "opened_at": now,
-            "opened_by": who,
-            "step_entered_at": now,
-            "closed_at": None,
-            "closed_by": None,
-            "close_note": None,
-            "forced": False,
-            "late": late,
-            "parent_id": parent_id,
-        }
-        cycle = writes.insert_cycle(session, values)
+        cycle = CycleState(
+            id=act.new_ids("cycles")[0],
+            ref=periods.cycle_ref(process, period, subject),
+            municipality=self.org.municipality,
+            process=process,
+            process_version=definition.version,
+            process_digest=digest,
+            period=period,
+            subject=subject,
+            title=periods.cycle_title(definition, self.org, period, subject),
+            state=definition.initial_step,
+            status="open",
+            group_key=self.directory.group_of(process).key,
+            opened_at=now,
+            opened_by=who,
+            step_entered_at=now,
+            closed_at=None,
+            closed_by=None,
+            close_note=None,
+            forced=False,
+            late=late,
+            parent_id=parent_id,
+            version=1,
+        )
+        act.effects.open_cycle(cycle)
         payload = {
             "process": process,
             "version": definition.version,
@@ -288,7 +295,7 @@ class Engine:
         ctx.record(cycle, who, "cycle.opened", payload)
         group = ctx.group(cycle)
         notify.queue(
-            session,
+            act.effects,
             self.org,
             [*self.directory.chairs(group), *group.members],
             "cycle_opened",
@@ -313,30 +320,29 @@ class Engine:
             self._stored.add(source.digest)  # found stored (committed before): it stays
         return source.digest
 
-    def _count(self, session: Session, process: str) -> int:
-        params = {"municipality": self.org.municipality, "process": process}
-        return int(session.connection().scalar(_CYCLE_COUNT, params) or 0)
-
-    def _refuse_duplicate(self, session: Session, process: str, period: str, subject: str) -> None:
-        params = {
-            "municipality": self.org.municipality,
-            "process": process,
-            "period": period,
-            "subject": subject,
-        }
-        existing = session.connection().execute(_SAME_OCCURRENCE, params).first()
+    def _refuse_duplicate(self, act: Act, process: str, period: str, subject: str) -> None:
+        municipality = self.org.municipality
+        existing = cycles.same_occurrence(act.session, municipality, process, period, subject)
+        if existing is None:  # nor among the cycles this act opens
+            existing = next(
+                (
+                    (row["ref"], row["id"], row["status"])
+                    for row in act.effects.new_cycles.values()
+                    if (row["process"], row["period"], row["subject"]) == (process, period, subject)
+                ),
+                None,
+            )
         if existing is not None:
             ref, cycle_id, status = existing
             raise Refused(f"cycle {ref} already exists (id {cycle_id}, {status})")
 
     def advance(
         self, actor: str | None, ref: str | int, trigger: str, note: str | None = None
-    ) -> Cycle:
+    ) -> CycleState:
         who = self.actor(actor, f"advance:{trigger}", f"cycle:{ref}")
-        with self.act() as (session, now):
-            # Not claimed here: entering the next step claims the cycle (writes.set_cycle).
-            cycle, leaving_tasks = self._cycle_with_open_tasks(session, ref)
-            ctx = self.cycle_context(session, cycle, now)
+        with self.act() as act:
+            cycle = self.cycle_state(act, ref)
+            ctx = self.cycle_context(act, cycle)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
             if transition is None:
@@ -350,27 +356,13 @@ class Engine:
             unmet = unmet_conditions(ctx, cycle, transition, note)
             if unmet:
                 raise Refused(f"'{trigger}' cannot be fired yet: {'; '.join(unmet)}")
-            self._fire(
-                ctx, cycle, trigger, who, role, note, automatic=False, open_now=leaving_tasks
-            )
+            self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
             self.settle(ctx, cycle, who)
             return cycle
 
-    def _cycle_with_open_tasks(
-        self, session: Session, ref: str | int
-    ) -> tuple[Cycle, list[writes.OpenTask]]:
-        """``find_cycle``, and the open tasks of the cycle's step, with one query."""
-        by, key = _cycle_key(ref)
-        found = writes.cycle_with_open_tasks(session, self.org.municipality, by, key)
-        if found is None:
-            raise self._no_cycle(session, ref)
-        return found
-
-    def fire_system(
-        self, session: Session, now: dt.datetime, cycle: Cycle, trigger: str, reason: str
-    ) -> bool:
+    def fire_system(self, act: Act, cycle: CycleState, trigger: str, reason: str) -> bool:
         """Fire ``trigger`` as the scheduler (a timed transition); False when it no longer applies."""
-        ctx = self.cycle_context(session, cycle, now)
+        ctx = self.cycle_context(act, cycle)
         if cycle.status != "open" or ctx.process.transition(cycle.state, trigger) is None:
             return False
         self._fire(ctx, cycle, trigger, SYSTEM, "system", reason, automatic=True)
@@ -380,24 +372,22 @@ class Engine:
     def _fire(
         self,
         ctx: StepContext,
-        cycle: Cycle,
+        cycle: CycleState,
         trigger: str,
         who: str,
         role: str,
         note: str | None,
         *,
         automatic: bool,
-        open_now: list[writes.OpenTask] | None = None,
     ) -> None:
-        """Leave the cycle's step by ``trigger``: its open tasks (``open_now``, when the caller
-        read them in this transaction and nothing changed them since) are cancelled."""
+        """Leave the cycle's step by ``trigger``: its open tasks are cancelled."""
         transition = ctx.process.transition(cycle.state, trigger)
         assert transition is not None
         leaving = cycle.state
-        cancelled = open_now if open_now is not None else open_tasks(ctx.session, cycle, leaving)
-        cancel_tasks(ctx, cycle, cancelled)
+        cancelled = cycle.open_tasks(leaving)
+        ctx.act.effects.cancel_tasks(cancelled)
         if ctx.process.has_timed_transitions(leaving):
-            writes.cancel_cycle_timers(ctx.session, cycle.id, transitions_only=True)
+            ctx.act.effects.cancel_timers_of_cycle(cycle.id, transitions_only=True)
         payload = {
             "trigger": trigger,
             "from": leaving,
@@ -410,7 +400,7 @@ class Engine:
         enter_step(ctx, cycle, transition.dest, who)
         self._open_linked(ctx, cycle)
 
-    def _open_linked(self, ctx: StepContext, cycle: Cycle) -> None:
+    def _open_linked(self, ctx: StepContext, cycle: CycleState) -> None:
         """Cycles the new step opens (a trygghetsmöte after a walk) or offers to the chair."""
         for link in ctx.process.definition.step(cycle.state).opens:
             runs = link.process in self.org.processes
@@ -422,11 +412,11 @@ class Engine:
             target = self.catalog.definition(link.process)
             subject = periods.linked_subject(target, self.org, cycle.subject)
             child = self.open_cycle_in(
-                ctx.session, ctx.now, SYSTEM, link.process, None, subject, parent_id=cycle.id
+                ctx.act, SYSTEM, link.process, None, subject, parent_id=cycle.id
             )
             ctx.record(cycle, SYSTEM, "cycle.linked", {**payload, "opened": child.ref}, "system")
 
-    def settle(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
+    def settle(self, ctx: StepContext, cycle: CycleState, who: str) -> None:
         """After a change to ``cycle`` in this act: move on by itself while the step's required
         tasks are done (its ``auto`` transition); close at a final step."""
         for _ in range(len(ctx.process.definition.steps) + 1):
@@ -434,11 +424,7 @@ class Engine:
                 self._finish(ctx, cycle, who, forced=False, note=None)
                 return
             auto = ctx.process.auto_transition(cycle.state)
-            if (
-                auto is None
-                or not required_done(ctx.session, cycle)
-                or unmet_conditions(ctx, cycle, auto, None)
-            ):
+            if auto is None or not required_done(cycle) or unmet_conditions(ctx, cycle, auto, None):
                 return
             self._fire(
                 ctx,
@@ -452,15 +438,15 @@ class Engine:
 
     def close_cycle(
         self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False
-    ) -> Cycle:
+    ) -> CycleState:
         who = self.actor(actor, "cycle.close", f"cycle:{ref}")
-        with self.act() as (session, now):
-            cycle = self.find_cycle(session, ref)
-            self.claim(session, cycle)
-            ctx = self.cycle_context(session, cycle, now)
+        with self.act() as act:
+            cycle = self.cycle_state(act, ref)
+            act.effects.claim(cycle)
+            ctx = self.cycle_context(act, cycle)
             require_chair(self.directory, who, ctx.group(cycle), "cycle.close", f"cycle:{cycle.id}")
             self._require_open(cycle)
-            remaining = open_tasks(session, cycle)
+            remaining = cycle.open_tasks()
             if remaining and not force:
                 raise Refused(
                     f"{cycle.ref} has {len(remaining)} open task(s): close with --force and a --note"
@@ -468,25 +454,17 @@ class Engine:
             if force and not (note or "").strip():
                 raise Refused("closing with --force needs a --note saying why")
             final = ctx.process.definition.final[0]
-            writes.set_cycle(session, cycle, state=final, step_entered_at=now)
-            self._finish(ctx, cycle, who, forced=force, note=note, cancelled=remaining)
+            act.effects.change_cycle(cycle, state=final, step_entered_at=act.now)
+            self._finish(ctx, cycle, who, forced=force, note=note)
             return cycle
 
     def _finish(
-        self,
-        ctx: StepContext,
-        cycle: Cycle,
-        who: str,
-        *,
-        forced: bool,
-        note: str | None,
-        cancelled: list[writes.OpenTask] | None = None,
+        self, ctx: StepContext, cycle: CycleState, who: str, *, forced: bool, note: str | None
     ) -> None:
-        remaining = cancelled if cancelled is not None else open_tasks(ctx.session, cycle)
-        cancel_tasks(ctx, cycle, remaining)
-        cancel_timers(ctx.session, cycle_id=cycle.id)
-        writes.set_cycle(
-            ctx.session,
+        remaining = cycle.open_tasks()
+        ctx.act.effects.cancel_tasks(remaining)
+        ctx.act.effects.cancel_timers_of_cycle(cycle.id, transitions_only=False)
+        ctx.act.effects.change_cycle(
             cycle,
             status="closed",
             closed_at=ctx.now,
@@ -503,7 +481,7 @@ class Engine:
         ctx.record(cycle, who, "cycle.closed", payload)
         group = ctx.group(cycle)
         notify.queue(
-            ctx.session,
+            ctx.act.effects,
             self.org,
             self.directory.chairs(group),
             "cycle_closed",
@@ -515,12 +493,11 @@ class Engine:
         if ctx.process.definition.schedule.kind == "restart":
             self._restart(ctx, cycle, who)
 
-    def _restart(self, ctx: StepContext, cycle: Cycle, who: str) -> None:
+    def _restart(self, ctx: StepContext, cycle: CycleState, who: str) -> None:
         """Tingsryd's cycle: when one turn closes, the next one starts."""
         period = periods.next_round(cycle.period)
         self.open_cycle_in(
-            ctx.session,
-            ctx.now,
+            ctx.act,
             who,
             cycle.process,
             period,
@@ -528,7 +505,7 @@ class Engine:
             parent_id=cycle.id,
         )
 
-    def _require_open(self, cycle: Cycle) -> None:
+    def _require_open(self, cycle: CycleState) -> None:
         if cycle.status != "open":
             raise Refused(f"{cycle.ref} is closed")
 
@@ -542,16 +519,15 @@ class Engine:
         answers: dict[str, Any] | None = None,
         *,
         nothing_to_report: bool = False,
-    ) -> Task:
+    ) -> TaskState:
         """Done by an assignee or the chair. A task with a form takes its ``answers``, or
         ``nothing_to_report`` when the form is not required (``forms.accept``)."""
         who = self.actor(actor, "task.done", f"task:{task_id}")
-        with self.act() as (session, now):
-            task = self.find_task(session, task_id)
-            cycle = task.cycle
-            self.claim(session, cycle)
-            session.refresh(task)  # as it is now that the cycle is ours, not as first read
-            ctx = self.cycle_context(session, cycle, now)
+        with self.act() as act:
+            now = act.now
+            cycle, task = self._task_state(act, task_id)
+            act.effects.claim(cycle)  # a concurrent act on the cycle conflicts when written
+            ctx = self.cycle_context(act, cycle)
             group = ctx.group(cycle)
             if who not in task.assignee_ids and not self.directory.is_chair(who, group):
                 raise PermissionDenied(
@@ -564,12 +540,10 @@ class Engine:
                 raise Refused(f"task {task.id} is already {task.status}")
             form = forms.form_of(ctx.process.definition, task.step, task.key)
             answers = forms.accept(form, answers, self.org, task.id, nothing_to_report)
-            task.status = "done"
-            task.done_at = now
-            task.done_by = who
-            task.note = note
-            task.answers = answers
-            cancel_timers(session, task_ids=[task.id])
+            act.effects.change_task(
+                task, status="done", done_at=now, done_by=who, note=note, answers=answers
+            )
+            act.effects.cancel_timers_of_tasks([task.id])
             late = task.due_at is not None and now > task.due_at
             payload = {
                 "task": task.id,
@@ -590,27 +564,24 @@ class Engine:
         """What can fire in the cycle now, and why not (``engine.possible``): each transition
         out of its step, in definition order; with ``person``, whether they may fire it."""
         with self.store.reading() as session:
-            cycle = self.find_cycle(session, ref)
-            return _possible(self.cycle_context(session, cycle, self.clock()), cycle, person)
+            act = Act(session, self.clock())  # read only: its effects are never written
+            cycle = self.cycle_state(act, ref)
+            return _possible(self.cycle_context(act, cycle), cycle, person)
 
     def missing_documents(self, ref: str | int) -> list[str]:
         """The documents the cycle's step produces that are not attached yet (none when the
         cycle is closed)."""
         with self.store.reading() as session:
-            cycle = self.find_cycle(session, ref)
+            act = Act(session, self.clock())  # read only: its effects are never written
+            cycle = self.cycle_state(act, ref)
             if cycle.status != "open":
                 return []
-            return missing_documents(self.cycle_context(session, cycle, self.clock()), cycle)
+            return missing_documents(self.cycle_context(act, cycle), cycle)
 
     def cycles(
         self, session: Session, *, only_open: bool = False, process: str | None = None
     ) -> list[Cycle]:
-        query = select(Cycle).where(Cycle.municipality == self.org.municipality)
-        if only_open:
-            query = query.where(Cycle.status == "open")
-        if process:
-            query = query.where(Cycle.process == process)
-        return list(session.scalars(query.order_by(Cycle.id)))
+        return cycles.cycles(session, self.org.municipality, only_open=only_open, process=process)
 
     def tasks(
         self,
@@ -621,14 +592,13 @@ class Engine:
         only_open: bool = True,
         now: dt.datetime | None = None,
     ) -> list[Task]:
-        query = select(Task).where(Task.municipality == self.org.municipality)
-        if only_open or overdue:
-            query = query.where(Task.status == "open")
-        if person:
-            query = query.join(TaskAssignee).where(TaskAssignee.person == person)
-        if overdue:
-            query = query.where(Task.due_at < (now or self.clock()))
-        return list(session.scalars(query.order_by(Task.due_at, Task.id)))
+        return cycles.tasks(
+            session,
+            self.org.municipality,
+            person=person,
+            overdue_at=(now or self.clock()) if overdue else None,
+            only_open=only_open,
+        )
 
 
 def _cycle_key(ref: str | int) -> tuple[str, int | str]:

@@ -147,7 +147,8 @@ def bootstrap(
     """
     engine = Engine(store, catalog, org, clock)
     who = SYSTEM if actor is None else Directory(org).person(actor).id
-    with engine.act() as (session, now):
+    with engine.act() as act:
+        session, now = act.session, act.now
         current = stored.newest(session, org.municipality)
         if current is not None:
             if current.digest == file.digest:
@@ -197,7 +198,8 @@ def load(
             f"{file.name} lists no admins: nobody could load the next version; name at least"
             " one person under 'admins:'"
         )
-    with engine.act() as (session, now):
+    with engine.act() as act:
+        session, now = act.session, act.now
         _require_admin(current, who)
         newest = stored.newest(session, current.municipality)
         if newest is None:

@@ -1,7 +1,8 @@
 """Entering and leaving steps: the tasks, timers, mail and audit events a step change causes.
 
-Everything here runs inside the caller's transaction (one act = one transaction) and takes
-``now`` from the caller.
+Everything here decides in memory: it changes the act's ``CycleState`` and adds to its effects
+(``ctx.act.effects``), which the store writes at the end of the act. It takes ``now`` from the
+act and reads the database only through the store's queries.
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from tsk_workflow.definitions.model import Step, Transition
 from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.context import StepContext as StepContext  # where acts take it from
 from tsk_workflow.engine.directory import SYSTEM
+from tsk_workflow.messages import Queued
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import writes
-from tsk_workflow.store.models import Cycle
+from tsk_workflow.store import acts
+from tsk_workflow.store.acts import CycleState, Effects, TaskState
 
 
-def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> None:
+def enter_step(ctx: StepContext, cycle: CycleState, step_key: str, actor: str) -> None:
     """Put ``cycle`` in ``step_key`` and create what the step asks for."""
     step = ctx.process.definition.step(step_key)
-    writes.set_cycle(ctx.session, cycle, state=step_key, step_entered_at=ctx.now)
+    ctx.act.effects.change_cycle(cycle, state=step_key, step_entered_at=ctx.now)
     for task_def in step.tasks:
         create_tasks(ctx, cycle, task_def, step)
     plan_timed_transitions(ctx, cycle, step_key)
@@ -35,12 +35,11 @@ def enter_step(ctx: StepContext, cycle: Cycle, step_key: str, actor: str) -> Non
         listener.on_enter_step(ctx, cycle, step)
 
 
-def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) -> list[NewTask]:
-    """The tasks of ``task_def`` (one shared, or one per person), their timers and mail.
-
-    The tasks, their assignees, timers and mail are written with a few Core statements
-    (``store.writes``) for all of them; the mail keeps the order the tasks were made in.
-    """
+def create_tasks(
+    ctx: StepContext, cycle: CycleState, task_def: TaskDef, step: Step
+) -> list[TaskState]:
+    """The tasks of ``task_def`` (one shared, or one per person), their timers and mail; the
+    mail keeps the order the tasks were made in."""
     group = ctx.group(cycle)
     if task_def.per_person:
         people_sets = [[person] for person in ctx.directory.holders(task_def.role, group)]
@@ -51,16 +50,15 @@ def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) 
     if not people_sets:
         return []
     made = _new_tasks(ctx, cycle, task_def, step, people_sets, due)
-    writes.forget_tasks(cycle)
     planned = timing.task_timers(task_def, due, ctx.now, ctx.cal)
     timers = [
         NewTimer(f"task:{task.id}:{p.key_suffix}", p.kind, p.fire_at, p.payload, task.id)
         for task in made
         for p in planned
     ]
-    add_timers(ctx.session, ctx.municipality, ctx.now, timers, cycle_id=cycle.id)
+    add_timers(ctx.act.effects, ctx.municipality, ctx.now, timers, cycle_id=cycle.id)
     mails = [
-        notify.Queued(
+        Queued(
             ctx.org,
             people,
             task_def.template,
@@ -71,45 +69,42 @@ def create_tasks(ctx: StepContext, cycle: Cycle, task_def: TaskDef, step: Step) 
         )
         for task, people in zip(made, people_sets, strict=True)
     ]
-    notify.queue_many(ctx.session, mails, ctx.now)
+    notify.queue_many(ctx.act.effects, mails, ctx.now)
     return made
 
 
 def _new_tasks(
     ctx: StepContext,
-    cycle: Cycle,
+    cycle: CycleState,
     task_def: TaskDef,
     step: Step,
     people_sets: list[list[str]],
     due: dt.datetime | None,
-) -> list[NewTask]:
-    """The tasks written now, one per set of people, with their assignees."""
-    values: dict[str, Any] = {
-        "cycle_id": cycle.id,
-        "municipality": ctx.municipality,
-        "step": step.key,
-        "key": task_def.key,
-        "role": task_def.role,
-        "title": task_def.title.sv,
-        "required": task_def.required,
-        "status": "open",
-        "created_at": ctx.now,
-        "due_at": due,
-    }
-    ids = writes.insert_tasks(ctx.session, values, people_sets)
-    return [NewTask(i, step.key, task_def.key, task_def.role, task_def.title.sv, due) for i in ids]
-
-
-@dataclass(frozen=True)
-class NewTask:
-    """A task just written: what its timers and mail need (``mailctx.TaskFields``)."""
-
-    id: int
-    step: str
-    key: str
-    role: str
-    title: str
-    due_at: dt.datetime | None
+) -> list[TaskState]:
+    """New tasks of the cycle, one per set of people, with those people as assignees."""
+    made = [
+        TaskState(
+            id=task_id,
+            cycle_id=cycle.id,
+            municipality=ctx.municipality,
+            step=step.key,
+            key=task_def.key,
+            role=task_def.role,
+            title=task_def.title.sv,
+            required=task_def.required,
+            status="open",
+            created_at=ctx.now,
+            due_at=due,
+            assignee_ids=list(people),
+        )
+        for task_id, people in zip(
+            ctx.act.new_ids("tasks", len(people_sets)), people_sets, strict=True
+        )
+    ]
+    for task in made:
+        ctx.act.effects.add_task(task)
+    cycle.tasks.extend(made)
+    return made
 
 
 @dataclass(frozen=True)
@@ -125,7 +120,7 @@ class NewTimer:
 
 
 def add_timer(
-    session: Session,
+    effects: Effects,
     municipality: str,
     now: dt.datetime,
     key: str,
@@ -138,7 +133,7 @@ def add_timer(
 ) -> None:
     """A durable timer, once: a timer with the same ``key`` is not planned twice."""
     add_timers(
-        session,
+        effects,
         municipality,
         now,
         [NewTimer(key, kind, fire_at, payload)],
@@ -148,7 +143,7 @@ def add_timer(
 
 
 def add_timers(
-    session: Session,
+    effects: Effects,
     municipality: str,
     now: dt.datetime,
     timers: list[NewTimer],
@@ -156,12 +151,9 @@ def add_timers(
     cycle_id: int | None = None,
     task_id: int | None = None,
 ) -> None:
-    """``add_timer`` for several timers, with one statement (of two with one key, the first)."""
-    rows: dict[str, dict[str, Any]] = {}
-    for timer in timers:
-        if timer.key in rows:
-            continue
-        rows[timer.key] = {
+    """``add_timer`` for several timers (of two with one key, the first)."""
+    effects.add_timers(
+        {
             "key": timer.key,
             "kind": timer.kind,
             "municipality": municipality,
@@ -172,10 +164,11 @@ def add_timers(
             "payload": timer.payload or {},
             "created_at": now,
         }
-    writes.insert_timers(session, list(rows.values()))
+        for timer in timers
+    )
 
 
-def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> None:
+def plan_timed_transitions(ctx: StepContext, cycle: CycleState, step_key: str) -> None:
     for transition in ctx.process.definition.transitions:
         if transition.after is None or step_key not in transition.source:
             continue
@@ -183,7 +176,7 @@ def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> Non
         key = f"cycle:{cycle.id}:{step_key}:{cycle.version}:{transition.trigger}"
         payload = {"trigger": transition.trigger, "step": step_key}
         add_timer(
-            ctx.session,
+            ctx.act.effects,
             ctx.municipality,
             ctx.now,
             key,
@@ -194,7 +187,7 @@ def plan_timed_transitions(ctx: StepContext, cycle: Cycle, step_key: str) -> Non
         )
 
 
-def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
+def invite_to_meeting(ctx: StepContext, cycle: CycleState, step: Step) -> None:
     meeting = step.meeting
     assert meeting is not None
     group = ctx.group(cycle)
@@ -217,7 +210,7 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
     }
     people = [*ctx.directory.chairs(group), *group.members]
     notify.queue(
-        ctx.session,
+        ctx.act.effects,
         ctx.org,
         people,
         "meeting_invitation",
@@ -235,37 +228,19 @@ def invite_to_meeting(ctx: StepContext, cycle: Cycle, step: Step) -> None:
     )
 
 
-def open_tasks(session: Session, cycle: Cycle, step: str | None = None) -> list[writes.OpenTask]:
-    """The cycle's open tasks (of ``step``, when given), oldest first."""
-    return writes.open_tasks(session, cycle.id, step)
-
-
-def cancel_tasks(ctx: StepContext, cycle: Cycle, tasks: list[writes.OpenTask]) -> None:
-    """Cancel the tasks and their timers."""
-    if tasks:
-        writes.cancel_tasks(ctx.session, tasks)
-        writes.forget_tasks(cycle)
-
-
-def cancel_timers(
-    session: Session, task_ids: list[int] | None = None, cycle_id: int | None = None
-) -> None:
-    """Cancel the pending timers of the tasks, or else of the whole cycle."""
-    if task_ids is not None:
-        writes.cancel_task_timers(session, task_ids)
-    elif cycle_id is not None:
-        writes.cancel_cycle_timers(session, cycle_id, transitions_only=False)
-
-
-def required_done(session: Session, cycle: Cycle) -> bool:
+def required_done(cycle: CycleState) -> bool:
     """Whether the current step has required tasks and all of them are done."""
-    live = [s for s in writes.required_statuses(session, cycle.id, cycle.state) if s != "cancelled"]
+    live = [
+        t.status
+        for t in cycle.tasks
+        if t.step == cycle.state and t.required and t.status != "cancelled"
+    ]
     return bool(live) and all(status == "done" for status in live)
 
 
 def unmet_conditions(
     ctx: StepContext,
-    cycle: Cycle,
+    cycle: CycleState,
     transition: Transition,
     note: str | None,
     *,
@@ -274,7 +249,7 @@ def unmet_conditions(
     """The conditions of ``transition`` that do not hold, said for people (without the note's
     when not ``check_note``: a note is given with the act, not found in the cycle)."""
     unmet = []
-    if "tasks_done" in transition.conditions and not required_done(ctx.session, cycle):
+    if "tasks_done" in transition.conditions and not required_done(cycle):
         unmet.append("the step's required tasks are not all done")
     if check_note and "note_given" in transition.conditions and not (note or "").strip():
         unmet.append("a note is required (--note)")
@@ -285,12 +260,17 @@ def unmet_conditions(
     return unmet
 
 
-def missing_documents(ctx: StepContext, cycle: Cycle) -> list[str]:
+def missing_documents(ctx: StepContext, cycle: CycleState) -> list[str]:
+    """The documents the cycle's step produces that are not attached (nor being attached by
+    this act)."""
     step = ctx.process.definition.step(cycle.state)
     if not step.produces:
         return []
-    attached = writes.document_kinds(ctx.session, cycle.id, cycle.state)
-    return [kind for kind in step.produces if kind not in attached]
+    attached = acts.document_kinds(ctx.session, cycle.id)
+    attached |= {
+        (d["step"], d["kind"]) for d in ctx.act.effects.documents if d["cycle_id"] == cycle.id
+    }
+    return [kind for kind in step.produces if (cycle.state, kind) not in attached]
 
 
 def _email_of(org: Organisation, person_id: str) -> str:

@@ -64,24 +64,27 @@ import socket
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.engine import handlers, plan, timing
+from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.handlers import Loaded, TimerEffects
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.engine.steps import add_timer
 from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.store import acts
 from tsk_workflow.store import timers as stored
-from tsk_workflow.store.models import Cycle, Timer
+from tsk_workflow.store.database import OperationalError
 from tsk_workflow.store.timers import DueTimer, TimerOutcome
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Session
+
+AGAIN = (OperationalError, Conflict)
+"""What rolls a whole batch back to be tried again: the database (a lost connection, a
+deadlock), or a concurrent act on a cycle a timer acts on."""
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +159,7 @@ def plan_openings(
     replan had cancelled (its process was dropped) is planned again.
     """
     org = engine.org
-    planned: set[str] = set()
+    timers: list[dict[str, Any]] = []
     end = dt.date(through_year, 12, 31)
     for opening in plan.openings(org, engine.catalog.definitions, engine.cal, start, end):
         occ = opening.occurrence
@@ -170,37 +173,36 @@ def plan_openings(
         if occ.deadline is not None:
             payload["deadline"] = occ.deadline.isoformat()
         fire_at = timing.local_at(occ.date, OPEN_TIME, engine.cal)
-        _plan_timer(session, engine, now, key, "cycle_open", fire_at, payload)
-        planned.add(key)
+        timers.append(_planned(engine, now, key, "cycle_open", fire_at, payload))
     plan_key = f"plan:{org.municipality}:{through_year + 1}"
     plan_day = dt.date(through_year, *PLAN_MONTH_DAY)
     fire_at = timing.local_at(plan_day, OPEN_TIME, engine.cal)
-    _plan_timer(session, engine, now, plan_key, "plan", fire_at, {"year": through_year + 1})
-    return planned | {plan_key}
+    timers.append(_planned(engine, now, plan_key, "plan", fire_at, {"year": through_year + 1}))
+    # A pending opening whose time or payload changed is moved, a cancelled one planned again
+    # (opening timers are cancelled only by ``replan``).
+    stored.plan(session, timers)
+    return {timer["key"] for timer in timers}
 
 
-def _plan_timer(
-    session: Session,
+def _planned(
     engine: Engine,
     now: dt.datetime,
     key: str,
     kind: str,
     fire_at: dt.datetime,
     payload: dict[str, Any],
-) -> None:
-    existing = session.scalars(select(Timer).where(Timer.key == key)).first()
-    if existing is None:
-        add_timer(session, engine.org.municipality, now, key, kind, fire_at, payload=payload)
-        session.flush()
-    elif existing.status == "cancelled" or (
-        existing.status == "pending"
-        and (existing.fire_at != fire_at or existing.payload != payload)
-    ):
-        # Moved by a changed schedule, or back in the plan after a replan had dropped it
-        # (opening timers are cancelled only by ``replan``).
-        existing.status = "pending"
-        existing.fire_at = fire_at
-        existing.payload = payload
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "kind": kind,
+        "municipality": engine.org.municipality,
+        "fire_at": fire_at,
+        "status": "pending",
+        "cycle_id": None,
+        "task_id": None,
+        "payload": payload,
+        "created_at": now,
+    }
 
 
 def replan(engine: Engine, session: Session, now: dt.datetime) -> int:
@@ -208,14 +210,7 @@ def replan(engine: Engine, session: Session, now: dt.datetime) -> int:
     organisation's current schedules no longer have. Returns the number of planned openings."""
     today = now.astimezone(engine.cal.zone).date()
     keys = plan_openings(engine, session, today, today.year + 1, now)
-    stale = select(Timer).where(
-        Timer.municipality == engine.org.municipality,
-        Timer.kind.in_(["cycle_open", "plan"]),
-        Timer.status == "pending",
-    )
-    for timer in session.scalars(stale):
-        if timer.key not in keys:
-            timer.status = "cancelled"
+    stored.cancel_planned_except(session, engine.org.municipality, keys)
     return len(keys) - 1
 
 
@@ -292,7 +287,7 @@ class Ticker:
             engine = self.engines[timer.municipality]
             try:
                 decided = handlers.decide(engine, timer, loaded, now)
-            except (OperationalError, StaleDataError):
+            except AGAIN:
                 raise
             except Exception as exc:
                 log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
@@ -322,7 +317,7 @@ class Ticker:
             try:
                 engine = self.engines[timer.municipality]
                 definitions[key] = engine.definition_for(session, key[1], key[2])
-            except (OperationalError, StaleDataError):
+            except AGAIN:
                 raise
             except Exception as exc:  # the timers that need it fail with it
                 definitions[key] = exc
@@ -341,9 +336,9 @@ class Ticker:
         the timer fails (the batch goes on)."""
         opened_before = len(result.opened)
         try:
-            with session.begin_nested():
-                done = _perform(engine, session, act, now, result)
-        except (OperationalError, StaleDataError):
+            with session.begin_nested(), engine.act_in(session, now) as unit:
+                done = _perform(engine, unit, act, result)
+        except AGAIN:
             raise  # the database, or a concurrent change: the batch is rolled back and retried
         except Exception as exc:
             del result.opened[opened_before:]
@@ -367,7 +362,7 @@ class Ticker:
             with session.begin_nested():
                 _apply(session, effects, now, self.worker)
             return
-        except (OperationalError, StaleDataError):
+        except AGAIN:
             raise
         except Exception as exc:
             log.warning("tick: the effects of %d timers at once failed (%s)", len(timers), exc)
@@ -375,7 +370,7 @@ class Ticker:
             try:
                 with session.begin_nested():
                     _apply(session, [effect], now, self.worker)
-            except (OperationalError, StaleDataError):
+            except AGAIN:
                 raise
             except Exception as exc:
                 log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
@@ -395,23 +390,21 @@ def _apply(
     stored.apply(session, outbox, [effect.outcome for effect in effects], now, worker)
 
 
-def _perform(
-    engine: Engine, session: Session, act: handlers.CycleAct, now: dt.datetime, result: TickResult
-) -> bool:
-    """Perform ``act`` as the scheduler; False when it no longer applies."""
+def _perform(engine: Engine, unit: Act, act: handlers.CycleAct, result: TickResult) -> bool:
+    """Perform ``act`` as the scheduler, in ``unit``; False when it no longer applies."""
     if isinstance(act, handlers.OpenCycle):
         cycle = engine.open_cycle_in(
-            session, now, SYSTEM, act.process, act.period, act.subject, late=act.late
+            unit, SYSTEM, act.process, act.period, act.subject, late=act.late
         )
         result.opened.append(cycle.ref)  # a yearly report's opening also queues yearly_report_due
         return True
     if isinstance(act, handlers.PlanYear):
-        plan_openings(engine, session, dt.date(act.year, 1, 1), act.year, now)
+        plan_openings(engine, unit.session, dt.date(act.year, 1, 1), act.year, unit.now)
         return True
-    moving = session.get(Cycle, act.cycle_id)
+    moving = acts.load_cycle(unit.session, engine.org.municipality, "id", act.cycle_id)
     if moving is None:
         return False
-    return engine.fire_system(session, now, moving, act.trigger, "timed transition")
+    return engine.fire_system(unit, moving, act.trigger, "timed transition")
 
 
 def _runs(timers: Sequence[DueTimer]) -> Iterator[list[DueTimer]]:

@@ -25,25 +25,16 @@ process folder, when the digest is its, else the stored text, read and checked a
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tsk_workflow import audit
 from tsk_workflow.catalog import Catalog, Source
-from tsk_workflow.definitions.model import ProcessDefinition
-from tsk_workflow.engine.directory import PermissionDenied
-from tsk_workflow.errors import DefinitionError, NotFound, Refused
+from tsk_workflow.errors import DefinitionError
 from tsk_workflow.store import definitions as stored
-from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle
 
 if TYPE_CHECKING:
-    from tsk_workflow.engine.service import Engine
     from tsk_workflow.store.database import Connection, Session
-
-UPGRADED = "cycle.upgraded"
-UPGRADE_ACTION = "process.upgrade_cycles"
 
 
 # ---------------------------------------------------------------- storing and reading
@@ -106,174 +97,3 @@ def store_catalog(store_: Store, catalog: Catalog, now: dt.datetime) -> list[str
         if problems:
             raise DefinitionError(problems)
     return added
-
-
-# ---------------------------------------------------------------- moving cycles on
-
-
-@dataclass(frozen=True)
-class CycleMove:
-    """One open cycle of an older version: moved (``reason`` None) or refused, and why."""
-
-    id: int
-    ref: str
-    step: str
-    from_version: int
-    from_digest: str | None
-    reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "ref": self.ref,
-            "step": self.step,
-            "from_version": self.from_version,
-            "from_digest": self.from_digest,
-            **({"reason": self.reason} if self.reason is not None else {}),
-        }
-
-
-@dataclass(frozen=True)
-class Upgrade:
-    """What ``upgrade-cycles`` did (or, with ``dry_run``, would do)."""
-
-    process: str
-    version: int
-    digest: str
-    dry_run: bool
-    moved: tuple[CycleMove, ...]
-    refused: tuple[CycleMove, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "process": self.process,
-            "version": self.version,
-            "digest": self.digest,
-            "dry_run": self.dry_run,
-            "moved": [move.to_dict() for move in self.moved],
-            "refused": [move.to_dict() for move in self.refused],
-        }
-
-
-def upgrade_cycles(
-    engine: Engine, actor: str | None, process: str, *, dry_run: bool = False
-) -> Upgrade:
-    """Move the open cycles of ``process`` that follow an older version to the current one
-    (see the module's docstring); with ``dry_run``, say what would happen and change nothing.
-
-    Only the chair of the process's group (or the deputy) or an admin of the organisation may;
-    anyone else is refused, and the refusal is recorded."""
-    subject = f"process:{process}"
-    who = engine.actor(actor, UPGRADE_ACTION, subject)
-    target = engine.catalog.definition(process)  # an unknown process is NotFound first
-    source = engine.catalog.sources.get(process)
-    if source is None:
-        raise Refused(f"the definition of '{process}' was not read from a file: it has no version")
-    with engine.act() as (session, now):
-        role = _require_upgrader(engine, who, process)
-        moved: list[tuple[Cycle, CycleMove]] = []
-        refused: list[CycleMove] = []
-        for cycle in _older(session, engine, source):
-            move = CycleMove(
-                cycle.id, cycle.ref, cycle.state, cycle.process_version, cycle.process_digest
-            )
-            reason = _why_not(session, cycle, target, source)
-            if reason is None:
-                moved.append((cycle, move))
-            else:
-                refused.append(replace(move, reason=reason))
-        if moved and not dry_run:
-            store(session, source, now)
-            for cycle, move in moved:
-                _move(session, engine, cycle, move, source, who, role, now)
-        return Upgrade(
-            process,
-            source.version,
-            source.digest,
-            dry_run,
-            tuple(move for _cycle, move in moved),
-            tuple(refused),
-        )
-
-
-def _require_upgrader(engine: Engine, who: str, process: str) -> str:
-    """The role ``who`` moves cycles in: chair (or deputy chair) of the process's group, or
-    admin of the organisation; else ``PermissionDenied``."""
-    try:
-        group = engine.directory.group_of(process)
-    except NotFound:  # the organisation no longer runs the process: its admins may still
-        group = None
-    if group is not None and engine.directory.is_chair(who, group):
-        return engine.directory.describe_role(who, group)
-    if who in engine.org.admins:
-        return "admin"
-    chairs = " or ".join(engine.directory.chairs(group)) if group is not None else "none"
-    admins = ", ".join(engine.org.admins) or "none listed"
-    raise PermissionDenied(
-        who,
-        UPGRADE_ACTION,
-        f"process:{process}",
-        f"only the chair of the group running '{process}' ({chairs}) or an admin of"
-        f" {engine.org.name} ({admins}) may move its cycles to another version",
-    )
-
-
-def _older(session: Session, engine: Engine, source: Source) -> list[Cycle]:
-    """The open cycles of the process that do not follow ``source``, oldest first."""
-    return [
-        cycle
-        for cycle in stored.open_cycles(session, engine.org.municipality, source.key)
-        if cycle.process_digest != source.digest
-        and not (cycle.process_digest is None and cycle.process_version == source.version)
-    ]
-
-
-def _why_not(
-    session: Session, cycle: Cycle, target: ProcessDefinition, source: Source
-) -> str | None:
-    """Why ``cycle`` cannot follow ``target`` (the definition of ``source``), or None."""
-    version = source.version
-    if cycle.process_version > version:
-        return f"it follows version {cycle.process_version}, newer than version {version}"
-    if cycle.process_version == version:
-        return (
-            f"it follows another text of version {version} (sha256"
-            f" {(cycle.process_digest or '')[:16]}): the current definition needs a new version"
-        )
-    if cycle.state not in target.step_keys:
-        steps = ", ".join(target.step_keys)
-        return f"its step '{cycle.state}' does not exist in version {version} (steps: {steps})"
-    if cycle.state in target.final:
-        return f"its step '{cycle.state}' is final in version {version}"
-    for task_id, step, key in stored.open_tasks(session, cycle.id):
-        if step not in target.step_keys or key not in {t.key for t in target.step(step).tasks}:
-            return (
-                f"its open task {task_id} '{key}' does not exist in step '{step}' of version"
-                f" {version}"
-            )
-    return None
-
-
-def _move(
-    session: Session,
-    engine: Engine,
-    cycle: Cycle,
-    move: CycleMove,
-    source: Source,
-    who: str,
-    role: str,
-    now: dt.datetime,
-) -> None:
-    writes.set_cycle(session, cycle, process_version=source.version, process_digest=source.digest)
-    payload = {
-        "process": source.key,
-        "step": cycle.state,
-        "from_version": move.from_version,
-        "from_digest": move.from_digest,
-        "to_version": source.version,
-        "to_digest": source.digest,
-    }
-    act = audit.Act(
-        engine.org.municipality, who, role, UPGRADED, f"cycle:{cycle.id}", payload, cycle.id
-    )
-    audit.write(session, [(act, now)])

@@ -11,6 +11,7 @@ from tsk_workflow.definitions.model import Form, ProcessDefinition
 from tsk_workflow.lagesbild.model import Report
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import reports
+from tsk_workflow.store.acts import CycleState
 from tsk_workflow.store.models import Cycle, Task
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def window(period: str, months: int = MONTHS) -> list[str]:
 
 
 def gather(
-    session: Session, org: Organisation, definition: ProcessDefinition, cycle: Cycle
+    session: Session, org: Organisation, definition: ProcessDefinition, cycle: Cycle | CycleState
 ) -> Gathered:
     forms = reporter_forms(definition)
     earlier = [p for p in window(cycle.period) if p != cycle.period]

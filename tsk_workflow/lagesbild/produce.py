@@ -10,14 +10,14 @@ the step entered ``produces: [lagesbild]`` and the process has reporter forms, i
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from tsk_workflow.definitions.model import ProcessDefinition, Step
+from tsk_workflow.engine.documents import Attached, Upload, attach_in
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import writes
-from tsk_workflow.store.models import Cycle, Document
+from tsk_workflow.store.acts import CycleState
+from tsk_workflow.store.models import Cycle
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.context import StepContext
@@ -41,7 +41,7 @@ def lagesbild_of(
     session: Session,
     org: Organisation,
     definition: ProcessDefinition,
-    cycle: Cycle,
+    cycle: Cycle | CycleState,
     *,
     lang: str,
     now: dt.datetime,
@@ -64,11 +64,11 @@ def lagesbild_of(
     )
 
 
-def file_name(cycle: Cycle, fmt: str) -> str:
+def file_name(cycle: Cycle | CycleState, fmt: str) -> str:
     return f"lagesbild-{cycle.ref}.{fmt}"
 
 
-def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | None:
+def produce_documents(ctx: StepContext, cycle: CycleState, step: Step) -> Attached | None:
     """Attach the lägesbild to ``cycle`` if ``step`` produces one from the process's reports."""
     definition = ctx.process.definition
     if KIND not in step.produces or not has_reports(definition):
@@ -76,23 +76,13 @@ def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | 
     from tsk_workflow.engine.directory import SYSTEM
     from tsk_workflow.lagesbild.render import MEDIA_TYPES, render
 
+    ctx.act.write()  # the answers given in this act are read back with the others
     figures = lagesbild_of(
         ctx.session, ctx.org, definition, cycle, lang=AUTOMATIC_LANGUAGE, now=ctx.now
     )
     content = render(figures, AUTOMATIC_FORMAT).encode("utf-8")
-    document = Document(
-        cycle_id=cycle.id,
-        step=step.key,
-        kind=KIND,
-        filename=file_name(cycle, AUTOMATIC_FORMAT),
-        media_type=MEDIA_TYPES[AUTOMATIC_FORMAT],
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        content=content,
-        attached_by=SYSTEM,
-        attached_at=ctx.now,
-    )
-    writes.insert_document(ctx.session, document)
+    upload = Upload(file_name(cycle, AUTOMATIC_FORMAT), content)
+    document = attach_in(ctx.act, cycle, upload, KIND, SYSTEM, MEDIA_TYPES[AUTOMATIC_FORMAT])
     payload = {
         "document": document.id,
         "kind": KIND,
@@ -112,5 +102,5 @@ def produce_documents(ctx: StepContext, cycle: Cycle, step: Step) -> Document | 
 class LagesbildProducer:
     """The step listener that attaches the lägesbild (``produce_documents``)."""
 
-    def on_enter_step(self, ctx: StepContext, cycle: Cycle, step: Step) -> None:
+    def on_enter_step(self, ctx: StepContext, cycle: CycleState, step: Step) -> None:
         produce_documents(ctx, cycle, step)

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 from tsk_workflow import messages
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import outbox as stored
-from tsk_workflow.store import writes
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage
 
@@ -96,7 +95,7 @@ def _compose_one(
 ) -> int:
     """One person's digest (if there is anything still due), and their rows marked gathered."""
     key = f"digest:{day.isoformat()}"
-    if writes.outbox_has(session, messages.message_id(org, key, person_id)):
+    if stored.outbox_has(session, messages.message_id(org, key, person_id)):
         return 0  # today's digest is made: what came since waits for tomorrow's
     items = _items(session, rows)
     queued = 0
@@ -109,7 +108,7 @@ def _compose_one(
             ),
         }
         mail = messages.Queued(org, [person_id], "digest", key, context)
-        queued = writes.queue_mail(session, list(messages.rows(mail, now)))
+        queued = stored.queue_mail(session, list(messages.rows(mail, now)))
         if not queued:
             return 0  # another process made the same digest meanwhile: it wins
     stored.mark_digested(session, [row.id for row in rows])

@@ -24,10 +24,10 @@ from sqlalchemy import Connection as Connection
 from sqlalchemy.exc import (
     DataError,
     IntegrityError,
-    OperationalError,
     ProgrammingError,
     SQLAlchemyError,
 )
+from sqlalchemy.exc import OperationalError as OperationalError
 
 from tsk_workflow.errors import Conflict, TskError
 
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session as Session
     from sqlalchemy.orm import sessionmaker
 
+# ``OperationalError``: the database failed the statement (a lost connection, a deadlock, a
+# lock not had in time), not what it was asked; the scheduler rolls its batch back on it.
 StoreError = SQLAlchemyError
 """Any failure of the database that the store does not turn into a ``TskError`` (a write
 refused by a read-only transaction, say): for a caller that must go on after one."""
@@ -198,14 +200,10 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: everything commits together or nothing does."""
-        from sqlalchemy.orm.exc import StaleDataError
-
         session = self._sessions()
         try:
             with _as_tsk_errors(self.shown), session.begin():
                 yield session
-        except StaleDataError:
-            raise Conflict("someone else changed this cycle at the same time; try again") from None
         except IntegrityError as exc:
             raise _integrity(exc) from None
         finally:

@@ -178,8 +178,6 @@ class Cycle(Base):
         back_populates="cycle", order_by="Task.id", cascade="all, delete-orphan"
     )
 
-    __mapper_args__ = {"version_id_col": version}
-
 
 class Task(Base):
     """Work for a role inside a step; done by one of its assignees (or the chair)."""

@@ -1,6 +1,7 @@
 """The outbox's rows: claiming what is due, marking what became of it, counting and requeueing,
 and the rows a daily digest gathers. The delivery policy (lease, retries, backoff, what a
-digest holds) is ``tsk_workflow.mail``'s; queueing new mail is ``writes.queue_mail``."""
+digest holds) is ``tsk_workflow.mail``'s. Queueing new mail is :func:`queue_mail` (an act's
+goes through ``store.acts``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import datetime as dt
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tsk_workflow.store.models import OutboxMessage, Task
@@ -134,3 +136,74 @@ def newest_to(
     if template:
         query = query.where(OutboxMessage.template == template)
     return session.scalars(query.order_by(OutboxMessage.id.desc()).limit(1)).first()
+
+
+# ------------------------------------------------------------------ queueing
+
+OUTBOX = OutboxMessage.metadata.tables[OutboxMessage.__tablename__]
+
+
+def ignoring_duplicates(table: Table, column: str) -> dict[str, Insert]:
+    """``INSERT ... ON CONFLICT (column) DO NOTHING`` on each database that has it."""
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing(index_elements=[column])
+        for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    }
+
+
+def not_there(
+    connection: Connection, table: Table, column: str, params: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """``params`` but those whose ``column`` value the table has already: for a database
+    without ``ON CONFLICT``."""
+    query = select(table.c[column]).where(table.c[column].in_(bindparam("values", expanding=True)))
+    there = set(connection.scalars(query, {"values": [p[column] for p in params]}))
+    return [p for p in params if p[column] not in there]
+
+
+_QUEUE = ignoring_duplicates(OUTBOX, "message_id")
+
+
+def queue_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Insert outbox rows; a row whose Message-ID is queued already is left out (the same mail
+    queued again by a retried act, or by a step entered twice). Returns how many were new."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    params = [dict(row) for row in rows]
+    statement = _QUEUE.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        params = not_there(connection, OUTBOX, "message_id", params)
+        if params:
+            connection.execute(insert(OUTBOX), params)
+        return len(params)
+    if connection.dialect.name == "sqlite":
+        # SQLite counts the rows that went in, over all the parameter sets. (PostgreSQL's
+        # INSERT returns the new ids to SQLAlchemy, and no rowcount then.)
+        return connection.execute(statement, params[0] if len(params) == 1 else params).rowcount
+    inserted = connection.scalars(statement.returning(OUTBOX.c.message_id), params)
+    return len(inserted.all())
+
+
+def outbox_has(session: Session, message_id: str) -> bool:
+    """Whether a mail with ``message_id`` is in the outbox (in any status)."""
+    found = session.execute(select(OUTBOX.c.id).where(OUTBOX.c.message_id == message_id))
+    return found.first() is not None
+
+
+def insert_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """``queue_mail`` for many rows at once (the scheduler's notices), without counting them:
+    one executemany, no ``RETURNING``. Within ``rows`` too, each Message-ID goes in once."""
+    if not rows:
+        return
+    connection = session.connection()
+    statement = _QUEUE.get(connection.dialect.name)
+    if statement is None:  # another database: no ON CONFLICT, so ask first
+        firsts: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            firsts.setdefault(row["message_id"], dict(row))
+        params = not_there(connection, OUTBOX, "message_id", list(firsts.values()))
+        if params:
+            connection.execute(insert(OUTBOX), params)
+        return
+    connection.execute(statement, list(rows))

@@ -8,10 +8,13 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tsk_workflow.store.acts import CycleState
 from tsk_workflow.store.models import Cycle, Task
 
+CycleLike = Cycle | CycleState
 
-def earlier_cycles(session: Session, cycle: Cycle, periods: Collection[str]) -> list[Cycle]:
+
+def earlier_cycles(session: Session, cycle: CycleLike, periods: Collection[str]) -> list[Cycle]:
     """The other cycles of ``cycle``'s municipality, process and subject in ``periods``."""
     query = select(Cycle).where(
         Cycle.municipality == cycle.municipality,

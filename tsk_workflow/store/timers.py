@@ -20,14 +20,13 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import any_, bindparam, func, select, tuple_, update
+from sqlalchemy import any_, bindparam, func, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from tsk_workflow.store import writes
 from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
+from tsk_workflow.store.outbox import insert_mail
 
 CHUNK = 500
 """Ids per ``IN (...)`` list."""
@@ -412,12 +411,9 @@ def apply(
     (their audit events are appended by the caller, ``audit.write``, in the same one): the
     outbox rows in order (each Message-ID once, those queued already left out), with one
     statement; each timer marked ``fired`` (with or without effect) or ``failed``, with one
-    statement per 500 and one for the failed.
-
-    Timer objects the session happens to hold say the same (as committed values: nothing is
-    left for the unit of work to write)."""
+    statement per 500 and one for the failed."""
     if outbox:
-        writes.insert_mail(session, outbox)
+        insert_mail(session, outbox)
     connection = session.connection()
     fired = [o.timer_id for o in outcomes if o.status != "failed"]
     failed = [
@@ -431,28 +427,70 @@ def apply(
         )
     if failed:
         connection.execute(_MARK_FAILED, failed)
-    _in_step(session, outcomes, now, worker)
 
 
-def _in_step(
-    session: Session, outcomes: Sequence[TimerOutcome], now: dt.datetime, worker: str
-) -> None:
-    identity = session.identity_map
-    if len(identity) < len(outcomes):  # the fewer to look at
-        held = {obj.id: obj for obj in list(identity.values()) if isinstance(obj, Timer)}
-        found = [(held.get(outcome.timer_id), outcome) for outcome in outcomes]
-    else:
-        found = [
-            (identity.get(session.identity_key(Timer, outcome.timer_id)), outcome)
-            for outcome in outcomes
-        ]
-    for timer, outcome in found:
-        if not isinstance(timer, Timer):
-            continue
-        if outcome.status == "failed":
-            set_committed_value(timer, "status", "failed")
-            set_committed_value(timer, "payload", outcome.payload)
-        else:
-            set_committed_value(timer, "status", "fired")
-        set_committed_value(timer, "fired_at", now)
-        set_committed_value(timer, "fired_by", worker)
+# ------------------------------------------------------------------ planning the openings
+
+_PLANNED = select(TIMERS.c.key, TIMERS.c.status, TIMERS.c.fire_at, TIMERS.c.payload).where(
+    TIMERS.c.key.in_(bindparam("keys", expanding=True))
+)
+_REPLAN = (
+    update(TIMERS)
+    .where(TIMERS.c.key == bindparam("k"))
+    .values(status="pending", fire_at=bindparam("at"), payload=bindparam("p"))
+)
+
+
+def plan(session: Session, timers: Sequence[Mapping[str, Any]]) -> None:
+    """Plan the openings' timers (rows of ``timers``): a new key is inserted; a pending timer
+    whose time or payload changed is moved, and a cancelled one planned again, with its new
+    time and payload; a fired one stays as it is."""
+    connection = session.connection()
+    stored: dict[str, tuple[str, dt.datetime, Any]] = {}
+    keys = [row["key"] for row in timers]
+    for start in range(0, len(keys), CHUNK):
+        for key, status, fire_at, payload in connection.execute(
+            _PLANNED, {"keys": keys[start : start + CHUNK]}
+        ):
+            stored[key] = (status, fire_at, payload)
+    new = [dict(row) for row in timers if row["key"] not in stored]
+    moved = [
+        {"k": row["key"], "at": row["fire_at"], "p": row["payload"]}
+        for row in timers
+        if row["key"] in stored and _moved(stored[row["key"]], row)
+    ]
+    if new:
+        connection.execute(insert(TIMERS), new)
+    if moved:
+        connection.execute(_REPLAN, moved)
+
+
+def _moved(stored: tuple[str, dt.datetime, Any], row: Mapping[str, Any]) -> bool:
+    status, fire_at, payload = stored
+    if status == "cancelled":
+        return True
+    return status == "pending" and (
+        _utc(fire_at) != _utc(row["fire_at"]) or payload != row["payload"]
+    )
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """SQLite gives times back without their zone (stored in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+_CANCEL_PLANNED = (
+    update(TIMERS)
+    .where(
+        TIMERS.c.municipality == bindparam("m"),
+        TIMERS.c.kind.in_(["cycle_open", "plan"]),
+        TIMERS.c.status == "pending",
+        TIMERS.c.key.not_in(bindparam("keep", expanding=True)),
+    )
+    .values(status="cancelled")
+)
+
+
+def cancel_planned_except(session: Session, municipality: str, keep: Collection[str]) -> None:
+    """Cancel the pending openings (and year plans) of ``municipality`` but ``keep``."""
+    session.connection().execute(_CANCEL_PLANNED, {"m": municipality, "keep": list(keep)})
