@@ -7,7 +7,7 @@ pass's time. It reads no clock and does no I/O, and returns what firing the time
 
 - :class:`TimerEffects`: the mail to queue (outbox rows, made by
   ``messages.rows``), the audit events to append, and the timer's outcome (fired, or
-  skipped and why). ``store.timers.apply`` writes them, for a whole run of timers at once.
+  skipped and why). ``store.acts.apply`` writes them, for a whole run of timers at once.
 - or a :data:`CycleAct`: a cycle to open, a timed transition to fire, a year to plan. These
   are the engine's acts (the cycle's tasks, timers, mail and audit events are theirs to make):
   the ticker performs them, each in a savepoint of its own.
@@ -43,7 +43,7 @@ from tsk_workflow.store.timers import (
 class TimerEffects:
     """What firing one timer writes: its outcome, the mail it queues (outbox rows, made by
     ``messages.rows``) and the audit events it appends (stamped with the pass's time). The
-    ticker appends the events (``audit.write``) and the store the rest (``store.timers.apply``),
+    ticker has the store write them (``engine.act.Act``, ``store.acts.apply``),
     in the pass's transaction."""
 
     outcome: TimerOutcome

@@ -36,7 +36,7 @@ escalations make one run, any other timer a run of its own. For a run, what its 
 is loaded first (``store.timers.load``: a few Core queries for the whole run); each timer's
 handler (``engine/handlers.py``) then decides in memory what firing it does, and the run's
 effects (outbox rows, audit events, the timers' outcomes) are written together
-(``store.timers.apply``). A handler that decides on a cycle opening, a timed transition or a
+(``store.acts.apply``). A handler that decides on a cycle opening, a timed transition or a
 year's plan leaves that to the engine's act, which the pass performs before the run is written.
 
 **One bad timer does not stop the rest.** A timer whose handler raises, or whose act raises
@@ -381,13 +381,15 @@ class Ticker:
 def _apply(
     session: Session, effects: Sequence[TimerEffects], now: dt.datetime, worker: str
 ) -> None:
-    """The effects of timers, in order: their audit events appended to the chain, then their
-    mail and their outcomes written by the store."""
-    events = [(act, now) for effect in effects for act in effect.events]
-    if events:
-        audit.write(session, events)
-    outbox = [row for effect in effects for row in effect.outbox]
-    stored.apply(session, outbox, [effect.outcome for effect in effects], now, worker)
+    """The effects of timers, in order: their mail and outcomes written by the store, and their
+    audit events appended to the chain, as an act's are (``engine.act``)."""
+    unit = Act(session, now)
+    unit.effects.queue(row for effect in effects for row in effect.outbox)
+    unit.effects.fire([effect.outcome for effect in effects], now, worker)
+    for effect in effects:
+        for event in effect.events:
+            unit.record(event)
+    unit.write()
 
 
 def _perform(engine: Engine, unit: Act, act: handlers.CycleAct, result: TickResult) -> bool:

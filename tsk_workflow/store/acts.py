@@ -1,5 +1,5 @@
 """All the SQL of the engine's acts: reading the cycle an act works on, and writing what it
-decided.
+decided (and what a scheduler pass decided of its timers).
 
 An act (``tsk_workflow.engine.act``) reads its cycle as plain data, :class:`CycleState` with
 its tasks as :class:`TaskState`, decides in memory, and collects what it decided in
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, tex
 from sqlalchemy.orm import Session
 
 from tsk_workflow.errors import Conflict
+from tsk_workflow.store import timers
 from tsk_workflow.store.models import (
     Cycle,
     Decision,
@@ -39,6 +40,7 @@ from tsk_workflow.store.models import (
     Timer,
 )
 from tsk_workflow.store.outbox import ignoring_duplicates, insert_mail, not_there
+from tsk_workflow.store.timers import TimerOutcome
 
 CYCLES = Cycle.metadata.tables[Cycle.__tablename__]
 TASKS = Task.metadata.tables[Task.__tablename__]
@@ -240,9 +242,13 @@ class Effects:
     new_decisions: dict[int, dict[str, Any]] = field(default_factory=dict)
     decision_changes: dict[int, dict[str, Any]] = field(default_factory=dict)
     outbox: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[TimerOutcome] = field(default_factory=list)
+    """What became of the timers a scheduler pass fired (``fire``)."""
+    fired: tuple[dt.datetime, str] | None = None
+    """When, and by which worker, those timers were fired."""
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self) if f.name != "held")
+        return any(getattr(self, f.name) for f in fields(self) if f.name not in {"held", "fired"})
 
     def following(self) -> Effects:
         """Empty effects for what the act decides after these are written."""
@@ -346,6 +352,11 @@ class Effects:
         else:
             self.decision_changes.setdefault(decision_id, {}).update(values)
 
+    def fire(self, outcomes: Iterable[TimerOutcome], at: dt.datetime, worker: str) -> None:
+        """The timers of ``outcomes`` were fired at ``at`` by ``worker`` (or failed)."""
+        self.outcomes.extend(outcomes)
+        self.fired = (at, worker)
+
     def queue(self, rows: Iterable[dict[str, Any]]) -> None:
         """Outbox rows, in order; each Message-ID goes in once (the first), and not at all when
         it is queued already (``apply``)."""
@@ -383,6 +394,8 @@ def apply(session: Session, effects: Effects) -> None:
     _update_rows(connection, DECISIONS, effects.decision_changes)
     if effects.outbox:
         insert_mail(session, effects.outbox)
+    if effects.outcomes and effects.fired is not None:
+        timers.mark(connection, effects.outcomes, *effects.fired)
 
 
 _CLAIM = (

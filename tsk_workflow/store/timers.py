@@ -1,13 +1,14 @@
 """All the SQL of the scheduler pass: finding and claiming due timers, reading the rows their
-handlers decide from, and writing the effects the handlers return.
+handlers decide from, and marking what became of them.
 
 The handlers (``engine/handlers.py``) see none of this: they get the claimed timers as
 :class:`DueTimer` rows and what they read as :class:`Rows` (plain data, no ORM objects), and
 return each timer's :class:`TimerEffects`: its :class:`TimerOutcome`, the outbox rows to queue
-and the audit events to append. :func:`apply` writes the effects of many timers at once, in the
-pass's transaction: the outbox rows with one ``INSERT ... ON CONFLICT DO NOTHING``
-(executemany), the audit events chained in order with one statement for the events and one for
-their payloads, the timers marked with one ``UPDATE ... WHERE id IN (...)`` per 500.
+and the audit events to append. ``store.acts.apply`` writes the effects of many timers at once,
+as it writes an act's, in the pass's transaction: the outbox rows with one ``INSERT ... ON
+CONFLICT DO NOTHING`` (executemany), then the timers marked (:func:`mark`) with one ``UPDATE ...
+WHERE id IN (...)`` per 500; the audit events are chained in order with one statement for the
+events and one for their payloads.
 
 Reading is set-based too: the open tasks of a run of timers with their cycles are one query per
 500 tasks, their assignees one more, the newest due reminder of each task one more.
@@ -26,7 +27,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
-from tsk_workflow.store.outbox import insert_mail
 
 CHUNK = 500
 """Ids per ``IN (...)`` list."""
@@ -400,30 +400,21 @@ def _chunks(ids: Iterable[int]) -> Iterator[list[int]]:
 # ------------------------------------------------------------------ writing
 
 
-def apply(
-    session: Session,
-    outbox: Sequence[Mapping[str, Any]],
-    outcomes: Sequence[TimerOutcome],
-    now: dt.datetime,
-    worker: str,
+def mark(
+    connection: Connection, outcomes: Sequence[TimerOutcome], at: dt.datetime, worker: str
 ) -> None:
-    """Write what timers fired at ``now`` by ``worker`` decided, in the session's transaction
-    (their audit events are appended by the caller, ``audit.write``, in the same one): the
-    outbox rows in order (each Message-ID once, those queued already left out), with one
-    statement; each timer marked ``fired`` (with or without effect) or ``failed``, with one
-    statement per 500 and one for the failed."""
-    if outbox:
-        insert_mail(session, outbox)
-    connection = session.connection()
+    """Mark each timer of ``outcomes`` ``fired`` (with or without effect) or ``failed``, fired at
+    ``at`` by ``worker``: one statement per 500, and one for the failed (``store.acts.apply``
+    calls it with the rest of a run's effects)."""
     fired = [o.timer_id for o in outcomes if o.status != "failed"]
     failed = [
-        {"timer_id": o.timer_id, "error_payload": o.payload, "at": now, "worker": worker}
+        {"timer_id": o.timer_id, "error_payload": o.payload, "at": at, "worker": worker}
         for o in outcomes
         if o.status == "failed"
     ]
     for chunk in _chunks(fired):
         connection.execute(
-            _for(_MARK_FIRED, connection), {"ids": chunk, "at": now, "worker": worker}
+            _for(_MARK_FIRED, connection), {"ids": chunk, "at": at, "worker": worker}
         )
     if failed:
         connection.execute(_MARK_FAILED, failed)
