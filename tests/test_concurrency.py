@@ -185,7 +185,7 @@ def changed_behind_the_engines_back(
     real = acts._claim  # where every act takes the cycles it changes
     changed: list[int] = []
 
-    def take(connection: Any, claims: dict[int, int]) -> None:
+    def take(connection: Any, claims: dict[int, int], changes: Any) -> None:
         if not changed and claims:
             cycle_id = min(claims)
             changed.append(cycle_id)
@@ -195,7 +195,7 @@ def changed_behind_the_engines_back(
                     other.execute(statement, {"id": cycle_id})
             else:
                 connection.execute(statement, {"id": cycle_id})
-        real(connection, claims)
+        real(connection, claims, changes)
 
     monkeypatch.setattr(acts, "_claim", take)
     yield changed

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from tsk_workflow.errors import Conflict
@@ -114,21 +114,27 @@ CYCLE_COLUMNS = tuple(f.name for f in fields(CycleState) if f.name != "tasks")
 TASK_COLUMNS = tuple(f.name for f in fields(TaskState) if f.name != "assignee_ids")
 
 _CYCLE_WITH_TASKS = (
-    select(CYCLES, *(TASKS.c[name].label(f"t_{name}") for name in TASK_COLUMNS))
+    select(
+        CYCLES,
+        *(TASKS.c[name].label(f"t_{name}") for name in TASK_COLUMNS),
+        ASSIGNEES.c.person.label("a_person"),
+    )
     .outerjoin(TASKS, TASKS.c.cycle_id == CYCLES.c.id)
+    .outerjoin(ASSIGNEES, ASSIGNEES.c.task_id == TASKS.c.id)
     .where(CYCLES.c.municipality == bindparam("municipality"))
-    .order_by(TASKS.c.id)
+    .order_by(TASKS.c.id, ASSIGNEES.c.person)
 )
 _CYCLE_WITH_TASKS_BY = {
     "id": _CYCLE_WITH_TASKS.where(CYCLES.c.id == bindparam("key")),
     "ref": _CYCLE_WITH_TASKS.where(CYCLES.c.ref == bindparam("key")),
 }
-_ASSIGNEES_OF_CYCLE = (
-    select(ASSIGNEES.c.task_id, ASSIGNEES.c.person)
-    .join(TASKS, TASKS.c.id == ASSIGNEES.c.task_id)
-    .where(TASKS.c.cycle_id == bindparam("cid"))
-    .order_by(ASSIGNEES.c.task_id, ASSIGNEES.c.person)
-)
+# On SQLite the act also learns the highest task id, which ``reserve_ids`` needs there: one
+# statement fewer for every act that makes tasks.
+_HIGHEST_TASK = select(func.coalesce(func.max(TASKS.c.id), 0)).scalar_subquery()
+_CYCLE_WITH_TASKS_BY_SQLITE = {
+    by: query.add_columns(_HIGHEST_TASK.label("highest_task"))
+    for by, query in _CYCLE_WITH_TASKS_BY.items()
+}
 _CYCLE_OF_TASK = select(TASKS.c.cycle_id).where(
     TASKS.c.id == bindparam("tid"), TASKS.c.municipality == bindparam("municipality")
 )
@@ -136,10 +142,12 @@ _CYCLE_OF_TASK = select(TASKS.c.cycle_id).where(
 
 def load_cycle(session: Session, municipality: str, by: str, key: int | str) -> CycleState | None:
     """The cycle of ``municipality`` named by its id (``by`` "id") or ref (``by`` "ref"), with
-    its tasks and their assignees: two queries."""
+    its tasks and their assignees: one query."""
     connection = session.connection()
     params = {"municipality": municipality, "key": key}
-    found = connection.execute(_CYCLE_WITH_TASKS_BY[by], params).all()
+    sqlite = connection.dialect.name == "sqlite"
+    queries = _CYCLE_WITH_TASKS_BY_SQLITE if sqlite else _CYCLE_WITH_TASKS_BY
+    found = connection.execute(queries[by], params).all()
     if not found:
         return None
     first = found[0]._mapping
@@ -147,14 +155,19 @@ def load_cycle(session: Session, municipality: str, by: str, key: int | str) -> 
     tasks: dict[int, TaskState] = {}
     for row in found:
         values = row._mapping
-        if values["t_id"] is None:
+        task_id = values["t_id"]
+        if task_id is None:
             continue
-        task = TaskState(**{name: values[f"t_{name}"] for name in TASK_COLUMNS})
-        tasks[task.id] = task
-    if tasks:
-        for task_id, person in connection.execute(_ASSIGNEES_OF_CYCLE, {"cid": cycle.id}):
-            tasks[task_id].assignee_ids.append(person)
+        task = tasks.get(task_id)
+        if task is None:
+            task = tasks[task_id] = TaskState(
+                **{name: values[f"t_{name}"] for name in TASK_COLUMNS}
+            )
+        if values["a_person"] is not None:
+            task.assignee_ids.append(values["a_person"])
     cycle.tasks = list(tasks.values())
+    if sqlite:
+        _next_ids(session).setdefault("tasks", int(first["highest_task"]) + 1)
     return cycle
 
 
@@ -192,17 +205,23 @@ def reserve_ids(session: Session, table: str, count: int) -> list[int]:
     if connection.dialect.name == "postgresql":
         query = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
         return [int(i) for i in connection.scalars(query, {"t": table, "n": count})]
-    transaction = session.get_transaction()
-    kept = session.info.get(_NEXT_IDS)
-    if kept is None or kept[0] is not transaction:
-        kept = session.info[_NEXT_IDS] = (transaction, {})
-    next_ids: dict[str, int] = kept[1]
+    next_ids = _next_ids(session)
     start = next_ids.get(table)
     if start is None:
         highest = connection.scalar(text(f"SELECT coalesce(max(id), 0) FROM {_known(table)}"))
         start = int(highest or 0) + 1
     next_ids[table] = start + count
     return list(range(start, start + count))
+
+
+def _next_ids(session: Session) -> dict[str, int]:
+    """The next free id of each table, as far as this transaction knows (SQLite)."""
+    transaction = session.get_transaction()
+    kept = session.info.get(_NEXT_IDS)
+    if kept is None or kept[0] is not transaction:
+        kept = session.info[_NEXT_IDS] = (transaction, {})
+    next_ids: dict[str, int] = kept[1]
+    return next_ids
 
 
 def _known(table: str) -> str:
@@ -370,10 +389,11 @@ def apply(session: Session, effects: Effects) -> None:
     """Write ``effects`` in the session's transaction, each kind of row with one statement (or
     one per distinct set of changed columns), parents before children."""
     connection = session.connection()
-    _claim(connection, effects.claims)
+    _claim(connection, effects.claims, effects.cycle_changes)
     if effects.new_cycles:
         connection.execute(insert(CYCLES), list(effects.new_cycles.values()))
-    _update_rows(connection, CYCLES, effects.cycle_changes)
+    unclaimed = {i: v for i, v in effects.cycle_changes.items() if i not in effects.claims}
+    _update_rows(connection, CYCLES, unclaimed)
     if effects.new_tasks:
         connection.execute(insert(TASKS), list(effects.new_tasks.values()))
     if effects.new_assignees:
@@ -398,16 +418,28 @@ def apply(session: Session, effects: Effects) -> None:
         timers.mark(connection, effects.outcomes, *effects.fired)
 
 
-_CLAIM = (
-    update(CYCLES)
-    .where(CYCLES.c.id == bindparam("cid"), CYCLES.c.version == bindparam("read"))
-    .values(version=CYCLES.c.version + 1)
-)
+_CLAIMS: dict[frozenset[str], Any] = {}
 
 
-def _claim(connection: Connection, claims: Mapping[int, int]) -> None:
+def _claim(
+    connection: Connection, claims: Mapping[int, int], changes: Mapping[int, Mapping[str, Any]]
+) -> None:
+    """Claim each cycle (see the module's docstring), with its changes in the same statement."""
     for cycle_id, read in sorted(claims.items()):  # in id order: two acts cannot deadlock here
-        done = connection.execute(_CLAIM, {"cid": cycle_id, "read": read})
+        values = changes.get(cycle_id, {})
+        statement = _CLAIMS.get(frozenset(values))
+        if statement is None:
+            statement = (
+                update(CYCLES)
+                .where(CYCLES.c.id == bindparam("cid"), CYCLES.c.version == bindparam("read"))
+                .values(
+                    version=CYCLES.c.version + 1,
+                    **{name: bindparam(f"v_{name}") for name in values},
+                )
+            )
+            _CLAIMS[frozenset(values)] = statement
+        params = {f"v_{name}": value for name, value in values.items()}
+        done = connection.execute(statement, {"cid": cycle_id, "read": read, **params})
         if done.rowcount != 1:
             raise Conflict("someone else changed this cycle at the same time; try again")
 
