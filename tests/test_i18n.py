@@ -169,3 +169,10 @@ def test_babel_cfg_reads_what_the_tests_read() -> None:
     with (ROOT / "babel.cfg").open(encoding="utf-8") as file:
         method_map, _options = parse_mapping_cfg(file)
     assert method_map == METHODS
+
+
+def test_each_language_has_its_locale() -> None:
+    assert i18n.locale() == "sv_SE"
+    with i18n.speaking("en"):
+        assert i18n.locale() == "en_GB"
+    assert set(i18n.LOCALES) == set(i18n.LANGUAGES)
