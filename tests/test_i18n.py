@@ -20,17 +20,25 @@ from tsk_workflow import i18n
 
 ROOT = Path(__file__).resolve().parents[1]
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
-METHODS = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
-"""As babel.cfg says: the modules, and the Jinja2 templates (tsk_workflow/**/templates/**.j2)."""
+METHODS = [
+    ("**.py", "python"),
+    ("**/templates/**.j2", "jinja2"),
+    ("*.txt", "jinja2"),
+    ("*.html", "jinja2"),
+]
+"""As babel.cfg says: the modules, the Jinja2 templates (tsk_workflow/**/templates/**.j2) and the
+shipped mail templates (the files at the top of notifications/)."""
+FOLDERS = [ROOT / "tsk_workflow", ROOT / "notifications", Path(click.__file__).parent]
+"""What the extract command of docs/translating.md reads: ours, the mail templates, and click's
+own (its usage lines and errors are shown to people too)."""
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
 
 
 def _extracted() -> dict[str, list[str]]:
     """Each marked message (a plural's singular and plural joined, a context before its message)
-    and where it is marked: ours, and click's own (its usage lines and errors are shown to people
-    too)."""
+    and where it is marked, in ``FOLDERS``."""
     found: dict[str, list[str]] = {}
-    for folder in (ROOT / "tsk_workflow", Path(click.__file__).parent):
+    for folder in FOLDERS:
         for filename, lineno, message, _comments, context in extract_from_dir(
             folder, method_map=METHODS, keywords=KEYWORDS
         ):
@@ -178,11 +186,14 @@ def test_babel_cfg_reads_what_the_tests_read() -> None:
     assert method_map == METHODS
 
 
-def test_each_language_has_its_locale() -> None:
-    assert i18n.locale() == "sv_SE"
-    with i18n.speaking("en"):
-        assert i18n.locale() == "en_GB"
-    assert set(i18n.LOCALES) == set(i18n.LANGUAGES)
+def test_the_extract_command_reads_the_folders_the_tests_read() -> None:
+    """docs/translating.md's pybabel extract names tsk_workflow and notifications (the mail
+    templates), then click's folder."""
+    text = (ROOT / "docs" / "translating.md").read_text(encoding="utf-8")
+    command = text[text.index("pybabel extract") : text.index("pybabel update")]
+    assert "-o tsk_workflow/locale/tsk.pot tsk_workflow notifications \\\n" in command
+    assert "os.path.dirname(click.__file__)" in command
+    assert [folder.name for folder in FOLDERS[:2]] == ["tsk_workflow", "notifications"]
 
 
 def test_a_context_gives_one_english_word_its_own_translation() -> None:
@@ -190,3 +201,10 @@ def test_a_context_gives_one_english_word_its_own_translation() -> None:
     assert i18n.pgettext("decision outcome", "approved") == "bifall"  # as a mail says it
     with i18n.speaking("en"):
         assert i18n.pgettext("decision outcome", "approved") == "approved"
+
+
+def test_each_language_has_its_locale() -> None:
+    assert i18n.locale() == "sv_SE"
+    with i18n.speaking("en"):
+        assert i18n.locale() == "en_GB"
+    assert set(i18n.LOCALES) == set(i18n.LANGUAGES)

@@ -169,7 +169,12 @@ def test_backoff_never_shrinks_and_never_exceeds_the_cap(attempts: int) -> None:
 
 
 def test_an_empty_template_root_counts_as_unset() -> None:
-    with pytest.raises(Held, match="but TSK_TEMPLATE_ROOT is not set: the administrator sets"):
+    with pytest.raises(Held, match="men TSK_TEMPLATE_ROOT är inte satt: administratören sätter"):
+        template_folder("mallar", {"TSK_TEMPLATE_ROOT": ""})
+    with (
+        i18n.speaking("en"),
+        pytest.raises(Held, match="but TSK_TEMPLATE_ROOT is not set: the administrator sets"),
+    ):
         template_folder("mallar", {"TSK_TEMPLATE_ROOT": ""})
 
 
