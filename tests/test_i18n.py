@@ -19,22 +19,32 @@ from babel.messages.pofile import read_po
 from tsk_workflow import i18n
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
-METHODS = [("**.py", "python"), ("**/templates/**.j2", "jinja2")]
-"""As babel.cfg says: the modules, and the Jinja2 templates (tsk_workflow/**/templates/**.j2)."""
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+METHODS = [
+    ("**.py", "python"),
+    ("**/templates/**.j2", "jinja2"),
+    ("*.txt", "jinja2"),
+    ("*.html", "jinja2"),
+]
+"""As babel.cfg says: the modules, the Jinja2 templates (tsk_workflow/**/templates/**.j2) and the
+shipped mail templates (the files at the top of notifications/)."""
+FOLDERS = [ROOT / "tsk_workflow", ROOT / "notifications", Path(click.__file__).parent]
+"""What the extract command of docs/translating.md reads: ours, the mail templates, and click's
+own (its usage lines and errors are shown to people too)."""
 PLACEHOLDER = re.compile(r"\{[^{}]*\}|%\([^)]*\)[sd]|%[sd]")
 
 
 def _extracted() -> dict[str, list[str]]:
-    """Each marked message (a plural's singular and plural joined) and where it is marked: ours,
-    and click's own (its usage lines and errors are shown to people too)."""
+    """Each marked message (a plural's singular and plural joined, a context before its message)
+    and where it is marked, in ``FOLDERS``."""
     found: dict[str, list[str]] = {}
-    for folder in (ROOT / "tsk_workflow", Path(click.__file__).parent):
-        for filename, lineno, message, _comments, _context in extract_from_dir(
+    for folder in FOLDERS:
+        for filename, lineno, message, _comments, context in extract_from_dir(
             folder, method_map=METHODS, keywords=KEYWORDS
         ):
-            key = "\x00".join(message) if isinstance(message, tuple) else message
-            found.setdefault(key, []).append(f"{folder.name}/{filename}:{lineno}")
+            found.setdefault(_key(message, context), []).append(
+                f"{folder.name}/{filename}:{lineno}"
+            )
     return found
 
 
@@ -43,19 +53,21 @@ def _catalogue(lang: str) -> Catalog:
         return read_po(file)
 
 
-def _key(message_id: str | tuple[str, ...]) -> str:
-    return "\x00".join(message_id) if isinstance(message_id, tuple) else message_id
+def _key(message_id: str | tuple[str, ...], context: str | None = None) -> str:
+    """A message as gettext keys it: its context, EOT, then its id (a plural's forms joined)."""
+    key = "\x00".join(message_id) if isinstance(message_id, tuple) else message_id
+    return f"{context}\x04{key}" if context else key
 
 
 def test_every_marked_string_has_a_swedish_translation() -> None:
-    catalogue = {_key(m.id): m for m in _catalogue("sv") if m.id}
+    catalogue = {_key(m.id, m.context): m for m in _catalogue("sv") if m.id}
     missing = []
     for key, places in sorted(_extracted().items()):
         message = catalogue.get(key)
         strings = () if message is None else message.string
         texts = strings if isinstance(strings, tuple) else (strings,)
         if message is None or message.fuzzy or not all(texts):
-            missing.append(f"{places[0]}: {key.split(chr(0))[0]!r}")
+            missing.append(f"{places[0]}: {key.split(chr(0))[0].split(chr(4))[-1]!r}")
     assert not missing, "no Swedish translation (docs/translating.md):\n" + "\n".join(missing)
 
 
@@ -76,7 +88,7 @@ def test_translations_keep_the_placeholders() -> None:
 def test_the_template_is_what_extraction_gives() -> None:
     """The committed tsk.pot is up to date, so that ``pybabel update`` sees every string."""
     with (i18n.LOCALE_DIR / f"{i18n.DOMAIN}.pot").open("rb") as file:
-        template = {_key(m.id) for m in read_po(file) if m.id}
+        template = {_key(m.id, m.context) for m in read_po(file) if m.id}
     extracted = set(_extracted())
     assert extracted == template, (
         "run the extract and update commands of docs/translating.md; "
@@ -88,7 +100,7 @@ def test_no_translation_is_left_over() -> None:
     """A string no longer in the code has no translation kept for it (``pybabel update``
     marks it obsolete; the catalogue keeps none)."""
     extracted = set(_extracted())
-    stale = [m.id for m in _catalogue("sv") if m.id and _key(m.id) not in extracted]
+    stale = [m.id for m in _catalogue("sv") if m.id and _key(m.id, m.context) not in extracted]
     assert not stale, f"translations of strings the code no longer has: {stale[:5]}"
 
 
@@ -159,7 +171,10 @@ def test_the_compiled_catalogue_is_the_source() -> None:
     translations = gettext.GNUTranslations(io.BytesIO(compiled))
     for message in _catalogue("sv"):
         if message.id and isinstance(message.id, str) and message.string:
-            assert translations.gettext(message.id) == message.string
+            if message.context:
+                assert translations.pgettext(message.context, message.id) == message.string
+            else:
+                assert translations.gettext(message.id) == message.string
 
 
 def test_babel_cfg_reads_what_the_tests_read() -> None:
@@ -169,3 +184,27 @@ def test_babel_cfg_reads_what_the_tests_read() -> None:
     with (ROOT / "babel.cfg").open(encoding="utf-8") as file:
         method_map, _options = parse_mapping_cfg(file)
     assert method_map == METHODS
+
+
+def test_the_extract_command_reads_the_folders_the_tests_read() -> None:
+    """docs/translating.md's pybabel extract names tsk_workflow and notifications (the mail
+    templates), then click's folder."""
+    text = (ROOT / "docs" / "translating.md").read_text(encoding="utf-8")
+    command = text[text.index("pybabel extract") : text.index("pybabel update")]
+    assert "-o tsk_workflow/locale/tsk.pot tsk_workflow notifications \\\n" in command
+    assert "os.path.dirname(click.__file__)" in command
+    assert [folder.name for folder in FOLDERS[:2]] == ["tsk_workflow", "notifications"]
+
+
+def test_a_context_gives_one_english_word_its_own_translation() -> None:
+    assert i18n._("approved") == "bifallet"  # a decision's status
+    assert i18n.pgettext("decision outcome", "approved") == "bifall"  # as a mail says it
+    with i18n.speaking("en"):
+        assert i18n.pgettext("decision outcome", "approved") == "approved"
+
+
+def test_each_language_has_its_locale() -> None:
+    assert i18n.locale() == "sv_SE"
+    with i18n.speaking("en"):
+        assert i18n.locale() == "en_GB"
+    assert set(i18n.LOCALES) == set(i18n.LANGUAGES)

@@ -110,7 +110,20 @@ def test_bad_mail_settings_are_one_line_and_touch_nothing(
     before = [(r.status, r.next_attempt_at) for r in outbox_rows(database)]
     result = tsk(runner, database, "mail", "send", "--now", NOW, env={"TSK_SMTP_PORT": "smtp"})
     assert result.exit_code == 1
-    assert result.stderr == "tsk: TSK_SMTP_PORT must be a port number (1-65535), not 'smtp'\n"
+    assert result.stderr == "tsk: TSK_SMTP_PORT måste vara ett portnummer (1-65535), inte 'smtp'\n"
+    assert [(r.status, r.next_attempt_at) for r in outbox_rows(database)] == before
+    english = tsk(
+        runner,
+        database,
+        "--lang",
+        "en",
+        "mail",
+        "send",
+        "--now",
+        NOW,
+        env={"TSK_SMTP_PORT": "smtp"},
+    )
+    assert english.stderr == "tsk: TSK_SMTP_PORT must be a port number (1-65535), not 'smtp'\n"
     assert [(r.status, r.next_attempt_at) for r in outbox_rows(database)] == before
 
 

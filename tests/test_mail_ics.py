@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+from tsk_workflow import i18n
 from tsk_workflow.mail.ics import meeting_invitation
 
 TZ = ZoneInfo("Europe/Stockholm")
@@ -91,10 +92,14 @@ def test_lines_are_crlf_and_folded_at_75_octets() -> None:
 
 
 def test_naive_times_are_refused() -> None:
-    with pytest.raises(ValueError, match="aware"):
+    with pytest.raises(ValueError, match="mötestider måste ha en tidszon"):
+        invitation(datetime(2027, 3, 16, 13, 0), datetime(2027, 3, 16, 15, 0))
+    with i18n.speaking("en"), pytest.raises(ValueError, match="aware"):
         invitation(datetime(2027, 3, 16, 13, 0), datetime(2027, 3, 16, 15, 0))
 
 
 def test_a_meeting_that_ends_before_it_starts_is_refused() -> None:
-    with pytest.raises(ValueError, match="before it starts"):
+    with pytest.raises(ValueError, match="innan det börjar"):
+        invitation(END, START)
+    with i18n.speaking("en"), pytest.raises(ValueError, match="before it starts"):
         invitation(END, START)

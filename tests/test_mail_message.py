@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tsk_workflow import i18n
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import (
     OutgoingMail,
@@ -262,5 +263,7 @@ def test_a_line_break_in_the_subject_or_a_name_adds_no_header() -> None:
     "recipient", ["nobody", "a@b@c.se", "anna@x.se, thief@evil.example", "anna@x.se>\r\nBcc: y"]
 )
 def test_a_malformed_recipient_is_refused(recipient: str) -> None:
-    with pytest.raises(ValueError, match="not a mail address"):
+    with pytest.raises(ValueError, match="inte en e-postadress"):
+        build_email(OutgoingMail(**{**MAIL.__dict__, "recipient": recipient}))
+    with i18n.speaking("en"), pytest.raises(ValueError, match="not a mail address"):
         build_email(OutgoingMail(**{**MAIL.__dict__, "recipient": recipient}))

@@ -1,8 +1,10 @@
-"""Mail templates: every event in both languages, dates in Swedish, escaping, overrides, and the
-sandbox every template renders in."""
+"""Mail templates: one shipped set, translated through the catalogue; every event in both
+languages, dates in Swedish, escaping, overrides per language, and the sandbox every template
+renders in."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -10,12 +12,15 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import pytest
+from babel.messages.extract import extract_from_dir
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tsk_workflow import i18n
 from tsk_workflow.errors import NotFound
 from tsk_workflow.mail.dates import clock, iso_date, long_date
-from tsk_workflow.mail.render import Held, RenderError, events, kronor, render
+from tsk_workflow.mail.render import Held, RenderError, events, kronor, render, shipped_templates
+from tsk_workflow.resources import notifications_dir
 
 TZ = ZoneInfo("Europe/Stockholm")
 DUE = datetime(2027, 3, 12, 16, 0, tzinfo=TZ)
@@ -143,8 +148,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
 }
 
 
-def test_the_shipped_events_are_the_same_in_both_languages_and_all_tested() -> None:
-    assert events("sv") == events("en") == sorted(CONTEXTS)
+def test_the_shipped_templates_are_one_set_written_once_and_every_event_is_tested() -> None:
+    """No copy per language (sv/, en/): the texts come from the catalogue."""
+    folder = notifications_dir()
+    assert [p.name for p in folder.iterdir() if p.is_dir()] == []
+    assert events() == sorted(CONTEXTS)
+    parts = {f"{event}.{part}" for event in events() for part in ("subject.txt", "txt", "html")}
+    partials = {"_base.html", "_cycle.txt", "_footer.txt", "_form.txt", "_macros.html"}
+    assert set(shipped_templates()) == parts | partials
 
 
 @pytest.mark.parametrize("lang", ["sv", "en"])
@@ -246,6 +257,74 @@ def test_subject_line_breaks_collapse() -> None:
     assert rendered.subject.startswith("Uppgift: Rapport Bcc: thief@evil.example (est-2027-03) –")
 
 
+def _template_texts() -> list[tuple[str, str]]:
+    """Each text the shipped templates mark, with its Swedish: (English, Swedish), a plural's
+    forms one by one."""
+    catalogue = i18n.translations("sv")
+    keywords = {"_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+    pairs = []
+    for _file, _line, message, _comments, context in extract_from_dir(
+        notifications_dir(),
+        method_map=[("*.txt", "jinja2"), ("*.html", "jinja2")],
+        keywords=keywords,
+    ):
+        if isinstance(message, tuple):
+            pairs += [
+                (message[0], catalogue.ngettext(message[0], message[1], 1)),
+                (message[1], catalogue.ngettext(message[0], message[1], 2)),
+            ]
+        elif context:
+            pairs.append((message, catalogue.pgettext(context, message)))
+        else:
+            pairs.append((message, catalogue.gettext(message)))
+    return pairs
+
+
+_PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]")
+
+
+def _own_words(text: str, other: str) -> list[str]:
+    """The pieces of ``text`` between its placeholders that ``other`` does not have."""
+    pieces = (piece.strip() for piece in _PLACEHOLDER.split(text))
+    return [p for p in pieces if len(p) > 2 and any(c.isalpha() for c in p) and p not in other]
+
+
+def _says(text: str, words: str) -> bool:
+    """Whether ``text`` has ``words``, as words (``on`` is not in ``onsdag``)."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text) is not None
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every text a neutral ``x`` (no word of either language), but the keys the
+    templates choose by (a body, an outcome, a digest item's kind) and the dates."""
+    if isinstance(value, dict):
+        keep = {"body", "outcome", "kind", "at"}
+        return {k: v if k in keep else _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return "x" if isinstance(value, str) else value
+
+
+@pytest.mark.parametrize("event", sorted(CONTEXTS))
+def test_each_reader_gets_the_templates_in_their_own_language_only(event: str) -> None:
+    """An English reader's mail has no Swedish from the templates, a Swedish reader's none of
+    the English, and the Swedish is the catalogue's."""
+    pairs = [(en, sv) for en, sv in _template_texts() if en != sv]
+    assert pairs, "the templates mark their texts and the catalogue translates them"
+    context = {**_plain(CONTEXTS[event]), "form": {"command": "x", "answers": "x", "nothing": "x"}}
+    english, swedish = render(event, "en", context), render(event, "sv", context)
+    for part in ("subject", "text", "html"):
+        in_english, in_swedish = getattr(english, part), getattr(swedish, part)
+        assert in_english != in_swedish
+        for en, sv in pairs:
+            for word in _own_words(sv, en):
+                assert not _says(in_english, word), f"Swedish {word!r} in the English {part}"
+            for word in _own_words(en, sv):
+                assert not _says(in_swedish, word), f"English {word!r} in the Swedish {part}"
+    assert swedish.text.startswith("Hej x!\n")
+    assert english.text.startswith("Hello x,\n")
+
+
 def test_a_missing_variable_is_an_error_naming_the_template() -> None:
     context = {key: value for key, value in TASK_CONTEXT.items() if key != "command"}
     with pytest.raises(RenderError, match=r"task_assigned\.txt.*'command' is undefined"):
@@ -262,6 +341,32 @@ def test_the_override_folder_wins_file_by_file(tmp_path: Path) -> None:
     assert "Klar senast:" in rendered.text  # the body itself still comes from the shipped folder
     english = render("task_assigned", "en", TASK_CONTEXT, override_dir=tmp_path)
     assert english.subject.startswith("Task:")
+    assert english.text.endswith("(tsk-workflow).\n")  # the shipped footer, in English
+
+
+def test_a_municipalitys_file_wins_for_the_readers_of_its_language_only(tmp_path: Path) -> None:
+    """sv/ is for Swedish readers, en/ for English ones; each keeps the shipped set, in its
+    own language, for what its folder does not replace."""
+    (tmp_path / "sv").mkdir()
+    (tmp_path / "en").mkdir()
+    (tmp_path / "sv" / "task_assigned.txt").write_text("Hej {{ person.name }}, gör så här.\n")
+    (tmp_path / "en" / "task_assigned.subject.txt").write_text("Herrljunga: {{ task.title }}\n")
+    swedish = render("task_assigned", "sv", TASK_CONTEXT, override_dir=tmp_path)
+    english = render("task_assigned", "en", TASK_CONTEXT, override_dir=tmp_path)
+    shipped = {lang: render("task_assigned", lang, TASK_CONTEXT) for lang in ("sv", "en")}
+    assert swedish.text == "Hej Anna Berg, gör så här.\n"
+    assert (swedish.subject, swedish.html) == (shipped["sv"].subject, shipped["sv"].html)
+    assert english.subject == "Herrljunga: Månadsrapport till EST"
+    assert (english.text, english.html) == (shipped["en"].text, shipped["en"].html)
+
+
+def test_a_municipalitys_template_may_use_the_catalogue_too(tmp_path: Path) -> None:
+    (tmp_path / "sv").mkdir()
+    (tmp_path / "sv" / "task_assigned.subject.txt").write_text(
+        '{{ _("Task: %(title)s", title=task.title) }} [Herrljunga]\n'
+    )
+    rendered = render("task_assigned", "sv", TASK_CONTEXT, override_dir=tmp_path)
+    assert rendered.subject == "Uppgift: Månadsrapport till EST [Herrljunga]"
 
 
 def override(folder: Path, name: str, text: str) -> Path:
@@ -278,6 +383,12 @@ def test_the_sandbox_keeps_a_template_from_running_a_command(tmp_path: Path) -> 
     marker.unlink()
     folder = override(tmp_path / "mallar", "task_assigned.subject.txt", attack)
     with pytest.raises(Held) as caught:
+        render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+    assert str(caught.value) == (
+        "mallen mallar/sv/task_assigned.subject.txt:1 försökte något som sandlådan inte tillåter"
+        " (access to attribute '__init__' of 'type' object is unsafe)"
+    )
+    with i18n.speaking("en"), pytest.raises(Held) as caught:
         render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
     assert str(caught.value) == (
         "the template mallar/sv/task_assigned.subject.txt:1 tried something the sandbox does not"
@@ -307,9 +418,45 @@ def test_an_escape_from_the_sandbox_is_held_naming_the_file_and_line(
 ) -> None:
     text = "{# a municipality's header #}\n{% if true %}{{ " + expression + " }}{% endif %}\n"
     folder = override(tmp_path / "mallar", "_footer.txt", text)  # a partial, included
-    with pytest.raises(Held, match="the template mallar/sv/_footer.txt:2 tried something the"):
+    with pytest.raises(Held, match="mallen mallar/sv/_footer.txt:2 försökte något som"):
         render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
-    with pytest.raises(Held, match=refused):
+    with i18n.speaking("en"):
+        with pytest.raises(Held, match="the template mallar/sv/_footer.txt:2 tried something the"):
+            render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+        with pytest.raises(Held, match=refused):
+            render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
+
+
+@pytest.mark.parametrize(
+    ("expression", "swedish", "english"),
+    [
+        (
+            "range(10**9)|list|length",
+            "ett intervall med fler än 10000 tal",
+            ESCAPES["range(10**9)|list|length"],
+        ),
+        (
+            "'x' * 1000000000",
+            "en upprepning längre än sandlådan tillåter \\(100000\\)",
+            "a repetition longer",
+        ),
+    ],
+)
+def test_why_the_sandbox_held_a_mail_is_said_in_the_language_spoken_not_the_readers(
+    tmp_path: Path, expression: str, swedish: str, english: str
+) -> None:
+    """The reason is for whoever looks after the mail: an English reader's mail held while
+    Swedish is spoken says why in Swedish, and the other way round."""
+    folder = tmp_path / "mallar"
+    for lang in ("sv", "en"):
+        (folder / lang).mkdir(parents=True)
+        (folder / lang / "_footer.txt").write_text("{{ " + expression + " }}\n")
+    with pytest.raises(Held, match=f"^mallen mallar/en/_footer.txt:1 försökte .*{swedish}"):
+        render("task_assigned", "en", TASK_CONTEXT, override_dir=folder)
+    with (
+        i18n.speaking("en"),
+        pytest.raises(Held, match=f"^the template mallar/sv/_footer.txt:1 .*{english}"),
+    ):
         render("task_assigned", "sv", TASK_CONTEXT, override_dir=folder)
 
 
@@ -344,13 +491,13 @@ def test_what_templates_may_do_in_the_sandbox_still_works(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("event", ["../task_assigned", "sv/task_assigned", "..", "a\\b", ""])
 def test_a_template_name_with_a_path_is_refused(event: str) -> None:
-    with pytest.raises(ValueError, match="not a template name"):
+    with pytest.raises(ValueError, match="inte ett mallnamn"):
         render(event, "sv", TASK_CONTEXT)
 
 
 @pytest.mark.parametrize("lang", ["../sv", "sv/..", ".."])
 def test_a_language_with_a_path_is_refused(lang: str) -> None:
-    with pytest.raises(ValueError, match="not a language"):
+    with pytest.raises(ValueError, match="inte ett språk"):
         render("task_assigned", lang, TASK_CONTEXT)
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tsk_workflow import i18n
 from tsk_workflow.errors import TskError
 from tsk_workflow.mail.render import Held
 from tsk_workflow.mail.smtp import SmtpConfigError, SmtpSettings, backoff
@@ -85,26 +86,68 @@ def test_the_password_is_not_shown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("env", "defaults", "message"),
+    ("env", "defaults", "message", "swedish"),
     [
-        ({"TSK_SMTP_STARTTLS": "kanske"}, {}, "TSK_SMTP_STARTTLS must be true or false"),
-        ({"TSK_SMTP_PORT": "smtp"}, {}, "TSK_SMTP_PORT must be a port number"),
-        ({"TSK_SMTP_PORT": "70000"}, {}, "TSK_SMTP_PORT must be a port number"),
-        ({}, {"port": True}, "'port' in the organisation file must be a port number"),
-        ({"TSK_SMTP_TIMEOUT": "-1"}, {}, "TSK_SMTP_TIMEOUT must be seconds"),
-        ({"TSK_SMTP_TLS": "true", "TSK_SMTP_STARTTLS": "true"}, {}, "cannot both be on"),
-        ({"TSK_SMTP_USER": "tsk"}, {}, "TSK_SMTP_PASSWORD is not"),
-        ({}, {"password": "hemligt"}, "must come from TSK_SMTP_PASSWORD"),
-        ({}, {"hots": "x"}, "unknown mail setting 'hots'"),
-        ({"TSK_MAIL_FROM": "tsk at herrljunga"}, {}, "TSK_MAIL_FROM: not a mail address"),
+        (
+            {"TSK_SMTP_STARTTLS": "kanske"},
+            {},
+            "TSK_SMTP_STARTTLS must be true or false",
+            "TSK_SMTP_STARTTLS måste vara true eller false",
+        ),
+        (
+            {"TSK_SMTP_PORT": "smtp"},
+            {},
+            "TSK_SMTP_PORT must be a port number",
+            "TSK_SMTP_PORT måste vara ett portnummer",
+        ),
+        (
+            {"TSK_SMTP_PORT": "70000"},
+            {},
+            "TSK_SMTP_PORT must be a port number",
+            "TSK_SMTP_PORT måste vara ett portnummer",
+        ),
+        (
+            {},
+            {"port": True},
+            "'port' in the organisation file must be a port number",
+            "e-postinställningen 'port' i organisationsfilen måste vara ett portnummer",
+        ),
+        (
+            {"TSK_SMTP_TIMEOUT": "-1"},
+            {},
+            "TSK_SMTP_TIMEOUT must be seconds",
+            "TSK_SMTP_TIMEOUT måste vara sekunder",
+        ),
+        (
+            {"TSK_SMTP_TLS": "true", "TSK_SMTP_STARTTLS": "true"},
+            {},
+            "cannot both be on",
+            "kan inte båda vara på",
+        ),
+        ({"TSK_SMTP_USER": "tsk"}, {}, "TSK_SMTP_PASSWORD is not", "men inte TSK_SMTP_PASSWORD"),
+        (
+            {},
+            {"password": "hemligt"},
+            "must come from TSK_SMTP_PASSWORD",
+            "måste komma från TSK_SMTP_PASSWORD",
+        ),
+        ({}, {"hots": "x"}, "unknown mail setting 'hots'", "okänd e-postinställning 'hots'"),
+        (
+            {"TSK_MAIL_FROM": "tsk at herrljunga"},
+            {},
+            "TSK_MAIL_FROM: not a mail address",
+            "TSK_MAIL_FROM: inte en e-postadress",
+        ),
     ],
 )
 def test_bad_settings_are_refused_with_a_clear_message(
-    env: dict[str, str], defaults: dict[str, Any], message: str
+    env: dict[str, str], defaults: dict[str, Any], message: str, swedish: str
 ) -> None:
-    with pytest.raises(SmtpConfigError, match=message) as caught:
+    with pytest.raises(SmtpConfigError, match=swedish) as caught:
         SmtpSettings.from_env(env, defaults)
     assert isinstance(caught.value, TskError)
+    with i18n.speaking("en"), pytest.raises(SmtpConfigError, match=message):
+        SmtpSettings.from_env(env, defaults)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +169,12 @@ def test_backoff_never_shrinks_and_never_exceeds_the_cap(attempts: int) -> None:
 
 
 def test_an_empty_template_root_counts_as_unset() -> None:
-    with pytest.raises(Held, match="but TSK_TEMPLATE_ROOT is not set: the administrator sets"):
+    with pytest.raises(Held, match="men TSK_TEMPLATE_ROOT är inte satt: administratören sätter"):
+        template_folder("mallar", {"TSK_TEMPLATE_ROOT": ""})
+    with (
+        i18n.speaking("en"),
+        pytest.raises(Held, match="but TSK_TEMPLATE_ROOT is not set: the administrator sets"),
+    ):
         template_folder("mallar", {"TSK_TEMPLATE_ROOT": ""})
 
 

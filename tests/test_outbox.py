@@ -402,7 +402,9 @@ def test_a_message_that_cannot_be_rendered_fails_alone(
     [failed] = rows(store, status="failed")
     assert failed.id == first.id
     assert failed.last_reply is not None
-    assert failed.last_reply.startswith("cannot render: mail template 'cycle_opened.subject.txt'")
+    assert failed.last_reply.startswith(  # said in the language spoken, Swedish by default
+        "kan inte skapas: e-postmallen 'cycle_opened.subject.txt'"
+    )
 
 
 def test_a_users_text_with_line_breaks_and_markup_cannot_add_headers(

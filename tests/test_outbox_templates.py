@@ -20,6 +20,7 @@ from sqlalchemy import select
 from tests.dbfixtures import MakeStore
 from tests.enginekit import Clock
 from tests.smtp_server import SmtpServer
+from tsk_workflow import i18n
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.decisions import Decisions
@@ -28,7 +29,7 @@ from tsk_workflow.errors import DefinitionError
 from tsk_workflow.features import build_engine
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.message import sender_address
-from tsk_workflow.mail.render import Held, render
+from tsk_workflow.mail.render import Held, render, shipped_templates
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
 from tsk_workflow.store.database import Store
@@ -266,29 +267,61 @@ def test_a_folder_next_to_the_organisation_file_is_not_used(
     database): only against TSK_TEMPLATE_ROOT, which the administrator sets."""
     folder(tmp_path, "mallar", {"sv/_footer.txt": "-- \nfrån bredvid filen\n"})
     org = load_organisation(str(org_file(tmp_path, "mallar")), catalog)
-    with pytest.raises(Held, match="TSK_TEMPLATE_ROOT is not set"):
+    with pytest.raises(Held, match="TSK_TEMPLATE_ROOT är inte satt"):
         outbox.override_dir(org, {})
     elsewhere = tmp_path / "mallrot"
     elsewhere.mkdir()
-    with pytest.raises(Held, match=f"there is no {elsewhere / 'mallar'}$"):
+    with pytest.raises(Held, match=f"det finns ingen {elsewhere / 'mallar'}$"):
+        outbox.override_dir(org, {"TSK_TEMPLATE_ROOT": str(elsewhere)})
+    with i18n.speaking("en"), pytest.raises(Held, match=f"there is no {elsewhere / 'mallar'}$"):
         outbox.override_dir(org, {"TSK_TEMPLATE_ROOT": str(elsewhere)})
 
 
 @pytest.mark.parametrize(
-    ("files", "message"),
+    ("files", "message", "english"),
     [
-        (["sv/task_assigend.subject.txt"], "did you mean 'task_assigned.subject.txt'"),
-        (["de/task_assigned.txt"], "'de' in .*: expected only folders sv/ and en/"),
-        (["sv/task_assigned.txt/x"], "'sv/task_assigned.txt' in .* is not a file"),
+        (
+            ["sv/task_assigend.subject.txt"],
+            "okänd e-postmall 'sv/task_assigend.subject.txt' i .* \\(menade du"
+            " 'task_assigned.subject.txt'\\?\\)$",
+            "did you mean 'task_assigned.subject.txt'",
+        ),
+        (
+            ["de/task_assigned.txt"],
+            "'de' i .*: här ska bara mapparna sv/ och en/ finnas",
+            "'de' in .*: expected only folders sv/ and en/",
+        ),
+        (
+            ["sv/task_assigned.txt/x"],
+            "'sv/task_assigned.txt' i .* är inte en fil",
+            "'sv/task_assigned.txt' in .* is not a file",
+        ),
+        # what the shipped folder has that is not a template, and its old layout
+        (["en/README.md"], "okänd e-postmall 'en/README.md' i .*$", "unknown mail template"),
+        (["sv/sv/_footer.txt"], "okänd e-postmall 'sv/sv' i ", "unknown mail template 'sv/sv' in"),
     ],
 )
 def test_a_bad_template_folder_holds_the_mail_with_the_reason(
-    tmp_path: Path, herrljunga: Organisation, files: list[str], message: str
+    tmp_path: Path, herrljunga: Organisation, files: list[str], message: str, english: str
 ) -> None:
     root = tmp_path / "mallrot"
     folder(root, "mallar", dict.fromkeys(files, "x"))
+    org, env = naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)}
     with pytest.raises(Held, match=message):
-        outbox.override_dir(naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)})
+        outbox.override_dir(org, env)
+    with i18n.speaking("en"), pytest.raises(Held, match=english):
+        outbox.override_dir(org, env)
+
+
+def test_a_folder_may_hold_every_shipped_template_in_each_language(
+    tmp_path: Path, herrljunga: Organisation
+) -> None:
+    """The shipped set is one folder; a municipality's has it per language, whole if it likes."""
+    root = tmp_path / "mallrot"
+    files = {f"{lang}/{name}": "x" for lang in ("sv", "en") for name in shipped_templates()}
+    mallar = folder(root, "mallar", files)
+    env = {"TSK_TEMPLATE_ROOT": str(root)}
+    assert outbox.override_dir(naming(herrljunga, "mallar"), env) == mallar.resolve()
 
 
 @pytest.mark.parametrize("link", ["mallar", "mallar/sv", "mallar/sv/_footer.txt"])
@@ -299,7 +332,7 @@ def test_a_symlink_out_of_the_root_is_refused(
     root = tmp_path / "mallrot"
     (root / link).parent.mkdir(parents=True)
     (root / link).symlink_to(outside / Path(link).relative_to("mallar"))
-    with pytest.raises(Held, match="leads outside TSK_TEMPLATE_ROOT"):
+    with pytest.raises(Held, match="leder utanför TSK_TEMPLATE_ROOT"):
         outbox.override_dir(naming(herrljunga, "mallar"), {"TSK_TEMPLATE_ROOT": str(root)})
 
 
@@ -315,7 +348,7 @@ def test_a_root_that_is_not_a_folder_holds_the_mail(
     tmp_path: Path, herrljunga: Organisation
 ) -> None:
     env = {"TSK_TEMPLATE_ROOT": str(tmp_path / "finns-inte")}
-    with pytest.raises(Held, match="finns-inte is not a folder"):
+    with pytest.raises(Held, match="finns-inte är inte en mapp"):
         outbox.override_dir(naming(herrljunga, "mallar"), env)
 
 
@@ -370,9 +403,9 @@ def test_a_template_that_tries_to_run_a_command_is_held_and_nothing_is_sent(
 
     assert not marker.exists()  # the command did not run
     assert (result.sent, result.failed, result.held) == (len(pending) - len(evil), 0, len(evil))
-    reason = (
-        "held: the template mallar/sv/task_assigned.subject.txt:1 tried something the sandbox"
-        " does not allow (access to attribute '__init__' of 'type' object is unsafe)"
+    reason = (  # said in the language spoken, Swedish by default
+        "kvarhållet: mallen mallar/sv/task_assigned.subject.txt:1 försökte något som sandlådan"
+        " inte tillåter (access to attribute '__init__' of 'type' object is unsafe)"
     )
     held = [r for r in queued(store) if r.id in evil]
     assert {(r.status, r.attempts, r.last_reply) for r in held} == {("held", 0, reason)}
@@ -415,8 +448,8 @@ def test_a_named_folder_without_a_root_holds_the_mail_until_the_root_is_set(
     assert (result.sent, result.failed, result.held) == (0, 0, len(pending))
     assert smtp.messages == []  # not sent with the shipped templates instead
     reason = (
-        "held: mail.templates names the folder 'mallar', but TSK_TEMPLATE_ROOT is not set: the"
-        " administrator sets TSK_TEMPLATE_ROOT for the service to the folder that holds it"
+        "kvarhållet: mail.templates anger mappen 'mallar', men TSK_TEMPLATE_ROOT är inte satt:"
+        " administratören sätter TSK_TEMPLATE_ROOT för tjänsten till mappen som innehåller den"
     )
     assert {(r.status, r.last_reply) for r in queued(store) if r.id in {p.id for p in pending}} == {
         ("held", reason)
@@ -444,27 +477,44 @@ def test_mail_test_reports_templates_that_would_be_held(
 ) -> None:
     path = org_file(tmp_path, "mallar")
     args = ["--org", str(path), "mail", "test", "--to", "anna.berg@example.org"]
-    unset = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    english = ["--lang", "en", *args]  # the test mail, and what is said of it, in English
+    unset = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
     assert unset.exit_code == 1
     assert unset.stderr.startswith("tsk: no test mail sent, held: mail.templates names the folder")
+    swedish = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    assert swedish.exit_code == 1
+    assert "mail.templates anger mappen 'mallar', men TSK_TEMPLATE_ROOT är inte satt" in (
+        swedish.stderr
+    )
     marker = tmp_path / "pwned"
     root = tmp_path / "mallrot"
-    folder(root, "mallar", {"sv/test_mail.subject.txt": ATTACK.format(marker=marker)})
-    evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    attack = ATTACK.format(marker=marker)
+    folder(root, "mallar", {"en/test_mail.subject.txt": attack, "sv/test_mail.txt": attack})
+    evil = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
     assert evil.exit_code == 1
     assert evil.stderr == (
-        "tsk: no test mail sent, held: the template mallar/sv/test_mail.subject.txt:1 tried"
+        "tsk: no test mail sent, held: the template mallar/en/test_mail.subject.txt:1 tried"
         " something the sandbox does not allow (access to attribute '__init__' of 'type' object"
         " is unsafe)\n"
     )
+    evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    assert evil.exit_code == 1
+    assert "mallen mallar/sv/test_mail.txt:1 försökte något som sandlådan inte tillåter" in (
+        evil.stderr
+    )
     assert not marker.exists()
     assert smtp.messages == []
-    (root / "mallar" / "sv" / "test_mail.subject.txt").write_text(
-        "Prov från {{ municipality.name }}"
+    (root / "mallar" / "en" / "test_mail.subject.txt").write_text(
+        "Trial from {{ municipality.name }}"
     )
+    (root / "mallar" / "sv" / "test_mail.txt").write_text("Prov från {{ municipality.name }}\n")
+    fine = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    assert fine.exit_code == 0, fine.output
+    assert smtp.messages[0].message["Subject"] == "Trial from Herrljunga kommun"
     fine = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
     assert fine.exit_code == 0, fine.output
-    assert smtp.messages[0].message["Subject"] == "Prov från Herrljunga kommun"
+    assert smtp.messages[1].message["Subject"] == "Testmejl från tsk-workflow (Herrljunga kommun)"
+    assert text_part(smtp.messages[1].message) == "Prov från Herrljunga kommun\n"
 
 
 def test_the_organisation_files_mail_settings_and_the_environment_over_them(

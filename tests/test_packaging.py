@@ -6,6 +6,9 @@ import json
 import subprocess
 import sys
 import venv
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
@@ -81,6 +84,20 @@ def test_wheel_runs_the_demo(installed_tsk: Path, tmp_path: Path) -> None:
     assert summary["mails_delivered"] > 0
     assert (out / "tsk.db").is_file()
     assert any((out / "maildir" / "new").iterdir())
+    # The shipped templates and the compiled catalogue: each reader's mail in their language.
+    texts = {}
+    for path in (out / "maildir" / "new").iterdir():
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        body = message.get_body(("plain",))
+        assert isinstance(body, EmailMessage)
+        texts[str(message["To"])] = str(body.get_content())
+    english = [t for to, t in texts.items() if "sarah.mitchell@" in to]  # language: en
+    swedish = [t for to, t in texts.items() if "sarah.mitchell@" not in to]
+    assert english
+    assert all(t.startswith("Hello Sarah Mitchell,\n") for t in english)
+    assert swedish
+    assert all(t.startswith("Hej ") for t in swedish)
+    assert all("Automatiskt meddelande från trygghetsarbetet i" in t for t in swedish)
 
 
 def test_wheel_carries_the_compiled_catalogue(installed_tsk: Path) -> None:

@@ -46,7 +46,6 @@ from tsk_workflow.resources import (
 )
 
 TEMPLATE_PARTS = ("subject.txt", "txt", "html")
-LANGUAGES = ("sv", "en")
 
 
 def text_digest(text: str) -> str:
@@ -180,11 +179,10 @@ _STORED_COMPILED: dict[str, CompiledProcess] = {}
 
 
 def template_exists(name: str, folder: Path | None = None) -> bool:
-    """Whether the mail template ``name`` has all its parts in Swedish and English."""
+    """Whether the mail template ``name`` has all its parts (written once, for every language:
+    their texts come from the catalogue)."""
     base = folder or notifications_dir()
-    return all(
-        (base / lang / f"{name}.{part}").is_file() for lang in LANGUAGES for part in TEMPLATE_PARTS
-    )
+    return all((base / f"{name}.{part}").is_file() for part in TEMPLATE_PARTS)
 
 
 def shipped_process_files() -> list[Path]:

@@ -29,6 +29,8 @@ DOMAIN = "tsk"
 LANGUAGES = ("sv", "en")
 DEFAULT = "sv"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LOCALES = {"sv": "sv_SE", "en": "en_GB"}
+"""The CLDR locale of each language: how its readers write numbers (Babel's ``babel.numbers``)."""
 
 _language: ContextVar[str] = ContextVar("tsk_language", default=DEFAULT)
 
@@ -100,6 +102,11 @@ def language() -> str:
     return _language.get()
 
 
+def locale() -> str:
+    """The CLDR locale of the language spoken now (``sv_SE``, ``en_GB``)."""
+    return LOCALES[_language.get()]
+
+
 def _(message: str) -> str:
     """``message`` in the language spoken now."""
     return translations(_language.get()).gettext(message)
@@ -108,6 +115,13 @@ def _(message: str) -> str:
 def ngettext(singular: str, plural: str, n: int) -> str:
     """``singular`` or ``plural`` by ``n``, in the language spoken now."""
     return translations(_language.get()).ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """``message`` in the language spoken now, as meant in ``context`` (one English word that
+    Swedish says two ways: an outcome ``approved`` is ``bifall`` in a mail, ``bifallet`` as a
+    decision's status)."""
+    return translations(_language.get()).pgettext(context, message)
 
 
 def N_(message: str) -> str:

@@ -10,6 +10,8 @@ bounds what one template can spend: ``range`` of at most :data:`MAX_RANGE` items
 result of at most :data:`MAX_POWER_BITS` bits, ``*`` making a string or list of at most
 :data:`MAX_LENGTH` items, and no ``lipsum`` (paragraphs of filler text on demand). Whatever is
 refused raises :class:`jinja2.sandbox.SecurityError`, which the mail outbox turns into held mail.
+Our own refusals say why in the language spoken when the reason is read (a mail renders in its
+reader's language, its reason is for whoever looks after the mail).
 """
 
 from __future__ import annotations
@@ -20,11 +22,24 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tsk_workflow.i18n import N_, _
+
 MAX_RANGE = 10_000
 MAX_POWER_BITS = 4096
 MAX_LENGTH = 100_000
 
-__all__ = ["MAX_LENGTH", "MAX_POWER_BITS", "MAX_RANGE", "SecurityError", "sandboxed"]
+__all__ = ["MAX_LENGTH", "MAX_POWER_BITS", "MAX_RANGE", "Refused", "SecurityError", "sandboxed"]
+
+
+class Refused(SecurityError):
+    """What the sandbox refuses of its own, said in the language spoken when it is read."""
+
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message.format(**values))
+        self.untranslated, self.values = message, values
+
+    def __str__(self) -> str:
+        return _(self.untranslated).format(**self.values)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -32,11 +47,16 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and _too_big_power(left, right):
-            raise SecurityError(
-                f"{left!r} ** {right!r} is larger than the sandbox allows ({MAX_POWER_BITS} bits)"
+            raise Refused(
+                N_("{left} ** {right} is larger than the sandbox allows ({bits} bits)"),
+                left=repr(left),
+                right=repr(right),
+                bits=MAX_POWER_BITS,
             )
         if operator == "*" and _too_long(left, right):
-            raise SecurityError(f"a repetition longer than the sandbox allows ({MAX_LENGTH})")
+            raise Refused(
+                N_("a repetition longer than the sandbox allows ({length})"), length=MAX_LENGTH
+            )
         return super().call_binop(context, operator, left, right)
 
 
@@ -55,7 +75,7 @@ def _range(*args: int) -> range:
     except OverflowError:  # more than sys.maxsize
         size = MAX_RANGE + 1
     if size > MAX_RANGE:
-        raise SecurityError(f"a range of more than {MAX_RANGE} numbers")
+        raise Refused(N_("a range of more than {count} numbers"), count=MAX_RANGE)
     return numbers
 
 

@@ -629,9 +629,9 @@ def _templates(definition: ProcessDefinition, exists: Callable[[str], bool]) -> 
             if not exists(task.template):
                 yield (
                     ("steps", i, "tasks", j, "template"),
-                    _(
-                        "mail template '{template}' does not exist in notifications/sv and /en"
-                    ).format(template=task.template),
+                    _("mail template '{template}' does not exist in notifications/").format(
+                        template=task.template
+                    ),
                 )
 
 

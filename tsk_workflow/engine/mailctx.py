@@ -8,7 +8,7 @@ renders. ``{person}`` in a command is replaced by the recipient's id when the ma
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from tsk_workflow import i18n
@@ -104,7 +104,18 @@ class DecisionFields(Protocol):
 
 
 def label(value: Label | None) -> dict[str, str] | str:
-    return {"sv": value.sv, "en": value.en} if value is not None else ""
+    """A definition's text in each language (the outbox picks the reader's), or ``""``."""
+    return {lang: value.get(lang) for lang in i18n.LANGUAGES} if value is not None else ""
+
+
+def in_each_language(say: Callable[[], str]) -> dict[str, str]:
+    """What ``say`` says in each language (it translates with ``_``): stored with the mail,
+    which is rendered in its reader's language later."""
+    said = {}
+    for lang in i18n.LANGUAGES:
+        with i18n.speaking(lang):
+            said[lang] = say()
+    return said
 
 
 def local(moment: dt.datetime | None, cal: WorkCalendar) -> str | None:
@@ -127,11 +138,7 @@ def meeting_place(org: Organisation, group: Group) -> dict[str, str] | str:
     if group.place:
         return group.place
     chair = name_of(org, group.chair)["name"]
-    said = {}
-    for lang in i18n.LANGUAGES:  # the mail is made in each recipient's language
-        with i18n.speaking(lang):
-            said[lang] = _("To be announced by the chair, {chair}").format(chair=chair)
-    return said
+    return in_each_language(lambda: _("To be announced by the chair, {chair}").format(chair=chair))
 
 
 def cycle_ctx(cycle: CycleFields) -> dict[str, Any]:
@@ -194,10 +201,7 @@ def form_commands(org: Organisation, task_id: int, required: bool) -> dict[str, 
     hands the file in, ``nothing`` (empty for a required form) says there is nothing to report.
     The file is named in the recipient's language."""
     task = str(task_id)
-    files = {}
-    for lang in i18n.LANGUAGES:
-        with i18n.speaking(lang):
-            files[lang] = answers_file(task_id)
+    files = in_each_language(lambda: answers_file(task_id))
     return {
         "command": {
             lang: tsk(org, "task", "form", task, "--template", file) for lang, file in files.items()

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from tsk_workflow import messages
+from tsk_workflow.engine.mailctx import in_each_language
+from tsk_workflow.i18n import _, pgettext
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import outbox as stored
 from tsk_workflow.store.database import Store
@@ -35,11 +37,6 @@ if TYPE_CHECKING:
 DIGEST_TIME = dt.time(7, 0)
 """The default local time after which the day's digest is made (``mail.digest_time``)."""
 
-_OUTCOME = {
-    "approved": {"sv": "bifall", "en": "approved"},
-    "rejected": {"sv": "avslag", "en": "rejected"},
-    "postponed": {"sv": "bordlagt", "en": "postponed"},
-}
 _RANK = {"task_overdue": 2, "task_due": 1}
 
 
@@ -136,8 +133,9 @@ def _items(session: Session, rows: Iterable[OutboxMessage]) -> list[dict[str, An
 def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
     """What one queued event says in a digest: {kind, title, when, cycle}.
 
-    Texts stay as stored (``{"sv": ..., "en": ...}`` where the event had both); the outbox
-    picks the recipient's language when it renders the digest.
+    Texts stay as stored (``{"sv": ..., "en": ...}`` where the event had both), and what the
+    digest says of its own is said in each language; the outbox picks the recipient's language
+    when it renders the digest.
     """
     cycle = context.get("cycle") or {}
     ref = str(cycle.get("ref") or cycle.get("id") or "") if isinstance(cycle, dict) else ""
@@ -147,19 +145,24 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
     if template in ("task_overdue", "task_escalated"):
         return _entry("task_overdue", task.get("title", ""), task.get("due"), ref)
     if template in ("cycle_opened", "cycle_closed"):
-        verb = (
-            {"sv": "har startat", "en": "has started"}
-            if template == "cycle_opened"
-            else {"sv": "är avslutad", "en": "is closed"}
+        title = str(cycle.get("title", "")) if isinstance(cycle, dict) else ""
+        opened = template == "cycle_opened"
+        said = in_each_language(
+            lambda: (_("{cycle} has started") if opened else _("{cycle} is closed")).format(
+                cycle=title
+            )
         )
-        said = {lang: f"{cycle.get('title', '')} {verb[lang]}" for lang in ("sv", "en")}
         return _entry("cycle", said, None, ref)
     if template in ("decision_recorded", "decision_routed"):
         decision = context.get("decision") or {}
-        outcome = _OUTCOME.get(str(decision.get("outcome") or ""))
+        outcome = str(decision.get("outcome") or "")
         title = str(decision.get("title", ""))
         text: Any = (
-            {lang: f"{title}: {outcome[lang]}" for lang in ("sv", "en")} if outcome else title
+            in_each_language(
+                lambda: _("{title}: {outcome}").format(title=title, outcome=_outcome(outcome))
+            )
+            if _outcome(outcome)
+            else title
         )
         return _entry("decision", text, decision.get("meeting_date"), ref)
     if template == "yearly_report_due":
@@ -169,6 +172,15 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
         meeting = context.get("meeting") or {}
         return _entry("meeting", meeting.get("title", ""), meeting.get("start"), ref)
     return _entry(template, template, None, ref)
+
+
+def _outcome(outcome: str) -> str | None:
+    """A decision's outcome as its mail says it, in the language spoken; None before one."""
+    return {
+        "approved": pgettext("decision outcome", "approved"),
+        "rejected": pgettext("decision outcome", "rejected"),
+        "postponed": pgettext("decision outcome", "postponed"),
+    }.get(outcome)
 
 
 def _entry(kind: str, title: Any, when: Any, cycle: str) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress
 
+from tsk_workflow.i18n import _
+
 PRODID = "-//tsk-workflow//Trygg och säker kommun//SV"
 
 
@@ -60,9 +62,11 @@ def meeting_invitation(
 
 def _check_times(start: datetime, end: datetime) -> None:
     if start.tzinfo is None or end.tzinfo is None:
-        raise ValueError("meeting times must be aware datetimes (e.g. in Europe/Stockholm)")
+        raise ValueError(_("meeting times must be aware datetimes (e.g. in Europe/Stockholm)"))
     if end <= start:
-        raise ValueError(f"the meeting ends ({end}) before it starts ({start})")
+        raise ValueError(
+            _("the meeting ends ({end}) before it starts ({start})").format(end=end, start=start)
+        )
 
 
 def _organizer(email: str, name: str | None) -> vCalAddress:

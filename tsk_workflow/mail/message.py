@@ -25,6 +25,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
+from tsk_workflow.i18n import _
 from tsk_workflow.messages import make_message_id as make_message_id  # where it is made
 
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -66,8 +67,8 @@ def address(name: str, addr: str) -> Address:
     """A header address with a safe display name; raises ``ValueError`` on a malformed address."""
     addr = header_safe(addr)
     if addr.count("@") != 1 or any(ch in addr for ch in ' <>,;:"()[]\\'):
-        raise ValueError(f"not a mail address: {addr!r}")
-    username, _, domain = addr.rpartition("@")
+        raise ValueError(_("not a mail address: {address}").format(address=repr(addr)))
+    username, _at, domain = addr.rpartition("@")
     return Address(display_name=header_safe(name), username=username, domain=domain)
 
 
@@ -89,7 +90,8 @@ def named_sender(sender: str, name: str) -> str:
 
 
 SENDER_NAME = "{organisation} – Trygg och säker"
-"""The display name of mail from a municipality without one in its sender setting."""
+"""The display name of mail from a municipality without one in its sender setting: a name (the
+work's, "Trygg och säker kommun"), the same whatever its readers' languages, so not translated."""
 
 
 def build_email(mail: OutgoingMail, *, date: datetime | None = None) -> EmailMessage:
@@ -101,7 +103,7 @@ def build_email(mail: OutgoingMail, *, date: datetime | None = None) -> EmailMes
     """
     message_id = header_safe(mail.message_id)
     if not message_id.isascii():
-        raise ValueError(f"not an ASCII Message-ID: {message_id!r}")
+        raise ValueError(_("not an ASCII Message-ID: {id}").format(id=repr(message_id)))
     msg = EmailMessage(policy=_WIRE)
     msg["Message-ID"] = message_id
     msg["Date"] = format_datetime(date or datetime.now().astimezone())

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tsk_workflow import i18n
+from tsk_workflow.i18n import _
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import SENDER_NAME, OutgoingMail, named_sender
 from tsk_workflow.mail.render import Held, Rendered, render
@@ -47,10 +49,11 @@ MARK_SECONDS = 1.0
 
 
 def localise(value: Any, lang: str) -> Any:
-    """Pick ``lang`` from every ``{"sv": ..., "en": ...}`` text in a stored context."""
+    """Pick ``lang`` from every text a stored context has in each language (``{"sv": ...,
+    "en": ...}``); a language without one reads Swedish."""
     if isinstance(value, dict):
-        if set(value) == {"sv", "en"}:
-            return value["en" if lang == "en" else "sv"]
+        if set(value) == set(i18n.LANGUAGES):
+            return value.get(lang, value[i18n.DEFAULT])
         return {key: localise(item, lang) for key, item in value.items()}
     if isinstance(value, list):
         return [localise(item, lang) for item in value]
@@ -106,9 +109,16 @@ def _compose_or_fail(
     try:
         return _make(row, sender, templates)
     except Held as exc:
-        return SendResult(row.message_id, "held", f"held: {exc}")
+        return SendResult(row.message_id, "held", held_reply(exc))
     except Exception as exc:  # any error at all: see the docstring
-        return SendResult(row.message_id, "permanent", f"cannot render: {exc}")
+        return SendResult(
+            row.message_id, "permanent", _("cannot render: {reason}").format(reason=exc)
+        )
+
+
+def held_reply(exc: Held) -> str:
+    """What a held row keeps as its reply: why it was held, in the language spoken."""
+    return _("held: {reason}").format(reason=exc)
 
 
 def _invitation(row: OutboxMessage, context: Mapping[str, Any]) -> str | None:
@@ -210,7 +220,7 @@ def _send(
     try:
         templates, held = override_dir(org, env), None
     except Held as exc:  # the municipality's own templates cannot be used: hold all its mail
-        templates, held = None, f"held: {exc}"
+        templates, held = None, held_reply(exc)
     for row in rows:
         if held is not None:
             made: OutgoingMail | SendResult = SendResult(row.message_id, "held", held)

@@ -1,21 +1,29 @@
-"""Rendering mail templates (Jinja2) from ``notifications/<lang>/``.
+"""Rendering mail templates (Jinja2) from ``notifications/``, in the reader's language.
 
 An *event* is three templates: ``<event>.subject.txt``, ``<event>.txt`` and ``<event>.html``.
-They are looked up first in the municipality's override folder (``override_dir/<lang>/``, where
-``override_dir`` has the same layout as the shipped ``notifications/``), then in the shipped
-folder; an override may replace any single file, including the shared partials (``_base.html``,
-``_macros.html``, ``_footer.txt``). HTML templates are autoescaped, text templates are not, and a
-missing variable is an error (StrictUndefined): a template never silently prints nothing.
-Every template renders in Jinja2's sandbox (:mod:`tsk_workflow.templating`): one that tries to
-reach Python (``cycler.__init__.__globals__``, ``''.__class__``) raises :class:`Held`, naming the
-file and line, and the outbox holds its mail back instead of sending it.
+The shipped templates are one set, written once: their texts are marked ``{{ _("...") }}``
+(Jinja2's ``i18n`` extension, ``%(name)s`` placeholders; ``ngettext`` by number, ``pgettext``
+where one English word has two Swedish ones) and come from the one gettext catalogue
+(docs/translating.md). Each mail renders inside ``i18n.speaking(lang)``: Swedish for a Swedish
+reader, the English of the templates for an English one. Languages are ``sv`` (the default) and
+``en``; any other language gives Swedish.
 
-Languages are ``sv`` (the default) and ``en``; any other language gives Swedish.
+A municipality's own templates are written per language: ``override_dir/sv/`` and
+``override_dir/en/`` (``tsk_workflow.mail.templates``). A file there replaces the shipped file of
+the same name for readers of that language (any file, the shared partials ``_base.html``,
+``_macros.html``, ``_footer.txt`` included); everything else comes from the shipped set. HTML
+templates are autoescaped, text templates are not, and a missing variable is an error
+(StrictUndefined): a template never silently prints nothing. Every template renders in Jinja2's
+sandbox (:mod:`tsk_workflow.templating`): one that tries to reach Python
+(``cycler.__init__.__globals__``, ``''.__class__``) raises :class:`Held`, naming the file and
+line, and the outbox holds its mail back instead of sending it.
 
 Filters: ``datum`` (2027-03-12), ``langdatum`` (fredag 12 mars 2027, vecka 10; ``week=false``
-leaves the week out; English in ``en``), ``klockslag`` (14:00) and ``kronor`` (125 000 kr).
-Dates may be ``date``/``datetime`` objects or ISO 8601 strings, shown in their own time zone
-(pass them in the municipality's zone).
+leaves the week out), ``klockslag`` (14:00), ``kronor`` (125 000 kr) and ``ledtext`` (a label of
+the plain text with its colon, padded so that the values line up: ``Omgång:      ``); all in the
+reader's language. Dates may be ``date``/``datetime`` objects or ISO 8601 strings, shown in their
+own time zone (pass them in the municipality's zone). ``lang`` is the reader's language (``sv``,
+``en``), for ``<html lang="...">``.
 
 Context contract. Objects are mappings (dicts) read with dots in the templates; a field marked
 "may be empty" must still be present (``""`` or ``None``).
@@ -84,10 +92,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.numbers import format_decimal
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -99,14 +108,20 @@ from jinja2 import (
     select_autoescape,
 )
 
+from tsk_workflow import i18n
 from tsk_workflow.errors import NotFound
+from tsk_workflow.i18n import _
 from tsk_workflow.mail.dates import clock, iso_date, long_date
 from tsk_workflow.resources import notifications_dir
 from tsk_workflow.templating import SecurityError, sandboxed
 
-LANGUAGES = ("sv", "en")
-DEFAULT_LANGUAGE = "sv"
+LANGUAGES = i18n.LANGUAGES
+DEFAULT_LANGUAGE = i18n.DEFAULT
 PARTS = ("subject.txt", "txt", "html")
+TEMPLATE_SUFFIXES = (".txt", ".html")
+"""What a template file's name ends in (the shipped folder also has its README.md)."""
+LABEL_WIDTH = 12
+"""``ledtext``: a label and its colon take this many characters, then a space, then the value."""
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -136,7 +151,7 @@ def language(lang: str | None) -> str:
     path), not silently mapped to Swedish.
     """
     if lang is not None and any(bad in lang for bad in ("/", "\\", "..")):
-        raise ValueError(f"not a language: {lang!r}")
+        raise ValueError(_("not a language: {lang}").format(lang=repr(lang)))
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
@@ -146,46 +161,82 @@ def render(
     context: Mapping[str, Any],
     override_dir: Path | None = None,
 ) -> Rendered:
-    """Render the three templates of ``event`` in ``lang`` with ``context``."""
+    """Render the three templates of ``event`` in ``lang`` with ``context``.
+
+    The mail speaks ``lang``; what goes wrong is said in the language spoken (it is for whoever
+    looks after the mail, not for its reader).
+    """
     _check_event(event)
-    env = environment(language(lang), override_dir)
-    subject, text, html = (_render_one(env, f"{event}.{part}", context) for part in PARTS)
+    lang = language(lang)
+    env = environment(lang, override_dir)
+    subject, text, html = (_render_one(env, f"{event}.{part}", context, lang) for part in PARTS)
     return Rendered(subject=" ".join(subject.split()), text=text, html=html)
 
 
-def events(lang: str = DEFAULT_LANGUAGE) -> list[str]:
-    """The events shipped in ``lang`` (those with a subject template)."""
-    folder = notifications_dir() / language(lang)
-    return sorted(p.name.removesuffix(".subject.txt") for p in folder.glob("*.subject.txt"))
+def events() -> list[str]:
+    """The shipped events (those with a subject template)."""
+    return sorted(
+        p.name.removesuffix(".subject.txt") for p in notifications_dir().glob("*.subject.txt")
+    )
+
+
+def shipped_templates() -> list[str]:
+    """The names of the shipped template files: the events' and the shared partials'."""
+    return sorted(
+        p.name
+        for p in notifications_dir().iterdir()
+        if p.is_file() and p.name.endswith(TEMPLATE_SUFFIXES)
+    )
 
 
 def _check_event(event: str) -> None:
     if not _NAME.fullmatch(event):
-        raise ValueError(f"not a template name: {event!r} (letters, digits, _ and - only)")
+        raise ValueError(
+            _("not a template name: {name} (letters, digits, _ and - only)").format(
+                name=repr(event)
+            )
+        )
 
 
-def _render_one(env: Environment, name: str, context: Mapping[str, Any]) -> str:
-    """One template; every failure but a missing file is a ``RenderError`` naming the file.
+def _render_one(env: Environment, name: str, context: Mapping[str, Any], lang: str) -> str:
+    """One template, in ``lang``; every failure but a missing file is a ``RenderError`` naming
+    the file.
 
     A broken override (a syntax error), a value a filter cannot format (``None`` to
     ``langdatum``) or a missing variable must not escape as some other exception: the outbox
     marks such a message failed, with the reason, and goes on with the others.
     """
     try:
-        return env.get_template(name).render(context)
+        with i18n.speaking(lang):
+            return env.get_template(name).render(context)
     except SecurityError as exc:
         raise Held(
-            f"the template {_where(env, exc, name)} tried something the sandbox does not allow"
-            f" ({str(exc).removesuffix('.')})"
+            _("the template {where} tried something the sandbox does not allow ({reason})").format(
+                where=_where(env, exc, name), reason=str(exc).removesuffix(".")
+            )
         ) from exc
     except TemplateNotFound as exc:
-        raise NotFound(f"no mail template {name!r} in {_searchpath(env)}") from exc
+        raise NotFound(
+            _("no mail template {name} in {folders}").format(
+                name=repr(name), folders=_searchpath(env)
+            )
+        ) from exc
     except UndefinedError as exc:
-        raise RenderError(f"mail template {name!r}: {exc.message}") from exc
+        raise RenderError(
+            _("mail template {name}: {reason}").format(name=repr(name), reason=exc.message)
+        ) from exc
     except TemplateSyntaxError as exc:
-        raise RenderError(f"mail template {exc.filename or name}:{exc.lineno}: {exc}") from exc
+        raise RenderError(
+            _("mail template {name}:{line}: {reason}").format(
+                name=exc.filename or name, line=exc.lineno, reason=exc
+            )
+        ) from exc
     except (TemplateError, TypeError, ValueError, AttributeError, KeyError) as exc:
-        raise RenderError(f"mail template {name!r}: {type(exc).__name__}: {exc}") from exc
+        raise RenderError(
+            _("mail template {name}: {reason}").format(
+                name=repr(name), reason=f"{type(exc).__name__}: {exc}"
+            )
+        ) from exc
 
 
 def _searchpath(env: Environment) -> str:
@@ -199,25 +250,29 @@ def _folders(env: Environment) -> list[Path]:
 
 def _where(env: Environment, exc: BaseException, name: str) -> str:
     """The template file (and line) where ``exc`` was raised, from the traceback Jinja2 gives:
-    ``notifications/sv/_base.html:3`` for a shipped one, ``<folder>/sv/...`` for an override."""
+    ``notifications/_base.html:3`` for a shipped one, ``<folder>/sv/...`` for an override."""
     where = name
+    shipped = notifications_dir()
     trace = exc.__traceback__
     while trace is not None:
         filename = Path(trace.tb_frame.f_code.co_filename)
-        for folder in _folders(env):  # <base>/<lang>: shown from <base>
+        for folder in _folders(env):  # shipped: from its parent; <base>/<lang>: from <base>'s
             if filename.is_relative_to(folder):
-                where = f"{filename.relative_to(folder.parent.parent)}:{trace.tb_lineno}"
+                base = folder.parent if folder == shipped else folder.parent.parent
+                where = f"{filename.relative_to(base)}:{trace.tb_lineno}"
         trace = trace.tb_next
     return where
 
 
 @lru_cache(maxsize=16)
 def environment(lang: str, override_dir: Path | None = None) -> Environment:
-    """The Jinja2 environment for one language and override folder (cached), in the sandbox."""
-    folders = [notifications_dir() / lang]
+    """The Jinja2 environment for one language and override folder (cached), in the sandbox:
+    the municipality's files for ``lang`` first, then the shipped ones."""
+    folders = [notifications_dir()]
     if override_dir is not None:
         folders.insert(0, override_dir / lang)
     env = sandboxed(
+        extensions=["jinja2.ext.i18n"],
         loader=FileSystemLoader(folders),
         autoescape=select_autoescape(
             enabled_extensions=("html",), default_for_string=False, default=False
@@ -227,24 +282,36 @@ def environment(lang: str, override_dir: Path | None = None) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(_filters(lang))
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        i18n._, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
+    )
+    env.globals["lang"] = lang
+    env.filters.update(FILTERS)
     return env
 
 
-def _filters(lang: str) -> dict[str, Any]:
-    return {
-        "datum": iso_date,
-        "langdatum": partial(long_date, lang=lang),
-        "klockslag": clock,
-        "kronor": partial(kronor, lang=lang),
-    }
-
-
-def kronor(value: int | float | Decimal | str, lang: str = DEFAULT_LANGUAGE) -> str:
-    """``125 000 kr`` (sv, with no-break spaces) or ``SEK 125,000`` (en); öre only if any."""
+def kronor(value: int | float | Decimal | str, lang: str | None = None) -> str:
+    """``125 000 kr`` (sv, with no-break spaces) or ``SEK 125,000`` (en), in ``lang`` or the
+    language spoken; öre only if any. The digits are written as the language writes numbers
+    (``babel.numbers``), the currency as the catalogue says."""
     amount = Decimal(str(value))
-    digits = f"{amount:,.0f}" if amount == amount.to_integral_value() else f"{amount:,.2f}"
-    if lang == "en":
-        return f"SEK {digits}"
-    swedish = digits.replace(",", "\u00a0").replace(".", ",")
-    return f"{swedish}\u00a0kr"
+    pattern = "#,##0" if amount == amount.to_integral_value() else "#,##0.00"
+    with i18n.speaking(language(lang or i18n.language())):
+        digits = format_decimal(amount, pattern, locale=i18n.locale())
+        # the Swedish translation keeps the amount and its "kr" together (a no-break space)
+        return _("SEK {amount}").format(amount=digits)
+
+
+def label(text: str) -> str:
+    """``Omgång:      ``: a label of the plain text, its colon and the space up to the values."""
+    return f"{text}:".ljust(LABEL_WIDTH) + " "
+
+
+FILTERS = {
+    "datum": iso_date,
+    "langdatum": long_date,
+    "klockslag": clock,
+    "kronor": kronor,
+    "ledtext": label,
+}
+"""The filters every mail template has; they speak the reader's language."""

@@ -121,14 +121,23 @@ class SmtpSettings:
 def _defaults(defaults: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
     """The organisation file's values, each with where it came from (for error messages)."""
     if defaults.get("password"):
-        raise SmtpConfigError(f"the SMTP password must come from {PASSWORD_VAR}, not a file")
+        raise SmtpConfigError(
+            _("the SMTP password must come from {variable}, not a file").format(
+                variable=PASSWORD_VAR
+            )
+        )
     found: dict[str, tuple[Any, str]] = {}
     for key, value in defaults.items():
         name = "sender" if key == "from" else key
         if name not in ENV_VARS and key != "password":
-            raise SmtpConfigError(f"unknown mail setting {key!r} in the organisation file")
+            raise SmtpConfigError(
+                _("unknown mail setting {key} in the organisation file").format(key=repr(key))
+            )
         if value is not None and key != "password":
-            found[name] = (value, f"mail setting {key!r} in the organisation file")
+            found[name] = (
+                value,
+                _("mail setting {key} in the organisation file").format(key=repr(key)),
+            )
     return found
 
 
@@ -137,11 +146,17 @@ def _settings(raw: Mapping[str, tuple[Any, str]], password: str | None) -> SmtpS
     starttls = _flag(raw.get("starttls"))
     if tls and starttls:
         raise SmtpConfigError(
-            "TLS and STARTTLS cannot both be on (TSK_SMTP_TLS, TSK_SMTP_STARTTLS)"
+            _("TLS and STARTTLS cannot both be on ({variables})").format(
+                variables=f"{ENV_VARS['tls']}, {ENV_VARS['starttls']}"
+            )
         )
     user = _text(raw.get("user"))
     if user and not password:
-        raise SmtpConfigError(f"the SMTP user {user!r} is set but {PASSWORD_VAR} is not")
+        raise SmtpConfigError(
+            _("the SMTP user {user} is set but {variable} is not").format(
+                user=repr(user), variable=PASSWORD_VAR
+            )
+        )
     default_port = 465 if tls else 587 if starttls else 25
     return SmtpSettings(
         host=_text(raw.get("host")) or "localhost",
@@ -164,7 +179,11 @@ def _flag(item: tuple[Any, str] | None) -> bool:
         return bool(item and item[0])
     word = str(item[0]).strip().lower()
     if word not in _TRUE | _FALSE:
-        raise SmtpConfigError(f"{item[1]} must be true or false, not {item[0]!r}")
+        raise SmtpConfigError(
+            _("{source} must be true or false, not {value}").format(
+                source=item[1], value=repr(item[0])
+            )
+        )
     return word in _TRUE
 
 
@@ -173,7 +192,11 @@ def _port(item: tuple[Any, str] | None) -> int | None:
         return None
     text = str(item[0]).strip()
     if isinstance(item[0], bool) or not text.isdigit() or not 1 <= int(text) <= 65535:
-        raise SmtpConfigError(f"{item[1]} must be a port number (1-65535), not {item[0]!r}")
+        raise SmtpConfigError(
+            _("{source} must be a port number (1-65535), not {value}").format(
+                source=item[1], value=repr(item[0])
+            )
+        )
     return int(text)
 
 
@@ -185,7 +208,11 @@ def _timeout(item: tuple[Any, str] | None) -> float | None:
     except (TypeError, ValueError):
         seconds = 0.0
     if isinstance(item[0], bool) or not 0 < seconds <= 3600:
-        raise SmtpConfigError(f"{item[1]} must be seconds (0-3600), not {item[0]!r}")
+        raise SmtpConfigError(
+            _("{source} must be seconds (0-3600), not {value}").format(
+                source=item[1], value=repr(item[0])
+            )
+        )
     return seconds
 
 
@@ -194,7 +221,7 @@ def _sender(item: tuple[Any, str] | None) -> str:
     try:
         sender_address(sender)
     except ValueError as exc:
-        source = item[1] if item else "the sender"
+        source = item[1] if item else _("the sender")
         raise SmtpConfigError(f"{source}: {exc}") from exc
     return sender
 
@@ -334,7 +361,9 @@ class _Connection:
         try:
             data = mail_bytes(mail)
         except (ValueError, MessageError) as exc:
-            return SendResult(mail.message_id, "permanent", f"cannot be sent: {exc}")
+            return SendResult(
+                mail.message_id, "permanent", _("cannot be sent: {reason}").format(reason=exc)
+            )
         smtp = await self._connected()
         if smtp is None:
             return SendResult(mail.message_id, "temporary", self.unreachable or "", self.why)
@@ -345,7 +374,7 @@ class _Connection:
         # a server without it refuses (SMTPNotSupported), as send_message would.
         utf8 = not (data.isascii() and self.sender.isascii() and to.isascii())
         try:
-            _, reply = await smtp.sendmail(
+            _errors, reply = await smtp.sendmail(
                 self.sender, [to], data, mail_options=["SMTPUTF8"] if utf8 else None
             )
         except SMTPRecipientsRefused as exc:
