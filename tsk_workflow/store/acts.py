@@ -290,11 +290,7 @@ class Effects:
         self.claim(cycle)
         for name, value in values.items():
             setattr(cycle, name, value)
-        row = self.new_cycles.get(cycle.id)
-        if row is not None:
-            row.update(values)
-        else:
-            self.cycle_changes.setdefault(cycle.id, {}).update(values)
+        _change(cycle.id, values, self.new_cycles, self.cycle_changes)
 
     # ---------------------------------------------------------- tasks
 
@@ -305,11 +301,7 @@ class Effects:
     def change_task(self, task: TaskState, **values: Any) -> None:
         for name, value in values.items():
             setattr(task, name, value)
-        row = self.new_tasks.get(task.id)
-        if row is not None:
-            row.update(values)
-        else:
-            self.task_changes.setdefault(task.id, {}).update(values)
+        _change(task.id, values, self.new_tasks, self.task_changes)
 
     def cancel_tasks(self, tasks: Sequence[TaskState]) -> None:
         """Cancel the tasks and their timers.
@@ -365,11 +357,7 @@ class Effects:
         self.new_decisions[row["id"]] = row
 
     def change_decision(self, decision_id: int, **values: Any) -> None:
-        row = self.new_decisions.get(decision_id)
-        if row is not None:
-            row.update(values)
-        else:
-            self.decision_changes.setdefault(decision_id, {}).update(values)
+        _change(decision_id, values, self.new_decisions, self.decision_changes)
 
     def fire(self, outcomes: Iterable[TimerOutcome], at: dt.datetime, worker: str) -> None:
         """The timers of ``outcomes`` were fired at ``at`` by ``worker`` (or failed)."""
@@ -380,6 +368,21 @@ class Effects:
         """Outbox rows, in order; each Message-ID goes in once (the first), and not at all when
         it is queued already (``apply``)."""
         self.outbox.extend(rows)
+
+
+def _change(
+    row_id: int,
+    values: Mapping[str, Any],
+    new_rows: dict[int, dict[str, Any]],
+    changes: dict[int, dict[str, Any]],
+) -> None:
+    """``values`` for the row ``row_id``: on the row itself when this act makes it, else among
+    the changes to write."""
+    row = new_rows.get(row_id)
+    if row is not None:
+        row.update(values)
+    else:
+        changes.setdefault(row_id, {}).update(values)
 
 
 # ------------------------------------------------------------------ writing it
