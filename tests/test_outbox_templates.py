@@ -428,7 +428,7 @@ def test_a_named_folder_without_a_root_holds_the_mail_until_the_root_is_set(
     env = {**smtp_env, "TSK_TEMPLATE_ROOT": str(root)}
     first = pending[0].id
     one = runner.invoke(cli, ["--db", store.url, "mail", "retry", str(first)])
-    assert (one.exit_code, one.stdout) == (0, "1 meddelanden köade igen\n")
+    assert (one.exit_code, one.stdout) == (0, "1 meddelande köat igen\n")
     assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == 1
     runner.invoke(cli, ["--db", store.url, "mail", "retry"])
     assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == len(pending) - 1
@@ -444,19 +444,28 @@ def test_mail_test_reports_templates_that_would_be_held(
 ) -> None:
     path = org_file(tmp_path, "mallar")
     args = ["--org", str(path), "mail", "test", "--to", "anna.berg@example.org"]
-    unset = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    swedish = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    assert swedish.exit_code == 1
+    assert swedish.stderr.startswith("tsk: inget testmejl skickat, kvarhållet: ")
+    english = ["--lang", "en", *args]
+    unset = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
     assert unset.exit_code == 1
     assert unset.stderr.startswith("tsk: no test mail sent, held: mail.templates names the folder")
     marker = tmp_path / "pwned"
     root = tmp_path / "mallrot"
-    folder(root, "mallar", {"sv/test_mail.subject.txt": ATTACK.format(marker=marker)})
-    evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    attack = ATTACK.format(marker=marker)
+    folder(root, "mallar", {f"{lang}/test_mail.subject.txt": attack for lang in ("sv", "en")})
+    evil = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
     assert evil.exit_code == 1
     assert evil.stderr == (
-        "tsk: no test mail sent, held: the template mallar/sv/test_mail.subject.txt:1 tried"
+        "tsk: no test mail sent, held: the template mallar/en/test_mail.subject.txt:1 tried"
         " something the sandbox does not allow (access to attribute '__init__' of 'type' object"
         " is unsafe)\n"
     )
+    evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
+    assert evil.exit_code == 1
+    assert evil.stderr.startswith("tsk: inget testmejl skickat, kvarhållet: ")
+    assert "mallar/sv/test_mail.subject.txt:1" in evil.stderr
     assert not marker.exists()
     assert smtp.messages == []
     (root / "mallar" / "sv" / "test_mail.subject.txt").write_text(
