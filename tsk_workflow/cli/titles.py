@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from tsk_workflow.definitions.model import ProcessDefinition
     from tsk_workflow.engine.service import Engine
     from tsk_workflow.store.models import Cycle, Task
 
 STORED = "sv"
 """The language of the stored titles."""
+
+Session = Any
+"""A reading session of the engine's store (the command line does not import SQLAlchemy)."""
 
 
 def cycle_title(engine: Engine, session: Session, cycle: Cycle, lang: str) -> str:
