@@ -81,7 +81,7 @@ def test_mail_test_prints_the_servers_reply(
         cli, ["--org", "herrljunga", "mail", "test", "--to", "anna.berg@example.org"], env=env
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"127.0.0.1:{smtp.port} svarade: 250 OK (sent)\n"
+    assert result.stdout == f"127.0.0.1:{smtp.port} svarade: 250 OK (skickat)\n"
     [received] = smtp.messages
     assert received.rcpt_tos == ("anna.berg@example.org",)
     assert received.mail_from == "trygghet@herrljunga.example.org"
@@ -97,7 +97,10 @@ def test_mail_test_fails_with_the_reply_when_the_server_refuses(
     smtp.respond("550 5.7.1 Relaying denied")
     result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org"], env=env)
     assert result.exit_code == 1
-    assert "550 5.7.1 Relaying denied (permanent)" in result.stdout
+    assert "550 5.7.1 Relaying denied (permanent fel)" in result.stdout
+    smtp.respond("550 5.7.1 Relaying denied")
+    english = runner.invoke(cli, ["--lang", "en", "mail", "test", "--to", "x@example.org"], env=env)
+    assert "550 5.7.1 Relaying denied (permanent failure)" in english.stdout
     smtp.stop()
     result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org", "--json"], env=env)
     assert result.exit_code == 1

@@ -20,6 +20,15 @@ if TYPE_CHECKING:
     from tsk_workflow.store.database import Store
 
 
+SENDING = {
+    "sent": N_("sent"),
+    "temporary": N_("temporary failure"),
+    "permanent": N_("permanent failure"),
+    "held": N_("held"),
+}
+"""How a sending went, as people read it (``--json`` keeps the keys)."""
+
+
 @click.group(
     cls=TskGroup,
     help=N_(
@@ -100,13 +109,11 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
     elif result.unreachable is not None:
         click.echo(no_connection(config, result, settings(ctx).lang))
     else:
-        from tsk_workflow.cli.views import status_label
-
         click.echo(
             _("{where} replied: {reply} ({status})").format(
                 where=f"{config.host}:{config.port}",
                 reply=result.reply,
-                status=status_label(result.status),
+                status=_(SENDING[result.status]) if result.status in SENDING else result.status,
             )
         )
     if result.status != "sent":
