@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from tests.enginekit import Clock, Tsk, local, make_engine
 from tests.smtp_server import SmtpServer
-from tsk_workflow import audit, checkpoints
+from tsk_workflow import audit, checkpoints, i18n
 from tsk_workflow.audit import GENESIS
 from tsk_workflow.checkpoints import Publishing
 from tsk_workflow.errors import TskError
@@ -604,7 +604,7 @@ def test_tick_without_a_key_says_why_and_goes_on(
     monkeypatch.setenv("TSK_AUDIT_KEY", str(key_path))
     monkeypatch.setenv("TSK_CHECKPOINT_DIR", str(tmp_path / "published"))
     key_path.chmod(0o644)
-    result = tsk("tick", "--now", late, "--no-send", "--json")
+    result = tsk("--lang", "en", "tick", "--now", late, "--no-send", "--json")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert json.loads(result.stdout)["checkpoint"]["failed"].startswith("audit key")
@@ -612,6 +612,9 @@ def test_tick_without_a_key_says_why_and_goes_on(
         f"tsk: no checkpoint signed: audit key {key_path} may be read by others (mode 0644):"
         f" chmod 600 {key_path}"
     ]
+    swedish = tsk("tick", "--now", late, "--no-send", "--json")
+    assert swedish.exit_code == 1
+    assert swedish.stderr.startswith("tsk: ingen kontrollpunkt signerad: ")
 
 
 def test_two_workers_at_once_sign_the_day_once(
@@ -683,7 +686,9 @@ def test_the_demo_signs_a_checkpoint_each_day_and_checks_them(tmp_path: Path) ->
     public = checkpoints.load_public_key(Path(marks["public_key"]))
     assert {c.key_id for c in found} == {checkpoints.key_id(public)}
     (out / "tsk.db").unlink()
-    with pytest.raises(FileExistsError, match="audit-key.pem already exists"):
+    with pytest.raises(FileExistsError, match="audit-key.pem finns redan"):
+        run_demo("herrljunga", 2027, out, until=dt.date(2027, 1, 2))
+    with i18n.speaking("en"), pytest.raises(FileExistsError, match="audit-key.pem already exists"):
         run_demo("herrljunga", 2027, out, until=dt.date(2027, 1, 2))
 
 

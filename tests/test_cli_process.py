@@ -218,9 +218,10 @@ def test_process_diagram_unknown_process(runner: CliRunner) -> None:
 
 def test_org_show_without_org_is_a_clear_refusal(runner: CliRunner) -> None:
     result = run(runner, "org", "show")
-    assert_one_line_refusal(result, "no organisation given")
+    assert_one_line_refusal(result, "ingen organisation angiven")
     assert "--org" in result.stderr
     assert "TSK_ORG" in result.stderr
+    assert_one_line_refusal(run(runner, "--lang", "en", "org", "show"), "no organisation given")
 
 
 def test_org_show_with_an_unknown_municipality(runner: CliRunner) -> None:

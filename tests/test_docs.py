@@ -2,7 +2,8 @@
 
 A ```` ```console ```` block holds commands (lines starting with ``$ ``) each followed by the
 output people should expect. The test runs each command with bash in a fresh folder holding a
-half-run demo year of Herrljunga (``demo/``, made by ``tsk demo --year 2027 --until 2027-03-09``),
+half-run demo year of Herrljunga (``demo/``, made by ``tsk demo --year 2027 --until 2027-03-09``:
+``demo_folder`` in ``tests/conftest.py``),
 commands of one file sharing that folder in order. Every expected line must appear in the
 actual output, in order; ``...`` stands for any lines. A command expected to fail ends in
 ``# exit N``. ``$ export NAME=value`` sets a variable for the file's later commands.
@@ -28,11 +29,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import command_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -82,14 +84,6 @@ def documented() -> list[tuple[Path, list[Command]]]:
     return result
 
 
-@pytest.fixture(scope="session")
-def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("docs-demo")
-    args = ["demo", "--year", "2027", "--until", "2027-03-09", "--out", "demo", "--json"]
-    subprocess.run([tsk(), *args], cwd=base, check=True, capture_output=True, env=environment())
-    return base / "demo"
-
-
 @pytest.fixture
 def docs_pg_url(make_store: object) -> str:
     """``$PG_URL`` in the docs: an empty schema of the test PostgreSQL (skips as dbfixtures does)."""
@@ -97,15 +91,8 @@ def docs_pg_url(make_store: object) -> str:
     return str(store.url)
 
 
-def tsk() -> str:
-    return str(Path(sys.executable).parent / "tsk")
-
-
 def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TSK_")}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["COLUMNS"] = "100"
-    return env
+    return command_environment() | {"COLUMNS": "100"}
 
 
 def matches(expected: list[str], actual: list[str]) -> str | None:

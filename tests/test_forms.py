@@ -414,7 +414,9 @@ def test_template_filled_in_and_given_back(tsk: Tsk, cli_task: int, tmp_path: Pa
     template = tmp_path / "rapport.yaml"
     tsk.text("task", "form", str(cli_task), "--template", str(template))
     refused = tsk.refused("task", "form", str(cli_task), "--template", str(template))
-    assert refused == f"tsk: '{template}' exists: give --force to overwrite it"
+    assert refused == f"tsk: '{template}' finns redan: ange --force för att skriva över den"
+    args = ("--lang", "en", "task", "form", str(cli_task), "--template", str(template))
+    assert tsk.refused(*args) == f"tsk: '{template}' exists: give --force to overwrite it"
     text = template.read_text(encoding="utf-8")
     filled = (
         text.replace("\nkategori:\n", "\nkategori: klotter\n")
@@ -535,6 +537,8 @@ def test_task_without_a_form_has_nothing_to_show(tsk: Tsk) -> None:
     compile_task = next(t["id"] for t in shown["tasks"] if t["key"] == "sammanstall_lagesbild")
     assert opened["id"] == shown["id"]
     line = tsk.refused("task", "form", str(compile_task))
+    assert line == f"tsk: uppgift {compile_task} (sammanstall_lagesbild) har inget formulär"
+    line = tsk.refused("--lang", "en", "task", "form", str(compile_task))
     assert line == f"tsk: task {compile_task} (sammanstall_lagesbild) has no form"
     line = tsk.refused("task", "done", str(compile_task), "--answer", "a=b", as_=CHAIR)
     assert line == f"tsk: uppgift {compile_task} har inget formulär: markera den klar utan svar"

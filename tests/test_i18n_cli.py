@@ -45,8 +45,31 @@ COMMANDS = [
     ("lagesbild",),
     ("audit", "keygen"),
     ("audit", "checkpoint"),
+    ("audit",),
+    ("audit", "verify"),
+    ("cycle",),
+    ("cycle", "open"),
+    ("cycle", "list"),
+    ("cycle", "show"),
+    ("cycle", "advance"),
+    ("cycle", "next"),
+    ("cycle", "close"),
+    ("cycle", "attach"),
+    ("cycle", "documents"),
+    ("task",),
+    ("task", "list"),
+    ("task", "done"),
+    ("task", "form"),
+    ("mail",),
+    ("mail", "test"),
+    ("mail", "send"),
+    ("mail", "digest"),
+    ("mail", "status"),
+    ("mail", "show"),
+    ("mail", "retry"),
+    ("demo",),
 ]
-"""The commands whose help this part marks (``json_option``'s and ``--now``'s are elsewhere)."""
+"""The commands whose help is marked (``json_option``'s and ``--now``'s are checked apart)."""
 
 
 def _command(path: tuple[str, ...]) -> click.Command:
@@ -90,6 +113,17 @@ def test_help_is_swedish_by_default_and_english_on_request(
         assert first in english, (first, english)
         assert translated in swedish, (translated, swedish)
         assert first not in swedish, (first, swedish)
+
+
+def test_the_shared_options_speak_the_language(runner: CliRunner) -> None:
+    for path in (("cycle", "list"), ("mail", "send")):
+        swedish = _flat(runner.invoke(cli, [*path, "--help"]).output)
+        english = _flat(runner.invoke(cli, ["--lang", "en", *path, "--help"]).output)
+        assert "--json Skriv bara ut JSON" in swedish
+        assert "--json Print JSON only" in english
+    swedish = _flat(runner.invoke(cli, ["mail", "send", "--help"]).output)
+    assert "Agera som om det vore den här tiden" in swedish
+    assert "Act as if" not in swedish
 
 
 def test_date_options_say_the_format_in_the_language(runner: CliRunner) -> None:
@@ -266,3 +300,30 @@ def test_the_plan_speaks_its_language(runner: CliRunner, tmp_path: Path) -> None
         runner.invoke(cli, ["--org", "herrljunga", "plan", "2027", "--json", "--lang", "en"]).output
     )
     assert {item["kind"] for item in data} <= {"cycle_open", "meeting", "due", "reminder", "report"}
+
+
+def test_titles_are_shown_in_the_language_asked_for(runner: CliRunner, database: list[str]) -> None:
+    """A cycle and its tasks keep their titles in Swedish (the record, and --json); in English
+    the command line shows the definition's English titles."""
+    env = {"TSK_NOW": "2027-03-01T09:00"}
+    opened = runner.invoke(
+        cli, [*database, "--as", "jessica.wahlstrom", "cycle", "open", "est"], env=env
+    )
+    assert opened.exit_code == 0, opened.output
+    assert "EST – månatlig lägesbild 2027-03" in opened.output
+    assert "Månadsrapport till EST" in opened.output
+    english = ["--lang", "en", *database]
+    for command in (["cycle", "list"], ["cycle", "show", "est-2027-03"]):
+        shown = runner.invoke(cli, [*english, *command], env=env).output
+        assert "EST – monthly situation report 2027-03" in shown, shown
+        assert "månatlig" not in shown
+    for command in (["cycle", "show", "est-2027-03"], ["task", "list"]):
+        shown = runner.invoke(cli, [*english, *command], env=env).output
+        assert "Monthly report to EST" in shown
+        assert "Månadsrapport" not in shown
+        swedish = runner.invoke(cli, [*database, *command], env=env).output
+        assert "Månadsrapport till EST" in swedish
+    tasks = json.loads(runner.invoke(cli, [*english, "task", "list", "--json"], env=env).stdout)
+    assert {task["title"] for task in tasks} == {"Månadsrapport till EST"}  # as recorded
+    cycles = json.loads(runner.invoke(cli, [*english, "cycle", "list", "--json"], env=env).stdout)
+    assert cycles[0]["title"] == "EST – månatlig lägesbild 2027-03"

@@ -81,7 +81,7 @@ def test_mail_test_prints_the_servers_reply(
         cli, ["--org", "herrljunga", "mail", "test", "--to", "anna.berg@example.org"], env=env
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout == f"127.0.0.1:{smtp.port} svarade: 250 OK (sent)\n"
+    assert result.stdout == f"127.0.0.1:{smtp.port} svarade: 250 OK (skickat)\n"
     [received] = smtp.messages
     assert received.rcpt_tos == ("anna.berg@example.org",)
     assert received.mail_from == "trygghet@herrljunga.example.org"
@@ -97,7 +97,10 @@ def test_mail_test_fails_with_the_reply_when_the_server_refuses(
     smtp.respond("550 5.7.1 Relaying denied")
     result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org"], env=env)
     assert result.exit_code == 1
-    assert "550 5.7.1 Relaying denied (permanent)" in result.stdout
+    assert "550 5.7.1 Relaying denied (permanent fel)" in result.stdout
+    smtp.respond("550 5.7.1 Relaying denied")
+    english = runner.invoke(cli, ["--lang", "en", "mail", "test", "--to", "x@example.org"], env=env)
+    assert "550 5.7.1 Relaying denied (permanent failure)" in english.stdout
     smtp.stop()
     result = runner.invoke(cli, ["mail", "test", "--to", "x@example.org", "--json"], env=env)
     assert result.exit_code == 1
@@ -166,14 +169,27 @@ def test_send_status_and_retry(
         "550 5.1.1 No such user",
     ]
 
+    english = tsk(runner, database, "--lang", "en", "mail", "status")
+    assert english.stdout.splitlines() == [
+        f"pending 0, sent {len(pending) - 1}, failed 1, held 0, waiting for the daily digest 4",
+        f"  {pending[0].id:>6} {pending[0].email} {pending[0].template} (1 attempt): "
+        "550 5.1.1 No such user",
+    ]
+
     missing = tsk(runner, database, "mail", "retry", "9999")
     assert missing.exit_code == 1
+    assert missing.stderr == (
+        "tsk: inget misslyckat eller kvarhållet mejl med nummer 9999 (se tsk mail status)\n"
+    )
+    missing = tsk(runner, database, "--lang", "en", "mail", "retry", "9999")
     assert missing.stderr == "tsk: no failed or held mail number 9999 (see tsk mail status)\n"
     retried = tsk(runner, database, "mail", "retry", str(pending[0].id))
-    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelande köat igen\n")
     assert as_json(tsk(runner, database, "mail", "status", "--json"))["pending"] == 1
     again = tsk(runner, database, "mail", "send", "--now", NOW, env=env)
     assert again.stdout == "skickade 1, försöker igen 0, misslyckade 0\n"
+    english = tsk(runner, database, "--lang", "en", "mail", "send", "--now", NOW, env=env)
+    assert english.stdout == "sent 0, retrying 0, failed 0\n"
     assert as_json(tsk(runner, database, "mail", "retry", "--json")) == {"requeued": 0}
     arrived = [m.message["Message-ID"] for m in smtp.messages]
     assert sorted(arrived) == sorted(r.message_id for r in pending)
@@ -186,6 +202,8 @@ def test_digest_by_hand(
     assert early["digests"] == 2  # by hand: whatever the time of day
     again = tsk(runner, database, "mail", "digest", "--now", "2027-03-02T18:00")
     assert again.stdout == "0 dagliga sammandrag köade\n"
+    english = tsk(runner, database, "--lang", "en", "mail", "digest", "--now", "2027-03-02T18:00")
+    assert english.stdout == "0 daily digests queued\n"
     digests = [r for r in outbox_rows(database) if r.template == "digest"]
     assert sorted(r.recipient for r in digests) == ["gunilla.ahlberg", "stefan.moller"]
     tsk(runner, database, "mail", "send", "--now", "2027-03-02T05:00", env=env)
@@ -195,6 +213,9 @@ def test_digest_by_hand(
 
 def test_a_bad_now_is_a_usage_error(runner: CliRunner, database: Path) -> None:
     result = tsk(runner, database, "mail", "digest", "--now", "igår")
+    assert result.exit_code == 2
+    assert "är inte en tid enligt ISO 8601" in result.output
+    result = tsk(runner, database, "--lang", "en", "mail", "digest", "--now", "igår")
     assert result.exit_code == 2
     assert "not an ISO 8601 time" in result.output
 
@@ -235,7 +256,7 @@ def test_retry_and_tick_act_at_tsk_now_on_a_database_for_virtual_time(
     number = fail_first(database)
     later = {"TSK_NOW": "2027-03-05T09:00"}
     retried = tsk(runner, database, "mail", "retry", str(number), env=later)
-    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelande köat igen\n")
     row = next(r for r in outbox_rows(database) if r.id == number)
     assert (row.status, row.next_attempt_at) == ("pending", dt.datetime(2027, 3, 5, 9, tzinfo=TZ))
     ticked = as_json(tsk(runner, database, "tick", "--no-send", "--json", env=later))
@@ -253,12 +274,19 @@ def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
         assert refused.exit_code == 1, refused.output
         assert refused.stdout == ""
         assert refused.stderr.splitlines() == [
+            "tsk: TSK_NOW nekas: den här databasen går på serverns klocka (bara en databas gjord"
+            " med 'tsk init --virtual-time', för demot och tester, tar en annan tid)"
+        ]
+        english = ["--lang", "en", *args]
+        refused = tsk(runner, real_time_database, *english, env={"TSK_NOW": "2027-03-05T09:00"})
+        assert refused.exit_code == 1, refused.output
+        assert refused.stderr.splitlines() == [
             "tsk: TSK_NOW is refused: this database runs on the server's clock (only a database"
             " made with 'tsk init --virtual-time', for the demo and tests, takes another time)"
         ]
     assert [r.status for r in outbox_rows(real_time_database) if r.id == number] == ["failed"]
     before = dt.datetime.now(dt.UTC)
     retried = tsk(runner, real_time_database, "mail", "retry", str(number))
-    assert (retried.exit_code, retried.stdout) == (0, "1 meddelanden köade igen\n")
+    assert (retried.exit_code, retried.stdout) == (0, "1 meddelande köat igen\n")
     row = next(r for r in outbox_rows(real_time_database) if r.id == number)
     assert before <= row.next_attempt_at <= dt.datetime.now(dt.UTC)  # the server's clock

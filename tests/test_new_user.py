@@ -58,6 +58,12 @@ def test_no_database_is_created_by_a_command_that_needs_one(here: Path, runner: 
     result = runner.invoke(cli, ["--org", "herrljunga", "cycle", "list"])
     assert result.exit_code == 1
     assert result.stderr == (
+        "tsk: databasen tsk.db finns inte: skapa den med 'tsk init', eller ange --db"
+        " (TSK_DATABASE_URL)\n"
+    )
+    result = runner.invoke(cli, ["--lang", "en", "--org", "herrljunga", "cycle", "list"])
+    assert result.exit_code == 1
+    assert result.stderr == (
         "tsk: there is no database tsk.db: create it with 'tsk init', or give --db"
         " (TSK_DATABASE_URL)\n"
     )
@@ -95,6 +101,13 @@ def test_an_unsupported_database_names_the_supported_ones(runner: CliRunner, url
 
 def test_a_global_option_after_the_command_says_where_it_goes(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["task", "list", "--mine", "--as", "ida.wikstrom"], prog_name="tsk")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "tsk: --as är ett globalt alternativ: det ska stå före kommandot"
+        " (tsk --as ... task list ...)"
+    )
+    args = ["--lang", "en", "task", "list", "--mine", "--as", "ida.wikstrom"]
+    result = runner.invoke(cli, args, prog_name="tsk")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == (
         "tsk: --as is a global option: it goes before the command (tsk --as ... task list ...)"

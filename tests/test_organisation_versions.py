@@ -233,6 +233,8 @@ def test_several_municipalities_need_a_name(tsk: Cli) -> None:
     tsk.ok("init")
     tsk.ok("init", org="tingsryd")
     line = tsk.refused("cycle", "list", org=None)
+    assert line == "tsk: den här databasen har herrljunga, tingsryd: ange vilken med --org NAMN"
+    line = tsk.refused("--lang", "en", "cycle", "list", org=None)
     assert line == "tsk: this database holds herrljunga, tingsryd: say which with --org NAME"
     assert tsk.ok("cycle", "list", org="tingsryd") == []
 
@@ -254,15 +256,20 @@ def test_a_database_on_the_servers_clock_refuses_another_time(
     assert tsk.ok("init")["virtual_time"] is False
     before = counts(real_time_store)
     refused = "is refused: this database runs on the server's clock"
-    assert refused in tsk.refused("tick", "--now", "2027-06-01T08:00")
-    assert refused in tsk.refused("mail", "send", "--now", "2027-06-01T08:00")
+    en = ("--lang", "en")
+    assert refused in tsk.refused(*en, "tick", "--now", "2027-06-01T08:00")
+    assert refused in tsk.refused(*en, "mail", "send", "--now", "2027-06-01T08:00")
+    assert "nekas: den här databasen går på serverns klocka" in tsk.refused(
+        "tick", "--now", "2027-06-01T08:00"
+    )
     monkeypatch.setenv("TSK_NOW", "2026-01-01T08:00")
-    assert "TSK_NOW is refused" in tsk.refused("cycle", "open", "est", as_=CHAIR)
-    assert "TSK_NOW is refused" in tsk.refused("task", "list")
+    assert "TSK_NOW is refused" in tsk.refused(*en, "cycle", "open", "est", as_=CHAIR)
+    assert "TSK_NOW is refused" in tsk.refused(*en, "task", "list")
+    assert "TSK_NOW nekas" in tsk.refused("task", "list")
     assert counts(real_time_store) == before
     monkeypatch.delenv("TSK_NOW")
     # A database in use cannot be turned into one for virtual time.
-    assert "virtual time is only for a new database" in tsk.refused("init", "--virtual-time")
+    assert "virtual time is only for a new database" in tsk.refused(*en, "init", "--virtual-time")
 
 
 def test_a_new_database_can_be_made_for_virtual_time(

@@ -461,7 +461,7 @@ def test_a_named_folder_without_a_root_holds_the_mail_until_the_root_is_set(
     env = {**smtp_env, "TSK_TEMPLATE_ROOT": str(root)}
     first = pending[0].id
     one = runner.invoke(cli, ["--db", store.url, "mail", "retry", str(first)])
-    assert (one.exit_code, one.stdout) == (0, "1 meddelanden köade igen\n")
+    assert (one.exit_code, one.stdout) == (0, "1 meddelande köat igen\n")
     assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == 1
     runner.invoke(cli, ["--db", store.url, "mail", "retry"])
     assert outbox.deliver(store, {"herrljunga": org}, env, OPENED).sent == len(pending) - 1
@@ -477,6 +477,9 @@ def test_mail_test_reports_templates_that_would_be_held(
 ) -> None:
     path = org_file(tmp_path, "mallar")
     args = ["--org", str(path), "mail", "test", "--to", "anna.berg@example.org"]
+    swedish = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
+    assert swedish.exit_code == 1
+    assert swedish.stderr.startswith("tsk: inget testmejl skickat, kvarhållet: ")
     english = ["--lang", "en", *args]  # the test mail, and what is said of it, in English
     unset = runner.invoke(cli, english, env={**smtp_env, "TSK_TEMPLATE_ROOT": ""})
     assert unset.exit_code == 1
@@ -499,6 +502,7 @@ def test_mail_test_reports_templates_that_would_be_held(
     )
     evil = runner.invoke(cli, args, env={**smtp_env, "TSK_TEMPLATE_ROOT": str(root)})
     assert evil.exit_code == 1
+    assert evil.stderr.startswith("tsk: inget testmejl skickat, kvarhållet: ")
     assert "mallen mallar/sv/test_mail.txt:1 försökte något som sandlådan inte tillåter" in (
         evil.stderr
     )

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from tests.conftest import REPO
 from tests.dbfixtures import MakeStore
 from tests.test_tick import World, local
-from tsk_workflow import checkpoints
+from tsk_workflow import checkpoints, i18n
 from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.service import Engine
@@ -64,13 +64,24 @@ def database(make_store: MakeStore) -> str:
     return store.url
 
 
+LOG_WORDS = {
+    "en": {"pass": "pass {n} at", "received": "received", "stopped": "stopped after"},
+    "sv": {"pass": "körning {n} ", "received": "mottagen", "stopped": "stoppad efter"},
+}
+"""What the log lines of ``tsk run`` say, in each language (``--lang``)."""
+
+
 @pytest.mark.parametrize(
-    ("signum", "extra"), [(signal.SIGTERM, []), (signal.SIGINT, ["--json"])], ids=["term", "int"]
+    ("signum", "extra", "lang"),
+    [(signal.SIGTERM, [], "en"), (signal.SIGINT, ["--json"], "sv")],
+    ids=["term", "int"],
 )
 def test_run_passes_every_interval_and_stops_cleanly_on_a_signal(
-    database: str, signum: signal.Signals, extra: list[str]
+    database: str, signum: signal.Signals, extra: list[str], lang: str
 ) -> None:
-    argv = ["--db", database, "--org", "herrljunga", "run", "--interval", "1", *extra]
+    words = LOG_WORDS[lang]
+    argv = ["--db", database, "--org", "herrljunga", "--lang", lang]
+    argv += ["run", "--interval", "1", *extra]
     proc = subprocess.Popen(
         [sys.executable, "-c", TSK, *argv],
         cwd=REPO,
@@ -83,8 +94,8 @@ def test_run_passes_every_interval_and_stops_cleanly_on_a_signal(
     threading.Thread(target=_reader, args=(proc.stderr, lines), daemon=True).start()
     seen: list[str] = []
     try:
-        first = wait_for(lines, seen, "pass 1 at")
-        wait_for(lines, seen, "pass 2 at")  # the interval job runs again
+        first = wait_for(lines, seen, words["pass"].format(n=1))
+        wait_for(lines, seen, words["pass"].format(n=2))  # the interval job runs again
         proc.send_signal(signum)
         code = proc.wait(timeout=WAIT)
     finally:
@@ -99,8 +110,8 @@ def test_run_passes_every_interval_and_stops_cleanly_on_a_signal(
     assert code == 0, "\n".join(seen)
     assert out == ""
     assert "Traceback" not in "\n".join(seen)
-    assert any(f"{signum.name} received" in line for line in seen), seen
-    assert "stopped after" in seen[-1], seen
+    assert any(f"{signum.name} {words['received']}" in line for line in seen), seen
+    assert words["stopped"] in seen[-1], seen
     if extra:
         records = [json.loads(line) for line in seen]
         passes = [r for r in records if r.get("event") == "pass"]
@@ -128,9 +139,12 @@ def test_a_stop_lets_the_pass_in_progress_finish(
         return result
 
     monkeypatch.setattr(Ticker, "tick", slow)
-    service = Service(
-        {"herrljunga": world.engine}, Options(interval=3600), clock=lambda: local(2027, 1, 4, 8)
-    )
+    with i18n.speaking("en"):  # the service logs in the language spoken when it is made
+        service = Service(
+            {"herrljunga": world.engine},
+            Options(interval=3600),
+            clock=lambda: local(2027, 1, 4, 8),
+        )
     stop = threading.Event()
     codes: list[int] = []
     caplog.set_level(logging.INFO, logger="tsk_workflow.scheduler")
@@ -179,7 +193,8 @@ def test_the_services_one_pass_makes_the_digests_and_the_checkpoint_at_the_organ
     key = tmp_path / "audit-key.pem"
     checkpoints.generate_key(key)
     env = {"TSK_AUDIT_KEY": str(key), "TSK_CHECKPOINT_DIR": str(tmp_path / "published")}
-    service = Service({"herrljunga": engine}, Options(), clock=world.clock, environ=env)
+    with i18n.speaking("en"):
+        service = Service({"herrljunga": engine}, Options(), clock=world.clock, environ=env)
     caplog.set_level(logging.INFO, logger="tsk_workflow.scheduler")
 
     def run_pass(hour: int, minute: int) -> PassResult:
@@ -192,7 +207,7 @@ def test_the_services_one_pass_makes_the_digests_and_the_checkpoint_at_the_organ
     assert (before.digests, before.checkpoint) == (0, None)
     digests = run_pass(6, 35)  # the organisation's 06:30, not 07:00
     assert (digests.digests, digests.checkpoint) == (2, None)
-    assert "; 2 digest(s) queued" in caplog.records[-1].getMessage()
+    assert "; 2 digests queued" in caplog.records[-1].getMessage()
     assert run_pass(7, 5).digests == 0  # once a day
     assert run_pass(21, 55).checkpoint is None
     signed = run_pass(22, 5)  # the organisation's 22:00, not 23:45
@@ -234,8 +249,9 @@ def test_apscheduler_has_one_job_the_pass_which_catches_up_at_start(
     assert [(job.id, job.func) for job in jobs] == [("pass", service.run_pass)]
     assert service.passes == 1
     assert len(checkpoints.read(tmp_path / "published")[0]) == 1
-    started = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("started"))
-    assert "herrljunga: digest 07:00, checkpoint 23:45 Europe/Stockholm" in started
+    # Swedish, as the service was made in the language spoken by default
+    started = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("startad"))
+    assert "herrljunga: sammandrag 07:00, kontrollpunkt 23:45 Europe/Stockholm" in started
 
 
 def test_tick_run_and_the_demo_call_the_one_pass(

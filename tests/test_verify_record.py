@@ -623,4 +623,7 @@ def test_checkpoints_and_their_key_go_together(cli: Tsk, tmp_path: Path) -> None
     result = cli("audit", "verify", "--checkpoints", str(tmp_path))
 
     assert result.exit_code == 2
+    assert "ange --checkpoints och --public-key tillsammans" in result.stderr
+    result = cli("--lang", "en", "audit", "verify", "--checkpoints", str(tmp_path))
+    assert result.exit_code == 2
     assert "give --checkpoints and --public-key together" in result.stderr

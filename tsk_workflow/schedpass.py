@@ -35,6 +35,7 @@ from tsk_workflow import checkpoints
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import BATCH, Ticker, TickResult
 from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import _
 from tsk_workflow.mail.digest import compose_due_digests
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
@@ -45,6 +46,18 @@ SMTP_HOST = "TSK_SMTP_HOST"
 def sends(flag: bool | None, environ: Mapping[str, str]) -> bool:
     """``--send``/``--no-send``, or else whether ``TSK_SMTP_HOST`` is set."""
     return flag if flag is not None else bool(environ.get(SMTP_HOST))
+
+
+def mail_counts(mail: Mapping[str, int]) -> str:
+    """A pass's mail counts for people, as ``tsk mail send`` says them: ``sent 5, retrying 0,
+    failed 0`` (and ``, held N`` when some are held)."""
+    held = _(", held {n}").format(n=mail["held"]) if mail.get("held") else ""
+    return (
+        _("sent {sent}, retrying {retried}, failed {failed}").format(
+            sent=mail.get("sent", 0), retried=mail.get("retried", 0), failed=mail.get("failed", 0)
+        )
+        + held
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ class PassResult:
     def failure(self) -> str | None:
         """Why the pass, its work done, did not do all it should: the checkpoint failed."""
         if self.checkpoint is not None and "failed" in self.checkpoint:
-            return f"no checkpoint signed: {self.checkpoint['failed']}"
+            return _("no checkpoint signed: {reason}").format(reason=self.checkpoint["failed"])
         return None
 
     def as_dict(self) -> dict[str, Any]:

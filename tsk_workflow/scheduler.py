@@ -9,7 +9,8 @@ digests and checkpoints are rows in the database, so a pass may run late, twice,
 processes at once and each still happens once; nothing is kept in APScheduler's own job store,
 and after a restart the first pass catches up from the database.
 
-Each pass logs one line with what it did. A pass that is still running when its next time comes
+Each pass logs one line with what it did, in the language spoken when the service was made
+(``--lang``: the passes run in APScheduler's thread, which has a context of its own). A pass that is still running when its next time comes
 is not started twice (``max_instances=1``, ``coalesce``). :meth:`Service.stop` waits for the
 pass in progress to finish: on SIGTERM or Ctrl-C :func:`serve` stops taking new passes, lets
 the running one complete, logs ``stopped`` and returns 0.
@@ -29,10 +30,12 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
+from tsk_workflow import i18n
 from tsk_workflow.engine.service import Engine, system_clock
 from tsk_workflow.engine.ticker import BATCH
 from tsk_workflow.errors import TskError
-from tsk_workflow.schedpass import PassOptions, PassResult, SchedulerPass
+from tsk_workflow.i18n import _, ngettext
+from tsk_workflow.schedpass import PassOptions, PassResult, SchedulerPass, mail_counts
 
 log = logging.getLogger("tsk_workflow.scheduler")
 
@@ -71,6 +74,7 @@ class Service:
         )
         self.zone = next(iter(engines.values())).cal.zone
         self.passes = 0
+        self.lang = i18n.language()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self.scheduler = BackgroundScheduler(
@@ -83,25 +87,26 @@ class Service:
         the next pass tries again) or the service is stopping."""
         if self._stopping.is_set():
             return None
-        with self._lock:
+        with i18n.speaking(self.lang), self._lock:
             started = time.monotonic()
             now = self.clock()
             try:
                 result = self.scheduler_pass(now)
             except TskError as exc:
-                log.error("pass at %s failed: %s", _iso(now), exc)
+                log.error(_("pass at {time} failed: {error}").format(time=_iso(now), error=exc))
                 return None
             except Exception:
-                log.exception("pass at %s failed", _iso(now))
+                log.exception(_("pass at {time} failed").format(time=_iso(now)))
                 return None
             self.passes += 1
             log.log(
                 logging.INFO if result.failure is None else logging.ERROR,
-                "pass %d at %s: %s (%.2f s)",
-                self.passes,
-                _iso(now),
-                describe(result),
-                time.monotonic() - started,
+                _("pass {n} at {time}: {what} ({seconds} s)").format(
+                    n=self.passes,
+                    time=_iso(now),
+                    what=describe(result),
+                    seconds=f"{time.monotonic() - started:.2f}",
+                ),
                 extra={"event": "pass", "pass": self.passes, **_fields(result)},
             )
             return result
@@ -121,17 +126,25 @@ class Service:
             next_run_time=dt.datetime.now(self.zone),  # at once: catch up
         )
         self.scheduler.start()
-        log.info(
-            "started for %s: a pass every %s s (%s), mail %s",
-            ", ".join(sorted(self.engines)),
-            _seconds(self.options.interval),
-            _times(self.engines),
-            "sent" if self.options.send else "queued only",
-            extra={"event": "started"},
-        )
-        reason = skip_reason(self.environ)
-        if reason is not None:
-            log.warning("daily checkpoint of the audit trail disabled: %s", reason)
+        with i18n.speaking(self.lang):
+            log.info(
+                _(
+                    "started for {organisations}: a pass every {seconds} s ({times}), mail {mail}"
+                ).format(
+                    organisations=", ".join(sorted(self.engines)),
+                    seconds=_seconds(self.options.interval),
+                    times=_times(self.engines),
+                    mail=_("sent") if self.options.send else _("queued only"),
+                ),
+                extra={"event": "started"},
+            )
+            reason = skip_reason(self.environ)
+            if reason is not None:
+                log.warning(
+                    _("daily checkpoint of the audit trail disabled: {reason}").format(
+                        reason=reason
+                    )
+                )
 
     def stop(self) -> None:
         """Take no new passes, let the one in progress finish, then return."""
@@ -140,29 +153,36 @@ class Service:
             self.scheduler.shutdown(wait=True)
         with self._lock:  # a pass that was already past its check finishes first
             pass
-        log.info("stopped after %d pass(es)", self.passes, extra={"event": "stopped"})
+        with i18n.speaking(self.lang):
+            stopped = ngettext("stopped after {n} pass", "stopped after {n} passes", self.passes)
+            log.info(stopped.format(n=self.passes), extra={"event": "stopped"})
 
 
 def describe(result: PassResult) -> str:
-    """A pass in words, for the log: ``fired 3 (cycle_open 1, reminder 2), 0 without effect, 0
-    failed; opened est-2027-03; 2 digest(s) queued; checkpoint 556 signed (key cab9f4f6) into
-    DIR/checkpoints.jsonl; mail sent 5, retried 0, failed 0, held 0``. A checkpoint skipped for
-    want of a key is left out (the service warns at start)."""
+    """A pass in words, for the log, in the language spoken: ``fired 3 (cycle_open 1, reminder
+    2), 0 without effect, 0 failed; opened est-2027-03; 2 digests queued; checkpoint 556 signed
+    (key cab9f4f6) into DIR/checkpoints.jsonl; mail sent 5, retried 0, failed 0, held 0``. A
+    checkpoint skipped for want of a key is left out (the service warns at start)."""
     parts = [result.timers.summary()]
     if result.timers.opened:
-        parts.append(f"opened {', '.join(result.timers.opened)}")
+        parts.append(_("opened {cycles}").format(cycles=", ".join(result.timers.opened)))
     if result.digests:
-        parts.append(f"{result.digests} digest(s) queued")
+        parts.append(
+            ngettext("{n} digest queued", "{n} digests queued", result.digests).format(
+                n=result.digests
+            )
+        )
     checkpoint = result.checkpoint or {}
     if "seq" in checkpoint:
         parts.append(
-            f"checkpoint {checkpoint['seq']} signed (key {str(checkpoint['key_id'])[:8]})"
-            f" into {checkpoint['file']}"
+            _("checkpoint {seq} signed (key {key}) into {file}").format(
+                seq=checkpoint["seq"], key=str(checkpoint["key_id"])[:8], file=checkpoint["file"]
+            )
         )
     elif "failed" in checkpoint:
-        parts.append(f"no checkpoint signed: {checkpoint['failed']}")
+        parts.append(_("no checkpoint signed: {reason}").format(reason=checkpoint["failed"]))
     if result.mail is not None:
-        parts.append(f"mail {_counts(result.mail)}")
+        parts.append(_("mail {counts}").format(counts=_counts(result.mail)))
     return "; ".join(parts)
 
 
@@ -180,8 +200,12 @@ def _times(engines: Mapping[str, Engine]) -> str:
     from tsk_workflow.mail.digest import digest_time
 
     return "; ".join(
-        f"{key}: digest {digest_time(e.org):%H:%M}, checkpoint {checkpoint_time(e.org):%H:%M}"
-        f" {e.org.calendar.timezone}"
+        _("{organisation}: digest {digest}, checkpoint {checkpoint} {zone}").format(
+            organisation=key,
+            digest=f"{digest_time(e.org):%H:%M}",
+            checkpoint=f"{checkpoint_time(e.org):%H:%M}",
+            zone=e.org.calendar.timezone,
+        )
         for key, e in sorted(engines.items())
     )
 
@@ -209,7 +233,9 @@ def serve(service: Service, stop: threading.Event | None = None) -> int:
             pass
         if received:
             name = signal.Signals(received[0]).name
-            log.info("%s received: stopping after the pass in progress", name)
+            log.info(
+                _("{signal} received: stopping after the pass in progress").format(signal=name)
+            )
         service.stop()
     finally:
         for signum, handler in previous.items():
@@ -252,9 +278,7 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def _counts(mail: Mapping[str, int] | None) -> str:
-    if not mail:
-        return "-"
-    return ", ".join(f"{key} {value}" for key, value in mail.items())
+    return mail_counts(mail) if mail else "-"
 
 
 def _seconds(value: float) -> str:

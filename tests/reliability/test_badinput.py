@@ -165,6 +165,7 @@ def test_bad_input(case_file: Path, prepared: Prepared, tmp_path: Path) -> None:
     )
     assert "Traceback" not in output
     assert "internal error" not in output, output
+    assert "internt fel" not in output, output
     assert result.exit_code == case.get("exit", 1), (result.exit_code, output)
     assert result.stdout == "", result.stdout[:500]
     lines = result.stderr.splitlines()

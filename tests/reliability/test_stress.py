@@ -111,6 +111,7 @@ def test_ten_processes_on_the_same_cycles(kind: str, make_store: MakeStore, tmp_
         assert lines[0].startswith("tsk: "), act
         assert "Traceback" not in act["stderr"]
         assert "internal error" not in act["stderr"]
+        assert "internt fel" not in act["stderr"]
     conflicts = [a for a in failed if any(w in a["stderr"] for w in CONFLICT_WORDS)]
     done = [a for a in acts if a["exit"] == 0]
     by_kind = Counter(a["kind"] for a in done)

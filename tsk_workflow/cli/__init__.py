@@ -48,6 +48,12 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         import click
 
-        click.echo(f"tsk: internal error ({type(exc).__name__}): {exc}", err=True)
-        click.echo("tsk: run again with TSK_DEBUG=1 for details, and report it", err=True)
+        from tsk_workflow import i18n
+
+        with i18n.speaking(i18n.language_from_argv(list(args))):
+            found = i18n._("tsk: internal error ({kind}): {error}")
+            click.echo(found.format(kind=type(exc).__name__, error=exc), err=True)
+            click.echo(
+                i18n._("tsk: run again with TSK_DEBUG=1 for details, and report it"), err=True
+            )
         return 1

@@ -11,6 +11,7 @@ import click
 
 from tsk_workflow.cli import dates, runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, one_line, settings
+from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -20,15 +21,29 @@ if TYPE_CHECKING:
 
 DATE = dates.DateTime(with_time=True)
 
+ROLES = {
+    "system": N_("system"),
+    "chair": N_("chair"),
+    "deputy chair": N_("deputy chair"),
+    "admin": N_("admin"),
+    "auditor": N_("auditor"),
+}
+"""The roles the record gives those who act for no role of the organisation, as people read
+them (``--json`` and ``--csv`` keep what is recorded); an organisation's roles are its keys."""
 
-@click.group(cls=TskGroup, invoke_without_command=True)
-@click.option("--cycle", "cycle_ref", help="Only events of this cycle (ID or reference)")
-@click.option("--actor", help="Only events by this person")
-@click.option("--since", type=DATE, help="From this date or time (Stockholm time)")
-@click.option("--until", type=DATE, help="Up to, not including, this date or time")
-@click.option("--refused", is_flag=True, help="Acts refused for lack of permission instead")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON only")
-@click.option("--csv", "as_csv", is_flag=True, help="Print CSV")
+
+@click.group(
+    cls=TskGroup,
+    invoke_without_command=True,
+    help=N_("The audit trail, oldest first; 'tsk audit verify' checks everything it claims."),
+)
+@click.option("--cycle", "cycle_ref", help=N_("Only events of this cycle (ID or reference)"))
+@click.option("--actor", help=N_("Only events by this person"))
+@click.option("--since", type=DATE, help=N_("From this date or time (Stockholm time)"))
+@click.option("--until", type=DATE, help=N_("Up to, not including, this date or time"))
+@click.option("--refused", is_flag=True, help=N_("Acts refused for lack of permission instead"))
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON only"))
+@click.option("--csv", "as_csv", is_flag=True, help=N_("Print CSV"))
 @click.pass_context
 def audit(
     ctx: click.Context,
@@ -40,7 +55,6 @@ def audit(
     as_json: bool,
     as_csv: bool,
 ) -> None:
-    """The audit trail, oldest first; 'tsk audit verify' checks everything it claims."""
     if ctx.invoked_subcommand is not None:
         return
     from tsk_workflow import audit as trail
@@ -62,9 +76,17 @@ def audit(
     else:
         for row in rows:
             when = row.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+            role = role_label(row.role)
             click.echo(
-                f"{row.seq:>6} {when} {row.actor:<18} {row.role:<16} {row.action:<20} {row.subject} {_brief(row.payload)}"
+                f"{row.seq:>6} {when} {row.actor:<18} {role:<16} {row.action:<20} {row.subject} {_brief(row.payload)}"
             )
+
+
+def role_label(role: str) -> str:
+    """``role`` as people read it: the record's own roles translated, an organisation's as
+    they are (keys)."""
+    text = ROLES.get(role)
+    return _(text) if text is not None else role
 
 
 def _local(value: dt.datetime | None) -> dt.datetime | None:
@@ -77,7 +99,8 @@ def _scope(ctx: click.Context, cycle_ref: str | None) -> tuple[str | None, int |
     if not settings(ctx).org:
         if cycle_ref is not None and not cycle_ref.isdigit():
             raise click.BadParameter(
-                "a cycle reference needs --org; or give the cycle's number", param_hint="--cycle"
+                _("a cycle reference needs --org; or give the cycle's number"),
+                param_hint="--cycle",
             )
         return None, int(cycle_ref) if cycle_ref else None
     engine = runtime.engine(ctx)
@@ -117,34 +140,37 @@ def _refused(store: object, municipality: str | None, actor: str | None, as_json
         )
 
 
-@audit.command()
+@audit.command(
+    help=N_(
+        "Check everything the record claims: the hash chain, purges, the order of time, the"
+        " documents, and the decisions, cycles and tasks replayed from the events; with"
+        " --checkpoints, that the chain is the one signed. Exit 1 on any problem, which is"
+        " itself recorded in the trail (audit.verification_failed)."
+    )
+)
 @click.option(
     "--checkpoints",
     "checkpoints_path",
     type=click.Path(path_type=Path),
-    help="Signed checkpoints of the chain (checkpoints.jsonl, or its folder)",
+    help=N_("Signed checkpoints of the chain (checkpoints.jsonl, or its folder)"),
 )
 @click.option(
     "--public-key",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The public key the checkpoints are signed with",
+    help=N_("The public key the checkpoints are signed with"),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON only")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print JSON only"))
 @click.pass_context
 def verify(
     ctx: click.Context, checkpoints_path: Path | None, public_key: Path | None, as_json: bool
 ) -> None:
-    """Check everything the record claims: the hash chain, purges, the order of time, the
-    documents, and the decisions, cycles and tasks replayed from the events; with
-    --checkpoints, that the chain is the one signed. Exit 1 on any problem, which is itself
-    recorded in the trail (audit.verification_failed)."""
     from dataclasses import replace
 
     from tsk_workflow import audit as trail
     from tsk_workflow import replay
 
     if (checkpoints_path is None) != (public_key is None):
-        raise click.UsageError("give --checkpoints and --public-key together")
+        raise click.UsageError(_("give --checkpoints and --public-key together"))
     signed = _signed(checkpoints_path, public_key)
     store = runtime.open_store(ctx)
     with store.reading() as session:
@@ -209,39 +235,56 @@ def _signed(path: Path | None, public_key: Path | None) -> _Signed | None:
 
 def _print_verified(result: VerifyResult, with_checkpoints: bool) -> None:
     if result.ok:
+        events = ngettext("{n} event", "{n} events", result.checked).format(n=result.checked)
         click.echo(
-            f"OK: {result.checked} händelser, kedjan är hel (senaste hash {(result.head_hash or '')[:16]}…)"
+            _("OK: {events}, the chain is whole (latest hash {hash}…)").format(
+                events=events, hash=(result.head_hash or "")[:16]
+            )
         )
-        click.echo("Beslut, cykler, uppgifter och dokument stämmer med händelserna.")
+        click.echo(_("Decisions, cycles, tasks and documents agree with the events."))
         click.echo(_anchoring(result, with_checkpoints))
         return
-    where = f" vid händelse {result.first_broken}" if result.first_broken is not None else ""
-    click.echo(f"BRUTEN{where}: {one_line(result.reason)}", err=True)
+    if result.first_broken is not None:
+        broken = _("BROKEN at event {seq}: {reason}").format(
+            seq=result.first_broken, reason=one_line(result.reason)
+        )
+    else:
+        broken = _("BROKEN: {reason}").format(reason=one_line(result.reason))
+    click.echo(broken, err=True)
     for problem in result.problems[1:SHOWN_PROBLEMS]:
         click.echo(f"  {one_line(problem.detail)}", err=True)
     hidden = result.problem_count - min(len(result.problems), SHOWN_PROBLEMS)
     if hidden > 0:
-        click.echo(f"  … och {hidden} problem till (--json listar fler)", err=True)
+        more = ngettext(
+            "… and {n} more problem (--json lists more)",
+            "… and {n} more problems (--json lists more)",
+            hidden,
+        ).format(n=hidden)
+        click.echo(f"  {more}", err=True)
     click.echo(_anchoring(result, with_checkpoints), err=True)
 
 
 def _anchoring(result: VerifyResult, with_checkpoints: bool) -> str:
     if not with_checkpoints:
-        return (
-            "Inte förankrad: utan kontrollpunkter (--checkpoints, --public-key) syns det inte"
-            " om de senaste händelserna har tagits bort."
+        return _(
+            "Not anchored: without checkpoints (--checkpoints, --public-key) it does not show"
+            " whether the latest events have been removed."
         )
     if result.anchored_to is None:
-        return (
-            f"Ingen giltig kontrollpunkt täcker kedjan: alla {result.checked} händelser är"
-            " ännu inte förankrade."
-        )
+        return ngettext(
+            "No valid checkpoint covers the chain: its {n} event is not yet anchored.",
+            "No valid checkpoint covers the chain: all {n} events are not yet anchored.",
+            result.checked,
+        ).format(n=result.checked)
     if result.unanchored == 0:
-        return f"Förankrad till händelse {result.anchored_to} i kontrollpunkterna: hela kedjan."
-    return (
-        f"Förankrad till händelse {result.anchored_to} i kontrollpunkterna;"
-        f" {result.unanchored} händelser efter den är ännu inte förankrade."
-    )
+        return _("Anchored to event {seq} in the checkpoints: the whole chain.").format(
+            seq=result.anchored_to
+        )
+    return ngettext(
+        "Anchored to event {seq} in the checkpoints; {n} event after it is not yet anchored.",
+        "Anchored to event {seq} in the checkpoints; {n} events after it are not yet anchored.",
+        result.unanchored,
+    ).format(seq=result.anchored_to, n=result.unanchored)
 
 
 def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> None:
@@ -258,13 +301,13 @@ def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> Non
         )
     except (TskError, StoreError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        message = _("the failed check could not be saved in the audit trail ({action}): {reason}")
         click.echo(
-            f"tsk: den misslyckade kontrollen kunde inte sparas i granskningsloggen"
-            f" ({replay.FAILED_ACTION}): {one_line(reason)}",
+            "tsk: " + message.format(action=replay.FAILED_ACTION, reason=one_line(reason)),
             err=True,
         )
         return
-    click.echo(f"Den misslyckade kontrollen är sparad som händelse {seq}.", err=True)
+    click.echo(_("The failed check is saved as event {seq}.").format(seq=seq), err=True)
 
 
 def _now(store: Any) -> dt.datetime:

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, TypeVar
 import click
 
 from tsk_workflow.errors import DefinitionError, TskError
-from tsk_workflow.i18n import _
+from tsk_workflow.i18n import N_, _
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,7 +30,7 @@ class Settings(NamedTuple):
 
     def require_org(self) -> str:
         if not self.org:
-            raise TskError("no organisation given: use --org NAME|FILE or set TSK_ORG")
+            raise TskError(_("no organisation given: use --org NAME|FILE or set TSK_ORG"))
         return self.org
 
 
@@ -64,8 +64,10 @@ class TskGroup(click.Group):
             path = exc.ctx.command_path.split(" ", 1) if exc.ctx else ["tsk"]
             command = f" {path[1]}" if len(path) > 1 else ""
             raise click.UsageError(
-                f"{exc.option_name} is a global option: it goes before the command"
-                f" ({path[0]} {exc.option_name} ...{command} ...)",
+                _(
+                    "{option} is a global option: it goes before the command"
+                    " ({tsk} {option} ...{command} ...)"
+                ).format(option=exc.option_name, tsk=path[0], command=command),
                 exc.ctx,
             ) from None
         except DefinitionError as exc:
@@ -107,7 +109,7 @@ def settings(ctx: click.Context) -> Settings:
 
 
 def json_option(function: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON only")(function)
+    return click.option("--json", "as_json", is_flag=True, help=N_("Print JSON only"))(function)
 
 
 def emit_json(value: Any) -> None:

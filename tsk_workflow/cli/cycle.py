@@ -8,85 +8,94 @@ import click
 
 from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
 
 
-@click.group(cls=TskGroup)
+@click.group(cls=TskGroup, help=N_("Cycles: one run of a process for a period and subject."))
 def cycle() -> None:
-    """Cycles: one run of a process for a period and subject."""
+    pass
 
 
-@cycle.command("open")
+@cycle.command("open", help=N_("Open a cycle of PROCESS (the group's chair or deputy)."))
 @click.argument("process")
 @click.option(
     "--period",
-    help="As the schedule writes it: 2027-03 monthly, 2027-t2 a few times a year, 2027 yearly;"
-    " free on demand (default: from the schedule and today)",
+    help=N_(
+        "As the schedule writes it: 2027-03 monthly, 2027-t2 a few times a year, 2027 yearly;"
+        " free on demand (default: from the schedule and today)"
+    ),
 )
-@click.option("--subject", help="Town or area, for processes about one")
+@click.option("--subject", help=N_("Town or area, for processes about one"))
 @json_option
 @click.pass_context
 def open_(
     ctx: click.Context, process: str, period: str | None, subject: str | None, as_json: bool
 ) -> None:
-    """Open a cycle of PROCESS (the group's chair or deputy)."""
     engine = runtime.engine(ctx)
     opened = engine.open_cycle(runtime.actor(ctx), process, period, subject)
     show_cycle(ctx, engine, opened.id, as_json)
 
 
-@cycle.command("list")
-@click.option("--open", "only_open", is_flag=True, help="Only open cycles")
-@click.option("--process", help="Only cycles of this process")
+@cycle.command("list", help=N_("The cycles of the organisation."))
+@click.option("--open", "only_open", is_flag=True, help=N_("Only open cycles"))
+@click.option("--process", help=N_("Only cycles of this process"))
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: bool) -> None:
-    """The cycles of the organisation."""
+    from tsk_workflow.cli import titles
+
     engine = runtime.engine(ctx)
     if process:
         engine.catalog.definition(process)  # an unknown process is an error, not "no cycles"
+    lang = settings(ctx).lang
     with engine.store.reading() as session:
-        rows = [
-            views.cycle_row(c) for c in engine.cycles(session, only_open=only_open, process=process)
-        ]
+        found = engine.cycles(session, only_open=only_open, process=process)
+        rows = [views.cycle_row(c) for c in found]
+        if not as_json:
+            rows = [
+                titles.cycle_row(engine, session, c, row, lang)
+                for c, row in zip(found, rows, strict=True)
+            ]
     if as_json:
         emit_json(rows)
         return
     for row in rows:
+        status = views.status_label(row["status"])
         click.echo(
-            f"{row['id']:>5}  {row['ref']:<34} {row['status']:<7} {row['state']:<26} {row['title']}"
+            f"{row['id']:>5}  {row['ref']:<34} {status:<7} {row['state']:<26} {row['title']}"
         )
     if not rows:
-        click.echo("Inga cykler." if settings(ctx).lang == "sv" else "No cycles.")
+        click.echo(_("No cycles."))
 
 
-@cycle.command()
+@cycle.command(help=N_("One cycle with its tasks (ID or reference such as est-2027-03)."))
 @click.argument("ref")
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """One cycle with its tasks (ID or reference such as est-2027-03)."""
     show_cycle(ctx, runtime.engine(ctx), ref, as_json)
 
 
-@cycle.command()
+@cycle.command(help=N_("Fire TRIGGER on a cycle (allowed triggers are listed by 'cycle show')."))
 @click.argument("ref")
 @click.argument("trigger")
-@click.option("--note", help="Why, for the audit trail")
+@click.option("--note", help=N_("Why, for the audit trail"))
 @json_option
 @click.pass_context
 def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_json: bool) -> None:
-    """Fire TRIGGER on a cycle (allowed triggers are listed by 'cycle show')."""
     engine = runtime.engine(ctx)
     moved = engine.advance(runtime.actor(ctx), ref, trigger, note)
     show_cycle(ctx, engine, moved.id, as_json)
 
 
-@cycle.command("next")
+@cycle.command(
+    "next",
+    help=N_("What can fire in a cycle now, and why not (for --as PERSON: whether they may)."),
+)
 @click.argument("ref")
 @json_option
 @click.pass_context
 def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """What can fire in a cycle now, and why not (for --as PERSON: whether they may)."""
     engine = runtime.engine(ctx)
     actor = runtime.actor(ctx)
     person = engine.directory.person(actor).id if actor else None
@@ -106,20 +115,19 @@ def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
         click.echo(views.next_text(data, settings(ctx).lang))
 
 
-@cycle.command()
+@cycle.command(help=N_("Close a cycle (the group's chair or deputy)."))
 @click.argument("ref")
-@click.option("--note", help="Why (required with --force)")
-@click.option("--force", is_flag=True, help="Close even with open tasks (they are cancelled)")
+@click.option("--note", help=N_("Why (required with --force)"))
+@click.option("--force", is_flag=True, help=N_("Close even with open tasks (they are cancelled)"))
 @json_option
 @click.pass_context
 def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: bool) -> None:
-    """Close a cycle (the group's chair or deputy)."""
     engine = runtime.engine(ctx)
     closed = engine.close_cycle(runtime.actor(ctx), ref, note, force=force)
     show_cycle(ctx, engine, closed.id, as_json)
 
 
-@cycle.command()
+@cycle.command(help=N_("Attach a document to the cycle's current step (kept with its SHA-256)."))
 @click.argument("ref")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -139,16 +147,18 @@ def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: 
             "other",
         ]
     ),
+    help=N_("What the document is"),
 )
 @json_option
 @click.pass_context
 def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -> None:
-    """Attach a document to the cycle's current step (kept with its SHA-256)."""
     from tsk_workflow.engine.documents import Upload
     from tsk_workflow.engine.documents import attach as attach_document
 
     if ".." in file.parts:
-        raise click.BadParameter(f"'{file}': paths with '..' are not accepted", param_hint="FILE")
+        raise click.BadParameter(
+            _("'{file}': paths with '..' are not accepted").format(file=file), param_hint="FILE"
+        )
     engine = runtime.engine(ctx)
     document = attach_document(
         engine, runtime.actor(ctx), ref, Upload(file.name, file.read_bytes()), kind
@@ -162,12 +172,11 @@ def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -
         )
 
 
-@cycle.command()
+@cycle.command(help=N_("The documents attached to a cycle."))
 @click.argument("ref")
 @json_option
 @click.pass_context
 def documents(ctx: click.Context, ref: str, as_json: bool) -> None:
-    """The documents attached to a cycle."""
     from tsk_workflow.engine.documents import documents as listing
 
     engine = runtime.engine(ctx)
@@ -181,13 +190,15 @@ def documents(ctx: click.Context, ref: str, as_json: bool) -> None:
             f"{row['id']:>4} {row['step']:<24} {row['kind']:<26} {row['filename']} ({row['size']} B, {row['attached_by']}) sha256 {row['sha256'][:16]}…"
         )
     if not rows:
-        click.echo("Inga dokument.")
+        click.echo(_("No documents."))
 
 
 def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool) -> None:
+    from tsk_workflow.cli import titles
     from tsk_workflow.engine.service import Engine
 
     assert isinstance(engine, Engine)
+    lang = settings(ctx).lang
     with engine.store.reading() as session:
         found = engine.find_cycle(session, ref)
         data = views.cycle_detail(
@@ -196,7 +207,9 @@ def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool
                 found.state
             ),
         )
+        if not as_json:
+            data = titles.cycle_row(engine, session, found, data, lang)
     if as_json:
         emit_json(data)
     else:
-        click.echo(views.cycle_text(data, settings(ctx).lang))
+        click.echo(views.cycle_text(data, lang))

@@ -7,7 +7,7 @@ import datetime as dt
 import click
 
 from tsk_workflow.cli import dates, runtime, views
-from tsk_workflow.cli.context import TskGroup, emit_json, json_option
+from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
 
 
@@ -59,11 +59,12 @@ def propose(
         emit_json(row)
         return
     body = made.routed_to.upper()
+    reason = found.reason(settings(ctx).lang)  # stored in Swedish (made.reason): the record
     click.echo(_("Decision {id}: {title}").format(id=made.id, title=made.title))
     click.echo(
         "  "
         + _("to {body} by the rule '{rule}': {reason}").format(
-            body=body, rule=found.rule, reason=made.reason
+            body=body, rule=found.rule, reason=reason
         )
     )
     if made.agenda_date:

@@ -12,7 +12,7 @@ import click
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.errors import NotFound, TskError
-from tsk_workflow.i18n import _
+from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
@@ -20,23 +20,39 @@ if TYPE_CHECKING:
     from tsk_workflow.store.database import Store
 
 
-@click.group(cls=TskGroup)
+SENDING = {
+    "sent": N_("sent"),
+    "temporary": N_("temporary failure"),
+    "permanent": N_("permanent failure"),
+    "held": N_("held"),
+}
+"""How a sending went, as people read it (``--json`` keeps the keys)."""
+
+
+@click.group(
+    cls=TskGroup,
+    help=N_(
+        "Mail: send a test, send what is queued, make the digests, see what was sent and what"
+        " failed or is held, and requeue it."
+    ),
+)
 def mail() -> None:
-    """Mail: test, send, digest, status, show, retry."""
+    pass
 
 
-@mail.command()
-@click.option("--to", "address", required=True, help="Where to send the test mail")
+@mail.command(
+    help=N_(
+        "Send a test mail now and print the server's reply.\n\n"
+        "With --org the organisation file's mail settings apply (the environment winning), and"
+        " its own templates (mail.templates under TSK_TEMPLATE_ROOT): a folder that cannot be"
+        " used, or a template the sandbox refuses, is reported and nothing is sent. Without"
+        " --org, the environment's settings and the shipped templates."
+    )
+)
+@click.option("--to", "address", required=True, help=N_("Where to send the test mail"))
 @json_option
 @click.pass_context
 def test(ctx: click.Context, address: str, as_json: bool) -> None:
-    """Send a test mail now and print the server's reply.
-
-    With --org the organisation file's mail settings apply (the environment winning), and its
-    own templates (mail.templates under TSK_TEMPLATE_ROOT): a folder that cannot be used, or a
-    template the sandbox refuses, is reported and nothing is sent. Without --org, the
-    environment's settings and the shipped templates.
-    """
     from tsk_workflow.mail.message import OutgoingMail, make_message_id, sender_address
     from tsk_workflow.mail.outbox import override_dir, smtp_settings
     from tsk_workflow.mail.render import Held, RenderError, render
@@ -66,9 +82,9 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
         }
         rendered = render("test_mail", settings(ctx).lang, context, templates)
     except Held as exc:
-        raise TskError(f"no test mail sent, held: {exc}") from None
+        raise TskError(_("no test mail sent, held: {reason}").format(reason=exc)) from None
     except RenderError as exc:
-        raise TskError(f"no test mail sent: {exc}") from None
+        raise TskError(_("no test mail sent: {reason}").format(reason=exc)) from None
     message = OutgoingMail(
         make_message_id(f"test/{address}/{now.isoformat()}", sender_address(config.sender).domain),
         config.sender,
@@ -95,19 +111,20 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
     else:
         click.echo(
             _("{where} replied: {reply} ({status})").format(
-                where=f"{config.host}:{config.port}", reply=result.reply, status=result.status
+                where=f"{config.host}:{config.port}",
+                reply=result.reply,
+                status=_(SENDING[result.status]) if result.status in SENDING else result.status,
             )
         )
     if result.status != "sent":
         raise click.exceptions.Exit(1)
 
 
-@mail.command()
+@mail.command(help=N_("Send every queued mail that is due now."))
 @runtime.now_option
 @json_option
 @click.pass_context
 def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
-    """Send every queued mail that is due now."""
     from tsk_workflow.mail.outbox import deliver
 
     now, engines = runtime.engines_at(ctx, now)
@@ -122,24 +139,28 @@ def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    held = f", kvarhållna {result.held}" if result.held else ""
+    held = _(", held {n}").format(n=result.held) if result.held else ""
     click.echo(
-        f"skickade {result.sent}, försöker igen {result.retried}, misslyckade {result.failed}{held}"
+        _("sent {sent}, retrying {retried}, failed {failed}").format(
+            sent=result.sent, retried=result.retried, failed=result.failed
+        )
+        + held
     )
     for reply in result.replies:
         click.echo(f"  {reply}")
 
 
-@mail.command()
+@mail.command(
+    help=N_(
+        "Make today's digest mails now (tsk tick makes them after mail.digest_time, 07:00).\n\n"
+        "One mail a day per person who chose the digest, with everything gathered for them; a"
+        " person whose digest for the day is made already gets none until the next day."
+    )
+)
 @runtime.now_option
 @json_option
 @click.pass_context
 def digest(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
-    """Make today's digest mails now (tsk tick makes them after mail.digest_time, 07:00).
-
-    One mail a day per person who chose the digest, with everything gathered for them; a
-    person whose digest for the day is made already gets none until the next day.
-    """
     from tsk_workflow.mail.digest import compose_digests
 
     now, engines = runtime.engines_at(ctx, now)
@@ -147,15 +168,20 @@ def digest(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     if as_json:
         emit_json({"now": now.isoformat(), "digests": made})
     else:
-        click.echo(f"{made} dagliga sammandrag köade")
+        click.echo(
+            ngettext("{n} daily digest queued", "{n} daily digests queued", made).format(n=made)
+        )
 
 
-@mail.command()
+@mail.command(
+    help=N_(
+        "Pending, sent, failed and held counts, the failures with the server's reply, and the"
+        " held mail with why it is held (fix that, then tsk mail retry)."
+    )
+)
 @json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Pending, sent, failed and held counts, the failures with the server's reply, and the
-    held mail with why it is held (fix that, then tsk mail retry)."""
     from tsk_workflow.mail.outbox import failures, status_counts
 
     store = runtime.open_store(ctx)
@@ -179,23 +205,29 @@ def status(ctx: click.Context, as_json: bool) -> None:
         emit_json({**counts, "failures": failed, "held_mail": held})
         return
     click.echo(
-        f"väntar {counts['pending']}, skickade {counts['sent']}, misslyckade {counts['failed']}, "
-        f"kvarhållna {counts['held']}, väntar på dagligt sammandrag {counts['digest']}"
+        _(
+            "pending {pending}, sent {sent}, failed {failed}, held {held},"
+            " waiting for the daily digest {digest}"
+        ).format(**counts)
     )
     for row in failed:
-        click.echo(
-            f"  {row['id']:>6} {row['to']} {row['template']} "
-            f"({row['attempts']} försök): {row['reply']}"
-        )
+        tried = int(row["attempts"] or 0)
+        attempts = ngettext("{n} attempt", "{n} attempts", tried).format(n=tried)
+        click.echo(f"  {row['id']:>6} {row['to']} {row['template']} ({attempts}): {row['reply']}")
     for row in held:
         click.echo(f"  {row['id']:>6} {row['to']} {row['template']}: {row['reply']}")
 
 
-@mail.command()
-@click.option("--to", "person", required=True, metavar="PERSON", help="The recipient's id")
-@click.option("--task", "task_id", type=int, help="Only mail about this task")
-@click.option("--template", help="Only mail of this kind (task_assigned, task_reminder, ...)")
-@click.option("--html", is_flag=True, help="The HTML part instead of the plain text")
+@mail.command(
+    help=N_(
+        "The newest mail to a person (about a task, of a kind) as it is sent: the subject and the"
+        " plain text (or the HTML), in the person's language, with the templates in use now."
+    )
+)
+@click.option("--to", "person", required=True, metavar="PERSON", help=N_("The recipient's id"))
+@click.option("--task", "task_id", type=int, help=N_("Only mail about this task"))
+@click.option("--template", help=N_("Only mail of this kind (task_assigned, task_reminder, ...)"))
+@click.option("--html", is_flag=True, help=N_("The HTML part instead of the plain text"))
 @json_option
 @click.pass_context
 def show(
@@ -206,18 +238,15 @@ def show(
     html: bool,
     as_json: bool,
 ) -> None:
-    """The newest mail to a person (about a task, of a kind) as it is sent: the subject and the
-    plain text (or the HTML), in the person's language, with the templates in use now."""
     from tsk_workflow.mail.outbox import latest, rendered
 
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         row = latest(session, engine.org.municipality, person, task_id, template)
         if row is None:
-            about = f" about task {task_id}" if task_id is not None else ""
-            raise NotFound(
-                f"no mail to '{person}'{about}" + (f" of {template}" if template else "")
-            )
+            about = _(" about task {id}").format(id=task_id) if task_id is not None else ""
+            kind = _(" of {template}").format(template=template) if template else ""
+            raise NotFound(_("no mail to '{person}'").format(person=person) + about + kind)
         shown = rendered(row, engine.org)
         data = {
             "id": row.id,
@@ -237,16 +266,17 @@ def show(
     click.echo((shown.html if html else shown.text).rstrip("\n"))
 
 
-@mail.command()
+@mail.command(
+    help=N_(
+        "Requeue failed and held mail: one message by its number (from status), or all.\n\n"
+        "Held mail is held again when it is next sent unless its cause has been fixed. It is due"
+        " again at once: at TSK_NOW on a database made for virtual time."
+    )
+)
 @click.argument("message_id", type=int, required=False)
 @json_option
 @click.pass_context
 def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
-    """Requeue failed and held mail: one message by its number (from status), or all.
-
-    Held mail is held again when it is next sent unless its cause has been fixed. It is due
-    again at once: at TSK_NOW on a database made for virtual time.
-    """
     from tsk_workflow.mail.outbox import retry as requeue
 
     store = runtime.open_store(ctx)
@@ -254,11 +284,15 @@ def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
     with store.transaction() as session:
         count = requeue(session, now, message_id, _municipality(ctx))
     if message_id is not None and count == 0:
-        raise NotFound(f"no failed or held mail number {message_id} (see tsk mail status)")
+        raise NotFound(
+            _("no failed or held mail number {id} (see tsk mail status)").format(id=message_id)
+        )
     if as_json:
         emit_json({"requeued": count})
     else:
-        click.echo(f"{count} meddelanden köade igen")
+        click.echo(
+            ngettext("{n} message queued again", "{n} messages queued again", count).format(n=count)
+        )
 
 
 def _store(engines: dict[str, Engine]) -> Store:

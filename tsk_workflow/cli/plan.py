@@ -129,18 +129,17 @@ def _print(
     cal: WorkCalendar,
     ics_path: Path | None,
 ) -> None:
-    from tsk_workflow.calendar import MONTHS_EN, MONTHS_SV
+    from tsk_workflow.calendar import month_name
     from tsk_workflow.engine.plan import format_line
 
     header = _("{name} – plan for {year}").format(name=name, year=year)
     count = ngettext("{n} item", "{n} items", len(items)).format(n=len(items))
     click.echo(f"{header} ({count})")
-    months = MONTHS_EN if lang == "en" else MONTHS_SV  # the calendar's names (data, not UI text)
     month = 0
     for item in items:
         if item.date.month != month:
             month = item.date.month
-            click.echo(f"\n{months[month - 1].capitalize()}")
+            click.echo(f"\n{month_name(month, lang).capitalize()}")
         click.echo("  " + format_line(item, lang, cal))
     if ics_path is not None:
         wrote = ngettext(

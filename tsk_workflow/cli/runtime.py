@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tsk_workflow.cli.context import settings
+from tsk_workflow.i18n import N_, _
 
 if TYPE_CHECKING:
     from tsk_workflow.catalog import Catalog
@@ -30,8 +31,10 @@ def open_store(ctx: click.Context, *, create: bool = False) -> Store:
         path = sqlite_file(url)
         if path is not None and not path.exists():
             raise TskError(
-                f"there is no database {path}: create it with 'tsk init', or give --db"
-                " (TSK_DATABASE_URL)"
+                _(
+                    "there is no database {path}: create it with 'tsk init', or give --db"
+                    " (TSK_DATABASE_URL)"
+                ).format(path=path)
             )
     return Store(url)
 
@@ -64,11 +67,17 @@ def organisation_in_force(store: Store, catalog: Catalog, name: str | None) -> O
     versions = setup.in_force(store)
     if not versions:
         hint = f"--org {name}" if name else "--org NAME|FILE"
-        raise TskError(f"no organisation is loaded into this database: run 'tsk {hint} init' first")
+        raise TskError(
+            _("no organisation is loaded into this database: run 'tsk {hint} init' first").format(
+                hint=hint
+            )
+        )
     if not name:
         if len(versions) > 1:
             raise TskError(
-                f"this database holds {', '.join(sorted(versions))}: say which with --org NAME"
+                _("this database holds {names}: say which with --org NAME").format(
+                    names=", ".join(sorted(versions))
+                )
             )
         return _parsed(next(iter(versions.values())), catalog)
     if _names_a_municipality(name) and name in versions:
@@ -86,7 +95,9 @@ def organisation_in_force(store: Store, catalog: Catalog, name: str | None) -> O
         current = versions[org.municipality]
         raise Refused(setup.not_in_force_message(org.name, file, current))
     raise TskError(
-        f"{org.name} is not loaded into this database: run 'tsk --org {name} init' first"
+        _(
+            "{organisation} is not loaded into this database: run 'tsk --org {name} init' first"
+        ).format(organisation=org.name, name=name)
     )
 
 
@@ -100,7 +111,9 @@ def read_organisation_file(name: str) -> OrganisationFile:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise TskError(f"{path}: cannot read file: {exc.strerror}") from None
+        raise TskError(
+            _("{path}: cannot read file: {error}").format(path=path, error=exc.strerror)
+        ) from None
     return OrganisationFile.of(raw, path.name if _names_a_municipality(name) else str(path))
 
 
@@ -120,7 +133,9 @@ def _parsed(version: StoredVersion, catalog: Catalog) -> Organisation:
 
     org = _PARSED.get(version.digest)
     if org is None:
-        name = f"{version.source} (version {version.version} in the database)"
+        name = _("{source} (version {version} in the database)").format(
+            source=version.source, version=version.version
+        )
         org = _PARSED[version.digest] = organisation_from_text(version.content, name, catalog)
     return org
 
@@ -144,7 +159,9 @@ def clock(store: Store, now: dt.datetime | None = None) -> Clock:
     try:
         moment = parse_time(text)
     except ValueError:
-        raise TskError(f"TSK_NOW={text!r} is not an ISO 8601 time") from None
+        raise TskError(
+            _("TSK_NOW={value} is not an ISO 8601 time").format(value=repr(text))
+        ) from None
     return lambda: moment
 
 
@@ -180,7 +197,8 @@ def _now_value(
         return parse_time(value)
     except ValueError:
         raise click.BadParameter(
-            f"{value!r} is not an ISO 8601 time (2027-03-14T08:00+01:00)", param_hint="--now"
+            _("{value} is not an ISO 8601 time (2027-03-14T08:00+01:00)").format(value=repr(value)),
+            param_hint="--now",
         ) from None
 
 
@@ -188,7 +206,7 @@ now_option = click.option(
     "--now",
     metavar="ISO",
     callback=_now_value,
-    help="Act as if it were this time, ISO 8601 (default: TSK_NOW, else now)",
+    help=N_("Act as if it were this time, ISO 8601 (default: TSK_NOW, else now)"),
 )
 """``--now`` as an aware time (or None), for :func:`clock`; a bad one is a usage error."""
 
@@ -200,8 +218,10 @@ def require_virtual_time(store: Store, what: str) -> None:
 
     if not virtual_time(store):
         raise Refused(
-            f"{what} is refused: this database runs on the server's clock (only a database made"
-            " with 'tsk init --virtual-time', for the demo and tests, takes another time)"
+            _(
+                "{what} is refused: this database runs on the server's clock (only a database"
+                " made with 'tsk init --virtual-time', for the demo and tests, takes another time)"
+            ).format(what=what)
         )
 
 
@@ -244,7 +264,7 @@ def _engines(ctx: click.Context, make_clock: Callable[[Store], Clock]) -> dict[s
     store = open_store(ctx)
     versions = setup.in_force(store)
     if not versions:
-        raise TskError("no organisation is loaded: run 'tsk --org NAME init' first")
+        raise TskError(_("no organisation is loaded: run 'tsk --org NAME init' first"))
     catalog = load_catalog()
     command_clock = make_clock(store)
     return {

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tsk_workflow import i18n
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import (
     TskGroup,
@@ -16,44 +17,52 @@ from tsk_workflow.cli.context import (
     no_collection,
     settings,
 )
+from tsk_workflow.cli.titles import STORED
+from tsk_workflow.i18n import N_, _
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
     from tsk_workflow.store.database import Store
 
 
-@click.group(cls=TskGroup)
+@click.group(cls=TskGroup, help=N_("Tasks: work for a role inside a step."))
 def task() -> None:
-    """Tasks: work for a role inside a step."""
+    pass
 
 
-@task.command("list")
-@click.option("--mine", is_flag=True, help="Only tasks assigned to me (--as)")
-@click.option("--overdue", is_flag=True, help="Only open tasks past their due time")
-@click.option("--all", "everything", is_flag=True, help="Also done and cancelled tasks")
+@task.command("list", help=N_("Open tasks of the organisation."))
+@click.option("--mine", is_flag=True, help=N_("Only tasks assigned to me (--as)"))
+@click.option("--overdue", is_flag=True, help=N_("Only open tasks past their due time"))
+@click.option("--all", "everything", is_flag=True, help=N_("Also done and cancelled tasks"))
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_json: bool) -> None:
-    """Open tasks of the organisation."""
-    rows = None if mine else _listed(ctx, overdue=overdue, only_open=not everything)
+    lang = settings(ctx).lang
+    # The stored titles are Swedish (cli/titles.py): another language needs the definitions.
+    quick = not mine and (as_json or lang == STORED)
+    rows = _listed(ctx, overdue=overdue, only_open=not everything) if quick else None
     if rows is None:
-        from tsk_workflow.cli import views  # the definitions' model: not at start-up
+        from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
 
         engine = runtime.engine(ctx)
         person = engine.actor(runtime.actor(ctx), "task.list") if mine else None
         with engine.store.reading() as session:
             found = engine.tasks(session, person=person, overdue=overdue, only_open=not everything)
             rows = [views.task_row(t, t.cycle.ref) for t in found]
+            if not as_json:
+                rows = [
+                    titles.task_row(engine, session, t, row, lang)
+                    for t, row in zip(found, rows, strict=True)
+                ]
     if as_json:
         emit_plain_json(rows)  # texts, integers, booleans, None: see store/queries.task_dict
         return
     from tsk_workflow.cli import views
 
-    lang = settings(ctx).lang
     for row in rows:
         click.echo(views.task_line(row, lang))
     if not rows:
-        click.echo("Inga uppgifter." if lang == "sv" else "No tasks.")
+        click.echo(_("No tasks."))
 
 
 def _listed(ctx: click.Context, *, overdue: bool, only_open: bool) -> list[dict[str, Any]] | None:
@@ -79,26 +88,31 @@ def _rows(
         store.dispose()
 
 
-@task.command()
+@task.command(
+    help=N_(
+        "Mark a task done (an assignee or the chair), with the answers to its form if it has one"
+        " (see 'task form TASK'), or --nothing-to-report."
+    )
+)
 @click.argument("task_id", type=int)
-@click.option("--note", help="What was done, for the record")
+@click.option("--note", help=N_("What was done, for the record"))
 @click.option(
     "--answers",
     "answers_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The task's form answered in a YAML or JSON file (see 'task form --template')",
+    help=N_("The task's form answered in a YAML or JSON file (see 'task form --template')"),
 )
 @click.option(
     "--answer",
     "pairs",
     multiple=True,
     metavar="KEY=VALUE",
-    help="One answer (repeatable; several choices comma-separated); wins over --answers",
+    help=N_("One answer (repeatable; several choices comma-separated); wins over --answers"),
 )
 @click.option(
     "--nothing-to-report",
     is_flag=True,
-    help="A task with a form that is not required: done without answers, nothing to report",
+    help=N_("A task with a form that is not required: done without answers, nothing to report"),
 )
 @json_option
 @click.pass_context
@@ -111,22 +125,23 @@ def done(
     nothing_to_report: bool,
     as_json: bool,
 ) -> None:
-    """Mark a task done (an assignee or the chair), with the answers to its form if it has one
-    (see 'task form TASK'), or --nothing-to-report."""
-    from tsk_workflow.cli import views  # the definitions' model: not at start-up
+    from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
 
     engine = runtime.engine(ctx)
     given = _given_answers(ctx, engine, task_id, answers_file, pairs)
     completed = engine.complete_task(
         runtime.actor(ctx), task_id, note, given, nothing_to_report=nothing_to_report
     )
+    lang = settings(ctx).lang
     with engine.store.reading() as session:
         found = engine.find_task(session, completed.id)
         row = views.task_row(found, found.cycle.ref) | {"answers": found.answers}
+        if not as_json:
+            row = titles.task_row(engine, session, found, row, lang)
     if as_json:
         emit_json(row)
     else:
-        click.echo(views.task_line(row, settings(ctx).lang))
+        click.echo(views.task_line(row, lang))
 
 
 def _given_answers(
@@ -163,20 +178,20 @@ def _given_answers(
     return given
 
 
-@task.command()
+@task.command(help=N_("The form of a task: its questions and the answers they allow."))
 @click.argument("task_id", type=int)
 @click.option(
     "--lang",
     type=click.Choice(["sv", "en"]),
-    help="Language of the labels (default: the global --lang, Swedish)",
+    help=N_("Language of the labels (default: the global --lang, Swedish)"),
 )
 @click.option(
     "--template",
     type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
     metavar="FILE",
-    help="Write a YAML file to fill in and give to 'task done --answers' ('-': print it)",
+    help=N_("Write a YAML file to fill in and give to 'task done --answers' ('-': print it)"),
 )
-@click.option("--force", is_flag=True, help="Overwrite the --template file if it exists")
+@click.option("--force", is_flag=True, help=N_("Overwrite the --template file if it exists"))
 @json_option
 @click.pass_context
 def form(
@@ -187,15 +202,27 @@ def form(
     force: bool,
     as_json: bool,
 ) -> None:
-    """The form of a task: its questions and the answers they allow."""
+    lang = lang or settings(ctx).lang
+    with i18n.speaking(lang):
+        _form(ctx, task_id, lang, template, force, as_json)
+
+
+def _form(
+    ctx: click.Context,
+    task_id: int,
+    lang: str,
+    template: Path | None,
+    force: bool,
+    as_json: bool,
+) -> None:
     from tsk_workflow import forms
     from tsk_workflow.errors import Refused
 
     if template is not None and ".." in template.parts:
         raise click.BadParameter(
-            f"'{template}': paths with '..' are not accepted", param_hint="--template"
+            _("'{file}': paths with '..' are not accepted").format(file=template),
+            param_hint="--template",
         )
-    lang = lang or settings(ctx).lang
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         found = engine.find_task(session, task_id)
@@ -204,10 +231,10 @@ def form(
         definition = engine.definition_for(session, cycle.process, cycle.process_digest)
         task_def = forms.task_definition(definition, found.step, found.key)
     if task_def is None or task_def.form is None:
-        raise Refused(f"task {task_id} ({found.key}) has no form")
+        raise Refused(_("task {id} ({key}) has no form").format(id=task_id, key=found.key))
     the_form = task_def.form
-    heading = (
-        f"{task_def.title.get(lang)} – {ref}, {'task' if lang == 'en' else 'uppgift'} {task_id}"
+    heading = _("{title} – {cycle}, task {id}").format(
+        title=task_def.title.get(lang), cycle=ref, id=task_id
     )
     if template is not None:
         text = forms.template_yaml(the_form, engine.org, lang, task_id, heading)
@@ -215,7 +242,7 @@ def form(
             click.echo(text, nl=False)
             return
         if template.exists() and not force:
-            raise Refused(f"'{template}' exists: give --force to overwrite it")
+            raise Refused(_("'{file}' exists: give --force to overwrite it").format(file=template))
         template.write_text(text, encoding="utf-8")
         if as_json:
             emit_json({"task": task_id, "template": str(template)})

@@ -83,4 +83,6 @@ def _echo(result: PassResult) -> None:
             )
         )
     if result.mail is not None:
-        click.echo(_("mail: {counts}").format(counts=result.mail))
+        from tsk_workflow.schedpass import mail_counts
+
+        click.echo(_("mail: {counts}").format(counts=mail_counts(result.mail)))

@@ -27,6 +27,7 @@ from tsk_workflow.engine import setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import TskError
 from tsk_workflow.features import build_engine
+from tsk_workflow.i18n import _
 from tsk_workflow.mail.outbox import deliver
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.schedpass import PassOptions, SchedulerPass
@@ -113,7 +114,9 @@ class DemoInTheWay(FileExistsError):
     """Something the demo would make is already there (``path``): nothing was started."""
 
     def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} already exists: give another --out or remove it")
+        super().__init__(
+            _("{path} already exists: give another --out or remove it").format(path=path)
+        )
         self.path = str(path)
 
 
@@ -122,7 +125,9 @@ class DemoDatabaseInUse(TskError):
 
     def __init__(self, shown: str) -> None:
         super().__init__(
-            f"the database {shown} is already set up: the demo starts from an empty database"
+            _(
+                "the database {database} is already set up: the demo starts from an empty database"
+            ).format(database=shown)
         )
         self.shown = shown
 
@@ -401,16 +406,17 @@ def _tasks(session: Any, municipality: str) -> dict[str, int]:
 
 
 def _mails_per_role(session: Any, org: Organisation) -> dict[str, int]:
+    """Mail delivered per role (a person's first; a deputy's, named so; ``others`` for those
+    with neither), in the language spoken."""
     counts: Counter[str] = Counter()
     for recipient in summary.sent_recipients(session, org.municipality):
         person = org.person(recipient)
-        role = (
-            person.roles[0]
-            if person is not None and person.roles
-            else (
-                person.deputy_for[0] + " (ersättare)" if person and person.deputy_for else "övriga"
-            )
-        )
+        if person is not None and person.roles:
+            role = person.roles[0]
+        elif person is not None and person.deputy_for:
+            role = _("{role} (deputy)").format(role=person.deputy_for[0])
+        else:
+            role = _("others")
         counts[role] += 1
     return dict(counts.most_common())
 
@@ -433,7 +439,8 @@ def _notices(session: Any, municipality: str) -> tuple[int, int]:
 
 
 def year_calendar(engine: Engine, year: int) -> bytes:
-    """An iCalendar file of what happened: cycle openings, meetings and due dates."""
+    """An iCalendar file of what happened: cycle openings, meetings and due dates, named in the
+    language spoken (the titles as stored)."""
     from icalendar import Calendar, Event
 
     calendar = Calendar()
@@ -462,7 +469,7 @@ def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, A
         items.append(
             (
                 f"cycle-{cycle.id}@{municipality}.tsk",
-                f"Startar: {cycle.title}",
+                _("Starts: {title}").format(title=cycle.title),
                 cycle.opened_at.astimezone(zone).date(),
                 None,
             )
@@ -476,7 +483,7 @@ def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, A
         items.append(
             (
                 f"meeting-{seq}@{municipality}.tsk",
-                f"Möte: {titles.get(cycle_id or 0, '')}",
+                _("Meeting: {title}").format(title=titles.get(cycle_id or 0, "")),
                 start,
                 end,
             )
@@ -486,7 +493,7 @@ def _calendar_items(session: Any, engine: Engine) -> list[tuple[str, str, Any, A
         items.append(
             (
                 f"task-{task.id}@{municipality}.tsk",
-                f"Senast: {task.title}",
+                _("Due: {title}").format(title=task.title),
                 task.due_at.astimezone(zone).date(),
                 None,
             )

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo
 
 from tsk_workflow import i18n
-from tsk_workflow.calendar import MONTHS_EN, MONTHS_SV
+from tsk_workflow.calendar import month_name
 from tsk_workflow.definitions.model import ProcessDefinition
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.lagesbild.collect import Gathered, reporter_forms, window
@@ -48,8 +48,6 @@ PALETTE = (
 )
 """Okabe and Ito's colours, which people with colour vision deficiencies can tell apart."""
 
-MONTH_NAMES = {"sv": list(MONTHS_SV), "en": list(MONTHS_EN)}
-"""The calendar's month names in each language."""
 NO_TOWN = N_("(no town given)")
 NO_DEPARTMENT = N_("(no department given)")
 
@@ -149,12 +147,12 @@ def period_label(period: str, lang: str) -> str:
     if not months:
         return period
     year, month = months[0].split("-")
-    return f"{MONTH_NAMES[lang][int(month) - 1]} {year}"
+    return f"{month_name(int(month), lang)} {year}"
 
 
 def short_month(period: str, lang: str) -> str:
     year, month = period.split("-")
-    name = MONTH_NAMES[lang][int(month) - 1][:3]
+    name = month_name(int(month), lang)[:3]
     return f"{name} {year[2:]}"
 
 
