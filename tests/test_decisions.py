@@ -152,7 +152,7 @@ def test_bad_proposals_are_refused(engine: Engine, store: Store, cycle: int) -> 
         decisions.propose(CHAIR, cycle, "Dyr", -1)
     with pytest.raises(Refused, match="longer than 300"):
         decisions.propose(CHAIR, cycle, "x" * 301)
-    with pytest.raises(NotFound, match="no cycle 'est-1999-01'"):
+    with pytest.raises(NotFound, match="ingen cykel 'est-1999-01'"):
         decisions.propose(CHAIR, "est-1999-01", "Fel cykel")
     assert counts(store) == before
 

@@ -49,7 +49,7 @@ ACTION = {
 
 NOT_A_PERSON = {
     "unknown": "unknown person 'okand.person'",
-    "scheduler": "'tsk' is the scheduler, not a person",
+    "scheduler": "'tsk' är schemaläggaren, inte en person",
     "nobody": "who is acting?",
 }
 
@@ -65,7 +65,7 @@ ALLOWED = {
 REFUSAL = {
     "open": "may open its cycles",
     "advance": "'sammanstall' may only be fired by: chair, samordnare",
-    "task.done": "only they or the chair may complete it",
+    "task.done": "bara de eller ordföranden får markera den klar",
     "close": "may close its cycles",
     "propose": "may propose decisions from its cycles",
     "record": "only the secretary of KLG (nina.bergqvist) or the kanslichef",
@@ -212,7 +212,7 @@ def test_unknown_or_missing_person_is_refused_by_the_cli(
         "cycle", "open", "est", as_="okand.person"
     )
     assert "who is acting? give --as PERSON or set TSK_USER" in tsk.refused("cycle", "open", "est")
-    assert "'tsk' is the scheduler" in tsk.refused("cycle", "open", "est", as_="tsk")
+    assert "'tsk' är schemaläggaren" in tsk.refused("cycle", "open", "est", as_="tsk")
     assert "unknown person" in tsk.refused("task", "list", "--mine", as_="okand.person")
     assert counts(store) == {**before, "refused": before["refused"] + 2}  # the unknown one's
     refused = json.loads(tsk("audit", "--refused", "--json").stdout)

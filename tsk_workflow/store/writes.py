@@ -36,6 +36,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.base import instance_state
 
 from tsk_workflow.errors import Conflict
+from tsk_workflow.i18n import _
 from tsk_workflow.store.models import Cycle, Document, OutboxMessage, Task, TaskAssignee, Timer
 
 CYCLES = Cycle.metadata.tables[Cycle.__tablename__]
@@ -82,7 +83,7 @@ def _write_cycle(session: Session, cycle: Cycle, values: dict[str, Any]) -> None
     old = cycle.version
     done = session.connection().execute(statement, {"cid": cycle.id, "old": old, **params})
     if claim and done.rowcount != 1:
-        raise Conflict("someone else changed this cycle at the same time; try again")
+        raise Conflict(_("someone else changed this cycle at the same time; try again"))
     session.info[_WRITTEN] = True
     if claim:
         claimed.add(cycle.id)
