@@ -429,7 +429,7 @@ def test_audit_verify_names_the_first_broken_event(
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines()[0] == (
-        "BRUTEN vid händelse 3: event 3: hash does not match its contents (edited?)"
+        "BRUTEN vid händelse 3: händelse 3: hashen stämmer inte med innehållet (ändrad?)"
     )
     as_json = tsk("audit", "verify", "--json")
     assert as_json.exit_code == 1
@@ -438,7 +438,7 @@ def test_audit_verify_names_the_first_broken_event(
     assert report["problems"][0] == {
         "seq": 3,
         "kind": "edited",
-        "detail": "event 3: hash does not match its contents (edited?)",
+        "detail": "händelse 3: hashen stämmer inte med innehållet (ändrad?)",
     }
 
 
@@ -464,8 +464,8 @@ def test_audit_verify_finds_a_changed_document(
 
     result = tsk("audit", "verify")
     assert result.exit_code == 1
-    assert f"document {document['id']} ({document['filename']}" in result.stderr
-    assert "does not match the SHA-256 recorded when it was attached" in result.stderr
+    assert f"dokument {document['id']} ({document['filename']}" in result.stderr
+    assert "stämmer inte med den SHA-256 som registrerades när det bifogades" in result.stderr
 
 
 def test_cli_refusals_are_one_line_and_change_nothing(
@@ -486,7 +486,9 @@ def test_cli_refusals_are_one_line_and_change_nothing(
     )
     assert "ingen cykel 'est-2027-04'" in tsk.refused("cycle", "show", "est-2027-04")
     assert "ingen uppgift 999" in tsk.refused("task", "done", "999", as_=CHAIR)
-    assert "bad period" in tsk.refused("cycle", "open", "est", "--period", "mars 2027", as_=CHAIR)
+    assert "ogiltig period" in tsk.refused(
+        "cycle", "open", "est", "--period", "mars 2027", as_=CHAIR
+    )
     usage = tsk("cycle", "close", as_=CHAIR)
     assert usage.exit_code == 2
     assert tsk.ok("audit") == trail

@@ -98,7 +98,7 @@ def test_the_same_cycle_cannot_be_opened_twice(engine: Engine, store: Store) -> 
 def test_unknown_process_and_cycle_are_not_found(engine: Engine) -> None:
     with pytest.raises(NotFound, match="okänd process 'nope'"):
         engine.open_cycle(CHAIR, "nope")
-    with pytest.raises(NotFound, match="does not run the process 'samverkan'"):
+    with pytest.raises(NotFound, match="driver inte processen 'samverkan'"):
         engine.open_cycle(CHAIR, "samverkan")
     with pytest.raises(NotFound, match="ingen cykel 'est-2030-01'"):
         engine.advance(CHAIR, "est-2030-01", "sammanstall")
@@ -267,9 +267,9 @@ def test_document_of_an_unknown_kind_is_refused(tingsryd: Engine, store: Store) 
     cycle = tingsryd.open_cycle(T_CHAIR, "samverkan").id
     before = counts(store)
 
-    with pytest.raises(Refused, match="unknown document kind 'memo'"):
+    with pytest.raises(Refused, match="okänd dokumenttyp 'memo'"):
         attach(tingsryd, T_CHAIR, cycle, Upload("memo.txt", b"x"), "memo")
-    with pytest.raises(Refused, match="bad file name"):
+    with pytest.raises(Refused, match="ogiltigt filnamn"):
         attach(tingsryd, T_CHAIR, cycle, Upload("../etc/passwd", b"x"), "other")
     assert counts(store) == before
 

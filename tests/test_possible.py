@@ -74,7 +74,7 @@ def test_what_a_person_may_fire_and_what_waits_for_tasks(engine: Engine) -> None
 
     (refused,) = engine.possible_transitions(cycle, OUTSIDER)[1:]
     assert not refused.allowed
-    assert refused.reasons == (f"{OUTSIDER} may not fire it: only chair, sekreterare may",)
+    assert refused.reasons == (f"{OUTSIDER} får inte göra den: bara chair, sekreterare får",)
 
     finish_step(engine, cycle)  # KS's agenda: the tasks are done now
     (forward, _) = engine.possible_transitions(cycle, REPORT_CHAIR)
@@ -112,14 +112,14 @@ def test_tsk_cycle_next(
         False,
         True,
     )
-    assert item["reasons"] == [f"{OUTSIDER} may not fire it: only chair may"]
+    assert item["reasons"] == [f"{OUTSIDER} får inte göra den: bara chair får"]
     text = tsk.text("--lang", "en", "cycle", "next", "arsrapport-2027")
     assert text.splitlines()[:3] == [
         "arsrapport-2027: open, step: insamling",
         f"  skriv_rapport -> utkast (by {', '.join(item['people'])}): yes",
         "    fires by itself once the tasks are done",
     ]
-    assert "unknown person" in tsk.refused("cycle", "next", "arsrapport-2027", as_="nobody")
+    assert "okänd person" in tsk.refused("cycle", "next", "arsrapport-2027", as_="nobody")
 
 
 # ---------------------------------------------------------------- listeners

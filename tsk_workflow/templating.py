@@ -20,6 +20,8 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tsk_workflow.i18n import _
+
 MAX_RANGE = 10_000
 MAX_POWER_BITS = 4096
 MAX_LENGTH = 100_000
@@ -33,10 +35,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and _too_big_power(left, right):
             raise SecurityError(
-                f"{left!r} ** {right!r} is larger than the sandbox allows ({MAX_POWER_BITS} bits)"
+                _("{left} ** {right} is larger than the sandbox allows ({bits} bits)").format(
+                    left=repr(left), right=repr(right), bits=MAX_POWER_BITS
+                )
             )
         if operator == "*" and _too_long(left, right):
-            raise SecurityError(f"a repetition longer than the sandbox allows ({MAX_LENGTH})")
+            raise SecurityError(
+                _("a repetition longer than the sandbox allows ({most})").format(most=MAX_LENGTH)
+            )
         return super().call_binop(context, operator, left, right)
 
 
@@ -55,7 +61,7 @@ def _range(*args: int) -> range:
     except OverflowError:  # more than sys.maxsize
         size = MAX_RANGE + 1
     if size > MAX_RANGE:
-        raise SecurityError(f"a range of more than {MAX_RANGE} numbers")
+        raise SecurityError(_("a range of more than {most} numbers").format(most=MAX_RANGE))
     return numbers
 
 
