@@ -8,6 +8,7 @@ import io
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -15,13 +16,21 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.dbfixtures import MakeStore
-from tsk_workflow import audit
+from tsk_workflow import audit, i18n
 from tsk_workflow.errors import NotFound, TskError
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent
 
 T0 = dt.datetime(2027, 3, 1, 8, 0, tzinfo=dt.UTC)
 ACTORS = ("anna", "bertil")
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """What verify finds is checked in English, the language of the code here (it is Swedish
+    by default: ``tests/test_i18n_errors.py``, ``tests/test_verify_record.py``)."""
+    with i18n.speaking("en"):
+        yield
 
 
 def act(i: int, **changes: object) -> audit.Act:

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import stat
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from email.message import EmailMessage
 from pathlib import Path
@@ -58,6 +59,14 @@ def key(key_path: Path) -> Ed25519PrivateKey:
 
 
 @pytest.fixture
+def english() -> Iterator[None]:
+    """The details checked in English, the language of the code (they are Swedish by default,
+    as ``tests/test_i18n_errors.py`` and the command-line tests below check)."""
+    with i18n.speaking("en"):
+        yield
+
+
+@pytest.fixture
 def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
@@ -79,6 +88,7 @@ def kinds(problems: list[audit.Problem]) -> list[str]:
 # ------------------------------------------------------------------ keys
 
 
+@pytest.mark.usefixtures("english")
 def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(
     tmp_path: Path,
 ) -> None:
@@ -105,6 +115,7 @@ def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(
     assert not other.exists()
 
 
+@pytest.mark.usefixtures("english")
 def test_a_key_that_cannot_be_used_gives_one_clear_error(tmp_path: Path, key_path: Path) -> None:
     with pytest.raises(TskError, match="not found .*tsk audit keygen"):
         checkpoints.load_private_key(tmp_path / "missing.pem")
@@ -179,6 +190,7 @@ def test_a_checkpoint_signs_its_canonical_bytes_and_checks_against_its_chain(
 
 
 @pytest.mark.parametrize("field", ["signature", "hash", "seq", "at"])
+@pytest.mark.usefixtures("english")
 def test_a_forged_or_altered_checkpoint_is_found(key: Ed25519PrivateKey, field: str) -> None:
     hashes = chain(12)
     good = signed(key, 12, hashes)
@@ -196,6 +208,7 @@ def test_a_forged_or_altered_checkpoint_is_found(key: Ed25519PrivateKey, field: 
     assert "signature does not match" in problems[0].detail
 
 
+@pytest.mark.usefixtures("english")
 def test_a_checkpoint_signed_by_another_key_says_which(key: Ed25519PrivateKey) -> None:
     hashes = chain(12)
     stranger = Ed25519PrivateKey.generate()
@@ -211,6 +224,7 @@ def test_a_checkpoint_signed_by_another_key_says_which(key: Ed25519PrivateKey) -
     assert kinds(problems) == ["checkpoint_signature"]
 
 
+@pytest.mark.usefixtures("english")
 def test_checkpoints_beyond_the_chains_end_say_it_was_truncated(key: Ed25519PrivateKey) -> None:
     hashes = chain(30)
     found = [signed(key, seq, hashes, AT + dt.timedelta(days=seq)) for seq in (10, 20, 30)]
@@ -223,6 +237,7 @@ def test_checkpoints_beyond_the_chains_end_say_it_was_truncated(key: Ed25519Priv
     assert "events 16..30 were removed (1 more checkpoints beyond the end)" in problems[0].detail
 
 
+@pytest.mark.usefixtures("english")
 def test_a_rewritten_chain_does_not_match_its_checkpoints(key: Ed25519PrivateKey) -> None:
     hashes = chain(20)
     found = [signed(key, seq, hashes, AT + dt.timedelta(days=seq)) for seq in (5, 10, 20)]
@@ -239,6 +254,7 @@ def test_a_rewritten_chain_does_not_match_its_checkpoints(key: Ed25519PrivateKey
     assert "does not have" in problems[0].detail
 
 
+@pytest.mark.usefixtures("english")
 def test_checkpoints_going_back_in_seq_or_time_are_out_of_order(key: Ed25519PrivateKey) -> None:
     hashes = chain(20)
     first = signed(key, 10, hashes, AT)
@@ -251,6 +267,7 @@ def test_checkpoints_going_back_in_seq_or_time_are_out_of_order(key: Ed25519Priv
     assert "before the one before it" in problems[0].detail
 
 
+@pytest.mark.usefixtures("english")
 def test_a_checkpoint_of_a_chain_with_missing_events_says_so(key: Ed25519PrivateKey) -> None:
     hashes = chain(10)
     odd = checkpoints.sign(key, 10, hashes[10], 9, AT)
@@ -293,6 +310,7 @@ def test_a_line_left_half_written_does_not_swallow_the_next(
     assert problems[0].detail.startswith(f"{path}:2: ")
 
 
+@pytest.mark.usefixtures("english")
 def test_malformed_lines_are_problems_not_crashes(tmp_path: Path, key: Ed25519PrivateKey) -> None:
     good = signed(key, 3, chain(3))
     data = good.to_dict()
@@ -354,6 +372,7 @@ def test_make_checkpoint_signs_the_head_of_the_chain(store: Store, key: Ed25519P
     assert checkpoints.check_store(store, found, key.public_key()) == (made.seq, [])
 
 
+@pytest.mark.usefixtures("english")
 def test_another_chain_in_the_database_is_rewritten_or_truncated(
     store: Store, make_store: Any, store_kind: str, key: Ed25519PrivateKey
 ) -> None:
@@ -408,7 +427,7 @@ def test_keygen_on_the_command_line(tsk: Tsk, tmp_path: Path) -> None:
     }
     assert mode(path) == 0o600
     line = tsk.refused("audit", "keygen", "--out", str(path))
-    assert line == f"tsk: {path} exists already: a key is never overwritten"
+    assert line == f"tsk: {path} finns redan: en nyckel skrivs aldrig över"
     text = tsk.text("audit", "keygen", "--out", str(tmp_path / "second.pem"))
     assert text.startswith("Nyckel ")
     assert f"privat {tmp_path / 'second.pem'} (0600), publik {tmp_path / 'second.pem.pub'}" in text
@@ -418,18 +437,18 @@ def test_checkpoint_says_in_one_line_what_is_missing(
     tsk: Tsk, tmp_path: Path, key_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     line = tsk.refused("audit", "checkpoint")
-    assert line.startswith("tsk: TSK_AUDIT_KEY is not set")
+    assert line.startswith("tsk: TSK_AUDIT_KEY är inte satt")
     monkeypatch.setenv("TSK_AUDIT_KEY", str(key_path))
     line = tsk.refused("audit", "checkpoint", "--json")
-    assert line.startswith("tsk: TSK_CHECKPOINT_DIR is not set")
+    assert line.startswith("tsk: TSK_CHECKPOINT_DIR är inte satt")
     monkeypatch.setenv("TSK_CHECKPOINT_DIR", str(tmp_path / "published"))
     key_path.chmod(0o644)
     line = tsk.refused("audit", "checkpoint")
     assert line == (
-        f"tsk: audit key {key_path} may be read by others (mode 0644): chmod 600 {key_path}"
+        f"tsk: audit-nyckeln {key_path} kan läsas av andra (läge 0644): chmod 600 {key_path}"
     )
     monkeypatch.setenv("TSK_AUDIT_KEY", str(tmp_path / "nokey.pem"))
-    assert "not found" in tsk.refused("audit", "checkpoint")
+    assert "finns inte" in tsk.refused("audit", "checkpoint")
     assert not (tmp_path / "published").exists()
 
 
@@ -596,7 +615,7 @@ def test_tick_without_a_key_says_why_and_goes_on(
     made = tsk.ok("tick", "--now", late, "--no-send")
     assert made["checkpoint"] == {"skipped": checkpoints.skip_reason({})}
     text = tsk.text("tick", "--now", late, "--no-send")
-    assert "kontrollpunkt: ingen (TSK_AUDIT_KEY is not set" in text
+    assert "kontrollpunkt: ingen (TSK_AUDIT_KEY är inte satt" in text
     early = tsk.ok("tick", "--now", local(2027, 3, 1, 9).isoformat(), "--no-send")
     assert early["checkpoint"] is None
 
@@ -614,7 +633,11 @@ def test_tick_without_a_key_says_why_and_goes_on(
     ]
     swedish = tsk("tick", "--now", late, "--no-send", "--json")
     assert swedish.exit_code == 1
-    assert swedish.stderr.startswith("tsk: ingen kontrollpunkt signerad: ")
+    assert json.loads(swedish.stdout)["checkpoint"]["failed"].startswith("audit-nyckeln")
+    assert swedish.stderr.splitlines() == [
+        f"tsk: ingen kontrollpunkt signerad: audit-nyckeln {key_path} kan läsas av andra"
+        f" (läge 0644): chmod 600 {key_path}"
+    ]
 
 
 def test_two_workers_at_once_sign_the_day_once(

@@ -109,10 +109,10 @@ def test_herrljunga_est_month(
     assert [(c["ref"], c["state"]) for c in listed] == [(ref, "insamling")]
 
     # A refused trigger names the allowed one; someone else's task cannot be completed.
-    assert "allowed: sammanstall" in tsk.refused("cycle", "advance", ref, "analysera", as_=CHAIR)
+    assert "tillåtna: sammanstall" in tsk.refused("cycle", "advance", ref, "analysera", as_=CHAIR)
     first = opened["tasks"][0]
     stranger = "tomas.berglund"
-    assert "only they or the chair may complete it" in tsk.refused(
+    assert "bara de eller ordföranden får markera den klar" in tsk.refused(
         "task", "done", str(first["id"]), as_=stranger
     )
 
@@ -338,7 +338,7 @@ def test_tingsryd_collaboration_cycle(
     done(tsk, step["forutsattningar"], T_KOMMUNCHEF)
     assert state(tsk, ref) == "egna_forberedelser"
     refused = tsk.refused("cycle", "advance", ref, "till_gemensamma_forberedelser", as_=T_CHAIR)
-    assert "documents missing: lagesbild" in refused
+    assert "dokument saknas: lagesbild" in refused
     clock.set(local(2027, 3, 1, 9))
     attach(tsk, tmp_path, ref, "lagesbild", T_CHAIR)
     assert state(tsk, ref) == "gemensamma_forberedelser"
@@ -429,7 +429,7 @@ def test_audit_verify_names_the_first_broken_event(
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.splitlines()[0] == (
-        "BRUTEN vid händelse 3: event 3: hash does not match its contents (edited?)"
+        "BRUTEN vid händelse 3: händelse 3: hashen stämmer inte med innehållet (ändrad?)"
     )
     as_json = tsk("audit", "verify", "--json")
     assert as_json.exit_code == 1
@@ -438,7 +438,7 @@ def test_audit_verify_names_the_first_broken_event(
     assert report["problems"][0] == {
         "seq": 3,
         "kind": "edited",
-        "detail": "event 3: hash does not match its contents (edited?)",
+        "detail": "händelse 3: hashen stämmer inte med innehållet (ändrad?)",
     }
 
 
@@ -464,8 +464,8 @@ def test_audit_verify_finds_a_changed_document(
 
     result = tsk("audit", "verify")
     assert result.exit_code == 1
-    assert f"document {document['id']} ({document['filename']}" in result.stderr
-    assert "does not match the SHA-256 recorded when it was attached" in result.stderr
+    assert f"dokument {document['id']} ({document['filename']}" in result.stderr
+    assert "stämmer inte med den SHA-256 som registrerades när det bifogades" in result.stderr
 
 
 def test_cli_refusals_are_one_line_and_change_nothing(
@@ -476,17 +476,19 @@ def test_cli_refusals_are_one_line_and_change_nothing(
     trail = tsk.ok("audit")
 
     assert tsk.refused("cycle", "open", "est", "--period", "2027-03", as_=CHAIR) == (
-        "tsk: cycle est-2027-03 already exists (id 1, open)"
+        "tsk: cykeln est-2027-03 finns redan (id 1, öppen)"
     )
-    assert "5 open task(s): close with --force and a --note" in tsk.refused(
+    assert "5 öppna uppgifter: stäng med --force och en --note" in tsk.refused(
         "cycle", "close", "est-2027-03", as_=CHAIR
     )
-    assert "closing with --force needs a --note" in tsk.refused(
+    assert "att stänga med --force kräver en --note" in tsk.refused(
         "cycle", "close", "est-2027-03", "--force", "--json", as_=CHAIR
     )
-    assert "no cycle 'est-2027-04'" in tsk.refused("cycle", "show", "est-2027-04")
-    assert "no task 999" in tsk.refused("task", "done", "999", as_=CHAIR)
-    assert "bad period" in tsk.refused("cycle", "open", "est", "--period", "mars 2027", as_=CHAIR)
+    assert "ingen cykel 'est-2027-04'" in tsk.refused("cycle", "show", "est-2027-04")
+    assert "ingen uppgift 999" in tsk.refused("task", "done", "999", as_=CHAIR)
+    assert "ogiltig period" in tsk.refused(
+        "cycle", "open", "est", "--period", "mars 2027", as_=CHAIR
+    )
     usage = tsk("cycle", "close", as_=CHAIR)
     assert usage.exit_code == 2
     assert tsk.ok("audit") == trail

@@ -31,7 +31,7 @@ from tsk_workflow.store import acts
 from tsk_workflow.store.database import Store
 
 CHAIR, DEPUTY = "jessica.wahlstrom", "hanna.nyberg"
-CONFLICT = "someone else changed this cycle at the same time; try again"
+CONFLICT = "någon annan ändrade den här cykeln samtidigt; försök igen"
 
 
 def race(
@@ -85,7 +85,7 @@ def test_two_advances_at_once_one_wins(
 
     failed = [o for o in outcomes if o is not None]
     assert len(failed) == 1, outcomes
-    assert "'sammanstall' cannot be fired from step 'sammanstallning'" in str(failed[0])
+    assert "'sammanstall' kan inte göras från steget 'sammanstallning'" in str(failed[0])
     assert cycle_state(engine, cycle) == ("sammanstallning", "open")
     assert len(events(store, "cycle.advanced")) == 1
     assert [t.key for t in tasks(engine, cycle)] == ["sammanstall_lagesbild"]
@@ -108,7 +108,7 @@ def test_the_same_task_done_twice_at_once_is_done_once(
 
     failed = [o for o in outcomes if o is not None]
     assert len(failed) == 1, outcomes
-    assert f"task {task.id} is already done" in str(failed[0])
+    assert f"uppgift {task.id} är redan klar" in str(failed[0])
     assert len(events(store, "task.done")) == 1
     (stored,) = [t for t in tasks(engine, cycle, status=None) if t.id == task.id]
     assert stored.status == "done"
@@ -164,7 +164,7 @@ def test_completing_and_closing_at_once_is_never_half_done(
         assert task.id not in cancelled
         assert len(events(store, "task.done")) == 1
     else:  # closed first: the task was cancelled and cannot be done any more
-        assert f"task {task.id} is already cancelled" in str(completing)
+        assert f"uppgift {task.id} är redan avbruten" in str(completing)
         assert statuses[task.id] == "cancelled"
         assert task.id in cancelled
         assert events(store, "task.done") == []

@@ -377,8 +377,8 @@ def test_init_as_the_app_role_is_refused_in_one_line(pg: Roles, extra: list[str]
 
     assert (code, out) == (1, "")
     assert err.splitlines() == [
-        f"tsk: tsk init runs the migrations as the owner role of the database ({pg.owner}),"
-        f" not as {pg.app}: connect as {pg.owner}"
+        f"tsk: tsk init kör migreringarna som databasens ägarroll ({pg.owner}),"
+        f" inte som {pg.app}: anslut som {pg.owner}"
     ]
 
 
@@ -395,8 +395,8 @@ def test_a_new_database_cannot_be_made_by_the_app_role(pg: Roles) -> None:
 
         assert (code, out) == (1, "")
         assert err.splitlines() == [
-            f"tsk: tsk init runs the migrations as the owner role of the database: {pg.app} may"
-            f" not create tables in schema {empty}"
+            f"tsk: tsk init kör migreringarna som databasens ägarroll: {pg.app} får inte"
+            f" skapa tabeller i schemat {empty}"
         ]
     finally:
         with admin.connect() as connection:
@@ -408,9 +408,11 @@ def test_a_new_database_cannot_be_made_by_the_app_role(pg: Roles) -> None:
 @pytest.mark.parametrize(
     ("who", "refusal"),
     [
-        pytest.param("postgres", "is a superuser: it must be an ordinary role", id="superuser"),
-        pytest.param("{owner}", "owns the schema or the tables", id="owner"),
-        pytest.param("tsk_nobody_{suffix}", "there is no role tsk_nobody_", id="unknown"),
+        pytest.param(
+            "postgres", "är superanvändare: den måste vara en vanlig roll", id="superuser"
+        ),
+        pytest.param("{owner}", "äger schemat eller tabellerna", id="owner"),
+        pytest.param("tsk_nobody_{suffix}", "det finns ingen roll tsk_nobody_", id="unknown"),
     ],
 )
 def test_granting_a_role_that_could_undo_it_is_refused(pg: Roles, who: str, refusal: str) -> None:
@@ -434,5 +436,8 @@ def test_app_role_on_sqlite_is_refused_in_one_line(tmp_path: Path) -> None:
     code, out, err = _tsk("--db", str(database), "init", "--app-role", "tsk_app")
 
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"tsk: {roles.SQLITE_REFUSAL}"]
+    assert err.splitlines() == [
+        "tsk: --app-role är för PostgreSQL: en SQLite-databas är för en enda användare i"
+        " operativsystemet (filen skapas läsbar bara för den användaren)"
+    ]
     assert not database.exists()  # refused before anything was done

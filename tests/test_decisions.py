@@ -146,13 +146,13 @@ def test_bad_proposals_are_refused(engine: Engine, store: Store, cycle: int) -> 
     decisions = Decisions(engine)
     before = counts(store)
 
-    with pytest.raises(Refused, match="needs a --title"):
+    with pytest.raises(Refused, match="ett beslut behöver en --title"):
         decisions.propose(CHAIR, cycle, " ")
-    with pytest.raises(Refused, match="not a plausible amount"):
+    with pytest.raises(Refused, match="är inget rimligt belopp"):
         decisions.propose(CHAIR, cycle, "Dyr", -1)
-    with pytest.raises(Refused, match="longer than 300"):
+    with pytest.raises(Refused, match="längre än 300 tecken"):
         decisions.propose(CHAIR, cycle, "x" * 301)
-    with pytest.raises(NotFound, match="no cycle 'est-1999-01'"):
+    with pytest.raises(NotFound, match="ingen cykel 'est-1999-01'"):
         decisions.propose(CHAIR, "est-1999-01", "Fel cykel")
     assert counts(store) == before
 
@@ -181,7 +181,7 @@ def test_record_approved(engine: Engine, store: Store, cycle: int, clock: Clock)
     with store.reading() as session:
         case = engine.find_cycle(session, proposed.case_cycle_id)
         assert case.status == "closed"
-    with pytest.raises(Refused, match="already recorded \\(approved 2027-03-15 § 12\\)"):
+    with pytest.raises(Refused, match="redan registrerat \\(bifallet 2027-03-15 § 12\\)"):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 13", "rejected")
 
 
@@ -192,9 +192,11 @@ def test_the_body_must_match_the_route_unless_overridden(
     proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
     before = counts(store)
 
-    with pytest.raises(Refused, match="routed to KLG; recording it for KS needs --override-reason"):
+    with pytest.raises(
+        Refused, match="gick till KLG; att registrera det för KS kräver --override-reason"
+    ):
         decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved")
-    with pytest.raises(Refused, match="needs --override-reason"):
+    with pytest.raises(Refused, match="kräver --override-reason"):
         decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved", " ")
     assert counts(store) == before
 
@@ -223,17 +225,17 @@ def test_bad_records_are_refused(engine: Engine, store: Store, cycle: int) -> No
     before = counts(store)
     today = dt.date(2027, 3, 8)
 
-    with pytest.raises(Refused, match="bad paragraph 'paragraf sju'"):
+    with pytest.raises(Refused, match="ogiltig paragraf 'paragraf sju'"):
         decisions.record(SECRETARY, proposed.id, "klg", today, "paragraf sju", "approved")
-    with pytest.raises(Refused, match="outcome must be one of"):
+    with pytest.raises(Refused, match="utfallet måste vara ett av"):
         decisions.record(SECRETARY, proposed.id, "klg", today, "§ 7", "tabled")
-    with pytest.raises(Refused, match="is in the future"):
+    with pytest.raises(Refused, match="ligger i framtiden"):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2027, 3, 15), "§ 7", "approved")
     with pytest.raises(
-        Refused, match=r"2020-03-09 is before decision \d+ was proposed \(2027-03-0"
+        Refused, match=r"2020-03-09 är före den dag beslut \d+ föreslogs \(2027-03-0"
     ):
         decisions.record(SECRETARY, proposed.id, "klg", dt.date(2020, 3, 9), "§ 7", "approved")
-    with pytest.raises(NotFound, match="no decision 999"):
+    with pytest.raises(NotFound, match="inget beslut 999"):
         decisions.record(SECRETARY, 999, "klg", today, "§ 7", "approved")
     assert counts(store) == before
 
@@ -400,7 +402,7 @@ def test_cli_record_and_list(tsk: Tsk, clock: Clock) -> None:
         "approved",
         as_=SECRETARY,
     )
-    assert "routed to KS; recording it for KLG needs --override-reason" in refused
+    assert "gick till KS; att registrera det för KLG kräver --override-reason" in refused
 
     rows = tsk.ok("decision", "list")
     assert [(r["id"], r["routed_to"], r["status"], r["proposed_by"]) for r in rows] == [

@@ -174,11 +174,11 @@ def test_a_changed_definition_needs_a_new_version(world: World, tmp_path: Path) 
     (problem,) = raised.value.problems
     source = unnumbered.catalog.sources[KEY]
     assert problem.startswith(f"{source.file}:{source.version_at[0]}:{source.version_at[1]}: ")
-    assert "'styrgrupp' version 1 is stored in this database with another text" in problem
-    assert "a changed definition needs a new version number (version: 2)" in problem
+    assert "'styrgrupp' version 1 finns i den här databasen med en annan text" in problem
+    assert "en ändrad definition behöver ett nytt versionsnummer (version: 2)" in problem
     assert counts(world.store) == before
     # tsk init finds it too, and stores nothing.
-    with pytest.raises(DefinitionError, match="needs a new version number"):
+    with pytest.raises(DefinitionError, match="behöver ett nytt versionsnummer"):
         versions.store_catalog(world.store, unnumbered.catalog, START)
     assert [v for p, v, _d in stored_versions(world.store) if p == KEY] == [1]
 
@@ -201,7 +201,7 @@ def test_upgrade_moves_what_it_can_and_refuses_a_cycle_whose_step_is_gone(world:
     ((refused_id, reason),) = [(m.id, m.reason) for m in dry.refused]
     assert refused_id == stuck
     assert reason is not None
-    assert "its step 'mote' does not exist in version 2" in reason
+    assert "dess steg 'mote' finns inte i version 2" in reason
     assert world.cycle(movable).process_version == 1  # the dry run changed nothing
 
     done = upgrade.upgrade_cycles(world.new, CHAIR, KEY)
@@ -258,16 +258,16 @@ def test_an_open_task_the_new_step_lacks_is_refused(world: World, tmp_path: Path
     (move,) = done.refused
     assert move.id == cycle
     assert move.reason is not None
-    assert "open task" in move.reason
-    assert "'ta_fram_underlag' does not exist in step" in move.reason
+    assert "dess öppna uppgift" in move.reason
+    assert "'ta_fram_underlag' finns inte i steget" in move.reason
 
 
 def test_only_the_chair_or_an_admin_may_upgrade(world: World) -> None:
     cycle = world.open(world.old, "2027-t1")
 
-    with pytest.raises(PermissionDenied, match="only the chair of the group running 'styrgrupp'"):
+    with pytest.raises(PermissionDenied, match="bara ordföranden i gruppen som driver 'styrgrupp'"):
         upgrade.upgrade_cycles(world.new, OUTSIDER, KEY)
-    with pytest.raises(PermissionDenied, match="unknown person"):
+    with pytest.raises(PermissionDenied, match="okänd person"):
         upgrade.upgrade_cycles(world.new, "mallory", KEY, dry_run=True)
 
     with world.store.reading() as session:
@@ -302,9 +302,9 @@ def test_audit_verify_sees_a_cycle_pointed_at_another_version(world: World) -> N
     assert not result.ok
     (problem,) = result.problems
     assert problem.kind == "state_mismatch"
-    assert f"cycle {cycle} " in problem.detail
-    assert "process_version is 2 but event" in problem.detail
-    assert "process_digest is " in problem.detail
+    assert f"cykel {cycle} " in problem.detail
+    assert "process_version är 2 men händelse" in problem.detail
+    assert "process_digest är " in problem.detail
 
 
 # ---------------------------------------------------------------- the migration
@@ -360,7 +360,13 @@ def test_the_migration_names_the_version_of_existing_cycles(
         connection.execute(
             cycles.insert(),
             [
-                {**row, "id": 1, "ref": "est-2027-03", "period": "2027-03", "process_version": 1},
+                {
+                    **row,
+                    "id": 1,
+                    "ref": "est-2027-03",
+                    "period": "2027-03",
+                    "process_version": shipped.version,
+                },
                 {**row, "id": 2, "ref": "est-2027-04", "period": "2027-04", "process_version": 9},
             ],
         )
@@ -373,7 +379,7 @@ def test_the_migration_names_the_version_of_existing_cycles(
             select(StoredDefinition.process, StoredDefinition.version, StoredDefinition.content)
         ).all()
     assert named == {1: shipped.digest, 2: None}
-    assert [tuple(r) for r in stored] == [("est", 1, shipped.text)]
+    assert [tuple(r) for r in stored] == [("est", shipped.version, shipped.text)]
 
 
 # ---------------------------------------------------------------- the command
@@ -414,20 +420,20 @@ def test_the_command_moves_cycles_and_the_record_stays_whole(world: World, tsk: 
     lines = dry.stdout.splitlines()
     assert lines[0].startswith(f"{KEY}: till version 2 (sha256 ")
     assert lines[1].startswith(f"  skulle flyttas: {KEY}-2027-t1 (id {movable}) v1 -> v2")
-    assert lines[2].startswith(f"  skulle vägras: {KEY}-2027-t2 (id {stuck}) v1: its step 'mote'")
+    assert lines[2].startswith(f"  skulle vägras: {KEY}-2027-t2 (id {stuck}) v1: dess steg 'mote'")
     assert lines[3] == "Provkörning: inget är ändrat."
     assert tsk.json("cycle", "show", str(movable))["process_version"] == 1
 
     refused = tsk("process", "upgrade-cycles", KEY, as_=OUTSIDER)
     assert refused.exit_code == 1
-    assert "only the chair" in refused.stderr
+    assert "bara ordföranden" in refused.stderr
 
     done = tsk.json("process", "upgrade-cycles", KEY, as_=CHAIR)
     assert not done["dry_run"]
     assert done["version"] == 2
     assert [m["id"] for m in done["moved"]] == [movable]
     assert [(m["id"], m["step"]) for m in done["refused"]] == [(stuck, "mote")]
-    assert "does not exist in version 2" in done["refused"][0]["reason"]
+    assert "finns inte i version 2" in done["refused"][0]["reason"]
     shown = tsk.json("cycle", "show", str(movable))
     assert (shown["process_version"], shown["process_digest"]) == (2, done["digest"])
     assert tsk.json("cycle", "show", str(stuck))["allowed_triggers"] == ["protokollfor"]
@@ -462,7 +468,7 @@ def test_init_stores_the_folder_and_refuses_an_unnumbered_change(
     assert "Traceback" not in result.output
     (line,) = result.stderr.splitlines()
     assert f"{KEY}.yaml:" in line
-    assert "'styrgrupp' version 2 is stored" in line
+    assert "'styrgrupp' version 2 finns i den här databasen" in line
     assert "(version: 3)" in line
 
 

@@ -485,4 +485,4 @@ def test_entering_the_compile_step_attaches_the_lagesbild(
         )
     result = cli("audit", "verify")
     assert result.exit_code == 1
-    assert f"document {document.id} (lagesbild-est-2027-03.html, cycle {cycle})" in result.stderr
+    assert f"dokument {document.id} (lagesbild-est-2027-03.html, cykel {cycle})" in result.stderr

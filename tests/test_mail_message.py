@@ -154,7 +154,7 @@ def test_message_ids_are_stable_per_key() -> None:
 
 @pytest.mark.parametrize("domain", ["", "herr ljunga.se", "x.se>\r\nBcc: y", "-bad.se"])
 def test_message_id_refuses_a_bad_domain(domain: str) -> None:
-    with pytest.raises(ValueError, match="not a domain"):
+    with pytest.raises(ValueError, match="ingen domän för ett Message-ID"):
         make_message_id("key", domain)
 
 

@@ -122,12 +122,14 @@ def test_unknown_revision_in_database_is_explained(store: Store) -> None:
     with store.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = 'ffff'"))
 
-    with pytest.raises(TskError, match="revision ffff, which this version of tsk does not know"):
+    with pytest.raises(
+        TskError, match="revision ffff, som den här versionen av tsk inte känner till"
+    ):
         migrate.upgrade(store)
 
 
 def test_unknown_target_revision_is_a_tsk_error(store: Store) -> None:
-    with pytest.raises(TskError, match="cannot upgrade"):
+    with pytest.raises(TskError, match="kan inte uppgradera"):
         migrate.upgrade(store, "9999")
 
 

@@ -80,8 +80,8 @@ def test_a_database_without_tables_is_named(here: Path, runner: CliRunner) -> No
     sqlite3.connect(here / "tom.db").close()
     result = runner.invoke(cli, ["--db", "tom.db", "--org", "herrljunga", "cycle", "list"])
     assert result.exit_code == 1
-    assert (
-        result.stderr == "tsk: the database sqlite:///tom.db is not set up: run 'tsk init' first\n"
+    assert result.stderr == (
+        "tsk: databasen sqlite:///tom.db är inte förberedd: kör 'tsk init' först\n"
     )
 
 
@@ -91,6 +91,13 @@ def test_an_unsupported_database_names_the_supported_ones(runner: CliRunner, url
     assert result.exit_code == 1
     scheme = url.split("://")[0]
     assert result.stderr == (
+        f"tsk: tsk fungerar inte med '{scheme}'-databaser: ge en SQLite-fil (tsk.db,"
+        " sqlite:///SÖKVÄG) eller PostgreSQL (postgresql://ANVÄNDARE@VÄRD/DATABAS)\n"
+    )
+    english = runner.invoke(
+        cli, ["--lang", "en", "--db", url, "--org", "herrljunga", "cycle", "list"]
+    )
+    assert english.stderr == (
         f"tsk: tsk does not work with '{scheme}' databases: give a SQLite file (tsk.db,"
         " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)\n"
     )

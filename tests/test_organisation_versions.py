@@ -119,22 +119,23 @@ def test_a_forged_file_neither_acts_nor_replaces_the_organisation(tsk: Cli, tmp_
 
     line = tsk.refused("cycle", "list", org=forged)
     assert "forged.yaml (sha256 " in line
-    assert "is not the organisation in force" in line
+    assert "är inte den gällande organisationen" in line
     assert "version 1, sha256 " in line
     assert "org load" in line
+    assert "inläst av " in line
     assert tsk.refused(
         "cycle", "close", cycle["ref"], "--force", "--note", "x", org=forged, as_="mallory"
     )
     record = ("decision", "record", str(proposed["id"]), "--body", "ks", "--date", "2027-03-03")
     record += ("--paragraph", "§ 101", "--outcome", "rejected")
-    assert "is not the organisation in force" in tsk.refused(*record, org=forged, as_="mallory")
-    assert "is not the organisation in force" in tsk.refused("init", org=forged)
+    assert "är inte den gällande organisationen" in tsk.refused(*record, org=forged, as_="mallory")
+    assert "är inte den gällande organisationen" in tsk.refused("init", org=forged)
     assert counts(tsk.store) == before
     assert len(versions(tsk.store)) == 1
 
     # With the organisation in force, Mallory is nobody: refused, and the attempt is kept.
     line = tsk.refused("cycle", "close", cycle["ref"], "--force", "--note", "x", as_="mallory")
-    assert line == "tsk: unknown person 'mallory' in Herrljunga kommun"
+    assert line == "tsk: okänd person 'mallory' i Herrljunga kommun"
     refused = tsk.ok("audit", "--refused")
     assert [(r["actor"], r["action"]) for r in refused] == [("mallory", "cycle.close")]
 
@@ -149,9 +150,9 @@ def test_only_an_admin_loads_a_new_version_and_the_event_says_what_changed(
     forged = str(herrljunga_copy(tmp_path, extra_person=True))
 
     line = tsk.refused("org", "load", forged, as_=NOT_ADMIN)
-    assert "only the admins of Herrljunga kommun (marie.lind, jessica.wahlstrom)" in line
+    assert "bara administratörerna i Herrljunga kommun (marie.lind, jessica.wahlstrom)" in line
     line = tsk.refused("org", "load", forged, as_="mallory")
-    assert line == "tsk: unknown person 'mallory' in Herrljunga kommun"
+    assert line == "tsk: okänd person 'mallory' i Herrljunga kommun"
     refused = tsk.ok("audit", "--refused")
     assert [(r["actor"], r["action"]) for r in refused] == [
         (NOT_ADMIN, "organisation.load"),
@@ -212,7 +213,7 @@ def test_mail_settings_in_words_and_a_version_without_admins_is_refused(
         "admins: [marie.lind, jessica.wahlstrom]", "admins: []"
     )
     moved.write_text(text, encoding="utf-8")
-    assert "lists no admins" in tsk.refused("org", "load", str(moved), as_=CHAIR)
+    assert "anger inga administratörer" in tsk.refused("org", "load", str(moved), as_=CHAIR)
 
 
 # ---------------------------------------------------------------- what is read, and when
@@ -270,6 +271,7 @@ def test_a_database_on_the_servers_clock_refuses_another_time(
     monkeypatch.delenv("TSK_NOW")
     # A database in use cannot be turned into one for virtual time.
     assert "virtual time is only for a new database" in tsk.refused(*en, "init", "--virtual-time")
+    assert "virtuell tid är bara för en ny databas" in tsk.refused("init", "--virtual-time")
 
 
 def test_a_new_database_can_be_made_for_virtual_time(

@@ -157,7 +157,7 @@ def test_a_failed_act_leaves_no_outbox_row(
     monkeypatch.undo()
     engine.open_cycle(CHAIR, "est", "2027-03")
     queued = len(rows(store))
-    with pytest.raises(Refused, match="already exists"):
+    with pytest.raises(Refused, match="finns redan"):
         engine.open_cycle(CHAIR, "est", "2027-03")
     assert len(rows(store)) == queued
 

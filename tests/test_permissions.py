@@ -48,9 +48,9 @@ ACTION = {
 """What a refusal records as the act that was tried."""
 
 NOT_A_PERSON = {
-    "unknown": "unknown person 'okand.person'",
-    "scheduler": "'tsk' is the scheduler, not a person",
-    "nobody": "who is acting?",
+    "unknown": "okänd person 'okand.person'",
+    "scheduler": "'tsk' är schemaläggaren, inte en person",
+    "nobody": "vem agerar?",
 }
 
 ALLOWED = {
@@ -63,13 +63,13 @@ ALLOWED = {
     "attach": {"chair", "deputy", "samordnare", "member", "assignee"},
 }
 REFUSAL = {
-    "open": "may open its cycles",
-    "advance": "'sammanstall' may only be fired by: chair, samordnare",
-    "task.done": "only they or the chair may complete it",
-    "close": "may close its cycles",
-    "propose": "may propose decisions from its cycles",
-    "record": "only the secretary of KLG (nina.bergqvist) or the kanslichef",
-    "attach": "may attach documents",
+    "open": "får öppna dess cykler",
+    "advance": "'sammanstall' får bara göras av: chair, samordnare",
+    "task.done": "bara de eller ordföranden får markera den klar",
+    "close": "får stänga dess cykler",
+    "propose": "får föreslå beslut från dess cykler",
+    "record": "bara sekreteraren i KLG (nina.bergqvist) eller kanslichefen",
+    "attach": "får bifoga dokument",
 }
 EVENT = {
     "open": "cycle.opened",
@@ -188,8 +188,8 @@ def test_the_actor_comes_from_tsk_user_or_as(
     opening = ("cycle", "open", "est", "--period", "2027-03")
     refused = as_user(PEOPLE["member"], *opening)
     assert refused.exit_code == 1
-    assert "only the chair of Effektiv samordning för ökad trygghet (EST)" in refused.stderr
-    assert "(jessica.wahlstrom or hanna.nyberg)" in refused.stderr
+    assert "bara ordföranden i Effektiv samordning för ökad trygghet (EST)" in refused.stderr
+    assert "(jessica.wahlstrom eller hanna.nyberg)" in refused.stderr
 
     opened = as_user(PEOPLE["chair"], *opening, "--json")
     assert opened.exit_code == 0, opened.output
@@ -208,12 +208,12 @@ def test_unknown_or_missing_person_is_refused_by_the_cli(
     tsk.ok("init")
     before = counts(store)
 
-    assert "unknown person 'okand.person' in Herrljunga kommun" in tsk.refused(
+    assert "okänd person 'okand.person' i Herrljunga kommun" in tsk.refused(
         "cycle", "open", "est", as_="okand.person"
     )
-    assert "who is acting? give --as PERSON or set TSK_USER" in tsk.refused("cycle", "open", "est")
-    assert "'tsk' is the scheduler" in tsk.refused("cycle", "open", "est", as_="tsk")
-    assert "unknown person" in tsk.refused("task", "list", "--mine", as_="okand.person")
+    assert "vem agerar? ge --as PERSON eller sätt TSK_USER" in tsk.refused("cycle", "open", "est")
+    assert "'tsk' är schemaläggaren" in tsk.refused("cycle", "open", "est", as_="tsk")
+    assert "okänd person" in tsk.refused("task", "list", "--mine", as_="okand.person")
     assert counts(store) == {**before, "refused": before["refused"] + 2}  # the unknown one's
     refused = json.loads(tsk("audit", "--refused", "--json").stdout)
     assert [(r["actor"], r["action"]) for r in refused] == [
@@ -235,7 +235,7 @@ def test_refused_acts_are_listed_by_the_cli(
         "cycle", "close", "est-2027-03", "--force", "--note", "x", as_=PEOPLE["outsider"]
     )
 
-    assert line.startswith("tsk: only the chair of")
+    assert line.startswith("tsk: bara ordföranden i")
     rows = tsk.ok("audit", "--refused")
     assert [(r["actor"], r["action"]) for r in rows] == [("ali.rahimi", "cycle.close")]
     assert dt.datetime.fromisoformat(rows[0]["at"]) == clock.now

@@ -54,10 +54,10 @@ def test_a_step_that_waits_for_a_document_says_which(engine: Engine) -> None:
     (waiting,) = engine.possible_transitions(cycle)
     assert waiting.trigger == "till_ks"
     assert not waiting.allowed
-    assert waiting.reasons == ("documents missing: rapport",)
+    assert waiting.reasons == ("dokument saknas: rapport",)
     assert waiting.missing_documents == ("rapport",)
     assert engine.missing_documents(cycle) == ["rapport"]
-    with pytest.raises(Refused, match="documents missing: rapport"):
+    with pytest.raises(Refused, match="dokument saknas: rapport"):
         engine.advance(REPORT_CHAIR, cycle, "till_ks")
 
 
@@ -66,7 +66,7 @@ def test_what_a_person_may_fire_and_what_waits_for_tasks(engine: Engine) -> None
     by_trigger = {p.trigger: p for p in engine.possible_transitions(cycle)}
     assert list(by_trigger) == ["overlamna_kf", "ater_till_utkast"]  # definition order
     forward, back = by_trigger["overlamna_kf"], by_trigger["ater_till_utkast"]
-    assert forward.reasons == ("the step's required tasks are not all done",)
+    assert forward.reasons == ("stegets obligatoriska uppgifter är inte alla klara",)
     assert (forward.needs_note, back.needs_note) == (True, True)
     assert back.allowed  # the note is given with the act
     assert back.reasons == ()
@@ -74,12 +74,12 @@ def test_what_a_person_may_fire_and_what_waits_for_tasks(engine: Engine) -> None
 
     (refused,) = engine.possible_transitions(cycle, OUTSIDER)[1:]
     assert not refused.allowed
-    assert refused.reasons == (f"{OUTSIDER} may not fire it: only chair, sekreterare may",)
+    assert refused.reasons == (f"{OUTSIDER} får inte göra den: bara chair, sekreterare får",)
 
     finish_step(engine, cycle)  # KS's agenda: the tasks are done now
     (forward, _) = engine.possible_transitions(cycle, REPORT_CHAIR)
     assert forward.allowed
-    with pytest.raises(Refused, match="a note is required"):
+    with pytest.raises(Refused, match="en anteckning krävs"):
         engine.advance(REPORT_CHAIR, cycle, "overlamna_kf")
     engine.advance(REPORT_CHAIR, cycle, "overlamna_kf", "KS § 12")
     assert cycle_state(engine, cycle)[0] == "kf_behandling"
@@ -112,14 +112,14 @@ def test_tsk_cycle_next(
         False,
         True,
     )
-    assert item["reasons"] == [f"{OUTSIDER} may not fire it: only chair may"]
+    assert item["reasons"] == [f"{OUTSIDER} får inte göra den: bara chair får"]
     text = tsk.text("--lang", "en", "cycle", "next", "arsrapport-2027")
     assert text.splitlines()[:3] == [
         "arsrapport-2027: open, step: insamling",
         f"  skriv_rapport -> utkast (by {', '.join(item['people'])}): yes",
         "    fires by itself once the tasks are done",
     ]
-    assert "unknown person" in tsk.refused("cycle", "next", "arsrapport-2027", as_="nobody")
+    assert "okänd person" in tsk.refused("cycle", "next", "arsrapport-2027", as_="nobody")
 
 
 # ---------------------------------------------------------------- listeners

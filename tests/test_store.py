@@ -175,7 +175,7 @@ def test_stale_cycle_is_a_conflict(store: Store) -> None:
         with store.transaction() as session:
             change(session, stale, "closed")
 
-    with pytest.raises(Conflict, match="someone else changed this cycle"):
+    with pytest.raises(Conflict, match="någon annan ändrade den här cykeln"):
         act_on_stale()
 
     with store.reading() as session:
@@ -203,7 +203,7 @@ def test_version_counts_changes(store: Store) -> None:
 def test_duplicate_cycle_is_a_conflict(store: Store) -> None:
     add(store, cycle())
 
-    with pytest.raises(Conflict, match="someone else acted"):
+    with pytest.raises(Conflict, match="någon annan gjorde något samtidigt"):
         add(store, cycle())
     assert count(store, Cycle) == 1
 
@@ -264,12 +264,12 @@ def test_concurrent_writers_all_land(store: Store) -> None:
 
 
 def test_unmigrated_database_says_run_init(empty_store: Store) -> None:
-    with pytest.raises(TskError, match="run 'tsk init' first"):
+    with pytest.raises(TskError, match="kör 'tsk init' först"):
         count(empty_store, Cycle)
 
 
 def test_unmigrated_database_says_run_init_when_writing(empty_store: Store) -> None:
-    with pytest.raises(TskError, match="run 'tsk init' first"):
+    with pytest.raises(TskError, match="kör 'tsk init' först"):
         add(empty_store, municipality())
 
 
@@ -284,7 +284,7 @@ def test_foreign_keys_are_enforced(store: Store) -> None:
         created_at=T0,
     )
 
-    with pytest.raises(TskError, match="the database refused the change"):
+    with pytest.raises(TskError, match="databasen vägrade ändringen"):
         add(store, orphan)
 
 

@@ -219,7 +219,7 @@ def test_a_timer_that_fails_is_marked_and_does_not_stop_the_others(store: Store)
     assert result.failed == 1
     assert result.fired == {"cycle_open": 3}
     (failed,) = world.rows(Timer, Timer.status == "failed")
-    assert "bad period" in failed.payload["error"]
+    assert "ogiltig period" in failed.payload["error"]
     assert world.count(Cycle, Cycle.period == "bad period!") == 0
     assert world.tick(local(2027, 2, 1, 7, 30)).total == 0
     world.verify()

@@ -17,7 +17,7 @@ from sqlalchemy import make_url, select
 
 from tests.enginekit import Clock, Tsk, local, make_engine, set_up, tasks
 from tests.test_audit import fake_purge, tamper
-from tsk_workflow import audit, gdpr, replay
+from tsk_workflow import audit, gdpr, i18n, replay
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import Upload, attach
 from tsk_workflow.engine.service import Engine
@@ -98,8 +98,10 @@ def est_month(engine: Engine, clock: Clock) -> Story:
     )
 
 
-def verify(store: Store) -> audit.VerifyResult:
-    with store.reading() as session:
+def verify(store: Store, lang: str = "en") -> audit.VerifyResult:
+    """What ``audit verify`` finds, said in ``lang``: English, the language of the details
+    expected below (Swedish, the default, is checked where it is asked for)."""
+    with store.reading() as session, i18n.speaking(lang):
         return replay.verify_record(session)
 
 
@@ -155,6 +157,11 @@ def test_an_edited_decision_is_named(store: Store, story: Story) -> None:
         ),
     )
     assert (result.ok, result.first_broken) == (False, seq)
+    (swedish,) = verify(store, "sv").problems  # by default
+    assert swedish.detail == (
+        f"beslut {story.decision}: outcome är 'rejected' men händelse {seq} (decision.recorded)"
+        f" säger 'approved'; paragraph är '§ 7' men händelse {seq} säger '§ 101'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -499,8 +506,8 @@ def test_verify_json(cli: Tsk, store: Store, story: Story) -> None:
         {
             "seq": story.task_done,
             "kind": "state_mismatch",
-            "detail": f"task {story.done_task} (cycle {story.cycle}, step 'insamling'): status is"
-            f" 'cancelled' but event {story.task_done} (task.done) says 'done'",
+            "detail": f"uppgift {story.done_task} (cykel {story.cycle}, steg 'insamling'): status är"
+            f" 'cancelled' men händelse {story.task_done} (task.done) säger 'done'",
         }
     ]
 
@@ -513,7 +520,7 @@ def test_a_failed_verify_is_recorded(cli: Tsk, store: Store, story: Story) -> No
 
     assert result.exit_code == 1
     assert result.stderr.splitlines()[0].startswith(
-        f"BRUTEN vid händelse {story.recorded}: decision {story.decision}: outcome is 'rejected'"
+        f"BRUTEN vid händelse {story.recorded}: beslut {story.decision}: outcome är 'rejected'"
     )
     assert result.stderr.splitlines()[-1] == (
         f"Den misslyckade kontrollen är sparad som händelse {before + 1}."
@@ -561,7 +568,7 @@ def test_a_read_only_database_gets_a_note(
 
     assert result.exit_code == 1
     lines = result.stderr.splitlines()
-    assert lines[0].startswith(f"BRUTEN vid händelse {story.task_done}: task {story.done_task}")
+    assert lines[0].startswith(f"BRUTEN vid händelse {story.task_done}: uppgift {story.done_task}")
     assert lines[-1].startswith(
         "tsk: den misslyckade kontrollen kunde inte sparas i granskningsloggen"
         " (audit.verification_failed): "

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from tsk_workflow.canonical import canonical as canonical  # the chain hashes it
 from tsk_workflow.canonical import digest as digest
 from tsk_workflow.errors import NotFound
+from tsk_workflow.i18n import _, ngettext
 from tsk_workflow.store import audit_chain
 
 # The lock and its key are the store's; named here too, as the engine's acts call
@@ -147,7 +148,7 @@ def purge(session: Session, seq: int, at: dt.datetime) -> None:
     """
     stored = audit_chain.stored_payload(session, seq)
     if stored is None:
-        raise NotFound(f"audit event {seq} has no payload to purge")
+        raise NotFound(_("audit event {seq} has no payload to purge").format(seq=seq))
     if stored.purged_at is not None:
         return
     audit_chain.replace_payload(session, stored, PURGED, at)
@@ -341,26 +342,33 @@ class _Checker:
     ) -> tuple[Mapping[str, Any] | None, tuple[str, str] | None]:
         seq, action = row["seq"], row["action"]
         if row["payload_seq"] is None:
-            return None, ("payload_missing", f"event {seq}: its payload is missing (deleted?)")
+            return None, (
+                "payload_missing",
+                _("event {seq}: its payload is missing (deleted?)").format(seq=seq),
+            )
         payload = row["payload"]
         if row["purged_at"] is None:
             if digest(payload) != row["payload_digest"]:
                 return None, (
                     "payload_edited",
-                    f"event {seq}: payload does not match its digest (edited?)",
+                    _("event {seq}: payload does not match its digest (edited?)").format(seq=seq),
                 )
             return payload, None
         # A purge may only remove: a "purged" payload with content could hide an edit.
         if payload != PURGED:
             return None, (
                 "payload_edited",
-                f"event {seq}: payload is marked purged but is not empty (edited?)",
+                _("event {seq}: payload is marked purged but is not empty (edited?)").format(
+                    seq=seq
+                ),
             )
         if action not in PURGEABLE_ACTIONS:
             return None, (
                 "fake_purge",
-                f"event {seq} ({action}): payload is marked purged, but a {action} event holds"
-                " no personal data and is never purged (fake purge?)",
+                _(
+                    "event {seq} ({action}): payload is marked purged, but a {action} event holds"
+                    " no personal data and is never purged (fake purge?)"
+                ).format(seq=seq, action=action),
             )
         cover = next(
             (p for p in self.purges if p.covers(seq, row["municipality"], row["at"])), None
@@ -368,8 +376,12 @@ class _Checker:
         if cover is None:
             return None, (
                 "fake_purge",
-                f"event {seq} ({action}): payload is marked purged, but no later"
-                f" {PURGE_ACTION} event of {row['municipality']} covers it (fake purge?)",
+                _(
+                    "event {seq} ({action}): payload is marked purged, but no later {purge}"
+                    " event of {municipality} covers it (fake purge?)"
+                ).format(
+                    seq=seq, action=action, purge=PURGE_ACTION, municipality=row["municipality"]
+                ),
             )
         return cover.kept.get(seq), None
 
@@ -379,9 +391,17 @@ class _Checker:
             self._problem(
                 seq,
                 "time_backwards",
-                f"event {seq}: its time {_when(at)} is {_span(before_at - at)} before event"
-                f" {before_seq} ({_when(before_at)}); clocks may differ by"
-                f" {_span(CLOCK_SKEW)} at most (back-dated or inserted?)",
+                _(
+                    "event {seq}: its time {at} is {span} before event {before} ({before_at});"
+                    " clocks may differ by {skew} at most (back-dated or inserted?)"
+                ).format(
+                    seq=seq,
+                    at=_when(at),
+                    span=_span(before_at - at),
+                    before=before_seq,
+                    before_at=_when(before_at),
+                    skew=_span(CLOCK_SKEW),
+                ),
             )
             self.latest = (seq, at)
         elif self.latest is None or at > self.latest[1]:
@@ -396,7 +416,9 @@ class _Checker:
         head = None if self.checked == 0 else self.prev_hash
         head_seq = None if self.checked == 0 else self.prev_seq
         if self.problem_count == 0:
-            reason = f"all {self.checked} events are intact"
+            reason = ngettext(
+                "{n} event is intact", "all {n} events are intact", self.checked
+            ).format(n=self.checked)
             return VerifyResult(
                 True, self.checked, None, reason, head, (), head_seq, 0, dict(self.hashes)
             )
@@ -431,31 +453,45 @@ def _span(delta: dt.timedelta) -> str:
 def _gap_problem(prev_seq: int, seq: int) -> tuple[str, str]:
     first, last = prev_seq + 1, seq - 1
     if last < first:  # pragma: no cover - seq is a primary key read in order
-        return "reordered", f"event {seq} is out of order after event {prev_seq}"
+        return "reordered", _("event {seq} is out of order after event {prev}").format(
+            seq=seq, prev=prev_seq
+        )
     missing = (
-        f"event {first} is missing" if first == last else f"events {first}..{last} are missing"
+        _("event {first} is missing").format(first=first)
+        if first == last
+        else _("events {first}..{last} are missing").format(first=first, last=last)
     )
     if prev_seq == 0:
-        return "missing", f"{missing}: the chain starts at {seq}"
-    return "missing", f"{missing}: the sequence jumps from {prev_seq} to {seq}"
+        return "missing", _("{missing}: the chain starts at {seq}").format(missing=missing, seq=seq)
+    return "missing", _("{missing}: the sequence jumps from {prev} to {seq}").format(
+        missing=missing, prev=prev_seq, seq=seq
+    )
 
 
 def _link_problem(seq: int, prev_seq: int, contents_ok: bool, link_ok: bool) -> tuple[str, str]:
     if not contents_ok and not link_ok:
         return "reordered", (
-            f"event {seq}: neither its contents nor its link to event {prev_seq} match"
-            " (moved, reordered or replaced?)"
+            _(
+                "event {seq}: neither its contents nor its link to event {prev} match"
+                " (moved, reordered or replaced?)"
+            ).format(seq=seq, prev=prev_seq)
         )
     if not contents_ok:
-        return "edited", f"event {seq}: hash does not match its contents (edited?)"
+        return "edited", _("event {seq}: hash does not match its contents (edited?)").format(
+            seq=seq
+        )
     if prev_seq == 0:
         return (
             "link",
-            f"event {seq}: previous hash is not the start of the chain (events removed?)",
+            _("event {seq}: previous hash is not the start of the chain (events removed?)").format(
+                seq=seq
+            ),
         )
     return (
         "link",
-        f"event {seq}: previous hash does not match event {prev_seq} (deleted or reordered?)",
+        _("event {seq}: previous hash does not match event {prev} (deleted or reordered?)").format(
+            seq=seq, prev=prev_seq
+        ),
     )
 
 

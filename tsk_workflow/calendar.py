@@ -193,7 +193,9 @@ class WorkCalendar:
             if self.is_working_day(day):
                 return day
             day += step
-        raise ValueError(f"no working day within {MAX_SEARCH_DAYS} days of {d}")
+        raise ValueError(
+            _("no working day within {days} days of {date}").format(days=MAX_SEARCH_DAYS, date=d)
+        )
 
     def add_working_days(self, d: date, n: int) -> date:
         """The ``n``-th working day after ``d`` (before it when ``n`` is negative); ``d`` itself

@@ -52,8 +52,10 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from tsk_workflow import i18n
 from tsk_workflow.audit import GENESIS, Problem
 from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import audit_chain
 from tsk_workflow.store import checkpoints as stored_days
@@ -103,7 +105,9 @@ def generate_key(path: Path) -> GeneratedKey:
     public = public_path(path)
     for existing in (path, public):
         if existing.exists() or existing.is_symlink():
-            raise TskError(f"{existing} exists already: a key is never overwritten")
+            raise TskError(
+                _("{path} exists already: a key is never overwritten").format(path=existing)
+            )
     key = Ed25519PrivateKey.generate()
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -126,9 +130,13 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
     except FileExistsError:
-        raise TskError(f"{path} exists already: a key is never overwritten") from None
+        raise TskError(
+            _("{path} exists already: a key is never overwritten").format(path=path)
+        ) from None
     except OSError as exc:
-        raise TskError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot write {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None
     try:
         os.write(fd, data)
         os.fsync(fd)
@@ -143,38 +151,53 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         mode = path.stat().st_mode
     except FileNotFoundError:
         raise TskError(
-            f"audit key {path} not found (make one with 'tsk audit keygen --out {path}')"
+            _("audit key {path} not found (make one with 'tsk audit keygen --out {path}')").format(
+                path=path
+            )
         ) from None
     except OSError as exc:
-        raise TskError(f"cannot read the audit key {path}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot read the audit key {path}: {error}").format(
+                path=path, error=exc.strerror or exc
+            )
+        ) from None
     if mode & 0o077:
         raise TskError(
-            f"audit key {path} may be read by others (mode {stat.S_IMODE(mode):04o}):"
-            f" chmod 600 {path}"
+            _("audit key {path} may be read by others (mode {mode}): chmod 600 {path}").format(
+                path=path, mode=format(stat.S_IMODE(mode), "04o")
+            )
         )
     data = _read_key_file(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise TskError(f"{path} is not an unencrypted PEM private key") from None
+        raise TskError(
+            _("{path} is not an unencrypted PEM private key").format(path=path)
+        ) from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise TskError(f"{path} is not an Ed25519 key (make one with 'tsk audit keygen')")
+        raise TskError(
+            _("{path} is not an Ed25519 key (make one with 'tsk audit keygen')").format(path=path)
+        )
     return key
 
 
 def load_public_key(path: Path) -> Ed25519PublicKey:
     """The Ed25519 public key at ``path`` (PEM); one clear ``TskError`` otherwise."""
     if not path.exists():
-        raise TskError(f"public key {path} not found")
+        raise TskError(_("public key {path} not found").format(path=path))
     data = _read_key_file(path)
     if b"PRIVATE KEY" in data:
-        raise TskError(f"{path} holds a private key: give the public key ({public_path(path)})")
+        raise TskError(
+            _("{path} holds a private key: give the public key ({public})").format(
+                path=path, public=public_path(path)
+            )
+        )
     try:
         key = serialization.load_pem_public_key(data)
     except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise TskError(f"{path} is not a PEM public key") from None
+        raise TskError(_("{path} is not a PEM public key").format(path=path)) from None
     if not isinstance(key, Ed25519PublicKey):
-        raise TskError(f"{path} is not an Ed25519 public key")
+        raise TskError(_("{path} is not an Ed25519 public key").format(path=path))
     return key
 
 
@@ -182,7 +205,9 @@ def _read_key_file(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise TskError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot read {path}: {error}").format(path=path, error=exc.strerror or exc)
+        ) from None
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -274,7 +299,11 @@ def append(directory: Path, checkpoint: Checkpoint) -> Path:
         path = directory / FILE_NAME
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise TskError(f"cannot write checkpoints to {directory}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot write checkpoints to {directory}: {error}").format(
+                directory=directory, error=exc.strerror or exc
+            )
+        ) from None
     try:
         size = os.fstat(fd).st_size
         # After a line left half-written by a crash, the next one starts on a line of its own.
@@ -282,7 +311,11 @@ def append(directory: Path, checkpoint: Checkpoint) -> Path:
         os.write(fd, lead + checkpoint.to_line().encode() + b"\n")
         os.fsync(fd)
     except OSError as exc:
-        raise TskError(f"cannot write checkpoints to {path}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot write checkpoints to {path}: {error}").format(
+                path=path, error=exc.strerror or exc
+            )
+        ) from None
     finally:
         os.close(fd)
     return path
@@ -307,7 +340,11 @@ def read(path: Path) -> tuple[list[Checkpoint], list[Problem]]:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        raise TskError(f"cannot read the checkpoints {file}: {exc.strerror or exc}") from None
+        raise TskError(
+            _("cannot read the checkpoints {file}: {error}").format(
+                file=file, error=exc.strerror or exc
+            )
+        ) from None
     found: list[Checkpoint] = []
     problems: list[Problem] = []
     for number, raw in enumerate(data.split(b"\n"), start=1):
@@ -325,23 +362,25 @@ def parse(line: str | bytes) -> Checkpoint:
     try:
         data = json.loads(line)
     except (ValueError, UnicodeDecodeError):
-        raise ValueError("not a JSON object") from None
+        raise ValueError(_("not a JSON object")) from None
     if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
+        raise ValueError(_("not a JSON object"))
     missing = [name for name in _FIELDS if name not in data]
     if missing:
-        raise ValueError(f"no {', '.join(missing)}")
+        raise ValueError(_("no {missing}").format(missing=", ".join(missing)))
     if data["version"] != VERSION or isinstance(data["version"], bool):
-        raise ValueError(f"unknown version {data['version']!r}")
+        raise ValueError(_("unknown version {version}").format(version=repr(data["version"])))
     seq, count = data["seq"], data["count"]
     for name, value in (("seq", seq), ("count", count)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} is not a whole number: {value!r}")
+            raise ValueError(
+                _("{name} is not a whole number: {value}").format(name=name, value=repr(value))
+            )
     hash, kid = data["hash"], data["key_id"]
     if not (isinstance(hash, str) and _HASH.fullmatch(hash)):
-        raise ValueError("hash is not 64 hex digits")
+        raise ValueError(_("hash is not 64 hex digits"))
     if not (isinstance(kid, str) and _KEY_ID.fullmatch(kid)):
-        raise ValueError("key_id is not 16 hex digits")
+        raise ValueError(_("key_id is not 16 hex digits"))
     at = _parse_time(data["at"])
     signature = _parse_signature(data["signature"])
     return Checkpoint(seq, hash, count, at, kid, signature)
@@ -349,25 +388,27 @@ def parse(line: str | bytes) -> Checkpoint:
 
 def _parse_time(value: Any) -> dt.datetime:
     if not isinstance(value, str):
-        raise ValueError("at is not a time")
+        raise ValueError(_("at is not a time"))
     try:
         at = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(f"at is not an ISO 8601 time: {value!r}") from None
+        raise ValueError(
+            _("at is not an ISO 8601 time: {value}").format(value=repr(value))
+        ) from None
     if at.tzinfo is None:
-        raise ValueError(f"at has no time zone: {value!r}")
+        raise ValueError(_("at has no time zone: {value}").format(value=repr(value)))
     return at.astimezone(dt.UTC)
 
 
 def _parse_signature(value: Any) -> bytes:
     if not isinstance(value, str):
-        raise ValueError("signature is not base64 text")
+        raise ValueError(_("signature is not base64 text"))
     try:
         signature = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("signature is not base64") from None
+        raise ValueError(_("signature is not base64")) from None
     if len(signature) != 64:
-        raise ValueError(f"signature is {len(signature)} bytes, not 64")
+        raise ValueError(_("signature is {size} bytes, not 64").format(size=len(signature)))
     return signature
 
 
@@ -416,8 +457,12 @@ def check(
                 Problem(
                     checkpoint.seq,
                     "checkpoint_signature",
-                    f"checkpoint of {when} (event {checkpoint.seq}) is signed by another key"
-                    f" ({checkpoint.key_id}, not {expected})",
+                    _(
+                        "checkpoint of {when} (event {seq}) is signed by another key ({key_id}, not"
+                        " {expected})"
+                    ).format(
+                        when=when, seq=checkpoint.seq, key_id=checkpoint.key_id, expected=expected
+                    ),
                 )
             )
             continue
@@ -428,8 +473,10 @@ def check(
                 Problem(
                     checkpoint.seq,
                     "checkpoint_signature",
-                    f"checkpoint of {when} (event {checkpoint.seq}): the signature does not"
-                    " match (forged, or altered after it was signed)",
+                    _(
+                        "checkpoint of {when} (event {seq}): the signature does not match (forged,"
+                        " or altered after it was signed)"
+                    ).format(when=when, seq=checkpoint.seq),
                 )
             )
             continue
@@ -441,8 +488,10 @@ def check(
                 Problem(
                     checkpoint.seq,
                     "checkpoint_count",
-                    f"checkpoint of {when}: the chain had {checkpoint.count} events up to"
-                    f" event {checkpoint.seq} when it was signed (events already missing)",
+                    _(
+                        "checkpoint of {when}: the chain had {count} events up to event {seq} when"
+                        " it was signed (events already missing)"
+                    ).format(when=when, count=checkpoint.count, seq=checkpoint.seq),
                 )
             )
         if checkpoint.seq > chain_length:
@@ -465,8 +514,15 @@ def _order(previous: Checkpoint, checkpoint: Checkpoint) -> list[Problem]:
             Problem(
                 checkpoint.seq,
                 "checkpoint_order",
-                f"checkpoint of {_iso(checkpoint.at)} covers event {checkpoint.seq}, fewer than"
-                f" the one before it ({previous.seq}, {_iso(previous.at)})",
+                _(
+                    "checkpoint of {at} covers event {seq}, fewer than the one before it ({before},"
+                    " {before_at})"
+                ).format(
+                    at=_iso(checkpoint.at),
+                    seq=checkpoint.seq,
+                    before=previous.seq,
+                    before_at=_iso(previous.at),
+                ),
             )
         )
     if checkpoint.at < previous.at:
@@ -474,8 +530,9 @@ def _order(previous: Checkpoint, checkpoint: Checkpoint) -> list[Problem]:
             Problem(
                 checkpoint.seq,
                 "checkpoint_order",
-                f"checkpoint of event {checkpoint.seq} is dated {_iso(checkpoint.at)}, before"
-                f" the one before it ({_iso(previous.at)})",
+                _(
+                    "checkpoint of event {seq} is dated {at}, before the one before it ({before_at})"
+                ).format(seq=checkpoint.seq, at=_iso(checkpoint.at), before_at=_iso(previous.at)),
             )
         )
     return found
@@ -483,28 +540,34 @@ def _order(previous: Checkpoint, checkpoint: Checkpoint) -> list[Problem]:
 
 def _mismatch(checkpoint: Checkpoint, actual: str | None, when: str) -> Problem:
     if actual is None:
-        detail = (
-            f"checkpoint of {when} covers event {checkpoint.seq}, which the chain does not"
-            " have (removed?)"
-        )
+        detail = _(
+            "checkpoint of {when} covers event {seq}, which the chain does not have (removed?)"
+        ).format(when=when, seq=checkpoint.seq)
     else:
-        detail = (
-            f"event {checkpoint.seq}: the chain's hash {actual[:16]}… is not the"
-            f" {checkpoint.hash[:16]}… signed on {when} (the chain was rewritten)"
-        )
+        detail = _(
+            "event {seq}: the chain's hash {actual}… is not the {hash}… signed on {when} (the"
+            " chain was rewritten)"
+        ).format(seq=checkpoint.seq, actual=actual[:16], hash=checkpoint.hash[:16], when=when)
     return Problem(checkpoint.seq, "checkpoint_mismatch", detail)
 
 
 def _truncated(beyond: list[Checkpoint], chain_length: int) -> Problem:
     furthest = max(beyond, key=lambda checkpoint: (checkpoint.seq, checkpoint.at))
     others = len(beyond) - 1
-    also = f" ({others} more checkpoints beyond the end)" if others else ""
+    also = _(" ({others} more checkpoints beyond the end)").format(others=others) if others else ""
     return Problem(
         chain_length + 1,
         "truncated",
-        f"the chain ends at event {chain_length}, but the checkpoint of {_iso(furthest.at)}"
-        f" covers events up to {furthest.seq}: events {chain_length + 1}..{furthest.seq}"
-        f" were removed{also}",
+        _(
+            "the chain ends at event {end}, but the checkpoint of {at} covers events up to"
+            " {seq}: events {first}..{seq} were removed{also}"
+        ).format(
+            end=chain_length,
+            at=_iso(furthest.at),
+            seq=furthest.seq,
+            first=chain_length + 1,
+            also=also,
+        ),
     )
 
 
@@ -555,9 +618,13 @@ def publishing_from_env(env: Mapping[str, str]) -> Publishing:
 def skip_reason(env: Mapping[str, str]) -> str | None:
     """Why no checkpoint can be made with ``env`` (a variable not set), or None."""
     if not env.get(ENV_KEY, "").strip():
-        return f"{ENV_KEY} is not set: give the path of the private key ('tsk audit keygen')"
+        return _(
+            "{variable} is not set: give the path of the private key ('tsk audit keygen')"
+        ).format(variable=ENV_KEY)
     if not env.get(ENV_DIR, "").strip():
-        return f"{ENV_DIR} is not set: give the folder to keep checkpoints.jsonl in"
+        return _("{variable} is not set: give the folder to keep checkpoints.jsonl in").format(
+            variable=ENV_DIR
+        )
     return None
 
 
@@ -604,12 +671,16 @@ def queue_mail(
 
     name, address = parseaddr(mailto)
     if "@" not in address:
-        raise TskError(f"{ENV_MAILTO}={mailto!r} is not a mail address")
+        raise TskError(
+            _("{variable}={mailto} is not a mail address").format(
+                variable=ENV_MAILTO, mailto=repr(mailto)
+            )
+        )
     zone = ZoneInfo(org.calendar.timezone)
     stamp = _iso(checkpoint.at)
     key = f"{org.municipality}/audit-checkpoint/{checkpoint.key_id}/{checkpoint.seq}/{stamp}"
     context = {
-        "person": {"id": RECIPIENT, "name": name or {"sv": "registrator", "en": "registrar"}},
+        "person": {"id": RECIPIENT, "name": name or _in_each_language(N_("registrar"))},
         "municipality": {"key": org.municipality, "name": org.name},
         "checkpoint": {
             "seq": checkpoint.seq,
@@ -701,3 +772,13 @@ def daily_from_env(
         return {"skipped": reason}
     published = daily_checkpoint(store, orgs, publishing_from_env(env), now, worker)
     return None if published is None else published.to_dict()
+
+
+def _in_each_language(message: str) -> dict[str, str]:
+    """``message`` (marked where it is written) in each language, for a mail's context: the
+    outbox keeps texts for either language and renders the recipient's."""
+    texts = {}
+    for lang in i18n.LANGUAGES:
+        with i18n.speaking(lang):
+            texts[lang] = _(message)
+    return texts

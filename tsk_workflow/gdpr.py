@@ -47,6 +47,7 @@ from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.forms import form_of
+from tsk_workflow.i18n import _
 from tsk_workflow.store import gdpr as stored
 
 if TYPE_CHECKING:
@@ -142,12 +143,22 @@ def _purge(
         role = _require_purger(engine, who)
         latest = latest_cutoff(engine, now)
         if cutoff > now:
-            raise Refused(f"--before {before} is in the future: nothing that old can be purged")
+            raise Refused(
+                _("--before {before} is in the future: nothing that old can be purged").format(
+                    before=before
+                )
+            )
         if cutoff > latest and not force:
             raise Refused(
-                f"--before {before} is within the retention time ({engine.org.privacy.retention}"
-                f" in {engine.org.name}): the latest allowed is"
-                f" {latest.astimezone(engine.cal.zone).date()}; give --force to purge newer data"
+                _(
+                    "--before {before} is within the retention time ({retention} in {organisation}):"
+                    " the latest allowed is {latest}; give --force to purge newer data"
+                ).format(
+                    before=before,
+                    retention=engine.org.privacy.retention,
+                    organisation=engine.org.name,
+                    latest=latest.astimezone(engine.cal.zone).date(),
+                )
             )
         municipality = engine.org.municipality
         forms_of = _Forms(engine, session)
@@ -196,7 +207,9 @@ def _require_purger(engine: Engine, who: str) -> str:
         who,
         "personal_data.purge",
         f"municipality:{engine.org.municipality}",
-        f"only the kanslichef ({', '.join(holders) or 'none'}) or a deputy may purge personal data",
+        _("only the kanslichef ({holders}) or a deputy may purge personal data").format(
+            holders=", ".join(holders) or _("none")
+        ),
     )
 
 

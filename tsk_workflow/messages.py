@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tsk_workflow.i18n import _
 from tsk_workflow.organisation.model import Organisation, Person
 
 DIGESTIBLE = frozenset(
@@ -48,7 +49,7 @@ def make_message_id(key: str, domain: str) -> str:
     it is hashed, so it may hold any text without leaking into the header.
     """
     if not _DOMAIN.fullmatch(domain):
-        raise ValueError(f"not a domain for a Message-ID: {domain!r}")
+        raise ValueError(_("not a domain for a Message-ID: {domain}").format(domain=repr(domain)))
     digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return f"<{digest}@{domain.lower()}>"
 

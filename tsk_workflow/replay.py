@@ -63,6 +63,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.audit import Problem
+from tsk_workflow.i18n import _
 from tsk_workflow.store import record
 from tsk_workflow.store.database import Store
 
@@ -361,12 +362,14 @@ class Replay:
         ):
             rows.add(cycle_id)
             seen = self.cycles.get(cycle_id)
-            name = f"cycle {cycle_id} ({ref})"
+            name = _("cycle {id} ({ref})").format(id=cycle_id, ref=ref)
             if seen is None or seen.opened is None:
                 yield Problem(
                     None,
                     "state_unrecorded",
-                    f"{name}: no cycle.opened event accounts for it (inserted?)",
+                    _("{name}: no cycle.opened event accounts for it (inserted?)").format(
+                        name=name
+                    ),
                 )
                 continue
             found = _differences(
@@ -388,13 +391,15 @@ class Replay:
         for cycle_id in sorted(self.cycles.keys() - rows):
             first = self.cycles[cycle_id].first
             assert first is not None
-            yield _gone(f"cycle {cycle_id}", first)
+            yield _gone(_("cycle {id}").format(id=cycle_id), first)
 
     def _tasks(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
         for task_id, cycle_id, step, status, done_by in record.task_states(session, ROW_BATCH):
             rows.add(task_id)
-            name = f"task {task_id} (cycle {cycle_id}, step {step!r})"
+            name = _("task {id} (cycle {cycle}, step {step})").format(
+                id=task_id, cycle=cycle_id, step=repr(step)
+            )
             cycle = self.cycles.get(cycle_id)
             said = self.tasks.get(task_id)
             if cycle is None or cycle.opened is None:
@@ -402,15 +407,20 @@ class Replay:
                     yield Problem(
                         None,
                         "state_unrecorded",
-                        f"{name}: no event accounts for it: its cycle was never opened (inserted?)",
+                        _(
+                            "{name}: no event accounts for it: its cycle was never opened"
+                            " (inserted?)"
+                        ).format(name=name),
                     )
                     continue
             elif cycle.steps is not None and step not in cycle.steps:
                 yield Problem(
                     None,
                     "state_unrecorded",
-                    f"{name}: no event accounts for it: the cycle never entered that step"
-                    " (inserted?)",
+                    _(
+                        "{name}: no event accounts for it: the cycle never entered that step"
+                        " (inserted?)"
+                    ).format(name=name),
                 )
                 continue
             # The newest event about the task; for one no event is about, its cycle's.
@@ -421,27 +431,43 @@ class Replay:
                     yield _mismatch(name, found, latest)
             elif status != "open" and not (cycle is not None and cycle.lost):
                 made = cycle.steps.get(step) if cycle is not None and cycle.steps else None
-                by = f" since event {made.seq} ({made.action}) made it" if made else ": it was made"
+                message = (
+                    _(
+                        "{name}: status is {status} but no event says it was done or cancelled"
+                        " since event {seq} ({action}) made it 'open' (edited?)"
+                    )
+                    if made
+                    else _(
+                        "{name}: status is {status} but no event says it was done or cancelled:"
+                        " it was made 'open' (edited?)"
+                    )
+                )
                 yield Problem(
                     latest,
                     "state_mismatch",
-                    f"{name}: status is {_show(status)} but no event says it was done or"
-                    f" cancelled{by} 'open' (edited?)",
+                    message.format(
+                        name=name,
+                        status=_show(status),
+                        seq=made.seq if made else None,
+                        action=made.action if made else None,
+                    ),
                 )
         for task_id in sorted(self.tasks.keys() - rows):
-            yield _gone(f"task {task_id}", self.tasks[task_id]["status"])
+            yield _gone(_("task {id}").format(id=task_id), self.tasks[task_id]["status"])
 
     def _decisions(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
         for decision_id, values in record.decision_values(session, DECISION_FIELDS, ROW_BATCH):
             rows.add(decision_id)
             seen = self.decisions.get(decision_id)
-            name = f"decision {decision_id}"
+            name = _("decision {id}").format(id=decision_id)
             if seen is None or seen.proposed is None:
                 yield Problem(
                     None,
                     "state_unrecorded",
-                    f"{name}: no decision.proposed event accounts for it (inserted?)",
+                    _("{name}: no decision.proposed event accounts for it (inserted?)").format(
+                        name=name
+                    ),
                 )
                 continue
             actual = dict(zip(DECISION_FIELDS, values, strict=True))
@@ -453,7 +479,7 @@ class Replay:
         for decision_id in sorted(self.decisions.keys() - rows):
             first = self.decisions[decision_id].first
             assert first is not None
-            yield _gone(f"decision {decision_id}", first)
+            yield _gone(_("decision {id}").format(id=decision_id), first)
 
     def _documents(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
@@ -461,13 +487,17 @@ class Replay:
             session, DOCUMENT_BATCH
         ):
             rows.add(document_id)
-            name = f"document {document_id} ({filename}, cycle {cycle_id})"
+            name = _("document {id} ({file}, cycle {cycle})").format(
+                id=document_id, file=filename, cycle=cycle_id
+            )
             event = self.documents.get(document_id)
             if event is None:
                 yield Problem(
                     None,
                     "document_unrecorded",
-                    f"{name}: no document.attached event records it (inserted?)",
+                    _("{name}: no document.attached event records it (inserted?)").format(
+                        name=name
+                    ),
                 )
                 continue
             said = {
@@ -484,16 +514,20 @@ class Replay:
                 yield Problem(
                     event.seq,
                     "document_changed",
-                    f"{name}: content does not match the SHA-256 recorded when it was attached"
-                    f" (event {event.seq}) (changed?)",
+                    _(
+                        "{name}: content does not match the SHA-256 recorded when it was attached"
+                        " (event {seq}) (changed?)"
+                    ).format(name=name, seq=event.seq),
                 )
         for document_id in sorted(self.documents.keys() - rows):
             event = self.documents[document_id]
             yield Problem(
                 event.seq,
                 "document_missing",
-                f"document {document_id} ({event.filename}, cycle {event.cycle_id}), attached"
-                f" by event {event.seq}, is gone (deleted?)",
+                _(
+                    "document {id} ({file}, cycle {cycle}), attached by event {seq}, is gone"
+                    " (deleted?)"
+                ).format(id=document_id, file=event.filename, cycle=event.cycle_id, seq=event.seq),
             )
 
 
@@ -521,7 +555,7 @@ def _initial_step_from_catalog(process: str | None) -> str | None:
 
 
 def _show(value: Any) -> str:
-    return "empty" if value is None else repr(value)
+    return _("empty") if value is None else repr(value)
 
 
 def _differences(
@@ -545,9 +579,17 @@ def _mismatch(
     parts = []
     named: set[int] = set()
     for field_name, actual, said in found:
-        event = f"event {said.seq}" if said.seq in named else f"event {said.seq} ({said.action})"
+        event = (
+            _("event {seq}").format(seq=said.seq)
+            if said.seq in named
+            else _("event {seq} ({action})").format(seq=said.seq, action=said.action)
+        )
         named.add(said.seq)
-        parts.append(f"{field_name} is {_show(actual)} but {event} says {_show(said.value)}")
+        parts.append(
+            _("{field} is {actual} but {event} says {said}").format(
+                field=field_name, actual=_show(actual), event=event, said=_show(said.value)
+            )
+        )
     latest = max(said.seq for _n, _a, said in found)
     return Problem(max(seq or 0, latest), kind, f"{name}: {'; '.join(parts)}")
 
@@ -556,8 +598,9 @@ def _gone(name: str, said: _Said) -> Problem:
     return Problem(
         said.seq,
         "state_mismatch",
-        f"{name}: there is no such row, but event {said.seq} ({said.action}) is about it"
-        " (deleted?)",
+        _("{name}: there is no such row, but event {seq} ({action}) is about it (deleted?)").format(
+            name=name, seq=said.seq, action=said.action
+        ),
     )
 
 

@@ -173,11 +173,11 @@ def test_purge_within_the_retention_time_needs_force(
     store, tsk, _old, new = purgeable
     before = dump(store)
     line = tsk.refused("gdpr", "purge", "--before", "2027-04-01", as_=KANSLICHEF)
-    assert "within the retention time (P3Y" in line
+    assert "ligger inom lagringstiden (P3Y" in line
     assert "2024-06-01" in line
     assert tsk.refused(
         "gdpr", "purge", "--before", "2027-07-01", "--force", as_=KANSLICHEF
-    ).endswith("is in the future: nothing that old can be purged")
+    ).endswith("ligger i framtiden: inget så gammalt kan rensas")
     assert dump(store) == before
 
     forced = tsk.ok("gdpr", "purge", "--before", "2027-04-01", "--force", as_=KANSLICHEF)
@@ -190,7 +190,7 @@ def test_only_the_kanslichef_or_a_deputy_may_purge(purgeable: tuple[Store, Tsk, 
     store, tsk, _old, _new = purgeable
     before = dump(store)
     line = tsk.refused("gdpr", "purge", "--before", "2024-01-01", as_="sofie.ahlin")
-    assert "only the kanslichef (marie.lind) or a deputy may purge" in line
+    assert "bara kanslichefen (marie.lind) eller en ersättare får rensa" in line
     assert dump(store) == before
     assert [row["action"] for row in tsk.ok("audit", "--refused")] == ["personal_data.purge"]
     tsk.ok("gdpr", "purge", "--before", "2024-01-01", as_=CHAIR)  # deputy for the kanslichef

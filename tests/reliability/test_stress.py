@@ -38,7 +38,7 @@ from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision,
 WORKERS = 10
 SECONDS = float(os.environ.get("TSK_STRESS_SECONDS", "20"))
 CYCLES = 3
-CONFLICT_WORDS = ("at the same time", "busy", "try again")
+CONFLICT_WORDS = ("samtidigt", "upptagen", "försök igen")  # the workers speak Swedish
 
 
 def start_workers(store: Store, logs: Path) -> list[subprocess.Popen[str]]:

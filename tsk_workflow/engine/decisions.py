@@ -18,6 +18,7 @@ from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied, require_member
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.meetings import next_meeting
 from tsk_workflow.routing import Proposal, Route, route, sek
 from tsk_workflow.store import acts, cycles
@@ -41,6 +42,11 @@ OUTCOMES = ("approved", "rejected", "postponed")
 PARAGRAPH = re.compile(r"^§?\s*(\d{1,5})(\s*[a-z])?$")
 MAX_COST = 10_000_000_000
 RECORDER_ROLES = ("kanslichef", "sekreterare")
+_RECORDED = {
+    "approved": N_("decision {id} was already recorded (approved {date} {paragraph})"),
+    "rejected": N_("decision {id} was already recorded (rejected {date} {paragraph})"),
+}
+"""The refusal to record a decision twice, by its outcome."""
 
 
 @dataclass(slots=True)
@@ -93,7 +99,11 @@ class Decisions:
         who = self.engine.actor(actor, "decision.propose", f"cycle:{cycle_ref}")
         title = _clean_title(title)
         if cost is not None and not 0 <= cost <= MAX_COST:
-            raise Refused(f"cost {cost:g} kr is not a plausible amount (0 to {sek(MAX_COST)})")
+            raise Refused(
+                _("cost {cost} kr is not a plausible amount (0 to {most})").format(
+                    cost=f"{cost:g}", most=sek(MAX_COST)
+                )
+            )
         with self.engine.act() as act:
             now = act.now
             cycle = self.engine.cycle_state(act, cycle_ref)
@@ -173,26 +183,34 @@ class Decisions:
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         paragraph = normalise_paragraph(paragraph)
         if outcome not in OUTCOMES:
-            raise Refused(f"outcome must be one of {', '.join(OUTCOMES)}")
+            raise Refused(
+                _("outcome must be one of {outcomes}").format(outcomes=", ".join(OUTCOMES))
+            )
         with self.engine.act() as act:
             now = act.now
             decision = DecisionState.of(self._find(act.session, decision_id))
             self._require_recorder(who, body, decision)
             if decision.status in {"approved", "rejected"}:
                 raise Refused(
-                    f"decision {decision.id} was already recorded ({decision.status} {decision.decided_on} {decision.paragraph})"
+                    _(_RECORDED[decision.status]).format(
+                        id=decision.id, date=decision.decided_on, paragraph=decision.paragraph
+                    )
                 )
             if body != decision.routed_to and not (override_reason or "").strip():
                 raise Refused(
-                    f"decision {decision.id} was routed to {decision.routed_to.upper()}; recording it for {body.upper()} needs --override-reason"
+                    _(
+                        "decision {id} was routed to {routed}; recording it for {body} needs --override-reason"
+                    ).format(id=decision.id, routed=decision.routed_to.upper(), body=body.upper())
                 )
             if date > now.astimezone(self.engine.cal.zone).date() + dt.timedelta(days=1):
-                raise Refused(f"the meeting date {date} is in the future")
+                raise Refused(_("the meeting date {date} is in the future").format(date=date))
             proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
             if date < proposed:
                 raise Refused(
-                    f"the meeting date {date} is before decision {decision.id} was proposed"
-                    f" ({proposed}): a body decides on a proposal it has been given"
+                    _(
+                        "the meeting date {date} is before decision {id} was proposed"
+                        " ({proposed}): a body decides on a proposal it has been given"
+                    ).format(date=date, id=decision.id, proposed=proposed)
                 )
             changes: dict[str, Any] = {
                 "body": body,
@@ -236,7 +254,9 @@ class Decisions:
             who,
             "decision.record",
             f"decision:{decision.id}",
-            f"only the secretary of {body.upper()} ({secretary or 'none set'}) or the kanslichef may record its decisions",
+            _(
+                "only the secretary of {body} ({secretary}) or the kanslichef may record its decisions"
+            ).format(body=body.upper(), secretary=secretary or _("none set")),
         )
 
     def _move_case(self, act: Act, decision: DecisionState) -> None:
@@ -266,7 +286,11 @@ class Decisions:
     def _find(self, session: Session, decision_id: int) -> Decision:
         decision = cycles.decision(session, self.org.municipality, decision_id)
         if decision is None:
-            raise NotFound(f"no decision {decision_id} in {self.org.name}")
+            raise NotFound(
+                _("no decision {id} in {organisation}").format(
+                    id=decision_id, organisation=self.org.name
+                )
+            )
         return decision
 
     def _record(
@@ -295,9 +319,9 @@ def _role_name(person: Any) -> str:
 def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not cleaned:
-        raise Refused("a decision needs a --title")
+        raise Refused(_("a decision needs a --title"))
     if len(cleaned) > 300:
-        raise Refused("the title is longer than 300 characters")
+        raise Refused(_("the title is longer than {most} characters").format(most=300))
     return cleaned
 
 
@@ -305,7 +329,7 @@ def normalise_paragraph(text: str) -> str:
     """``§ 160``, ``§160`` or ``160`` as ``§ 160``."""
     match = PARAGRAPH.match(text.strip())
     if match is None:
-        raise Refused(f"bad paragraph {text!r}: write it as '§ 160'")
+        raise Refused(_("bad paragraph {text}: write it as '§ 160'").format(text=repr(text)))
     return f"§ {match.group(1)}{(match.group(2) or '').strip()}"
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Transition
 from tsk_workflow.errors import NotFound, Refused, did_you_mean
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.organisation.model import Group, Organisation, Person
 
 SYSTEM = "tsk"
@@ -31,7 +32,7 @@ class Directory:
 
     def person(self, person_id: str | None) -> Person:
         if not person_id:
-            raise Refused("who is acting? give --as PERSON or set TSK_USER")
+            raise Refused(_("who is acting? give --as PERSON or set TSK_USER"))
         person = self.org.person(person_id)
         if person is None:
             raise Refused(unknown_person(self.org, person_id))
@@ -40,10 +41,14 @@ class Directory:
     def group_of(self, process: str) -> Group:
         settings = self.org.processes.get(process)
         if settings is None:
-            raise NotFound(f"{self.org.name} does not run the process '{process}'")
+            raise NotFound(
+                _("{organisation} does not run the process '{process}'").format(
+                    organisation=self.org.name, process=process
+                )
+            )
         group = self.org.group(settings.group)
         if group is None:  # the validator makes sure this cannot happen
-            raise NotFound(f"unknown group '{settings.group}'")
+            raise NotFound(_("unknown group '{group}'").format(group=settings.group))
         return group
 
     def chairs(self, group: Group) -> list[str]:
@@ -91,7 +96,12 @@ class Directory:
 def unknown_person(org: Organisation, person_id: str) -> str:
     """The message for someone who is not a person of ``org``, with the closest id."""
     hint = did_you_mean(person_id, (p.id for p in org.people))
-    return f"unknown person '{person_id}' in {org.name}{hint}"
+    return (
+        _("unknown person '{person}' in {organisation}").format(
+            person=person_id, organisation=org.name
+        )
+        + hint
+    )
 
 
 def require_chair(
@@ -99,11 +109,14 @@ def require_chair(
 ) -> None:
     if actor == SYSTEM or directory.is_chair(actor, group):
         return
+    message = _ONLY_CHAIR.get(action, N_("only the chair of {group} ({chairs}) may do {action}"))
     raise PermissionDenied(
         actor,
         action,
         subject,
-        f"only the chair of {group.name} ({' or '.join(directory.chairs(group))}) may {_verb(action)}",
+        _(message).format(
+            group=group.name, chairs=_(" or ").join(directory.chairs(group)), action=action
+        ),
     )
 
 
@@ -119,7 +132,9 @@ def require_trigger(
             actor,
             f"advance:{transition.trigger}",
             subject,
-            f"'{transition.trigger}' may only be fired by: {roles}",
+            _("'{trigger}' may only be fired by: {roles}").format(
+                trigger=transition.trigger, roles=roles
+            ),
         )
     return role
 
@@ -129,17 +144,21 @@ def require_member(
 ) -> None:
     if directory.is_chair(actor, group) or actor in group.members:
         return
+    message = _ONLY_MEMBERS.get(action, N_("only members of {group} may do {action}"))
     raise PermissionDenied(
-        actor, action, subject, f"only members of {group.name} may {_verb(action)}"
+        actor, action, subject, _(message).format(group=group.name, action=action)
     )
 
 
-def _verb(action: str) -> str:
-    return {
-        "cycle.open": "open its cycles",
-        "cycle.close": "close its cycles",
-        "decision.propose": "propose decisions from its cycles",
-    }.get(action, action)
+_ONLY_CHAIR = {
+    "cycle.open": N_("only the chair of {group} ({chairs}) may open its cycles"),
+    "cycle.close": N_("only the chair of {group} ({chairs}) may close its cycles"),
+}
+"""What the chair alone may do, by action (a whole sentence each, to translate)."""
+_ONLY_MEMBERS = {
+    "decision.propose": N_("only members of {group} may propose decisions from its cycles"),
+}
+"""What the members of a group alone may do, by action."""
 
 
 def definition_roles(definition: ProcessDefinition) -> tuple[str, ...]:

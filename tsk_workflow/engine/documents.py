@@ -17,6 +17,7 @@ from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
+from tsk_workflow.i18n import _
 from tsk_workflow.store import cycles
 from tsk_workflow.store.acts import CycleState
 
@@ -70,7 +71,9 @@ def attach(
                 who,
                 "document.attach",
                 f"cycle:{cycle.id}",
-                f"only the chair, members of {group.name} or people with tasks in {cycle.ref} may attach documents",
+                _(
+                    "only the chair, members of {group} or people with tasks in {cycle} may attach documents"
+                ).format(group=group.name, cycle=cycle.ref),
             )
         document = attach_in(act, cycle, upload, kind, who)
         payload = {
@@ -89,7 +92,11 @@ def attach(
 
 def _check(upload: Upload, kind: str) -> None:
     if kind not in DOCUMENT_KINDS:
-        raise Refused(f"unknown document kind '{kind}': use one of {', '.join(DOCUMENT_KINDS)}")
+        raise Refused(
+            _("unknown document kind '{kind}': use one of {kinds}").format(
+                kind=kind, kinds=", ".join(DOCUMENT_KINDS)
+            )
+        )
     name = upload.filename
     if (
         not name
@@ -98,9 +105,11 @@ def _check(upload: Upload, kind: str) -> None:
         or name in {".", ".."}
         or any(ord(c) < 32 for c in name)
     ):
-        raise Refused(f"bad file name {name!r}")
+        raise Refused(_("bad file name {name}").format(name=repr(name)))
     if len(upload.content) > MAX_BYTES:
-        raise Refused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise Refused(
+            _("the file is larger than {size} MB").format(size=MAX_BYTES // (1024 * 1024))
+        )
 
 
 def attach_in(

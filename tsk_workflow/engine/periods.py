@@ -146,21 +146,29 @@ def check_label(period: str) -> None:
     other characters than letters, digits, '-', '_' and '.', or a month or day that does not
     exist."""
     if not PERIOD.match(period):
-        raise Refused(f"bad period {period!r}: use letters, digits, '-', '_' or '.', at most 32")
+        raise Refused(
+            _("bad period {period}: use letters, digits, '-', '_' or '.', at most 32").format(
+                period=repr(period)
+            )
+        )
     date_like = DATE_LIKE.match(period)
     if date_like:
         year, month, day = (int(part) if part else 1 for part in date_like.groups())
         try:
             dt.date(year, month, day)
         except ValueError:
-            raise Refused(f"bad period {period!r}: there is no such month or day") from None
+            raise Refused(
+                _("bad period {period}: there is no such month or day").format(period=repr(period))
+            ) from None
 
 
 def check_subject(definition: ProcessDefinition, org: Organisation, subject: str | None) -> str:
     """The subject of a cycle about a town or an area, which must be one of the organisation's."""
     if definition.subject in {"period", "case"}:
         if subject:
-            raise Refused(f"process '{definition.key}' takes no --subject")
+            raise Refused(
+                _("process '{process}' takes no --subject").format(process=definition.key)
+            )
         return ""
     known = (
         [t.key for t in org.towns] if definition.subject == "town" else [a.key for a in org.areas]
@@ -168,10 +176,12 @@ def check_subject(definition: ProcessDefinition, org: Organisation, subject: str
     if subject is None and definition.subject == "town" and org.main_town is not None:
         return org.main_town.key
     if subject not in known:
-        what = "town" if definition.subject == "town" else "area"
-        raise Refused(
-            f"process '{definition.key}' needs --subject, one {what} of: {', '.join(known)}"
+        message = (
+            N_("process '{process}' needs --subject, one town of: {known}")
+            if definition.subject == "town"
+            else N_("process '{process}' needs --subject, one area of: {known}")
         )
+        raise Refused(_(message).format(process=definition.key, known=", ".join(known)))
     return subject
 
 

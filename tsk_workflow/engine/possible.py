@@ -15,6 +15,7 @@ from typing import Any
 from tsk_workflow.engine.context import StepContext
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.steps import missing_documents, unmet_conditions
+from tsk_workflow.i18n import _
 from tsk_workflow.store.acts import CycleState
 
 
@@ -73,7 +74,11 @@ def possible_transitions(ctx: StepContext, cycle: CycleState, person: str | None
             and person != SYSTEM
             and ctx.directory.role_in(person, group, transition.by) is None
         ):
-            reasons.append(f"{person} may not fire it: only {', '.join(transition.by)} may")
+            reasons.append(
+                _("{person} may not fire it: only {roles} may").format(
+                    person=person, roles=", ".join(transition.by)
+                )
+            )
         reasons += unmet_conditions(ctx, cycle, transition, None, check_note=False)
         waits_for = (
             missing_documents(ctx, cycle) if "documents_produced" in transition.conditions else []

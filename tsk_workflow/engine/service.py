@@ -41,6 +41,7 @@ from tsk_workflow.engine.steps import (
     unmet_conditions,
 )
 from tsk_workflow.errors import NotFound, Refused, did_you_mean
+from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import acts, cycles
 from tsk_workflow.store.acts import CycleState, TaskState
@@ -51,6 +52,17 @@ if TYPE_CHECKING:
     from tsk_workflow.store.models import Cycle, Task
 
 Clock = Callable[[], dt.datetime]
+
+_EXISTS = {
+    "open": N_("cycle {ref} already exists (id {id}, open)"),
+    "closed": N_("cycle {ref} already exists (id {id}, closed)"),
+}
+"""The refusal of a second cycle of one occurrence, by the status of the first."""
+_ALREADY = {
+    "done": N_("task {id} is already done"),
+    "cancelled": N_("task {id} is already cancelled"),
+}
+"""The refusal to complete a task that is not open, by its status."""
 
 
 def system_clock() -> dt.datetime:
@@ -156,7 +168,9 @@ class Engine:
         attempt to act as someone unknown is what an auditor wants to see first."""
         if person_id == SYSTEM and self.org.person(SYSTEM) is None:
             raise Refused(
-                f"'{SYSTEM}' is the scheduler, not a person: act as yourself (--as PERSON)"
+                _("'{name}' is the scheduler, not a person: act as yourself (--as PERSON)").format(
+                    name=SYSTEM
+                )
             )
         if person_id and self.org.person(person_id) is None:
             refusal = PermissionDenied(
@@ -190,7 +204,10 @@ class Engine:
         hint = ""
         if not str(ref).isdigit():
             hint = did_you_mean(str(ref), cycles.refs(session, self.org.municipality))
-        return NotFound(f"no cycle '{ref}' in {self.org.name}{hint}")
+        return NotFound(
+            _("no cycle '{ref}' in {organisation}").format(ref=ref, organisation=self.org.name)
+            + hint
+        )
 
     def find_task(self, session: Session, task_id: int) -> Task:
         """The task with id ``task_id``, to be shown."""
@@ -209,7 +226,9 @@ class Engine:
         return cycle, task
 
     def _no_task(self, task_id: int) -> NotFound:
-        return NotFound(f"no task {task_id} in {self.org.name}")
+        return NotFound(
+            _("no task {id} in {organisation}").format(id=task_id, organisation=self.org.name)
+        )
 
     # ------------------------------------------------------------------ cycles
 
@@ -334,7 +353,8 @@ class Engine:
             )
         if existing is not None:
             ref, cycle_id, status = existing
-            raise Refused(f"cycle {ref} already exists (id {cycle_id}, {status})")
+            message = _EXISTS.get(status, N_("cycle {ref} already exists (id {id}, {status})"))
+            raise Refused(_(message).format(ref=ref, id=cycle_id, status=status))
 
     def advance(
         self, actor: str | None, ref: str | int, trigger: str, note: str | None = None
@@ -346,16 +366,29 @@ class Engine:
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
             if transition is None:
-                allowed = ", ".join(ctx.process.allowed_triggers(cycle.state)) or "none"
+                allowed = ", ".join(ctx.process.allowed_triggers(cycle.state))
+                message = (
+                    N_(
+                        "'{trigger}' cannot be fired from step '{step}' of {cycle}; allowed: {allowed}"
+                    )
+                    if allowed
+                    else N_("'{trigger}' cannot be fired from step '{step}' of {cycle}; none can")
+                )
                 raise Refused(
-                    f"'{trigger}' cannot be fired from step '{cycle.state}' of {cycle.ref}; allowed: {allowed}"
+                    _(message).format(
+                        trigger=trigger, step=cycle.state, cycle=cycle.ref, allowed=allowed
+                    )
                 )
             role = require_trigger(
                 self.directory, who, ctx.group(cycle), transition, f"cycle:{cycle.id}"
             )
             unmet = unmet_conditions(ctx, cycle, transition, note)
             if unmet:
-                raise Refused(f"'{trigger}' cannot be fired yet: {'; '.join(unmet)}")
+                raise Refused(
+                    _("'{trigger}' cannot be fired yet: {unmet}").format(
+                        trigger=trigger, unmet="; ".join(unmet)
+                    )
+                )
             self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
             self.settle(ctx, cycle, who)
             return cycle
@@ -419,7 +452,7 @@ class Engine:
     def settle(self, ctx: StepContext, cycle: CycleState, who: str) -> None:
         """After a change to ``cycle`` in this act: move on by itself while the step's required
         tasks are done (its ``auto`` transition); close at a final step."""
-        for _ in range(len(ctx.process.definition.steps) + 1):
+        for _round in range(len(ctx.process.definition.steps) + 1):
             if ctx.process.is_final(cycle.state):
                 self._finish(ctx, cycle, who, forced=False, note=None)
                 return
@@ -449,10 +482,14 @@ class Engine:
             remaining = cycle.open_tasks()
             if remaining and not force:
                 raise Refused(
-                    f"{cycle.ref} has {len(remaining)} open task(s): close with --force and a --note"
+                    ngettext(
+                        "{cycle} has {n} open task: close with --force and a --note",
+                        "{cycle} has {n} open tasks: close with --force and a --note",
+                        len(remaining),
+                    ).format(cycle=cycle.ref, n=len(remaining))
                 )
             if force and not (note or "").strip():
-                raise Refused("closing with --force needs a --note saying why")
+                raise Refused(_("closing with --force needs a --note saying why"))
             final = ctx.process.definition.final[0]
             act.effects.change_cycle(cycle, state=final, step_entered_at=act.now)
             self._finish(ctx, cycle, who, forced=force, note=note)
@@ -507,7 +544,7 @@ class Engine:
 
     def _require_open(self, cycle: CycleState) -> None:
         if cycle.status != "open":
-            raise Refused(f"{cycle.ref} is closed")
+            raise Refused(_("{cycle} is closed").format(cycle=cycle.ref))
 
     # ------------------------------------------------------------------ tasks
 
@@ -534,10 +571,13 @@ class Engine:
                     who,
                     "task.done",
                     f"task:{task.id}",
-                    f"task {task.id} is assigned to {', '.join(task.assignee_ids)}; only they or the chair may complete it",
+                    _(
+                        "task {id} is assigned to {people}; only they or the chair may complete it"
+                    ).format(id=task.id, people=", ".join(task.assignee_ids)),
                 )
             if task.status != "open":
-                raise Refused(f"task {task.id} is already {task.status}")
+                message = _ALREADY.get(task.status, N_("task {id} is already {status}"))
+                raise Refused(_(message).format(id=task.id, status=task.status))
             form = forms.form_of(ctx.process.definition, task.step, task.key)
             answers = forms.accept(form, answers, self.org, task.id, nothing_to_report)
             act.effects.change_task(

@@ -25,6 +25,7 @@ from tsk_workflow.catalog import Catalog
 from tsk_workflow.engine.directory import SYSTEM, Directory, PermissionDenied
 from tsk_workflow.engine.service import Clock, Engine
 from tsk_workflow.errors import Refused, TskError
+from tsk_workflow.i18n import _
 from tsk_workflow.organisation.diff import changes
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import organisations as stored
@@ -50,7 +51,9 @@ class OrganisationFile:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise TskError(f"{name}: file is not valid UTF-8 text: save it as UTF-8") from None
+            raise TskError(
+                _("{file}: file is not valid UTF-8 text: save it as UTF-8").format(file=name)
+            ) from None
         return cls(text, hashlib.sha256(raw).hexdigest(), name)
 
 
@@ -160,10 +163,17 @@ def bootstrap(
         digest = stored.municipality_digest(session, org.municipality)
         if digest is not None and digest != file.digest:
             raise Refused(
-                f"{org.name} was loaded from another file (sha256 {digest[:16]}) before"
-                f" versions were kept, and {file.name} has sha256 {file.digest[:16]}: run"
-                " 'tsk init' with that file first, then an admin loads this one with"
-                f" 'tsk --as PERSON org load {file.name}'"
+                _(
+                    "{organisation} was loaded from another file (sha256 {stored}) before"
+                    " versions were kept, and {file} has sha256 {digest}: run 'tsk init' with"
+                    " that file first, then an admin loads this one with"
+                    " 'tsk --as PERSON org load {file}'"
+                ).format(
+                    organisation=org.name,
+                    stored=digest[:16],
+                    file=file.name,
+                    digest=file.digest[:16],
+                )
             )
         return _store_version(engine, session, now, file, None, who, "system")
 
@@ -190,20 +200,28 @@ def load(
     who = engine.actor(actor, "organisation.load", f"municipality:{current.municipality}")
     if new.municipality != current.municipality:
         raise Refused(
-            f"{file.name} is the organisation of '{new.municipality}', not of"
-            f" '{current.municipality}': load it into its own database with 'tsk init'"
+            _(
+                "{file} is the organisation of '{new}', not of '{current}': load it into its own"
+                " database with 'tsk init'"
+            ).format(file=file.name, new=new.municipality, current=current.municipality)
         )
     if not new.admins:
         raise Refused(
-            f"{file.name} lists no admins: nobody could load the next version; name at least"
-            " one person under 'admins:'"
+            _(
+                "{file} lists no admins: nobody could load the next version; name at least"
+                " one person under 'admins:'"
+            ).format(file=file.name)
         )
     with engine.act() as act:
         session, now = act.session, act.now
         _require_admin(current, who)
         newest = stored.newest(session, current.municipality)
         if newest is None:
-            raise TskError(f"{current.name} is not loaded: run 'tsk --org FILE init' first")
+            raise TskError(
+                _("{organisation} is not loaded: run 'tsk --org FILE init' first").format(
+                    organisation=current.name
+                )
+            )
         if newest.digest == file.digest:
             return _unchanged(new, newest)
         after = Engine(store, catalog, new, clock)
@@ -217,8 +235,10 @@ def _require_admin(org: Organisation, who: str) -> None:
         who,
         "organisation.load",
         f"municipality:{org.municipality}",
-        f"only the admins of {org.name} ({', '.join(org.admins) or 'none listed'}) may load a"
-        " new version of its organisation",
+        _(
+            "only the admins of {organisation} ({admins}) may load a new version of its"
+            " organisation"
+        ).format(organisation=org.name, admins=", ".join(org.admins) or _("none listed")),
     )
 
 
@@ -233,11 +253,19 @@ def _not_in_force(org: Organisation, file: OrganisationFile, current: StoredVers
 def not_in_force_message(name: str, file: OrganisationFile, current: StoredVersion) -> str:
     """The one line that refuses a file which is not the version in force, naming both digests
     and what to do."""
-    return (
-        f"{file.name} (sha256 {file.digest[:16]}) is not the organisation in force for {name}"
-        f" (version {current.version}, sha256 {current.digest[:16]}, loaded by"
-        f" {current.loaded_by}): leave out --org, or give --org {current.municipality}, to act"
-        f" with it; an admin loads the file with 'tsk --as PERSON org load {file.name}'"
+    return _(
+        "{file} (sha256 {digest}) is not the organisation in force for {organisation} (version"
+        " {version}, sha256 {current}, loaded by {person}): leave out --org, or give --org"
+        " {municipality}, to act with it; an admin loads the file with"
+        " 'tsk --as PERSON org load {file}'"
+    ).format(
+        file=file.name,
+        digest=file.digest[:16],
+        organisation=name,
+        version=current.version,
+        current=current.digest[:16],
+        person=current.loaded_by,
+        municipality=current.municipality,
     )
 
 

@@ -16,6 +16,7 @@ from tsk_workflow.definitions.model import Task as TaskDef
 from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.context import StepContext as StepContext  # where acts take it from
 from tsk_workflow.engine.directory import SYSTEM
+from tsk_workflow.i18n import _
 from tsk_workflow.messages import Queued
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import acts
@@ -250,13 +251,13 @@ def unmet_conditions(
     when not ``check_note``: a note is given with the act, not found in the cycle)."""
     unmet = []
     if "tasks_done" in transition.conditions and not required_done(cycle):
-        unmet.append("the step's required tasks are not all done")
+        unmet.append(_("the step's required tasks are not all done"))
     if check_note and "note_given" in transition.conditions and not (note or "").strip():
-        unmet.append("a note is required (--note)")
+        unmet.append(_("a note is required (--note)"))
     if "documents_produced" in transition.conditions:
         missing = missing_documents(ctx, cycle)
         if missing:
-            unmet.append(f"documents missing: {', '.join(missing)}")
+            unmet.append(_("documents missing: {documents}").format(documents=", ".join(missing)))
     return unmet
 
 

@@ -74,6 +74,7 @@ from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.handlers import Loaded, TimerEffects
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.i18n import _
 from tsk_workflow.store import acts
 from tsk_workflow.store import timers as stored
 from tsk_workflow.store.database import OperationalError
@@ -222,7 +223,7 @@ class Ticker:
 
     def __init__(self, engines: Mapping[str, Engine], worker: str | None = None) -> None:
         if not engines:
-            raise TskError("no organisation to tick for")
+            raise TskError(_("no organisation to tick for"))
         self.engines = engines
         self.worker = worker or worker_id()
         self.store = next(iter(engines.values())).store

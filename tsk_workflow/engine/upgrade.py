@@ -19,6 +19,7 @@ from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.versions import store
 from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.i18n import _
 from tsk_workflow.store import acts
 from tsk_workflow.store import definitions as stored
 
@@ -90,7 +91,11 @@ def upgrade_cycles(
     target = engine.catalog.definition(process)  # an unknown process is NotFound first
     source = engine.catalog.sources.get(process)
     if source is None:
-        raise Refused(f"the definition of '{process}' was not read from a file: it has no version")
+        raise Refused(
+            _("the definition of '{process}' was not read from a file: it has no version").format(
+                process=process
+            )
+        )
     with engine.act() as act:
         session = act.session
         role = _require_upgrader(engine, who, process)
@@ -130,14 +135,16 @@ def _require_upgrader(engine: Engine, who: str, process: str) -> str:
         return engine.directory.describe_role(who, group)
     if who in engine.org.admins:
         return "admin"
-    chairs = " or ".join(engine.directory.chairs(group)) if group is not None else "none"
-    admins = ", ".join(engine.org.admins) or "none listed"
+    chairs = _(" or ").join(engine.directory.chairs(group)) if group is not None else _("none")
+    admins = ", ".join(engine.org.admins) or _("none listed")
     raise PermissionDenied(
         who,
         UPGRADE_ACTION,
         f"process:{process}",
-        f"only the chair of the group running '{process}' ({chairs}) or an admin of"
-        f" {engine.org.name} ({admins}) may move its cycles to another version",
+        _(
+            "only the chair of the group running '{process}' ({chairs}) or an admin of"
+            " {organisation} ({admins}) may move its cycles to another version"
+        ).format(process=process, chairs=chairs, organisation=engine.org.name, admins=admins),
     )
 
 
@@ -157,23 +164,28 @@ def _why_not(
     """Why ``cycle`` cannot follow ``target`` (the definition of ``source``), or None."""
     version = source.version
     if cycle.process_version > version:
-        return f"it follows version {cycle.process_version}, newer than version {version}"
-    if cycle.process_version == version:
-        return (
-            f"it follows another text of version {version} (sha256"
-            f" {(cycle.process_digest or '')[:16]}): the current definition needs a new version"
+        return _("it follows version {found}, newer than version {version}").format(
+            found=cycle.process_version, version=version
         )
+    if cycle.process_version == version:
+        return _(
+            "it follows another text of version {version} (sha256 {digest}): the current"
+            " definition needs a new version"
+        ).format(version=version, digest=(cycle.process_digest or "")[:16])
     if cycle.state not in target.step_keys:
         steps = ", ".join(target.step_keys)
-        return f"its step '{cycle.state}' does not exist in version {version} (steps: {steps})"
+        return _("its step '{step}' does not exist in version {version} (steps: {steps})").format(
+            step=cycle.state, version=version, steps=steps
+        )
     if cycle.state in target.final:
-        return f"its step '{cycle.state}' is final in version {version}"
+        return _("its step '{step}' is final in version {version}").format(
+            step=cycle.state, version=version
+        )
     for task_id, step, key in stored.open_tasks(session, cycle.id):
         if step not in target.step_keys or key not in {t.key for t in target.step(step).tasks}:
-            return (
-                f"its open task {task_id} '{key}' does not exist in step '{step}' of version"
-                f" {version}"
-            )
+            return _(
+                "its open task {id} '{key}' does not exist in step '{step}' of version {version}"
+            ).format(id=task_id, key=key, step=step, version=version)
     return None
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from tsk_workflow import audit
 from tsk_workflow.catalog import Catalog, Source
 from tsk_workflow.errors import DefinitionError
+from tsk_workflow.i18n import _
 from tsk_workflow.store import definitions as stored
 from tsk_workflow.store.database import Store
 
@@ -73,10 +74,19 @@ def store(session: Session, source: Source, now: dt.datetime) -> bool:
 
 def _conflict(source: Source, digest: str, stored_at: dt.datetime, newest: int) -> str:
     return source.problem(
-        f"'{source.key}' version {source.version} is stored in this database with another"
-        f" text (sha256 {digest[:16]}, stored {stored_at:%Y-%m-%d}), and this file has sha256"
-        f" {source.digest[:16]}: a changed definition needs a new version number (version:"
-        f" {newest + 1}); open cycles keep following the version they were opened with"
+        _(
+            "'{key}' version {version} is stored in this database with another text (sha256"
+            " {stored}, stored {date}), and this file has sha256 {digest}: a changed definition"
+            " needs a new version number (version: {next}); open cycles keep following the"
+            " version they were opened with"
+        ).format(
+            key=source.key,
+            version=source.version,
+            stored=digest[:16],
+            date=f"{stored_at:%Y-%m-%d}",
+            digest=source.digest[:16],
+            next=newest + 1,
+        )
     )
 
 

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, selec
 from sqlalchemy.orm import Session
 
 from tsk_workflow.errors import Conflict
+from tsk_workflow.i18n import _
 from tsk_workflow.store import timers
 from tsk_workflow.store.models import (
     Cycle,
@@ -444,7 +445,7 @@ def _claim(
         params = {f"v_{name}": value for name, value in values.items()}
         done = connection.execute(statement, {"cid": cycle_id, "read": read, **params})
         if done.rowcount != 1:
-            raise Conflict("someone else changed this cycle at the same time; try again")
+            raise Conflict(_("someone else changed this cycle at the same time; try again"))
 
 
 _UPDATES: dict[tuple[str, frozenset[str]], Any] = {}

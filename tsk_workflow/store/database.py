@@ -30,6 +30,7 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import OperationalError as OperationalError
 
 from tsk_workflow.errors import Conflict, TskError
+from tsk_workflow.i18n import _
 
 if TYPE_CHECKING:
     # The ORM is imported when a session is first made: read-only commands that read with
@@ -65,8 +66,10 @@ def database_url(value: str | None) -> str:
         scheme = value.split("://", 1)[0]
         if scheme not in SCHEMES:
             raise TskError(
-                f"tsk does not work with '{scheme}' databases: give a SQLite file (tsk.db,"
-                " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)"
+                _(
+                    "tsk does not work with '{scheme}' databases: give a SQLite file (tsk.db,"
+                    " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)"
+                ).format(scheme=scheme)
             )
         return value
     return f"sqlite:///{Path(value).expanduser()}"
@@ -249,23 +252,31 @@ def _as_tsk_errors(shown: str) -> Iterator[None]:
 def _integrity(exc: IntegrityError) -> TskError:
     text = str(exc.orig)
     if "append-only" in text:  # the triggers on audit_events
-        return TskError("the audit trail is append-only: its events cannot be changed or deleted")
+        return TskError(
+            _("the audit trail is append-only: its events cannot be changed or deleted")
+        )
     if "audit_events" in text or "uq_cycles_occurrence" in text or "UNIQUE" in text.upper():
-        return Conflict("someone else acted at the same time; try again")
-    return TskError(f"the database refused the change: {text.splitlines()[0]}")
+        return Conflict(_("someone else acted at the same time; try again"))
+    return TskError(
+        _("the database refused the change: {error}").format(error=text.splitlines()[0])
+    )
 
 
 def _operational(exc: OperationalError | ProgrammingError, shown: str) -> TskError:
     text = str(exc.orig).splitlines()[0]
     if "no such table" in text or "does not exist" in text:
-        return TskError(f"the database {shown} is not set up: run 'tsk init' first")
+        return TskError(
+            _("the database {database} is not set up: run 'tsk init' first").format(database=shown)
+        )
     if "locked" in text:
-        return Conflict("the database is busy (locked by another writer); try again")
-    return TskError(f"database error ({shown}): {text}")
+        return Conflict(_("the database is busy (locked by another writer); try again"))
+    return TskError(_("database error ({database}): {error}").format(database=shown, error=text))
 
 
 def _out_of_range(exc: DataError | OverflowError) -> TskError:
     """A value the database cannot hold: an id of 30 digits, a NUL in a text on PostgreSQL."""
     orig = exc.orig if isinstance(exc, DataError) else exc
     text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
-    return TskError(f"a value given is out of range or not allowed here: {text}")
+    return TskError(
+        _("a value given is out of range or not allowed here: {error}").format(error=text)
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tsk_workflow.errors import Refused, TskError
+from tsk_workflow.i18n import _
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, Installation
 
@@ -38,8 +39,10 @@ def make_virtual(session: Session) -> bool:
         return False
     if session.scalar(select(func.count()).select_from(AuditEvent)):
         raise Refused(
-            "this database is already in use on the server's clock: virtual time is only for a"
-            " new database (the demo, tests); make a new one with 'tsk init --virtual-time'"
+            _(
+                "this database is already in use on the server's clock: virtual time is only for"
+                " a new database (the demo, tests); make a new one with 'tsk init --virtual-time'"
+            )
         )
     session.merge(Installation(name=VIRTUAL_TIME, value="true"))
     return True

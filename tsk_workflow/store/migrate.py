@@ -31,6 +31,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.store.database import Store
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -53,7 +54,7 @@ def head_revision() -> str:
     """The newest revision the shipped migrations know."""
     head = ScriptDirectory.from_config(config()).get_current_head()
     if head is None:  # pragma: no cover - the package always ships 0001
-        raise TskError(f"no migrations found in {MIGRATIONS}")
+        raise TskError(_("no migrations found in {folder}").format(folder=MIGRATIONS))
     return head
 
 
@@ -97,7 +98,7 @@ def downgrade(store: Store, revision: str) -> None:
         with _migration_connection(store) as connection:
             command.downgrade(config(connection), revision)
     except CommandError as exc:
-        raise TskError(f"cannot downgrade the database: {exc}") from None
+        raise TskError(_("cannot downgrade the database: {error}").format(error=exc)) from None
     except SQLAlchemyError as exc:
         raise _database_error(exc) from None
 
@@ -129,7 +130,7 @@ def _migration_connection(store: Store) -> Iterator[Connection]:
                 yield connection
 
 
-OWNER_ONLY = "tsk init runs the migrations as the owner role of the database"
+OWNER_ONLY = N_("tsk init runs the migrations as the owner role of the database")
 """How a refusal to migrate as another role begins (see docs/administrator.md)."""
 
 
@@ -146,7 +147,12 @@ def _require_owner(connection: Connection) -> None:
     if row is not None:
         user, owner, member = row
         if not member:
-            raise TskError(f"{OWNER_ONLY} ({owner}), not as {user}: connect as {owner}")
+            raise TskError(
+                _(
+                    "tsk init runs the migrations as the owner role of the database ({owner}),"
+                    " not as {user}: connect as {owner}"
+                ).format(owner=owner, user=user)
+            )
         return
     user, schema, creates = connection.execute(
         text(
@@ -155,9 +161,14 @@ def _require_owner(connection: Connection) -> None:
         )
     ).one()
     if schema is None:
-        raise TskError("cannot migrate the database: no schema on the search_path to create in")
+        raise TskError(_("cannot migrate the database: no schema on the search_path to create in"))
     if not creates:
-        raise TskError(f"{OWNER_ONLY}: {user} may not create tables in schema {schema}")
+        raise TskError(
+            _(
+                "tsk init runs the migrations as the owner role of the database: {user} may not"
+                " create tables in schema {schema}"
+            ).format(user=user, schema=schema)
+        )
 
 
 @contextmanager
@@ -180,7 +191,11 @@ def _check_foreign_keys(connection: Connection) -> None:
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         tables = sorted({str(row[0]) for row in broken})
-        raise TskError(f"the upgrade would break foreign keys in {', '.join(tables)}; nothing done")
+        raise TskError(
+            _("the upgrade would break foreign keys in {tables}; nothing done").format(
+                tables=", ".join(tables)
+            )
+        )
 
 
 def _unknown_revision(store: Store, exc: CommandError) -> TskError:
@@ -190,10 +205,12 @@ def _unknown_revision(store: Store, exc: CommandError) -> TskError:
         current = None
     if current is not None and not _known(current):
         return TskError(
-            f"the database is at revision {current}, which this version of tsk does not know;"
-            " it was probably upgraded by a newer version"
+            _(
+                "the database is at revision {revision}, which this version of tsk does not know;"
+                " it was probably upgraded by a newer version"
+            ).format(revision=current)
         )
-    return TskError(f"cannot upgrade the database: {exc}")
+    return TskError(_("cannot upgrade the database: {error}").format(error=exc))
 
 
 def _known(revision: str) -> bool:
@@ -207,5 +224,5 @@ def _database_error(exc: SQLAlchemyError) -> TskError:
     orig = getattr(exc, "orig", None) or exc
     first = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
     if getattr(orig, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
-        return TskError(f"{OWNER_ONLY}: {first}")
-    return TskError(f"cannot migrate the database: {first}")
+        return TskError(f"{_(OWNER_ONLY)}: {first}")
+    return TskError(_("cannot migrate the database: {error}").format(error=first))

@@ -21,6 +21,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 
 from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.store.database import Store
 
 READ = "SELECT"
@@ -49,7 +50,7 @@ TABLES: dict[str, str] = {
 FUNCTIONS = ("tsk_purge_payload(bigint, timestamptz, jsonb)",)
 """The functions it may call (EXECUTE is revoked from PUBLIC when they are made)."""
 
-SQLITE_REFUSAL = (
+SQLITE_REFUSAL = N_(
     "--app-role is for PostgreSQL: a SQLite database is for one OS user (its file is created"
     " readable by that user only)"
 )
@@ -57,7 +58,7 @@ SQLITE_REFUSAL = (
 
 def require_postgresql(store: Store) -> None:
     if store.dialect != "postgresql":
-        raise TskError(SQLITE_REFUSAL)
+        raise TskError(_(SQLITE_REFUSAL))
 
 
 def grant_app_role(store: Store, role: str) -> None:
@@ -74,7 +75,7 @@ def grant(connection: Connection, role: str) -> None:
     again after an upgrade gives exactly this version's grants."""
     schema = connection.scalar(text("SELECT current_schema()"))
     if schema is None:
-        raise TskError("no schema on the search_path: the database has no tables to grant on")
+        raise TskError(_("no schema on the search_path: the database has no tables to grant on"))
     _check_role(connection, role, schema)
     quote = connection.dialect.identifier_preparer.quote
     who, where = quote(role), quote(schema)
@@ -107,9 +108,11 @@ def grant(connection: Connection, role: str) -> None:
         {"role": role, "schema": schema},
     ):
         raise TskError(
-            f"the role {role} may still create objects in schema {schema} (granted to PUBLIC or"
-            f" to a role it belongs to): run 'REVOKE CREATE ON SCHEMA {where} FROM PUBLIC' as"
-            " its owner, then this again"
+            _(
+                "the role {role} may still create objects in schema {schema} (granted to PUBLIC"
+                " or to a role it belongs to): run 'REVOKE CREATE ON SCHEMA {quoted} FROM PUBLIC'"
+                " as its owner, then this again"
+            ).format(role=role, schema=schema, quoted=where)
         )
 
 
@@ -131,15 +134,26 @@ def _check_role(connection: Connection, role: str, schema: str) -> None:
     ).first()
     if row is None:
         raise TskError(
-            f"there is no role {role} on this server: create it first (see 'Roles on"
-            " PostgreSQL' in docs/administrator.md)"
+            _(
+                "there is no role {role} on this server: create it first (see 'Roles on"
+                " PostgreSQL' in docs/administrator.md)"
+            ).format(role=role)
         )
     superuser, createrole, owns_schema, owns_tables = row
     if superuser or createrole:
-        what = "a superuser" if superuser else "allowed to create roles"
-        raise TskError(f"the application role {role} is {what}: it must be an ordinary role")
+        message = (
+            N_("the application role {role} is a superuser: it must be an ordinary role")
+            if superuser
+            else N_(
+                "the application role {role} is allowed to create roles: it must be an ordinary"
+                " role"
+            )
+        )
+        raise TskError(_(message).format(role=role))
     if owns_schema or owns_tables:
         raise TskError(
-            f"the application role {role} owns the schema or the tables (or is a member of their"
-            " owner): the service must run as a role of its own"
+            _(
+                "the application role {role} owns the schema or the tables (or is a member of"
+                " their owner): the service must run as a role of its own"
+            ).format(role=role)
         )
