@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tsk_workflow import i18n
@@ -58,11 +59,11 @@ def _environment(lang: str) -> Environment:
 
 
 def number(value: float | None, lang: str) -> str:
-    """A count for people: whole numbers without decimals, else one (a decimal comma in sv)."""
+    """A count for people: whole numbers without decimals, else one."""
     if value is None:
         return "–"
-    text = str(int(value)) if value == int(value) else f"{value:.1f}"
-    return text.replace(".", ",") if lang == "sv" else text
+    # One decimal at most, with the decimal sign of the language (a comma in Swedish).
+    return format_decimal(round(value, 1), format="0.#", locale=i18n.LOCALES[lang])
 
 
 def change(row: Row, lang: str) -> str:
