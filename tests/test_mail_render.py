@@ -406,9 +406,9 @@ ESCAPES = {
     "'{0.__class__.__base__.__subclasses__}'.format(1)": "'__class__' of 'int'",
     "person.update({'name': 'Mallory'})": "'update' of 'dict'",
     "cycle.period.__len__()": "'__len__' of 'str'",
-    "range(10**9)|list|length": "ett intervall med fler än 10000 tal",
-    "10 ** 100000000": "10 \\*\\* 100000000 är större än sandlådan tillåter",
-    "'x' * 1000000000": "en upprepning längre än sandlådan tillåter",
+    "range(10**9)|list|length": "a range of more than 10000 numbers",
+    "10 ** 100000000": "10 \\*\\* 100000000 is larger than the sandbox allows",
+    "'x' * 1000000000": "a repetition longer than the sandbox allows",
 }
 
 

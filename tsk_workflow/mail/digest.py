@@ -148,9 +148,9 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
         title = str(cycle.get("title", "")) if isinstance(cycle, dict) else ""
         opened = template == "cycle_opened"
         said = in_each_language(
-            lambda: (_("{cycle} has started") if opened else _("{cycle} is closed")).format(
-                cycle=title
-            )
+            lambda: (
+                _("{cycle} has started") if opened else pgettext("digest", "{cycle} is closed")
+            ).format(cycle=title)
         )
         return _entry("cycle", said, None, ref)
     if template in ("decision_recorded", "decision_routed"):
