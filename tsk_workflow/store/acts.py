@@ -497,8 +497,3 @@ def _insert_timers(connection: Connection, rows: list[dict[str, Any]]) -> None:
         rows, statement = not_there(connection, TIMERS, "key", rows), insert(TIMERS)
     if rows:
         connection.execute(statement, rows)
-
-
-def insert_timers(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Timers planned outside an act on a cycle (the openings of a year): each key once."""
-    _insert_timers(session.connection(), [dict(row) for row in rows])
