@@ -29,7 +29,7 @@ from tsk_workflow.store.database import Store
 
 REPO = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.dbfixtures"]
+pytest_plugins = ["tests.dbfixtures", "tests.oidcfixtures"]
 
 CLOCK_START = local(2027, 3, 1)
 
