@@ -25,7 +25,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -53,8 +54,17 @@ class Options:
     batch: int = BATCH
 
 
+Exclusive = Callable[[], AbstractContextManager[bool]]
+"""Whether this process may run the pass now (held for the pass): ``tsk serve``'s replicas on
+one PostgreSQL take turns (``store.locks.one_at_a_time``)."""
+
+
 class Service:
-    """The scheduler pass on an APScheduler ``BackgroundScheduler``, every ``interval``."""
+    """The scheduler pass on an APScheduler ``BackgroundScheduler``, every ``interval``.
+
+    ``engines_now``, when given, is asked for the engines before each pass (``tsk serve``
+    follows the organisations an admin loads while it runs); ``exclusive`` says whether this
+    process runs the pass at all (a pass skipped for another replica logs nothing)."""
 
     def __init__(
         self,
@@ -62,6 +72,9 @@ class Service:
         options: Options,
         clock: Clock = system_clock,
         environ: Mapping[str, str] | None = None,
+        *,
+        engines_now: Callable[[], Mapping[str, Engine]] | None = None,
+        exclusive: Exclusive | None = None,
     ) -> None:
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -69,9 +82,9 @@ class Service:
         self.options = options
         self.clock = clock
         self.environ = environ if environ is not None else os.environ
-        self.scheduler_pass = SchedulerPass(
-            engines, self.environ, PassOptions(send=options.send, batch=options.batch)
-        )
+        self.engines_now = engines_now
+        self.exclusive = exclusive or _always
+        self.scheduler_pass = self._pass_over(engines)
         self.zone = next(iter(engines.values())).cal.zone
         self.passes = 0
         self.lang = i18n.language()
@@ -82,15 +95,25 @@ class Service:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
+    def _pass_over(self, engines: Mapping[str, Engine]) -> SchedulerPass:
+        options = PassOptions(send=self.options.send, batch=self.options.batch)
+        return SchedulerPass(engines, self.environ, options)
+
     def run_pass(self) -> PassResult | None:
         """One pass at the clock's time; logs one line. None if it failed (the error is logged;
-        the next pass tries again) or the service is stopping."""
+        the next pass tries again), another process runs it, or the service is stopping."""
         if self._stopping.is_set():
             return None
-        with i18n.speaking(self.lang), self._lock:
+        with i18n.speaking(self.lang), self._lock, self.exclusive() as mine:
+            if not mine:
+                return None
             started = time.monotonic()
             now = self.clock()
             try:
+                if self.engines_now is not None:
+                    engines = self.engines_now()
+                    if engines is not self.engines:
+                        self.engines, self.scheduler_pass = engines, self._pass_over(engines)
                 result = self.scheduler_pass(now)
             except TskError as exc:
                 log.error(_("pass at {time} failed: {error}").format(time=_iso(now), error=exc))
@@ -156,6 +179,11 @@ class Service:
         with i18n.speaking(self.lang):
             stopped = ngettext("stopped after {n} pass", "stopped after {n} passes", self.passes)
             log.info(stopped.format(n=self.passes), extra={"event": "stopped"})
+
+
+@contextmanager
+def _always() -> Iterator[bool]:
+    yield True
 
 
 def describe(result: PassResult) -> str:

@@ -40,6 +40,11 @@ COMMANDS = {
         N_("The year: openings, meetings, deadlines, reminders, reports"),
     ),
     "run": ("tsk_workflow.cli.run", "run", N_("The scheduler as a long-running service")),
+    "serve": (
+        "tsk_workflow.cli.serve",
+        "serve",
+        N_("The service: the API, sign-in, mail links and the scheduler"),
+    ),
     "demo": (
         "tsk_workflow.cli.demo",
         "demo",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,9 @@ import click
 
 from tsk_workflow.cli.context import settings
 from tsk_workflow.i18n import N_, _
+from tsk_workflow.now import clock, parse_time, require_virtual_time, server_now
+
+__all__ = ["clock", "parse_time", "require_virtual_time", "server_now"]
 
 if TYPE_CHECKING:
     from tsk_workflow.catalog import Catalog
@@ -124,68 +126,10 @@ def _names_a_municipality(name: str) -> bool:
     return not names_a_file(name)
 
 
-_PARSED: dict[str, Organisation] = {}
-"""Organisations read from the database, by digest: the text of a digest never changes."""
-
-
 def _parsed(version: StoredVersion, catalog: Catalog) -> Organisation:
-    from tsk_workflow.catalog import organisation_from_text
+    from tsk_workflow.features import organisation_of
 
-    org = _PARSED.get(version.digest)
-    if org is None:
-        name = _("{source} (version {version} in the database)").format(
-            source=version.source, version=version.version
-        )
-        org = _PARSED[version.digest] = organisation_from_text(version.content, name, catalog)
-    return org
-
-
-def clock(store: Store, now: dt.datetime | None = None) -> Clock:
-    """The one source of a command's time: ``now`` (its ``--now``, :func:`now_option`) where the
-    command has one, else ``TSK_NOW``, else the server's clock (:func:`server_now`).
-
-    ``--now`` and ``TSK_NOW`` are ISO 8601, Stockholm time when no offset is given, and act as if
-    it were then. Only a database made for virtual time takes them (``tsk init --virtual-time``:
-    the demo, the tests, the docs); any other refuses them, so that nobody back-dates an act."""
-    if now is not None:
-        require_virtual_time(store, "--now")
-        return lambda: now
-    text = os.environ.get("TSK_NOW")
-    if not text:
-        return server_now
-    require_virtual_time(store, "TSK_NOW")
-    from tsk_workflow.errors import TskError
-
-    try:
-        moment = parse_time(text)
-    except ValueError:
-        raise TskError(
-            _("TSK_NOW={value} is not an ISO 8601 time").format(value=repr(text))
-        ) from None
-    return lambda: moment
-
-
-def server_now() -> dt.datetime:
-    """The server's clock: ``tsk_workflow.engine.service.system_clock`` (where the tests put
-    their virtual clock), read without importing the engine when nothing has (start-up)."""
-    import sys
-
-    service = sys.modules.get("tsk_workflow.engine.service")
-    if service is None:
-        return dt.datetime.now(dt.UTC)
-    system_clock: Clock = service.system_clock
-    return system_clock()
-
-
-def parse_time(text: str) -> dt.datetime:
-    """ISO 8601 as an aware UTC time, Stockholm time when no offset; ``ValueError`` otherwise."""
-    moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        # Only now: the calendar imports dateutil and isodate (docs/performance.md, 5).
-        from tsk_workflow.calendar import STOCKHOLM
-
-        moment = moment.replace(tzinfo=STOCKHOLM)
-    return moment.astimezone(dt.UTC)
+    return organisation_of(version, catalog)
 
 
 def _now_value(
@@ -209,20 +153,6 @@ now_option = click.option(
     help=N_("Act as if it were this time, ISO 8601 (default: TSK_NOW, else now)"),
 )
 """``--now`` as an aware time (or None), for :func:`clock`; a bad one is a usage error."""
-
-
-def require_virtual_time(store: Store, what: str) -> None:
-    """Refuse ``what`` (``TSK_NOW``, ``--now``) unless the database runs on virtual time."""
-    from tsk_workflow.errors import Refused
-    from tsk_workflow.store.installation import virtual_time
-
-    if not virtual_time(store):
-        raise Refused(
-            _(
-                "{what} is refused: this database runs on the server's clock (only a database"
-                " made with 'tsk init --virtual-time', for the demo and tests, takes another time)"
-            ).format(what=what)
-        )
 
 
 def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock) -> Engine:
@@ -254,23 +184,13 @@ def engines_at(
 
 
 def _engines(ctx: click.Context, make_clock: Callable[[Store], Clock]) -> dict[str, Engine]:
-    from tsk_workflow.catalog import load_catalog
-    from tsk_workflow.engine import setup
-    from tsk_workflow.errors import TskError
+    from tsk_workflow.features import loaded_engines
 
     if settings(ctx).org:
         one = _engine_on(ctx, make_clock)
         return {one.org.municipality: one}
     store = open_store(ctx)
-    versions = setup.in_force(store)
-    if not versions:
-        raise TskError(_("no organisation is loaded: run 'tsk --org NAME init' first"))
-    catalog = load_catalog()
-    command_clock = make_clock(store)
-    return {
-        key: _engine(store, catalog, _parsed(version, catalog), command_clock)
-        for key, version in sorted(versions.items())
-    }
+    return loaded_engines(store, make_clock(store))
 
 
 def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:

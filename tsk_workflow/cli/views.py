@@ -6,6 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import i18n
 from tsk_workflow.i18n import N_, _, ngettext
+from tsk_workflow.rows import (  # what --json prints, shared with the service's API
+    cycle_detail,
+    cycle_row,
+    decision_row,
+    document_row,
+    task_row,
+)
+
+__all__ = ["cycle_detail", "cycle_row", "decision_row", "document_row", "task_row"]
 
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
     from tsk_workflow.definitions.model import ProcessDefinition, Step
@@ -165,16 +174,6 @@ def organisation_text(org: Organisation) -> str:
     return "\n".join(lines)
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def task_row(task: Any, cycle_ref: str) -> dict[str, Any]:
-    from tsk_workflow.store.queries import task_dict
-
-    return task_dict(task, cycle_ref, task.assignee_ids)
-
-
 def task_line(row: dict[str, Any], lang: str | None = None) -> str:
     """One task for people, in ``lang`` (default: the language spoken)."""
     with i18n.speaking(lang or i18n.language()):
@@ -193,37 +192,6 @@ def _local_date(iso: str) -> str:
     # isodate): `task list` prints its lines without them.
     stockholm = ZoneInfo("Europe/Stockholm")
     return dt.datetime.fromisoformat(iso).astimezone(stockholm).strftime("%Y-%m-%d %H:%M")
-
-
-def cycle_row(cycle: Any) -> dict[str, Any]:
-    return {
-        "id": cycle.id,
-        "ref": cycle.ref,
-        "process": cycle.process,
-        "period": cycle.period,
-        "subject": cycle.subject or None,
-        "title": cycle.title,
-        "state": cycle.state,
-        "status": cycle.status,
-        "opened_by": cycle.opened_by,
-        "opened_at": _iso(cycle.opened_at),
-        "closed_by": cycle.closed_by,
-        "closed_at": _iso(cycle.closed_at),
-        "late": cycle.late,
-    }
-
-
-def cycle_detail(cycle: Any, allowed: list[str]) -> dict[str, Any]:
-    return {
-        **cycle_row(cycle),
-        "version": cycle.version,
-        "process_version": cycle.process_version,
-        "process_digest": cycle.process_digest,
-        "forced": cycle.forced,
-        "close_note": cycle.close_note,
-        "allowed_triggers": allowed if cycle.status == "open" else [],
-        "tasks": [task_row(task, cycle.ref) for task in cycle.tasks],
-    }
 
 
 def cycle_text(data: dict[str, Any], lang: str | None = None) -> str:
@@ -319,30 +287,6 @@ def upgrade_text(done: Upgrade, lang: str | None = None) -> list[str]:
         return lines
 
 
-def decision_row(decision: Any) -> dict[str, Any]:
-    return {
-        "id": decision.id,
-        "cycle": decision.cycle_id,
-        "case_cycle": decision.case_cycle_id,
-        "title": decision.title,
-        "cost": decision.cost,
-        "attrs": decision.attrs,
-        "routed_to": decision.routed_to,
-        "rule": decision.rule,
-        "reason": decision.reason,
-        "agenda_date": _iso(decision.agenda_date),
-        "proposed_by": decision.proposed_by,
-        "proposed_at": _iso(decision.proposed_at),
-        "status": decision.status,
-        "body": decision.body,
-        "date": _iso(decision.decided_on),
-        "paragraph": decision.paragraph,
-        "outcome": decision.outcome,
-        "override_reason": decision.override_reason,
-        "recorded_by": decision.recorded_by,
-    }
-
-
 def decision_line(row: dict[str, Any]) -> str:
     routed = str(row["routed_to"]).upper()
     decided = ""
@@ -356,18 +300,3 @@ def decision_line(row: dict[str, Any]) -> str:
     )
     proposed = _("proposed by {person}").format(person=row["proposed_by"])
     return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] {proposed}{decided}"
-
-
-def document_row(document: Any) -> dict[str, Any]:
-    return {
-        "id": document.id,
-        "cycle": document.cycle_id,
-        "step": document.step,
-        "kind": document.kind,
-        "filename": document.filename,
-        "media_type": document.media_type,
-        "size": document.size,
-        "sha256": document.sha256,
-        "attached_by": document.attached_by,
-        "attached_at": _iso(document.attached_at),
-    }

@@ -21,7 +21,7 @@ from tsk_workflow import audit, forms
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import ProcessDefinition
-from tsk_workflow.engine import mailctx, notify, periods, timing, versions
+from tsk_workflow.engine import access, mailctx, notify, periods, timing, versions
 from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.context import StepContext, StepListener
 from tsk_workflow.engine.directory import (
@@ -120,11 +120,16 @@ class Engine:
         yield act
         act.write()
 
-    def _record_refusal(self, exc: PermissionDenied, now: dt.datetime) -> None:
+    def record_refusal(self, exc: PermissionDenied) -> None:
+        """Keep a refusal found outside the engine's acts (a sign-in, a mail link) with the
+        refused acts of this municipality, now."""
+        self._record_refusal(exc)
+
+    def _record_refusal(self, exc: PermissionDenied, now: dt.datetime | None = None) -> None:
         with self.store.transaction() as session:
             cycles.record_refusal(
                 session,
-                at=now,
+                at=now or self.clock(),
                 municipality=self.org.municipality,
                 # Cut to the columns: what was typed can be longer than any real value.
                 actor=exc.actor[:64],
@@ -639,6 +644,65 @@ class Engine:
             overdue_at=(now or self.clock()) if overdue else None,
             only_open=only_open,
         )
+
+    # ------------------------------------------------------------------ reading, for a person
+
+    def readable_cycle(self, session: Session, person: str, ref: str | int) -> Cycle:
+        """The cycle ``ref``, for ``person`` to read (``engine.access``): one of another group
+        (or of no group the person owes a task in) is refused and the refusal recorded, as is
+        an id or ref that names no cycle of this municipality."""
+        try:
+            cycle = self.find_cycle(session, ref)
+        except NotFound as exc:
+            self._record_refusal(PermissionDenied(person, "read", f"cycle:{ref}", str(exc)))
+            raise
+        if not self._may_read(person, cycle):
+            what = _("cycle {ref}").format(ref=cycle.ref)
+            refusal = access.not_for_you(person, what, f"cycle:{cycle.id}")
+            self._record_refusal(refusal)
+            raise refusal
+        return cycle
+
+    def readable_task(self, session: Session, person: str, task_id: int) -> Task:
+        """The task ``task_id``, for ``person`` to read: as :meth:`readable_cycle` for its
+        cycle (an assignee of the task may always read it)."""
+        task = cycles.task(session, self.org.municipality, task_id)
+        if task is None:
+            missing = self._no_task(task_id)
+            self._record_refusal(PermissionDenied(person, "read", f"task:{task_id}", str(missing)))
+            raise missing
+        if person not in {a.person for a in task.assignees} and not self._may_read(
+            person, task.cycle
+        ):
+            what = _("task {id}").format(id=task_id)
+            refusal = access.not_for_you(person, what, f"task:{task_id}")
+            self._record_refusal(refusal)
+            raise refusal
+        return task
+
+    def readable_cycles(
+        self, session: Session, person: str, *, only_open: bool = False, process: str | None = None
+    ) -> list[Cycle]:
+        """The cycles ``person`` may read, by id."""
+        found = self.cycles(session, only_open=only_open, process=process)
+        return [cycle for cycle in found if self._may_read(person, cycle)]
+
+    def require_permission(self, person: str, permission: str, subject: str = "") -> None:
+        """Refuse, and record the refusal, unless ``permissions:`` grants ``permission``."""
+        try:
+            access.require_permission(
+                self.org, person, permission, subject or f"municipality:{self.org.municipality}"
+            )
+        except PermissionDenied as exc:
+            self._record_refusal(exc)
+            raise
+
+    def _may_read(self, person: str, cycle: Cycle) -> bool:
+        group = self.org.group(cycle.group_key)
+        if group is None:
+            return access.has_permission(self.org, person, access.READ_ALL_TASKS)
+        assignees = (a.person for task in cycle.tasks for a in task.assignees)
+        return access.may_read_group(self.directory, person, group, assignees)
 
 
 def _cycle_key(ref: str | int) -> tuple[str, int | str]:

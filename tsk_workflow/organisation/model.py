@@ -38,6 +38,12 @@ class Person(Frozen):
     digest: bool | None = Field(
         None, description="One mail a day; the municipality's default if unset"
     )
+    login: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_.-]*[$]?$",
+        max_length=64,
+        description="The person's login on the server, for the CLI on a local database",
+    )
 
 
 class Group(Frozen):
@@ -174,6 +180,26 @@ class Privacy(Frozen):
     retention: Duration = "P3Y"
 
 
+PERMISSIONS = ("read_audit", "read_all_tasks", "act_for")
+"""What ``permissions:`` may grant beyond what the roles in the processes give."""
+
+
+class Permissions(Frozen):
+    """Who may do what no process step gives: each a list of roles or person ids.
+
+    The admins read the audit trail and everyone's tasks without being listed."""
+
+    read_audit: tuple[str, ...] = Field(
+        (), description="Read the audit trail and the refused acts (the auditor, the registrar)"
+    )
+    read_all_tasks: tuple[str, ...] = Field(
+        (), description="Read every task and cycle of the municipality, whatever the group"
+    )
+    act_for: tuple[str, ...] = Field(
+        (), description="Act for another person (--as), recorded with both names"
+    )
+
+
 class Organisation(Frozen):
     municipality: Key
     name: OneLine = Field(min_length=1)
@@ -186,6 +212,7 @@ class Organisation(Frozen):
         description="People who may load a new version of this organisation into the database "
         "(tsk org load)",
     )
+    permissions: Permissions = Permissions()
     people: tuple[Person, ...] = Field(min_length=1)
     groups: tuple[Group, ...] = ()
     towns: tuple[Town, ...] = ()

@@ -13,7 +13,7 @@ from tsk_workflow.definitions.reader import Document, Problem
 from tsk_workflow.definitions.validate import Found, error_text, model_problems
 from tsk_workflow.errors import did_you_mean
 from tsk_workflow.i18n import _
-from tsk_workflow.organisation.model import Organisation
+from tsk_workflow.organisation.model import PERMISSIONS, Organisation
 
 Definitions = Mapping[str, ProcessDefinition]
 
@@ -37,6 +37,8 @@ def check_organisation(org: Organisation, definitions: Definitions) -> list[Foun
         _calendar,
         _groups,
         _admins,
+        _permissions,
+        _unique_logins,
         _mail_templates,
         _areas,
         _routing,
@@ -104,6 +106,31 @@ def _groups(org: Organisation) -> Iterator[Found]:
 def _admins(org: Organisation) -> Iterator[Found]:
     for i, admin in enumerate(org.admins):
         yield from _person_ref(org, admin, ("admins", i))
+
+
+def _permissions(org: Organisation) -> Iterator[Found]:
+    """Each name under ``permissions:`` is a person or a role someone holds (or stands in for)."""
+    roles = {role for p in org.people for role in (*p.roles, *p.deputy_for)}
+    for name in PERMISSIONS:
+        for i, who in enumerate(getattr(org.permissions, name)):
+            if org.person(who) is None and who not in roles:
+                message = _("'{name}' is neither a person nor a role anyone holds").format(name=who)
+                yield (("permissions", name, i), message)
+
+
+def _unique_logins(org: Organisation) -> Iterator[Found]:
+    seen: dict[str, str] = {}
+    for index, person in enumerate(org.people):
+        if person.login is None:
+            continue
+        if person.login in seen:
+            yield (
+                ("people", index, "login"),
+                _("login '{login}' is also the login of '{person}'").format(
+                    login=person.login, person=seen[person.login]
+                ),
+            )
+        seen.setdefault(person.login, person.id)
 
 
 def _areas(org: Organisation) -> Iterator[Found]:

@@ -1,0 +1,70 @@
+"""``tsk serve``: the service (``tsk_workflow.web``) on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from tsk_workflow.cli import runtime
+from tsk_workflow.i18n import N_
+
+
+@click.command(
+    help=N_(
+        "Run the service until stopped: the JSON API (/api/v1, described at /api/docs), sign-in"
+        " through the municipality's OpenID Connect provider, the links in mail, and the"
+        " scheduler pass of tsk run every TSK_PASS_INTERVAL seconds (replicas on one PostgreSQL"
+        " take turns). Settings come from the environment, or a file of NAME=value lines"
+        " (--config; the environment wins): TSK_BASE_URL, TSK_SECRET_KEY or TSK_SECRET_KEY_FILE,"
+        " TSK_OIDC_ISSUER, TSK_OIDC_CLIENT_ID, TSK_OIDC_CLIENT_SECRET, TSK_OIDC_PERSON_CLAIM."
+        " Without OIDC only a database on virtual time (the demo's) is served, its people"
+        " signing in from a list."
+    )
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help=N_("The address to listen on"))
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help=N_("The port")
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=N_("A file of NAME=value lines (systemd's EnvironmentFile format)"),
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help=N_("The least important log lines shown"),
+)
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str, port: int, config_file: Path | None, log_level: str
+) -> None:
+    import os
+
+    import uvicorn
+
+    from tsk_workflow.store.installation import virtual_time
+    from tsk_workflow.web.app import create_app
+    from tsk_workflow.web.config import load_config, read_environment
+    from tsk_workflow.web.state import ServiceState
+
+    environ = read_environment(config_file, os.environ)
+    store = runtime.open_store(ctx)
+    virtual = virtual_time(store)
+    config = load_config(environ, host=host, port=port, virtual_time=virtual)
+    state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
+    state.engines()  # a database without an organisation is refused before listening
+    app = create_app(state)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=environ.get("TSK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        server_header=False,
+    )

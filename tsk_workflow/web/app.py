@@ -1,0 +1,127 @@
+"""The service's application: the JSON API, sign-in, mail links, the pages, and the
+scheduler pass while it runs.
+
+:func:`create_app` puts it together from a :class:`~tsk_workflow.web.state.ServiceState`;
+``tsk serve`` runs it on uvicorn. The middleware, outermost first: the security headers, the
+signed session cookie, the language of the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version as _dist_version
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from tsk_workflow.i18n import _
+from tsk_workflow.web import api, auth, docs
+from tsk_workflow.web.language import Language
+from tsk_workflow.web.pages import render
+from tsk_workflow.web.problems import install as install_problems
+from tsk_workflow.web.ratelimit import new_limiter
+from tsk_workflow.web.security import SecurityHeaders
+from tsk_workflow.web.sessions import signed_in, state_of
+from tsk_workflow.web.state import ServiceState
+
+log = logging.getLogger("tsk_workflow.web")
+
+SESSION_COOKIE = "tsk_session"
+
+
+def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
+    """The service over ``state``; with ``run_passes`` (and a pass interval above 0) it runs
+    the scheduler pass while it is up, one replica at a time."""
+    config = state.config
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        passes = _scheduler(state) if run_passes and config.pass_interval > 0 else None
+        if passes is not None:
+            passes.start()
+        try:
+            yield
+        finally:
+            if passes is not None:
+                passes.stop()
+
+    app = FastAPI(
+        title="tsk-workflow",
+        version=_dist_version("tsk-workflow"),
+        summary=_("The API of tsk-workflow: the acts and reads of the command line."),
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.tsk = state
+    app.state.limiter = new_limiter()
+    if config.oidc is not None:
+        app.state.oauth = auth.oauth_for(config.oidc)
+    install_problems(app)
+    app.include_router(api.router)
+    app.include_router(auth.router)
+    app.include_router(docs.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
+    app.add_api_route("/", start, methods=["GET"], include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Added last is outermost: the headers see every answer, the session every request.
+    app.add_middleware(Language)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=config.secret_key.decode(),
+        session_cookie=SESSION_COOKIE,
+        max_age=int(config.session_hours * 3600),
+        same_site="lax",
+        https_only=config.secure,
+    )
+    app.add_middleware(SecurityHeaders, tls=config.secure)
+    return app
+
+
+def healthz(request: Request) -> dict[str, Any]:
+    """Whether the service is up and reaches its database; answers without sign-in."""
+    state = state_of(request)
+    return {"status": "ok", "municipalities": sorted(state.engines())}
+
+
+def start(request: Request) -> Response:
+    """A person's start page: their open tasks (the web app of the next issue builds on it)."""
+    someone = signed_in(request)
+    if someone is None:
+        return RedirectResponse("/signin", status_code=303)
+    engine = state_of(request).engine(someone.municipality)
+    with engine.store.reading() as session:
+        tasks = engine.tasks(session, person=someone.person)
+        rows = [(task, task.cycle.ref) for task in tasks]
+        return render(request, "start.html", {"tasks": rows})
+
+
+def _scheduler(state: ServiceState) -> Any:
+    """The scheduler pass of ``tsk run``, on the service's clock, every ``TSK_PASS_INTERVAL``
+    seconds; replicas on one PostgreSQL take turns."""
+    from contextlib import AbstractContextManager
+
+    from tsk_workflow.schedpass import sends
+    from tsk_workflow.scheduler import Options, Service
+    from tsk_workflow.store.locks import one_at_a_time
+
+    def exclusive() -> AbstractContextManager[bool]:
+        return one_at_a_time(state.store, "scheduler-pass")
+
+    options = Options(interval=state.config.pass_interval, send=sends(None, state.config.environ))
+    engines = state.engines()
+    return Service(
+        engines,
+        options,
+        state.clock,
+        state.config.environ,
+        engines_now=state.engines,
+        exclusive=exclusive,
+    )

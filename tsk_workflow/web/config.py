@@ -1,0 +1,196 @@
+"""The service's settings: from the environment, or a file given with ``tsk serve --config``.
+
+The file holds the same names as the environment, one ``NAME=value`` a line (the format of
+systemd's ``EnvironmentFile=``, read with python-dotenv), so one file serves both; a variable
+set in the environment wins over the file, as the mail settings do over the organisation's.
+
+========================== ==============================================================
+``TSK_BASE_URL``           the address people reach the service at (links in mail, sign-in)
+``TSK_SECRET_KEY``         signs the session cookies and mail links (32 characters or more);
+``TSK_SECRET_KEY_FILE``    or a file holding it
+``TSK_OIDC_ISSUER``        the identity provider (OpenID Connect discovery at its
+                           ``/.well-known/openid-configuration``)
+``TSK_OIDC_CLIENT_ID``     this service's client at the provider,
+``TSK_OIDC_CLIENT_SECRET`` and its secret
+``TSK_OIDC_PERSON_CLAIM``  the claim matched to a person of the organisation (``email``)
+``TSK_OIDC_SCOPES``        what is asked for (``openid email profile``)
+``TSK_PASS_INTERVAL``      seconds between scheduler passes (60; 0 runs none)
+``TSK_SESSION_HOURS``      how long a sign-in lasts (10)
+========================== ==============================================================
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tsk_workflow.errors import TskError
+from tsk_workflow.i18n import _
+
+MIN_KEY = 32
+"""The shortest secret key taken: 32 characters (256 bits of a random one)."""
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The identity provider and this service's client there."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    person_claim: str = "email"
+    scopes: str = "openid email profile"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What ``tsk serve`` runs with. ``environ`` is the whole environment the service acts in
+    (the file's names under the process's), for what others read from it: the SMTP settings,
+    the checkpoint's key and folder, the mail links."""
+
+    base_url: str
+    secret_key: bytes
+    oidc: OidcSettings | None
+    environ: Mapping[str, str]
+    pass_interval: float = 60.0
+    session_hours: float = 10.0
+    generated_key: bool = False
+    """The key was made at start (a virtual-time database without one): sign-ins end with
+    the process."""
+
+    @property
+    def secure(self) -> bool:
+        """Whether people reach the service over TLS (the cookie is then ``Secure``)."""
+        return self.base_url.startswith("https://")
+
+
+def read_environment(config_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The file's ``NAME=value`` lines under ``environ`` (the environment wins)."""
+    merged: dict[str, str] = {}
+    if config_file is not None:
+        from dotenv import dotenv_values
+
+        if not config_file.is_file():
+            raise TskError(_("{file}: no such file").format(file=config_file))
+        values = dotenv_values(config_file)
+        merged.update({key: value for key, value in values.items() if value is not None})
+    merged.update(environ)
+    return merged
+
+
+def load_config(
+    environ: Mapping[str, str], *, host: str, port: int, virtual_time: bool
+) -> ServiceConfig:
+    """The settings in ``environ`` (:func:`read_environment`); ``host`` and ``port`` make the
+    base URL when ``TSK_BASE_URL`` is not set. Without OIDC or a secret key only a database
+    on virtual time (the demo's, the tests') is served: there the people sign in from a list,
+    and a key is made for the process."""
+    base_url = environ.get("TSK_BASE_URL") or f"http://{host}:{port}"
+    _check_url(base_url, "TSK_BASE_URL")
+    oidc = _oidc(environ)
+    if oidc is None and not virtual_time:
+        raise TskError(
+            _(
+                "no sign-in configured: set TSK_OIDC_ISSUER, TSK_OIDC_CLIENT_ID and"
+                " TSK_OIDC_CLIENT_SECRET (only a database on virtual time, the demo's, is"
+                " served without)"
+            )
+        )
+    key = secret_key(environ)
+    generated = key is None
+    if key is None:
+        if not virtual_time:
+            raise TskError(
+                _("no secret key: set TSK_SECRET_KEY, or TSK_SECRET_KEY_FILE naming a file")
+            )
+        key = secrets.token_urlsafe(MIN_KEY).encode()
+    return ServiceConfig(
+        base_url=base_url.rstrip("/"),
+        secret_key=key,
+        oidc=oidc,
+        environ=environ,
+        pass_interval=_number(environ, "TSK_PASS_INTERVAL", 60.0),
+        session_hours=_number(environ, "TSK_SESSION_HOURS", 10.0),
+        generated_key=generated,
+    )
+
+
+def secret_key(environ: Mapping[str, str]) -> bytes | None:
+    """``TSK_SECRET_KEY``, or the content of the file ``TSK_SECRET_KEY_FILE`` names; None when
+    neither is set. A key shorter than :data:`MIN_KEY` characters is refused."""
+    text = environ.get("TSK_SECRET_KEY")
+    where = "TSK_SECRET_KEY"
+    if not text and environ.get("TSK_SECRET_KEY_FILE"):
+        path = Path(environ["TSK_SECRET_KEY_FILE"])
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise TskError(
+                _("{path}: cannot read file: {error}").format(path=path, error=exc.strerror)
+            ) from None
+    if not text:
+        return None
+    if len(text) < MIN_KEY:
+        raise TskError(
+            _("{where}: the secret key is too short ({n} characters; at least {min})").format(
+                where=where, n=len(text), min=MIN_KEY
+            )
+        )
+    return text.encode()
+
+
+def _oidc(environ: Mapping[str, str]) -> OidcSettings | None:
+    names = ("TSK_OIDC_ISSUER", "TSK_OIDC_CLIENT_ID", "TSK_OIDC_CLIENT_SECRET")
+    given = [name for name in names if environ.get(name)]
+    if not given:
+        return None
+    missing = [name for name in names if name not in given]
+    if missing:
+        raise TskError(
+            _("{names} must be set as well, for sign-in").format(names=", ".join(missing))
+        )
+    _check_url(environ["TSK_OIDC_ISSUER"], "TSK_OIDC_ISSUER")
+    return OidcSettings(
+        issuer=environ["TSK_OIDC_ISSUER"],
+        client_id=environ["TSK_OIDC_CLIENT_ID"],
+        client_secret=environ["TSK_OIDC_CLIENT_SECRET"],
+        person_claim=environ.get("TSK_OIDC_PERSON_CLAIM") or "email",
+        scopes=environ.get("TSK_OIDC_SCOPES") or "openid email profile",
+    )
+
+
+def _check_url(url: str, name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TskError(
+            _("{name}={value} is not an http(s) address").format(name=name, value=repr(url))
+        )
+
+
+def _number(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value < 0:
+        raise TskError(
+            _("{name}={value} is not a number of 0 or more").format(name=name, value=repr(text))
+        )
+    return value
+
+
+def process_environment() -> dict[str, str]:
+    """The process's environment, as a plain mapping."""
+    return dict(os.environ)
