@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.errors import Conflict, NotFound, Refused, TskError
 from tsk_workflow.forms import InvalidAnswers
-from tsk_workflow.i18n import N_, _
+from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.web.problem import Problem
 
 PROBLEM = "application/problem+json"
@@ -119,7 +119,9 @@ def install(app: FastAPI) -> None:
             {"field": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
             for error in exc.errors()
         ]
-        detail = _("The request has {n} invalid value(s).").format(n=len(errors))
+        detail = ngettext(
+            "The request has {n} invalid value.", "The request has {n} invalid values.", len(errors)
+        ).format(n=len(errors))
         return problem_response(request, 422, "invalid", detail, errors=errors)
 
     app.add_exception_handler(Problem, on_problem)
