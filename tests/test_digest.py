@@ -105,6 +105,7 @@ def test_events_wait_in_the_outbox_and_are_gathered_into_one_row_a_person(
             "title": {"sv": "Månadsrapport till EST", "en": "Monthly report to EST"},
             "when": "2027-03-10T17:00:00+01:00",
             "cycle": "est-2027-03",
+            "task": open_task(store, "ida.wikstrom"),
         },
         {
             "kind": "cycle",
@@ -114,6 +115,7 @@ def test_events_wait_in_the_outbox_and_are_gathered_into_one_row_a_person(
             },
             "when": None,
             "cycle": "est-2027-03",
+            "task": None,
         },
     ]
     # The same day again: nothing new.

@@ -181,9 +181,11 @@ KEPT_ON_PURGE = (
     "late",
     "forced",
     "state",
+    "via",
 )
-"""The fields of a purged payload that hold no personal data and that replaying the state needs:
-the purge event restates them (its payload's ``kept``), as the purged payload is ``PURGED``."""
+"""The fields of a purged payload that hold no personal data and that replaying the state needs
+(and ``via``, how the act came: ``e-postlänk`` for a task link): the purge event restates them
+(its payload's ``kept``), as the purged payload is ``PURGED``."""
 
 
 @dataclass(frozen=True)

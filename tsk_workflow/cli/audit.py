@@ -113,7 +113,18 @@ def _scope(ctx: click.Context, cycle_ref: str | None) -> tuple[str | None, int |
 def _brief(payload: dict[str, object] | None) -> str:
     if not payload:
         return ""
-    keys = ("trigger", "to", "note", "title", "routed_to", "outcome", "paragraph", "forced", "late")
+    keys = (
+        "trigger",
+        "to",
+        "note",
+        "title",
+        "routed_to",
+        "outcome",
+        "paragraph",
+        "forced",
+        "late",
+        "via",
+    )
     parts = [f"{key}={payload[key]}" for key in keys if payload.get(key) not in (None, "", False)]
     return " ".join(parts)
 

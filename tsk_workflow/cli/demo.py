@@ -157,6 +157,12 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         _("Mail delivered over SMTP: {n}; per role:").format(n=data["mails_delivered"]),
     ]
     lines += [f"  {role:<28} {count:>5}" for role, count in data["mails_per_role"].items()]
+    if data.get("links", {}).get("key_file"):
+        lines.append(
+            _("Each task mail links to its task at {url} (tsk serve, with the key {key})").format(
+                url=data["links"]["base_url"], key=shlex.quote(data["links"]["key_file"])
+            )
+        )
     lines += ["", _("Decisions per body:")]
     for body, counts in sorted(data["decisions"].items()):
         parts = ", ".join(

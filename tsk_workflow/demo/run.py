@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tsk_workflow import checkpoints, replay
+from tsk_workflow import checkpoints, links, replay
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
@@ -41,6 +41,11 @@ KEY_FILE = "audit-key.pem"
 """The demo's signing key, in its folder (and ``audit-key.pem.pub``): a real installation keeps
 it where the database's users cannot read it."""
 CHECKPOINT_DIR = "checkpoints"
+LINK_KEY_FILE = "link-key"
+"""The key that signs the task links in the demo's mails (``TSK_SECRET_KEY_FILE``), in its folder:
+``tsk serve`` on the demo's database takes the same key to follow them."""
+BASE_URL = "http://127.0.0.1:8000"
+"""Where the demo's task links point (``TSK_BASE_URL``): ``tsk serve``'s default address."""
 
 
 class VirtualClock:
@@ -74,6 +79,7 @@ class DemoResult:
     escalations: int = 0
     checkpoints: int = 0
     checkpoints_file: Path | None = None
+    link_key: Path | None = None
     public_key: Path | None = None
     key_id: str = ""
     anchored_to: int | None = None
@@ -107,6 +113,7 @@ class DemoResult:
                 "key_id": self.key_id,
                 "anchored_to": self.anchored_to,
             },
+            "links": {"base_url": BASE_URL, "key_file": str(self.link_key or "")},
         }
 
 
@@ -170,6 +177,7 @@ def check_start(municipality: str, year: int, out: Path, database: str | None = 
     made = (
         key_path,
         checkpoints.public_path(key_path),
+        out / LINK_KEY_FILE,
         out / CHECKPOINT_DIR,
         out / "maildir",
         out / f"{municipality}-{year}.ics",
@@ -277,6 +285,7 @@ def _run(
         setup.load_organisation(engine, resolve_organisation_path(municipality))
         checkpoints.generate_key(key_path)
         publishing = checkpoints.Publishing(key_path, out / CHECKPOINT_DIR)
+        links.write_key_file(out / LINK_KEY_FILE)
         with LocalSmtpServer(out / "maildir") as smtp:
             last = until or dt.date(year, 12, 31)
             rng = random.Random(seed)
@@ -284,10 +293,13 @@ def _run(
                 **smtp.environment,
                 checkpoints.ENV_KEY: str(publishing.key),
                 checkpoints.ENV_DIR: str(publishing.directory),
+                links.ENV_BASE_URL: BASE_URL,  # the mails carry task links, as a service's do
+                links.ENV_KEY_FILE: str(out / LINK_KEY_FILE),
             }
             _run_year(engine, clock, year, last, env, rng, progress)
             delivered = sum(smtp.handler.per_recipient.values())
         result = _summary(engine, year, out, place.database, delivered)
+        result.link_key = out / LINK_KEY_FILE
         _check_checkpoints(result, engine, publishing)
         result.calendar.write_bytes(year_calendar(engine, year))
     finally:

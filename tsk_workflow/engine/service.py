@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from tsk_workflow import audit, forms
+from tsk_workflow import audit, forms, links
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import ProcessDefinition
@@ -561,9 +561,14 @@ class Engine:
         answers: dict[str, Any] | None = None,
         *,
         nothing_to_report: bool = False,
+        via: str | None = None,
     ) -> TaskState:
         """Done by an assignee or the chair. A task with a form takes its ``answers``, or
-        ``nothing_to_report`` when the form is not required (``forms.accept``)."""
+        ``nothing_to_report`` when the form is not required (``forms.accept``).
+
+        ``via`` says how the act came, when not as usual: ``links.VIA`` (``"e-postlänk"``)
+        for a task completed through the link in its mail. It goes into the audit event's
+        payload as ``via``; without it the payload has no such field."""
         who = self.actor(actor, "task.done", f"task:{task_id}")
         with self.act() as act:
             now = act.now
@@ -599,9 +604,48 @@ class Engine:
                 "answers": answers,
                 "answers_digest": forms.answers_digest(answers),
             }
+            if via is not None:
+                payload["via"] = via
             ctx.record(cycle, who, "task.done", payload)
             self.settle(ctx, cycle, who)
             return task
+
+    def refuse_link(
+        self,
+        kind: str,
+        task_id: int | None,
+        person: str | None,
+        reason: str,
+        *,
+        token_id: str | None = None,
+    ) -> None:
+        """Record a refused task link (``refused_acts``, beside the chain, as the engine keeps
+        every refusal): ``kind`` is ``tampered``, ``expired`` or ``replayed``
+        (``links.KINDS``), recorded as the action ``link.<kind>``; ``task_id`` and ``person``
+        are what the link claims (None for a tampered one: its claims are not to be trusted),
+        ``reason`` what the person was told (``str(LinkRefused)``), ``token_id`` names the
+        token (``links.token_id``), never the token itself. The service calls it for each link
+        it refuses."""
+        if kind not in links.KINDS:
+            raise ValueError(f"not a kind of refused link: {kind!r}")
+        subject = " ".join(
+            part
+            for part in (
+                f"task:{task_id}" if task_id is not None else "",
+                f"link:{token_id}" if token_id else "",
+            )
+            if part
+        )
+        with self.store.transaction() as session:
+            cycles.record_refusal(
+                session,
+                at=self.clock(),
+                municipality=self.org.municipality,
+                actor=(person or "-")[:64],
+                action=f"link.{kind}",
+                subject=(subject or "link")[:100],
+                reason=reason,
+            )
 
     # ------------------------------------------------------------------ queries
 

@@ -125,13 +125,13 @@ def _items(session: Session, rows: Iterable[OutboxMessage]) -> list[dict[str, An
             continue
         known = tasks.get(row.task_id)
         if known is None or _RANK[item["kind"]] > _RANK[known["kind"]]:
-            tasks[row.task_id] = item
+            tasks[row.task_id] = {**item, "task": row.task_id}
     items = [*tasks.values(), *others]
     return sorted(items, key=lambda item: (item["when"] is None, str(item["when"] or "")[:16]))
 
 
 def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
-    """What one queued event says in a digest: {kind, title, when, cycle}.
+    """What one queued event says in a digest: {kind, title, when, cycle, task}.
 
     Texts stay as stored (``{"sv": ..., "en": ...}`` where the event had both), and what the
     digest says of its own is said in each language; the outbox picks the recipient's language
@@ -141,9 +141,9 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
     ref = str(cycle.get("ref") or cycle.get("id") or "") if isinstance(cycle, dict) else ""
     task = context.get("task") or {}
     if template in ("task_assigned", "task_reminder"):
-        return _entry("task_due", task.get("title", ""), task.get("due"), ref)
+        return _entry("task_due", task.get("title", ""), task.get("due"), ref, task.get("id"))
     if template in ("task_overdue", "task_escalated"):
-        return _entry("task_overdue", task.get("title", ""), task.get("due"), ref)
+        return _entry("task_overdue", task.get("title", ""), task.get("due"), ref, task.get("id"))
     if template in ("cycle_opened", "cycle_closed"):
         title = str(cycle.get("title", "")) if isinstance(cycle, dict) else ""
         opened = template == "cycle_opened"
@@ -183,5 +183,7 @@ def _outcome(outcome: str) -> str | None:
     }.get(outcome)
 
 
-def _entry(kind: str, title: Any, when: Any, cycle: str) -> dict[str, Any]:
-    return {"kind": kind, "title": title, "when": when, "cycle": cycle}
+def _entry(kind: str, title: Any, when: Any, cycle: str, task: Any = None) -> dict[str, Any]:
+    """An item; ``task`` is the task's id for an item about a task (its link is made when the
+    digest is rendered: ``tsk_workflow.mail.outbox.with_links``), else None."""
+    return {"kind": kind, "title": title, "when": when, "cycle": cycle, "task": task}

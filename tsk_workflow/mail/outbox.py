@@ -12,6 +12,13 @@ sandbox does not allow, or whose municipality names its own templates where they
 (``mail.templates`` without ``TSK_TEMPLATE_ROOT``, say), is *held*: status ``held``, the reason in
 ``last_reply``, nothing sent, until someone fixes it and runs ``tsk mail retry``. The SMTP settings
 are read before anything is claimed, so a bad setting leaves every row as it was.
+
+Task links. With link settings in the environment (``tsk_workflow.links.link_settings``:
+``TSK_BASE_URL`` and the key), each task mail (:data:`TASK_MAILS`) is rendered with ``link``
+{url, expires}: its recipient's signed link to its task (``{TSK_BASE_URL}/t/{token}``), made
+from the row (recipient, task, and ``created_at`` as the time it was issued), and each task
+in a digest with its own. Nothing of it is stored: the same row renders the same link each
+time it is sent. Without settings the mails carry no link.
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from tsk_workflow import i18n
 from tsk_workflow.i18n import _
+from tsk_workflow.links import LinkSettings, expires_at, link_settings, task_link
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import SENDER_NAME, OutgoingMail, named_sender
 from tsk_workflow.mail.render import Held, Rendered, render
@@ -46,6 +55,8 @@ MAX_ATTEMPTS = 12
 BATCH = 200
 MARK_EVERY = 20
 MARK_SECONDS = 1.0
+TASK_MAILS = frozenset({"task_assigned", "task_reminder", "task_overdue", "task_escalated"})
+"""The mails about one task, which carry their recipient's link to it (with link settings)."""
 
 
 def localise(value: Any, lang: str) -> Any:
@@ -77,13 +88,53 @@ def override_dir(org: Organisation, env: Mapping[str, str] | None = None) -> Pat
 def compose(
     row: OutboxMessage, org: Organisation, sender: str, env: Mapping[str, str] | None = None
 ) -> OutgoingMail:
-    """The mail a row stands for; raises ``Held`` (the templates must not be used),
-    ``RenderError`` or ``ValueError`` when it cannot be made."""
-    return _make(row, sender, override_dir(org, env))
+    """The mail a row stands for, with its task link when ``env`` (default ``os.environ``) has
+    link settings; raises ``Held`` (the templates must not be used), ``RenderError`` or
+    ``ValueError`` when it cannot be made (``LinkConfigError`` for wrong link settings)."""
+    environ = os.environ if env is None else env
+    return _make(row, sender, override_dir(org, environ), link_settings(environ), _zone(org))
 
 
-def _make(row: OutboxMessage, sender: str, templates: Path | None) -> OutgoingMail:
-    context = localise(row.context, row.language)
+def _zone(org: Organisation) -> ZoneInfo:
+    return ZoneInfo(org.calendar.timezone)
+
+
+def with_links(
+    row: OutboxMessage, context: dict[str, Any], links: LinkSettings | None, zone: dt.tzinfo
+) -> dict[str, Any]:
+    """``context`` with the recipient's task links: ``link`` {url, expires} for a mail about a
+    task (:data:`TASK_MAILS`), ``link`` in each item of a digest that is about a task; as it
+    was without ``links``. ``expires`` is in ``zone`` (the municipality's)."""
+    if links is None:
+        return context
+    expires = expires_at(links, row.created_at).astimezone(zone).isoformat()
+
+    def link(task_id: int) -> dict[str, str]:
+        url = task_link(links, row.municipality, row.recipient, task_id, row.created_at)
+        return {"url": url, "expires": expires}
+
+    if row.template in TASK_MAILS and row.task_id is not None:
+        return {**context, "link": link(row.task_id)}
+    items = context.get("items")
+    if row.template == "digest" and isinstance(items, list):
+        linked = [
+            {**item, "link": link(item["task"])}
+            if isinstance(item, dict) and isinstance(item.get("task"), int)
+            else item
+            for item in items
+        ]
+        return {**context, "items": linked, "link_expires": expires}
+    return context
+
+
+def _make(
+    row: OutboxMessage,
+    sender: str,
+    templates: Path | None,
+    links: LinkSettings | None = None,
+    zone: dt.tzinfo = dt.UTC,
+) -> OutgoingMail:
+    context = with_links(row, localise(row.context, row.language), links, zone)
     rendered = render(row.template, row.language, context, templates)
     return OutgoingMail(
         message_id=row.message_id,
@@ -98,7 +149,11 @@ def _make(row: OutboxMessage, sender: str, templates: Path | None) -> OutgoingMa
 
 
 def _compose_or_fail(
-    row: OutboxMessage, sender: str, templates: Path | None
+    row: OutboxMessage,
+    sender: str,
+    templates: Path | None,
+    links: LinkSettings | None,
+    zone: dt.tzinfo,
 ) -> OutgoingMail | SendResult:
     """The mail, or why it cannot be made: held (the sandbox refused something a template
     tried), or a permanent failure.
@@ -107,7 +162,7 @@ def _compose_or_fail(
     caller: one broken message must not stop (or, leased again and again, block) the others.
     """
     try:
-        return _make(row, sender, templates)
+        return _make(row, sender, templates, links, zone)
     except Held as exc:
         return SendResult(row.message_id, "held", held_reply(exc))
     except Exception as exc:  # any error at all: see the docstring
@@ -177,16 +232,17 @@ def deliver(
 ) -> Delivery:
     """Send every pending message that is due, in batches, until none is left.
 
-    The settings are read first, so that a bad setting (``SmtpConfigError``) leaves every
-    message where it was instead of leased.
+    The settings are read first, so that a bad setting (``SmtpConfigError``, ``LinkConfigError``)
+    leaves every message where it was instead of leased.
     """
     settings = {key: smtp_settings(org, env) for key, org in orgs.items()}
+    links = link_settings(env)
     result = Delivery()
     while True:
         claimed = _claim(store, list(orgs), now, batch)
         for municipality, rows in _by_municipality(claimed).items():
             org = orgs[municipality]
-            _send(store, org, settings[municipality], rows, now, result, max_in_flight, env)
+            _send(store, org, settings[municipality], rows, now, result, max_in_flight, env, links)
         if len(claimed) < batch:
             return result
 
@@ -214,8 +270,10 @@ def _send(
     result: Delivery,
     max_in_flight: int,
     env: Mapping[str, str],
+    links: LinkSettings | None = None,
 ) -> None:
     marks = _Marks(store, rows, now, result)
+    zone = _zone(org)
     mails: list[OutgoingMail] = []
     try:
         templates, held = override_dir(org, env), None
@@ -225,7 +283,7 @@ def _send(
         if held is not None:
             made: OutgoingMail | SendResult = SendResult(row.message_id, "held", held)
         else:
-            made = _compose_or_fail(row, settings.sender, templates)
+            made = _compose_or_fail(row, settings.sender, templates, links, zone)
         if isinstance(made, SendResult):
             marks.add(made)
         else:
@@ -328,10 +386,13 @@ def rendered(
     row: OutboxMessage, org: Organisation, env: Mapping[str, str] | None = None
 ) -> Rendered:
     """The subject, text and HTML of a row, as it is (or was) sent: in its recipient's language,
-    with the templates in use now."""
-    return render(
-        row.template, row.language, localise(row.context, row.language), override_dir(org, env)
+    with the templates in use now, and its task link when ``env`` (default ``os.environ``) has
+    link settings."""
+    environ = os.environ if env is None else env
+    context = with_links(
+        row, localise(row.context, row.language), link_settings(environ), _zone(org)
     )
+    return render(row.template, row.language, context, override_dir(org, environ))
 
 
 def retry(

@@ -72,15 +72,20 @@ recipient's own id (``--as anna.berg``).
 ``digest`` (one mail a day)
     ``day``      (date) the day of the digest
     ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle ref,
-                 may be empty)}, soonest first; kind is one of task_due, task_overdue, meeting,
-                 decision, report, cycle (anything else is shown as is); made by
-                 ``tsk_workflow.mail.digest``
+                 may be empty), task (the task's id, or None)}, soonest first; kind is one of
+                 task_due, task_overdue, meeting, decision, report, cycle (anything else is
+                 shown as is); made by ``tsk_workflow.mail.digest``
     ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
 ``test_mail``
     ``sent_at``  (datetime)
 ``audit_checkpoint`` (to an address, not a person: ``person`` is {id "checkpoint", name})
     ``checkpoint`` {seq (int), hash, count (int), at (datetime), key_id, line (the checkpoint's
                  JSON line, to be kept verbatim)}; made by ``tsk_workflow.checkpoints``
+
+Task links (``tsk_workflow.links``), added by the outbox when it renders, with link settings
+only (test ``link is defined and link``): the task mails get ``link`` {url, expires}, the
+recipient's signed link to the task and until when it works; a digest's items about a task get
+``link`` too, and the digest ``link_expires``.
 
 Keys inside the objects must not be named like mapping methods (``items``, ``keys``, ``get``...):
 ``task.items`` in a template finds the method, not the key.
