@@ -305,6 +305,9 @@ RUNS: tuple[Run, ...] = (
 NOT_RUN = {
     ("run",): "the scheduler as a service: runs until stopped; its log lines are the pass of"
     " 'tick' (tests/test_scheduler_run.py reads them in both languages)",
+    ("serve",): "the service: runs until stopped; its pages and problems are read in both"
+    " languages by tests/test_service.py and tests/test_service_links.py, and its refusals to"
+    " start by tests/test_serve_command.py",
 }
 """Commands not run here, and why."""
 

@@ -552,7 +552,7 @@ def read_only_url(store: Store) -> str:
     url = make_url(store.url)
     if store.dialect == "sqlite":
         return f"sqlite:///file:{url.database}?mode=ro&uri=true"
-    options = f"{url.query['options']} -cdefault_transaction_read_only=on"
+    options = f"{url.query.get('options', '')} -cdefault_transaction_read_only=on".strip()
     return url.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 

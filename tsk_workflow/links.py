@@ -143,15 +143,16 @@ def link_settings(environ: Mapping[str, str]) -> LinkSettings | None:
                 variable=ENV_SWITCH, value=repr(environ[ENV_SWITCH])
             )
         )
-    base_url = _base_url(environ.get(ENV_BASE_URL, "").strip())
-    key = _key(environ)
+    address = base_url(environ.get(ENV_BASE_URL, "").strip())
+    key = secret_key(environ)
     days = _days(environ.get(ENV_DAYS, "").strip())
-    if base_url is None or key is None:
+    if address is None or key is None:
         return None
-    return LinkSettings(base_url, key, days)
+    return LinkSettings(address, key, days)
 
 
-def _base_url(text: str) -> str | None:
+def base_url(text: str) -> str | None:
+    """``TSK_BASE_URL`` checked, without a trailing slash; None when empty."""
     if not text:
         return None
     parts = urlsplit(text)
@@ -164,7 +165,9 @@ def _base_url(text: str) -> str | None:
     return text.rstrip("/")
 
 
-def _key(environ: Mapping[str, str]) -> bytes | None:
+def secret_key(environ: Mapping[str, str]) -> bytes | None:
+    """The service's secret key (``TSK_SECRET_KEY`` or the file ``TSK_SECRET_KEY_FILE`` names),
+    which signs the links and ``tsk serve``'s sessions; None when neither is set."""
     text = environ.get(ENV_KEY, "")
     path = environ.get(ENV_KEY_FILE, "").strip()
     if text and path:

@@ -49,6 +49,7 @@ Kommandon:
   plan       Året: öppningar, möten, tidsgränser, påminnelser, rapporter
   process    Processer: list, show, validate, diagram, upgrade-cycles
   run        Schemaläggaren som en tjänst som körs hela tiden
+  serve      Tjänsten: API:t, inloggning, länkar i e-post och schemaläggaren
   task       Uppgifter: list, done, form
   tick       En körning av schemaläggaren (cron, systemd-timer)""",
     "en": """\
@@ -79,6 +80,7 @@ Commands:
   plan       The year: openings, meetings, deadlines, reminders, reports
   process    Processes: list, show, validate, diagram, upgrade-cycles
   run        The scheduler as a long-running service
+  serve      The service: the API, sign-in, mail links and the scheduler
   task       Tasks: list, done, form
   tick       One scheduler pass (cron, systemd timer)""",
 }

@@ -44,6 +44,7 @@ def serve(
     ctx: click.Context, host: str, port: int, config_file: Path | None, log_level: str
 ) -> None:
     import os
+    import signal
 
     import uvicorn
 
@@ -59,6 +60,11 @@ def serve(
     state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
     state.engines()  # a database without an organisation is refused before listening
     app = create_app(state)
+    # uvicorn stops on SIGTERM or Ctrl-C (requests in progress finish, the scheduler's pass
+    # in progress too), then raises the signal again for the handler that was there before:
+    # this one, so that a clean stop exits 0, as 'tsk run' does.
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda _number, _frame: None)
     uvicorn.run(
         app,
         host=host,

@@ -7,7 +7,7 @@ set in the environment wins over the file, as the mail settings do over the orga
 ========================== ==============================================================
 ``TSK_BASE_URL``           the address people reach the service at (links in mail, sign-in)
 ``TSK_SECRET_KEY``         signs the session cookies and mail links (32 characters or more);
-``TSK_SECRET_KEY_FILE``    or a file holding it
+``TSK_SECRET_KEY_FILE``    or a file holding it, its owner's only (``tsk_workflow.links``)
 ``TSK_OIDC_ISSUER``        the identity provider (OpenID Connect discovery at its
                            ``/.well-known/openid-configuration``)
 ``TSK_OIDC_CLIENT_ID``     this service's client at the provider,
@@ -22,17 +22,15 @@ set in the environment wins over the file, as the mail settings do over the orga
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from tsk_workflow import links
 from tsk_workflow.errors import TskError
 from tsk_workflow.i18n import _
-
-MIN_KEY = 32
-"""The shortest secret key taken: 32 characters (256 bits of a random one)."""
+from tsk_workflow.links import LinkSettings
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ class ServiceConfig:
     secret_key: bytes
     oidc: OidcSettings | None
     environ: Mapping[str, str]
+    links: LinkSettings | None = None
+    """How the links in mail are read (the same key and address), None when they are off."""
     pass_interval: float = 60.0
     session_hours: float = 10.0
     generated_key: bool = False
@@ -93,8 +93,8 @@ def load_config(
     base URL when ``TSK_BASE_URL`` is not set. Without OIDC or a secret key only a database
     on virtual time (the demo's, the tests') is served: there the people sign in from a list,
     and a key is made for the process."""
-    base_url = environ.get("TSK_BASE_URL") or f"http://{host}:{port}"
-    _check_url(base_url, "TSK_BASE_URL")
+    address = links.base_url(environ.get(links.ENV_BASE_URL, "").strip())
+    address = address or f"http://{host}:{port}"
     oidc = _oidc(environ)
     if oidc is None and not virtual_time:
         raise TskError(
@@ -104,48 +104,27 @@ def load_config(
                 " served without)"
             )
         )
-    key = secret_key(environ)
+    key = links.secret_key(environ)
     generated = key is None
     if key is None:
         if not virtual_time:
             raise TskError(
                 _("no secret key: set TSK_SECRET_KEY, or TSK_SECRET_KEY_FILE naming a file")
             )
-        key = secrets.token_urlsafe(MIN_KEY).encode()
+        key = links.generate_key().encode()
+        environ = {**environ, links.ENV_KEY: key.decode()}
+    # What the scheduler pass and the links read: the address and key the service uses.
+    environ = {**environ, links.ENV_BASE_URL: address}
     return ServiceConfig(
-        base_url=base_url.rstrip("/"),
+        base_url=address,
         secret_key=key,
         oidc=oidc,
+        links=links.link_settings(environ),
         environ=environ,
         pass_interval=_number(environ, "TSK_PASS_INTERVAL", 60.0),
         session_hours=_number(environ, "TSK_SESSION_HOURS", 10.0),
         generated_key=generated,
     )
-
-
-def secret_key(environ: Mapping[str, str]) -> bytes | None:
-    """``TSK_SECRET_KEY``, or the content of the file ``TSK_SECRET_KEY_FILE`` names; None when
-    neither is set. A key shorter than :data:`MIN_KEY` characters is refused."""
-    text = environ.get("TSK_SECRET_KEY")
-    where = "TSK_SECRET_KEY"
-    if not text and environ.get("TSK_SECRET_KEY_FILE"):
-        path = Path(environ["TSK_SECRET_KEY_FILE"])
-        where = str(path)
-        try:
-            text = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise TskError(
-                _("{path}: cannot read file: {error}").format(path=path, error=exc.strerror)
-            ) from None
-    if not text:
-        return None
-    if len(text) < MIN_KEY:
-        raise TskError(
-            _("{where}: the secret key is too short ({n} characters; at least {min})").format(
-                where=where, n=len(text), min=MIN_KEY
-            )
-        )
-    return text.encode()
 
 
 def _oidc(environ: Mapping[str, str]) -> OidcSettings | None:
