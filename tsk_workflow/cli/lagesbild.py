@@ -68,7 +68,7 @@ def _lagesbild(
     as_json: bool,
 ) -> None:
     from tsk_workflow.errors import Refused
-    from tsk_workflow.lagesbild.produce import file_name, has_reports, lagesbild_of
+    from tsk_workflow.lagesbild.produce import file_name, lagesbild_of, require_reports
     from tsk_workflow.lagesbild.render import render
     from tsk_workflow.lagesbild.stats import StatsError, read_stats
 
@@ -91,13 +91,7 @@ def _lagesbild(
     with engine.store.reading() as session:
         cycle = engine.find_cycle(session, cycle_ref)
         definition = engine.definition_for(session, cycle.process, cycle.process_digest)
-        if not has_reports(definition):
-            raise Refused(
-                _(
-                    "{cycle}: the process '{process}' has no reporter form"
-                    " (a task form with a question that is the lägesbild's category)"
-                ).format(cycle=cycle.ref, process=cycle.process)
-            )
+        require_reports(definition, cycle)
         figures = lagesbild_of(
             session,
             engine.org,

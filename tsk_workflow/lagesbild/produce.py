@@ -37,6 +37,20 @@ def has_reports(definition: ProcessDefinition) -> bool:
     return bool(reporter_forms(definition))
 
 
+def require_reports(definition: ProcessDefinition, cycle: Cycle | CycleState) -> None:
+    """Refuse the lägesbild of a cycle whose process has no reporter form."""
+    from tsk_workflow.errors import Refused
+    from tsk_workflow.i18n import _
+
+    if not has_reports(definition):
+        raise Refused(
+            _(
+                "{cycle}: the process '{process}' has no reporter form"
+                " (a task form with a question that is the lägesbild's category)"
+            ).format(cycle=cycle.ref, process=cycle.process)
+        )
+
+
 def lagesbild_of(
     session: Session,
     org: Organisation,

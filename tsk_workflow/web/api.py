@@ -8,7 +8,7 @@ exactly as for the CLI. The JSON of a task, cycle or decision is what ``--json``
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -66,9 +66,11 @@ class TaskDone(BaseModel):
 @router.get("/tasks", tags=["tasks"], summary="Tasks: mine by default")
 def tasks(
     reader: Reader,
-    mine: bool = Query(True, description="Only mine; false needs read_all_tasks"),
-    overdue: bool = Query(False, description="Only open tasks past their due time"),
-    everything: bool = Query(False, alias="all", description="Also done and cancelled tasks"),
+    mine: Annotated[bool, Query(description="Only mine; false needs read_all_tasks")] = True,
+    overdue: Annotated[bool, Query(description="Only open tasks past their due time")] = False,
+    everything: Annotated[
+        bool, Query(alias="all", description="Also done and cancelled tasks")
+    ] = False,
 ) -> list[dict[str, Any]]:
     engine = reader.engine
     if not mine:
@@ -143,8 +145,8 @@ class CycleClose(BaseModel):
 @router.get("/cycles", tags=["cycles"], summary="The cycles I may read")
 def cycles(
     reader: Reader,
-    only_open: bool = Query(False, alias="open"),
-    process: str | None = Query(None, max_length=64),
+    only_open: Annotated[bool, Query(alias="open")] = False,
+    process: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[dict[str, Any]]:
     found = reader.engine.readable_cycles(
         reader.session, reader.person, only_open=only_open, process=process
