@@ -308,7 +308,7 @@ def _record_failure(ctx: click.Context, store: Any, result: VerifyResult) -> Non
 
     try:
         seq = replay.record_failure(
-            store, result, runtime.actor(ctx), settings(ctx).org, os_user(), _now(store)
+            store, result, settings(ctx).actor, settings(ctx).org, os_user(), _now(store)
         )
     except (TskError, StoreError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]

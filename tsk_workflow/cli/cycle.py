@@ -32,7 +32,7 @@ def open_(
     ctx: click.Context, process: str, period: str | None, subject: str | None, as_json: bool
 ) -> None:
     engine = runtime.engine(ctx)
-    opened = engine.open_cycle(runtime.actor(ctx), process, period, subject)
+    opened = engine.open_cycle(runtime.actor(ctx, engine), process, period, subject)
     show_cycle(ctx, engine, opened.id, as_json)
 
 
@@ -84,7 +84,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.pass_context
 def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_json: bool) -> None:
     engine = runtime.engine(ctx)
-    moved = engine.advance(runtime.actor(ctx), ref, trigger, note)
+    moved = engine.advance(runtime.actor(ctx, engine), ref, trigger, note)
     show_cycle(ctx, engine, moved.id, as_json)
 
 
@@ -97,7 +97,7 @@ def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_jso
 @click.pass_context
 def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
     engine = runtime.engine(ctx)
-    actor = runtime.actor(ctx)
+    actor = runtime.actor(ctx, engine)
     person = engine.directory.person(actor).id if actor else None
     possible = engine.possible_transitions(ref, person)
     with engine.store.reading() as session:
@@ -123,7 +123,7 @@ def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.pass_context
 def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: bool) -> None:
     engine = runtime.engine(ctx)
-    closed = engine.close_cycle(runtime.actor(ctx), ref, note, force=force)
+    closed = engine.close_cycle(runtime.actor(ctx, engine), ref, note, force=force)
     show_cycle(ctx, engine, closed.id, as_json)
 
 
@@ -161,7 +161,7 @@ def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -
         )
     engine = runtime.engine(ctx)
     document = attach_document(
-        engine, runtime.actor(ctx), ref, Upload(file.name, file.read_bytes()), kind
+        engine, runtime.actor(ctx, engine), ref, Upload(file.name, file.read_bytes()), kind
     )
     row = views.document_row(document)
     if as_json:

@@ -51,8 +51,9 @@ def propose(
 ) -> None:
     from tsk_workflow.engine.decisions import Decisions
 
-    made, found = Decisions(runtime.engine(ctx)).propose(
-        runtime.actor(ctx), cycle_ref, title, cost, _attrs(attrs)
+    engine = runtime.engine(ctx)
+    made, found = Decisions(engine).propose(
+        runtime.actor(ctx, engine), cycle_ref, title, cost, _attrs(attrs)
     )
     row = views.decision_row(made)
     if as_json:
@@ -112,8 +113,15 @@ def record(
 ) -> None:
     from tsk_workflow.engine.decisions import Decisions
 
-    made = Decisions(runtime.engine(ctx)).record(
-        runtime.actor(ctx), decision_id, body, date_.date(), paragraph, outcome, override_reason
+    engine = runtime.engine(ctx)
+    made = Decisions(engine).record(
+        runtime.actor(ctx, engine),
+        decision_id,
+        body,
+        date_.date(),
+        paragraph,
+        outcome,
+        override_reason,
     )
     row = views.decision_row(made)
     if as_json:

@@ -59,7 +59,7 @@ def purge(
 
     engine = runtime.engine(ctx)
     result = personal_data.purge(
-        engine, runtime.actor(ctx), before.date(), force=force, dry_run=dry_run
+        engine, runtime.actor(ctx, engine), before.date(), force=force, dry_run=dry_run
     )
     if as_json:
         emit_json(result.as_dict())

@@ -99,5 +99,6 @@ def _bootstrap(ctx: click.Context, store: object) -> dict[str, object]:
     catalog = load_catalog()
     org = organisation_from_text(file.text, file.name, catalog)
     clock = runtime.clock(store)
-    loaded = setup.bootstrap(store, catalog, file, org, runtime.actor(ctx), clock)
+    # The first version: recorded with the name given and the OS user (setup.bootstrap).
+    loaded = setup.bootstrap(store, catalog, file, org, settings(ctx).actor, clock)
     return loaded.to_dict()

@@ -54,7 +54,9 @@ def load(ctx: click.Context, file: str, as_json: bool) -> None:
     read = runtime.read_organisation_file(file)
     new = organisation_from_text(read.text, read.name, catalog)
     clock = runtime.clock(store)
-    loaded = setup.load(store, catalog, current, read, new, runtime.actor(ctx), clock)
+    acting = runtime.engine_for(store, catalog, current, clock)
+    who = runtime.actor(ctx, acting)
+    loaded = setup.load(store, catalog, current, read, new, who, clock, via=acting.via)
     if as_json:
         emit_json(loaded.to_dict())
         return

@@ -157,7 +157,7 @@ def upgrade_cycles(ctx: click.Context, key: str, dry_run: bool, as_json: bool) -
     from tsk_workflow.engine import upgrade
 
     engine = runtime.engine(ctx)
-    done = upgrade.upgrade_cycles(engine, runtime.actor(ctx), key, dry_run=dry_run)
+    done = upgrade.upgrade_cycles(engine, runtime.actor(ctx, engine), key, dry_run=dry_run)
     if as_json:
         emit_json(done.to_dict())
         return

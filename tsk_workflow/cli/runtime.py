@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import click
@@ -155,6 +155,11 @@ now_option = click.option(
 """``--now`` as an aware time (or None), for :func:`clock`; a bad one is a usage error."""
 
 
+def engine_for(store: Store, catalog: Catalog, org: Organisation, clock: Clock) -> Engine:
+    """An engine of ``org`` (one not yet, or no longer, in force: ``org load``)."""
+    return _engine(store, catalog, org, clock)
+
+
 def _engine(store: Store, catalog: Catalog, org: Organisation, clock: Clock) -> Engine:
     from tsk_workflow.features import build_engine
 
@@ -235,5 +240,52 @@ def loaded_municipality(ctx: click.Context) -> tuple[Store, str] | None:
     return store, keys[0]
 
 
-def actor(ctx: click.Context) -> str | None:
-    return settings(ctx).actor
+def actor(ctx: click.Context, engine: Engine) -> str | None:
+    """The person acting in ``engine``'s organisation.
+
+    On a database on virtual time (the demo, the tests, the docs' examples) ``--as`` names
+    anyone, as it always did. On any other, the person is the OS login running the command,
+    mapped by ``login:`` in the organisation; ``--as`` names another person only for someone
+    granted ``act_for``, and the record then keeps both (``via``, the login)
+    (``engine.access.acting_person``)."""
+    from tsk_workflow.engine.setup import os_user
+    from tsk_workflow.store.installation import virtual_time
+
+    claimed = settings(ctx).actor
+    if virtual_time(engine.store):
+        return claimed
+    return engine.acting_person(os_user(), claimed)
+
+
+def require_service_act(ctx: click.Context, engines: Mapping[str, Engine], act: str) -> None:
+    """Refuse ``act`` (the scheduler pass, sending mail, a backup, the service) unless the OS
+    login is the service's user (``TSK_SERVICE_USER``) or an admin's login in every
+    organisation it covers; a database on virtual time lets anyone (the demo, the tests)."""
+    import os
+
+    from tsk_workflow.engine.access import may_run_service
+    from tsk_workflow.engine.directory import PermissionDenied
+    from tsk_workflow.engine.setup import os_user
+    from tsk_workflow.store.installation import virtual_time
+
+    if not engines:
+        return
+    store = next(iter(engines.values())).store
+    if virtual_time(store):
+        return
+    login = os_user()
+    service_user = os.environ.get("TSK_SERVICE_USER")
+    if may_run_service([e.org for e in engines.values()], login, service_user):
+        return
+    refusal = PermissionDenied(
+        login,
+        act,
+        "service",
+        _(
+            "'{act}' is the service's: run it as the service's OS user (TSK_SERVICE_USER, {user})"
+            " or as an admin whose login the organisation names, not as '{login}'"
+        ).format(act=act, user=service_user or _("not set"), login=login),
+    )
+    for engine in engines.values():
+        engine.record_refusal(refusal)
+    raise refusal

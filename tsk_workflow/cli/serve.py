@@ -58,7 +58,9 @@ def serve(
     virtual = virtual_time(store)
     config = load_config(environ, host=host, port=port, virtual_time=virtual)
     state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
-    state.engines()  # a database without an organisation is refused before listening
+    # A database without an organisation is refused before listening; so is anyone but the
+    # service's user or an admin (the service acts for everyone).
+    runtime.require_service_act(ctx, state.engines(), "serve")
     app = create_app(state)
     # uvicorn stops on SIGTERM or Ctrl-C (requests in progress finish, the scheduler's pass
     # in progress too), then raises the signal again for the handler that was there before:

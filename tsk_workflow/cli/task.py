@@ -45,7 +45,7 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
         from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
 
         engine = runtime.engine(ctx)
-        person = engine.actor(runtime.actor(ctx), "task.list") if mine else None
+        person = engine.actor(runtime.actor(ctx, engine), "task.list") if mine else None
         with engine.store.reading() as session:
             found = engine.tasks(session, person=person, overdue=overdue, only_open=not everything)
             rows = [views.task_row(t, t.cycle.ref) for t in found]
@@ -130,7 +130,7 @@ def done(
     engine = runtime.engine(ctx)
     given = _given_answers(ctx, engine, task_id, answers_file, pairs)
     completed = engine.complete_task(
-        runtime.actor(ctx), task_id, note, given, nothing_to_report=nothing_to_report
+        runtime.actor(ctx, engine), task_id, note, given, nothing_to_report=nothing_to_report
     )
     lang = settings(ctx).lang
     with engine.store.reading() as session:

@@ -52,6 +52,43 @@ def require_permission(org: Organisation, person_id: str, permission: str, subje
         raise PermissionDenied(person_id, permission, subject, message)
 
 
+def acting_person(org: Organisation, login: str, claimed: str | None) -> tuple[str, str | None]:
+    """Who acts on a database on the server's clock, from the OS ``login`` running the
+    command: ``(person, via)``.
+
+    The login is a person's ``login:`` in the organisation. ``--as`` (``claimed``) names
+    another person only for someone the organisation grants ``act_for``; the act is then
+    recorded as that person, ``via`` the login. Refusals are ``PermissionDenied`` (the engine
+    records them)."""
+    person = next((p for p in org.people if p.login == login), None)
+    if person is None:
+        raise PermissionDenied(
+            login,
+            "login",
+            f"municipality:{org.municipality}",
+            _(
+                "the login '{login}' is no person's in {organisation}: an admin gives the person"
+                " 'login: {login}' in the organisation file (tsk org load)"
+            ).format(login=login, organisation=org.name),
+        )
+    if claimed is None or claimed == person.id:
+        return person.id, None
+    require_permission(org, person.id, ACT_FOR, f"person:{claimed}")
+    return claimed, login
+
+
+def may_run_service(orgs: Iterable[Organisation], login: str, service_user: str | None) -> bool:
+    """Whether the OS ``login`` may do the service's acts (the scheduler pass, sending mail,
+    backups): it is the service's own user (``TSK_SERVICE_USER``), or an admin's login in every
+    organisation the act covers."""
+    if service_user and login == service_user:
+        return True
+    listed = list(orgs)
+    return bool(listed) and all(
+        any(p.login == login and p.id in org.admins for p in org.people) for org in listed
+    )
+
+
 def may_read_group(
     directory: Directory, person_id: str, group: Group, assignees: Iterable[str] = ()
 ) -> bool:

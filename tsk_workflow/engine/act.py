@@ -10,6 +10,7 @@ left).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,9 +31,14 @@ class Act:
     now: dt.datetime
     effects: Effects = field(default_factory=Effects)
     events: list[tuple[audit.Act, dt.datetime]] = field(default_factory=list)
+    via: str | None = None
+    """How the person came to act, when not as themselves (the OS login of someone acting
+    for them, ``--as``): kept in each event's payload as ``via``."""
 
     def record(self, event: audit.Act) -> None:
         """An audit event of this act, stamped with its time, appended when written."""
+        if self.via is not None and "via" not in event.payload:
+            event = dataclasses.replace(event, payload={**event.payload, "via": self.via})
         self.events.append((event, self.now))
 
     def new_ids(self, table: str, count: int = 1) -> list[int]:

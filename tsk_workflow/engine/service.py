@@ -92,6 +92,9 @@ class Engine:
         self.cal = timing.work_calendar(org)
         self._stored: set[str] = set()
         """Digests of definitions this engine found stored in its database (they stay)."""
+        self.via: str | None = None
+        """Set by the CLI when an OS login acts for another person (``--as`` with ``act_for``):
+        every act of this engine is recorded with ``via`` (``engine.access.acting_person``)."""
 
     # ------------------------------------------------------------------ plumbing
 
@@ -105,7 +108,7 @@ class Engine:
                 # Every act ends by appending to the audit chain; taking the chain's lock first
                 # (as the scheduler does) keeps two writers from deadlocking on PostgreSQL.
                 audit.lock_chain(session)
-                act = Act(session, now)
+                act = Act(session, now, via=self.via)
                 yield act
                 act.write()
         except PermissionDenied as exc:
@@ -187,6 +190,19 @@ class Engine:
             self._record_refusal(refusal, self.clock())
             raise refusal
         return self.directory.person(person_id).id
+
+    def acting_person(self, login: str, claimed: str | None) -> str:
+        """The person the OS ``login`` acts as, on a database on the server's clock
+        (``engine.access.acting_person``): theirs, or with ``act_for`` the one ``--as`` names,
+        recorded ``via`` the login (this engine's acts say so from now on). A refusal is
+        recorded."""
+        try:
+            person, via = access.acting_person(self.org, login, claimed)
+        except PermissionDenied as exc:
+            self._record_refusal(exc)
+            raise
+        self.via = via
+        return person
 
     def find_cycle(self, session: Session, ref: str | int) -> Cycle:
         """The cycle named by ``ref`` (its id or ref), to be shown."""

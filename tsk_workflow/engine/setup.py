@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,11 +96,18 @@ class Loaded:
 
 
 def os_user() -> str:
-    """The OS login running the command, as the record of a load keeps it."""
+    """The OS login running the command: the name of its effective user id, not the
+    environment's ``USER`` or ``LOGNAME`` (anyone can set those), as the record of a load
+    keeps it and as the CLI maps it to a person (``login:``)."""
     try:
-        return getpass.getuser()[:64]
-    except (KeyError, OSError):  # no name for the uid (a container without /etc/passwd)
-        return "?"
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name[:64]
+    except (ImportError, KeyError, OSError):  # no pwd (Windows), no name for the uid
+        try:
+            return getpass.getuser()[:64]
+        except (KeyError, OSError):
+            return "?"
 
 
 # ---------------------------------------------------------------- reading
@@ -193,10 +201,12 @@ def load(
     new: Organisation,
     actor: str | None,
     clock: Clock,
+    via: str | None = None,
 ) -> Loaded:
     """``tsk org load FILE``: make ``new`` the organisation in force, as an act of one of the
-    admins of ``current`` (a refusal is recorded)."""
+    admins of ``current`` (a refusal is recorded); ``via`` as for ``Engine.via``."""
     engine = Engine(store, catalog, current, clock)
+    engine.via = via
     who = engine.actor(actor, "organisation.load", f"municipality:{current.municipality}")
     if new.municipality != current.municipality:
         raise Refused(
