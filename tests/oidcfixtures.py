@@ -8,11 +8,23 @@ identity provider is mocked: the tests sign in over HTTP as a browser would.
 Fixtures:
 
 - ``oidc_factory`` (session): ``start(redirect_uris=None, accounts=None, id_token_ttl=None, *,
-  token_endpoint_auth_method="client_secret_basic", pkce_required=True) -> OIDCProvider``. Each
-  call starts a provider of its own (oidc-provider matches redirect URIs exactly, so a service on
-  a port of its own needs a provider that knows that port); all are stopped at the end of the
-  session, or earlier with ``OIDCProvider.stop()``.
+  token_endpoint_auth_method="client_secret_basic", pkce_required=True,
+  clock_offset_seconds=0, tamper_id_token=None) -> OIDCProvider``. Each call starts a provider
+  of its own (oidc-provider matches redirect URIs exactly, so a service on a port of its own
+  needs a provider that knows that port); all are stopped at the end of the session, or earlier
+  with ``OIDCProvider.stop()``.
 - ``oidc_provider`` (session): one provider started with the defaults, shared.
+
+A provider can misbehave, for the relying party's tests; by default it does not:
+
+- ``clock_offset_seconds`` (``-7200``): its clock runs that far off the real one (the node
+  process's ``Date`` is shifted before oidc-provider is loaded), so the ID tokens it signs carry
+  an ``iat`` and ``exp`` on that clock: two hours behind, an hour's token has expired when it
+  arrives.
+- ``tamper_id_token`` (``{"iss": "http://evil"}``, ``{"aud": "someone-else"}``, ``{"nonce":
+  "..."}``; ``None`` as a value removes the claim): the token endpoint's ID token gets these
+  claims and is signed again with the provider's own key (same ``kid``, RS256). The signature
+  verifies; only the relying party's checks of the claims can refuse it.
 
 An ``OIDCProvider`` has two clients: the confidential web client ``client_id`` /
 ``client_secret`` (authorization code flow, ``redirect_uris``) and the public device client
@@ -321,8 +333,11 @@ class OIDCFactory:
         *,
         token_endpoint_auth_method: str = "client_secret_basic",
         pkce_required: bool = True,
+        clock_offset_seconds: int = 0,
+        tamper_id_token: dict[str, Any] | None = None,
     ) -> OIDCProvider:
-        """Start a provider whose web client redirects to ``redirect_uris`` (exactly these)."""
+        """Start a provider whose web client redirects to ``redirect_uris`` (exactly these);
+        ``clock_offset_seconds`` and ``tamper_id_token`` make it misbehave (module docstring)."""
         redirects = tuple(redirect_uris or DEFAULT_REDIRECT_URIS)
         people = _accounts(DEFAULT_ACCOUNTS if accounts is None else accounts)
         secret = secrets.token_urlsafe(24)
@@ -352,6 +367,10 @@ class OIDCFactory:
         }
         if id_token_ttl is not None:
             config["id_token_ttl"] = id_token_ttl
+        if clock_offset_seconds:
+            config["clock_offset_seconds"] = clock_offset_seconds
+        if tamper_id_token:
+            config["tamper_id_token"] = tamper_id_token
 
         log_path = self._log_dir / f"oidc-provider-{len(self._started) + 1}.log"
         with log_path.open("w", encoding="utf-8") as log:
