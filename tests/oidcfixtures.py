@@ -9,7 +9,8 @@ Fixtures:
 
 - ``oidc_factory`` (session): ``start(redirect_uris=None, accounts=None, id_token_ttl=None, *,
   token_endpoint_auth_method="client_secret_basic", pkce_required=True,
-  clock_offset_seconds=0, tamper_id_token=None) -> OIDCProvider``. Each call starts a provider
+  clock_offset_seconds=0, tamper_id_token=None, forge_id_token_signature=False) ->
+  OIDCProvider``. Each call starts a provider
   of its own (oidc-provider matches redirect URIs exactly, so a service on a port of its own
   needs a provider that knows that port); all are stopped at the end of the session, or earlier
   with ``OIDCProvider.stop()``.
@@ -25,6 +26,8 @@ A provider can misbehave, for the relying party's tests; by default it does not:
   "..."}``; ``None`` as a value removes the claim): the token endpoint's ID token gets these
   claims and is signed again with the provider's own key (same ``kid``, RS256). The signature
   verifies; only the relying party's checks of the claims can refuse it.
+- ``forge_id_token_signature``: the ID token is signed again with a key under the provider's
+  ``kid`` that it never published (a forger's); only the signature check can refuse it.
 
 An ``OIDCProvider`` has two clients: the confidential web client ``client_id`` /
 ``client_secret`` (authorization code flow, ``redirect_uris``) and the public device client
@@ -335,9 +338,11 @@ class OIDCFactory:
         pkce_required: bool = True,
         clock_offset_seconds: int = 0,
         tamper_id_token: dict[str, Any] | None = None,
+        forge_id_token_signature: bool = False,
     ) -> OIDCProvider:
         """Start a provider whose web client redirects to ``redirect_uris`` (exactly these);
-        ``clock_offset_seconds`` and ``tamper_id_token`` make it misbehave (module docstring)."""
+        ``clock_offset_seconds``, ``tamper_id_token`` and ``forge_id_token_signature`` make it
+        misbehave (module docstring)."""
         redirects = tuple(redirect_uris or DEFAULT_REDIRECT_URIS)
         people = _accounts(DEFAULT_ACCOUNTS if accounts is None else accounts)
         secret = secrets.token_urlsafe(24)
@@ -371,6 +376,8 @@ class OIDCFactory:
             config["clock_offset_seconds"] = clock_offset_seconds
         if tamper_id_token:
             config["tamper_id_token"] = tamper_id_token
+        if forge_id_token_signature:
+            config["forge_id_token_signature"] = True
 
         log_path = self._log_dir / f"oidc-provider-{len(self._started) + 1}.log"
         with log_path.open("w", encoding="utf-8") as log:

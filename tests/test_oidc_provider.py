@@ -3,11 +3,14 @@
 Each test signs in as a browser would, against oidc-provider on 127.0.0.1, with Authlib as the
 relying party: the flows ``tsk serve`` (the code flow with PKCE) and the command line (the device
 authorization grant) will use. Its misbehaviour for the service's tests (a clock behind, ID tokens
-with changed claims signed again) is what it says: checked here on what the provider signs.
+with changed claims signed again, or signed with a forger's key) is checked here on what the
+provider signs.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from typing import Any
@@ -19,7 +22,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
-from joserfc.errors import ExpiredTokenError
+from joserfc.errors import BadSignatureError, ExpiredTokenError
 from joserfc.jwk import KeySet
 
 from tests.oidcfixtures import DEVICE_CODE_GRANT, OIDCFactory, OIDCProvider
@@ -273,6 +276,24 @@ def test_a_tampering_provider_signs_the_changed_claims_with_its_own_key(
         assert decoded.claims["sub"] == "jeswah01"
         assert decoded.claims["email"] == provider.accounts["jeswah01"]["email"]
         assert decoded.claims["exp"] - decoded.claims["iat"] == 3600
+    finally:
+        provider.stop()
+
+
+def test_a_forged_signature_does_not_verify_with_the_providers_keys(
+    oidc_factory: OIDCFactory,
+) -> None:
+    provider = oidc_factory.start(forge_id_token_signature=True)
+    try:
+        token, _nonce = _tokens(provider, "jeswah01")
+        header, payload, _signature = token["id_token"].split(".")
+        assert json.loads(base64.urlsafe_b64decode(header + "==")) == {
+            "alg": "RS256",
+            "kid": "test-rs256",
+        }
+        assert json.loads(base64.urlsafe_b64decode(payload + "=="))["sub"] == "jeswah01"
+        with pytest.raises(BadSignatureError):
+            _verified(provider, token["id_token"])
     finally:
         provider.stop()
 

@@ -26,6 +26,9 @@
 //                 removes the claim) and is signed again with the provider's own key (same kid,
 //                 RS256). A misconfigured or compromised provider: the signature verifies, only the
 //                 relying party's checks of the claims can refuse it.
+//   forge_id_token_signature  true: the ID token is signed again with a key of the provider's kid
+//                 that the provider never published (a forger who knows the kid, not the key), its
+//                 claims as tamper_id_token leaves them. Only the signature check can refuse it.
 //
 // Once listening it prints one line to stdout, {"issuer": "http://127.0.0.1:PORT"}, and nothing
 // more. It stops on SIGTERM, SIGINT, or when its stdin closes (the test run went away).
@@ -38,6 +41,7 @@ const accounts = config.accounts ?? {};
 const pkceRequired = config.pkce_required ?? true;
 const clockOffset = config.clock_offset_seconds ?? 0;
 const tampered = config.tamper_id_token ?? null;
+const forged = config.forge_id_token_signature ?? false;
 
 if (clockOffset) {
   shiftClock(clockOffset * 1000);
@@ -48,6 +52,8 @@ const { default: Provider } = await import('oidc-provider');
 // A fresh signing key each start (RS256), so no development key is ever used.
 const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const signingKey = { ...privateKey.export({ format: 'jwk' }), use: 'sig', alg: 'RS256', kid: 'test-rs256' };
+// The forger's key: never published.
+const forgerKey = forged ? generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey : null;
 
 // This process's clock, `ms` milliseconds off: Date.now(), new Date() and Date() (as a string);
 // a Date of a given time stays that time.
@@ -65,9 +71,9 @@ function shiftClock(ms) {
   globalThis.Date = ShiftedDate;
 }
 
-// The ID token `jwt` with `claims` over its own (null removes one), signed again with the
-// provider's key under the same protected header (alg RS256, kid).
-function tamper(jwt, claims) {
+// The ID token `jwt` with `claims` over its own (null removes one), signed again with `key`
+// under the same protected header (alg RS256, kid).
+function tamper(jwt, claims, key) {
   const [header, payload] = jwt.split('.');
   const changed = { ...JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) };
   for (const [name, value] of Object.entries(claims)) {
@@ -79,7 +85,7 @@ function tamper(jwt, claims) {
   }
   const input = `${header}.${Buffer.from(JSON.stringify(changed)).toString('base64url')}`;
   // RS256 is RSASSA-PKCS1-v1_5 with SHA-256, node's default for an RSA key.
-  const signature = sign('sha256', Buffer.from(input), privateKey).toString('base64url');
+  const signature = sign('sha256', Buffer.from(input), key).toString('base64url');
   return `${input}.${signature}`;
 }
 
@@ -128,12 +134,13 @@ server.listen(config.port ?? 0, '127.0.0.1', () => {
     },
   });
 
-  if (tampered) {
+  if (tampered || forged) {
     const tokenPath = new URL(provider.urlFor('token')).pathname;
+    const key = forged ? forgerKey : privateKey;
     provider.use(async (ctx, next) => {
       await next();
       if (ctx.path === tokenPath && ctx.status === 200 && ctx.body?.id_token) {
-        ctx.body = { ...ctx.body, id_token: tamper(ctx.body.id_token, tampered) };
+        ctx.body = { ...ctx.body, id_token: tamper(ctx.body.id_token, tampered ?? {}, key) };
       }
     });
   }
