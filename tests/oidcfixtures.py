@@ -35,8 +35,8 @@ An ``OIDCProvider`` has two clients: the confidential web client ``client_id`` /
 to the claims the provider gives (``sub``, ``email``, ``email_verified``, ``name``); the ``sub``
 is always the login name (oidc-provider makes the account id the subject). Any other login name
 signs in too, as a person with only a ``sub`` and no email.
-``sign_in`` and ``approve_device`` play the person at the browser: they walk the provider's own
-pages with an ``httpx.Client`` (its cookies are the browser's).
+``sign_in``, ``cancel`` and ``approve_device`` play the person at the browser: they walk the
+provider's own pages with an ``httpx.Client`` (its cookies are the browser's).
 
 When ``node`` or the npm package is missing the tests that use these fixtures are skipped with
 the reason (``npm ci --prefix tests/oidc`` installs it); when ``CI`` is ``true`` they fail.
@@ -120,6 +120,19 @@ class _Form:
     action: str
     method: str
     inputs: list[tuple[str, str, str]] = field(default_factory=list)  # (name, type, value)
+
+
+class _LinkParser(HTMLParser):
+    """The ``href`` of every link of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
 
 
 class _FormParser(HTMLParser):
@@ -262,6 +275,33 @@ class OIDCProvider:
         if final is None:
             raise SignInError(f"the sign-in at {authorize_url} ended on a page, not a redirect")
         return final
+
+    def cancel(self, client: httpx.Client, authorize_url: str) -> str:
+        """Go to ``authorize_url`` and press the login page's "[ Cancel ]" instead of signing in.
+
+        Returns the URL the provider then redirects the browser to: the client's redirect URI
+        with ``error=access_denied`` and the ``state``, not requested.
+        """
+        query = parse_qs(urlsplit(authorize_url).query)
+        until = tuple(_without_query(uri) for uri in query.get("redirect_uri", ()))
+        until = until or tuple(_without_query(uri) for uri in self.redirect_uris)
+        response = client.get(authorize_url, follow_redirects=True)
+        if response.status_code != 200:
+            raise SignInError(_describe(response))
+        parser = _LinkParser()
+        parser.feed(response.text)
+        aborts = [href for href in parser.links if urlsplit(href).path.endswith("/abort")]
+        if len(aborts) != 1:
+            raise SignInError(f"no one cancel link on the login page: {_describe(response)}")
+        url = urljoin(str(response.url), aborts[0])
+        for _ in range(_MAX_STEPS):
+            response = client.get(url, follow_redirects=False)
+            if not response.is_redirect:
+                raise SignInError(_describe(response))
+            url = urljoin(str(response.url), response.headers["location"])
+            if _without_query(url) in until:
+                return url
+        raise SignInError(f"no redirect to {until} after {_MAX_STEPS} from the cancel link")
 
     def approve_device(
         self,

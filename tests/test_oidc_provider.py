@@ -155,6 +155,24 @@ def test_an_unknown_login_gets_an_id_token_without_email(oidc_provider: OIDCProv
     assert "name" not in claims
 
 
+def test_cancelling_at_the_login_page_answers_access_denied(oidc_provider: OIDCProvider) -> None:
+    client = web_client(oidc_provider)
+    url, state = client.create_authorization_url(
+        oidc_provider.metadata()["authorization_endpoint"],
+        code_verifier=generate_token(48),
+        nonce=secrets.token_urlsafe(16),
+    )
+    client.close()
+    with httpx.Client(timeout=30) as browser:
+        callback = oidc_provider.cancel(browser, url)
+
+    assert callback.startswith(oidc_provider.redirect_uris[0] + "?")
+    answer = parse_qs(urlsplit(callback).query)
+    assert answer["error"] == ["access_denied"]
+    assert answer["state"] == [state]
+    assert "code" not in answer
+
+
 def test_device_authorization_grant(oidc_provider: OIDCProvider) -> None:
     metadata = oidc_provider.metadata()
     account = oidc_provider.accounts["hannyb01"]
