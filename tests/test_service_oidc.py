@@ -12,7 +12,8 @@ all, one the provider has not verified, an ID token of another issuer, for anoth
 another sign-in (nonce), expired or dated ahead (the provider's clock off), signed with a key
 that is not the provider's, and a callback this browser did not start. Each refusal is a page
 that says what happened in the person's language (no exception's name), leaves nobody signed
-in, and is recorded among Herrljunga's refused acts. Sign-in and its callback are rate-limited.
+in, and is recorded among Herrljunga's refused acts. Sign-in and its callback are rate-limited;
+a provider that cannot be reached gives a page, not a crash.
 """
 
 from __future__ import annotations
@@ -432,7 +433,7 @@ def test_an_error_answer_shows_no_text_of_the_links(client: TestClient, store: S
     assert_refused(client, store, page, reason=reason, actor="oidc", before=1)
 
 
-# ---------------------------------------------------------------- limits
+# ---------------------------------------------------------------- limits and outages
 
 
 def test_sign_in_is_rate_limited_and_the_callback_shares_the_limit(
@@ -460,3 +461,24 @@ def test_the_callback_is_rate_limited(client: TestClient, store: Store) -> None:
     assert answers == [403] * SIGNIN_LIMIT
     assert client.get("/auth/callback?code=guess&state=guess").status_code == 429
     assert len(refusals(store)) == SIGNIN_LIMIT  # the one past the limit is not looked at
+
+
+def test_a_provider_that_cannot_be_reached_gives_a_page(
+    store: Store, clock: Clock, oidc_factory: OIDCFactory
+) -> None:
+    provider = oidc_factory.start(redirect_uris=[CALLBACK], accounts=ACCOUNTS)
+    with service(store, clock, provider) as client:
+        callback = at_provider(provider, begin(client), "jeswah01")
+        provider.stop()
+        page = back(client, callback, headers=ENGLISH)
+        assert page.status_code == 502, page.text
+        assert "The sign-in provider cannot be reached" in page.text
+        assert not EXCEPTION_NAME.search(page.text)
+        assert signed_in_as(client) is None
+
+    # A service started while it is down: its metadata cannot be read at the sign-in either.
+    with service_client(store, clock, environ(provider)) as client:
+        page = client.get("/auth/login", headers=ENGLISH)
+        assert page.status_code == 502, page.text
+        assert "The sign-in provider cannot be reached" in page.text
+    assert refusals(store) == []

@@ -7,7 +7,8 @@ the provider's keys, ``iss`` against the issuer configured, ``aud`` against this
 ``nonce`` against the one sent, and that it has not expired. The claim ``TSK_OIDC_PERSON_CLAIM``
 (``email``) must then name exactly one person of an organisation in the database. Whatever
 fails gets a page that says what happened, and is recorded among the refused acts of the
-municipalities the service holds (``actor`` is what the provider said, or ``oidc``).
+municipalities the service holds (``actor`` is what the provider said, or ``oidc``). A provider
+that does not answer gets a page too (502), and no record: nobody was refused.
 """
 
 from __future__ import annotations
@@ -65,13 +66,18 @@ def signin_page(request: Request) -> Response:
 
 @router.get("/auth/login")
 async def login(request: Request) -> Response:
+    import httpx
+
     limit(request, "signin")
     state = state_of(request)
     if state.config.oidc is None:
         return RedirectResponse("/signin", status_code=303)
     client = request.app.state.oauth.create_client(CLIENT)
     redirect_uri = f"{state.config.base_url}/auth/callback"
-    response: Response = await client.authorize_redirect(request, redirect_uri)
+    try:
+        response: Response = await client.authorize_redirect(request, redirect_uri)
+    except httpx.HTTPError as exc:
+        raise _unreachable(exc) from None
     return response
 
 
@@ -79,6 +85,7 @@ async def login(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     """The provider's answer: the code exchanged for tokens, the ID token checked, the
     person found."""
+    import httpx
     from authlib.integrations.base_client.errors import OAuthError
     from joserfc.errors import JoseError
 
@@ -96,6 +103,8 @@ async def callback(request: Request) -> Response:
     }
     try:
         token = await client.authorize_access_token(request, claims_options=expected)
+    except httpx.HTTPError as exc:
+        raise _unreachable(exc) from None
     except (OAuthError, JoseError, ValueError) as exc:
         log.info("OIDC sign-in refused: %r", exc)
         reason = _oidc_reason(exc)
@@ -157,6 +166,15 @@ def _oidc_reason(exc: Exception) -> str:
     if isinstance(exc, BadSignatureError | InvalidKeyIdError):
         return _("the ID token is not signed with the provider's keys")
     return _("the provider's answer could not be read")
+
+
+def _unreachable(exc: Exception) -> Problem:
+    """The provider did not answer (its discovery, keys or token endpoint): a page, not a
+    refusal; what failed goes to the log."""
+    log.warning("the OIDC provider cannot be reached: %r", exc)
+    return Problem(
+        502, "provider", _("The sign-in provider cannot be reached: try again in a while.")
+    )
 
 
 def _unmatched(claim: str, value: object, count: int) -> str:
