@@ -8,11 +8,26 @@ identity provider is mocked: the tests sign in over HTTP as a browser would.
 Fixtures:
 
 - ``oidc_factory`` (session): ``start(redirect_uris=None, accounts=None, id_token_ttl=None, *,
-  token_endpoint_auth_method="client_secret_basic", pkce_required=True) -> OIDCProvider``. Each
-  call starts a provider of its own (oidc-provider matches redirect URIs exactly, so a service on
-  a port of its own needs a provider that knows that port); all are stopped at the end of the
-  session, or earlier with ``OIDCProvider.stop()``.
+  token_endpoint_auth_method="client_secret_basic", pkce_required=True,
+  clock_offset_seconds=0, tamper_id_token=None, forge_id_token_signature=False) ->
+  OIDCProvider``. Each call starts a provider
+  of its own (oidc-provider matches redirect URIs exactly, so a service on a port of its own
+  needs a provider that knows that port); all are stopped at the end of the session, or earlier
+  with ``OIDCProvider.stop()``.
 - ``oidc_provider`` (session): one provider started with the defaults, shared.
+
+A provider can misbehave, for the relying party's tests; by default it does not:
+
+- ``clock_offset_seconds`` (``-7200``): its clock runs that far off the real one (the node
+  process's ``Date`` is shifted before oidc-provider is loaded), so the ID tokens it signs carry
+  an ``iat`` and ``exp`` on that clock: two hours behind, an hour's token has expired when it
+  arrives.
+- ``tamper_id_token`` (``{"iss": "http://evil"}``, ``{"aud": "someone-else"}``, ``{"nonce":
+  "..."}``; ``None`` as a value removes the claim): the token endpoint's ID token gets these
+  claims and is signed again with the provider's own key (same ``kid``, RS256). The signature
+  verifies; only the relying party's checks of the claims can refuse it.
+- ``forge_id_token_signature``: the ID token is signed again with a key under the provider's
+  ``kid`` that it never published (a forger's); only the signature check can refuse it.
 
 An ``OIDCProvider`` has two clients: the confidential web client ``client_id`` /
 ``client_secret`` (authorization code flow, ``redirect_uris``) and the public device client
@@ -20,8 +35,8 @@ An ``OIDCProvider`` has two clients: the confidential web client ``client_id`` /
 to the claims the provider gives (``sub``, ``email``, ``email_verified``, ``name``); the ``sub``
 is always the login name (oidc-provider makes the account id the subject). Any other login name
 signs in too, as a person with only a ``sub`` and no email.
-``sign_in`` and ``approve_device`` play the person at the browser: they walk the provider's own
-pages with an ``httpx.Client`` (its cookies are the browser's).
+``sign_in``, ``cancel`` and ``approve_device`` play the person at the browser: they walk the
+provider's own pages with an ``httpx.Client`` (its cookies are the browser's).
 
 When ``node`` or the npm package is missing the tests that use these fixtures are skipped with
 the reason (``npm ci --prefix tests/oidc`` installs it); when ``CI`` is ``true`` they fail.
@@ -105,6 +120,19 @@ class _Form:
     action: str
     method: str
     inputs: list[tuple[str, str, str]] = field(default_factory=list)  # (name, type, value)
+
+
+class _LinkParser(HTMLParser):
+    """The ``href`` of every link of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.append(href)
 
 
 class _FormParser(HTMLParser):
@@ -248,6 +276,33 @@ class OIDCProvider:
             raise SignInError(f"the sign-in at {authorize_url} ended on a page, not a redirect")
         return final
 
+    def cancel(self, client: httpx.Client, authorize_url: str) -> str:
+        """Go to ``authorize_url`` and press the login page's "[ Cancel ]" instead of signing in.
+
+        Returns the URL the provider then redirects the browser to: the client's redirect URI
+        with ``error=access_denied`` and the ``state``, not requested.
+        """
+        query = parse_qs(urlsplit(authorize_url).query)
+        until = tuple(_without_query(uri) for uri in query.get("redirect_uri", ()))
+        until = until or tuple(_without_query(uri) for uri in self.redirect_uris)
+        response = client.get(authorize_url, follow_redirects=True)
+        if response.status_code != 200:
+            raise SignInError(_describe(response))
+        parser = _LinkParser()
+        parser.feed(response.text)
+        aborts = [href for href in parser.links if urlsplit(href).path.endswith("/abort")]
+        if len(aborts) != 1:
+            raise SignInError(f"no one cancel link on the login page: {_describe(response)}")
+        url = urljoin(str(response.url), aborts[0])
+        for _ in range(_MAX_STEPS):
+            response = client.get(url, follow_redirects=False)
+            if not response.is_redirect:
+                raise SignInError(_describe(response))
+            url = urljoin(str(response.url), response.headers["location"])
+            if _without_query(url) in until:
+                return url
+        raise SignInError(f"no redirect to {until} after {_MAX_STEPS} from the cancel link")
+
     def approve_device(
         self,
         client: httpx.Client,
@@ -321,8 +376,13 @@ class OIDCFactory:
         *,
         token_endpoint_auth_method: str = "client_secret_basic",
         pkce_required: bool = True,
+        clock_offset_seconds: int = 0,
+        tamper_id_token: dict[str, Any] | None = None,
+        forge_id_token_signature: bool = False,
     ) -> OIDCProvider:
-        """Start a provider whose web client redirects to ``redirect_uris`` (exactly these)."""
+        """Start a provider whose web client redirects to ``redirect_uris`` (exactly these);
+        ``clock_offset_seconds``, ``tamper_id_token`` and ``forge_id_token_signature`` make it
+        misbehave (module docstring)."""
         redirects = tuple(redirect_uris or DEFAULT_REDIRECT_URIS)
         people = _accounts(DEFAULT_ACCOUNTS if accounts is None else accounts)
         secret = secrets.token_urlsafe(24)
@@ -352,6 +412,12 @@ class OIDCFactory:
         }
         if id_token_ttl is not None:
             config["id_token_ttl"] = id_token_ttl
+        if clock_offset_seconds:
+            config["clock_offset_seconds"] = clock_offset_seconds
+        if tamper_id_token:
+            config["tamper_id_token"] = tamper_id_token
+        if forge_id_token_signature:
+            config["forge_id_token_signature"] = True
 
         log_path = self._log_dir / f"oidc-provider-{len(self._started) + 1}.log"
         with log_path.open("w", encoding="utf-8") as log:

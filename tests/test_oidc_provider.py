@@ -2,12 +2,17 @@
 
 Each test signs in as a browser would, against oidc-provider on 127.0.0.1, with Authlib as the
 relying party: the flows ``tsk serve`` (the code flow with PKCE) and the command line (the device
-authorization grant) will use.
+authorization grant) will use. Its misbehaviour for the service's tests (a clock behind, ID tokens
+with changed claims signed again, or signed with a forger's key) is checked here on what the
+provider signs.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +22,7 @@ from authlib.common.security import generate_token
 from authlib.integrations.httpx_client import OAuth2Client, OAuthError
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
+from joserfc.errors import BadSignatureError, ExpiredTokenError
 from joserfc.jwk import KeySet
 
 from tests.oidcfixtures import DEVICE_CODE_GRANT, OIDCFactory, OIDCProvider
@@ -149,6 +155,24 @@ def test_an_unknown_login_gets_an_id_token_without_email(oidc_provider: OIDCProv
     assert "name" not in claims
 
 
+def test_cancelling_at_the_login_page_answers_access_denied(oidc_provider: OIDCProvider) -> None:
+    client = web_client(oidc_provider)
+    url, state = client.create_authorization_url(
+        oidc_provider.metadata()["authorization_endpoint"],
+        code_verifier=generate_token(48),
+        nonce=secrets.token_urlsafe(16),
+    )
+    client.close()
+    with httpx.Client(timeout=30) as browser:
+        callback = oidc_provider.cancel(browser, url)
+
+    assert callback.startswith(oidc_provider.redirect_uris[0] + "?")
+    answer = parse_qs(urlsplit(callback).query)
+    assert answer["error"] == ["access_denied"]
+    assert answer["state"] == [state]
+    assert "code" not in answer
+
+
 def test_device_authorization_grant(oidc_provider: OIDCProvider) -> None:
     metadata = oidc_provider.metadata()
     account = oidc_provider.accounts["hannyb01"]
@@ -213,3 +237,92 @@ def test_pkce_can_be_left_to_the_client(oidc_factory: OIDCFactory) -> None:
         assert id_token_claims(provider, token, provider.client_id, nonce)["sub"] == "hannyb01"
     finally:
         provider.stop()
+
+
+def _tokens(provider: OIDCProvider, login: str) -> tuple[dict[str, Any], str]:
+    """Sign in as ``login`` and exchange the code: the token response and the nonce sent."""
+    client, callback, verifier, nonce = sign_in_with_code(provider, login)
+    with client:
+        token = client.fetch_token(
+            provider.metadata()["token_endpoint"],
+            authorization_response=callback,
+            code_verifier=verifier,
+        )
+    return dict(token), nonce
+
+
+def _verified(provider: OIDCProvider, id_token: str) -> jwt.Token:
+    """The ID token decoded, its signature checked with the provider's published keys only."""
+    keys = KeySet.import_key_set(httpx.get(provider.metadata()["jwks_uri"], timeout=10).json())
+    return jwt.decode(id_token, keys, algorithms=["RS256"])
+
+
+def test_a_provider_whose_clock_is_behind_signs_id_tokens_already_expired(
+    oidc_factory: OIDCFactory,
+) -> None:
+    provider = oidc_factory.start(clock_offset_seconds=-7200)
+    try:
+        before = int(time.time())
+        token, nonce = _tokens(provider, "jeswah01")
+        after = int(time.time())
+        decoded = _verified(provider, token["id_token"])
+        claims = decoded.claims
+        # Stamped by the provider on its own clock, two hours behind; an hour's token.
+        assert before - 7200 - 1 <= claims["iat"] <= after - 7200 + 1
+        assert claims["exp"] - claims["iat"] == 3600
+        assert claims["exp"] < before
+        with pytest.raises(ExpiredTokenError):
+            id_token_claims(provider, token, provider.client_id, nonce)
+    finally:
+        provider.stop()
+
+
+def test_a_tampering_provider_signs_the_changed_claims_with_its_own_key(
+    oidc_factory: OIDCFactory,
+) -> None:
+    changes = {"iss": "http://evil", "aud": "someone-else", "nonce": "not-the-one-sent"}
+    provider = oidc_factory.start(tamper_id_token={**changes, "name": None})
+    try:
+        token, nonce = _tokens(provider, "jeswah01")
+        decoded = _verified(provider, token["id_token"])
+
+        assert decoded.header == {"alg": "RS256", "kid": "test-rs256"}
+        assert {name: decoded.claims[name] for name in changes} == changes
+        assert nonce != changes["nonce"]
+        assert "name" not in decoded.claims
+        # The rest is the provider's as it signed it.
+        assert decoded.claims["sub"] == "jeswah01"
+        assert decoded.claims["email"] == provider.accounts["jeswah01"]["email"]
+        assert decoded.claims["exp"] - decoded.claims["iat"] == 3600
+    finally:
+        provider.stop()
+
+
+def test_a_forged_signature_does_not_verify_with_the_providers_keys(
+    oidc_factory: OIDCFactory,
+) -> None:
+    provider = oidc_factory.start(forge_id_token_signature=True)
+    try:
+        token, _nonce = _tokens(provider, "jeswah01")
+        header, payload, _signature = token["id_token"].split(".")
+        assert json.loads(base64.urlsafe_b64decode(header + "==")) == {
+            "alg": "RS256",
+            "kid": "test-rs256",
+        }
+        assert json.loads(base64.urlsafe_b64decode(payload + "=="))["sub"] == "jeswah01"
+        with pytest.raises(BadSignatureError):
+            _verified(provider, token["id_token"])
+    finally:
+        provider.stop()
+
+
+def test_a_provider_started_without_misbehaviour_signs_what_it_issues(
+    oidc_provider: OIDCProvider,
+) -> None:
+    token, nonce = _tokens(oidc_provider, "hannyb01")
+    claims = _verified(oidc_provider, token["id_token"]).claims
+
+    assert claims["iss"] == oidc_provider.issuer
+    assert claims["aud"] == oidc_provider.client_id
+    assert claims["nonce"] == nonce
+    assert abs(claims["iat"] - time.time()) < 60

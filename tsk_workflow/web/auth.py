@@ -7,11 +7,14 @@ the provider's keys, ``iss`` against the issuer configured, ``aud`` against this
 ``nonce`` against the one sent, and that it has not expired. The claim ``TSK_OIDC_PERSON_CLAIM``
 (``email``) must then name exactly one person of an organisation in the database. Whatever
 fails gets a page that says what happened, and is recorded among the refused acts of the
-municipalities the service holds (``actor`` is what the provider said, or ``oidc``).
+municipalities the service holds (``actor`` is what the provider said, or ``oidc``). A provider
+that does not answer gets a page too (502), and no record: nobody was refused.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -27,6 +30,7 @@ from tsk_workflow.web.sessions import check_csrf, sign_in, sign_out, signed_in, 
 from tsk_workflow.web.state import ServiceState, Someone
 
 router = APIRouter(include_in_schema=False)
+log = logging.getLogger("tsk_workflow.web")
 
 CLIENT = "provider"
 """The name of the provider's client in Authlib's registry."""
@@ -62,13 +66,18 @@ def signin_page(request: Request) -> Response:
 
 @router.get("/auth/login")
 async def login(request: Request) -> Response:
+    import httpx
+
     limit(request, "signin")
     state = state_of(request)
     if state.config.oidc is None:
         return RedirectResponse("/signin", status_code=303)
     client = request.app.state.oauth.create_client(CLIENT)
     redirect_uri = f"{state.config.base_url}/auth/callback"
-    response: Response = await client.authorize_redirect(request, redirect_uri)
+    try:
+        response: Response = await client.authorize_redirect(request, redirect_uri)
+    except httpx.HTTPError as exc:
+        raise _unreachable(exc) from None
     return response
 
 
@@ -76,6 +85,7 @@ async def login(request: Request) -> Response:
 async def callback(request: Request) -> Response:
     """The provider's answer: the code exchanged for tokens, the ID token checked, the
     person found."""
+    import httpx
     from authlib.integrations.base_client.errors import OAuthError
     from joserfc.errors import JoseError
 
@@ -85,11 +95,18 @@ async def callback(request: Request) -> Response:
     if oidc is None:
         return RedirectResponse("/signin", status_code=303)
     client = request.app.state.oauth.create_client(CLIENT)
+    # Authlib checks ``aud`` only when told to: without it a token for another client passed
+    # as long as it named this one in ``azp``.
+    expected = {
+        "iss": {"essential": True, "value": oidc.issuer},
+        "aud": {"essential": True, "value": oidc.client_id},
+    }
     try:
-        token = await client.authorize_access_token(
-            request, claims_options={"iss": {"essential": True, "value": oidc.issuer}}
-        )
+        token = await client.authorize_access_token(request, claims_options=expected)
+    except httpx.HTTPError as exc:
+        raise _unreachable(exc) from None
     except (OAuthError, JoseError, ValueError) as exc:
+        log.info("OIDC sign-in refused: %r", exc)
         reason = _oidc_reason(exc)
         _record(state, "oidc", "signin", reason)
         return _refused(request, reason)
@@ -114,14 +131,50 @@ async def callback(request: Request) -> Response:
 
 
 def _oidc_reason(exc: Exception) -> str:
-    """What went wrong with the provider's answer, for the page and the record."""
-    from authlib.integrations.base_client.errors import MismatchingStateError
+    """What went wrong with the provider's answer, in a sentence for the page and the record.
+
+    The callback's ``error_description`` is not shown: anyone can put text in a link to it."""
+    from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError
+    from joserfc.errors import BadSignatureError, ClaimError, ExpiredTokenError, InvalidKeyIdError
 
     if isinstance(exc, MismatchingStateError):
         return _("the sign-in was not started here, or it was started twice (state mismatch)")
-    text = getattr(exc, "description", None) or getattr(exc, "error", None) or str(exc)
-    name = type(exc).__name__
-    return _("the provider's answer was refused: {error}").format(error=f"{name}: {text}")
+    if isinstance(exc, OAuthError):
+        if exc.error == "access_denied":
+            return _("the sign-in was cancelled, or the provider did not allow it")
+        code = exc.error if re.fullmatch(r"[a-z_]{1,64}", str(exc.error)) else "?"
+        return _("the provider refused the sign-in ({error})").format(error=code)
+    if isinstance(exc, ExpiredTokenError):
+        return _(
+            "the ID token has expired: the clocks of the provider and of this service may differ"
+        )
+    if isinstance(exc, ClaimError):
+        if exc.claim == "iss":
+            return _("the ID token was not issued by the provider configured here (iss mismatch)")
+        if exc.claim in ("aud", "azp"):
+            return _("the ID token was issued for another service (aud mismatch)")
+        if exc.claim == "nonce":
+            return _("the ID token was issued for another sign-in (nonce mismatch)")
+        if exc.claim in ("iat", "nbf"):
+            return _(
+                "the ID token is dated in the future: the clocks of the provider and of this"
+                " service may differ"
+            )
+        return _("the ID token's claim '{claim}' is missing or not valid").format(
+            claim=exc.claim[:64]
+        )
+    if isinstance(exc, BadSignatureError | InvalidKeyIdError):
+        return _("the ID token is not signed with the provider's keys")
+    return _("the provider's answer could not be read")
+
+
+def _unreachable(exc: Exception) -> Problem:
+    """The provider did not answer (its discovery, keys or token endpoint): a page, not a
+    refusal; what failed goes to the log."""
+    log.warning("the OIDC provider cannot be reached: %r", exc)
+    return Problem(
+        502, "provider", _("The sign-in provider cannot be reached: try again in a while.")
+    )
 
 
 def _unmatched(claim: str, value: object, count: int) -> str:
