@@ -331,3 +331,76 @@ def test_without_a_key_a_virtual_time_database_gets_one_for_the_process() -> Non
 )
 def test_the_language_of_a_browser(header: str, lang: str) -> None:
     assert from_header(header) == lang
+
+
+# ---------------------------------------------------------------- decisions
+
+
+def test_a_decision_proposed_routed_and_recorded_through_the_api(client: Any, store: Store) -> None:
+    cycle = _open_est(client)
+    token = demo_sign_in(client, CHAIR)
+    proposed = client.post(
+        "/api/v1/decisions",
+        json={"cycle": cycle["ref"], "title": "Belysning vid resecentrum", "cost": 240000},
+        headers={"X-CSRF-Token": token, "Accept-Language": "en"},
+    )
+    assert proposed.status_code == 201, proposed.text
+    decision = proposed.json()
+    assert (decision["routed_to"], decision["rule"]) == ("ks", "kostnad_over_200000")
+    assert "200,000" in decision["route_reason"] or "200 000" in decision["route_reason"]
+    record = {"body": "ks", "date": "2027-03-01", "paragraph": "§ 12", "outcome": "approved"}
+    token = demo_sign_in(client, "hanna.nyberg")  # EST's deputy chair: no recorder of KS
+    refused = client.post(
+        f"/api/v1/decisions/{decision['id']}/record", json=record, headers={"X-CSRF-Token": token}
+    )
+    assert refused.status_code == 403
+    assert _refusals(store)[-1].action == "decision.record"
+    token = demo_sign_in(client, "nina.bergqvist")  # the secretary
+    recorded = client.post(
+        f"/api/v1/decisions/{decision['id']}/record", json=record, headers={"X-CSRF-Token": token}
+    )
+    assert recorded.status_code == 200, recorded.text
+    assert (recorded.json()["outcome"], recorded.json()["paragraph"]) == ("approved", "§ 12")
+    listed = client.get("/api/v1/decisions").json()
+    assert [d["id"] for d in listed] == []  # the secretary is not of EST's group
+    demo_sign_in(client, REPORTER)
+    assert [d["id"] for d in client.get("/api/v1/decisions").json()] == [decision["id"]]
+
+
+# ---------------------------------------------------------------- another municipality
+
+
+def test_another_municipalitys_task_is_not_found_and_the_attempt_kept(
+    store: Store, clock: Clock
+) -> None:
+    from tests.enginekit import make_engine, set_up
+
+    herrljunga(store, clock)
+    tranemo = make_engine(store, "tranemo", clock)
+    from tsk_workflow.catalog import resolve_organisation_path
+    from tsk_workflow.engine import setup
+
+    setup.load_organisation(tranemo, resolve_organisation_path("tranemo"))
+    with service_client(store, clock) as client:
+        cycle = _open_est(client)
+        task_id = _report_task(cycle, REPORTER)
+        stranger = next(p.id for p in tranemo.org.people)
+        demo_sign_in(client, stranger, municipality="tranemo")
+        answer = client.get(f"/api/v1/tasks/{task_id}")
+        assert answer.status_code == 404
+        assert client.get(f"/api/v1/cycles/{cycle['ref']}").status_code == 404
+        with store.reading() as session:
+            kept = session.scalars(
+                select(RefusedAct).where(RefusedAct.municipality == "tranemo")
+            ).all()
+        assert [(r.actor, r.subject) for r in kept] == [
+            (stranger, f"task:{task_id}"),
+            (stranger, f"cycle:{cycle['ref']}"),
+        ]
+    del set_up
+
+
+def test_the_links_are_rate_limited(client: Any) -> None:
+    answers = [client.get("/t/not-a-token").status_code for _ in range(61)]
+    assert set(answers[:60]) == {403}
+    assert answers[60] == 429
