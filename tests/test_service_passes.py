@@ -11,7 +11,7 @@ from tests.enginekit import Clock, local
 from tests.webkit import herrljunga, service_config
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.locks import one_at_a_time
-from tsk_workflow.web.app import _scheduler, create_app
+from tsk_workflow.web.app import create_app, scheduler_for
 from tsk_workflow.web.state import ServiceState
 
 CLOCK_START = local(2027, 3, 1, 8)
@@ -44,8 +44,8 @@ def test_the_service_runs_the_pass_while_it_is_up(store: Store, clock: Clock) ->
 
 @pytest.mark.parametrize("store_kind", [pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_replicas_take_turns_at_the_pass(store: Store, clock: Clock) -> None:
-    first = _scheduler(_state(store, clock))
-    second = _scheduler(ServiceState(service_config(), store, clock, virtual_time=True))
+    first = scheduler_for(_state(store, clock))
+    second = scheduler_for(ServiceState(service_config(), store, clock, virtual_time=True))
     with one_at_a_time(store, "scheduler-pass") as mine:
         assert mine
         assert second.run_pass() is None  # another replica holds the pass: skipped

@@ -42,7 +42,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        passes = _scheduler(state) if run_passes and config.pass_interval > 0 else None
+        passes = scheduler_for(state) if run_passes and config.pass_interval > 0 else None
         if passes is not None:
             passes.start()
         try:
@@ -105,7 +105,7 @@ def start(request: Request) -> Response:
         return render(request, "start.html", {"tasks": rows})
 
 
-def _scheduler(state: ServiceState) -> Any:
+def scheduler_for(state: ServiceState) -> Any:
     """The scheduler pass of ``tsk run``, on the service's clock, every ``TSK_PASS_INTERVAL``
     seconds; replicas on one PostgreSQL take turns."""
     from contextlib import AbstractContextManager
