@@ -98,3 +98,25 @@ def test_the_year_plan_as_json_and_icalendar(world: Any) -> None:
     calendar = Calendar.from_ical(ics.content)
     assert len(calendar.walk("VEVENT")) == len(mine)
     assert client.get("/api/v1/plan/1200").status_code == 422
+
+
+def test_the_record_verifies_for_those_who_may_read_it(world: Any) -> None:
+    client, _engine, _cycle = world
+    demo_sign_in(client, REPORTER)
+    assert client.get("/api/v1/audit/verify").status_code == 403
+    demo_sign_in(client, ADMIN)
+    verified = client.get("/api/v1/audit/verify").json()
+    assert verified["ok"] is True
+    assert verified["events"] >= 2
+    assert verified["problems"] == []
+
+
+def test_the_organisation_and_its_processes(world: Any) -> None:
+    client, engine, _cycle = world
+    demo_sign_in(client, REPORTER)
+    org = client.get("/api/v1/org").json()
+    assert org["municipality"] == "herrljunga"
+    assert len(org["people"]) == len(engine.org.people)
+    processes = client.get("/api/v1/processes", headers={"Accept-Language": "en"}).json()
+    est = next(p for p in processes if p["key"] == "est")
+    assert est["title"] == engine.catalog.definition("est").title.get("en")

@@ -3,7 +3,11 @@ answers, the same for both."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tsk_workflow.definitions.model import ProcessDefinition
+    from tsk_workflow.organisation.model import Organisation
 
 
 def _iso(value: Any) -> str | None:
@@ -83,4 +87,44 @@ def document_row(document: Any) -> dict[str, Any]:
         "sha256": document.sha256,
         "attached_by": document.attached_by,
         "attached_at": _iso(document.attached_at),
+    }
+
+
+def process_row(definition: ProcessDefinition, lang: str) -> dict[str, Any]:
+    return {
+        "key": definition.key,
+        "version": definition.version,
+        "title": definition.title.get(lang),
+    }
+
+
+def organisation_json(org: Organisation) -> dict[str, Any]:
+    return {
+        "municipality": org.municipality,
+        "name": org.name,
+        "people": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "email": p.email,
+                "language": p.language,
+                "department": p.department,
+                "roles": list(p.roles),
+                "deputy_for": list(p.deputy_for),
+            }
+            for p in org.people
+        ],
+        "groups": [
+            {
+                "key": g.key,
+                "name": g.name,
+                "chair": g.chair,
+                "deputy": g.deputy,
+                "members": list(g.members),
+            }
+            for g in org.groups
+        ],
+        "towns": [{"key": t.key, "name": t.name, "main": t.main} for t in org.towns],
+        "areas": [{"key": a.key, "name": a.name, "towns": list(a.towns)} for a in org.areas],
+        "processes": {key: s.group for key, s in org.processes.items()},
     }

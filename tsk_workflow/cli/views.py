@@ -11,10 +11,20 @@ from tsk_workflow.rows import (  # what --json prints, shared with the service's
     cycle_row,
     decision_row,
     document_row,
+    organisation_json,
+    process_row,
     task_row,
 )
 
-__all__ = ["cycle_detail", "cycle_row", "decision_row", "document_row", "task_row"]
+__all__ = [
+    "cycle_detail",
+    "cycle_row",
+    "decision_row",
+    "document_row",
+    "organisation_json",
+    "process_row",
+    "task_row",
+]
 
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
     from tsk_workflow.definitions.model import ProcessDefinition, Step
@@ -45,14 +55,6 @@ def status_label(status: object) -> str:
     """``status`` in the language spoken (an unknown one as it is)."""
     text = STATUSES.get(str(status))
     return _(text) if text is not None else str(status)
-
-
-def process_row(definition: ProcessDefinition, lang: str) -> dict[str, Any]:
-    return {
-        "key": definition.key,
-        "version": definition.version,
-        "title": definition.title.get(lang),
-    }
 
 
 def problem_row(problem: Problem) -> dict[str, Any]:
@@ -112,38 +114,6 @@ def _step_lines(step: Step, definition: ProcessDefinition, lang: str) -> list[st
             )
             lines.append(f"      {moves}")
     return lines
-
-
-def organisation_json(org: Organisation) -> dict[str, Any]:
-    return {
-        "municipality": org.municipality,
-        "name": org.name,
-        "people": [
-            {
-                "id": p.id,
-                "name": p.name,
-                "email": p.email,
-                "language": p.language,
-                "department": p.department,
-                "roles": list(p.roles),
-                "deputy_for": list(p.deputy_for),
-            }
-            for p in org.people
-        ],
-        "groups": [
-            {
-                "key": g.key,
-                "name": g.name,
-                "chair": g.chair,
-                "deputy": g.deputy,
-                "members": list(g.members),
-            }
-            for g in org.groups
-        ],
-        "towns": [{"key": t.key, "name": t.name, "main": t.main} for t in org.towns],
-        "areas": [{"key": a.key, "name": a.name, "towns": list(a.towns)} for a in org.areas],
-        "processes": {key: s.group for key, s in org.processes.items()},
-    }
 
 
 def organisation_text(org: Organisation) -> str:

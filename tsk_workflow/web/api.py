@@ -51,6 +51,24 @@ def me(request: Request, reader: Reader) -> dict[str, Any]:
     }
 
 
+@router.get("/org", tags=["people"], summary="The organisation: people, roles, groups, towns")
+def organisation(reader: Reader) -> dict[str, Any]:
+    from tsk_workflow.rows import organisation_json
+
+    return organisation_json(reader.engine.org)
+
+
+@router.get("/processes", tags=["processes"], summary="The processes the organisation runs")
+def processes(reader: Reader) -> list[dict[str, Any]]:
+    from tsk_workflow.rows import process_row
+
+    engine = reader.engine
+    lang = i18n.language()
+    return [
+        process_row(engine.catalog.definition(key), lang) for key in sorted(engine.org.processes)
+    ]
+
+
 # ---------------------------------------------------------------- tasks
 
 

@@ -64,6 +64,25 @@ def refused(
     return [row.to_dict() for row in rows]
 
 
+@router.get(
+    "/audit/verify", tags=["audit"], summary="Check the whole record against its chain (read_audit)"
+)
+def verify(reader: Reader) -> dict[str, Any]:
+    """What ``tsk audit verify --json`` says: whether every event, payload and row holds. The
+    signed checkpoints are kept off the database: checking against them is ``tsk audit verify
+    --checkpoints``, by whoever keeps them."""
+    from tsk_workflow import replay
+
+    engine = reader.engine
+    engine.require_permission(reader.person, access.READ_AUDIT, "audit.verify")
+    result = replay.verify_record(reader.session)
+    return {
+        "ok": result.ok,
+        "events": result.checked,
+        "problems": [problem.to_dict() for problem in result.problems],
+    }
+
+
 # ---------------------------------------------------------------- documents
 
 
