@@ -21,7 +21,6 @@ set in the environment wins over the file, as the mail settings do over the orga
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,8 +167,3 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
             _("{name}={value} is not a number of 0 or more").format(name=name, value=repr(text))
         )
     return value
-
-
-def process_environment() -> dict[str, str]:
-    """The process's environment, as a plain mapping."""
-    return dict(os.environ)

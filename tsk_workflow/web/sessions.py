@@ -29,7 +29,8 @@ def state_of(request: Request) -> ServiceState:
 
 
 def sign_in(request: Request, someone: Someone, how: str) -> None:
-    """Start a session for ``someone`` (a new CSRF token: a session is never reused)."""
+    """Start a session for ``someone``, signed in ``how`` (``oidc``, ``demo``): a new CSRF
+    token, since a session is never reused."""
     request.session.clear()
     request.session.update(
         {

@@ -8,7 +8,6 @@ load``), the next request builds its engine anew (one small query a request tell
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from tsk_workflow.catalog import Catalog, load_catalog
@@ -94,6 +93,3 @@ class ServiceState:
             for key, engine in self.engines().items()
             for person in engine.org.people
         ]
-
-
-Factory = Callable[[], ServiceState]
