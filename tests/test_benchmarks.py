@@ -11,7 +11,13 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
+
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
 
 VERDICTS = {
     "steps": ["tsk / (a) Core:", "tsk / (b) SpiffWorkflow:", "the floor (a) itself"],

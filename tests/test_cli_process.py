@@ -272,7 +272,7 @@ def test_org_show_with_a_broken_file_lists_its_problems(runner: CliRunner) -> No
 def test_diagram_marks_the_step_a_cycle_is_in(runner: CliRunner, tmp_path: Path) -> None:
     db = str(tmp_path / "tsk.db")
     base = ["--db", db, "--org", "herrljunga"]
-    assert runner.invoke(cli, [*base, "init"]).exit_code == 0
+    assert runner.invoke(cli, [*base, "init", "--virtual-time"]).exit_code == 0
     opened = runner.invoke(
         cli, [*base, "--as", "jessica.wahlstrom", "cycle", "open", "est", "--period", "2027-03"]
     )

@@ -18,6 +18,7 @@ from tests.smtp_server import SmtpServer
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import setup
+from tsk_workflow.engine.setup import os_user
 from tsk_workflow.features import build_engine
 from tsk_workflow.store import migrate
 from tsk_workflow.store.database import Store
@@ -269,8 +270,11 @@ def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
     runner: CliRunner, real_time_database: Path
 ) -> None:
     number = fail_first(real_time_database)
+    # The service's acts, as the service's OS user (docs/administrator.md, "Who acts").
+    service = {"TSK_SERVICE_USER": os_user()}
     for args in (["mail", "retry", str(number)], ["mail", "retry"], ["tick", "--no-send"]):
-        refused = tsk(runner, real_time_database, *args, env={"TSK_NOW": "2027-03-05T09:00"})
+        later = {"TSK_NOW": "2027-03-05T09:00", **service}
+        refused = tsk(runner, real_time_database, *args, env=later)
         assert refused.exit_code == 1, refused.output
         assert refused.stdout == ""
         assert refused.stderr.splitlines() == [
@@ -278,7 +282,7 @@ def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
             " med 'tsk init --virtual-time', för demot och tester, tar en annan tid)"
         ]
         english = ["--lang", "en", *args]
-        refused = tsk(runner, real_time_database, *english, env={"TSK_NOW": "2027-03-05T09:00"})
+        refused = tsk(runner, real_time_database, *english, env=later)
         assert refused.exit_code == 1, refused.output
         assert refused.stderr.splitlines() == [
             "tsk: TSK_NOW is refused: this database runs on the server's clock (only a database"
@@ -286,7 +290,7 @@ def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
         ]
     assert [r.status for r in outbox_rows(real_time_database) if r.id == number] == ["failed"]
     before = dt.datetime.now(dt.UTC)
-    retried = tsk(runner, real_time_database, "mail", "retry", str(number))
+    retried = tsk(runner, real_time_database, "mail", "retry", str(number), env=service)
     assert (retried.exit_code, retried.stdout) == (0, "1 meddelande köat igen\n")
     row = next(r for r in outbox_rows(real_time_database) if r.id == number)
     assert before <= row.next_attempt_at <= dt.datetime.now(dt.UTC)  # the server's clock

@@ -13,6 +13,10 @@ from pathlib import Path
 
 import pytest
 
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -29,6 +29,10 @@ LAUNCH = """
 import os, sys, time
 from tsk_workflow.cli import main
 import tsk_workflow.cli.tick, tsk_workflow.engine.ticker, tsk_workflow.mail.outbox
+
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
 go = sys.argv[1]
 open(go + "." + str(os.getpid()), "w").close()  # ready: imported
 deadline = time.monotonic() + 60

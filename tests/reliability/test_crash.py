@@ -56,6 +56,10 @@ from tsk_workflow.mail import outbox
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, OutboxMessage, Task, Timer
 
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
+
 SEED = 20270401
 KILLS = 20
 BATCH = "10"

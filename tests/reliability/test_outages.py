@@ -49,6 +49,10 @@ from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import OutboxMessage, Timer
 from tsk_workflow.store.timers import DueTimer, Rows
 
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
+
 HOLD = 3.0
 """How long the other writer keeps the lock once every command is waiting for it."""
 

@@ -35,6 +35,10 @@ from tests.reliability.kit import (
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, Decision, Task, Timer
 
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
+
 WORKERS = 10
 SECONDS = float(os.environ.get("TSK_STRESS_SECONDS", "20"))
 CYCLES = 3

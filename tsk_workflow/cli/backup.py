@@ -30,7 +30,7 @@ def backup(ctx: click.Context, target: Path, as_json: bool) -> None:
     store = runtime.open_store(ctx)
     if store.dialect != "sqlite":
         raise TskError(_("on PostgreSQL use pg_dump (see docs/administrator.md)"))
-    runtime.require_service_act(ctx, runtime.engines(ctx), "backup")
+    runtime.require_service_act(ctx, store, "backup")
     source_path = store.engine.url.database or ""
     _create_private(target, PRIVATE_FILE)
     try:

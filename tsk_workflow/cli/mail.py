@@ -128,7 +128,7 @@ def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     from tsk_workflow.mail.outbox import deliver
 
     now, engines = runtime.engines_at(ctx, now)
-    runtime.require_service_act(ctx, engines, "mail.send")
+    runtime.require_service_act(ctx, _store(engines), "mail.send")
     result = deliver(_store(engines), _orgs(engines), os.environ, now)
     data = {
         "sent": result.sent,
@@ -165,7 +165,7 @@ def digest(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     from tsk_workflow.mail.digest import compose_digests
 
     now, engines = runtime.engines_at(ctx, now)
-    runtime.require_service_act(ctx, engines, "mail.digest")
+    runtime.require_service_act(ctx, _store(engines), "mail.digest")
     made = compose_digests(_store(engines), _orgs(engines), now)
     if as_json:
         emit_json({"now": now.isoformat(), "digests": made})
@@ -282,7 +282,7 @@ def retry(ctx: click.Context, message_id: int | None, as_json: bool) -> None:
     from tsk_workflow.mail.outbox import retry as requeue
 
     store = runtime.open_store(ctx)
-    runtime.require_service_act(ctx, runtime.engines(ctx), "mail.retry")
+    runtime.require_service_act(ctx, store, "mail.retry")
     now = runtime.clock(store)()
     with store.transaction() as session:
         count = requeue(session, now, message_id, _municipality(ctx))

@@ -62,7 +62,7 @@ def run(
 
     _logging(log_level, as_json)
     engines = runtime.engines(ctx)
-    runtime.require_service_act(ctx, engines, "run")
+    runtime.require_service_act(ctx, next(iter(engines.values())).store, "run")
     clock = next(iter(engines.values())).clock  # the server's, or TSK_NOW (virtual time)
     options = Options(interval=interval, send=sends(send, os.environ), batch=batch)
     ctx.exit(serve(Service(engines, options, clock)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -257,25 +257,34 @@ def actor(ctx: click.Context, engine: Engine) -> str | None:
     return engine.acting_person(os_user(), claimed)
 
 
-def require_service_act(ctx: click.Context, engines: Mapping[str, Engine], act: str) -> None:
+def require_service_act(ctx: click.Context, store: Store, act: str) -> None:
     """Refuse ``act`` (the scheduler pass, sending mail, a backup, the service) unless the OS
     login is the service's user (``TSK_SERVICE_USER``) or an admin's login in every
-    organisation it covers; a database on virtual time lets anyone (the demo, the tests)."""
+    organisation loaded into the database (``--org``: in that one). A database on virtual time
+    lets anyone (the demo, the tests), and so does one with no organisation loaded yet (there
+    is no admin to name, and no record to keep)."""
     import os
 
+    from tsk_workflow.catalog import load_catalog
+    from tsk_workflow.engine import setup
     from tsk_workflow.engine.access import may_run_service
     from tsk_workflow.engine.directory import PermissionDenied
-    from tsk_workflow.engine.setup import os_user
+    from tsk_workflow.features import build_engine
     from tsk_workflow.store.installation import virtual_time
 
-    if not engines:
-        return
-    store = next(iter(engines.values())).store
     if virtual_time(store):
         return
-    login = os_user()
+    versions = setup.in_force(store)
+    if not versions:
+        return
+    catalog = load_catalog()
+    orgs = [_parsed(version, catalog) for version in versions.values()]
+    named = settings(ctx).org
+    if named:
+        orgs = [org for org in orgs if org.municipality == named] or orgs
+    login = setup.os_user()
     service_user = os.environ.get("TSK_SERVICE_USER")
-    if may_run_service([e.org for e in engines.values()], login, service_user):
+    if may_run_service(orgs, login, service_user):
         return
     refusal = PermissionDenied(
         login,
@@ -286,6 +295,6 @@ def require_service_act(ctx: click.Context, engines: Mapping[str, Engine], act: 
             " or as an admin whose login the organisation names, not as '{login}'"
         ).format(act=act, user=service_user or _("not set"), login=login),
     )
-    for engine in engines.values():
-        engine.record_refusal(refusal)
+    for org in orgs:
+        build_engine(store, catalog, org).record_refusal(refusal)
     raise refusal

@@ -60,7 +60,8 @@ def serve(
     state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
     # A database without an organisation is refused before listening; so is anyone but the
     # service's user or an admin (the service acts for everyone).
-    runtime.require_service_act(ctx, state.engines(), "serve")
+    state.engines()
+    runtime.require_service_act(ctx, store, "serve")
     app = create_app(state)
     # uvicorn stops on SIGTERM or Ctrl-C (requests in progress finish, the scheduler's pass
     # in progress too), then raises the signal again for the handler that was there before:

@@ -47,7 +47,7 @@ def tick(
     from tsk_workflow.schedpass import PassOptions, SchedulerPass, sends
 
     at, engines = runtime.engines_at(ctx, now)
-    runtime.require_service_act(ctx, engines, "tick")
+    runtime.require_service_act(ctx, next(iter(engines.values())).store, "tick")
     options = PassOptions(send=sends(send, os.environ), batch=batch)
     result = SchedulerPass(engines, os.environ, options)(at)
     if as_json:
