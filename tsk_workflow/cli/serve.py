@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from tsk_workflow.cli import runtime
 from tsk_workflow.i18n import N_
+
+if TYPE_CHECKING:
+    from tsk_workflow.store.database import Store
 
 
 @click.command(
@@ -56,6 +60,8 @@ def serve(
     environ = read_environment(config_file, os.environ)
     store = runtime.open_store(ctx)
     virtual = virtual_time(store)
+    if virtual:
+        environ = _demo_key(store, environ)
     config = load_config(environ, host=host, port=port, virtual_time=virtual)
     state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
     # A database without an organisation is refused before listening; so is anyone but the
@@ -77,3 +83,20 @@ def serve(
         forwarded_allow_ips=environ.get("TSK_FORWARDED_ALLOW_IPS", "127.0.0.1"),
         server_header=False,
     )
+
+
+def _demo_key(store: Store, environ: dict[str, str]) -> dict[str, str]:
+    """On the demo's database, without a key given, the key its mails' links were signed
+    with: ``link-key`` beside the database (``tsk demo`` writes it there), so that the links
+    in the demo's maildir open at ``tsk serve``."""
+    from tsk_workflow.demo.run import LINK_KEY_FILE
+    from tsk_workflow.links import ENV_KEY, ENV_KEY_FILE
+    from tsk_workflow.store.database import sqlite_file
+
+    if environ.get(ENV_KEY) or environ.get(ENV_KEY_FILE):
+        return environ
+    database = sqlite_file(store.url)
+    key = database.parent / LINK_KEY_FILE if database is not None else None
+    if key is None or not key.is_file():
+        return environ
+    return {**environ, ENV_KEY_FILE: str(key)}
