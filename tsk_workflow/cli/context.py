@@ -108,6 +108,16 @@ def settings(ctx: click.Context) -> Settings:
     return obj if isinstance(obj, Settings) else Settings()
 
 
+log_level_option = click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    help=N_("The least important log lines shown"),
+)
+"""``--log-level`` of the long-running commands (``tsk run``, ``tsk serve``)."""
+
+
 def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help=N_("Print JSON only"))(function)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.context import json_option
+from tsk_workflow.cli.context import json_option, log_level_option
 from tsk_workflow.i18n import N_
 
 
@@ -38,13 +38,7 @@ from tsk_workflow.i18n import N_
     show_default=True,
     help=N_("Timers claimed and fired per transaction"),
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help=N_("The least important log lines shown"),
-)
+@log_level_option
 @json_option
 @click.pass_context
 def run(
@@ -60,7 +54,7 @@ def run(
     from tsk_workflow.schedpass import sends
     from tsk_workflow.scheduler import Options, Service, serve
 
-    _logging(log_level, as_json)
+    configure_logging(log_level, as_json)
     engines = runtime.engines(ctx)
     runtime.require_service_act(ctx, next(iter(engines.values())).store, "run")
     clock = next(iter(engines.values())).clock  # the server's, or TSK_NOW (virtual time)
@@ -68,7 +62,9 @@ def run(
     ctx.exit(serve(Service(engines, options, clock)))
 
 
-def _logging(level: str, as_json: bool) -> None:
+def configure_logging(level: str, as_json: bool) -> None:
+    """One line per log record on stderr (``as_json``: a JSON object per line), from ``level``
+    up; APScheduler's own lines from warnings up."""
     import logging
     import sys
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tsk_workflow.cli import runtime
+from tsk_workflow.cli.context import log_level_option
 from tsk_workflow.i18n import N_
 
 if TYPE_CHECKING:
@@ -36,13 +37,7 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help=N_("A file of NAME=value lines (systemd's EnvironmentFile format)"),
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="info",
-    show_default=True,
-    help=N_("The least important log lines shown"),
-)
+@log_level_option
 @click.pass_context
 def serve(
     ctx: click.Context, host: str, port: int, config_file: Path | None, log_level: str
@@ -52,11 +47,13 @@ def serve(
 
     import uvicorn
 
+    from tsk_workflow.cli.run import configure_logging
     from tsk_workflow.store.installation import virtual_time
     from tsk_workflow.web.app import create_app
     from tsk_workflow.web.config import load_config, read_environment
     from tsk_workflow.web.state import ServiceState
 
+    configure_logging(log_level, as_json=False)  # the scheduler's pass logs a line each time
     environ = read_environment(config_file, os.environ)
     store = runtime.open_store(ctx)
     virtual = virtual_time(store)
