@@ -544,7 +544,10 @@ def main(argv: list[str] | None = None) -> int:
         return measure(url, name, args)
     finally:
         if name is not None and not args.keep:
-            drop_database(name)
+            try:
+                drop_database(name)
+            except Exception as exc:  # noqa: BLE001 - say what is left, keep the first error
+                print(f"   could not drop the database {name}: {str(exc).splitlines()[0]}")
         elif name is not None:
             print(f"   kept: {url}")
 
