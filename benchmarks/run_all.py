@@ -23,6 +23,7 @@ BENCHMARKS = {
     "mail": ([], ["--messages", "200", "--repeats", "1"]),
     "startup": ([], ["--runs", "5", "--tasks", "2000"]),
     "workers": ([], ["--timers", "4000", "--repeats", "1"]),
+    "service": ([], ["--small"]),
 }
 
 
