@@ -60,7 +60,7 @@ def serve(
     if virtual:
         environ = _demo_key(store, environ)
     config = load_config(environ, host=host, port=port, virtual_time=virtual)
-    state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual)
+    state = ServiceState(config, store, runtime.clock(store), virtual_time=virtual, settle=True)
     # A database without an organisation is refused before listening; so is anyone but the
     # service's user or an admin (the service acts for everyone).
     state.engines()

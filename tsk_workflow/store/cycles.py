@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from tsk_workflow.store.models import Cycle, Decision, Document, RefusedAct, Task, TaskAssignee
 
@@ -85,7 +85,8 @@ def tasks(
 ) -> list[Task]:
     """The tasks of ``municipality`` (open ones, ``only_open``), of ``person`` when given, due
     before ``overdue_at`` when given (and open), by due time."""
-    query = select(Task).where(Task.municipality == municipality)
+    # The cycle of each task is shown with it (its ref): loaded in the same query.
+    query = select(Task).options(joinedload(Task.cycle)).where(Task.municipality == municipality)
     if only_open or overdue_at is not None:
         query = query.where(Task.status == "open")
     if person:
