@@ -556,3 +556,49 @@ def test_the_token_door_is_rate_limited(served: Served) -> None:
     # Another address is not held back.
     other = httpx.post(f"{served.url}/api/v1/tokens", json={"id_token": "x"}, timeout=30)
     assert other.status_code == 403
+
+
+# ---------------------------------------------------------------- which commands go where
+
+
+def test_commands_on_a_database_say_so_through_the_service(
+    store: Store, clock: Clock, tmp_path: Path
+) -> None:
+    herrljunga(store, clock)
+    person = Person(REPORTER, tmp_path, "https://tsk.example.org")
+    for args in (["tick"], ["mail", "status"], ["org", "history"], ["audit", "verify"]):
+        refused = person.run("--lang", "en", *args)
+        assert refused.exit_code == 1, args
+        command = " ".join(["tsk", *args])
+        assert refused.stderr == (
+            f"tsk: '{command}' is not done through the service (https://tsk.example.org): it"
+            " works on a database; give one with --db (TSK_DATABASE_URL)\n"
+        )
+    # Given a database, they work on it, TSK_URL or not.
+    assert person.run("--db", store.url, "tick", "--no-send").exit_code == 0
+    assert person.run("audit", "verify", TSK_DATABASE_URL=store.url).exit_code == 0
+
+
+def test_a_token_kept_names_the_service_when_no_database_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tsk_workflow.cli import client
+
+    nowhere = "http://127.0.0.1:9"  # nothing listens there
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    client.write_token(client.Stored(nowhere, "tsk_x", REPORTER, "herrljunga"))
+    person = Person(REPORTER, tmp_path, nowhere)
+    found = person.run("--lang", "en", "task", "list", TSK_URL=None)
+    assert found.exit_code == 1
+    assert found.stderr.startswith(f"tsk: the service at {nowhere} cannot be reached: ")
+    assert len(found.stderr.splitlines()) == 1
+    # Another service than the token's: sign in to it first.
+    other = person.run("--lang", "en", "task", "list", TSK_URL="https://tsk.example.org")
+    assert other.stderr == (
+        f"tsk: the token kept is for {nowhere}, not https://tsk.example.org: sign in with"
+        " 'tsk login' (TSK_URL names the service)\n"
+    )
+    # An address a token may not be sent to.
+    plain = person.run("--lang", "en", "login", "--url", "http://tsk.example.org")
+    assert plain.exit_code == 1
+    assert "must be https://" in plain.stderr
