@@ -266,9 +266,12 @@ def problem_error(response: httpx.Response) -> TskError:
         error = Refused(detail)
     else:
         error = TskError(detail)
-    if kind == "invalid-answers" and isinstance(errors, list) and errors:
+    if isinstance(errors, list) and errors:
         lines = [f"{e.get('field')}: {e.get('message')}" for e in errors if isinstance(e, dict)]
-        error.problems = lines  # type: ignore[attr-defined]  # printed one a line (TskGroup)
+        # Printed one a line (TskGroup): each wrong answer, as on a database; the detail first
+        # for a request the service could not read.
+        problems = lines if kind == "invalid-answers" else [detail, *lines]
+        error.problems = problems  # type: ignore[attr-defined]
     return error
 
 

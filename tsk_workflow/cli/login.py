@@ -41,16 +41,22 @@ def login(ctx: click.Context, url: str | None, as_json: bool) -> None:
 
     def show(device: dict[str, Any]) -> None:
         complete = device.get("verification_uri_complete")
+        address, code = device.get("verification_uri"), device.get("user_code")
         if complete:
             click.echo(_("To sign in, open this address in a browser:"))
             click.echo(f"  {complete}")
-        click.echo(
-            _("Or go to {address} and enter the code {code}").format(
-                address=device.get("verification_uri"), code=device.get("user_code")
+            click.echo(
+                _("Or go to {address} and enter the code {code}").format(address=address, code=code)
             )
-        )
+        else:  # Entra ID gives only the address and the code
+            click.echo(
+                _("To sign in, go to {address} in a browser and enter the code {code}").format(
+                    address=address, code=code
+                )
+            )
         click.echo(_("Waiting for the sign-in (Ctrl-C stops)…"))
 
+    before = client.read_token()
     issued = client.sign_in(address, lang, show)
     stored = client.Stored(
         url=address,
@@ -59,6 +65,8 @@ def login(ctx: click.Context, url: str | None, as_json: bool) -> None:
         municipality=str(issued["municipality"]),
     )
     path = client.write_token(stored)
+    if before is not None and before.url == address:
+        _revoke(before, lang)  # the token it replaces is of no more use: none is left behind
     if as_json:
         emit_json(
             {
@@ -86,6 +94,20 @@ def login(ctx: click.Context, url: str | None, as_json: bool) -> None:
     )
 
 
+def _revoke(stored: client.Stored, lang: str) -> tuple[bool, str]:
+    """Revoke ``stored`` at its service: whether it is no longer valid there, and why not."""
+    service = client.Service(stored.url, stored.token, lang)
+    try:
+        service.delete("/api/v1/tokens/current")
+    except client.TokenRefused:
+        pass  # revoked or expired already: nothing to revoke
+    except TskError as exc:
+        return False, str(exc)
+    finally:
+        service.close()
+    return True, ""
+
+
 @click.command(
     help=N_(
         "Sign out of the service: the token kept is revoked at the service and removed from"
@@ -102,16 +124,7 @@ def logout(ctx: click.Context, as_json: bool) -> None:
         else:
             click.echo(_("Not signed in: no token is kept here."))
         return
-    revoked, why = True, ""
-    service = client.Service(stored.url, stored.token, settings(ctx).lang)
-    try:
-        service.delete("/api/v1/tokens/current")
-    except client.TokenRefused:
-        pass  # revoked or expired already: nothing to revoke
-    except TskError as exc:
-        revoked, why = False, str(exc)
-    finally:
-        service.close()
+    revoked, why = _revoke(stored, settings(ctx).lang)
     client.forget_token()
     if as_json:
         emit_json({"signed_out": True, "revoked": revoked, "url": stored.url})
