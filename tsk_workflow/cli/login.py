@@ -40,21 +40,26 @@ def login(ctx: click.Context, url: str | None, as_json: bool) -> None:
     lang = settings(ctx).lang
 
     def show(device: dict[str, Any]) -> None:
+        # With --json the instructions go to stderr: stdout is the JSON only.
         complete = device.get("verification_uri_complete")
         address, code = device.get("verification_uri"), device.get("user_code")
         if complete:
-            click.echo(_("To sign in, open this address in a browser:"))
-            click.echo(f"  {complete}")
+            click.echo(_("To sign in, open this address in a browser:"), err=as_json)
+            click.echo(f"  {complete}", err=as_json)
             click.echo(
-                _("Or go to {address} and enter the code {code}").format(address=address, code=code)
+                _("Or go to {address} and enter the code {code}").format(
+                    address=address, code=code
+                ),
+                err=as_json,
             )
         else:  # Entra ID gives only the address and the code
             click.echo(
                 _("To sign in, go to {address} in a browser and enter the code {code}").format(
                     address=address, code=code
-                )
+                ),
+                err=as_json,
             )
-        click.echo(_("Waiting for the sign-in (Ctrl-C stops)…"))
+        click.echo(_("Waiting for the sign-in (Ctrl-C stops)…"), err=as_json)
 
     before = client.read_token()
     issued = client.sign_in(address, lang, show)
