@@ -93,8 +93,14 @@ def engine(store: Store, clock: Clock) -> Engine:
 
 def pytest_configure(config: pytest.Config) -> None:
     """The document cache (``definitions/cache.py``) in a folder of this run's, not the user's;
-    ``tsk`` processes the tests start inherit it."""
+    ``tsk`` processes the tests start inherit it. So is the config folder, where ``tsk login``
+    keeps its token (``cli/client.py``): no test reads, uses or revokes the user's own, and a
+    ``TSK_URL`` of the user's sends no test's command to a service."""
     if "TSK_CACHE_DIR" not in os.environ:
         folder = tempfile.mkdtemp(prefix="tsk-test-cache-")
         os.environ["TSK_CACHE_DIR"] = folder
         config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    settings = tempfile.mkdtemp(prefix="tsk-test-config-")
+    os.environ["XDG_CONFIG_HOME"] = settings
+    os.environ.pop("TSK_URL", None)
+    config.add_cleanup(lambda: shutil.rmtree(settings, ignore_errors=True))

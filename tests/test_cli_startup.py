@@ -197,3 +197,23 @@ def test_task_list_of_a_loaded_municipality_reads_no_definitions(
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr.decode().splitlines()[-1] == "[]"
+
+
+def test_a_command_on_a_database_loads_neither_httpx_nor_the_service(
+    make_store: Callable[..., Store], runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client of the service (``cli/client.py``) costs a command on a database nothing:
+    deciding where the command goes reads the environment and looks for the token file."""
+    from tests.enginekit import Clock, Tsk, local
+
+    store = make_store("sqlite")
+    Tsk(runner, store, "herrljunga", Clock(local(2027, 3, 1)), monkeypatch).ok("init")
+    env = {**os.environ, "TSK_DATABASE_URL": store.url, "TSK_ORG": "herrljunga"}
+    code = (
+        "import sys\nfrom tsk_workflow.cli import main\ntry:\n    main(['task', 'list', '--json'])\n"
+        "finally:\n    print(sorted(m for m in ('httpx', 'tsk_workflow.web', 'fastapi')"
+        " if m in sys.modules), file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().splitlines()[-1] == "[]"

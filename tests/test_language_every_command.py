@@ -244,6 +244,16 @@ RUNS: tuple[Run, ...] = (
         name="refused: a database tsk cannot use",
     ),
     Run(("--org", "nosuch", "cycle", "list"), exit=1, name="refused: no such organisation"),
+    # The service's sign-in: without a service, or over plain HTTP to another machine (a
+    # sign-in through a service is read in both languages by tests/test_cli_client.py).
+    Run(("login",), database=False, exit=1, name="refused: login, no service"),
+    Run(
+        ("login", "--url", "http://tsk.example.org"),
+        database=False,
+        exit=1,
+        name="refused: login over http",
+    ),
+    Run(("logout",), database=False, name="logout, not signed in"),
     # -- writers, on the copy
     Run(("init",)),
     Run(("org", "load", MUNICIPALITY), as_=ADMIN),

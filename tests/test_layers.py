@@ -20,7 +20,7 @@ LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
 def test_the_contracts_are_the_ones_the_docs_describe() -> None:
-    assert CONTRACTS == ["layers", "acyclic", "pure-core", "sqlalchemy"]
+    assert CONTRACTS == ["layers", "acyclic", "pure-core", "sqlalchemy", "client-over-http"]
 
 
 @pytest.mark.parametrize("contract", [pytest.param(c, id=c) for c in CONTRACTS])

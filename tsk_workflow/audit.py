@@ -619,11 +619,17 @@ def rows_to_csv(rows: Iterable[AuditRow]) -> str:
 
     Cells are written exactly as stored, nothing escaped for spreadsheets: this is evidence.
     """
+    return records_to_csv(row.to_dict() for row in rows)
+
+
+def records_to_csv(records: Iterable[Mapping[str, Any]]) -> str:
+    """:func:`rows_to_csv` of the rows as JSON (``AuditRow.to_dict()``, what the service's API
+    answers)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        record = row.to_dict()
+    for found in records:
+        record = dict(found)
         payload = record["payload"]
         record["payload"] = "" if payload is None else canonical(payload).decode()
         writer.writerow(["" if record[name] is None else record[name] for name in CSV_COLUMNS])

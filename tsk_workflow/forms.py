@@ -547,23 +547,31 @@ def form_text(
 ) -> str:
     """The form for people: its title, then each question with what it allows (and the answer
     given, for a task already done with answers)."""
+    return json_form_text(form_json(form, org, lang), lang, task_id, answers)
+
+
+def json_form_text(
+    form: Mapping[str, Any], lang: str, task_id: int, answers: Mapping[str, Any] | None = None
+) -> str:
+    """:func:`form_text` of the form as JSON (:func:`form_json`, what the service's API
+    answers)."""
     texts = _t(lang)
     lines = []
-    if form.title is not None:
-        lines.append(form.title.get(lang))
-    if form.description is not None:
-        lines.append(form.description.get(lang))
-    lines.append(texts["form_required" if form.required else "form_optional"].format(id=task_id))
-    for question in form.questions:
-        flag = texts["required" if question.required else "optional"]
-        lines += ["", f"{question.key} ({flag}): {question.label.get(lang)}"]
-        if question.help is not None:
-            lines.append(f"    {question.help.get(lang)}")
-        lines.append(f"    {expects(question, lang)}")
-        for key, label in allowed_values(question, org, lang):
-            lines.append(f"      {key:<20} {label}")
-        if answers and question.key in answers:
-            lines.append(f"    = {_answer_text(answers[question.key])}")
+    if form["title"] is not None:
+        lines.append(form["title"])
+    if form["description"] is not None:
+        lines.append(form["description"])
+    lines.append(texts["form_required" if form["required"] else "form_optional"].format(id=task_id))
+    for question in form["questions"]:
+        flag = texts["required" if question["required"] else "optional"]
+        lines += ["", f"{question['key']} ({flag}): {question['label']}"]
+        if question["help"] is not None:
+            lines.append(f"    {question['help']}")
+        lines.append(f"    {question['expects']}")
+        for choice in question["choices"]:
+            lines.append(f"      {choice['key']:<20} {choice['label']}")
+        if answers and question["key"] in answers:
+            lines.append(f"    = {_answer_text(answers[question['key']])}")
     if not answers:
         lines += ["", texts["how"].format(id=task_id)]
     return "\n".join(lines)
@@ -571,27 +579,34 @@ def form_text(
 
 def template_yaml(form: Form, org: Organisation, lang: str, task_id: int, heading: str) -> str:
     """A YAML file ready to fill in: every question as an empty key, with comments."""
+    return json_template_yaml(form_json(form, org, lang), lang, task_id, heading)
+
+
+def json_template_yaml(form: Mapping[str, Any], lang: str, task_id: int, heading: str) -> str:
+    """:func:`template_yaml` of the form as JSON (:func:`form_json`)."""
     texts = _t(lang)
     lines = [f"# {heading}"]
-    if form.description is not None:
-        lines += [f"# {line}" for line in form.description.get(lang).splitlines()]
+    if form["description"] is not None:
+        lines += [f"# {line}" for line in str(form["description"]).splitlines()]
     lines += [
-        f"# {texts['form_required' if form.required else 'form_optional'].format(id=task_id)}",
+        f"# {texts['form_required' if form['required'] else 'form_optional'].format(id=task_id)}",
         f"# {texts['fill']}",
         f"#   tsk task done {task_id} --answers FILE",
         f"# {texts['blank']}",
     ]
-    for question in form.questions:
-        flag = texts["required" if question.required else "optional"]
-        lines += ["", f"# {question.label.get(lang)} ({flag})"]
-        if question.help is not None:
-            lines.append(f"# {question.help.get(lang)}")
-        lines.append(f"# {expects(question, lang)}")
-        if question.type == "text" and (question.max is None or question.max > 300):
+    for question in form["questions"]:
+        flag = texts["required" if question["required"] else "optional"]
+        lines += ["", f"# {question['label']} ({flag})"]
+        if question["help"] is not None:
+            lines.append(f"# {question['help']}")
+        lines.append(f"# {question['expects']}")
+        maximum = question["max"]
+        if question["type"] == "text" and (maximum is None or maximum > 300):
             lines.append(f"# {texts['multiline']}")
-        for key, label in allowed_values(question, org, lang):
+        for choice in question["choices"]:
+            key, label = choice["key"], choice["label"]
             lines.append(f"#   {key}: {label}" if key != label else f"#   {key}")
-        lines.append(f"{question.key}:")
+        lines.append(f"{question['key']}:")
     return "\n".join(lines) + "\n"
 
 

@@ -52,6 +52,16 @@ COMMANDS = {
     ),
     "backup": ("tsk_workflow.cli.backup", "backup", N_("A consistent copy of a SQLite database")),
     "tick": ("tsk_workflow.cli.tick", "tick", N_("One scheduler pass (cron, systemd timer)")),
+    "login": (
+        "tsk_workflow.cli.login",
+        "login",
+        N_("Sign in to the service (TSK_URL): commands go through it as you"),
+    ),
+    "logout": (
+        "tsk_workflow.cli.login",
+        "logout",
+        N_("Sign out of the service: the token revoked and removed"),
+    ),
     "lagesbild": (
         "tsk_workflow.cli.lagesbild",
         "lagesbild",
@@ -178,4 +188,10 @@ class LazyGroup(TskGroup):
 @click.version_option(package_name="tsk-workflow")
 @click.pass_context
 def cli(ctx: click.Context, db: str | None, org: str | None, actor: str | None, lang: str) -> None:
-    ctx.obj = Settings(db=db, org=org, actor=actor, lang=lang)
+    from click.core import ParameterSource
+
+    from tsk_workflow.cli.client import service_url
+
+    typed = ctx.get_parameter_source("db") == ParameterSource.COMMANDLINE
+    url = service_url(db, typed)
+    ctx.obj = Settings(db=db, org=org, actor=actor, lang=lang, url=url)

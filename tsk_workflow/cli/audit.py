@@ -11,6 +11,7 @@ import click
 
 from tsk_workflow.cli import dates, runtime
 from tsk_workflow.cli.context import TskGroup, emit_json, one_line, settings
+from tsk_workflow.cli.views import brief, role_label
 from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
@@ -20,16 +21,6 @@ if TYPE_CHECKING:
     from tsk_workflow.checkpoints import Checkpoint
 
 DATE = dates.DateTime(with_time=True)
-
-ROLES = {
-    "system": N_("system"),
-    "chair": N_("chair"),
-    "deputy chair": N_("deputy chair"),
-    "admin": N_("admin"),
-    "auditor": N_("auditor"),
-}
-"""The roles the record gives those who act for no role of the organisation, as people read
-them (``--json`` and ``--csv`` keep what is recorded); an organisation's roles are its keys."""
 
 
 @click.group(
@@ -57,6 +48,20 @@ def audit(
 ) -> None:
     if ctx.invoked_subcommand is not None:
         return
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.audit_list(
+            ctx,
+            cycle_ref=cycle_ref,
+            actor=actor,
+            since=since,
+            until=until,
+            refused=refused,
+            as_json=as_json,
+            as_csv=as_csv,
+        )
+        return
     from tsk_workflow import audit as trail
     from tsk_workflow.calendar import STOCKHOLM
 
@@ -78,15 +83,8 @@ def audit(
             when = row.at.astimezone(STOCKHOLM).strftime("%Y-%m-%d %H:%M")
             role = role_label(row.role)
             click.echo(
-                f"{row.seq:>6} {when} {row.actor:<18} {role:<16} {row.action:<20} {row.subject} {_brief(row.payload)}"
+                f"{row.seq:>6} {when} {row.actor:<18} {role:<16} {row.action:<20} {row.subject} {brief(row.payload)}"
             )
-
-
-def role_label(role: str) -> str:
-    """``role`` as people read it: the record's own roles translated, an organisation's as
-    they are (keys)."""
-    text = ROLES.get(role)
-    return _(text) if text is not None else role
 
 
 def _local(value: dt.datetime | None) -> dt.datetime | None:
@@ -108,25 +106,6 @@ def _scope(ctx: click.Context, cycle_ref: str | None) -> tuple[str | None, int |
         return engine.org.municipality, None
     with engine.store.reading() as session:
         return engine.org.municipality, engine.find_cycle(session, cycle_ref).id
-
-
-def _brief(payload: dict[str, object] | None) -> str:
-    if not payload:
-        return ""
-    keys = (
-        "trigger",
-        "to",
-        "note",
-        "title",
-        "routed_to",
-        "outcome",
-        "paragraph",
-        "forced",
-        "late",
-        "via",
-    )
-    parts = [f"{key}={payload[key]}" for key in keys if payload.get(key) not in (None, "", False)]
-    return " ".join(parts)
 
 
 def _refused(store: object, municipality: str | None, actor: str | None, as_json: bool) -> None:

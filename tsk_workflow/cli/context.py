@@ -27,6 +27,9 @@ class Settings(NamedTuple):
     org: str | None = None
     actor: str | None = None
     lang: str = "sv"
+    url: str | None = None
+    """The service the people's commands go through (``TSK_URL``, or the one ``tsk login``
+    signed in to), None for a database (``cli/client.py``)."""
 
     def require_org(self) -> str:
         if not self.org:

@@ -31,6 +31,11 @@ def cycle() -> None:
 def open_(
     ctx: click.Context, process: str, period: str | None, subject: str | None, as_json: bool
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_open(ctx, process, period=period, subject=subject, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     opened = engine.open_cycle(runtime.actor(ctx, engine), process, period, subject)
     show_cycle(ctx, engine, opened.id, as_json)
@@ -42,6 +47,11 @@ def open_(
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_list(ctx, only_open=only_open, process=process, as_json=as_json)
+        return
     from tsk_workflow.cli import titles
 
     engine = runtime.engine(ctx)
@@ -73,6 +83,11 @@ def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: boo
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_show(ctx, ref, as_json=as_json)
+        return
     show_cycle(ctx, runtime.engine(ctx), ref, as_json)
 
 
@@ -83,6 +98,11 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_advance(ctx, ref, trigger, note=note, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     moved = engine.advance(runtime.actor(ctx, engine), ref, trigger, note)
     show_cycle(ctx, engine, moved.id, as_json)
@@ -96,6 +116,11 @@ def advance(ctx: click.Context, ref: str, trigger: str, note: str | None, as_jso
 @json_option
 @click.pass_context
 def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_next(ctx, ref, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     actor = runtime.actor(ctx, engine)
     person = engine.directory.person(actor).id if actor else None
@@ -122,6 +147,11 @@ def next_(ctx: click.Context, ref: str, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def close(ctx: click.Context, ref: str, note: str | None, force: bool, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_close(ctx, ref, note=note, force=force, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     closed = engine.close_cycle(runtime.actor(ctx, engine), ref, note, force=force)
     show_cycle(ctx, engine, closed.id, as_json)
@@ -159,6 +189,11 @@ def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -
         raise click.BadParameter(
             _("'{file}': paths with '..' are not accepted").format(file=file), param_hint="FILE"
         )
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_attach(ctx, ref, file, kind=kind, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     document = attach_document(
         engine, runtime.actor(ctx, engine), ref, Upload(file.name, file.read_bytes()), kind
@@ -177,6 +212,11 @@ def attach(ctx: click.Context, ref: str, file: Path, kind: str, as_json: bool) -
 @json_option
 @click.pass_context
 def documents(ctx: click.Context, ref: str, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.cycle_documents(ctx, ref, as_json=as_json)
+        return
     from tsk_workflow.engine.documents import documents as listing
 
     engine = runtime.engine(ctx)

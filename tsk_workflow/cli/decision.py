@@ -49,6 +49,13 @@ def propose(
     attrs: tuple[str, ...],
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.decision_propose(
+            ctx, cycle_ref, title=title, cost=cost, attrs=_attrs(attrs), as_json=as_json
+        )
+        return
     from tsk_workflow.engine.decisions import Decisions
 
     engine = runtime.engine(ctx)
@@ -111,6 +118,20 @@ def record(
     override_reason: str | None,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.decision_record(
+            ctx,
+            decision_id,
+            body=body,
+            date=date_.date(),
+            paragraph=paragraph,
+            outcome=outcome,
+            override_reason=override_reason,
+            as_json=as_json,
+        )
+        return
     from tsk_workflow.engine.decisions import Decisions
 
     engine = runtime.engine(ctx)
@@ -137,6 +158,11 @@ def record(
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.decision_list(ctx, as_json=as_json)
+        return
     from tsk_workflow.engine.decisions import Decisions
 
     engine = runtime.engine(ctx)

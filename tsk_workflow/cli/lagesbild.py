@@ -87,6 +87,11 @@ def _lagesbild(
                 file=out, folder=out.parent
             )
         )
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.lagesbild(ctx, cycle_ref, fmt=fmt, out=out, stats=stats, lang=lang, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         cycle = engine.find_cycle(session, cycle_ref)

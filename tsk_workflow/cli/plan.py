@@ -70,6 +70,13 @@ def plan(
 ) -> None:
     lang = lang or settings(ctx).lang
     with i18n.speaking(lang):
+        if settings(ctx).url:
+            from tsk_workflow.cli import remote
+
+            remote.plan(
+                ctx, year, roles=roles, kinds=kinds, ics_path=ics_path, lang=lang, as_json=as_json
+            )
+            return
         _plan(ctx, year, roles, kinds, ics_path, lang, as_json)
 
 

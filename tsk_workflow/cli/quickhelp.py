@@ -44,6 +44,8 @@ Kommandon:
   gdpr       Personuppgifter: purge
   init       Skapa eller uppgradera databasen, läs in organisationen
   lagesbild  En cykels sammanställda lägesbild
+  login      Logga in i tjänsten (TSK_URL): kommandona går genom den som du
+  logout     Logga ut ur tjänsten: din token återkallas och tas bort
   mail       E-post: test, send, digest, status, show, retry
   org        Organisationen: show, load, history, export
   plan       Året: öppningar, möten, tidsgränser, påminnelser, rapporter
@@ -75,6 +77,8 @@ Commands:
   gdpr       Personal data: purge
   init       Create or upgrade the database, load the organisation
   lagesbild  The compiled lägesbild of a cycle
+  login      Sign in to the service (TSK_URL): commands go through it as you
+  logout     Sign out of the service: the token revoked and removed
   mail       Mail: test, send, digest, status, show, retry
   org        The organisation: show, load, history, export
   plan       The year: openings, meetings, deadlines, reminders, reports

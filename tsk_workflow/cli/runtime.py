@@ -24,11 +24,20 @@ if TYPE_CHECKING:
 
 def open_store(ctx: click.Context, *, create: bool = False) -> Store:
     """The database of ``--db``. A SQLite file that is not there is refused, naming it, and
-    nothing is created, unless ``create`` (``tsk init``)."""
+    nothing is created, unless ``create`` (``tsk init``). When the people's commands go
+    through a service (``TSK_URL``, ``cli/client.py``) a database must be given."""
     from tsk_workflow.errors import TskError
     from tsk_workflow.store.database import Store, database_url, sqlite_file
 
-    url = database_url(settings(ctx).db)
+    given = settings(ctx)
+    if given.url and not given.db:
+        raise TskError(
+            _(
+                "'{command}' is not done through the service ({url}): it works on a database;"
+                " give one with --db (TSK_DATABASE_URL)"
+            ).format(command=" ".join(["tsk", *ctx.command_path.split()[1:]]), url=given.url)
+        )
+    url = database_url(given.db)
     if not create:
         path = sqlite_file(url)
         if path is not None and not path.exists():

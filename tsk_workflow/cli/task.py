@@ -37,6 +37,11 @@ def task() -> None:
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.task_list(ctx, mine=mine, overdue=overdue, everything=everything, as_json=as_json)
+        return
     lang = settings(ctx).lang
     # The stored titles are Swedish (cli/titles.py): another language needs the definitions.
     quick = not mine and (as_json or lang == STORED)
@@ -125,6 +130,19 @@ def done(
     nothing_to_report: bool,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.task_done(
+            ctx,
+            task_id,
+            note=note,
+            answers_file=answers_file,
+            pairs=pairs,
+            nothing_to_report=nothing_to_report,
+            as_json=as_json,
+        )
+        return
     from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
 
     engine = runtime.engine(ctx)
@@ -223,6 +241,11 @@ def _form(
             _("'{file}': paths with '..' are not accepted").format(file=template),
             param_hint="--template",
         )
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.task_form(ctx, task_id, lang=lang, template=template, force=force, as_json=as_json)
+        return
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         found = engine.find_task(session, task_id)

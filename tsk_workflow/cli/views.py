@@ -270,3 +270,43 @@ def decision_line(row: dict[str, Any]) -> str:
     )
     proposed = _("proposed by {person}").format(person=row["proposed_by"])
     return f"{row['id']:>4}  {row['title']} [{routed}{agenda}] {proposed}{decided}"
+
+
+# ---------------------------------------------------------------- the audit trail
+
+ROLES = {
+    "system": N_("system"),
+    "chair": N_("chair"),
+    "deputy chair": N_("deputy chair"),
+    "admin": N_("admin"),
+    "auditor": N_("auditor"),
+}
+"""The roles the record gives those who act for no role of the organisation, as people read
+them (``--json`` and ``--csv`` keep what is recorded); an organisation's roles are its keys."""
+
+
+def role_label(role: str) -> str:
+    """``role`` as people read it: the record's own roles translated, an organisation's as
+    they are (keys)."""
+    text = ROLES.get(role)
+    return _(text) if text is not None else role
+
+
+def brief(payload: dict[str, object] | None) -> str:
+    """The payload's telling values, ``key=value``, for one line of ``tsk audit``."""
+    if not payload:
+        return ""
+    keys = (
+        "trigger",
+        "to",
+        "note",
+        "title",
+        "routed_to",
+        "outcome",
+        "paragraph",
+        "forced",
+        "late",
+        "via",
+    )
+    parts = [f"{key}={payload[key]}" for key in keys if payload.get(key) not in (None, "", False)]
+    return " ".join(parts)

@@ -502,11 +502,18 @@ def describe(item: PlanItem, lang: str) -> str:
 
 def format_line(item: PlanItem, lang: str, cal: WorkCalendar) -> str:
     """One line of ``tsk plan``: date, weekday, time, kind, title, roles."""
+    return json_line(item_json(item, lang, cal), lang)
+
+
+def json_line(data: Mapping[str, Any], lang: str) -> str:
+    """:func:`format_line` of an item as JSON (:func:`item_json`, what the service's API
+    answers)."""
+    day = dt.date.fromisoformat(str(data["date"]))
     with i18n.speaking(lang):
-        weekday, kind = _(WEEKDAYS[item.date.weekday()]), _(KIND_LABELS[item.kind])
-    clock = item.start.astimezone(cal.zone).strftime("%H:%M") if item.start else ""
-    roles = ", ".join(item.roles)
-    return f"{format_date_sv(item.date)} {weekday} {clock:5}  {kind:12} {item.title.get(lang)}" + (
+        weekday, kind = _(WEEKDAYS[day.weekday()]), _(KIND_LABELS[str(data["kind"])])
+    clock = str(data["time"] or "")
+    roles = ", ".join(data["roles"])
+    return f"{format_date_sv(day)} {weekday} {clock:5}  {kind:12} {data['title']}" + (
         f"  [{roles}]" if roles else ""
     )
 

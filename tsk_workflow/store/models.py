@@ -369,3 +369,22 @@ class OutboxMessage(Base):
     last_reply: Mapped[str | None] = mapped_column(Text)
     cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
     task_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ApiToken(Base):
+    """A personal API token of the service (``tsk login``): kept only as the SHA-256 of the
+    token, for one person of one municipality, until it expires or is revoked. The times are
+    the wall clock's (a credential expires in real time, whatever clock the database runs on)."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_person", "municipality", "person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]

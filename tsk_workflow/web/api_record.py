@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
@@ -16,6 +17,7 @@ from tsk_workflow import i18n
 from tsk_workflow.engine import access
 from tsk_workflow.engine import plan as planning
 from tsk_workflow.engine.documents import MAX_BYTES, Upload, attach
+from tsk_workflow.errors import Refused
 from tsk_workflow.rows import document_row
 from tsk_workflow.store import cycles as stored
 from tsk_workflow.store.outbox import status_counts
@@ -174,13 +176,22 @@ def lagesbild(
 # ---------------------------------------------------------------- the year plan
 
 
+PlanKind = Literal["cycle_open", "meeting", "due", "reminder", "report"]
+Roles = Annotated[
+    list[str] | None, Query(max_length=64, description="Only what concerns this role (repeatable)")
+]
+Kinds = Annotated[list[PlanKind] | None, Query(description="Only items of this kind (repeatable)")]
+
+
 @router.get("/plan/{year}", tags=["plan"], summary="The year: openings, meetings, deadlines")
 def plan(
     year: int,
     reader: Reader,
     mine: Annotated[bool, Query(description="Only what concerns my roles")] = False,
+    role: Roles = None,
+    kind: Kinds = None,
 ) -> list[dict[str, Any]]:
-    items, cal = _plan_items(reader, year, mine)
+    items, cal = _plan_items(reader, year, mine, role, kind)
     found: list[dict[str, Any]] = planning.to_json(items, i18n.language(), cal)
     return found
 
@@ -192,9 +203,13 @@ def plan(
     response_class=Response,
 )
 def plan_ics(
-    year: int, reader: Reader, mine: Annotated[bool, Query(description="Only my roles")] = False
+    year: int,
+    reader: Reader,
+    mine: Annotated[bool, Query(description="Only my roles")] = False,
+    role: Roles = None,
+    kind: Kinds = None,
 ) -> Response:
-    items, cal = _plan_items(reader, year, mine)
+    items, cal = _plan_items(reader, year, mine, role, kind)
     org = reader.engine.org
     body = planning.to_ics(items, org, year, i18n.language(), reader.engine.clock(), cal)
     name = f"tsk-{org.municipality}-{year}.ics"
@@ -205,15 +220,38 @@ def plan_ics(
     )
 
 
-def _plan_items(reader: Reader, year: int, mine: bool) -> tuple[list[Any], Any]:
+def _plan_items(
+    reader: Reader,
+    year: int,
+    mine: bool,
+    roles: Sequence[str] | None = None,
+    kinds: Sequence[str] | None = None,
+) -> tuple[list[Any], Any]:
+    """The year's items (``tsk plan``'s): mine, of ``roles`` (each one the year or the
+    organisation knows), of ``kinds``."""
     if not 1970 <= year <= 2200:
         raise Problem(422, "invalid", i18n._("{year} is not a year tsk plans").format(year=year))
     engine = reader.engine
-    items = planning.year_plan(engine.org, engine.catalog.definitions, year, engine.cal)
+    org = engine.org
+    items = planning.year_plan(org, engine.catalog.definitions, year, engine.cal)
     if mine:
-        person = engine.org.person(reader.person)
-        roles = (*person.roles, *person.deputy_for) if person is not None else ()
+        person = org.person(reader.person)
+        mine_roles = (*person.roles, *person.deputy_for) if person is not None else ()
+        items = planning.with_roles(items, mine_roles)
+    if roles:
+        known = set(planning.roles_of(items)) | {
+            role for person in org.people for role in (*person.roles, *person.deputy_for)
+        }
+        unknown = [role for role in roles if role not in known]
+        if unknown:
+            raise Refused(
+                i18n._("unknown role '{role}' in {organisation}; roles: {roles}").format(
+                    role=unknown[0], organisation=org.name, roles=", ".join(sorted(known))
+                )
+            )
         items = planning.with_roles(items, roles)
+    if kinds:
+        items = [item for item in items if item.kind in kinds]
     return items, engine.cal
 
 

@@ -77,7 +77,7 @@ async def login(request: Request) -> Response:
     try:
         response: Response = await client.authorize_redirect(request, redirect_uri)
     except httpx.HTTPError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
     return response
 
 
@@ -104,33 +104,42 @@ async def callback(request: Request) -> Response:
     try:
         token = await client.authorize_access_token(request, claims_options=expected)
     except httpx.HTTPError as exc:
-        raise _unreachable(exc) from None
+        raise unreachable(exc) from None
     except (OAuthError, JoseError, ValueError) as exc:
         log.info("OIDC sign-in refused: %r", exc)
-        reason = _oidc_reason(exc)
-        _record(state, "oidc", "signin", reason)
+        reason = oidc_reason(exc)
+        record_refusal(state, "oidc", "signin", reason)
         return _refused(request, reason)
     claims: dict[str, Any] = dict(token.get("userinfo") or {})
     if not claims:
         reason = _("the provider sent no ID token")
-        _record(state, "oidc", "signin", reason)
+        record_refusal(state, "oidc", "signin", reason)
         return _refused(request, reason)
+    found, who, reason = person_of(state, oidc, claims)
+    if found is None:
+        record_refusal(state, who, "signin", reason)
+        return _refused(request, reason)
+    sign_in(request, found, "oidc")
+    return RedirectResponse("/", status_code=303)
+
+
+def person_of(
+    state: ServiceState, oidc: OidcSettings, claims: dict[str, Any]
+) -> tuple[Someone | None, str, str]:
+    """The one person the ID token's claims name (``TSK_OIDC_PERSON_CLAIM``); else None, who
+    the provider said it was (for the record) and why nobody is signed in."""
     value = claims.get(oidc.person_claim)
     who = str(value) if value else str(claims.get("sub", "oidc"))
     if oidc.person_claim == "email" and claims.get("email_verified") is False:
         reason = _("the provider has not verified the address {email}").format(email=value)
-        _record(state, who, "signin", reason)
-        return _refused(request, reason)
+        return None, who, reason
     found = state.people_matching(oidc.person_claim, str(value)) if value else []
     if len(found) != 1:
-        reason = _unmatched(oidc.person_claim, value, len(found))
-        _record(state, who, "signin", reason)
-        return _refused(request, reason)
-    sign_in(request, found[0], "oidc")
-    return RedirectResponse("/", status_code=303)
+        return None, who, unmatched(oidc.person_claim, value, len(found))
+    return found[0], who, ""
 
 
-def _oidc_reason(exc: Exception) -> str:
+def oidc_reason(exc: Exception) -> str:
     """What went wrong with the provider's answer, in a sentence for the page and the record.
 
     The callback's ``error_description`` is not shown: anyone can put text in a link to it."""
@@ -168,7 +177,7 @@ def _oidc_reason(exc: Exception) -> str:
     return _("the provider's answer could not be read")
 
 
-def _unreachable(exc: Exception) -> Problem:
+def unreachable(exc: Exception) -> Problem:
     """The provider did not answer (its discovery, keys or token endpoint): a page, not a
     refusal; what failed goes to the log."""
     log.warning("the OIDC provider cannot be reached: %r", exc)
@@ -177,7 +186,7 @@ def _unreachable(exc: Exception) -> Problem:
     )
 
 
-def _unmatched(claim: str, value: object, count: int) -> str:
+def unmatched(claim: str, value: object, count: int) -> str:
     if not value:
         return _("the provider did not say who you are (no '{claim}' claim)").format(claim=claim)
     if count == 0:
@@ -189,7 +198,7 @@ def _unmatched(claim: str, value: object, count: int) -> str:
     )
 
 
-def _record(state: ServiceState, actor: str, action: str, reason: str) -> None:
+def record_refusal(state: ServiceState, actor: str, action: str, reason: str) -> None:
     """Record a refused sign-in with each municipality of the database (a sign-in names none
     until the person is found)."""
     for engine in state.engines().values():

@@ -14,6 +14,9 @@ set in the environment wins over the file, as the mail settings do over the orga
 ``TSK_OIDC_CLIENT_SECRET`` and its secret
 ``TSK_OIDC_PERSON_CLAIM``  the claim matched to a person of the organisation (``email``)
 ``TSK_OIDC_SCOPES``        what is asked for (``openid email profile``)
+``TSK_OIDC_CLI_CLIENT_ID`` the command line's public client at the provider, with the
+                           device authorization grant (``tsk login``; none: no tokens)
+``TSK_TOKEN_DAYS``         how long a personal API token of ``tsk login`` lasts (90)
 ``TSK_PASS_INTERVAL``      seconds between scheduler passes (60; 0 runs none)
 ``TSK_SESSION_HOURS``      how long a sign-in lasts (10)
 ========================== ==============================================================
@@ -41,6 +44,9 @@ class OidcSettings:
     client_secret: str
     person_claim: str = "email"
     scopes: str = "openid email profile"
+    cli_client_id: str | None = None
+    """The command line's public client (device authorization grant); None: ``tsk login``
+    is not offered."""
 
     @property
     def discovery_url(self) -> str:
@@ -61,6 +67,8 @@ class ServiceConfig:
     """How the links in mail are read (the same key and address), None when they are off."""
     pass_interval: float = 60.0
     session_hours: float = 10.0
+    token_days: float = 90.0
+    """How long a personal API token lasts (``tsk login``)."""
     generated_key: bool = False
     """The key was made at start (a virtual-time database without one): sign-ins end with
     the process."""
@@ -122,6 +130,7 @@ def load_config(
         environ=environ,
         pass_interval=_number(environ, "TSK_PASS_INTERVAL", 60.0),
         session_hours=_number(environ, "TSK_SESSION_HOURS", 10.0),
+        token_days=_number(environ, "TSK_TOKEN_DAYS", 90.0),
         generated_key=generated,
     )
 
@@ -143,6 +152,7 @@ def _oidc(environ: Mapping[str, str]) -> OidcSettings | None:
         client_secret=environ["TSK_OIDC_CLIENT_SECRET"],
         person_claim=environ.get("TSK_OIDC_PERSON_CLAIM") or "email",
         scopes=environ.get("TSK_OIDC_SCOPES") or "openid email profile",
+        cli_client_id=environ.get("TSK_OIDC_CLI_CLIENT_ID") or None,
     )
 
 

@@ -3,8 +3,10 @@ the database to read in.
 
 A route that reads takes :func:`reader` (the person, their engine and a reading session); one
 that acts takes :func:`actor` (the person and their engine: the engine's act opens its own
-transaction). Both refuse without a session (401), and :func:`actor` refuses a request that
-changes something without its CSRF token (403).
+transaction). Both take the person of the session cookie, or of a personal API token in
+``Authorization: Bearer`` (``web/bearer.py``); both refuse without either (401), and
+:func:`actor` refuses a request with the cookie that changes something without its CSRF token
+(403). A request with a token needs none: no cookie is involved.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi import Depends, Header, Request
 
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.i18n import _
+from tsk_workflow.web import bearer
 from tsk_workflow.web.problem import Problem
 from tsk_workflow.web.sessions import SAFE_METHODS, check_csrf, signed_in, state_of
 from tsk_workflow.web.state import Someone
@@ -45,7 +48,10 @@ class Reading(Acting):
 
 
 def someone(request: Request) -> Someone:
-    """The person signed in, or a 401 problem."""
+    """The person of the request's API token, else of its session; or a 401 problem."""
+    token = bearer.given(request)
+    if token is not None:
+        return bearer.authenticate(request, token)
     found = signed_in(request)
     if found is None:
         raise Problem(401, "sign-in", _("Sign in first."))
@@ -57,7 +63,7 @@ def acting(
     who: Annotated[Someone, Depends(someone)],
     x_csrf_token: Annotated[str | None, Header()] = None,
 ) -> Acting:
-    if request.method not in SAFE_METHODS:
+    if request.method not in SAFE_METHODS and bearer.used(request) is None:
         check_csrf(request, x_csrf_token)
     return Acting(who, state_of(request).engine(who.municipality))
 
