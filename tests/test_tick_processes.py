@@ -15,6 +15,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.enginekit import est_periods
 from tests.test_tick import World, local
 from tsk_workflow.store.database import Store
@@ -22,6 +24,11 @@ from tsk_workflow.store.models import OutboxMessage, Task, Timer
 
 PROCESSES = 4
 CYCLES = 15  # est cycles opened by hand: 5 reporters x (due, 2 reminders, escalation) each
+
+# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
+# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
+pytestmark = pytest.mark.xdist_group("processes")
+
 NOW = local(2027, 2, 15, 10)
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,10 +36,6 @@ LAUNCH = """
 import os, sys, time
 from tsk_workflow.cli import main
 import tsk_workflow.cli.tick, tsk_workflow.engine.ticker, tsk_workflow.mail.outbox
-
-# Many processes or much CPU at once: under pytest-xdist these share one worker, one at a
-# time (--dist loadgroup), so that they do not starve each other or PostgreSQL's connections.
-pytestmark = pytest.mark.xdist_group("processes")
 go = sys.argv[1]
 open(go + "." + str(os.getpid()), "w").close()  # ready: imported
 deadline = time.monotonic() + 60
