@@ -66,16 +66,7 @@ def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: boo
                 titles.cycle_row(engine, session, c, row, lang)
                 for c, row in zip(found, rows, strict=True)
             ]
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        status = views.status_label(row["status"])
-        click.echo(
-            f"{row['id']:>5}  {row['ref']:<34} {status:<7} {row['state']:<26} {row['title']}"
-        )
-    if not rows:
-        click.echo(_("No cycles."))
+    views.show_cycles(rows, as_json)
 
 
 @cycle.command(help=N_("One cycle with its tasks (ID or reference such as est-2027-03)."))

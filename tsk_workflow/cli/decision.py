@@ -168,10 +168,4 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     engine = runtime.engine(ctx)
     with engine.store.reading() as session:
         rows = [views.decision_row(d) for d in Decisions(engine).listing(session)]
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(views.decision_line(row))
-    if not rows:
-        click.echo(_("No decisions."))
+    views.show_decisions(rows, as_json)

@@ -109,16 +109,7 @@ def task_form(
     )
     if template is not None:
         text = forms.json_template_yaml(form, lang, task_id, heading)
-        if str(template) == "-":
-            click.echo(text, nl=False)
-            return
-        if template.exists() and not force:
-            raise Refused(_("'{file}' exists: give --force to overwrite it").format(file=template))
-        template.write_text(text, encoding="utf-8")
-        if as_json:
-            emit_json({"task": task_id, "template": str(template)})
-        else:
-            click.echo(f"{template}: tsk task done {task_id} --answers {template}")
+        views.write_form_template(template, text, task_id, force=force, as_json=as_json)
         return
     answers = found.get("answers")
     if as_json:
@@ -148,16 +139,7 @@ def cycle_list(ctx: click.Context, *, only_open: bool, process: str | None, as_j
         params["process"] = process
     with service(ctx) as api:
         rows = api.get("/api/v1/cycles", params)
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        status = views.status_label(row["status"])
-        click.echo(
-            f"{row['id']:>5}  {row['ref']:<34} {status:<7} {row['state']:<26} {row['title']}"
-        )
-    if not rows:
-        click.echo(_("No cycles."))
+    views.show_cycles(rows, as_json)
 
 
 def cycle_show(ctx: click.Context, ref: str, *, as_json: bool) -> None:
@@ -239,13 +221,7 @@ def cycle_attach(ctx: click.Context, ref: str, file: Path, *, kind: str, as_json
 def decision_list(ctx: click.Context, *, as_json: bool) -> None:
     with service(ctx) as api:
         rows = api.get("/api/v1/decisions")
-    if as_json:
-        emit_json(rows)
-        return
-    for row in rows:
-        click.echo(views.decision_line(row))
-    if not rows:
-        click.echo(_("No decisions."))
+    views.show_decisions(rows, as_json)
 
 
 def decision_propose(

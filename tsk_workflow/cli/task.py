@@ -260,17 +260,10 @@ def _form(
         title=task_def.title.get(lang), cycle=ref, id=task_id
     )
     if template is not None:
+        from tsk_workflow.cli import views
+
         text = forms.template_yaml(the_form, engine.org, lang, task_id, heading)
-        if str(template) == "-":
-            click.echo(text, nl=False)
-            return
-        if template.exists() and not force:
-            raise Refused(_("'{file}' exists: give --force to overwrite it").format(file=template))
-        template.write_text(text, encoding="utf-8")
-        if as_json:
-            emit_json({"task": task_id, "template": str(template)})
-        else:
-            click.echo(f"{template}: tsk task done {task_id} --answers {template}")
+        views.write_form_template(template, text, task_id, force=force, as_json=as_json)
         return
     if as_json:
         emit_json(

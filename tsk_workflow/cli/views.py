@@ -27,6 +27,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for the annotations only: `task list` prints without pydantic's models
+    from pathlib import Path
+
     from tsk_workflow.definitions.model import ProcessDefinition, Step
     from tsk_workflow.definitions.reader import Problem
     from tsk_workflow.engine.upgrade import Upgrade
@@ -310,3 +312,58 @@ def brief(payload: dict[str, object] | None) -> str:
     )
     parts = [f"{key}={payload[key]}" for key in keys if payload.get(key) not in (None, "", False)]
     return " ".join(parts)
+
+
+def show_cycles(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """``cycle list``'s output, from the cycles' rows (a database's or the service's)."""
+    import click
+
+    from tsk_workflow.cli.context import emit_json
+
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        status = status_label(row["status"])
+        click.echo(
+            f"{row['id']:>5}  {row['ref']:<34} {status:<7} {row['state']:<26} {row['title']}"
+        )
+    if not rows:
+        click.echo(_("No cycles."))
+
+
+def show_decisions(rows: list[dict[str, Any]], as_json: bool) -> None:
+    """``decision list``'s output, from the decisions' rows."""
+    import click
+
+    from tsk_workflow.cli.context import emit_json
+
+    if as_json:
+        emit_json(rows)
+        return
+    for row in rows:
+        click.echo(decision_line(row))
+    if not rows:
+        click.echo(_("No decisions."))
+
+
+def write_form_template(
+    template: Path, text: str, task_id: int, *, force: bool, as_json: bool
+) -> None:
+    """``task form --template``: the file to fill in written (``-``: printed), never over one
+    that is there without ``--force``."""
+    import click
+
+    from tsk_workflow.cli.context import emit_json
+    from tsk_workflow.errors import Refused
+
+    if str(template) == "-":
+        click.echo(text, nl=False)
+        return
+    if template.exists() and not force:
+        raise Refused(_("'{file}' exists: give --force to overwrite it").format(file=template))
+    template.write_text(text, encoding="utf-8")
+    if as_json:
+        emit_json({"task": task_id, "template": str(template)})
+    else:
+        click.echo(f"{template}: tsk task done {task_id} --answers {template}")
