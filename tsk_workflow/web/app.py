@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_record, auth, docs, links, tokens
+from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, tokens
 from tsk_workflow.web.language import Language
 from tsk_workflow.web.pages import render
 from tsk_workflow.web.problems import install as install_problems
@@ -67,6 +67,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     install_problems(app)
     app.include_router(api.router)
     app.include_router(api_record.router)
+    app.include_router(api_admin.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
