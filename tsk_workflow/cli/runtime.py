@@ -47,7 +47,11 @@ def open_store(ctx: click.Context, *, create: bool = False) -> Store:
                     " (TSK_DATABASE_URL)"
                 ).format(path=path)
             )
-    return Store(url)
+    store = Store(url)
+    # Its connections are closed when the command ends: a process that runs many commands
+    # (a test's, a worker's) would otherwise keep a pool of them per command until collected.
+    ctx.call_on_close(store.dispose)
+    return store
 
 
 def engine(ctx: click.Context, now: dt.datetime | None = None) -> Engine:
