@@ -17,6 +17,10 @@ from tsk_workflow.store.database import Store
 
 YEAR = "2027"
 
+# One worker runs this module under pytest-xdist (--dist loadgroup): its fixture, four whole
+# demo years, is made once, not once on each worker.
+pytestmark = pytest.mark.xdist_group("demo")
+
 
 def run_demo(runner: CliRunner, municipality: str, out: Path) -> dict[str, Any]:
     args = ["demo", "--municipality", municipality, "--year", YEAR, "--out", str(out), "--json"]
