@@ -40,6 +40,8 @@ class Report:
     count: float = 1
     description: str | None = None
     action: str | None = None
+    point: tuple[float, float] | None = None
+    """Where on a map, if the reporter marked it: (latitude, longitude), WGS 84."""
 
     @property
     def has_incident(self) -> bool:

@@ -23,7 +23,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from tsk_workflow.i18n import _
 from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, tokens
 from tsk_workflow.web.language import Language
-from tsk_workflow.web.pages import render
+from tsk_workflow.web.pages import SignInFirst, render, sign_in_first
 from tsk_workflow.web.problems import install as install_problems
 from tsk_workflow.web.ratelimit import new_limiter
 from tsk_workflow.web.security import SecurityHeaders
@@ -65,6 +65,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     if config.oidc is not None:
         app.state.oauth = auth.oauth_for(config.oidc)
     install_problems(app)
+    app.add_exception_handler(SignInFirst, sign_in_first)
     app.include_router(api.router)
     app.include_router(api_record.router)
     app.include_router(api_admin.router)

@@ -23,7 +23,7 @@ from fastapi.responses import RedirectResponse, Response
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.i18n import _
 from tsk_workflow.web.config import OidcSettings
-from tsk_workflow.web.pages import render
+from tsk_workflow.web.pages import after_sign_in, render
 from tsk_workflow.web.problem import Problem
 from tsk_workflow.web.ratelimit import limit
 from tsk_workflow.web.sessions import check_csrf, sign_in, sign_out, signed_in, state_of
@@ -57,7 +57,7 @@ def signin_page(request: Request) -> Response:
     of the demo."""
     state = state_of(request)
     if signed_in(request) is not None:
-        return RedirectResponse("/", status_code=303)
+        return RedirectResponse(after_sign_in(request), status_code=303)
     if state.config.oidc is None:
         people = sorted(state.everyone(), key=lambda found: (found[2], found[1].name))
         return render(request, "demo_signin.html", {"people": people})
@@ -119,8 +119,8 @@ async def callback(request: Request) -> Response:
     if found is None:
         record_refusal(state, who, "signin", reason)
         return _refused(request, reason)
-    sign_in(request, found, "oidc")
-    return RedirectResponse("/", status_code=303)
+    sign_in(request, found)
+    return RedirectResponse(after_sign_in(request), status_code=303)
 
 
 def person_of(
@@ -224,8 +224,8 @@ def demo_signin(
     someone = Someone(municipality, person_id)
     if state.person(someone) is None:
         raise Problem(422, "invalid", _("no such person: {person}").format(person=person))
-    sign_in(request, someone, "demo")
-    return RedirectResponse("/", status_code=303)
+    sign_in(request, someone)
+    return RedirectResponse(after_sign_in(request), status_code=303)
 
 
 @router.post("/auth/logout")

@@ -1,23 +1,35 @@
 """Pages rendered on the server: Jinja2, in the sandbox, in the language of the request.
 
 Every page extends ``base.html.j2``: the language in ``<html lang>``, the person signed in, the
-CSRF token for the forms that change something, and no inline script or style (the CSP allows
-neither, ``web/security.py``).
+menu of what they may see, the CSRF token for the forms that change something, and no inline
+script or style (the CSP allows neither, ``web/security.py``).
+
+A page's route takes :data:`PageReader` (the person signed in, their engine and a reading
+session) or :data:`PageActor` (the same without the session, for a form that acts: its CSRF
+field checked). Without a session either sends the browser to sign in and back
+(:class:`SignInFirst`); the API's dependencies answer 401 instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tsk_workflow import i18n
+from tsk_workflow.engine import access
+from tsk_workflow.i18n import N_
 from tsk_workflow.templating import sandboxed
+from tsk_workflow.web.deps import Acting, Reading
+from tsk_workflow.web.sessions import check_csrf, signed_in, state_of
+from tsk_workflow.web.state import Someone
 
 
 @cache
@@ -36,17 +48,107 @@ def environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+@dataclass(frozen=True)
+class MenuItem:
+    path: str
+    label: str
+
+
+MENU: tuple[tuple[str, str, str | None], ...] = (
+    ("/tasks", N_("My tasks"), None),
+    ("/report", N_("Report an event"), None),
+    ("/cycles", N_("Cycles"), None),
+    ("/plan", N_("Year plan"), None),
+    ("/decisions", N_("Decisions"), None),
+    ("/lagesbild", N_("Lägesbild"), None),
+    ("/audit", N_("Audit"), access.READ_AUDIT),
+    ("/admin", N_("Administration"), "admin"),
+)
+"""The menu: path, label, and what a person must hold to see it (a permission, or ``admin``)."""
+
+
+def menu(request: Request, someone: Someone | None) -> list[MenuItem]:
+    """The menu items the person signed in may use (none before sign-in)."""
+    if someone is None:
+        return []
+    org = state_of(request).engine(someone.municipality).org
+    items = []
+    for path, label, needs in MENU:
+        if needs == "admin" and someone.person not in org.admins:
+            continue
+        if needs not in (None, "admin") and not access.has_permission(org, someone.person, needs):
+            continue
+        items.append(MenuItem(path, i18n._(label)))
+    return items
+
+
 def render(
     request: Request, name: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
     """The page ``name`` (``templates/NAME.j2``) with ``context`` and what every page shows."""
-    from tsk_workflow.web.sessions import csrf_token, signed_in_name
+    from tsk_workflow.web.sessions import csrf_token
 
+    someone = signed_in(request) if "session" in request.scope else None
+    person = state_of(request).person(someone) if someone is not None else None
     values = {
         "lang": i18n.language(),
         "csrf": csrf_token(request),
-        "who": signed_in_name(request),
+        "who": person.name if person is not None else None,
+        "menu": menu(request, someone),
+        "here": request.url.path,
         **context,
     }
     html = environment().get_template(f"{name}.j2").render(values)
     return HTMLResponse(html, status_code=status_code)
+
+
+class SignInFirst(Exception):
+    """A page asked for without a session: sign in, then come back to ``path``."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def sign_in_first(request: Request, exc: Exception) -> Response:
+    """The browser sent to sign in; where it was going is kept for after."""
+    assert isinstance(exc, SignInFirst)
+    request.session["next"] = exc.path
+    return RedirectResponse("/signin", status_code=303)
+
+
+def after_sign_in(request: Request) -> str:
+    """Where a browser goes once signed in: the page it asked for (a path of this service
+    only), else the start page."""
+    path = request.session.pop("next", None)
+    if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
+        return path
+    return "/"
+
+
+def _someone(request: Request) -> Someone:
+    found = signed_in(request)
+    if found is None:
+        query = f"?{request.url.query}" if request.url.query else ""
+        raise SignInFirst(request.url.path + (query if request.method == "GET" else ""))
+    return found
+
+
+def page_reading(request: Request) -> Iterator[Reading]:
+    who = _someone(request)
+    engine = state_of(request).engine(who.municipality)
+    with engine.store.reading() as session:
+        yield Reading(who, engine, session)
+
+
+async def page_acting(request: Request) -> Acting:
+    """The person of a page's form that acts; its ``csrf_token`` field checked (403)."""
+    who = _someone(request)
+    form = await request.form()
+    token = form.get("csrf_token")
+    check_csrf(request, token if isinstance(token, str) else None)
+    return Acting(who, state_of(request).engine(who.municipality))
+
+
+PageReader = Annotated[Reading, Depends(page_reading)]
+PageActor = Annotated[Acting, Depends(page_acting)]

@@ -28,18 +28,20 @@ def state_of(request: Request) -> ServiceState:
     return found
 
 
-def sign_in(request: Request, someone: Someone, how: str) -> None:
-    """Start a session for ``someone``, signed in ``how`` (``oidc``, ``demo``): a new CSRF
-    token, since a session is never reused."""
+def sign_in(request: Request, someone: Someone) -> None:
+    """Start a session for ``someone``: a new CSRF token, since a session is never reused;
+    only the page the browser was going to (``next``) is kept from before."""
+    going = request.session.get("next")
     request.session.clear()
     request.session.update(
         {
             "municipality": someone.municipality,
             "person": someone.person,
-            "via": how,
             "csrf": secrets.token_urlsafe(32),
         }
     )
+    if isinstance(going, str):
+        request.session["next"] = going
     person = state_of(request).person(someone)
     if person is not None:
         request.session["lang"] = person.language
@@ -57,13 +59,6 @@ def signed_in(request: Request) -> Someone | None:
         return None
     someone = Someone(municipality, person)
     return someone if state_of(request).person(someone) is not None else None
-
-
-def signed_in_name(request: Request) -> str | None:
-    """The name of the person signed in, for the pages."""
-    someone = signed_in(request) if "session" in request.scope else None
-    person = state_of(request).person(someone) if someone is not None else None
-    return person.name if person is not None else None
 
 
 def csrf_token(request: Request) -> str:
