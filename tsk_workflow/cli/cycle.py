@@ -52,7 +52,7 @@ def list_(ctx: click.Context, only_open: bool, process: str | None, as_json: boo
 
         remote.cycle_list(ctx, only_open=only_open, process=process, as_json=as_json)
         return
-    from tsk_workflow.cli import titles
+    from tsk_workflow import titles
 
     engine = runtime.engine(ctx)
     if process:
@@ -225,7 +225,7 @@ def documents(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 def show_cycle(ctx: click.Context, engine: object, ref: str | int, as_json: bool) -> None:
-    from tsk_workflow.cli import titles
+    from tsk_workflow import titles
     from tsk_workflow.engine.service import Engine
 
     assert isinstance(engine, Engine)

@@ -17,8 +17,8 @@ from tsk_workflow.cli.context import (
     no_collection,
     settings,
 )
-from tsk_workflow.cli.titles import STORED
 from tsk_workflow.i18n import N_, _
+from tsk_workflow.titles import STORED
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.service import Engine
@@ -47,7 +47,8 @@ def list_(ctx: click.Context, mine: bool, overdue: bool, everything: bool, as_js
     quick = not mine and (as_json or lang == STORED)
     rows = _listed(ctx, overdue=overdue, only_open=not everything) if quick else None
     if rows is None:
-        from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
+        from tsk_workflow import titles  # the definitions' model: not at start-up
+        from tsk_workflow.cli import views
 
         engine = runtime.engine(ctx)
         person = engine.actor(runtime.actor(ctx, engine), "task.list") if mine else None
@@ -143,7 +144,8 @@ def done(
             as_json=as_json,
         )
         return
-    from tsk_workflow.cli import titles, views  # the definitions' model: not at start-up
+    from tsk_workflow import titles  # the definitions' model: not at start-up
+    from tsk_workflow.cli import views
 
     engine = runtime.engine(ctx)
     given = _given_answers(ctx, engine, task_id, answers_file, pairs)

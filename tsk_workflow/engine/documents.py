@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import mimetypes
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 from tsk_workflow.definitions.model import DOCUMENT_KINDS
@@ -26,6 +27,25 @@ if TYPE_CHECKING:
     from tsk_workflow.store.models import Cycle, Document
 
 MAX_BYTES = 50 * 1024 * 1024
+
+ACCEPTED: dict[str, str | None] = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".xlsx": "xlsx",
+    ".pptx": "pptx",
+    ".odt": "odt",
+    ".ods": "ods",
+    ".odp": "odp",
+    ".png": "png",
+    ".jpg": "jpg",
+    ".jpeg": "jpg",
+    ".txt": None,
+    ".csv": None,
+    ".md": None,
+}
+"""The files a person may attach, by the end of their name: the kind their content must be
+(``filetype``'s name for it), or None for plain text (UTF-8, no NUL). Documents of the
+record: no programs, archives or pages with script."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +125,46 @@ def _check(upload: Upload, kind: str) -> None:
         or name in {".", ".."}
         or any(ord(c) < 32 for c in name)
     ):
-        raise Refused(_("bad file name {name}").format(name=repr(name)))
+        raise Refused(
+            _("{name}: a file's name may not hold a folder (/ or \\) or control characters").format(
+                name=repr(name)
+            )
+        )
     if len(upload.content) > MAX_BYTES:
         raise Refused(
             _("the file is larger than {size} MB").format(size=MAX_BYTES // (1024 * 1024))
         )
+    _check_type(upload)
+
+
+def _check_type(upload: Upload) -> None:
+    """Refuse a file whose name ends in a type not taken, or whose content is of another
+    type than its name says (a program renamed ``.pdf``)."""
+    import filetype
+
+    suffix = PurePosixPath(upload.filename.lower()).suffix
+    if suffix not in ACCEPTED:
+        raise Refused(
+            _("{name}: files of this type are not taken; attach one of {types}").format(
+                name=upload.filename, types=", ".join(sorted(ACCEPTED))
+            )
+        )
+    expected, found = ACCEPTED[suffix], filetype.guess_extension(upload.content)
+    if expected is None:
+        plain = found is None and b"\0" not in upload.content
+        try:
+            upload.content.decode("utf-8")
+        except UnicodeDecodeError:
+            plain = False
+        if plain:
+            return
+    elif found == expected:
+        return
+    raise Refused(
+        _("{name}: the content is not a {suffix} file; save it again as one").format(
+            name=upload.filename, suffix=suffix
+        )
+    )
 
 
 def attach_in(

@@ -16,18 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, tokens
+from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, page_tasks, tokens
 from tsk_workflow.web.language import Language
-from tsk_workflow.web.pages import SignInFirst, render, sign_in_first
+from tsk_workflow.web.pages import SignInFirst, sign_in_first
 from tsk_workflow.web.problems import install as install_problems
 from tsk_workflow.web.ratelimit import new_limiter
 from tsk_workflow.web.security import SecurityHeaders
-from tsk_workflow.web.sessions import signed_in, state_of
+from tsk_workflow.web.sessions import state_of
 from tsk_workflow.web.state import ServiceState
 
 log = logging.getLogger("tsk_workflow.web")
@@ -74,7 +73,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(links.router)
     app.include_router(docs.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
-    app.add_api_route("/", start, methods=["GET"], include_in_schema=False)
+    app.include_router(page_tasks.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Added last is outermost: the headers see every answer, the session every request.
     app.add_middleware(Language)
@@ -94,18 +93,6 @@ def healthz(request: Request) -> dict[str, Any]:
     """Whether the service is up and reaches its database; answers without sign-in."""
     state = state_of(request)
     return {"status": "ok", "municipalities": sorted(state.engines())}
-
-
-def start(request: Request) -> Response:
-    """A person's start page: their open tasks (the web app of the next issue builds on it)."""
-    someone = signed_in(request)
-    if someone is None:
-        return RedirectResponse("/signin", status_code=303)
-    engine = state_of(request).engine(someone.municipality)
-    with engine.store.reading() as session:
-        tasks = engine.tasks(session, person=someone.person)
-        rows = [(task, task.cycle.ref) for task in tasks]
-        return render(request, "start.html", {"tasks": rows})
 
 
 def scheduler_for(state: ServiceState) -> Any:

@@ -12,8 +12,10 @@ field checked). Without a session either sends the browser to sign in and back
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,7 +47,29 @@ def environment() -> ImmutableSandboxedEnvironment:
     env.install_gettext_callables(  # type: ignore[attr-defined]
         i18n._, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
     )
+    env.filters.update(when=when, day=day, week=week)
     return env
+
+
+def when(moment: dt.datetime | None, zone: tzinfo) -> str:
+    """A moment as people read it in Sweden, in the organisation's zone: ``2027-03-14 09:30``."""
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M") if moment is not None else "–"
+
+
+def day(moment: dt.datetime | dt.date | None, zone: tzinfo | None = None) -> str:
+    """The day of a moment (or a date): ``2027-03-14``."""
+    if moment is None:
+        return "–"
+    if isinstance(moment, dt.datetime) and zone is not None:
+        moment = moment.astimezone(zone)
+    return moment.strftime("%Y-%m-%d")
+
+
+def week(moment: dt.datetime | dt.date, zone: tzinfo | None = None) -> str:
+    """The ISO week of a moment as Swedes say it: ``vecka 11``."""
+    if isinstance(moment, dt.datetime) and zone is not None:
+        moment = moment.astimezone(zone)
+    return i18n._("week {n}").format(n=moment.isocalendar().week)
 
 
 @dataclass(frozen=True)
@@ -141,13 +165,42 @@ def page_reading(request: Request) -> Iterator[Reading]:
         yield Reading(who, engine, session)
 
 
+PENDING_CHARS = 3000
+"""The most text of a form kept across a sign-in (the session is a cookie of about 4 KB)."""
+
+
 async def page_acting(request: Request) -> Acting:
-    """The person of a page's form that acts; its ``csrf_token`` field checked (403)."""
-    who = _someone(request)
+    """The person of a page's form that acts; its ``csrf_token`` field checked (403).
+
+    A form posted after the session ended is not lost: its text fields are kept in the new
+    session (up to :data:`PENDING_CHARS`), the browser signs in and comes back to the page,
+    which shows them again (:func:`pending_fields`) to be checked and sent anew."""
     form = await request.form()
+    if signed_in(request) is None:
+        fields = [
+            [name, value]
+            for name, value in form.multi_items()
+            if isinstance(value, str) and name not in ("csrf_token", "form_id")
+        ]
+        if sum(len(name) + len(value) for name, value in fields) <= PENDING_CHARS:
+            request.session["pending"] = {"path": request.url.path, "fields": fields}
+    who = _someone(request)
     token = form.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)
     return Acting(who, state_of(request).engine(who.municipality))
+
+
+def pending_fields(request: Request) -> list[tuple[str, str]] | None:
+    """The fields of a form this page posted when the session had ended, once: the page
+    fills them in again; None when there are none."""
+    pending = request.session.get("pending")
+    if not (isinstance(pending, dict) and pending.get("path") == request.url.path):
+        return None
+    del request.session["pending"]
+    fields = pending.get("fields")
+    if not isinstance(fields, list):
+        return None
+    return [(str(pair[0]), str(pair[1])) for pair in fields if len(pair) == 2]
 
 
 PageReader = Annotated[Reading, Depends(page_reading)]

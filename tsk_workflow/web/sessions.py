@@ -30,8 +30,9 @@ def state_of(request: Request) -> ServiceState:
 
 def sign_in(request: Request, someone: Someone) -> None:
     """Start a session for ``someone``: a new CSRF token, since a session is never reused;
-    only the page the browser was going to (``next``) is kept from before."""
-    going = request.session.get("next")
+    only the page the browser was going to (``next``) and the form it had posted when the
+    session had ended (``pending``, ``web/pages.py``) are kept from before."""
+    going, pending = request.session.get("next"), request.session.get("pending")
     request.session.clear()
     request.session.update(
         {
@@ -42,6 +43,8 @@ def sign_in(request: Request, someone: Someone) -> None:
     )
     if isinstance(going, str):
         request.session["next"] = going
+    if isinstance(pending, dict):
+        request.session["pending"] = pending
     person = state_of(request).person(someone)
     if person is not None:
         request.session["lang"] = person.language
