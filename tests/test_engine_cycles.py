@@ -334,7 +334,9 @@ def test_closing_tingsryds_cycle_opens_the_next_round(
     for _ in range(5):  # each step: its documents attached, then its tasks done
         state, _ = cycle_state(tingsryd, first)
         for kind in produced.get(state, []):
-            attach(tingsryd, T_CHAIR, first, Upload(f"{kind}.pdf", b"%PDF-1.7 " + kind.encode()), kind)
+            attach(
+                tingsryd, T_CHAIR, first, Upload(f"{kind}.pdf", b"%PDF-1.7 " + kind.encode()), kind
+            )
         clock.advance(weeks=3)
         visited.append(finish_step(tingsryd, first))
 
