@@ -164,14 +164,20 @@ def test_a_form_without_its_token_is_refused(world: Any) -> None:
     assert _status(engine, task_id) == ("open", None)
 
 
-def test_another_groups_task_is_not_found_and_the_attempt_recorded(
-    world: Any, store: Store
-) -> None:
-    client, _engine, task_id, _ref = world
+def test_another_groups_task_is_refused_and_the_attempt_recorded(world: Any, store: Store) -> None:
+    from tsk_workflow.store.models import RefusedAct
+
+    client, engine, task_id, _ref = world
     csrf = demo_sign_in(client, OUTSIDER)
-    assert client.get(f"/tasks/{task_id}").status_code == 404
-    assert client.post(f"/tasks/{task_id}", data={**ANSWERS, "csrf_token": csrf}).status_code == 404
-    assert _status(_engine, task_id) == ("open", None)
+    page = client.get(f"/tasks/{task_id}", headers={"accept": "text/html"})
+    assert page.status_code == 403
+    assert "<html" in page.text
+    sent = client.post(f"/tasks/{task_id}", data={**ANSWERS, "csrf_token": csrf})
+    assert sent.status_code == 403
+    assert _status(engine, task_id) == ("open", None)
+    with store.reading() as session:
+        refused = session.scalars(select(RefusedAct.actor)).all()
+    assert refused.count(OUTSIDER) == 2
 
 
 def test_a_file_is_attached_with_its_hash(world: Any, store: Store) -> None:
@@ -234,3 +240,21 @@ def test_a_file_over_the_limit_is_refused(world: Any, store: Store) -> None:
     assert "större än 50 MB" in sent.text
     with store.reading() as session:
         assert session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+def test_a_mail_link_opened_when_signed_in_as_its_person_leads_to_the_task_page(
+    world: Any,
+) -> None:
+    from tests.webkit import service_config
+    from tsk_workflow import links
+
+    client, engine, task_id, _ref = world
+    settings = service_config().links
+    assert settings is not None
+    token = links.make_token(settings, "herrljunga", REPORTER, task_id, engine.clock())
+    assert client.get(f"/t/{token}").status_code == 200  # no session: the link's own page
+    demo_sign_in(client, REPORTER)
+    answer = client.get(f"/t/{token}")
+    assert (answer.status_code, answer.headers["location"]) == (303, f"/tasks/{task_id}")
+    demo_sign_in(client, CHAIR)  # someone else's browser: the link's page, as its person
+    assert client.get(f"/t/{token}").status_code == 200

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from tsk_workflow import forms, i18n, links
@@ -25,8 +25,8 @@ from tsk_workflow.links import LinkClaims, LinkRefused
 from tsk_workflow.web.pages import render
 from tsk_workflow.web.problem import Problem
 from tsk_workflow.web.ratelimit import limit
-from tsk_workflow.web.sessions import check_csrf, state_of
-from tsk_workflow.web.state import ServiceState
+from tsk_workflow.web.sessions import check_csrf, signed_in, state_of
+from tsk_workflow.web.state import ServiceState, Someone
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,6 +40,10 @@ def show(request: Request, token: str) -> Response:
     claims = _claims(request, state, token)
     if isinstance(claims, Response):
         return claims
+    someone = signed_in(request)
+    if someone == Someone(claims.municipality, claims.person):
+        # Signed in already as the link's person: the task's own page, with its attachments.
+        return RedirectResponse(f"/tasks/{claims.task}", status_code=303)
     engine = state.engine(claims.municipality)
     return _page(request, engine, claims, token)
 

@@ -22,6 +22,7 @@ from starlette.datastructures import FormData, UploadFile
 from tsk_workflow import forms, i18n, titles
 from tsk_workflow.definitions.model import DOCUMENT_KINDS
 from tsk_workflow.engine import access
+from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.documents import ACCEPTED, MAX_BYTES, Upload, attach
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
@@ -156,8 +157,8 @@ async def complete(request: Request, task_id: int, actor: PageActor) -> Response
     except InvalidAnswers as exc:
         errors = {p.key: p.message for p in exc.problems}
         return _read_page(request, actor.engine, actor.someone, task_id, answers, note, errors)
-    except NotFound:
-        raise
+    except (NotFound, PermissionDenied):
+        raise  # the problem page; the engine has recorded a refusal
     except Refused as exc:
         with engine.store.reading() as session:
             task = engine.readable_task(session, actor.person, task_id)
