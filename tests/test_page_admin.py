@@ -151,10 +151,16 @@ def test_a_checkpoint_made_now_is_listed(world: Any, store: Store) -> None:
     demo_sign_in(client, ADMIN)
     page = client.get("/admin")
     assert "Ingen kontrollpunkt" in page.text
-    made = client.post("/admin/checkpoint", data={"csrf_token": csrf_of(page.text)})
+    token = csrf_of(page.text)
+    made = client.post("/admin/checkpoint", data={"csrf_token": token})
     assert made.status_code == 303
     kept = checkpoints.kept(environ)
     assert len(kept.checkpoints) == 1
+    assert "Kontrollpunkt för händelse" in client.get("/admin").text
+    again = client.post("/admin/checkpoint", data={"csrf_token": token})  # sent twice
+    assert again.status_code == 303
+    assert len(checkpoints.kept(environ).checkpoints) == 1
+    assert "ingen gjordes" in client.get("/admin").text
     listed = client.get("/admin").text
     rows = table(listed, "checkpoint-table")[1:]
     assert [row[1] for row in rows] == [str(kept.checkpoints[0].seq)]

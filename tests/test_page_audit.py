@@ -181,6 +181,7 @@ def test_the_record_verified_with_the_last_checkpoint(world: Any, store: Store) 
     audit_page = client.get("/audit").text
     assert "Ingen kontrollpunkt" in audit_page
     made = checkpoints.publish_now(store, environ, engine.clock(), engine.org)
+    assert made is not None
     assert f"händelse {made.checkpoint.seq}" in client.get("/audit").text
     page = client.get("/audit/verify")
     assert page.status_code == 200

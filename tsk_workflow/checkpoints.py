@@ -842,11 +842,27 @@ def service_public_key(env: Mapping[str, str]) -> Ed25519PublicKey | None:
 
 
 def publish_now(
-    store: Store, env: Mapping[str, str], now: dt.datetime, org: Organisation | None = None
-) -> Published:
+    store: Store,
+    env: Mapping[str, str],
+    now: dt.datetime,
+    org: Organisation | None = None,
+    *,
+    unless_covered: bool = False,
+) -> Published | None:
     """Sign the chain's head now and keep it as the daily checkpoint is kept (``tsk audit
-    checkpoint``; from the service's settings ``env``): ``TskError`` when they are missing."""
+    checkpoint``; from the service's settings ``env``): ``TskError`` when they are missing.
+    With ``unless_covered``, None (and nothing made) when the last checkpoint kept is of this
+    head with this key already: a form sent twice signs once."""
     publishing = publishing_from_env(env)
     key = load_private_key(publishing.key)
     with store.transaction() as session:
+        if unless_covered:
+            last = kept(env).last
+            seq, hash, _count = head(session)
+            if last is not None and (last.seq, last.hash, last.key_id) == (
+                seq,
+                hash,
+                key_id(key.public_key()),
+            ):
+                return None
         return publish(session, key, publishing, now, org if publishing.mailto else None)

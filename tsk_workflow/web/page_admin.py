@@ -19,7 +19,7 @@ from tsk_workflow import checkpoints, i18n
 from tsk_workflow.engine import setup
 from tsk_workflow.engine.mailing import retry_mail
 from tsk_workflow.errors import NotFound, TskError
-from tsk_workflow.i18n import _, ngettext
+from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.mail.outbox import failures, status_counts
 from tsk_workflow.web.deps import Acting
 from tsk_workflow.web.pages import PageActor, PageReader, render
@@ -28,7 +28,15 @@ from tsk_workflow.web.sessions import state_of
 router = APIRouter(include_in_schema=False)
 
 CHECKPOINTS_SHOWN = 30
-STATUSES = ("pending", "sent", "failed", "held", "digest", "digested")
+STATUSES = {
+    "pending": N_("waiting to be sent"),
+    "sent": N_("sent"),
+    "failed": N_("failed"),
+    "held": N_("held"),
+    "digest": N_("waiting for the daily digest"),
+    "digested": N_("sent in a daily digest"),
+}
+"""The outbox's statuses as people read them, in the order shown."""
 
 
 @router.get("/admin")
@@ -72,7 +80,7 @@ def admin_page(request: Request, reader: PageReader) -> Response:
     kept = checkpoints.kept(state_of(request).config.environ)
     context = {
         "versions": versions,
-        "counts": [(status, counts.get(status, 0)) for status in STATUSES]
+        "counts": [(_(label), counts.get(status, 0)) for status, label in STATUSES.items()]
         + [(s, n) for s, n in sorted(counts.items()) if s not in STATUSES],
         "failed": failed,
         "held": held,
@@ -123,6 +131,13 @@ async def checkpoint(request: Request, actor: PageActor) -> Response:
         published = await run_in_threadpool(_publish, actor, environ)
     except TskError as exc:
         return _back(request, str(exc), True)
+    if published is None:
+        return _back(
+            request,
+            _(
+                "The last checkpoint covers the chain up to its newest event already: none was made."
+            ),
+        )
     made = published.checkpoint
     return _back(
         request,
@@ -132,9 +147,11 @@ async def checkpoint(request: Request, actor: PageActor) -> Response:
     )
 
 
-def _publish(actor: Acting, environ: Any) -> checkpoints.Published:
+def _publish(actor: Acting, environ: Any) -> checkpoints.Published | None:
     engine = actor.engine
-    return checkpoints.publish_now(engine.store, environ, engine.clock(), engine.org)
+    return checkpoints.publish_now(
+        engine.store, environ, engine.clock(), engine.org, unless_covered=True
+    )
 
 
 def _back(request: Request, message: str, error: bool = False) -> Response:
