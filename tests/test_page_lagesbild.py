@@ -265,3 +265,34 @@ def test_map_points_are_the_months_incidents_with_a_point() -> None:
     assert points == (
         dashboard.Point(57.98, 13.02, ("Klotter",), "HERRLJUNGA", "stationen", None, 2),
     )
+
+
+def test_the_months_incidents_with_a_point_on_the_map(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reports carry a point once the event form has one (``Report.point``); here the
+    gathering gives the station's reports the station's point."""
+    from dataclasses import replace
+
+    from tsk_workflow.lagesbild import collect
+
+    station = (57.97861, 13.02250)
+    gathered = collect._report
+
+    def with_point(*args: Any) -> Report:
+        found = gathered(*args)
+        at = station if (found.place or "").lower() == "stationen" else None
+        return replace(found, point=at)
+
+    monkeypatch.setattr(collect, "_report", with_point)
+    client, _engine = world
+    demo_sign_in(client, CHAIR)
+    html = client.get("/lagesbild").text
+    assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
+    assert '<script src="/static/lagesbild-map.js" defer></script>' in html
+    assert re.search(r'<div id="lagesbild-map" class="map" role="region" aria-label="[^"]+">', html)
+    data = _island(html, "lagesbild-map-data")
+    assert data["tiles"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    assert [(p["lat"], p["lon"], p["count"]) for p in data["points"]] == [(*station, 8)]
+    rows = table(html, "point-table")[1:]
+    assert rows == [["Klotter", "stationen, Herrljunga", "–", "8", "57.97861, 13.02250"]]
