@@ -592,17 +592,58 @@ def query(
     until: dt.datetime | dt.date | None = None,
     *,
     tz: dt.tzinfo = dt.UTC,
+    action: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[AuditRow]:
-    """Events matching every filter given, oldest first.
+    """Events matching every filter given, oldest first (``limit`` of them from the
+    ``offset``-th on, for a page).
 
     ``since`` is inclusive and ``until`` exclusive when they are datetimes; a date stands for
     the whole day in ``tz`` (so ``until=date(2027, 3, 31)`` includes the 31st).
     """
     low, high = _bounds(since, until, tz)
     rows = audit_chain.events(
-        session, municipality=municipality, cycle_id=cycle_id, actor=actor, since=low, before=high
+        session,
+        municipality=municipality,
+        cycle_id=cycle_id,
+        actor=actor,
+        since=low,
+        before=high,
+        action=action,
+        limit=limit,
+        offset=offset,
     )
     return [_audit_row(row) for row in rows]
+
+
+def count(
+    session: Session,
+    municipality: str | None = None,
+    cycle_id: int | None = None,
+    actor: str | None = None,
+    since: dt.datetime | dt.date | None = None,
+    until: dt.datetime | dt.date | None = None,
+    *,
+    tz: dt.tzinfo = dt.UTC,
+    action: str | None = None,
+) -> int:
+    """How many events :func:`query` finds with the same filters."""
+    low, high = _bounds(since, until, tz)
+    return audit_chain.count_events(
+        session,
+        municipality=municipality,
+        cycle_id=cycle_id,
+        actor=actor,
+        since=low,
+        before=high,
+        action=action,
+    )
+
+
+def actions(session: Session, municipality: str | None = None) -> list[str]:
+    """The kinds of event (``cycle.opened``, ``task.done``, ...) the trail holds."""
+    return audit_chain.actions(session, municipality)
 
 
 def _audit_row(row: Mapping[Any, Any]) -> AuditRow:
@@ -614,19 +655,20 @@ def _audit_row(row: Mapping[Any, Any]) -> AuditRow:
     )
 
 
-def rows_to_csv(rows: Iterable[AuditRow]) -> str:
+def rows_to_csv(rows: Iterable[AuditRow], delimiter: str = ",") -> str:
     """CSV (RFC 4180, header first); the payload column holds the payload as canonical JSON.
+    ``delimiter`` ``;`` is what Swedish spreadsheets open (the web app's export).
 
     Cells are written exactly as stored, nothing escaped for spreadsheets: this is evidence.
     """
-    return records_to_csv(row.to_dict() for row in rows)
+    return records_to_csv((row.to_dict() for row in rows), delimiter)
 
 
-def records_to_csv(records: Iterable[Mapping[str, Any]]) -> str:
+def records_to_csv(records: Iterable[Mapping[str, Any]], delimiter: str = ",") -> str:
     """:func:`rows_to_csv` of the rows as JSON (``AuditRow.to_dict()``, what the service's API
     answers)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, delimiter=delimiter)
     writer.writerow(CSV_COLUMNS)
     for found in records:
         record = dict(found)

@@ -782,3 +782,87 @@ def _in_each_language(message: str) -> dict[str, str]:
         with i18n.speaking(lang):
             texts[lang] = _(message)
     return texts
+
+
+# --------------------------------------------------------------------------------- for the service
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The checkpoints the service keeps (``TSK_CHECKPOINT_DIR``), as its pages show them:
+    ``directory`` None (with ``reason``) when none is set; ``checkpoints`` in the file's order,
+    ``unreadable`` the lines that are not checkpoints, ``mailto`` where each is mailed too."""
+
+    directory: Path | None
+    checkpoints: tuple[Checkpoint, ...] = ()
+    unreadable: tuple[Problem, ...] = ()
+    mailto: str | None = None
+    reason: str | None = None
+
+    @property
+    def last(self) -> Checkpoint | None:
+        return self.checkpoints[-1] if self.checkpoints else None
+
+
+def kept(env: Mapping[str, str]) -> Kept:
+    """What ``TSK_CHECKPOINT_DIR`` holds: none yet is no problem (the folder is made with the
+    first one); a file that cannot be read is a ``reason``."""
+    folder = env.get(ENV_DIR, "").strip()
+    mailto = env.get(ENV_MAILTO, "").strip() or None
+    if not folder:
+        return Kept(
+            None,
+            reason=_("{variable} is not set: the service keeps no checkpoints").format(
+                variable=ENV_DIR
+            ),
+        )
+    directory = Path(folder)
+    if not (directory / FILE_NAME).exists():
+        return Kept(directory, mailto=mailto)
+    try:
+        found, problems = read(directory)
+    except TskError as exc:
+        return Kept(directory, mailto=mailto, reason=str(exc))
+    return Kept(directory, tuple(found), tuple(problems), mailto)
+
+
+def service_public_key(env: Mapping[str, str]) -> Ed25519PublicKey | None:
+    """The public key of the service's signing key (``TSK_AUDIT_KEY``): its ``.pub`` file, else
+    the private key's own; None when neither can be read."""
+    path = env.get(ENV_KEY, "").strip()
+    if not path:
+        return None
+    try:
+        public = public_path(Path(path))
+        if public.exists():
+            return load_public_key(public)
+        return load_private_key(Path(path)).public_key()
+    except TskError:
+        return None
+
+
+def publish_now(
+    store: Store,
+    env: Mapping[str, str],
+    now: dt.datetime,
+    org: Organisation | None = None,
+    *,
+    unless_covered: bool = False,
+) -> Published | None:
+    """Sign the chain's head now and keep it as the daily checkpoint is kept (``tsk audit
+    checkpoint``; from the service's settings ``env``): ``TskError`` when they are missing.
+    With ``unless_covered``, None (and nothing made) when the last checkpoint kept is of this
+    head with this key already: a form sent twice signs once."""
+    publishing = publishing_from_env(env)
+    key = load_private_key(publishing.key)
+    with store.transaction() as session:
+        if unless_covered:
+            last = kept(env).last
+            seq, hash, _count = head(session)
+            if last is not None and (last.seq, last.hash, last.key_id) == (
+                seq,
+                hash,
+                key_id(key.public_key()),
+            ):
+                return None
+        return publish(session, key, publishing, now, org if publishing.mailto else None)

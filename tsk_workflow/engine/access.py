@@ -52,6 +52,22 @@ def require_permission(org: Organisation, person_id: str, permission: str, subje
         raise PermissionDenied(person_id, permission, subject, message)
 
 
+def require_admin(org: Organisation, person_id: str, action: str, subject: str) -> None:
+    """Refuse (a ``PermissionDenied``, recorded by the engine) unless the person is one of the
+    organisation's ``admins:``: what only they may see or do (the organisation's versions,
+    the mail's state, checkpoints)."""
+    if person_id in org.admins:
+        return
+    raise PermissionDenied(
+        person_id,
+        action,
+        subject,
+        _("only the admins of {organisation} ({admins}) may do this").format(
+            organisation=org.name, admins=", ".join(org.admins) or _("none listed")
+        ),
+    )
+
+
 def acting_person(org: Organisation, login: str, claimed: str | None) -> tuple[str, str | None]:
     """Who acts on a database on the server's clock, from the OS ``login`` running the
     command: ``(person, via)``.

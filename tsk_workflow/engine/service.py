@@ -757,6 +757,16 @@ class Engine:
             self._record_refusal(exc)
             raise
 
+    def require_admin(self, person: str, action: str = "admin", subject: str = "") -> None:
+        """Refuse, and record the refusal, unless ``person`` is one of the admins."""
+        try:
+            access.require_admin(
+                self.org, person, action, subject or f"municipality:{self.org.municipality}"
+            )
+        except PermissionDenied as exc:
+            self._record_refusal(exc)
+            raise
+
     def _may_read(self, person: str, cycle: Cycle) -> bool:
         group = self.org.group(cycle.group_key)
         if group is None:

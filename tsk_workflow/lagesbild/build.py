@@ -167,6 +167,11 @@ def _category_labels(definition: ProcessDefinition, lang: str) -> dict[str, str]
     return labels
 
 
+def place_names(org: Organisation, lang: str) -> Callable[[str], str]:
+    """A town's or area's name by its key (a dash-like text for none), as the tables name it."""
+    return _place_names(org, lang)
+
+
 def _place_names(org: Organisation, lang: str) -> Callable[[str], str]:
     names = {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
 

@@ -182,10 +182,52 @@ def events(
     actor: str | None = None,
     since: dt.datetime | None = None,
     before: dt.datetime | None = None,
+    action: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[Mapping[Any, Any]]:
     """The events matching every filter given (``since`` inclusive, ``before`` exclusive),
-    oldest first, as ``chain`` gives them."""
-    query = _links()
+    oldest first, as ``chain`` gives them; ``limit`` of them from the ``offset``-th on."""
+    query = _filtered(_links(), municipality, cycle_id, actor, since, before, action)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return list(session.execute(query).mappings())
+
+
+def count_events(
+    session: Session,
+    *,
+    municipality: str | None = None,
+    cycle_id: int | None = None,
+    actor: str | None = None,
+    since: dt.datetime | None = None,
+    before: dt.datetime | None = None,
+    action: str | None = None,
+) -> int:
+    """How many events ``events`` finds with the same filters."""
+    query = _filtered(
+        select(func.count(AuditEvent.seq)), municipality, cycle_id, actor, since, before, action
+    )
+    return int(session.scalar(query) or 0)
+
+
+def actions(session: Session, municipality: str | None = None) -> list[str]:
+    """The actions the trail holds (of ``municipality`` when given), in order."""
+    query = select(AuditEvent.action).distinct().order_by(AuditEvent.action)
+    if municipality is not None:
+        query = query.where(AuditEvent.municipality == municipality)
+    return [str(found) for found in session.scalars(query)]
+
+
+def _filtered(
+    query: Select[Any],
+    municipality: str | None,
+    cycle_id: int | None,
+    actor: str | None,
+    since: dt.datetime | None,
+    before: dt.datetime | None,
+    action: str | None,
+) -> Select[Any]:
     if municipality is not None:
         query = query.where(AuditEvent.municipality == municipality)
     if cycle_id is not None:
@@ -196,4 +238,6 @@ def events(
         query = query.where(AuditEvent.at >= since)
     if before is not None:
         query = query.where(AuditEvent.at < before)
-    return list(session.execute(query).mappings())
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    return query

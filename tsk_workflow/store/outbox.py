@@ -71,6 +71,28 @@ def with_status(
     return list(session.scalars(query))
 
 
+def ids_with_status(
+    session: Session,
+    statuses: Collection[str],
+    municipality: str | None = None,
+    message: int | None = None,
+) -> list[int]:
+    """The ids of the rows with one of ``statuses`` (only ``message`` when given), in order;
+    read with a row lock on PostgreSQL, so a second act at once waits and finds none."""
+    query = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(list(statuses)))
+        .order_by(OutboxMessage.id)
+    )
+    if message is not None:
+        query = query.where(OutboxMessage.id == message)
+    if municipality:
+        query = query.where(OutboxMessage.municipality == municipality)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return [int(found) for found in session.scalars(query)]
+
+
 def requeue(
     session: Session,
     statuses: Collection[str],

@@ -20,7 +20,19 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, page_tasks, tokens
+from tsk_workflow.web import (
+    api,
+    api_admin,
+    api_record,
+    auth,
+    docs,
+    links,
+    page_admin,
+    page_audit,
+    page_lagesbild,
+    page_tasks,
+    tokens,
+)
 from tsk_workflow.web.language import Language
 from tsk_workflow.web.pages import SignInFirst, sign_in_first
 from tsk_workflow.web.problems import install as install_problems
@@ -72,6 +84,9 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(links.router)
     app.include_router(docs.router)
+    app.include_router(page_lagesbild.router)
+    app.include_router(page_audit.router)
+    app.include_router(page_admin.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
     app.include_router(page_tasks.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -85,7 +100,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
         same_site="lax",
         https_only=config.secure,
     )
-    app.add_middleware(SecurityHeaders, tls=config.secure)
+    app.add_middleware(SecurityHeaders, tls=config.secure, tile_origin=config.map_origin)
     return app
 
 

@@ -19,6 +19,9 @@ set in the environment wins over the file, as the mail settings do over the orga
 ``TSK_TOKEN_DAYS``         how long a personal API token of ``tsk login`` lasts (90)
 ``TSK_PASS_INTERVAL``      seconds between scheduler passes (60; 0 runs none)
 ``TSK_SESSION_HOURS``      how long a sign-in lasts (10)
+``TSK_MAP_TILES``          the lägesbild map's tiles, a URL template with ``{z}``, ``{x}``,
+                           ``{y}`` (OpenStreetMap's; empty: no tiles, the points alone)
+``TSK_MAP_ATTRIBUTION``    the tiles' attribution, shown under the map
 ========================== ==============================================================
 """
 
@@ -53,6 +56,10 @@ class OidcSettings:
         return f"{self.issuer.rstrip('/')}/.well-known/openid-configuration"
 
 
+DEFAULT_MAP_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_MAP_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
 @dataclass(frozen=True)
 class ServiceConfig:
     """What ``tsk serve`` runs with. ``environ`` is the whole environment the service acts in
@@ -72,6 +79,15 @@ class ServiceConfig:
     generated_key: bool = False
     """The key was made at start (a virtual-time database without one): sign-ins end with
     the process."""
+    map_tiles: str = DEFAULT_MAP_TILES
+    """The tile server of the lägesbild's map (a Leaflet URL template); empty: no tiles."""
+    map_attribution: str = DEFAULT_MAP_ATTRIBUTION
+
+    @property
+    def map_origin(self) -> str | None:
+        """The origin the map's tiles come from, for the CSP's ``img-src`` (a ``{s}``
+        subdomain becomes ``*``); None without tiles."""
+        return tile_origin(self.map_tiles)
 
     @property
     def secure(self) -> bool:
@@ -132,7 +148,38 @@ def load_config(
         session_hours=_number(environ, "TSK_SESSION_HOURS", 10.0),
         token_days=_number(environ, "TSK_TOKEN_DAYS", 90.0),
         generated_key=generated,
+        map_tiles=_map_tiles(environ),
+        map_attribution=environ.get("TSK_MAP_ATTRIBUTION", DEFAULT_MAP_ATTRIBUTION).strip(),
     )
+
+
+def _map_tiles(environ: Mapping[str, str]) -> str:
+    """``TSK_MAP_TILES``: unset, OpenStreetMap's; empty, none; else an http(s) template
+    naming ``{z}``, ``{x}`` and ``{y}``."""
+    template = environ.get("TSK_MAP_TILES")
+    if template is None:
+        return DEFAULT_MAP_TILES
+    template = template.strip()
+    if not template:
+        return ""
+    _check_url(template.replace("{s}", "a"), "TSK_MAP_TILES")
+    if not all(part in template for part in ("{z}", "{x}", "{y}")):
+        raise TskError(
+            _("TSK_MAP_TILES={value} must name {{z}}, {{x}} and {{y}}").format(value=repr(template))
+        )
+    if any(c in template for c in " ;,'\"\\"):
+        raise TskError(
+            _("TSK_MAP_TILES={value} is not an http(s) address").format(value=repr(template))
+        )
+    return template
+
+
+def tile_origin(template: str) -> str | None:
+    """The scheme and host of a tile template (``https://tile.openstreetmap.org``)."""
+    if not template:
+        return None
+    parts = urlsplit(template)
+    return f"{parts.scheme}://{parts.netloc.replace('{s}', '*')}"
 
 
 def _oidc(environ: Mapping[str, str]) -> OidcSettings | None:
