@@ -388,3 +388,19 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
+
+
+class IcsToken(Base):
+    """A person's private address for subscribing to their year plan (``/ics/{token}.ics``):
+    kept only as the SHA-256 of the token, for one person of one municipality, until revoked
+    (making a new address revokes the old one). The times are the wall clock's."""
+
+    __tablename__ = "ics_tokens"
+    __table_args__ = (Index("ix_ics_tokens_person", "municipality", "person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

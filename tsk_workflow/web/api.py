@@ -233,12 +233,14 @@ class DecisionRecord(BaseModel):
     override_reason: str | None = Field(None, max_length=10_000)
 
 
-@router.get("/decisions", tags=["decisions"], summary="Decisions of the cycles I may read")
+@router.get(
+    "/decisions",
+    tags=["decisions"],
+    summary="Decisions of the cycles I may read, and those I may record",
+)
 def decisions(reader: Reader) -> list[dict[str, Any]]:
-    engine = reader.engine
-    readable = {c.id for c in engine.readable_cycles(reader.session, reader.person)}
-    listed = Decisions(engine).listing(reader.session)
-    return [decision_row(d) for d in listed if d.cycle_id in readable]
+    listed = Decisions(reader.engine).readable(reader.session, reader.person)
+    return [decision_row(d) for d in listed]
 
 
 @router.post("/decisions", tags=["decisions"], status_code=201, summary="Propose a decision")
