@@ -67,7 +67,8 @@ def test_the_month_shows_the_weeks_and_the_items_of_march(client: Any) -> None:
     assert 'href="?month=2027-04" rel="next"' in html
     # The list by day (what a phone shows) has the same items.
     listed = html[html.index('class="month-list"') :]
-    assert "2027-03-03" in listed and "Kommunstyrelsen" in listed
+    assert "2027-03-03" in listed
+    assert "Kommunstyrelsen" in listed
 
 
 def test_the_week_lists_its_seven_days_monday_first(client: Any) -> None:
@@ -83,7 +84,8 @@ def test_the_week_lists_its_seven_days_monday_first(client: Any) -> None:
     assert 'href="?week=2027-W08" rel="prev"' in html
     assert 'href="?week=2027-W10" rel="next"' in html
     english = client.get("/plan?week=2027-W09&lang=en").text
-    assert "week 9" in english and "meeting" in english
+    assert "week 9" in english
+    assert "meeting" in english
 
 
 def test_a_week_across_the_new_year(client: Any) -> None:
@@ -93,13 +95,15 @@ def test_a_week_across_the_new_year(client: Any) -> None:
     page = client.get("/plan?week=2026-W53")
     assert page.status_code == 200
     days = re.findall(r'<h2 class="day">\S+ (\d{4}-\d\d-\d\d)', page.text)
-    assert days[0] == "2026-12-28" and days[-1] == "2027-01-03"
+    assert days[0] == "2026-12-28"
+    assert days[-1] == "2027-01-03"
 
 
 def test_the_filters_mine_role_and_kind(client: Any) -> None:
     demo_sign_in(client, REPORTER)
     meetings = client.get("/plan?month=2027-03&kind=meeting").text
-    assert "kind-meeting" in meetings and "kind-cycle_open" not in meetings
+    assert "kind-meeting" in meetings
+    assert "kind-cycle_open" not in meetings
     assert 'name="kind" value="meeting" checked' in meetings
     assert 'href="?month=2027-04&amp;kind=meeting" rel="next"' in meetings
     mine = client.get("/plan?month=2027-03&mine=1").text
@@ -152,7 +156,8 @@ def test_an_address_made_fetched_without_a_session_and_revoked(client: Any, stor
         kept = session.scalars(select(IcsToken)).all()
     assert len(kept) == 1
     token = address.removeprefix("/ics/").removesuffix(".ics")
-    assert token not in kept[0].token_hash and len(kept[0].token_hash) == 64  # its hash only
+    assert token not in kept[0].token_hash
+    assert len(kept[0].token_hash) == 64
 
     shown_again = client.get("/plan")
     assert token not in shown_again.text  # shown once
@@ -165,7 +170,9 @@ def test_an_address_made_fetched_without_a_session_and_revoked(client: Any, stor
     assert any(str(e["dtstart"].dt).startswith("2028") for e in events)  # and next year
 
     demo_sign_in(client, SECRETARY)
-    revoke = client.post("/plan/ics/revoke", data=_hidden(client.get("/plan").text, "/plan/ics/revoke"))
+    revoke = client.post(
+        "/plan/ics/revoke", data=_hidden(client.get("/plan").text, "/plan/ics/revoke")
+    )
     assert revoke.status_code == 303
     assert "Din adress är återkallad" in client.get(revoke.headers["location"]).text
     client.cookies.clear()
@@ -185,7 +192,8 @@ def test_a_new_address_revokes_the_old_and_a_double_submit_makes_one(
     form = _hidden(page.text, "/plan/ics")
     first = client.post("/plan/ics", data=form)
     second = client.post("/plan/ics", data=form)
-    assert first.status_code == 200 and second.status_code == 303
+    assert first.status_code == 200
+    assert second.status_code == 303
     with store.reading() as session:
         kept = session.scalars(select(IcsToken).order_by(IcsToken.id)).all()
     assert len(kept) == 2
@@ -205,7 +213,9 @@ def test_the_address_gives_only_the_persons_own_plan(client: Any) -> None:
     client.cookies.clear()
     theirs = _events(client.get(reporter))
     hers = _events(client.get(secretary))
-    assert theirs and hers
+    assert theirs
+    assert hers
+
     def roles(event: Any) -> set[str]:
         line = next(x for x in str(event["description"]).splitlines() if x.startswith("Roller: "))
         return set(line.removeprefix("Roller: ").split(", "))

@@ -21,8 +21,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, tokens
-from tsk_workflow.web import page_decisions, page_plan
+from tsk_workflow.web import (
+    api,
+    api_admin,
+    api_record,
+    auth,
+    docs,
+    links,
+    page_decisions,
+    page_plan,
+    tokens,
+)
 from tsk_workflow.web.language import Language
 from tsk_workflow.web.pages import SignInFirst, render, sign_in_first
 from tsk_workflow.web.problems import install as install_problems

@@ -448,7 +448,9 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
 
     if errors or day is None:
         return page(status_code=422)
-    key = onetime.key(engine.org.municipality, actor.person, f"record:{decision_id}", given["form_id"])
+    key = onetime.key(
+        engine.org.municipality, actor.person, f"record:{decision_id}", given["form_id"]
+    )
 
     def act() -> str:
         with engine.store.reading() as session:

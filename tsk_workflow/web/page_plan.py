@@ -155,9 +155,7 @@ def _page(
             "next": f"?month={following:%Y-%m}{keep}",
             "other": f"?week={week_text(first if first.month != today.month else today)}{keep}",
         }
-    weeks = [
-        Week(days[i].date.isocalendar()[1], days[i : i + 7]) for i in range(0, len(days), 7)
-    ]
+    weeks = [Week(days[i].date.isocalendar()[1], days[i : i + 7]) for i in range(0, len(days), 7)]
     someone = reader.someone
     subscription = ics_tokens.current(engine.store, someone.municipality, someone.person)
     context = {
@@ -192,7 +190,9 @@ def _page(
 
 
 def _query(mine: bool, roles: Sequence[str], kinds: Sequence[str]) -> str:
-    parts = (["mine=1"] if mine else []) + [f"role={r}" for r in roles] + [f"kind={k}" for k in kinds]
+    parts = (
+        (["mine=1"] if mine else []) + [f"role={r}" for r in roles] + [f"kind={k}" for k in kinds]
+    )
     return "".join(f"&{part}" for part in parts)
 
 
@@ -266,8 +266,9 @@ def _days(
         if day is None or not day.inside:
             continue
         link = None
-        if item.cycle is not None and (item.cycle, item.task) in tasks:
-            link = f"/tasks/{tasks[(item.cycle, item.task)]}"
+        task = tasks.get((item.cycle, item.task)) if item.cycle and item.task else None
+        if task is not None:
+            link = f"/tasks/{task}"
         elif item.cycle is not None and item.cycle in cycles:
             link = f"/cycles/{item.cycle}"
         day.items.append(
