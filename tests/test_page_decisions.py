@@ -376,3 +376,42 @@ def test_the_forms_need_their_csrf_token(client: Any, store: Store) -> None:
     assert answer.status_code == 403
     assert _decisions(store) == []
     assert csrf_of(client.get("/decisions/new").text)
+
+
+def test_one_time_form_ids_act_once_when_sent_at_the_same_time() -> None:
+    """Two posts of one form in flight together (a double click): the second waits for the
+    first and gets its result; a failed act keeps nothing, so the form can be sent again."""
+    import threading
+    import time
+
+    from tsk_workflow.web.onetime import OneTime
+
+    once = OneTime()
+    calls: list[int] = []
+
+    def act() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return f"/decisions/{len(calls)}"
+
+    results: list[tuple[str, bool]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(once.once("k", act))) for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert sorted(results) == [
+        ("/decisions/1", False),
+        ("/decisions/1", False),
+        ("/decisions/1", True),
+    ]
+
+    def fails() -> str:
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError):
+        once.once("other", fails)
+    assert once.once("other", lambda: "/decisions/9") == ("/decisions/9", True)

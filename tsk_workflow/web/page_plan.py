@@ -65,9 +65,13 @@ class Week:
     days: list[Day]
 
 
+YEARS = range(1970, 2201)
+"""The years the plan shows (those the API plans)."""
+
+
 def _parse_month(text: str) -> dt.date:
     found = MONTH.match(text)
-    if found is None or not 1 <= int(found.group(2)) <= 12:
+    if found is None or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) not in YEARS:
         raise Problem(
             422, "invalid", _("{text} is not a month: write it as 2027-03.").format(text=text)
         )
@@ -77,7 +81,7 @@ def _parse_month(text: str) -> dt.date:
 def _parse_week(text: str) -> dt.date:
     found = WEEK.match(text)
     try:
-        if found is None:
+        if found is None or int(found.group(1)) not in YEARS:
             raise ValueError(text)
         return dt.date.fromisocalendar(int(found.group(1)), int(found.group(2)), 1)
     except ValueError:
@@ -153,7 +157,7 @@ def _page(
         nav = {
             "previous": f"?month={previous:%Y-%m}{keep}",
             "next": f"?month={following:%Y-%m}{keep}",
-            "other": f"?week={week_text(first if first.month != today.month else today)}{keep}",
+            "other": f"?week={week_text(today if _same_month(first, today) else first)}{keep}",
         }
     weeks = [Week(days[i].date.isocalendar()[1], days[i : i + 7]) for i in range(0, len(days), 7)]
     someone = reader.someone
@@ -187,6 +191,10 @@ def _page(
         "week_value": week_text(first),
     }
     return render(request, "plan.html", context)
+
+
+def _same_month(one: dt.date, other: dt.date) -> bool:
+    return (one.year, one.month) == (other.year, other.month)
 
 
 def _query(mine: bool, roles: Sequence[str], kinds: Sequence[str]) -> str:
