@@ -96,10 +96,12 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
 
     demo_sign_in(client, SECRETARY)
     form = _record_form(client, decision.id)
+    wording = (
+        "Kommunstyrelsen beslutar <b>att</b> bifalla förslaget.\nAtt ge kommunchefen i uppdrag"
+    )
+    recording = {"body": "ks", "date": "2027-03-08", "paragraph": "§ 42", "outcome": "approved"}
     answer = client.post(
-        f"/decisions/{decision.id}/record",
-        data=form
-        | {"body": "ks", "date": "2027-03-08", "paragraph": "§ 42", "outcome": "approved"},
+        f"/decisions/{decision.id}/record", data=form | recording | {"decision_text": wording}
     )
     assert answer.status_code == 303, answer.text
     (recorded,) = _decisions(store)
@@ -113,6 +115,9 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     assert "Utfallet är registrerat." in page.text
     assert "2027-03-08" in page.text
     assert "§ 42" in page.text
+    assert recorded.decision_text == wording
+    assert "beslutar &lt;b&gt;att&lt;/b&gt; bifalla" in page.text  # HTML shown as text
+    assert "<b>att</b>" not in page.text
     assert 'action="/decisions/1/record"' not in page.text  # recorded: no form any more
     with store.reading() as session:
         actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
@@ -139,7 +144,9 @@ def _three(engine_store: Store, clock: Clock) -> None:
     first, _route = decisions.propose(CHAIR, "est-2027-03", "Belysning i Ljung", 300_000)
     decisions.propose(CHAIR, "est-2027-03", "Trygghetsvandring i Annelund", 5_000)
     decisions.propose(CHAIR, "est-2027-03", '=HYPERLINK("x") policy', None, {"policy": "ja"})
-    decisions.record(SECRETARY, first.id, "ks", local(2027, 3, 8).date(), "160", "approved")
+    day = local(2027, 3, 8).date()
+    text = "KS beslutar att bifalla förslaget."
+    decisions.record(SECRETARY, first.id, "ks", day, "160", "approved", text=text)
 
 
 def test_the_register_filters_by_body_status_year_process_and_words(
@@ -198,6 +205,7 @@ def test_the_csv_export_is_for_swedish_excel_and_keeps_the_filters(
     assert named["Kostnad (kr)"] == "300000"
     assert named["Mötesdatum"] == "2027-03-08"
     assert named["Paragraf"] == "§ 160"
+    assert named["Beslutstext"] == "KS beslutar att bifalla förslaget."
     assert named["Status"] == "bifallet"
     assert re.fullmatch(r"2027-03-08 \d\d:\d\d", named["Föreslaget"])
     formula = next(r for r in body if "HYPERLINK" in r[1])

@@ -41,6 +41,8 @@ TRIGGERS = {
 OUTCOMES = ("approved", "rejected", "postponed")
 PARAGRAPH = re.compile(r"^§?\s*(\d{1,5})(\s*[a-z])?$")
 MAX_COST = 10_000_000_000
+MAX_TEXT = 10_000
+"""The most characters of a decision's wording."""
 RECORDER_ROLES = ("kanslichef", "sekreterare")
 _RECORDED = {
     "approved": N_("decision {id} was already recorded (approved {date} {paragraph})"),
@@ -82,6 +84,7 @@ class DecisionState:
     paragraph: str | None = None
     outcome: str | None = None
     override_reason: str | None = None
+    decision_text: str | None = None
     recorded_by: str | None = None
     recorded_at: dt.datetime | None = None
 
@@ -211,9 +214,18 @@ class Decisions:
         paragraph: str,
         outcome: str,
         override_reason: str | None = None,
+        text: str | None = None,
     ) -> DecisionState:
+        """Record what ``body`` decided on ``date`` under ``paragraph``; ``text`` is the
+        decision's wording as the minutes have it (optional)."""
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         paragraph = normalise_paragraph(paragraph)
+        text = (text or "").strip() or None
+        if text is not None and len(text) > MAX_TEXT:
+            raise RefusedValue(
+                _("the decision's text is longer than {most} characters").format(most=MAX_TEXT),
+                "decision_text",
+            )
         if outcome not in OUTCOMES:
             raise RefusedValue(
                 _("outcome must be one of {outcomes}").format(outcomes=", ".join(OUTCOMES)),
@@ -256,6 +268,7 @@ class Decisions:
                 "outcome": outcome,
                 "status": outcome,
                 "override_reason": override_reason,
+                "decision_text": text,
                 "recorded_by": who,
                 "recorded_at": now,
             }
@@ -411,7 +424,8 @@ def normalise_paragraph(text: str) -> str:
 
 
 def _decision_payload(decision: DecisionState) -> dict[str, Any]:
-    return {
+    text = {"text": decision.decision_text} if decision.decision_text else {}
+    return text | {
         "decision": decision.id,
         "title": decision.title,
         "cost": decision.cost,

@@ -254,7 +254,8 @@ class Timer(Base):
 
 
 class Decision(Base):
-    """A proposal routed to KLG or KS, then recorded with body, date, paragraph and outcome."""
+    """A proposal routed to KLG or KS, then recorded with body, date, paragraph and outcome,
+    and the decision's wording as the minutes have it (``decision_text``, optional)."""
 
     __tablename__ = "decisions"
 
@@ -277,6 +278,7 @@ class Decision(Base):
     paragraph: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(16))
     override_reason: Mapped[str | None] = mapped_column(Text)
+    decision_text: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime | None]
 

@@ -231,6 +231,7 @@ class DecisionRecord(BaseModel):
     paragraph: str = Field(min_length=1, max_length=32)
     outcome: Literal["approved", "rejected", "postponed"]
     override_reason: str | None = Field(None, max_length=10_000)
+    text: str | None = Field(None, max_length=10_000, description="The decision's wording")
 
 
 @router.get(
@@ -262,5 +263,6 @@ def decision_record(decision_id: int, body: DecisionRecord, actor: Actor) -> dic
         body.paragraph,
         body.outcome,
         override_reason=body.override_reason,
+        text=body.text,
     )
     return decision_row(recorded)

@@ -179,6 +179,7 @@ CSV_COLUMNS = (
     N_("Body"),
     N_("Meeting date"),
     N_("Paragraph"),
+    N_("Decision text"),
     N_("Recorded by"),
     N_("Override reason"),
 )
@@ -209,6 +210,7 @@ def to_csv(rows: Iterable[Row], engine: Engine) -> bytes:
                     (d.body or "").upper(),
                     _day(d.decided_on),
                     d.paragraph or "",
+                    d.decision_text or "",
                     d.recorded_by or "",
                     d.override_reason or "",
                 ]
@@ -405,11 +407,22 @@ def _seen(decision: Any) -> str:
     return f"{decision.status}:{recorded}"
 
 
+RECORD_FIELDS = (
+    "body",
+    "date",
+    "paragraph",
+    "outcome",
+    "decision_text",
+    "override_reason",
+    "form_id",
+    "seen",
+)
+
+
 @router.post("/decisions/{decision_id}/record")
 async def record(request: Request, actor: PageActor, decision_id: int) -> Response:
     form = await request.form()
-    names = ("body", "date", "paragraph", "outcome", "override_reason", "form_id", "seen")
-    given = {name: _one(form, name).strip() for name in names}
+    given = {name: _one(form, name).strip() for name in RECORD_FIELDS}
     return await run_in_threadpool(lambda: _record(request, actor, decision_id, given))
 
 
@@ -465,6 +478,7 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
             given["paragraph"],
             given["outcome"],
             override_reason=given["override_reason"] or None,
+            text=given["decision_text"] or None,
         )
         return f"/decisions/{decision_id}?recorded=1"
 
