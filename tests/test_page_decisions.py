@@ -95,6 +95,9 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     assert "2027-04-07" in shown.text  # KS's first meeting after four weeks' lead time
 
     demo_sign_in(client, SECRETARY)
+    register = client.get("/decisions").text  # hers to record, though not of EST's group
+    assert f'href="/decisions/{decision.id}"' in register
+    assert 'href="/cycles/est-2027-03"' not in register  # a cycle she may not read
     form = _record_form(client, decision.id)
     wording = (
         "Kommunstyrelsen beslutar <b>att</b> bifalla förslaget.\nAtt ge kommunchefen i uppdrag"

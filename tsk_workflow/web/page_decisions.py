@@ -94,14 +94,17 @@ def year_of(decision: Any, zone: Any) -> int:
 class Row:
     decision: Any
     cycle: Any
+    readable: bool
+    """Whether the person may read the cycle (else its ref is shown without a link)."""
 
 
 def register(reader: Reading, filters: Filters | None = None) -> list[Row]:
     """The decisions ``reader`` may read (``Decisions.readable``), filtered, newest first."""
     engine = reader.engine
     cycles = {c.id: c for c in engine.cycles(reader.session)}
+    read = {c.id for c in engine.readable_cycles(reader.session, reader.person)}
     listed = Decisions(engine).readable(reader.session, reader.person)
-    rows = [Row(d, cycles[d.cycle_id]) for d in listed]
+    rows = [Row(d, cycles[d.cycle_id], d.cycle_id in read) for d in listed]
     if filters is not None:
         zone = engine.cal.zone
         rows = [r for r in rows if filters.keep(r.decision, r.cycle.process, zone)]
@@ -373,6 +376,9 @@ def _show(
     context = {
         "decision": decision,
         "cycle": cycle,
+        "cycle_readable": any(
+            c.id == cycle.id for c in engine.readable_cycles(reader.session, reader.person)
+        ),
         "status": _(STATUSES.get(decision.status, decision.status)),
         "bodies": _bodies(engine),
         "outcomes": {key: _(STATUSES[key]) for key in OUTCOMES},
