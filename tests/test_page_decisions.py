@@ -426,3 +426,21 @@ def test_one_time_form_ids_act_once_when_sent_at_the_same_time() -> None:
     with pytest.raises(RuntimeError):
         once.once("other", fails)
     assert once.once("other", lambda: "/decisions/9") == ("/decisions/9", True)
+
+
+def test_a_form_sent_after_the_session_ended_leads_back_to_it(
+    client: Any, store: Store, clock: Clock
+) -> None:
+    _three(store, clock)
+    demo_sign_in(client, SECRETARY)
+    form = _record_form(client, 2)
+    client.cookies.clear()  # the session ended
+    data = form | {"body": "klg", "date": "2027-03-08", "paragraph": "7", "outcome": "approved"}
+    answer = client.post("/decisions/2/record", data=data)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin"
+    assert _states(store)[1][1] == "proposed"
+    demo_sign_in(client, SECRETARY)
+    back = client.get("/decisions/2/record")  # where the sign-in returns to
+    assert back.status_code == 200
+    assert 'action="/decisions/2/record"' in back.text

@@ -129,6 +129,13 @@ def test_the_plan_needs_a_session(client: Any) -> None:
     answer = client.get("/plan?month=2027-03")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/signin"
+    made = client.post("/plan/ics", data={"form_id": "x"})
+    assert made.status_code == 303
+    assert made.headers["location"] == "/signin"
+    demo_sign_in(client, CHAIR)
+    back = client.get("/plan/ics")  # where signing in returns to
+    assert back.status_code == 303
+    assert back.headers["location"] == "/plan#ics"
 
 
 # ---------------------------------------------------------------- the subscription

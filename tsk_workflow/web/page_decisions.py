@@ -359,6 +359,13 @@ def show(request: Request, reader: PageReader, decision_id: int) -> Response:
     return _show(request, reader, decision_id, {}, {})
 
 
+@router.get("/decisions/{decision_id}/record")
+def show_to_record(request: Request, reader: PageReader, decision_id: int) -> Response:
+    """The decision's page at its form's address: where a browser comes back to after
+    signing in when the form was sent after the session ended."""
+    return _show(request, reader, decision_id, {}, {})
+
+
 def _show(
     request: Request,
     reader: Reading,

@@ -333,6 +333,13 @@ def _page_after(request: Request, actor: Acting, address: str) -> Response:
     return page
 
 
+@router.get("/plan/ics")
+@router.get("/plan/ics/revoke")
+def subscription_page(reader: PageReader) -> Response:
+    """The forms' addresses, asked for with GET (back from signing in): the plan's page."""
+    return RedirectResponse("/plan#ics", status_code=303)
+
+
 @router.post("/plan/ics/revoke")
 async def revoke_subscription(request: Request, actor: PageActor) -> Response:
     who = actor.someone
