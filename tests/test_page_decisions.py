@@ -73,7 +73,7 @@ def _record_form(client: Any, decision: int) -> dict[str, str]:
 
 def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, store: Store) -> None:
     demo_sign_in(client, CHAIR)
-    preview, data = _propose(client, "Kameraövervakning vid resecentrum", "250000")
+    preview, data = _propose(client, "Kameraövervakning vid resecentrum", "250 000 kr")
     # The route and its reason are shown before anything is proposed.
     assert "Kommunstyrelsen (KS)" in preview.text
     assert "Kostnaden överstiger 200 000 kr och kräver politiskt beslut" in preview.text

@@ -270,7 +270,7 @@ async def propose(request: Request, actor: PageActor) -> Response:
             errors[exc.field] = str(exc)
     if errors or route is None or _one(form, "action") != "propose":
         return await run_in_threadpool(
-            lambda: _reading_page(request, actor, given, attrs, route, errors)
+            lambda: _reading_page(request, actor, given, attrs, route, errors, cost)
         )
     if not given["form_id"]:
         raise Problem(400, "invalid", _("The form is out of date: open it again."))
@@ -284,7 +284,7 @@ async def propose(request: Request, actor: PageActor) -> Response:
         where, _ran = await run_in_threadpool(lambda: onetime.of(request).once(key, act))
     except RefusedValue as exc:
         errors[exc.field] = str(exc)
-    except (NotFound, PermissionDenied) as exc:
+    except (NotFound, Refused) as exc:  # PermissionDenied is a Refused
         errors["cycle"] = str(exc)
     if errors:
         return await run_in_threadpool(
@@ -300,10 +300,11 @@ def _reading_page(
     attrs: dict[str, str],
     route: Route | None,
     errors: dict[str, str],
+    cost: float | None = None,
 ) -> Response:
     with actor.engine.store.reading() as session:
         reader = Reading(actor.someone, actor.engine, session)
-        return _new_page(request, reader, given, attrs, route, errors)
+        return _new_page(request, reader, given, attrs, route, errors, cost)
 
 
 def _new_page(
@@ -313,6 +314,7 @@ def _new_page(
     attrs: Mapping[str, str] | None = None,
     route: Route | None = None,
     errors: Mapping[str, str] | None = None,
+    cost: float | None = None,
 ) -> Response:
     engine = reader.engine
     lang = i18n.language()
@@ -326,7 +328,7 @@ def _new_page(
         "route_reason": route.reason(lang) if route else None,
         "errors": errors or {},
         "form_id": given.get("form_id") or onetime.new_form_id(),
-        "cost_text": sek(float(given["cost"])) if route and given.get("cost") else None,
+        "cost_text": sek(cost) if route is not None and cost is not None else None,
     }
     return render(request, "decisions_new.html", context, status_code=422 if errors else 200)
 
