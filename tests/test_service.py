@@ -94,6 +94,8 @@ def test_every_route_but_sign_in_health_and_links_needs_a_session(client: Any) -
     open_doors |= {"/api/openapi.json", "/api/docs", "/", "/auth/logout"}
     # The command line's sign-in (tsk login): what it needs, and its ID token for a token.
     open_doors |= {"GET /api/v1/auth/cli", "POST /api/v1/tokens"}
+    # A year plan's private subscription address: its token is its key (web/page_plan.py).
+    open_doors |= {"/ics/{token}.ics"}
     walked = _routes(client.app.routes)
     assert "/api/v1/tasks/{task_id}/done" in {getattr(route, "path", "") for route in walked}
     for route in walked:
@@ -109,9 +111,9 @@ def test_every_route_but_sign_in_health_and_links_needs_a_session(client: Any) -
             answer = client.request(method, url, json={})
             if path.startswith("/api/"):
                 assert answer.status_code == 401, (method, url, answer.status_code)
-            else:
+            else:  # a page: to sign in first
                 assert answer.status_code == 303, (method, url, answer.status_code)
-                assert answer.headers["location"] == "/signin"
+                assert answer.headers["location"] == "/signin", (method, url)
 
 
 # ---------------------------------------------------------------- signing in (the demo's)
@@ -381,10 +383,13 @@ def test_a_decision_proposed_routed_and_recorded_through_the_api(client: Any, st
     )
     assert recorded.status_code == 200, recorded.text
     assert (recorded.json()["outcome"], recorded.json()["paragraph"]) == ("approved", "§ 12")
+    # The secretary is not of EST's group, but records KS's decisions: she reads them.
     listed = client.get("/api/v1/decisions").json()
-    assert [d["id"] for d in listed] == []  # the secretary is not of EST's group
+    assert [d["id"] for d in listed] == [decision["id"]]
     demo_sign_in(client, REPORTER)
     assert [d["id"] for d in client.get("/api/v1/decisions").json()] == [decision["id"]]
+    demo_sign_in(client, OUTSIDER)
+    assert client.get("/api/v1/decisions").json() == []
 
 
 # ---------------------------------------------------------------- another municipality

@@ -71,6 +71,7 @@ def decision_row(decision: Any) -> dict[str, Any]:
         "paragraph": decision.paragraph,
         "outcome": decision.outcome,
         "override_reason": decision.override_reason,
+        "text": decision.decision_text,
         "recorded_by": decision.recorded_by,
     }
 

@@ -106,6 +106,7 @@ def propose(
 @click.option(
     "--override-reason", help=N_("Why it was decided by another body than it was routed to")
 )
+@click.option("--text", help=N_("The decision's wording, as the minutes have it"))
 @json_option
 @click.pass_context
 def record(
@@ -116,6 +117,7 @@ def record(
     paragraph: str,
     outcome: str,
     override_reason: str | None,
+    text: str | None,
     as_json: bool,
 ) -> None:
     if settings(ctx).url:
@@ -129,6 +131,7 @@ def record(
             paragraph=paragraph,
             outcome=outcome,
             override_reason=override_reason,
+            text=text,
             as_json=as_json,
         )
         return
@@ -143,6 +146,7 @@ def record(
         paragraph,
         outcome,
         override_reason,
+        text,
     )
     row = views.decision_row(made)
     if as_json:

@@ -263,6 +263,7 @@ def decision_record(
     paragraph: str,
     outcome: str,
     override_reason: str | None,
+    text: str | None = None,
     as_json: bool,
 ) -> None:
     sent = {
@@ -271,6 +272,7 @@ def decision_record(
         "paragraph": paragraph,
         "outcome": outcome,
         "override_reason": override_reason,
+        "text": text,
     }
     with service(ctx) as api:
         row = api.post(f"/api/v1/decisions/{decision_id}/record", sent)

@@ -41,12 +41,24 @@ TRIGGERS = {
 OUTCOMES = ("approved", "rejected", "postponed")
 PARAGRAPH = re.compile(r"^§?\s*(\d{1,5})(\s*[a-z])?$")
 MAX_COST = 10_000_000_000
+MAX_TEXT = 10_000
+"""The most characters of a decision's wording."""
 RECORDER_ROLES = ("kanslichef", "sekreterare")
 _RECORDED = {
     "approved": N_("decision {id} was already recorded (approved {date} {paragraph})"),
     "rejected": N_("decision {id} was already recorded (rejected {date} {paragraph})"),
 }
 """The refusal to record a decision twice, by its outcome."""
+
+
+class RefusedValue(Refused):
+    """A value of a proposal or an outcome the engine refuses, naming its ``field`` (``title``,
+    ``cost``, ``date``, ``paragraph``, ``outcome``, ``override_reason``) so that a form can say
+    so next to it; otherwise a :class:`Refused` like any other."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(slots=True)
@@ -72,6 +84,7 @@ class DecisionState:
     paragraph: str | None = None
     outcome: str | None = None
     override_reason: str | None = None
+    decision_text: str | None = None
     recorded_by: str | None = None
     recorded_at: dt.datetime | None = None
 
@@ -98,12 +111,7 @@ class Decisions:
     ) -> tuple[DecisionState, Route]:
         who = self.engine.actor(actor, "decision.propose", f"cycle:{cycle_ref}")
         title = _clean_title(title)
-        if cost is not None and not 0 <= cost <= MAX_COST:
-            raise Refused(
-                _("cost {cost} kr is not a plausible amount (0 to {most})").format(
-                    cost=f"{cost:g}", most=sek(MAX_COST)
-                )
-            )
+        _check_cost(cost)
         with self.engine.act() as act:
             now = act.now
             cycle = self.engine.cycle_state(act, cycle_ref)
@@ -133,6 +141,33 @@ class Decisions:
             act.effects.add_decision(decision.values())
             self._notify_routed(act, decision)
             return decision, found
+
+    def preview(
+        self, title: str, cost: float | None = None, attrs: dict[str, str] | None = None
+    ) -> Route:
+        """Where :meth:`propose` would route this proposal, and why; nothing is kept (a form
+        shows the route before it proposes). The values are checked as :meth:`propose` does."""
+        title = _clean_title(title)
+        _check_cost(cost)
+        return route(Proposal(title, cost, attrs or {}), self.org.routing)
+
+    def may_propose(self, who: str, process: str) -> bool:
+        """Whether ``who`` may propose a decision from a cycle of ``process`` (a member or
+        chair of its group, as :meth:`propose` requires)."""
+        try:
+            group = self.engine.directory.group_of(process)
+        except NotFound:
+            return False
+        return self.engine.directory.is_chair(who, group) or who in group.members
+
+    def attributes(self) -> list[str]:
+        """The attributes the routing rules look at (``policy``, ``forvaltningar``...), in the
+        order the rules name them: what a proposal may say to be routed right."""
+        names: dict[str, None] = {}
+        for rule in self.org.routing.rules:
+            for key in (*(rule.when.attr or {}), *(rule.when.attr_at_least or {})):
+                names.setdefault(key)
+        return list(names)
 
     def _agenda_date(self, body: str, now: dt.datetime) -> dt.date | None:
         settings = self.org.bodies.get(body)  # type: ignore[call-overload]
@@ -179,12 +214,22 @@ class Decisions:
         paragraph: str,
         outcome: str,
         override_reason: str | None = None,
+        text: str | None = None,
     ) -> DecisionState:
+        """Record what ``body`` decided on ``date`` under ``paragraph``; ``text`` is the
+        decision's wording as the minutes have it (optional)."""
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         paragraph = normalise_paragraph(paragraph)
+        text = (text or "").strip() or None
+        if text is not None and len(text) > MAX_TEXT:
+            raise RefusedValue(
+                _("the decision's text is longer than {most} characters").format(most=MAX_TEXT),
+                "decision_text",
+            )
         if outcome not in OUTCOMES:
-            raise Refused(
-                _("outcome must be one of {outcomes}").format(outcomes=", ".join(OUTCOMES))
+            raise RefusedValue(
+                _("outcome must be one of {outcomes}").format(outcomes=", ".join(OUTCOMES)),
+                "outcome",
             )
         with self.engine.act() as act:
             now = act.now
@@ -197,20 +242,24 @@ class Decisions:
                     )
                 )
             if body != decision.routed_to and not (override_reason or "").strip():
-                raise Refused(
+                raise RefusedValue(
                     _(
                         "decision {id} was routed to {routed}; recording it for {body} needs --override-reason"
-                    ).format(id=decision.id, routed=decision.routed_to.upper(), body=body.upper())
+                    ).format(id=decision.id, routed=decision.routed_to.upper(), body=body.upper()),
+                    "override_reason",
                 )
             if date > now.astimezone(self.engine.cal.zone).date() + dt.timedelta(days=1):
-                raise Refused(_("the meeting date {date} is in the future").format(date=date))
+                raise RefusedValue(
+                    _("the meeting date {date} is in the future").format(date=date), "date"
+                )
             proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
             if date < proposed:
-                raise Refused(
+                raise RefusedValue(
                     _(
                         "the meeting date {date} is before decision {id} was proposed"
                         " ({proposed}): a body decides on a proposal it has been given"
-                    ).format(date=date, id=decision.id, proposed=proposed)
+                    ).format(date=date, id=decision.id, proposed=proposed),
+                    "date",
                 )
             changes: dict[str, Any] = {
                 "body": body,
@@ -219,6 +268,7 @@ class Decisions:
                 "outcome": outcome,
                 "status": outcome,
                 "override_reason": override_reason,
+                "decision_text": text,
                 "recorded_by": who,
                 "recorded_at": now,
             }
@@ -241,14 +291,21 @@ class Decisions:
             )
             return decision
 
-    def _require_recorder(self, who: str, body: str, decision: DecisionState) -> None:
+    def may_record(self, who: str, body: str) -> bool:
+        """Whether ``who`` may record the decisions of ``body``: its secretary, or one who
+        holds (or stands in for) a recorder's role (``kanslichef``, ``sekreterare``)."""
         settings = self.org.bodies.get(body)  # type: ignore[call-overload]
         secretary = settings.secretary if settings is not None else None
         person = self.org.person(who)
         holds = person is not None and any(
             r in (*person.roles, *person.deputy_for) for r in RECORDER_ROLES
         )
-        if who == secretary or holds:
+        return who == secretary or holds
+
+    def _require_recorder(self, who: str, body: str, decision: DecisionState) -> None:
+        settings = self.org.bodies.get(body)  # type: ignore[call-overload]
+        secretary = settings.secretary if settings is not None else None
+        if self.may_record(who, body):
             return
         raise PermissionDenied(
             who,
@@ -311,17 +368,48 @@ class Decisions:
     def listing(self, session: Session) -> list[Decision]:
         return cycles.decisions(session, self.org.municipality)
 
+    def readable(self, session: Session, who: str) -> list[Decision]:
+        """The decisions ``who`` may read: those of the cycles they may read, and those they
+        may record (the secretary of the body a decision was routed to, the kanslichef), who
+        need not take part in the cycle a proposal comes from."""
+        cycles_read = {c.id for c in self.engine.readable_cycles(session, who)}
+        return [
+            d
+            for d in self.listing(session)
+            if d.cycle_id in cycles_read or self.may_record(who, d.body or d.routed_to)
+        ]
+
+    def readable_one(self, session: Session, who: str, decision_id: int) -> Decision:
+        """The decision ``decision_id``, for ``who`` to read (as :meth:`readable`); NotFound,
+        or a refusal recorded as reading its cycle is."""
+        decision = self._find(session, decision_id)
+        if not self.may_record(who, decision.body or decision.routed_to):
+            self.engine.readable_cycle(session, who, decision.cycle_id)
+        return decision
+
 
 def _role_name(person: Any) -> str:
     return person.roles[0] if person is not None and person.roles else "member"
 
 
+def _check_cost(cost: float | None) -> None:
+    if cost is not None and not 0 <= cost <= MAX_COST:
+        raise RefusedValue(
+            _("cost {cost} kr is not a plausible amount (0 to {most})").format(
+                cost=f"{cost:g}", most=sek(MAX_COST)
+            ),
+            "cost",
+        )
+
+
 def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not cleaned:
-        raise Refused(_("a decision needs a --title"))
+        raise RefusedValue(_("a decision needs a --title"), "title")
     if len(cleaned) > 300:
-        raise Refused(_("the title is longer than {most} characters").format(most=300))
+        raise RefusedValue(
+            _("the title is longer than {most} characters").format(most=300), "title"
+        )
     return cleaned
 
 
@@ -329,12 +417,15 @@ def normalise_paragraph(text: str) -> str:
     """``§ 160``, ``§160`` or ``160`` as ``§ 160``."""
     match = PARAGRAPH.match(text.strip())
     if match is None:
-        raise Refused(_("bad paragraph {text}: write it as '§ 160'").format(text=repr(text)))
+        raise RefusedValue(
+            _("bad paragraph {text}: write it as '§ 160'").format(text=repr(text)), "paragraph"
+        )
     return f"§ {match.group(1)}{(match.group(2) or '').strip()}"
 
 
 def _decision_payload(decision: DecisionState) -> dict[str, Any]:
-    return {
+    text = {"text": decision.decision_text} if decision.decision_text else {}
+    return text | {
         "decision": decision.id,
         "title": decision.title,
         "cost": decision.cost,

@@ -254,7 +254,8 @@ class Timer(Base):
 
 
 class Decision(Base):
-    """A proposal routed to KLG or KS, then recorded with body, date, paragraph and outcome."""
+    """A proposal routed to KLG or KS, then recorded with body, date, paragraph and outcome,
+    and the decision's wording as the minutes have it (``decision_text``, optional)."""
 
     __tablename__ = "decisions"
 
@@ -277,6 +278,7 @@ class Decision(Base):
     paragraph: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(16))
     override_reason: Mapped[str | None] = mapped_column(Text)
+    decision_text: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime | None]
 
@@ -388,3 +390,19 @@ class ApiToken(Base):
     expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
     last_used_at: Mapped[dt.datetime | None]
+
+
+class IcsToken(Base):
+    """A person's private address for subscribing to their year plan (``/ics/{token}.ics``):
+    kept only as the SHA-256 of the token, for one person of one municipality, until revoked
+    (making a new address revokes the old one). The times are the wall clock's."""
+
+    __tablename__ = "ics_tokens"
+    __table_args__ = (Index("ix_ics_tokens_person", "municipality", "person"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    person: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]

@@ -11,8 +11,9 @@ disable a trigger, nor replace a function; it is no superuser, so it cannot set
 No table needs DELETE (grep: the code deletes nothing), nor TRUNCATE, REFERENCES or TRIGGER.
 Rows that are written once and never changed (the audit trail, documents, refused acts, task
 assignees, organisation versions, process definitions) get SELECT and INSERT only; an API
-token is revoked and its last use noted by UPDATE, never deleted; ``installation`` (virtual time,
-fixed when the database is made) and ``alembic_version`` are read only.
+token is revoked and its last use noted by UPDATE, never deleted, and so is an ICS address;
+``installation`` (virtual time, fixed when the database is made) and ``alembic_version`` are
+read only.
 
 ``docs/administrator.md`` ("Roles on PostgreSQL") gives the SQL that makes both roles.
 """
@@ -46,6 +47,7 @@ TABLES: dict[str, str] = {
     "decisions": WRITE,
     "outbox": WRITE,
     "api_tokens": WRITE,
+    "ics_tokens": WRITE,
 }
 """What the application role may do on each table of tsk (nothing on any other)."""
 

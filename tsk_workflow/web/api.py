@@ -231,14 +231,17 @@ class DecisionRecord(BaseModel):
     paragraph: str = Field(min_length=1, max_length=32)
     outcome: Literal["approved", "rejected", "postponed"]
     override_reason: str | None = Field(None, max_length=10_000)
+    text: str | None = Field(None, max_length=10_000, description="The decision's wording")
 
 
-@router.get("/decisions", tags=["decisions"], summary="Decisions of the cycles I may read")
+@router.get(
+    "/decisions",
+    tags=["decisions"],
+    summary="Decisions of the cycles I may read, and those I may record",
+)
 def decisions(reader: Reader) -> list[dict[str, Any]]:
-    engine = reader.engine
-    readable = {c.id for c in engine.readable_cycles(reader.session, reader.person)}
-    listed = Decisions(engine).listing(reader.session)
-    return [decision_row(d) for d in listed if d.cycle_id in readable]
+    listed = Decisions(reader.engine).readable(reader.session, reader.person)
+    return [decision_row(d) for d in listed]
 
 
 @router.post("/decisions", tags=["decisions"], status_code=201, summary="Propose a decision")
@@ -260,5 +263,6 @@ def decision_record(decision_id: int, body: DecisionRecord, actor: Actor) -> dic
         body.paragraph,
         body.outcome,
         override_reason=body.override_reason,
+        text=body.text,
     )
     return decision_row(recorded)

@@ -1,4 +1,5 @@
-"""Rate limits on the doors that take no session: sign-in, mail links, tokens.
+"""Rate limits on the doors that take no session: sign-in, mail links, tokens, the year
+plan's ICS subscription addresses.
 
 A moving window per client address and door (the ``limits`` library, in memory: each replica
 counts its own, so behind two replicas a client gets at most twice the figure). Past the
@@ -21,6 +22,7 @@ LIMITS = {
     "signin": "30/minute",
     "link": "60/minute",
     "token": "20/minute",
+    "ics": "60/minute",
 }
 """Requests per client address and minute at each door."""
 
