@@ -246,7 +246,7 @@ async def advance(request: Request, ref: str, actor: PageActor) -> Response:
         moved = engine.advance(actor.person, ref, trigger, note or None, expected_step=step)
         return moved.ref
 
-    return await _act(request, actor, ref, act, failed_as, note, False, N_("advanced"))
+    return await _act(request, actor, ref, act, failed_as, note, False, "advanced")
 
 
 @router.post("/cycles/{ref}/close")
@@ -267,7 +267,7 @@ async def close(request: Request, ref: str, actor: PageActor) -> Response:
         )
         return closed.ref
 
-    return await _act(request, actor, ref, act, "close", note, force, N_("closed"))
+    return await _act(request, actor, ref, act, "close", note, force, "closed")
 
 
 async def _act(
