@@ -280,3 +280,20 @@ def test_the_pages_speak_swedish_by_default(client: Any) -> None:
     assert '<html lang="sv">' in page.text
     assert "Stäng omgången" in page.text
     assert "Insamling" in page.text
+
+
+def test_the_api_takes_the_same_guard(client: Any, store: Store) -> None:
+    _open_est(client)
+    token = _as(client, CHAIR)
+    headers = {"X-CSRF-Token": token}
+    body = {"trigger": "sammanstall", "expected_step": "insamling"}
+    moved = client.post(f"/api/v1/cycles/{REF}/advance", json=body, headers=headers)
+    assert moved.status_code == 200, moved.text
+    again = client.post(f"/api/v1/cycles/{REF}/advance", json=body, headers=headers)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("conflict")
+    closing = {"note": "x", "force": True, "expected_step": "insamling"}
+    stale = client.post(f"/api/v1/cycles/{REF}/close", json=closing, headers=headers)
+    assert stale.status_code == 409
+    assert len(_advances(store)) == 1
+    assert _state(client) == ("open", "sammanstallning")
