@@ -109,6 +109,8 @@ def test_a_chair_advances_and_closes_a_cycle_through_the_pages(client: Any, stor
     assert moved.headers["location"] == f"/cycles/{REF}"
     after = client.get(f"/cycles/{REF}")
     assert "The cycle has moved on." in after.text
+    assert re.search(r"Began 2027-03-01 08:00, by Jessica Wahlström</span>\s*<br><span", after.text)
+    assert "Dags att sammanställa" in after.text  # the note, with the step it began
     assert 'name="step" value="sammanstallning"' in after.text
     assert _state(client) == ("open", "sammanstallning")
     assert client.get(f"/cycles/{REF}").text.count("The cycle has moved on.") == 0  # shown once
@@ -225,8 +227,10 @@ def test_html_in_a_note_is_shown_as_text(client: Any) -> None:
     assert refused.status_code == 422
     assert "<script>alert" not in refused.text
     assert "&lt;script&gt;" in refused.text
-    assert _close(client, token, "insamling", note=script, force=True).status_code == 303
+    assert _advance(client, token, "sammanstall", "insamling", note=script).status_code == 303
+    assert _close(client, token, "sammanstallning", note=script, force=True).status_code == 303
     page = client.get(f"/cycles/{REF}").text
+    assert page.count("&lt;script&gt;alert(") == 2  # the advance's note and the close's
     assert "<script>alert" not in page
     assert "<b>fet</b>" not in page
     assert "&lt;script&gt;alert(" in page

@@ -23,8 +23,9 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from tsk_workflow import audit as trail
 from tsk_workflow import forms, i18n
-from tsk_workflow.engine.directory import PermissionDenied
+from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.documents import documents
 from tsk_workflow.engine.plan import cycle_title
 from tsk_workflow.engine.service import Engine
@@ -161,6 +162,7 @@ def _show(
     chair = group is not None and engine.directory.is_chair(person, group)
     keys = [step.key for step in definition.steps]
     here = keys.index(cycle.state) if cycle.state in keys else -1
+    entered = _entered(engine, session, cycle)
     steps = []
     for index, step in enumerate(definition.steps):
         if cycle.status == "closed" or index < here:
@@ -169,7 +171,14 @@ def _show(
             where = "current"
         else:
             where = "ahead"
-        steps.append({"key": step.key, "title": step.title.get(lang), "where": where})
+        steps.append(
+            {
+                "key": step.key,
+                "title": step.title.get(lang),
+                "where": where,
+                "entered": entered.get(step.key),
+            }
+        )
     tasks = []
     for task in sorted(cycle.tasks, key=lambda t: t.id):
         overdue = task.status == "open" and task.due_at is not None and task.due_at < now
@@ -226,6 +235,38 @@ def _show(
         "flash": flash,
     }
     return render(request, "cycles_show.html", context, status_code=status_code)
+
+
+@dataclass(frozen=True)
+class Entered:
+    """When a step was entered, by whom (None: by itself), and the note given."""
+
+    at: str
+    by: str | None
+    note: str | None
+
+
+def _entered(engine: Engine, session: Session, cycle: Cycle) -> dict[str, Entered]:
+    """When the cycle entered each of its steps (the last time, for a step entered again), as
+    its audit trail says: opened, advanced by a person or by itself."""
+    zone = engine.cal.zone
+    found: dict[str, Entered] = {}
+    for row in trail.query(session, engine.org.municipality, cycle.id, tz=zone):
+        payload = row.payload if isinstance(row.payload, dict) else {}
+        if row.action == "cycle.opened" and isinstance(payload.get("step"), str):
+            step = payload["step"]
+        elif row.action == "cycle.advanced" and isinstance(payload.get("to"), str):
+            step = payload["to"]
+        else:
+            continue
+        automatic = bool(payload.get("automatic")) or row.actor == SYSTEM
+        note = payload.get("note") if row.action == "cycle.advanced" else None
+        found[step] = Entered(
+            at=_local(row.at, zone) or "",
+            by=None if automatic else _name(engine, row.actor),
+            note=note if isinstance(note, str) and note.strip() else None,
+        )
+    return found
 
 
 # ---------------------------------------------------------------- acting on it
