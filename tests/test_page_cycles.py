@@ -111,6 +111,7 @@ def test_a_chair_advances_and_closes_a_cycle_through_the_pages(client: Any, stor
     assert "The cycle has moved on." in after.text
     assert re.search(r"Began 2027-03-01 08:00, by Jessica Wahlström</span>\s*<br><span", after.text)
     assert "Dags att sammanställa" in after.text  # the note, with the step it began
+    _the_lagesbild_is_listed_and_downloads(client, after.text)
     assert 'name="step" value="sammanstallning"' in after.text
     assert _state(client) == ("open", "sammanstallning")
     assert client.get(f"/cycles/{REF}").text.count("The cycle has moved on.") == 0  # shown once
@@ -131,6 +132,24 @@ def test_a_chair_advances_and_closes_a_cycle_through_the_pages(client: Any, stor
     assert _state(client)[0] == "closed"
     assert "/cycles/" + REF not in client.get("/cycles?status=open").text
     assert f'href="/cycles/{REF}"' in client.get("/cycles?status=closed").text
+
+
+def _the_lagesbild_is_listed_and_downloads(client: Any, page: str) -> None:
+    """The step made its lägesbild: listed with its size, who attached it and its hash; its
+    name downloads it, and the content has that hash."""
+    import hashlib
+
+    found = re.search(
+        rf'<a href="(/api/v1/cycles/{REF}/documents/\d+)" download>([^<]+)</a></th>'
+        r"<td>lagesbild</td><td>(\d+) bytes</td><td>system, [^<]+</td>"
+        r'<td><code class="hash">([0-9a-f]{64})</code>',
+        page,
+    )
+    assert found, page
+    download = client.get(found.group(1))
+    assert download.status_code == 200
+    assert len(download.content) == int(found.group(3))
+    assert hashlib.sha256(download.content).hexdigest() == found.group(4)
 
 
 def test_the_page_lists_the_tasks_with_who_due_and_overdue_in_words(

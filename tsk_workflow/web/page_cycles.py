@@ -389,7 +389,10 @@ def _step_title(definition: ProcessDefinition, key: str, lang: str) -> str:
 
 
 def _name(engine: Engine, person_id: str) -> str:
+    """A person's name; the scheduler's acts (``tsk``) are the system's."""
     person = engine.org.person(person_id)
+    if person is None and person_id == SYSTEM:
+        return _("system")
     return person.name if person is not None else person_id
 
 
