@@ -320,3 +320,23 @@ def test_the_api_takes_the_same_guard(client: Any, store: Store) -> None:
     assert stale.status_code == 409
     assert len(_advances(store)) == 1
     assert _state(client) == ("open", "sammanstallning")
+
+
+def test_a_session_that_ran_out_mid_form_comes_back_to_the_cycle(client: Any) -> None:
+    """Without a session the form's POST sends the browser to sign in; after it, the form's
+    address leads back to the cycle (to act from as it is now), not to an error."""
+    _open_est(client)
+    token = _as(client, CHAIR)
+    client.cookies.clear()
+    answer = _advance(client, token, "sammanstall", "insamling")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/signin"
+    assert _state_as(client, CHAIR) == ("open", "insamling")
+    back = client.get(f"/cycles/{REF}/advance")
+    assert back.status_code == 303
+    assert back.headers["location"] == f"/cycles/{REF}"
+
+
+def _state_as(client: Any, person: str) -> tuple[str, str]:
+    demo_sign_in(client, person)
+    return _state(client)

@@ -17,6 +17,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -272,6 +273,15 @@ def _entered(engine: Engine, session: Session, cycle: Cycle) -> dict[str, Entere
 # ---------------------------------------------------------------- acting on it
 
 
+@router.get("/cycles/{ref}/advance")
+@router.get("/cycles/{ref}/close")
+def back_to_cycle(ref: str, reader: PageReader) -> Response:
+    """A form's address asked for with GET (after signing in again, when the session ran out
+    while the page was open): the cycle's page, to act from as it is now."""
+    del reader  # signed in: the cycle's page says whether they may read it
+    return RedirectResponse(f"/cycles/{quote(ref, safe='')}", status_code=303)
+
+
 @router.post("/cycles/{ref}/advance")
 async def advance(request: Request, ref: str, actor: PageActor) -> Response:
     form = await request.form()
@@ -333,7 +343,7 @@ async def _act(
         status = 403 if isinstance(exc, PermissionDenied) else (422 if field else 409)
         return await _refused(request, actor, ref, failed, status)
     request.session[FLASH] = _done_message(done)
-    return RedirectResponse(f"/cycles/{moved_ref}", status_code=303)
+    return RedirectResponse(f"/cycles/{quote(moved_ref, safe='')}", status_code=303)
 
 
 def _done_message(done: str) -> str:
