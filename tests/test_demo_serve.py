@@ -74,3 +74,24 @@ def test_demo_serve_answers_at_the_address_it_prints_and_stops_on_sigterm(
         watchdog.cancel()
     assert code == 0, process.stderr.read() if process.stderr else ""
     assert (tmp_path / "demo" / "tsk.db").is_file()
+
+
+def test_a_port_in_use_is_refused_before_the_year_is_run(tmp_path: Path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from tsk_workflow.cli import cli
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["--lang", "en", "demo", "--year", "2027", "--out", str(tmp_path / "demo")]
+        result = CliRunner(env={"TSK_DATABASE_URL": None, "TSK_ORG": None}).invoke(
+            cli, [*args, "--serve", "--port", str(port)]
+        )
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"tsk: cannot listen on 127.0.0.1:{port}: ")
+    assert len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "demo").exists()
