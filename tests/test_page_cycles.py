@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.enginekit import Clock, local
-from tests.webkit import demo_sign_in, herrljunga, service_client
+from tests.webkit import csrf_of, demo_sign_in, herrljunga, service_client
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, RefusedAct
 
@@ -324,19 +324,25 @@ def test_the_api_takes_the_same_guard(client: Any, store: Store) -> None:
 
 def test_a_session_that_ran_out_mid_form_comes_back_to_the_cycle(client: Any) -> None:
     """Without a session the form's POST sends the browser to sign in; after it, the form's
-    address leads back to the cycle (to act from as it is now), not to an error."""
+    address shows the cycle as it is now with the note written filled in again, nothing done."""
     _open_est(client)
     token = _as(client, CHAIR)
     client.cookies.clear()
-    answer = _advance(client, token, "sammanstall", "insamling")
+    answer = _advance(client, token, "sammanstall", "insamling", note="<i>Skrivet</i> före")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/signin"
-    assert _state_as(client, CHAIR) == ("open", "insamling")
-    back = client.get(f"/cycles/{REF}/advance")
-    assert back.status_code == 303
-    assert back.headers["location"] == f"/cycles/{REF}"
-
-
-def _state_as(client: Any, person: str) -> tuple[str, str]:
-    demo_sign_in(client, person)
-    return _state(client)
+    signin = client.get("/signin")  # in the same browser: its session keeps the form
+    signed = client.post(
+        "/auth/demo", data={"person": f"herrljunga:{CHAIR}", "csrf_token": csrf_of(signin.text)}
+    )
+    assert signed.headers["location"] == f"/cycles/{REF}/advance"
+    back = client.get(signed.headers["location"])
+    assert back.status_code == 200
+    assert "Din session hade gått ut" in back.text
+    token = csrf_of(back.text)
+    assert ">&lt;i&gt;Skrivet&lt;/i&gt; före</textarea>" in back.text
+    assert _state(client) == ("open", "insamling")
+    assert _advance(client, token, "sammanstall", "insamling", note="Skrivet").status_code == 303
+    again = client.get(f"/cycles/{REF}/advance")  # nothing kept any more
+    assert again.status_code == 303
+    assert again.headers["location"] == f"/cycles/{REF}"

@@ -33,7 +33,7 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Conflict, Refused
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.web.deps import Acting
-from tsk_workflow.web.pages import PageActor, PageReader, render
+from tsk_workflow.web.pages import PageActor, PageReader, pending_fields, render
 
 if TYPE_CHECKING:
     from tsk_workflow.definitions.model import ProcessDefinition
@@ -152,6 +152,7 @@ def _show(
     failed: Failed | None = None,
     flash: str | None = None,
     status_code: int = 200,
+    kept: bool = False,
 ) -> Response:
     lang = i18n.language()
     cycle = engine.readable_cycle(session, person, ref)
@@ -234,6 +235,7 @@ def _show(
         "closed_at": _local(cycle.closed_at, zone),
         "failed": failed,
         "flash": flash,
+        "kept": kept,
     }
     return render(request, "cycles_show.html", context, status_code=status_code)
 
@@ -275,11 +277,22 @@ def _entered(engine: Engine, session: Session, cycle: Cycle) -> dict[str, Entere
 
 @router.get("/cycles/{ref}/advance")
 @router.get("/cycles/{ref}/close")
-def back_to_cycle(ref: str, reader: PageReader) -> Response:
-    """A form's address asked for with GET (after signing in again, when the session ran out
-    while the page was open): the cycle's page, to act from as it is now."""
-    del reader  # signed in: the cycle's page says whether they may read it
-    return RedirectResponse(f"/cycles/{quote(ref, safe='')}", status_code=303)
+def back_to_cycle(request: Request, ref: str, reader: PageReader) -> Response:
+    """A form's address asked for with GET: after signing in again, when the session had
+    ended while the page was open. The form posted then is not lost: the cycle's page as it
+    is now, with what was written filled in again (``pages.pending_fields``), to be checked
+    and sent anew; without it, the cycle's page."""
+    kept = pending_fields(request)
+    if kept is None:
+        return RedirectResponse(f"/cycles/{quote(ref, safe='')}", status_code=303)
+    fields = dict(kept)
+    which = (
+        "close" if request.url.path.endswith("/close") else f"advance:{fields.get('trigger', '')}"
+    )
+    again = Failed(which, "", None, fields.get("note", ""), fields.get("force") == "1")
+    return _show(
+        request, reader.engine, reader.session, reader.person, ref, failed=again, kept=True
+    )
 
 
 @router.post("/cycles/{ref}/advance")
