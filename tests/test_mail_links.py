@@ -129,9 +129,11 @@ def test_each_task_mail_carries_its_recipients_link_to_its_task(
     assert {row.recipient for row in escalated} <= {CHAIR, "hanna.nyberg"}
 
 
-def test_the_link_is_above_the_command_line_in_the_readers_language(
+def test_the_link_is_the_mails_main_action_and_the_command_line_follows(
     engine: Engine, store: Store, smtp: SmtpServer, clock: Clock
 ) -> None:
+    """The link first after the greeting (a button in the HTML), then the task, then the
+    command line for those who use it; in the reader's language."""
     engine.open_cycle(CHAIR, "est", "2027-03")
     deliver(store, engine.org, smtp_env(smtp, **LINKS), clock.now)
     mails = by_message_id(smtp.messages)
@@ -140,19 +142,51 @@ def test_the_link_is_above_the_command_line_in_the_readers_language(
     swedish = parts(mails[ida.message_id])
     english = parts(mails[rachel.message_id])
     text = swedish["text/plain"]
+    token = check_link(ida, mails[ida.message_id], ida.task_id or 0)
+    assert text.startswith("Hej Ida Wikström!\n\nÖppna uppgiften i webbläsaren, utan inloggning"), (
+        text
+    )
     assert (
-        text.index("Öppna uppgiften i webbläsaren, utan inloggning")
-        < text.index(f"/t/{check_link(ida, mails[ida.message_id], ida.task_id or 0)}")
+        text.index(f"/t/{token}")
+        < text.index("Du har fått en ny uppgift")
+        < text.index("Eller från kommandoraden:")
         < text.index("tsk --org herrljunga --as ida.wikstrom task")
     )
     assert "(länken gäller till måndag 15 mars 2027, kl. 08:00)" in text
     assert "så vidarebefordra inte det här mejlet" in text
-    assert ">Öppna uppgiften</a>" in swedish["text/html"]
-    assert "Open the task in your browser, without signing in" in english["text/plain"]
+    html = swedish["text/html"]
+    greeting = html.index("<p>Hej Ida Wikström!</p>")
+    assert html.index("<p>Öppna uppgiften i webbläsaren, utan inloggning") > greeting
+    assert (
+        html.index(f'href="{BASE}/t/{token}" style="display: inline-block;')
+        < html.index("Du har fått en ny uppgift")
+        < html.index("<p>Eller från kommandoraden:</p>")
+        < html.index("tsk --org herrljunga --as ida.wikstrom task")
+    )
+    assert ">Öppna uppgiften</a>" in html
+    assert english["text/plain"].startswith(
+        "Hello Rachel Moore,\n\nOpen the task in your browser, without signing in"
+    )
     assert "(the link works until Monday 15 March 2027, 08:00)" in english["text/plain"]
     assert "so do not forward this mail" in english["text/plain"]
+    assert "Or from the command line:" in english["text/plain"]
     assert ">Open the task</a>" in english["text/html"]
     assert '<html lang="en">' in english["text/html"]
+
+
+def test_a_task_without_a_form_says_the_command_after_its_link(
+    engine: Engine, store: Store, smtp: SmtpServer, clock: Clock
+) -> None:
+    opened = engine.open_cycle(CHAIR, "est", "2027-03")
+    engine.advance(CHAIR, opened.ref, "sammanstall")  # the coordinator's task: no form
+    deliver(store, engine.org, smtp_env(smtp, **LINKS), clock.now)
+    mails = by_message_id(smtp.messages)
+    row = rows(store, template="task_assigned", recipient="hanna.nyberg")[0]
+    text = parts(mails[row.message_id])["text/plain"]
+    check_link(row, mails[row.message_id], row.task_id or 0)
+    said = "Eller från kommandoraden, när uppgiften är klar (med en kort anteckning efter --note):"
+    assert text.index("/t/") < text.index(said) < text.index(f"task done {row.task_id} --note")
+    assert "När uppgiften är klar, kör" not in text
 
 
 @pytest.mark.parametrize(
@@ -174,6 +208,8 @@ def test_without_link_settings_the_mails_carry_no_link(
         by_message_id(smtp.messages)[rows(store, template="task_assigned")[0].message_id]
     )
     assert "task form" in assigned["text/plain"]  # the command lines as before
+    assert "från kommandoraden" not in assigned["text/plain"]  # the main action, without links
+    assert assigned["text/plain"].split("\n")[2].startswith("Du har fått en ny uppgift")
 
 
 def test_wrong_link_settings_send_nothing_and_lease_nothing(

@@ -154,7 +154,8 @@ def test_the_shipped_templates_are_one_set_written_once_and_every_event_is_teste
     assert [p.name for p in folder.iterdir() if p.is_dir()] == []
     assert events() == sorted(CONTEXTS)
     parts = {f"{event}.{part}" for event in events() for part in ("subject.txt", "txt", "html")}
-    partials = {"_base.html", "_cycle.txt", "_footer.txt", "_form.txt", "_link.txt", "_macros.html"}
+    partials = {"_base.html", "_cycle.txt", "_done.txt", "_footer.txt", "_form.txt", "_link.txt"}
+    partials.add("_macros.html")
     assert set(shipped_templates()) == parts | partials
 
 

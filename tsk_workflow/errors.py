@@ -26,11 +26,19 @@ class NotFound(TskError):
 
 
 class Refused(TskError):
-    """An act the engine refuses: no permission, wrong step, open tasks, ..."""
+    """An act the engine refuses: no permission, wrong step, open tasks, ...
+
+    ``field`` names what was given wrong, when one value was (``note`` for a ``--force``
+    without a note): a form shows the sentence next to that field."""
+
+    def __init__(self, *args: object, field: str | None = None) -> None:
+        super().__init__(*args)
+        self.field = field
 
 
 class Conflict(TskError):
-    """Someone else changed the same cycle first (optimistic locking)."""
+    """Someone else changed the same cycle first (optimistic locking), or it is no longer
+    where the act expected it (a page shown before someone acted on the cycle)."""
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

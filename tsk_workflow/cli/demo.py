@@ -15,6 +15,8 @@ from tsk_workflow.errors import TskError
 from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
+    import socket
+
     from tsk_workflow.demo import run
 
 MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
@@ -48,6 +50,27 @@ MUNICIPALITIES = ["herrljunga", "svenljunga", "tranemo", "tingsryd"]
     type=dates.DateTime(),
     help=N_("Stop after this day, leaving work in progress to try by hand"),
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help=N_(
+        "Then run the service on the demo's database (tsk serve), its people signing in from a"
+        " list, until Ctrl-C"
+    ),
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help=N_("With --serve: the address to listen on"),
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help=N_("With --serve: the port (0: a free one, printed)"),
+)
 @json_option
 @click.pass_context
 def demo(
@@ -57,6 +80,9 @@ def demo(
     out: Path | None,
     seed: int,
     until: dt.datetime | None,
+    serve: bool,
+    host: str,
+    port: int,
     as_json: bool,
 ) -> None:
     from tqdm import tqdm
@@ -72,17 +98,26 @@ def demo(
         )
     database = settings(ctx).db
     try:  # everything in the way is said before the progress bar is drawn
-        run.check_start(municipality, year, out, database)
+        place = run.check_start(municipality, year, out, database)
     except run.DemoInTheWay as exc:
         raise TskError(in_the_way(exc.path)) from None
     except run.DemoDatabaseInUse as exc:
         raise TskError(database_in_use(exc.shown)) from None
+    sock = None
+    base_url = run.BASE_URL
+    if serve:  # the port is taken now, so that the mails' links point at it
+        from tsk_workflow.cli.serve import address, bind
+
+        sock = bind(host, port)
+        base_url = address(sock).rstrip("/")
     days = (last - dt.date(year, 1, 1)).days + 1
     try:
         with tqdm(
             total=days, desc=f"{municipality} {year}", unit=_("day"), disable=as_json, leave=False
         ) as bar:
-            result = run.run_demo(municipality, year, out, seed, bar.update, last, database)
+            result = run.run_demo(
+                municipality, year, out, seed, bar.update, last, database, base_url
+            )
     except run.DemoInterrupted as stopped:
         click.echo(f"tsk: {interrupted(stopped.place, stopped.left)}", err=True)
         raise click.exceptions.Exit(130) from None
@@ -92,6 +127,65 @@ def demo(
         click.echo(summary_text(result.to_json(), result.name))
     if not result.audit_ok:
         raise click.exceptions.Exit(1)
+    if sock is not None:
+        _serve(ctx, place.url, out, host, sock, as_json)
+
+
+def _serve(
+    ctx: click.Context, url: str, out: Path, host: str, sock: socket.socket, as_json: bool
+) -> None:
+    """``tsk serve`` on the demo's database, on ``sock`` (bound before the year was run), as
+    the demo ran: the key its mails' links were signed with, its checkpoints' key and folder,
+    and its SMTP server writing to its maildir (the mail of what people do in the browser goes
+    there too); the address printed once it answers."""
+    import os
+
+    from tsk_workflow import checkpoints
+    from tsk_workflow.cli.run import configure_logging
+    from tsk_workflow.cli.serve import run_service
+    from tsk_workflow.demo.run import CHECKPOINT_DIR, KEY_FILE, LINK_KEY_FILE
+    from tsk_workflow.demo.smtpd import LocalSmtpServer
+    from tsk_workflow.links import ENV_KEY, ENV_KEY_FILE
+    from tsk_workflow.store.database import Store
+
+    configure_logging("warning", as_json=False)
+    environ = dict(os.environ)
+    if not (environ.get(ENV_KEY) or environ.get(ENV_KEY_FILE)):
+        environ[ENV_KEY_FILE] = str(out / LINK_KEY_FILE)
+    environ.setdefault(checkpoints.ENV_KEY, str(out / KEY_FILE))
+    environ.setdefault(checkpoints.ENV_DIR, str(out / CHECKPOINT_DIR))
+
+    def started(url: str) -> None:
+        click.echo(serving(url), err=as_json)
+
+    store = Store(url)
+    try:
+        with LocalSmtpServer(out / "maildir") as smtp:
+            run_service(
+                ctx,
+                store,
+                {**environ, **smtp.environment},
+                host,
+                sock.getsockname()[1],
+                "warning",
+                sock=sock,
+                on_started=started,
+            )
+    finally:
+        store.dispose()
+
+
+def serving(url: str) -> str:
+    """Where the demo is served, said once it answers."""
+    lines = [
+        "",
+        _("The demo is served at:"),
+        "",
+        f"    {url}",
+        "",
+        _("Open it in your browser and sign in as one of its people. Ctrl-C stops it."),
+    ]
+    return "\n".join(lines)
 
 
 def in_the_way(path: str) -> str:

@@ -80,6 +80,8 @@ class DemoResult:
     checkpoints: int = 0
     checkpoints_file: Path | None = None
     link_key: Path | None = None
+    base_url: str = BASE_URL
+    """Where the task links in the mails point."""
     public_key: Path | None = None
     key_id: str = ""
     anchored_to: int | None = None
@@ -113,7 +115,7 @@ class DemoResult:
                 "key_id": self.key_id,
                 "anchored_to": self.anchored_to,
             },
-            "links": {"base_url": BASE_URL, "key_file": str(self.link_key or "")},
+            "links": {"base_url": self.base_url, "key_file": str(self.link_key or "")},
         }
 
 
@@ -250,15 +252,17 @@ def run_demo(
     progress: Callable[[int], None] | None = None,
     until: dt.date | None = None,
     database: str | None = None,
+    base_url: str = BASE_URL,
 ) -> DemoResult:
     """Run ``municipality``'s ``year`` into ``out`` and ``database`` (default ``out/tsk.db``),
     stopping after ``until`` when given (to leave a year half done, for trying things by
-    hand). What is in the way is refused before anything is made (:func:`check_start`); Ctrl-C
+    hand); the task links in its mails point at ``base_url`` (where ``tsk serve`` answers).
+    What is in the way is refused before anything is made (:func:`check_start`); Ctrl-C
     removes what was made (:func:`undo`) and raises :class:`DemoInterrupted`."""
     place = check_start(municipality, year, out, database)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        return _run(municipality, year, place, seed, progress, until)
+        return _run(municipality, year, place, seed, progress, until, base_url)
     except KeyboardInterrupt:
         raise DemoInterrupted(place, undo(place)) from None
 
@@ -270,6 +274,7 @@ def _run(
     seed: int,
     progress: Callable[[int], None] | None,
     until: dt.date | None,
+    base_url: str = BASE_URL,
 ) -> DemoResult:
     out = place.out
     key_path = out / KEY_FILE
@@ -293,13 +298,14 @@ def _run(
                 **smtp.environment,
                 checkpoints.ENV_KEY: str(publishing.key),
                 checkpoints.ENV_DIR: str(publishing.directory),
-                links.ENV_BASE_URL: BASE_URL,  # the mails carry task links, as a service's do
+                links.ENV_BASE_URL: base_url,  # the mails carry task links, as a service's do
                 links.ENV_KEY_FILE: str(out / LINK_KEY_FILE),
             }
             _run_year(engine, clock, year, last, env, rng, progress)
             delivered = sum(smtp.handler.per_recipient.values())
         result = _summary(engine, year, out, place.database, delivered)
         result.link_key = out / LINK_KEY_FILE
+        result.base_url = base_url
         _check_checkpoints(result, engine, publishing)
         result.calendar.write_bytes(year_calendar(engine, year))
     finally:

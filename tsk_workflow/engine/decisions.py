@@ -51,14 +51,11 @@ _RECORDED = {
 """The refusal to record a decision twice, by its outcome."""
 
 
-class RefusedValue(Refused):
+def refused_value(message: str, field: str) -> Refused:
     """A value of a proposal or an outcome the engine refuses, naming its ``field`` (``title``,
     ``cost``, ``date``, ``paragraph``, ``outcome``, ``override_reason``) so that a form can say
-    so next to it; otherwise a :class:`Refused` like any other."""
-
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+    so next to it."""
+    return Refused(message, field=field)
 
 
 @dataclass(slots=True)
@@ -222,12 +219,12 @@ class Decisions:
         paragraph = normalise_paragraph(paragraph)
         text = (text or "").strip() or None
         if text is not None and len(text) > MAX_TEXT:
-            raise RefusedValue(
+            raise refused_value(
                 _("the decision's text is longer than {most} characters").format(most=MAX_TEXT),
                 "decision_text",
             )
         if outcome not in OUTCOMES:
-            raise RefusedValue(
+            raise refused_value(
                 _("outcome must be one of {outcomes}").format(outcomes=", ".join(OUTCOMES)),
                 "outcome",
             )
@@ -242,19 +239,19 @@ class Decisions:
                     )
                 )
             if body != decision.routed_to and not (override_reason or "").strip():
-                raise RefusedValue(
+                raise refused_value(
                     _(
                         "decision {id} was routed to {routed}; recording it for {body} needs --override-reason"
                     ).format(id=decision.id, routed=decision.routed_to.upper(), body=body.upper()),
                     "override_reason",
                 )
             if date > now.astimezone(self.engine.cal.zone).date() + dt.timedelta(days=1):
-                raise RefusedValue(
+                raise refused_value(
                     _("the meeting date {date} is in the future").format(date=date), "date"
                 )
             proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
             if date < proposed:
-                raise RefusedValue(
+                raise refused_value(
                     _(
                         "the meeting date {date} is before decision {id} was proposed"
                         " ({proposed}): a body decides on a proposal it has been given"
@@ -394,7 +391,7 @@ def _role_name(person: Any) -> str:
 
 def _check_cost(cost: float | None) -> None:
     if cost is not None and not 0 <= cost <= MAX_COST:
-        raise RefusedValue(
+        raise refused_value(
             _("cost {cost} kr is not a plausible amount (0 to {most})").format(
                 cost=f"{cost:g}", most=sek(MAX_COST)
             ),
@@ -405,9 +402,9 @@ def _check_cost(cost: float | None) -> None:
 def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not cleaned:
-        raise RefusedValue(_("a decision needs a --title"), "title")
+        raise refused_value(_("a decision needs a --title"), "title")
     if len(cleaned) > 300:
-        raise RefusedValue(
+        raise refused_value(
             _("the title is longer than {most} characters").format(most=300), "title"
         )
     return cleaned
@@ -417,7 +414,7 @@ def normalise_paragraph(text: str) -> str:
     """``§ 160``, ``§160`` or ``160`` as ``§ 160``."""
     match = PARAGRAPH.match(text.strip())
     if match is None:
-        raise RefusedValue(
+        raise refused_value(
             _("bad paragraph {text}: write it as '§ 160'").format(text=repr(text)), "paragraph"
         )
     return f"§ {match.group(1)}{(match.group(2) or '').strip()}"

@@ -40,7 +40,7 @@ from tsk_workflow.engine.steps import (
     required_done,
     unmet_conditions,
 )
-from tsk_workflow.errors import NotFound, Refused, did_you_mean
+from tsk_workflow.errors import Conflict, NotFound, Refused, did_you_mean
 from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import acts, cycles
@@ -378,11 +378,21 @@ class Engine:
             raise Refused(_(message).format(ref=ref, id=cycle_id, status=status))
 
     def advance(
-        self, actor: str | None, ref: str | int, trigger: str, note: str | None = None
+        self,
+        actor: str | None,
+        ref: str | int,
+        trigger: str,
+        note: str | None = None,
+        *,
+        expected_step: str | None = None,
     ) -> CycleState:
+        """Fire ``trigger`` as ``actor``. With ``expected_step`` (the step a page showed), a
+        cycle that is no longer there is a ``Conflict``: someone acted on it meanwhile (or
+        the same form was sent twice), and nothing is done."""
         who = self.actor(actor, f"advance:{trigger}", f"cycle:{ref}")
         with self.act() as act:
             cycle = self.cycle_state(act, ref)
+            _require_step(cycle, expected_step)
             ctx = self.cycle_context(act, cycle)
             self._require_open(cycle)
             transition = ctx.process.transition(cycle.state, trigger)
@@ -405,10 +415,12 @@ class Engine:
             )
             unmet = unmet_conditions(ctx, cycle, transition, note)
             if unmet:
+                no_note = "note_given" in transition.conditions and not (note or "").strip()
                 raise Refused(
                     _("'{trigger}' cannot be fired yet: {unmet}").format(
                         trigger=trigger, unmet="; ".join(unmet)
-                    )
+                    ),
+                    field="note" if no_note else None,
                 )
             self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
             self.settle(ctx, cycle, who)
@@ -491,11 +503,20 @@ class Engine:
             )
 
     def close_cycle(
-        self, actor: str | None, ref: str | int, note: str | None = None, *, force: bool = False
+        self,
+        actor: str | None,
+        ref: str | int,
+        note: str | None = None,
+        *,
+        force: bool = False,
+        expected_step: str | None = None,
     ) -> CycleState:
+        """Close the cycle (its chair); with open tasks only with ``force`` and a note.
+        ``expected_step`` as for :meth:`advance`."""
         who = self.actor(actor, "cycle.close", f"cycle:{ref}")
         with self.act() as act:
             cycle = self.cycle_state(act, ref)
+            _require_step(cycle, expected_step)
             act.effects.claim(cycle)
             ctx = self.cycle_context(act, cycle)
             require_chair(self.directory, who, ctx.group(cycle), "cycle.close", f"cycle:{cycle.id}")
@@ -507,10 +528,11 @@ class Engine:
                         "{cycle} has {n} open task: close with --force and a --note",
                         "{cycle} has {n} open tasks: close with --force and a --note",
                         len(remaining),
-                    ).format(cycle=cycle.ref, n=len(remaining))
+                    ).format(cycle=cycle.ref, n=len(remaining)),
+                    field="force",
                 )
             if force and not (note or "").strip():
-                raise Refused(_("closing with --force needs a --note saying why"))
+                raise Refused(_("closing with --force needs a --note saying why"), field="note")
             final = ctx.process.definition.final[0]
             act.effects.change_cycle(cycle, state=final, step_entered_at=act.now)
             self._finish(ctx, cycle, who, forced=force, note=note)
@@ -773,6 +795,24 @@ class Engine:
             return access.has_permission(self.org, person, access.READ_ALL_TASKS)
         assignees = (a.person for task in cycle.tasks for a in task.assignees)
         return access.may_read_group(self.directory, person, group, assignees)
+
+
+def _require_step(cycle: CycleState, expected: str | None) -> None:
+    """A ``Conflict`` when ``cycle`` is no longer open at step ``expected`` (None: no check)."""
+    if expected is None or (cycle.status == "open" and cycle.state == expected):
+        return
+    if cycle.status != "open":
+        raise Conflict(
+            _("{cycle} was closed meanwhile (at step '{step}'): nothing was done").format(
+                cycle=cycle.ref, step=cycle.state
+            )
+        )
+    raise Conflict(
+        _(
+            "{cycle} is at step '{step}' now, not '{expected}': someone acted on it meanwhile,"
+            " and nothing was done"
+        ).format(cycle=cycle.ref, step=cycle.state, expected=expected)
+    )
 
 
 def _cycle_key(ref: str | int) -> tuple[str, int | str]:

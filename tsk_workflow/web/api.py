@@ -150,14 +150,22 @@ class CycleOpen(BaseModel):
     subject: str | None = Field(None, max_length=64)
 
 
+_EXPECTED_STEP = (
+    "The step the cycle is expected at (as the caller last saw it): if it has moved on, or"
+    " closed, the act is refused with 409 (conflict) and nothing is done"
+)
+
+
 class CycleAdvance(BaseModel):
     trigger: str = Field(max_length=64)
     note: str | None = Field(None, max_length=10_000)
+    expected_step: str | None = Field(None, max_length=64, description=_EXPECTED_STEP)
 
 
 class CycleClose(BaseModel):
     note: str | None = Field(None, max_length=10_000)
     force: bool = False
+    expected_step: str | None = Field(None, max_length=64, description=_EXPECTED_STEP)
 
 
 @router.get("/cycles", tags=["cycles"], summary="The cycles I may read")
@@ -197,13 +205,17 @@ def cycle_open(body: CycleOpen, actor: Actor) -> dict[str, Any]:
 
 @router.post("/cycles/{ref}/advance", tags=["cycles"], summary="Fire a transition")
 def cycle_advance(ref: str, body: CycleAdvance, actor: Actor) -> dict[str, Any]:
-    moved = actor.engine.advance(actor.person, ref, body.trigger, body.note)
+    moved = actor.engine.advance(
+        actor.person, ref, body.trigger, body.note, expected_step=body.expected_step
+    )
     return _cycle_now(actor, moved.id)
 
 
 @router.post("/cycles/{ref}/close", tags=["cycles"], summary="Close a cycle (the chair)")
 def cycle_close(ref: str, body: CycleClose, actor: Actor) -> dict[str, Any]:
-    closed = actor.engine.close_cycle(actor.person, ref, body.note, force=body.force)
+    closed = actor.engine.close_cycle(
+        actor.person, ref, body.note, force=body.force, expected_step=body.expected_step
+    )
     return _cycle_now(actor, closed.id)
 
 

@@ -29,6 +29,7 @@ from tsk_workflow.web import (
     links,
     page_admin,
     page_audit,
+    page_cycles,
     page_decisions,
     page_lagesbild,
     page_plan,
@@ -91,6 +92,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_admin.router)
     app.include_router(page_decisions.router)
     app.include_router(page_plan.router)
+    app.include_router(page_cycles.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
     app.include_router(page_tasks.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")

@@ -27,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tsk_workflow import i18n
-from tsk_workflow.engine.decisions import OUTCOMES, Decisions, RefusedValue, normalise_paragraph
+from tsk_workflow.engine.decisions import OUTCOMES, Decisions, normalise_paragraph
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
@@ -266,8 +266,8 @@ async def propose(request: Request, actor: PageActor) -> Response:
     if not errors:
         try:
             route = decisions.preview(given["title"], cost, attrs)
-        except RefusedValue as exc:
-            errors[exc.field] = str(exc)
+        except Refused as exc:
+            errors[exc.field or "title"] = str(exc)
     if errors or route is None or _one(form, "action") != "propose":
         return await run_in_threadpool(
             lambda: _reading_page(request, actor, given, attrs, route, errors, cost)
@@ -282,9 +282,9 @@ async def propose(request: Request, actor: PageActor) -> Response:
     key = onetime.key(actor.engine.org.municipality, actor.person, "propose", given["form_id"])
     try:
         where, _ran = await run_in_threadpool(lambda: onetime.of(request).once(key, act))
-    except RefusedValue as exc:
-        errors[exc.field] = str(exc)
-    except (NotFound, Refused) as exc:  # PermissionDenied is a Refused
+    except Refused as exc:  # PermissionDenied too, about the cycle
+        errors[exc.field or "cycle"] = str(exc)
+    except NotFound as exc:
         errors["cycle"] = str(exc)
     if errors:
         return await run_in_threadpool(
@@ -462,7 +462,7 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
     else:
         try:
             normalise_paragraph(given["paragraph"])
-        except RefusedValue as exc:
+        except Refused as exc:
             errors["paragraph"] = str(exc)
     if given["outcome"] not in OUTCOMES:
         errors["outcome"] = _("Choose the outcome.")
@@ -508,13 +508,13 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
                 " recorded from your form. Open the decision again to see its outcome."
             ),
         ) from None
-    except RefusedValue as exc:
-        errors[exc.field] = str(exc)
-        return page(status_code=422)
     except PermissionDenied as exc:
         return page(refused=str(exc), status_code=403)
     except Refused as exc:
-        return page(refused=str(exc), status_code=409)
+        if exc.field is None:
+            return page(refused=str(exc), status_code=409)
+        errors[exc.field] = str(exc)
+        return page(status_code=422)
     return RedirectResponse(where, status_code=303)
 
 
