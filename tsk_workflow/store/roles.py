@@ -46,6 +46,8 @@ TABLES: dict[str, str] = {
     "decisions": WRITE,
     "outbox": WRITE,
     "api_tokens": WRITE,
+    "event_reports": APPEND,
+    "reported_events": WRITE,
 }
 """What the application role may do on each table of tsk (nothing on any other)."""
 
