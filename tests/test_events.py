@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from tests.enginekit import Clock, Tsk, counts, events, local, set_up, shared_catalog
+from tests.enginekit import Clock, Tsk, counts, events, local, shared_catalog
 from tests.test_lagesbild import run_month
 from tests.webkit import demo_sign_in, herrljunga, service_client
 from tsk_workflow import audit, gdpr, i18n
@@ -108,7 +108,8 @@ def test_a_double_submit_makes_one_report(engine: Engine) -> None:
 
     again = report_events(engine, STAFF, [event()], form_id="form-0002-abcdef")
 
-    assert again.repeated and not first.repeated
+    assert again.repeated
+    assert not first.repeated
     assert again.id == first.id
     assert counts(engine.store) == before
     with pytest.raises(Refused, match="someone else"):
@@ -180,7 +181,8 @@ def test_a_partner_is_refused_where_the_organisation_does_not_allow_it(engine: E
 
 def test_someone_of_another_department_of_a_partner_is_a_partner(engine: Engine) -> None:
     person = engine.org.person("maria.gran")
-    assert person is not None and person.department == "Polisen – polisområdeschef"
+    assert person is not None
+    assert person.department == "Polisen – polisområdeschef"
     assert reporting.standing(engine.org, person).partner == "Polisen"
 
 
@@ -241,7 +243,8 @@ def test_the_events_feed_the_next_lagesbild(engine: Engine, clock: Clock) -> Non
     graffiti = next(g for g in figures.groups if g.key == "klotter")
     assert any(e.place == "Stationen" and e.when == "2027-03-01 23:40" for e in graffiti.entries)
     html = render(figures, "html")
-    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "<b>x</b>" not in html
     assert "Of them, events reported at any time" in html
 
 
@@ -260,7 +263,8 @@ def test_an_event_has_its_point_in_the_lagesbild_reports(engine: Engine, clock: 
         (57.92, 13.03),
         ("klotter",),
     )
-    assert reported.reporter == RESCUE and reported.department == "Räddningstjänsten"
+    assert reported.reporter == RESCUE
+    assert reported.department == "Räddningstjänsten"
 
 
 # ---------------------------------------------------------------- personal data
@@ -321,7 +325,9 @@ def test_tsk_event_report_and_list(tsk: Tsk) -> None:
     assert [r["id"] for r in listed] == [made["id"]]
     assert tsk.ok("event", "list", "--month", "2027-02", as_=RESCUE) == []
     text = tsk.text("--lang", "en", "event", "list", as_=RESCUE)
-    assert "2027-03-14 22:15" in text and "Herrljunga" in text and "stationen" in text
+    assert "2027-03-14 22:15" in text
+    assert "Herrljunga" in text
+    assert "stationen" in text
     assert tsk.text("event", "list", as_=STAFF).strip() == "Inga rapporterade händelser."
     assert tsk.refused("event", "list", "--all", as_=STAFF).startswith("tsk: ")
 
@@ -363,7 +369,8 @@ def test_the_api_takes_several_events_and_lists_them(engine: Engine, clock: Cloc
     assert made.status_code == 201, made.text
     assert [e["when"] for e in made.json()["events"]] == ["2027-03-14 22:15", "2027-03-15 08:30"]
     again = client.post("/api/v1/events", json=body, headers={"X-CSRF-Token": csrf})
-    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]
+    assert again.status_code == 200
+    assert again.json()["id"] == made.json()["id"]
 
     listed = client.get("/api/v1/events", params={"month": "2027-03"})
     assert [r["id"] for r in listed.json()] == [made.json()["id"]]

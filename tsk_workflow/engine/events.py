@@ -524,7 +524,7 @@ def month_days(month: str) -> tuple[dt.date, dt.date]:
 
 def readable_reports(
     engine: Engine,
-    person: str,
+    person: str | None,
     *,
     month: str | None = None,
     everyone: bool = False,

@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_admin, api_record, auth, docs, links, tokens
+from tsk_workflow.web import api, api_admin, api_events, api_record, auth, docs, links, tokens
 from tsk_workflow.web.language import Language
 from tsk_workflow.web.pages import SignInFirst, render, sign_in_first
 from tsk_workflow.web.problems import install as install_problems
@@ -69,6 +69,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_record.router)
     app.include_router(api_admin.router)
+    app.include_router(api_events.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
