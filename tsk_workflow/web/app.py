@@ -21,7 +21,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from tsk_workflow.i18n import _
-from tsk_workflow.web import api, api_admin, api_events, api_record, auth, docs, links, tokens
+from tsk_workflow.web import (
+    api,
+    api_admin,
+    api_events,
+    api_record,
+    auth,
+    docs,
+    links,
+    page_report,
+    tokens,
+)
 from tsk_workflow.web.language import Language
 from tsk_workflow.web.pages import SignInFirst, render, sign_in_first
 from tsk_workflow.web.problems import install as install_problems
@@ -74,6 +84,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(tokens.router)
     app.include_router(links.router)
     app.include_router(docs.router)
+    app.include_router(page_report.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
     app.add_api_route("/", start, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
