@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -41,6 +42,13 @@ def event(**given: Any) -> dict[str, Any]:
         "description": "Taggar på busskuren",
         **given,
     }
+
+
+@pytest.fixture(autouse=True)
+def english() -> Iterator[None]:
+    """The engine's messages in English (the tests of Swedish say so)."""
+    with i18n.speaking("en"):
+        yield
 
 
 @pytest.fixture
@@ -358,6 +366,7 @@ def test_tsk_event_report_refuses_with_the_field_named(tsk: Tsk) -> None:
 def test_the_api_takes_several_events_and_lists_them(engine: Engine, clock: Clock) -> None:
     client = service_client(engine.store, clock)
     csrf = demo_sign_in(client, RESCUE)
+    client.get("/api/v1/me", params={"lang": "en"})
     body = {
         "form_id": "api-form-000001",
         "events": [

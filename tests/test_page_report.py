@@ -39,6 +39,12 @@ def client(engine: Engine, clock: Clock) -> Iterator[TestClient]:
         yield client
 
 
+def sign_in(client: TestClient, person: str, lang: str = "en") -> None:
+    """Signed in as ``person``, speaking ``lang`` (kept in the session)."""
+    demo_sign_in(client, person)
+    assert client.get("/report", params={"lang": lang}).status_code in (200, 403)
+
+
 def page_form(page: str) -> dict[str, str]:
     """The hidden fields of the report form: its CSRF token and form id."""
     found = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
@@ -82,7 +88,7 @@ def send(client: TestClient, fields: dict[str, str], **extra: str) -> Any:
 
 
 def test_a_partner_reports_two_events_with_a_place(client: TestClient, engine: Engine) -> None:
-    demo_sign_in(client, RESCUE)
+    sign_in(client, RESCUE)
     first = client.get("/report")
     assert first.status_code == 200
     assert 'name="e0.category"' in first.text
@@ -121,7 +127,7 @@ def test_a_partner_reports_two_events_with_a_place(client: TestClient, engine: E
 
 
 def test_remove_takes_a_block_out(client: TestClient) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     fields = {**hidden, **block(0, place="ett"), **block(1, place="två"), **block(2, place="tre")}
     answer = send(client, fields, remove="1")
@@ -136,7 +142,7 @@ def test_remove_takes_a_block_out(client: TestClient) -> None:
 
 
 def test_bad_values_are_refused_next_to_their_fields(client: TestClient, engine: Engine) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     fields = {
         **hidden,
@@ -164,7 +170,7 @@ def test_bad_values_are_refused_next_to_their_fields(client: TestClient, engine:
 
 
 def test_html_in_the_description_is_shown_as_text(client: TestClient) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     sent = send(client, {**hidden, **block(0, description=f"<b>fet</b> {SCRIPT}")}, send="1")
     assert sent.status_code == 303
@@ -175,7 +181,7 @@ def test_html_in_the_description_is_shown_as_text(client: TestClient) -> None:
 
 
 def test_a_double_submit_makes_one_report(client: TestClient, engine: Engine) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     fields = {**hidden, **block(0)}
     first = send(client, fields, send="1")
@@ -189,15 +195,15 @@ def test_a_double_submit_makes_one_report(client: TestClient, engine: Engine) ->
 
 
 def test_someone_elses_receipt_is_not_shown(client: TestClient) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     location = send(client, {**hidden, **block(0)}, send="1").headers["location"]
-    demo_sign_in(client, RESCUE)
+    sign_in(client, RESCUE)
     assert client.get(location).status_code == 404
 
 
 def test_the_form_needs_its_csrf_token(client: TestClient, engine: Engine) -> None:
-    demo_sign_in(client, STAFF)
+    sign_in(client, STAFF)
     hidden = page_form(client.get("/report").text)
     answer = send(client, {**block(0), "form_id": hidden["form_id"]}, send="1")
     assert answer.status_code == 403
@@ -205,8 +211,8 @@ def test_the_form_needs_its_csrf_token(client: TestClient, engine: Engine) -> No
 
 
 def test_the_page_speaks_swedish_by_default(client: TestClient) -> None:
-    demo_sign_in(client, STAFF)
-    page = client.get("/report", headers={"Accept-Language": "sv"}).text
+    demo_sign_in(client, STAFF)  # Ida Wikström reads Swedish
+    page = client.get("/report").text
     assert "Rapportera en händelse" in page
     assert "Lägg till en händelse till" in page
 
@@ -231,7 +237,7 @@ def closed(engine: Engine, clock: Clock, tmp_path: Path) -> Engine:
 
 def test_a_partner_is_refused_where_not_allowed(closed: Engine, clock: Clock) -> None:
     with service_client(closed.store, clock) as client:
-        demo_sign_in(client, POLICE)
+        sign_in(client, POLICE)
         page = client.get("/report")
         assert page.status_code == 403
         assert "does not take events from partner organisations (Polisen)" in page.text
@@ -246,6 +252,6 @@ def test_a_partner_is_refused_where_not_allowed(closed: Engine, clock: Clock) ->
             refused = session.scalars(select(RefusedAct)).all()
         assert [(r.actor, r.action) for r in refused] == [(POLICE, "events.report")]
         # The municipality's own people still report.
-        demo_sign_in(client, STAFF)
+        sign_in(client, STAFF)
         hidden = page_form(client.get("/report").text)
         assert client.post("/report", data={**hidden, **block(0), "send": "1"}).status_code == 303
