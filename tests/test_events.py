@@ -394,3 +394,19 @@ def test_the_api_takes_several_events_and_lists_them(engine: Engine, clock: Cloc
         "field": "events.0.latitude",
         "message": "200 is outside -90 to 90 (degrees, WGS 84)",
     } in (bad.json()["errors"])
+
+
+# ---------------------------------------------------------------- the organisation's setting
+
+
+def test_a_partner_no_department_names_is_a_mistake(engine: Engine) -> None:
+    from tsk_workflow.organisation.validate import check_organisation
+
+    settings = EventSettings(partners=("Polisen", "Tullverket"), partners_may_report=True)
+    org = engine.org.model_copy(update={"events": settings})
+    found = [
+        (path, message) for path, message in check_organisation(org, shared_catalog().definitions)
+    ]
+    assert found == [
+        (("events", "partners", 1), "no person's department is 'Tullverket' (or begins with it)")
+    ]

@@ -35,7 +35,7 @@ COMMANDS = {
     "event": (
         "tsk_workflow.cli.event",
         "event",
-        N_("Events reported at any time (they feed the lägesbild)"),
+        N_("Events reported at any time"),
     ),
     "audit": ("tsk_workflow.cli.audit", "audit", N_("The audit trail (--json, --csv)")),
     "mail": ("tsk_workflow.cli.mail", "mail", N_("Mail")),

@@ -272,7 +272,7 @@ def check_event(
     elif len(description) > MAX_DESCRIPTION:
         wrong("description", _too_long(len(description), MAX_DESCRIPTION))
     out.values["description"] = description
-    order = {name: i for i, name in enumerate((*FIELDS, "when"))}
+    order = {name: i for i, name in enumerate(FIELDS)} | {"when": FIELDS.index("date")}
     out.problems.sort(key=lambda p: order.get(p.field, len(order)))
     return out.values, out.problems
 
