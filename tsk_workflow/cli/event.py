@@ -65,18 +65,17 @@ def report(
         "longitude": None if longitude is None else repr(longitude),
         "description": description,
     }
-    labels: dict[str, str] = {}
     if settings(ctx).url:
         from tsk_workflow.cli import remote
 
         with remote.service(ctx) as api:
             made: dict[str, Any] = api.post("/api/v1/events", {"events": [given]})
     else:
-        from tsk_workflow.engine.events import report_events
+        from tsk_workflow.engine.events import labelled, report_events
 
         engine = runtime.engine(ctx)
-        made = report_events(engine, runtime.actor(ctx, engine), [given]).to_dict()
-        labels = _labels(engine, settings(ctx).lang)
+        report = report_events(engine, runtime.actor(ctx, engine), [given])
+        made = labelled(engine, report, settings(ctx).lang)
     if as_json:
         emit_json(made)
         return
@@ -87,7 +86,7 @@ def report(
         ).format(id=made["id"], n=count)
     )
     for found in made["events"]:
-        click.echo("  " + event_line(found, labels))
+        click.echo("  " + event_line(found))
 
 
 @event.command("list", help=N_("Reports of events: yours, or with --all everyone's."))
@@ -101,7 +100,6 @@ def report(
 @json_option
 @click.pass_context
 def list_(ctx: click.Context, month: str | None, everyone: bool, as_json: bool) -> None:
-    labels: dict[str, str] = {}
     zone: dt.tzinfo = _stockholm()
     if settings(ctx).url:
         from tsk_workflow.cli import remote
@@ -112,13 +110,12 @@ def list_(ctx: click.Context, month: str | None, everyone: bool, as_json: bool) 
         with remote.service(ctx) as api:
             rows: list[dict[str, Any]] = api.get("/api/v1/events", params=query)
     else:
-        from tsk_workflow.engine.events import readable_reports
+        from tsk_workflow.engine.events import labelled, readable_reports
 
         engine = runtime.engine(ctx)
         person = runtime.actor(ctx, engine)
         found = readable_reports(engine, person, month=month, everyone=everyone)
-        rows = [r.to_dict() for r in found]
-        labels = _labels(engine, settings(ctx).lang)
+        rows = [labelled(engine, r, settings(ctx).lang) for r in found]
         zone = engine.cal.zone
     if as_json:
         emit_json(rows)
@@ -133,30 +130,23 @@ def list_(ctx: click.Context, month: str | None, everyone: bool, as_json: bool) 
             )
         )
         for found_event in row["events"]:
-            click.echo("  " + event_line(found_event, labels))
+            click.echo("  " + event_line(found_event))
     if not rows:
         click.echo(_("No events reported."))
 
 
-def event_line(found: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+def event_line(found: Mapping[str, Any]) -> str:
     """``2027-03-14 22:15 · Klotter · Herrljunga, stationen (57.92, 13.03): Taggar ...``"""
-    where = labels.get(f"town:{found['town']}", found["town"])
+    where = str(found.get("town_name") or found["town"])
     if found.get("place"):
         where += f", {found['place']}"
     if found.get("latitude") is not None:
         where += f" ({found['latitude']}, {found['longitude']})"
-    category = labels.get(f"category:{found['category']}", found["category"])
+    category = found.get("category_label") or found["category"]
     text = f"{found['when']} · {category} · {where}"
     if found.get("description"):
         text += ": " + " ".join(str(found["description"]).split())
     return text
-
-
-def _labels(engine: Any, lang: str) -> dict[str, str]:
-    from tsk_workflow.engine.events import categories, places
-
-    found = {f"category:{k}": label.get(lang) for k, label in categories(engine).items()}
-    return found | {f"town:{k}": name for k, name in places(engine.org).items()}
 
 
 def _stockholm() -> dt.tzinfo:

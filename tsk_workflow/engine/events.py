@@ -512,6 +512,19 @@ def _payload(report: Report) -> dict[str, Any]:
 # ---------------------------------------------------------------- reading
 
 
+def labelled(engine: Engine, report: Report, lang: str) -> dict[str, Any]:
+    """``report.to_dict()`` with each event's category and town as people read them in
+    ``lang`` (``category_label``, ``town_name``): what the API and the command line print."""
+    known = categories(engine)
+    names = places(engine.org)
+    found = report.to_dict()
+    for event in found["events"]:
+        label = known.get(event["category"])
+        event["category_label"] = label.get(lang) if label is not None else event["category"]
+        event["town_name"] = names.get(event["town"], event["town"])
+    return found
+
+
 def month_days(month: str) -> tuple[dt.date, dt.date]:
     """The first and last day of ``YYYY-MM``, or ``Refused``."""
     match = re.fullmatch(r"(\d{4})-(0[1-9]|1[0-2])", month.strip())

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tsk_workflow.engine.events import MAX_EVENTS, readable_reports, report_events
+from tsk_workflow import i18n
+from tsk_workflow.engine.events import MAX_EVENTS, labelled, readable_reports, report_events
 from tsk_workflow.web.deps import Actor, Reader
 
 router = APIRouter(prefix="/api/v1")
@@ -53,7 +54,7 @@ def report(body: EventsReport, actor: Actor, response: Response) -> dict[str, An
     made = report_events(actor.engine, actor.person, given, form_id=body.form_id)
     if made.repeated:
         response.status_code = 200
-    return made.to_dict()
+    return labelled(actor.engine, made, i18n.language())
 
 
 @router.get("/events", tags=["events"], summary="Reports of events: mine, or everyone's")
@@ -67,4 +68,4 @@ def reports(
     ] = False,
 ) -> list[dict[str, Any]]:
     found = readable_reports(reader.engine, reader.person, month=month, everyone=everyone)
-    return [r.to_dict() for r in found]
+    return [labelled(reader.engine, r, i18n.language()) for r in found]
