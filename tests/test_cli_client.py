@@ -457,6 +457,30 @@ def test_people_act_through_the_service_as_themselves(
     for args in (["decision", "list"], ["--lang", "en", "plan", "2027", "--role", "samordnare"]):
         assert jessica.ok(*args).stdout == on_the_database(served, jessica, *args), args
 
+    # An event reported at any time, through the service: as on the database.
+    reported = ida.ok(
+        "event",
+        "report",
+        "--category",
+        "klotter",
+        "--when",
+        "2027-03-01T21:00",
+        "--town",
+        "Herrljunga",
+        "--place",
+        "stationen",
+        "--description",
+        "Nya taggar",
+        "--json",
+    )
+    assert json.loads(reported.stdout)["reporter"] == REPORTER
+    for args in (
+        ["event", "list"],
+        ["event", "list", "--json"],
+        ["--lang", "en", "event", "list", "--month", "2027-03"],
+    ):
+        assert ida.ok(*args).stdout == on_the_database(served, ida, *args), args
+
     # Through the service one acts as oneself: --as and TSK_USER are refused, in one line.
     for args, env in (
         (["--as", CHAIR, "task", "list"], {}),

@@ -20,8 +20,9 @@ after what the data legitimately holds in either language is taken out of the ou
 - the organisation and the process definitions, each text in the language asked for (a
   ``Label``'s ``sv`` or ``en``) and everything else as it is (names of people, places, groups and
   the municipality, keys, roles, refs);
-- what people wrote and the database keeps (notes, answers to forms, decision titles and
-  paragraphs, file names, the servers' replies) and the audit payloads' notes and titles;
+- what people wrote and the database keeps (notes, answers to forms, the places and
+  descriptions of reported events, decision titles and paragraphs, file names, the servers'
+  replies) and the audit payloads' notes and titles;
 - the command tree's own names (commands, options, choices, defaults);
 - what a command shows as data in another language by design: a mail is in its reader's
   language (``mail show``: the subject and text of its ``--json``), a server's reply is the
@@ -66,6 +67,7 @@ from tsk_workflow.store.models import (
     Document,
     OutboxMessage,
     RefusedAct,
+    ReportedEvent,
     Task,
 )
 
@@ -171,6 +173,7 @@ RUNS: tuple[Run, ...] = (
     Run(("task", "form", "34")),
     Run(("task", "form", "34", "--template", "-")),
     Run(("decision", "list")),
+    Run(("event", "list"), as_="johanna.falk"),
     Run(("audit",)),
     Run(("audit", "--cycle", "est-2027-02")),
     Run(("audit", "--refused")),
@@ -229,6 +232,13 @@ RUNS: tuple[Run, ...] = (
         name="refused: a period of another form",
     ),
     Run(("mail", "show", "--to", "nobody"), exit=1, name="refused: no mail to show"),
+    Run(
+        ("event", "report", "--category", "inbrott", "--when", "2027-03-08", "--town")
+        + ("herrljunga", "--description", "Krossad ruta"),
+        as_="ida.wikstrom",
+        exit=1,
+        name="refused: an event of no category",
+    ),
     Run(("plan", "2027", "--role", "nobody"), exit=1, name="refused: no such role"),
     Run(("lagesbild", "styrgrupp-2027-t1"), exit=1, name="refused: no reports to compile"),
     Run(
@@ -289,6 +299,13 @@ RUNS: tuple[Run, ...] = (
         name="cycle close --force",
     ),
     Run(("cycle", "open", "est", "--period", "2027-04"), as_=CHAIR),
+    Run(
+        ("event", "report", "--category", "klotter", "--when", "2027-03-08T22:15", "--town")
+        + ("herrljunga", "--place", "stationen", "--description", "Taggar på busskuren"),
+        as_="johanna.falk",
+        name="event report",
+    ),
+    Run(("event", "list", "--month", "2027-03"), as_="johanna.falk", name="event list --month"),
     Run(("process", "upgrade-cycles", "est"), as_=ADMIN),
     Run(("gdpr", "purge", "--before", "2024-01-01"), as_=ADMIN),
     Run(("tick", "--now", "2027-03-10T17:05", "--no-send"), name="tick --now"),
@@ -514,6 +531,10 @@ def data_texts(database: Path, lang: str) -> list[str]:
             ).all():
                 texts += [text for text in row if text]
             texts += session.scalars(select(Document.filename)).all()
+            for place, description in session.execute(
+                select(ReportedEvent.place, ReportedEvent.description)
+            ).all():
+                texts += [text for text in (place, description) if text]
             texts += [t for t in session.scalars(select(OutboxMessage.last_reply)).all() if t]
             texts += session.scalars(select(OutboxMessage.template)).all()
             texts += session.scalars(select(RefusedAct.action)).all()

@@ -267,25 +267,28 @@ def test_map_points_are_the_months_incidents_with_a_point() -> None:
     )
 
 
-def test_the_months_incidents_with_a_point_on_the_map(
-    world: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Reports carry a point once the event form has one (``Report.point``); here the
-    gathering gives the station's reports the station's point."""
-    from dataclasses import replace
+def test_the_months_incidents_with_a_point_on_the_map(world: Any) -> None:
+    """An event reported with a point on the map (``/report``) is drawn on the month's map;
+    the monthly reports, without points, are not."""
+    from tsk_workflow.engine.events import report_events
 
-    from tsk_workflow.lagesbild import collect
-
-    station = (57.97861, 13.02250)
-    gathered = collect._report
-
-    def with_point(*args: Any) -> Report:
-        found = gathered(*args)
-        at = station if (found.place or "").lower() == "stationen" else None
-        return replace(found, point=at)
-
-    monkeypatch.setattr(collect, "_report", with_point)
-    client, _engine = world
+    client, engine = world
+    report_events(
+        engine,
+        "johanna.falk",
+        [
+            {
+                "category": "klotter",
+                "when": "2027-03-05T21:30",
+                "town": "herrljunga",
+                "place": "stationen",
+                "latitude": "57.97861",
+                "longitude": "13.02250",
+                "description": "Taggar på perrongen",
+            }
+        ],
+    )
+    station = (57.97861, 13.0225)
     demo_sign_in(client, CHAIR)
     html = client.get("/lagesbild").text
     assert '<script src="/static/vendor/leaflet/leaflet.js" defer></script>' in html
@@ -293,6 +296,8 @@ def test_the_months_incidents_with_a_point_on_the_map(
     assert re.search(r'<div id="lagesbild-map" class="map" role="region" aria-label="[^"]+">', html)
     data = _island(html, "lagesbild-map-data")
     assert data["tiles"] == "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    assert [(p["lat"], p["lon"], p["count"]) for p in data["points"]] == [(*station, 8)]
+    assert [(p["lat"], p["lon"], p["count"]) for p in data["points"]] == [(*station, 1)]
     rows = table(html, "point-table")[1:]
-    assert rows == [["Klotter", "stationen, Herrljunga", "–", "8", "57.97861, 13.02250"]]
+    assert rows == [
+        ["Klotter", "stationen, Herrljunga", "2027-03-05 21:30", "1", "57.97861, 13.02250"]
+    ]

@@ -108,6 +108,7 @@ def test_every_route_but_sign_in_health_and_links_needs_a_session(client: Any) -
             url = path.replace("{task_id}", "1").replace("{ref}", "1")
             url = url.replace("{decision_id}", "1").replace("{document_id}", "1")
             url = url.replace("{token_id}", "1").replace("{year}", "2027")
+            url = url.replace("{report_id}", "1")
             answer = client.request(method, url, json={})
             if path.startswith("/api/"):
                 assert answer.status_code == 401, (method, url, answer.status_code)

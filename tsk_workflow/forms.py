@@ -80,6 +80,30 @@ def form_of(definition: ProcessDefinition, step: str, key: str) -> Form | None:
     return task.form if task is not None else None
 
 
+def reporter_forms(definition: ProcessDefinition) -> dict[tuple[str, str], Form]:
+    """The forms of the process's reporter tasks by ``(step, task key)``: the tasks whose form
+    has a question that is the lägesbild's category (``lagesbild: category``)."""
+    return {
+        (step.key, task.key): task.form
+        for step in definition.steps
+        for task in step.tasks
+        if task.form is not None and task.form.part("category") is not None
+    }
+
+
+def lagesbild_categories(definitions: Iterable[ProcessDefinition]) -> dict[str, Label]:
+    """The lägesbild's categories: the choices of the category question of the reporter forms
+    of ``definitions``, by key, in the forms' order (the first label of a key wins)."""
+    found: dict[str, Label] = {}
+    for definition in definitions:
+        for form in reporter_forms(definition).values():
+            question = form.part("category")
+            assert question is not None
+            for choice in question.choices:
+                found.setdefault(choice.key, choice.label)
+    return found
+
+
 # ---------------------------------------------------------------- checking answers
 
 

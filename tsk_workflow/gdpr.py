@@ -5,6 +5,9 @@ What is free text (and may name private persons, however often the forms say not
 - a task's ``note`` and the answers to the *text* questions of its form (``tasks.note``,
   ``tasks.answers``), of tasks done before the cut-off;
 - a cycle's ``close_note``, of cycles closed before the cut-off;
+- the place and the description of each event reported at any time (``reported_events``:
+  ``tsk event report``, the page ``/report``) reported before the cut-off; its category, day,
+  town and point stay (the lägesbild's figures), and ``purged_at`` says when it went;
 - the ``note`` in the context of mail (``outbox.context``: the closing note goes out with
   ``cycle_closed``) queued before the cut-off, sent or not;
 - the audit payload of each event before the cut-off that holds such text: a ``note`` written
@@ -49,6 +52,7 @@ from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.forms import form_of
 from tsk_workflow.i18n import _
 from tsk_workflow.store import gdpr as stored
+from tsk_workflow.store.events import events_reported_before
 
 if TYPE_CHECKING:
     from tsk_workflow.store.database import Session
@@ -74,6 +78,7 @@ class PurgeResult:
     cycle_notes: int = 0
     mail_notes: int = 0
     audit_payloads: int = 0
+    event_texts: int = 0
     event: int | None = None
 
     def counts(self) -> dict[str, int]:
@@ -83,6 +88,7 @@ class PurgeResult:
             "cycle_notes": self.cycle_notes,
             "mail_notes": self.mail_notes,
             "audit_payloads": self.audit_payloads,
+            "event_texts": self.event_texts,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -175,6 +181,7 @@ def _purge(
             cycle_notes=_cycles(session, municipality, cutoff),
             mail_notes=_mail(session, municipality, cutoff),
             audit_payloads=len(purged),
+            event_texts=_events(session, municipality, cutoff, now),
         )
         if dry_run:
             raise _DryRun(result)
@@ -306,6 +313,19 @@ def _mail(session: Session, municipality: str, cutoff: dt.datetime) -> int:
         if scrubbed != row.context:
             row.context = scrubbed
             count += 1
+    session.flush()
+    return count
+
+
+def _events(session: Session, municipality: str, cutoff: dt.datetime, now: dt.datetime) -> int:
+    """The place and description of the events reported before the cut-off (the free text
+    of ``engine.events``): blanked, the event marked purged; how many had any."""
+    count = 0
+    for event in events_reported_before(session, municipality, cutoff):
+        if _has_text(event.place) or _has_text(event.description):
+            count += 1
+        event.place = event.description = None
+        event.purged_at = now
     session.flush()
     return count
 

@@ -126,6 +126,7 @@ def test_purge_removes_old_free_text_and_the_chain_still_verifies(
             "cycle_notes": 1,
             "mail_notes": 2,  # cycle_closed, sent to the chair and the deputy
             "audit_payloads": 5,  # three task.done, cycle.advanced, cycle.closed (with notes)
+            "event_texts": 0,  # no events reported at any time (tests/test_events.py)
         }
     )
     after = texts(store, old)

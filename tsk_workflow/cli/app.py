@@ -32,6 +32,11 @@ COMMANDS = {
     "cycle": ("tsk_workflow.cli.cycle", "cycle", N_("Cycles")),
     "task": ("tsk_workflow.cli.task", "task", N_("Tasks")),
     "decision": ("tsk_workflow.cli.decision", "decision", N_("Decisions")),
+    "event": (
+        "tsk_workflow.cli.event",
+        "event",
+        N_("Events reported at any time"),
+    ),
     "audit": ("tsk_workflow.cli.audit", "audit", N_("The audit trail (--json, --csv)")),
     "mail": ("tsk_workflow.cli.mail", "mail", N_("Mail")),
     "plan": (

@@ -18,6 +18,7 @@ PURGED = {
     "cycle_notes": N_("cycle notes"),
     "mail_notes": N_("mail notes"),
     "audit_payloads": N_("audit payloads"),
+    "event_texts": N_("event texts"),
 }
 """What a purge counts, as people read it (``--json`` keeps the keys)."""
 
@@ -32,7 +33,8 @@ def gdpr() -> None:
 
 @gdpr.command(
     help=N_(
-        "Remove task notes, text answers, closing notes and the audit payloads holding them."
+        "Remove task notes, text answers, closing notes, the texts of reported events and the"
+        " audit payloads holding them."
         "\n\nThe audit chain still verifies (it is built over payload digests); the purge itself"
         " is recorded as an audit event with the counts. The kanslichef (or a deputy) may purge."
     )

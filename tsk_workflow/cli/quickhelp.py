@@ -41,6 +41,7 @@ Kommandon:
   cycle      Cykler: open, list, show, advance, next, close, attach, documents
   decision   Beslut: propose, record, list
   demo       En kommuns hela år, från början till slut, med lokala standardval
+  event      Händelser som rapporteras när som helst: report, list
   gdpr       Personuppgifter: purge
   init       Skapa eller uppgradera databasen, läs in organisationen
   lagesbild  En cykels sammanställda lägesbild
@@ -74,6 +75,7 @@ Commands:
   cycle      Cycles: open, list, show, advance, next, close, attach, documents
   decision   Decisions: propose, record, list
   demo       A municipality's whole year, end to end, on local defaults
+  event      Events reported at any time: report, list
   gdpr       Personal data: purge
   init       Create or upgrade the database, load the organisation
   lagesbild  The compiled lägesbild of a cycle

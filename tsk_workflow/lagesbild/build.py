@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from tsk_workflow import i18n
 from tsk_workflow.calendar import month_name
 from tsk_workflow.definitions.model import ProcessDefinition
+from tsk_workflow.forms import reporter_forms
 from tsk_workflow.i18n import N_, _
-from tsk_workflow.lagesbild.collect import Gathered, reporter_forms, window
+from tsk_workflow.lagesbild.collect import Gathered, window
 from tsk_workflow.lagesbild.model import (
     Category,
     Department,
@@ -79,6 +80,7 @@ def _build(
 ) -> Lagesbild:
     labels = _category_labels(definition, lang)
     current = gathered.reports
+    asked = [r for r in current if r.event_id is None]
     earlier = list(gathered.history.items())
     incidents = [r for r in current if r.has_incident]
 
@@ -122,8 +124,8 @@ def _build(
         period=gathered.period,
         period_label=period_label(gathered.period, lang),
         generated_at=now.astimezone(ZoneInfo(org.calendar.timezone)).strftime("%Y-%m-%d %H:%M"),
-        asked=len(current),
-        answered=sum(1 for r in current if r.answered),
+        asked=len(asked),
+        answered=sum(1 for r in asked if r.answered),
         with_incidents=len(incidents),
         incidents=sum(r.count for r in incidents),
         by_category=by_category,
@@ -131,7 +133,7 @@ def _build(
         months=_months(gathered, colours, stat_rows if statistics is not None else None, lang),
         categories=tuple(colours.values()),
         groups=_groups(incidents, labels, town_name, org),
-        departments=_departments(current, org, lang),
+        departments=_departments(asked, org, lang),
         show_names=org.privacy.show_reporter_names,
         statistics=(
             _statistics(stat_rows, gathered.period, statistics_source or "", org, lang)
@@ -139,6 +141,7 @@ def _build(
             else None
         ),
         earlier_months=tuple(p for p, _ in earlier),
+        events=sum(1 for r in current if r.event_id is not None),
     )
 
 

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tsk_workflow.definitions.model import Form, ProcessDefinition
+from tsk_workflow.engine.events import month_days
+from tsk_workflow.forms import reporter_forms
 from tsk_workflow.lagesbild.model import Report
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import reports
+from tsk_workflow.store import events, reports
 from tsk_workflow.store.acts import CycleState
 from tsk_workflow.store.models import Cycle, Task
 
@@ -38,17 +40,6 @@ class Gathered:
     history: Mapping[str, tuple[Report, ...]]
 
 
-def reporter_forms(definition: ProcessDefinition) -> dict[tuple[str, str], Form]:
-    """The forms of the process's reporter tasks by ``(step, task key)``: the tasks whose form
-    has a question that is the lägesbild's category."""
-    return {
-        (step.key, task.key): task.form
-        for step in definition.steps
-        for task in step.tasks
-        if task.form is not None and task.form.part("category") is not None
-    }
-
-
 def window(period: str, months: int = MONTHS) -> list[str]:
     """The ``months`` months ending with ``period`` (oldest first); ``[]`` if it is no month."""
     match = _MONTH.match(period)
@@ -72,10 +63,55 @@ def gather(
         form = forms.get((task.step, task.key))
         if form is not None:
             by_cycle[task.cycle_id].append(_report(task, form, periods[task.cycle_id], org))
+    if forms:
+        cycle_of = {period: cycle_id for cycle_id, period in periods.items()}
+        for period, found in _events(session, org, sorted(cycle_of)).items():
+            by_cycle[cycle_of[period]] += found
     history = {
         periods[c.id]: tuple(by_cycle[c.id]) for c in sorted(cycles[1:], key=lambda c: c.period)
     }
     return Gathered(cycle.ref, cycle.title, cycle.period, tuple(by_cycle[cycle.id]), history)
+
+
+def _events(session: Session, org: Organisation, periods: list[str]) -> dict[str, list[Report]]:
+    """The events reported at any time (``engine.events``) that happened in ``periods``
+    (months), by month: each a report with one incident. An event in a month without a cycle
+    (July) is in no lägesbild's table."""
+    days = [month_days(period) for period in periods if _MONTH.match(period)]
+    if not days:
+        return {}
+    wanted = set(periods)
+    found: dict[str, list[Report]] = {}
+    rows = events.events_between(session, org.municipality, days[0][0], days[-1][1])
+    for event, report in rows:
+        period = event.day.strftime("%Y-%m")
+        if period not in wanted:
+            continue
+        point = (
+            (event.latitude, event.longitude)
+            if event.latitude is not None and event.longitude is not None
+            else None
+        )
+        found.setdefault(period, []).append(
+            Report(
+                period=period,
+                task_id=None,
+                event_id=event.id,
+                reporter=report.reporter,
+                department=report.department,
+                answered=True,
+                categories=(event.category,),
+                town=event.town,
+                place=event.place,
+                when=f"{event.day.isoformat()} {event.time}"
+                if event.time
+                else event.day.isoformat(),
+                count=1.0,
+                description=event.description,
+                point=point,
+            )
+        )
+    return found
 
 
 def _report(task: Task, form: Form, period: str, org: Organisation) -> Report:

@@ -22,14 +22,16 @@ TRENDS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Report:
-    """One reporter task of a cycle, as the lägesbild sees it.
+    """One reporter task of a cycle, or one event reported at any time, as the lägesbild sees it.
 
     ``answered`` is False for a task still open (or cancelled); a task done without answers is
-    answered with nothing to report (``categories`` empty).
+    answered with nothing to report (``categories`` empty). An event reported at any time
+    (``tsk event report``, the page ``/report``) has no task (``task_id`` None) but its
+    ``event_id``: it counts as one incident, and not among the reporters asked.
     """
 
     period: str
-    task_id: int
+    task_id: int | None
     reporter: str
     department: str | None
     answered: bool
@@ -42,6 +44,8 @@ class Report:
     action: str | None = None
     point: tuple[float, float] | None = None
     """Where on a map, if the reporter marked it: (latitude, longitude), WGS 84."""
+    event_id: int | None = None
+    """The event reported at any time this is (``engine.events``), None for a task."""
 
     @property
     def has_incident(self) -> bool:
@@ -155,6 +159,8 @@ class Lagesbild:
     show_names: bool
     statistics: Statistics | None = None
     earlier_months: tuple[str, ...] = field(default_factory=tuple)
+    events: int = 0
+    """How many of the incidents were events reported at any time (not asked by a task)."""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -32,7 +32,7 @@ AUTOMATIC_LANGUAGE = "sv"
 
 def has_reports(definition: ProcessDefinition) -> bool:
     """Whether the process has reporter tasks (a form with the lägesbild's category)."""
-    from tsk_workflow.lagesbild.collect import reporter_forms
+    from tsk_workflow.forms import reporter_forms
 
     return bool(reporter_forms(definition))
 

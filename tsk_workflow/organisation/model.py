@@ -180,6 +180,38 @@ class Privacy(Frozen):
     retention: Duration = "P3Y"
 
 
+class EventSettings(Frozen):
+    """Events reported at any time (``tsk event report``, the page ``/report``): who may.
+
+    Every person of the organisation may report. A person whose ``department`` is one of
+    ``partners`` (or begins with it: ``Polisen – polisområdeschef``) belongs to a partner
+    organisation, and may report only when ``partners_may_report`` is true."""
+
+    partners: tuple[OneLine, ...] = Field(
+        (),
+        description="Departments that are partner organisations (the police, the housing"
+        " company, the rescue service), as the people's 'department' names them",
+    )
+    partners_may_report: bool = Field(
+        False, description="People of the partner organisations may report events too"
+    )
+
+    def partner_of(self, department: str | None) -> str | None:
+        """The partner organisation ``department`` belongs to, or None."""
+        if not department:
+            return None
+        folded = " ".join(department.split()).casefold()
+        for partner in self.partners:
+            name = " ".join(partner.split()).casefold()
+            if folded == name or any(folded.startswith(name + sep) for sep in SEPARATORS):
+                return partner
+        return None
+
+
+SEPARATORS = (" – ", " - ", " — ", ", ", ": ", " (")
+"""What follows a partner's name in a department of it (``Polisen – polisområdeschef``)."""
+
+
 PERMISSIONS = ("read_audit", "read_all_tasks", "act_for")
 """What ``permissions:`` may grant beyond what the roles in the processes give."""
 
@@ -213,6 +245,7 @@ class Organisation(Frozen):
         "(tsk org load)",
     )
     permissions: Permissions = Permissions()
+    events: EventSettings = EventSettings()
     people: tuple[Person, ...] = Field(min_length=1)
     groups: tuple[Group, ...] = ()
     towns: tuple[Town, ...] = ()

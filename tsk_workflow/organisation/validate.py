@@ -43,6 +43,7 @@ def check_organisation(org: Organisation, definitions: Definitions) -> list[Foun
         _areas,
         _routing,
         _bodies,
+        _event_partners,
     ]
     found = [problem for check in checks for problem in check(org)]
     found += _processes(org, definitions)
@@ -171,6 +172,17 @@ def _bodies(org: Organisation) -> Iterator[Found]:
                 detail = _("expected NAME=VALUE parts separated by ';' (FREQ=MONTHLY;BYDAY=-1MO)")
             message = _("bad meeting rule: {detail}").format(detail=detail)
             yield (("bodies", key, "meetings", "rrule"), message)
+
+
+def _event_partners(org: Organisation) -> Iterator[Found]:
+    """Each partner organisation of ``events.partners`` is the department of someone."""
+    departments = {p.department for p in org.people if p.department}
+    for i, partner in enumerate(org.events.partners):
+        if not any(org.events.partner_of(d) == partner for d in departments):
+            message = _("no person's department is '{partner}' (or begins with it)").format(
+                partner=partner
+            )
+            yield (("events", "partners", i), message)
 
 
 def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:

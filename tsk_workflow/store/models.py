@@ -283,6 +283,59 @@ class Decision(Base):
     recorded_at: Mapped[dt.datetime | None]
 
 
+class EventReport(Base):
+    """A report of events made at any time (``tsk event report``, the page ``/report``): who
+    reported, when, and the form it came from (``form_id``: a second submit of the same form
+    finds this report instead of making another)."""
+
+    __tablename__ = "event_reports"
+    __table_args__ = (
+        UniqueConstraint("municipality", "form_id", name="uq_event_reports_form"),
+        Index("ix_event_reports_reporter", "municipality", "reporter"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    reporter: Mapped[str] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(200))
+    partner: Mapped[str | None] = mapped_column(String(200))
+    form_id: Mapped[str | None] = mapped_column(String(64))
+    reported_at: Mapped[dt.datetime]
+
+    events: Mapped[list[ReportedEvent]] = relationship(
+        back_populates="report",
+        order_by="ReportedEvent.position",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class ReportedEvent(Base):
+    """One event of a report: its category (a choice of the lägesbild's category question),
+    the day and, if known, the local time (``HH:MM``), the town or area (its key), a place in
+    it and a point (WGS 84), and what happened. ``place`` and ``description`` are free text,
+    blanked by a purge of personal data (``purged_at``)."""
+
+    __tablename__ = "reported_events"
+    __table_args__ = (Index("ix_reported_events_day", "municipality", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("event_reports.id"), index=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(64))
+    day: Mapped[dt.date] = mapped_column(Date)
+    time: Mapped[str | None] = mapped_column(String(5))
+    town: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    description: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[dt.datetime | None]
+
+    report: Mapped[EventReport] = relationship(back_populates="events")
+
+
 class Document(Base):
     """A document attached to a cycle, kept with its SHA-256."""
 

@@ -48,6 +48,8 @@ TABLES: dict[str, str] = {
     "outbox": WRITE,
     "api_tokens": WRITE,
     "ics_tokens": WRITE,
+    "event_reports": APPEND,
+    "reported_events": WRITE,
 }
 """What the application role may do on each table of tsk (nothing on any other)."""
 

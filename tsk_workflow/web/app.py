@@ -23,6 +23,7 @@ from tsk_workflow.i18n import _
 from tsk_workflow.web import (
     api,
     api_admin,
+    api_events,
     api_record,
     auth,
     docs,
@@ -33,6 +34,7 @@ from tsk_workflow.web import (
     page_decisions,
     page_lagesbild,
     page_plan,
+    page_report,
     page_tasks,
     tokens,
 )
@@ -83,6 +85,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_record.router)
     app.include_router(api_admin.router)
+    app.include_router(api_events.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
@@ -93,6 +96,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_decisions.router)
     app.include_router(page_plan.router)
     app.include_router(page_cycles.router)
+    app.include_router(page_report.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
     app.include_router(page_tasks.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
