@@ -126,3 +126,29 @@ def test_wheel_carries_the_compiled_catalogue(installed_tsk: Path) -> None:
     english = run(installed_tsk, "--lang", "en", "plan", "--help")
     assert "Användning:" in swedish.stdout, swedish.stdout
     assert "Usage:" in english.stdout, english.stdout
+
+
+def test_wheel_carries_the_pages_static_files(installed_tsk: Path) -> None:
+    """The templates, the style sheet and the vendored libraries (VENDORED.json and every file
+    it lists) are in the wheel: the service's pages need no build step and no checkout."""
+    python = installed_tsk.parent / "python"
+    found = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import tsk_workflow.web, pathlib; print(pathlib.Path(tsk_workflow.web.__file__).parent)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=installed_tsk.parent,
+    )
+    web = Path(found.stdout.strip())
+    assert str(ROOT) not in str(web)
+    assert (web / "templates" / "base.html.j2").is_file()
+    assert (web / "static" / "style.css").is_file()
+    record = json.loads((web / "static" / "vendor" / "VENDORED.json").read_text(encoding="utf-8"))
+    files = [file["path"] for entry in record["packages"] for file in entry["files"]]
+    assert "htmx/htmx.min.js" in files
+    missing = [path for path in files if not (web / "static" / "vendor" / path).is_file()]
+    assert not missing
