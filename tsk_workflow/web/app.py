@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -99,6 +100,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_report.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])
     app.include_router(page_tasks.router)
+    app.add_api_route("/favicon.ico", no_icon, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Added last is outermost: the headers see every answer, the session every request.
     app.add_middleware(Language)
@@ -118,6 +120,11 @@ def healthz(request: Request) -> dict[str, Any]:
     """Whether the service is up and reaches its database; answers without sign-in."""
     state = state_of(request)
     return {"status": "ok", "municipalities": sorted(state.engines())}
+
+
+def no_icon() -> Response:
+    """No icon: an empty answer, so that browsers, which ask for one, log no 404 for it."""
+    return Response(status_code=204, headers={"cache-control": "max-age=86400"})
 
 
 def scheduler_for(state: ServiceState) -> Any:

@@ -1,0 +1,46 @@
+"""The pages the browser tests check and ``scripts/screenshots.py`` photographs: ONE list.
+
+When a page lands, add it to :data:`PAGES` and every browser check (axe-core at desktop and
+375 px in Swedish and English, no sideways scroll on a phone, focus visible, no console error
+or CSP violation) and the screenshots cover it. A path may name values of the served world
+in braces (``/t/{token}``: a mail link to the reporter's first open task; a world fills
+``params``, see ``harness.World``); ``as_role`` is who is signed in (a key of :data:`PEOPLE`),
+or None for a page seen without signing in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PEOPLE = {
+    "reporter": "ida.wikstrom",  # inrapportör in social services
+    "chair": "jessica.wahlstrom",  # säkerhetschef: chairs EST, coordinator, admin
+    "secretary": "nina.bergqvist",  # sekreterare: records the decisions
+    "auditor": "marie.lind",  # kanslichef: the archive and the audit trail, admin
+    "admin": "marie.lind",
+}
+"""Herrljunga's people (municipalities/herrljunga.yaml) who play each role on the pages."""
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str  # the test id and the screenshot's file name (docs/screenshots/NAME-desktop.png)
+    path: str
+    as_role: str | None
+
+
+PAGES = [
+    Page("signin", "/signin", None),
+    Page("start", "/", "reporter"),
+    Page("task-link", "/t/{token}", None),
+    # The lead adds these as their pages land:
+    # Page("tasks", "/tasks", "reporter"),
+    # Page("report", "/report", "reporter"),
+    # Page("cycles", "/cycles", "chair"),
+    # Page("cycle", "/cycles/{cycle}", "chair"),
+    # Page("plan", "/plan", "chair"),
+    # Page("decisions", "/decisions", "secretary"),
+    # Page("lagesbild", "/lagesbild", "chair"),
+    # Page("audit", "/audit", "auditor"),
+    # Page("admin", "/admin", "admin"),
+]
