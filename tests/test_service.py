@@ -92,6 +92,7 @@ def test_every_route_but_sign_in_health_and_links_needs_a_session(client: Any) -
     """The API answers 401 without a session; a page sends the browser to sign in."""
     open_doors = {"/healthz", "/signin", "/auth/login", "/auth/callback", "/auth/demo"}
     open_doors |= {"/api/openapi.json", "/api/docs", "/", "/auth/logout"}
+    open_doors |= {"/favicon.ico"}  # no icon: an empty answer, so browsers log no 404
     # The command line's sign-in (tsk login): what it needs, and its ID token for a token.
     open_doors |= {"GET /api/v1/auth/cli", "POST /api/v1/tokens"}
     # A year plan's private subscription address: its token is its key (web/page_plan.py).
@@ -430,3 +431,8 @@ def test_the_links_are_rate_limited(client: Any) -> None:
     answers = [client.get("/t/not-a-token").status_code for _ in range(61)]
     assert set(answers[:60]) == {403}
     assert answers[60] == 429
+
+
+def test_the_icon_browsers_ask_for_is_an_empty_answer_not_a_404(client: Any) -> None:
+    answer = client.get("/favicon.ico")
+    assert (answer.status_code, answer.content) == (204, b"")

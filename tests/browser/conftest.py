@@ -5,9 +5,10 @@
 - ``world`` (session): Herrljunga's database on virtual time (1 March 2027, 08:00), EST's
   March cycle opened so that its reporters have tasks, served live. Tests that change it act
   on people no other test looks at (``KEYBOARD_PERSON``).
-- ``open_page``: ``open_page(viewport="desktop", lang="sv", role=None, bypass_csp=False)``, a
-  new browser context and page at that size and language, signed in as the role's person
-  (``pages.PEOPLE``) through the demo's sign-in form when ``role`` is given. Every console
+- ``open_page``: ``open_page(viewport="desktop", lang="sv", role=None, *, person=None,
+  bypass_csp=False)``, a new browser context and page at that size (``harness.VIEWPORTS``:
+  desktop 1280 px, phone 375 px) and language, signed in through the demo's sign-in form as
+  ``person`` or as the role's person (``pages.PEOPLE``) when either is given. Every console
   error, page error, CSP violation and answer of 400 or above on it is gathered in
   ``page_problems(page)``.
 
@@ -106,6 +107,7 @@ def open_page(browser: Browser, world: harness.World) -> Iterator[OpenPage]:
         lang: str = "sv",
         role: str | None = None,
         *,
+        person: str | None = None,
         bypass_csp: bool = False,
     ) -> Page:
         context = browser.new_context(
@@ -134,8 +136,9 @@ def open_page(browser: Browser, world: harness.World) -> Iterator[OpenPage]:
                 else None
             ),
         )
-        if role is not None:
-            harness.sign_in(page, world, world.people[role], lang)
+        who = person or (world.people[role] if role is not None else None)
+        if who is not None:
+            harness.sign_in(page, world, who, lang)
         return page
 
     yield open_
