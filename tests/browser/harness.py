@@ -142,7 +142,7 @@ def service_config(base_url: str, environ: dict[str, str] | None = None) -> Serv
 class World:
     """A served database: its address, store, engine, who plays each role (``pages.PEOPLE``)
     and the values that fill the pages' paths (``token``: a mail link to the reporter's first
-    open task; ``cycle``: that task's cycle's reference)."""
+    open task; ``task``: its id; ``cycle``: its cycle's reference)."""
 
     base_url: str
     store: Store
@@ -203,6 +203,7 @@ def serve(store: Store, clock: Callable[[], dt.datetime]) -> Iterator[World]:
         tasks = world.open_tasks(reporter)
         if tasks:
             world.params["token"] = world.link(reporter, tasks[0]).removeprefix("/t/")
+            world.params["task"] = str(tasks[0])
             with store.reading() as session:
                 world.params["cycle"] = world.engine.find_task(session, tasks[0]).cycle.ref
         yield world

@@ -3,8 +3,8 @@
 When a page lands, add it to :data:`PAGES` and every browser check (axe-core at desktop and
 375 px in Swedish and English, no sideways scroll on a phone, focus visible, no console error
 or CSP violation) and the screenshots cover it. A path may name values of the served world
-in braces (``/t/{token}``: a mail link to the reporter's first open task; a world fills
-``params``, see ``harness.World``); ``as_role`` is who is signed in (a key of :data:`PEOPLE`),
+in braces (``/t/{token}``: a mail link to the reporter's first open task; ``{task}``: that
+task's id; ``{cycle}``: its cycle's reference; a world fills ``params``, see ``harness.World``); ``as_role`` is who is signed in (a key of :data:`PEOPLE`),
 or None for a page seen without signing in.
 """
 
@@ -33,8 +33,9 @@ PAGES = [
     Page("signin", "/signin", None),
     Page("start", "/", "reporter"),
     Page("task-link", "/t/{token}", None),
+    Page("tasks", "/tasks", "reporter"),
+    Page("task", "/tasks/{task}", "reporter"),
     # The lead adds these as their pages land:
-    # Page("tasks", "/tasks", "reporter"),
     # Page("report", "/report", "reporter"),
     # Page("cycles", "/cycles", "chair"),
     # Page("cycle", "/cycles/{cycle}", "chair"),
