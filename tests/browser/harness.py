@@ -132,8 +132,14 @@ def _wait_until_ready(server: Any, thread: threading.Thread, base_url: str) -> N
 
 
 def service_config(base_url: str, environ: dict[str, str] | None = None) -> ServiceConfig:
-    """The service's settings at ``base_url``, on virtual time (the demo's sign-in)."""
-    env = {"TSK_SECRET_KEY": "a-browser-test-key-that-is-long-enough-0123", **(environ or {})}
+    """The service's settings at ``base_url``, on virtual time (the demo's sign-in). The
+    lägesbild's map has no tiles (``TSK_MAP_TILES`` empty: the points alone): the browser
+    fetches nothing from outside this machine."""
+    env = {
+        "TSK_SECRET_KEY": "a-browser-test-key-that-is-long-enough-0123",
+        "TSK_MAP_TILES": "",
+        **(environ or {}),
+    }
     env["TSK_BASE_URL"] = base_url
     return load_config(env, host="127.0.0.1", port=0, virtual_time=True)
 

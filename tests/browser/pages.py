@@ -27,6 +27,16 @@ class Page:
     name: str  # the test id and the screenshot's file name (docs/screenshots/NAME-desktop.png)
     path: str
     as_role: str | None
+    axe_known: tuple[str, ...] = ()
+    """axe-core rules this page is known to break, to be fixed: while they are the only serious
+    or critical violations its axe test is reported as an expected failure (xfail, with the
+    violations), not a pass; any other violation fails it. Remove the rule once it is fixed."""
+
+
+# A wide table's scrolling box (<div class="scroll">) must be reachable by keyboard to be
+# scrolled without a mouse (WCAG 2.1.1): tabindex="0", role="region" and a label (the table's
+# caption, aria-labelledby) on the div. Breaks where a table is wider than the screen.
+SCROLL_BOX = "scrollable-region-focusable"
 
 
 PAGES = [
@@ -35,13 +45,14 @@ PAGES = [
     Page("task-link", "/t/{token}", None),
     Page("tasks", "/tasks", "reporter"),
     Page("task", "/tasks/{task}", "reporter"),
+    Page("lagesbild", "/lagesbild", "chair", axe_known=(SCROLL_BOX,)),
+    Page("audit", "/audit", "auditor", axe_known=(SCROLL_BOX,)),
+    Page("audit-verify", "/audit/verify", "auditor"),
+    Page("admin", "/admin", "admin", axe_known=(SCROLL_BOX,)),
     # The lead adds these as their pages land:
     # Page("report", "/report", "reporter"),
     # Page("cycles", "/cycles", "chair"),
     # Page("cycle", "/cycles/{cycle}", "chair"),
     # Page("plan", "/plan", "chair"),
     # Page("decisions", "/decisions", "secretary"),
-    # Page("lagesbild", "/lagesbild", "chair"),
-    # Page("audit", "/audit", "auditor"),
-    # Page("admin", "/admin", "admin"),
 ]

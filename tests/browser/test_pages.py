@@ -59,7 +59,10 @@ def test_axe_finds_no_serious_violation(
     browser_page = _visit(open_page, world, page, viewport=viewport, lang=lang, bypass_csp=True)
     assert browser_page.evaluate("document.documentElement.lang") == lang
     violations = _violations(browser_page)
-    assert not violations, f"{page.name} ({viewport}, {lang}):\n{_describe(violations)}"
+    unknown = [v for v in violations if v["id"] not in page.axe_known]
+    assert not unknown, f"{page.name} ({viewport}, {lang}):\n{_describe(unknown)}"
+    if violations:  # only those the page list says are known: reported, not passed
+        pytest.xfail(f"known, to be fixed (pages.py):\n{_describe(violations)}")
 
 
 @pytest.mark.parametrize("lang", harness.LANGUAGES)
