@@ -4,7 +4,7 @@
   axe-core is missing the tests are skipped with the reason; under ``CI=true`` they fail.
 - ``world`` (session): Herrljunga's database on virtual time (1 March 2027, 08:00), EST's
   March cycle opened so that its reporters have tasks, served live. Tests that change it act
-  on people no other test looks at (``KEYBOARD_PERSON``).
+  on people no other test looks at (``test_task_page.KEYBOARD_CASES``).
 - ``open_page``: ``open_page(viewport="desktop", lang="sv", role=None, *, person=None,
   bypass_csp=False)``, a new browser context and page at that size (``harness.VIEWPORTS``:
   desktop 1280 px, phone 375 px) and language, signed in through the demo's sign-in form as
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 WORLD_START = local(2027, 3, 1, 8)
 CHAIR = "jessica.wahlstrom"
-KEYBOARD_PERSON = "johanna.falk"  # completes her EST task by keyboard (test_keyboard.py)
 
 # Listens for CSP violations from the first moment of every document (an init script runs
 # through the DevTools protocol, so the CSP does not refuse it); the tests read them back.

@@ -3,9 +3,10 @@
 When a page lands, add it to :data:`PAGES` and every browser check (axe-core at desktop and
 375 px in Swedish and English, no sideways scroll on a phone, focus visible, no console error
 or CSP violation) and the screenshots cover it. A path may name values of the served world
-in braces (``/t/{token}``: a mail link to the reporter's first open task; ``{task}``: that
-task's id; ``{cycle}``: its cycle's reference; a world fills ``params``, see ``harness.World``); ``as_role`` is who is signed in (a key of :data:`PEOPLE`),
-or None for a page seen without signing in.
+in braces: ``{token}``, a mail link's token to the reporter's first open task; ``{task}``, that
+task's id; ``{cycle}``, its cycle's reference (a world fills ``params``, see
+``harness.World``). ``as_role`` is who is signed in (a key of :data:`PEOPLE`), or None for a
+page seen without signing in.
 """
 
 from __future__ import annotations
