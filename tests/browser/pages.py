@@ -50,10 +50,11 @@ PAGES = [
     Page("audit", "/audit", "auditor", axe_known=(SCROLL_BOX,)),
     Page("audit-verify", "/audit/verify", "auditor"),
     Page("admin", "/admin", "admin", axe_known=(SCROLL_BOX,)),
+    Page("cycles", "/cycles", "chair"),
+    Page("cycle", "/cycles/{cycle}", "chair"),
+    Page("plan", "/plan", "chair"),
+    Page("decisions", "/decisions", "secretary"),
+    Page("decision-new", "/decisions/new", "secretary"),
     # The lead adds these as their pages land:
     # Page("report", "/report", "reporter"),
-    # Page("cycles", "/cycles", "chair"),
-    # Page("cycle", "/cycles/{cycle}", "chair"),
-    # Page("plan", "/plan", "chair"),
-    # Page("decisions", "/decisions", "secretary"),
 ]
