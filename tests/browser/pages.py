@@ -55,6 +55,5 @@ PAGES = [
     Page("plan", "/plan", "chair"),
     Page("decisions", "/decisions", "secretary"),
     Page("decision-new", "/decisions/new", "secretary"),
-    # The lead adds these as their pages land:
-    # Page("report", "/report", "reporter"),
+    Page("report", "/report", "reporter"),
 ]
