@@ -30,6 +30,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from tsk_workflow import calendar as tsk_calendar
 from tsk_workflow import i18n
 from tsk_workflow.engine import plan as planning
 from tsk_workflow.engine.plan import PlanItem
@@ -204,41 +205,9 @@ def _query(mine: bool, roles: Sequence[str], kinds: Sequence[str]) -> str:
     return "".join(f"&{part}" for part in parts)
 
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-
-
 def _month_name(day: dt.date) -> str:
-    names = {
-        "sv": (
-            "januari",
-            "februari",
-            "mars",
-            "april",
-            "maj",
-            "juni",
-            "juli",
-            "augusti",
-            "september",
-            "oktober",
-            "november",
-            "december",
-        ),
-        "en": _MONTHS,
-    }
-    return f"{names.get(i18n.language(), _MONTHS)[day.month - 1]} {day.year}"
+    """``mars 2027``, ``March 2027``: the calendar's month name in the language spoken."""
+    return f"{tsk_calendar.month_name(day.month)} {day.year}"
 
 
 def _role_options(reader: Reading) -> list[str]:
