@@ -255,3 +255,38 @@ def test_a_partner_is_refused_where_not_allowed(closed: Engine, clock: Clock) ->
         sign_in(client, STAFF)
         hidden = page_form(client.get("/report").text)
         assert client.post("/report", data={**hidden, **block(0), "send": "1"}).status_code == 303
+
+
+def test_a_report_sent_after_the_session_ended_is_kept_for_after_sign_in(
+    store: Store, clock: Clock
+) -> None:
+    from tests.webkit import csrf_of
+
+    herrljunga(store, clock)
+    with service_client(store, clock) as client:
+        demo_sign_in(client, STAFF)
+        page = client.get("/report")
+        client.cookies.clear()  # the session ends while the person writes
+        sent = client.post(
+            "/report",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "form_id": "form-kept-0001",
+                "e0.category": "klotter",
+                "e0.when": "2027-03-01",
+                "e0.town": "herrljunga",
+                "e0.description": "Taggar <b>på</b> busskuren",
+            },
+        )
+        assert (sent.status_code, sent.headers["location"]) == (303, "/signin")
+        signin = client.get("/signin")
+        back = client.post(
+            "/auth/demo",
+            data={"person": f"herrljunga:{STAFF}", "csrf_token": csrf_of(signin.text)},
+        )
+        assert back.headers["location"] == "/report"
+        again = client.get("/report")
+        assert "Din session hade gått ut" in again.text
+        assert "Taggar &lt;b&gt;på&lt;/b&gt; busskuren" in again.text
+        with store.reading() as session:
+            assert session.scalar(select(func.count()).select_from(EventReport)) == 0

@@ -36,7 +36,7 @@ from tsk_workflow.engine.events import (
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
 from tsk_workflow.i18n import _
-from tsk_workflow.web.pages import PageActor, PageReader, render
+from tsk_workflow.web.pages import PageActor, PageReader, pending_fields, render
 from tsk_workflow.web.problem import Problem
 
 router = APIRouter(include_in_schema=False)
@@ -49,7 +49,11 @@ Block = dict[str, str]
 
 @router.get("/report")
 def show(reader: PageReader, request: Request) -> Response:
-    return _form(request, reader.engine, reader.person, [_empty()], _new_form_id())
+    kept = pending_fields(request)  # a report sent after the session had ended
+    blocks = (_blocks(FormData(kept)) or [_empty()]) if kept is not None else [_empty()]
+    return _form(
+        request, reader.engine, reader.person, blocks, _new_form_id(), kept=kept is not None
+    )
 
 
 @router.post("/report")
@@ -104,6 +108,7 @@ def _form(
     refused: str | None = None,
     focus: int | None = None,
     status: int = 200,
+    kept: bool = False,
 ) -> Response:
     someone = engine.org.person(person)
     allowed = standing(engine.org, someone) if someone is not None else None
@@ -112,6 +117,7 @@ def _form(
         "form_id": form_id,
         "errors": errors or {},
         "refused": refused,
+        "kept": kept,
         "focus": focus,
         "may_report": allowed is not None and allowed.allowed,
         "not_allowed": allowed.reason if allowed is not None and not allowed.allowed else None,
