@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from tsk_workflow import i18n
 from tsk_workflow.engine.directory import PermissionDenied
@@ -50,7 +50,10 @@ Block = dict[str, str]
 @router.get("/report")
 def show(reader: PageReader, request: Request) -> Response:
     kept = pending_fields(request)  # a report sent after the session had ended
-    blocks = (_blocks(FormData(kept)) or [_empty()]) if kept is not None else [_empty()]
+    blocks = [_empty()]
+    if kept is not None:
+        fields: list[tuple[str, str | UploadFile]] = list(kept)
+        blocks = _blocks(FormData(fields)) or blocks
     return _form(
         request, reader.engine, reader.person, blocks, _new_form_id(), kept=kept is not None
     )
