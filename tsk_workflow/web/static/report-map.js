@@ -3,7 +3,8 @@
    fills both fields (6 decimals); typing in the fields moves the mark; "Remove the point"
    empties both. The settings (the tiles, where the map starts) come from the JSON data island
    #report-map-data. Without JavaScript, Leaflet or the island, the pickers stay hidden and the
-   two number fields are the way to give a point, as they always remain. */
+   two number fields are the way to give a point, as they always remain. A picker is drawn
+   once (data-drawn); blocks swapped in by htmx are drawn after the swap. */
 (function () {
   "use strict";
 
@@ -26,6 +27,10 @@
   }
 
   function picker(holder, data) {
+    if (holder.hasAttribute("data-drawn")) {
+      return;
+    }
+    holder.setAttribute("data-drawn", "");
     var index = holder.getAttribute("data-event");
     var latitude = document.getElementById("e" + index + "-latitude");
     var longitude = document.getElementById("e" + index + "-longitude");
@@ -108,4 +113,7 @@
   } else {
     draw();
   }
+  // "Add another event", "Remove event N" and a refused form may come back through htmx,
+  // which swaps the page's main part in place: the new blocks get their maps then.
+  document.addEventListener("htmx:afterSettle", draw);
 })();
