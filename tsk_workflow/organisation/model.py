@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
@@ -212,6 +213,41 @@ SEPARATORS = (" – ", " - ", " — ", ", ", ": ", " (")
 """What follows a partner's name in a department of it (``Polisen – polisområdeschef``)."""
 
 
+def _latitude(value: float) -> float:
+    if not (math.isfinite(value) and -90 <= value <= 90):
+        message = _("{value} is not a latitude: a latitude is between -90 and 90 degrees")
+        raise ValueError(message.format(value=value))
+    return value
+
+
+def _longitude(value: float) -> float:
+    if not (math.isfinite(value) and -180 <= value <= 180):
+        message = _("{value} is not a longitude: a longitude is between -180 and 180 degrees")
+        raise ValueError(message.format(value=value))
+    return value
+
+
+Latitude = Annotated[
+    float, AfterValidator(_latitude), Field(json_schema_extra={"minimum": -90, "maximum": 90})
+]
+Longitude = Annotated[
+    float, AfterValidator(_longitude), Field(json_schema_extra={"minimum": -180, "maximum": 180})
+]
+
+
+class MapSettings(Frozen):
+    """Where the organisation's maps start (the map of the page ``/report``): a centre and a
+    zoom level. Without it the maps start over Sweden."""
+
+    centre: tuple[Latitude, Longitude] = Field(
+        description="The centre, [latitude, longitude] in decimal degrees (WGS 84),"
+        " for example [58.078, 13.025]"
+    )
+    zoom: int = Field(
+        11, ge=1, le=18, description="The zoom level, 1 (the world) to 18 (a street); 11 a town"
+    )
+
+
 PERMISSIONS = ("read_audit", "read_all_tasks", "act_for")
 """What ``permissions:`` may grant beyond what the roles in the processes give."""
 
@@ -246,6 +282,9 @@ class Organisation(Frozen):
     )
     permissions: Permissions = Permissions()
     events: EventSettings = EventSettings()
+    map: MapSettings | None = Field(
+        None, description="Where the maps start; without it, over Sweden"
+    )
     people: tuple[Person, ...] = Field(min_length=1)
     groups: tuple[Group, ...] = ()
     towns: tuple[Town, ...] = ()

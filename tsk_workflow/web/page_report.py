@@ -17,6 +17,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -38,11 +40,15 @@ from tsk_workflow.errors import Refused
 from tsk_workflow.i18n import _
 from tsk_workflow.web.pages import PageActor, PageReader, pending_fields, render
 from tsk_workflow.web.problem import Problem
+from tsk_workflow.web.sessions import state_of
 
 router = APIRouter(include_in_schema=False)
 
 EARLIER = 10
 """How many of the person's own earlier reports the page lists."""
+
+SWEDEN = ((62.0, 15.0), 5)
+"""Where the map starts when the organisation names no ``map:`` (all of Sweden)."""
 
 Block = dict[str, str]
 
@@ -130,10 +136,29 @@ def _form(
         "max_place": MAX_PLACE,
         "max_description": MAX_DESCRIPTION,
         "today": engine.clock().astimezone(engine.cal.zone).date().isoformat(),
+        "map_json": _map_island(request, engine),
     }
     if refused is None and allowed is not None and not allowed.allowed and status == 200:
         status = 403
     return render(request, "report_form.html", context, status_code=status)
+
+
+def _map_island(request: Request, engine: Engine) -> Markup | None:
+    """The settings of the map picker (``static/report-map.js``) as a JSON data island: the
+    tiles and where the map starts (the organisation's ``map:``, else all of Sweden); None
+    without tiles (``TSK_MAP_TILES`` empty): then the page has no map and loads no script."""
+    config = state_of(request).config
+    if not config.map_tiles:
+        return None
+    where = engine.org.map
+    centre, zoom = (where.centre, where.zoom) if where is not None else SWEDEN
+    data = {
+        "tiles": config.map_tiles,
+        "attribution": config.map_attribution,
+        "centre": list(centre),
+        "zoom": zoom,
+    }
+    return htmlsafe_json_dumps(data)
 
 
 def _shown(engine: Engine) -> dict[str, Any]:
