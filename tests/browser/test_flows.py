@@ -488,6 +488,39 @@ def test_two_submits_of_one_report_racing_to_the_server_make_one_report(
     assert not page_problems(page), page_problems(page)
 
 
+_MARK_TWICE = """async () => {
+    const form = document.querySelector("main form[method=post]");
+    const one = () => fetch(form.action, {method: "POST", body: new FormData(form)});
+    const answers = await Promise.all([one(), one()]);
+    return Promise.all(answers.map(async answer => [answer.status, await answer.text()]));
+}"""
+
+
+def test_two_submits_of_one_task_racing_to_the_server_complete_it_once(
+    open_page: OpenPage, world: harness.World, smtp: SmtpServer
+) -> None:
+    person = "rachel.moore"
+    url, task_id = _mailed_link(world, smtp, person, MARCH)
+    labels = _labels(world, task_id, "en")
+    page = open_page(lang="en")
+    page.goto(f"{url}?lang=en")
+    _labelled(page, labels["kategori"]).select_option("klotter")
+    _labelled(page, labels["ort"]).select_option("herrljunga")
+    _labelled(page, labels["antal"]).fill("1")
+    _labelled(page, labels["beskrivning"]).fill("Graffiti.")
+    answers = page.evaluate(_MARK_TWICE)
+
+    by_status = dict(answers)
+    # One completes it; the other is told, on a page, that it is done already (a conflict).
+    assert sorted(by_status) == [200, 409], [text[-2000:] for _status, text in answers]
+    done = _("en", "Done: the task is marked as done in your name. Thank you!")
+    assert done in by_status[200]
+    assert "<main" in by_status[409]
+    assert "Traceback" not in by_status[409]
+    assert world.task_status(task_id) == ("done", person)
+    assert len(_done(world, task_id)) == 1
+
+
 def test_html_typed_into_a_description_is_shown_as_text(
     open_page: OpenPage, world: harness.World
 ) -> None:
