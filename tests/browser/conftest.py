@@ -1,8 +1,8 @@
 """Fixtures of the browser tests (``tests/browser/harness.py`` says what runs).
 
-- ``browser`` (session): Debian's Chromium under Playwright. When Playwright, the browser or
+- ``browser`` (module): Debian's Chromium under Playwright. When Playwright, the browser or
   axe-core is missing the tests are skipped with the reason; under ``CI=true`` they fail.
-- ``world`` (session): Herrljunga's database on virtual time (1 March 2027, 08:00), EST's
+- ``world`` (module): Herrljunga's database on virtual time (1 March 2027, 08:00), EST's
   March cycle opened so that its reporters have tasks, served live. Tests that change it act
   on people no other test looks at (``test_task_page.KEYBOARD_CASES``).
 - ``open_page``: ``open_page(viewport="desktop", lang="sv", role=None, *, person=None,
@@ -50,8 +50,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 """
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Chromium for one module's tests. Not for the session: Playwright's sync API keeps its
+    event loop set as the thread's running loop while it is started, and the tests that a
+    pytest-xdist worker runs after the browser's (``asyncio.run`` in the mail's tests) would
+    fail with "cannot be called from a running event loop"."""
     problem = harness.problem()
     if problem is not None:
         _refuse(problem)
@@ -63,7 +67,7 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def world(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[harness.World]:
     folder: Path = tmp_path_factory.mktemp("browser-world")
     store = Store(f"sqlite:///{folder / 'tsk.db'}")
