@@ -5,6 +5,8 @@ A pass at ``now``, in this order:
 
 1. **timers**: the due timers fire (:meth:`tsk_workflow.engine.ticker.Ticker.tick`): cycles
    open, tasks get their reminders, overdue notices and escalations, timed transitions run;
+   then the action register's reminders and overdue notices are queued
+   (:meth:`tsk_workflow.engine.actions.Actions.send_notices`; once per due date);
 2. **digests**: the day's digest mails are queued for each organisation whose
    ``mail.digest_time`` has passed in its time zone
    (:func:`tsk_workflow.mail.digest.compose_due_digests`; once a day per person);
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tsk_workflow import checkpoints
+from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.engine.ticker import BATCH, Ticker, TickResult
 from tsk_workflow.errors import TskError
@@ -74,6 +77,8 @@ class PassResult:
 
     now: dt.datetime
     timers: TickResult
+    actions: int
+    """The actions' reminders and overdue notices queued."""
     digests: int
     checkpoint: dict[str, Any] | None
     """The checkpoint signed (with ``file``), None (not yet time, or made already),
@@ -91,6 +96,7 @@ class PassResult:
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"now": self.now.isoformat(), **self.timers.as_dict()}
+        data["action_notices"] = self.actions
         data["digests"] = self.digests
         data["checkpoint"] = self.checkpoint
         if self.mail is not None:
@@ -114,6 +120,7 @@ class SchedulerPass:
     ) -> None:
         self.ticker = Ticker(engines, worker)
         self.store = self.ticker.store
+        self.engines = dict(engines)
         self.orgs: dict[str, Organisation] = {key: e.org for key, e in engines.items()}
         self.environ = environ
         self.options = options or PassOptions()
@@ -124,10 +131,11 @@ class SchedulerPass:
 
     def __call__(self, now: dt.datetime) -> PassResult:
         timers = self.ticker.tick(now, batch=self.options.batch)
+        notices = sum(Actions(engine).send_notices(now) for engine in self.engines.values())
         digests = compose_due_digests(self.store, self.orgs, now)
         checkpoint = self._checkpoint(now)
         mail = self._deliver(now) if self.options.send else None
-        return PassResult(now, timers, digests, checkpoint, mail)
+        return PassResult(now, timers, notices, digests, checkpoint, mail)
 
     def _checkpoint(self, now: dt.datetime) -> dict[str, Any] | None:
         try:

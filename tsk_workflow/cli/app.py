@@ -32,6 +32,11 @@ COMMANDS = {
     "cycle": ("tsk_workflow.cli.cycle", "cycle", N_("Cycles")),
     "task": ("tsk_workflow.cli.task", "task", N_("Tasks")),
     "decision": ("tsk_workflow.cli.decision", "decision", N_("Decisions")),
+    "action": (
+        "tsk_workflow.cli.action",
+        "action",
+        N_("The action register and the decided åtgärdsplan"),
+    ),
     "event": (
         "tsk_workflow.cli.event",
         "event",

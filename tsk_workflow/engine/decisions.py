@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +106,10 @@ class Decisions:
         title: str,
         cost: float | None = None,
         attrs: dict[str, str] | None = None,
+        then: Callable[[Act, DecisionState], None] | None = None,
     ) -> tuple[DecisionState, Route]:
+        """Propose a decision from a cycle; ``then`` does more in the same act (a version of
+        the åtgärdsplan that the decision adopts: ``engine.action_plans``)."""
         who = self.engine.actor(actor, "decision.propose", f"cycle:{cycle_ref}")
         title = _clean_title(title)
         _check_cost(cost)
@@ -137,6 +141,9 @@ class Decisions:
             self._open_case(act, decision)
             act.effects.add_decision(decision.values())
             self._notify_routed(act, decision)
+            if then is not None:
+                act.write()  # the decision's row first: what ``then`` adds refers to it
+                then(act, decision)
             return decision, found
 
     def preview(

@@ -69,6 +69,11 @@ recipient's own id (``--as anna.berg``).
     ``report``   {title, year (int), from_body (e.g. "KS"), to_body (e.g. "KF"), due (date: the
                  deadline), meeting_date (date, may be None: the receiving body's meeting)}
     ``cycle``, ``process``; ``command``
+``action_due_soon`` (to the owner, two weeks before the due date), ``action_overdue`` (to the
+owner and the chairs of the group the action came from, the day after it)
+    ``action``   {id, title, cause, goal (may be empty), start (date), due (date), status
+                 ("green", "yellow", "red"), owner {id, name, ...}}
+    ``command``  how to follow it up (``tsk action followup N ...``)
 ``digest`` (one mail a day)
     ``day``      (date) the day of the digest
     ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle ref,

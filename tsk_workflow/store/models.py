@@ -266,14 +266,14 @@ class Decision(Base):
     title: Mapped[str] = mapped_column(String(300))
     cost: Mapped[float | None] = mapped_column(Float)
     attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    routed_to: Mapped[str] = mapped_column(String(8))
+    routed_to: Mapped[str] = mapped_column(String(16))
     rule: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(Text)
     agenda_date: Mapped[dt.date | None] = mapped_column(Date)
     proposed_by: Mapped[str] = mapped_column(String(64))
     proposed_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="proposed")
-    body: Mapped[str | None] = mapped_column(String(8))
+    body: Mapped[str | None] = mapped_column(String(16))
     decided_on: Mapped[dt.date | None] = mapped_column(Date)
     paragraph: Mapped[str | None] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(16))
@@ -281,6 +281,94 @@ class Decision(Base):
     decision_text: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime | None]
+
+
+class Action(Base):
+    """An action (åtgärd) of the register, in Brå's columns: cause (orsak), the action,
+    operative goal, when (``start``, ``due``), who (``owner`` and ``owner_organisation``),
+    follow-up plan, and status (``green``, ``yellow``, ``red``); with its cost, where it came
+    from (``cycle_id``), where it acts (``town``, ``place``, a point), the lägesbild category
+    its effect is measured on, the decision that took it (``decision_id``) and the
+    medborgarlöfte it serves (``promise_cycle_id``). ``state``: ``active``, ``done`` or
+    ``cancelled``. ``reminded_for`` and ``overdue_noticed_for`` hold the due date whose
+    reminder and overdue notice were queued (each once per due date)."""
+
+    __tablename__ = "actions"
+    __table_args__ = (Index("ix_actions_due", "municipality", "state", "due"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(300))
+    cause: Mapped[str] = mapped_column(Text)
+    goal: Mapped[str | None] = mapped_column(Text)
+    followup_plan: Mapped[str | None] = mapped_column(Text)
+    start: Mapped[dt.date] = mapped_column(Date)
+    due: Mapped[dt.date] = mapped_column(Date)
+    owner: Mapped[str] = mapped_column(String(64))
+    owner_organisation: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(8), default="green")
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    cost: Mapped[float | None] = mapped_column(Float)
+    category: Mapped[str | None] = mapped_column(String(64))
+    town: Mapped[str | None] = mapped_column(String(64))
+    place: Mapped[str | None] = mapped_column(Text)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    window_days: Mapped[int] = mapped_column(Integer, default=90)
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"), index=True)
+    decision_id: Mapped[int | None] = mapped_column(ForeignKey("decisions.id"))
+    promise_cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    done_on: Mapped[dt.date | None] = mapped_column(Date)
+    reminded_for: Mapped[dt.date | None] = mapped_column(Date)
+    overdue_noticed_for: Mapped[dt.date | None] = mapped_column(Date)
+
+    followups: Mapped[list[ActionFollowUp]] = relationship(
+        back_populates="action",
+        order_by="ActionFollowUp.id",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+    )
+
+
+class ActionFollowUp(Base):
+    """A follow-up of an action: when, by whom, the status (and state) it left the action in,
+    and the note that says why (free text, blanked by a purge: ``purged_at``)."""
+
+    __tablename__ = "action_followups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id"), index=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime]
+    by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[dt.datetime | None]
+
+    action: Mapped[Action] = relationship(back_populates="followups")
+
+
+class ActionPlan(Base):
+    """A version of the åtgärdsplan: the actions it holds (``action_ids``, with the SHA-256 of
+    what they said when it was proposed) and the decision that adopts it. The plan in force is
+    the last one whose decision was approved."""
+
+    __tablename__ = "action_plans"
+    __table_args__ = (UniqueConstraint("municipality", "version", name="uq_action_plans_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    municipality: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    action_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    digest: Mapped[str] = mapped_column(String(64))
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), unique=True)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
 
 
 class EventReport(Base):

@@ -1,0 +1,424 @@
+"""``tsk action``: the action register (add, list, show, update, follow up) and the decided
+åtgärdsplan (``tsk action plan``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import click
+
+from tsk_workflow.cli import runtime
+from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
+from tsk_workflow.i18n import N_, _
+
+
+@click.group(
+    cls=TskGroup,
+    help=N_(
+        "The action register: what the meetings decide to do, who does it by when, how it went."
+    ),
+)
+def action() -> None:
+    pass
+
+
+def _field_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that set an action's fields (``add`` and ``update``)."""
+    options = [
+        click.option("--title", help=N_("The action (Åtgärd)")),
+        click.option("--cause", help=N_("The cause it answers (Orsak)")),
+        click.option("--goal", help=N_("The operative goal (Operativa mål)")),
+        click.option(
+            "--start", metavar="YYYY-MM-DD", help=N_("When it starts (today if not given)")
+        ),
+        click.option("--due", metavar="YYYY-MM-DD", help=N_("When it is to be done (När)")),
+        click.option("--owner", metavar="PERSON", help=N_("Who answers for it (Vem)")),
+        click.option(
+            "--organisation",
+            "owner_organisation",
+            help=N_("The owner's organisation (their department if not given)"),
+        ),
+        click.option(
+            "--followup-plan", "followup_plan", help=N_("How it is followed up (Uppföljning)")
+        ),
+        click.option("--cost", metavar="KR", help=N_("Its cost in kronor")),
+        click.option("--category", help=N_("The lägesbild's category its effect is measured on")),
+        click.option("--town", help=N_("The town or area it acts on")),
+        click.option("--place", help=N_("Where in the town, e.g. 'stationen'")),
+        click.option("--lat", "latitude", help=N_("Latitude of a point, WGS 84")),
+        click.option("--lon", "longitude", help=N_("Longitude of a point, WGS 84")),
+        click.option(
+            "--window",
+            "window_days",
+            metavar="DAYS",
+            help=N_("The effect follow-up's window before and after, in days (90)"),
+        ),
+        click.option("--cycle", metavar="CYCLE", help=N_("The cycle it came from")),
+        click.option("--decision", metavar="ID", help=N_("The decision that took it")),
+        click.option(
+            "--promise", metavar="CYCLE", help=N_("The medborgarlöfte (its cycle) it serves")
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _given(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@action.command(help=N_("Add an action to the register."))
+@_field_options
+@click.option("--status", help=N_("green, yellow or red (green if not given)"))
+@json_option
+@click.pass_context
+def add(ctx: click.Context, /, as_json: bool, **values: Any) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    engine = runtime.engine(ctx)
+    made = Actions(engine).add(runtime.actor(ctx, engine), _given(values))
+    if as_json:
+        emit_json(made.to_dict())
+        return
+    click.echo(_("Action {id} added.").format(id=made.id))
+    click.echo("  " + action_line(engine, made))
+
+
+@action.command(help=N_("Change fields of an action (its status changes with a follow-up)."))
+@click.argument("action_id", type=int)
+@_field_options
+@json_option
+@click.pass_context
+def update(ctx: click.Context, /, action_id: int, as_json: bool, **values: Any) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    engine = runtime.engine(ctx)
+    made = Actions(engine).update(runtime.actor(ctx, engine), action_id, _given(values))
+    if as_json:
+        emit_json(made.to_dict())
+        return
+    click.echo(_("Action {id} changed.").format(id=made.id))
+    click.echo("  " + action_line(engine, made))
+
+
+@action.command(help=N_("Follow up an action: how it goes, its status, done or cancelled."))
+@click.argument("action_id", type=int)
+@click.option("--status", help=N_("green, yellow or red"))
+@click.option("--done", "state", flag_value="done", help=N_("The action is done"))
+@click.option("--cancel", "state", flag_value="cancelled", help=N_("The action is cancelled"))
+@click.option("--reopen", "state", flag_value="active", help=N_("The action goes on again"))
+@click.option("--note", help=N_("How it goes, and why the status changes"))
+@json_option
+@click.pass_context
+def followup(
+    ctx: click.Context,
+    action_id: int,
+    status: str | None,
+    state: str | None,
+    note: str | None,
+    as_json: bool,
+) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    engine = runtime.engine(ctx)
+    made = Actions(engine).followup(
+        runtime.actor(ctx, engine), action_id, status=status, state=state, note=note
+    )
+    if as_json:
+        emit_json(made.to_dict())
+        return
+    click.echo(_("Action {id} followed up.").format(id=made.id))
+    click.echo("  " + action_line(engine, made))
+
+
+@action.command("list", help=N_("The register: the active actions, by due date."))
+@click.option(
+    "--state",
+    type=click.Choice(["active", "done", "cancelled", "all"]),
+    default="active",
+    show_default=True,
+    help=N_("Which actions"),
+)
+@click.option("--owner", metavar="PERSON", help=N_("Only this person's"))
+@click.option("--mine", is_flag=True, help=N_("Only yours"))
+@click.option("--cycle", metavar="CYCLE", help=N_("Only those from this cycle"))
+@click.option("--status", help=N_("Only green, yellow or red"))
+@click.option("--overdue", is_flag=True, help=N_("Only those past their due date"))
+@json_option
+@click.pass_context
+def list_(
+    ctx: click.Context,
+    state: str,
+    owner: str | None,
+    mine: bool,
+    cycle: str | None,
+    status: str | None,
+    overdue: bool,
+    as_json: bool,
+) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    engine = runtime.engine(ctx)
+    person = runtime.actor(ctx, engine)
+    found = Actions(engine).listing(
+        states=None if state == "all" else (state,),
+        owner=person if mine else owner,
+        cycle=cycle,
+        status=status,
+        overdue=overdue,
+    )
+    if as_json:
+        emit_json([a.to_dict() for a in found])
+        return
+    for view in found:
+        click.echo(action_line(engine, view))
+    if not found:
+        click.echo(_("No actions."))
+
+
+@action.command(help=N_("An action in full: its columns, links, follow-ups and effect."))
+@click.argument("action_id", type=int)
+@json_option
+@click.pass_context
+def show(ctx: click.Context, action_id: int, as_json: bool) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    engine = runtime.engine(ctx)
+    runtime.actor(ctx, engine)
+    view = Actions(engine).show(action_id)
+    if as_json:
+        emit_json(view.to_dict())
+        return
+    for line in action_lines(engine, view):
+        click.echo(line)
+
+
+# ---------------------------------------------------------------- the åtgärdsplan
+
+
+@action.group(
+    "plan",
+    cls=TskGroup,
+    help=N_("The åtgärdsplan: a set of actions adopted by a body, through a decision."),
+)
+def plan() -> None:
+    pass
+
+
+@plan.command(
+    "propose",
+    help=N_("Propose a new version of the åtgärdsplan from a cycle, for a body to adopt."),
+)
+@click.argument("cycle_ref")
+@click.option("--title", required=True, help=N_("What is to be decided"))
+@click.option(
+    "--actions",
+    "numbers",
+    metavar="ID,ID,...",
+    help=N_("The actions it holds (every active action if not given)"),
+)
+@click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help=N_("An attribute the routing rules read, e.g. strategisk=ja (repeatable)"),
+)
+@json_option
+@click.pass_context
+def plan_propose(
+    ctx: click.Context,
+    cycle_ref: str,
+    title: str,
+    numbers: str | None,
+    attrs: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    from tsk_workflow.cli.decision import _attrs
+    from tsk_workflow.engine.action_plans import propose
+
+    engine = runtime.engine(ctx)
+    made, found = propose(
+        engine,
+        runtime.actor(ctx, engine),
+        cycle_ref,
+        title,
+        _numbers(numbers),
+        _attrs(attrs),
+    )
+    if as_json:
+        emit_json(made.to_dict() | {"reason": found.reason(settings(ctx).lang)})
+        return
+    click.echo(
+        _("Åtgärdsplan version {version}: {n} actions, decision {decision}").format(
+            version=made.version, n=len(made.action_ids), decision=made.decision_id
+        )
+    )
+    click.echo(
+        "  "
+        + _("to {body} by the rule '{rule}': {reason}").format(
+            body=found.body.upper(), rule=found.rule, reason=found.reason(settings(ctx).lang)
+        )
+    )
+
+
+@plan.command("list", help=N_("Every version of the åtgärdsplan, and which is in force."))
+@json_option
+@click.pass_context
+def plan_list(ctx: click.Context, as_json: bool) -> None:
+    from tsk_workflow.engine.action_plans import versions
+
+    engine = runtime.engine(ctx)
+    runtime.actor(ctx, engine)
+    found = versions(engine)
+    if as_json:
+        emit_json([v.to_dict() for v in found])
+        return
+    for version in found:
+        click.echo(plan_line(version))
+    if not found:
+        click.echo(_("No åtgärdsplan has been proposed."))
+
+
+@plan.command("show", help=N_("A version of the åtgärdsplan (the one in force if not given)."))
+@click.argument("version", type=int, required=False)
+@json_option
+@click.pass_context
+def plan_show(ctx: click.Context, version: int | None, as_json: bool) -> None:
+    from tsk_workflow.engine.action_plans import show as show_plan
+
+    engine = runtime.engine(ctx)
+    runtime.actor(ctx, engine)
+    found, actions = show_plan(engine, version)
+    if as_json:
+        emit_json(found.to_dict() | {"actions": [a.to_dict() for a in actions]})
+        return
+    click.echo(plan_line(found))
+    for view in actions:
+        click.echo("  " + action_line(engine, view))
+
+
+def _numbers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    numbers = []
+    for part in text.replace(" ", "").split(","):
+        if not part.lstrip("#").isdigit():
+            raise click.BadParameter(
+                _("{value} is not an action's number").format(value=repr(part)),
+                param_hint="--actions",
+            )
+        numbers.append(int(part.lstrip("#")))
+    return numbers
+
+
+# ---------------------------------------------------------------- how they read
+
+
+def status_word(status: str) -> str:
+    return {"green": _("green"), "yellow": _("yellow"), "red": _("red")}.get(status, status)
+
+
+def state_word(state: str) -> str:
+    return {"active": _("active"), "done": _("done"), "cancelled": _("cancelled")}.get(state, state)
+
+
+def action_line(engine: Any, view: Any) -> str:
+    """``#12 [gul] Belysning i parken · Jonas Ek · 2027-03-01 – 2027-05-31 · försenad``"""
+    owner = engine.org.person(view.owner)
+    parts = [
+        f"#{view.id} [{status_word(view.status)}] {view.title}",
+        owner.name if owner is not None else view.owner,
+        f"{view.start.isoformat()} – {view.due.isoformat()}",
+    ]
+    if view.state != "active":
+        parts.append(state_word(view.state))
+    elif view.overdue:
+        parts.append(_("overdue"))
+    return " · ".join(parts)
+
+
+def plan_line(version: Any) -> str:
+    status = {
+        "proposed": _("proposed to {body}").format(body=version.routed_to.upper()),
+        "approved": _("adopted by {body} {date} {paragraph}").format(
+            body=(version.body or "").upper(),
+            date=version.decided_on.isoformat() if version.decided_on else "",
+            paragraph=version.paragraph or "",
+        ),
+        "rejected": _("rejected by {body}").format(body=(version.body or "").upper()),
+        "postponed": _("postponed by {body}").format(body=(version.body or "").upper()),
+    }.get(version.status, version.status)
+    line = _("Version {version}: {title} ({n} actions), {status}").format(
+        version=version.version, title=version.title, n=len(version.action_ids), status=status
+    )
+    return line + (" · " + _("in force") if version.in_force else "")
+
+
+def action_lines(engine: Any, view: Any) -> list[str]:
+    """An action in full, one column a line, as ``tsk action show`` prints it."""
+    from tsk_workflow.engine.events import categories, places
+
+    org = engine.org
+    owner = org.person(view.owner)
+    rows: list[tuple[str, str | None]] = [
+        (_("Action"), f"#{view.id} {view.title}"),
+        (
+            _("Status"),
+            f"{status_word(view.status)}, {state_word(view.state)}"
+            + (", " + _("overdue") if view.overdue else ""),
+        ),
+        (_("Cause"), view.cause),
+        (_("Operative goal"), view.goal),
+        (_("When"), f"{view.start.isoformat()} – {view.due.isoformat()}"),
+        (
+            _("Who"),
+            (owner.name if owner is not None else view.owner)
+            + (f", {view.owner_organisation}" if view.owner_organisation else ""),
+        ),
+        (_("Follow-up"), view.followup_plan),
+        (_("Cost"), _sek(view.cost) if view.cost is not None else None),
+    ]
+    if view.category:
+        label = categories(engine).get(view.category)
+        rows.append((_("Category"), label.get(_lang()) if label else view.category))
+    if view.town:
+        where = places(org).get(view.town, view.town)
+        if view.place:
+            where += f", {view.place}"
+        if view.point:
+            where += f" ({view.point[0]}, {view.point[1]})"
+        rows.append((_("Place"), where))
+    if view.cycle_id:
+        rows.append((_("From cycle"), str(view.cycle_id)))
+    if view.decision_id:
+        rows.append((_("Decision"), str(view.decision_id)))
+    if view.promise_cycle_id:
+        rows.append((_("Medborgarlöfte"), str(view.promise_cycle_id)))
+    width = max(len(label) for label, _value in rows) + 2
+    lines = [f"{(label + ':').ljust(width)}{value}" for label, value in rows if value]
+    if view.followups:
+        lines.append(_("Follow-ups:"))
+        for found in view.followups:
+            when = found.at.astimezone(engine.cal.zone).strftime("%Y-%m-%d")
+            lines.append(
+                f"  {when} {found.by} [{status_word(found.status)}"
+                + (f", {state_word(found.state)}" if found.state != "active" else "")
+                + "]"
+                + (f" {found.note}" if found.note else "")
+            )
+    return lines
+
+
+def _sek(amount: float) -> str:
+    from tsk_workflow.routing import sek
+
+    return sek(amount)
+
+
+def _lang() -> str:
+    from tsk_workflow import i18n
+
+    return i18n.language()
