@@ -37,6 +37,11 @@ COMMANDS = {
         "action",
         N_("The action register and the decided åtgärdsplan"),
     ),
+    "compliance": (
+        "tsk_workflow.cli.compliance",
+        "compliance",
+        N_("What Lag (2023:196) asks, and where the municipality stands"),
+    ),
     "event": (
         "tsk_workflow.cli.event",
         "event",

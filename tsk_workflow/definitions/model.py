@@ -57,10 +57,11 @@ DocumentKind = Literal[
     "other",
 ]
 
-CONDITIONS = ("tasks_done", "documents_produced", "note_given")
-Condition = Literal["tasks_done", "documents_produced", "note_given"]
+CONDITIONS = ("tasks_done", "documents_produced", "actions_recorded", "note_given")
+Condition = Literal["tasks_done", "documents_produced", "actions_recorded", "note_given"]
 """Guards on a transition: the source step's required tasks are done; the documents it must
-produce are attached; the act carries a note."""
+produce are attached; the cycle has actions in the register (from a step with ``actions``);
+the act carries a note."""
 
 
 def _text_to_label(value: Any) -> Any:
@@ -253,6 +254,12 @@ class Step(Frozen):
     opens: tuple[Opens, ...] = ()
     reports_to: Literal["ks", "kf", "klg", "kommunchef"] | None = Field(
         None, description="The step reports to this body or officer"
+    )
+    actions: bool = Field(
+        False,
+        description="The step's plan is made of actions in the register (tsk action add"
+        " --cycle): its tasks ask for them, and a transition out with the condition"
+        " actions_recorded waits for one",
     )
 
 

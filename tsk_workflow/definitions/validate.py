@@ -259,6 +259,7 @@ def check_definition(
         _dead_ends,
         _auto_transitions,
         _document_conditions,
+        _action_conditions,
         _subject_schedule,
         _forms,
     ]
@@ -439,6 +440,22 @@ def _document_conditions(definition: ProcessDefinition) -> Iterator[Found]:
                     ("transitions", index, "conditions"),
                     _(
                         "condition documents_produced, but step '{step}' produces no documents"
+                    ).format(step=source),
+                )
+
+
+def _action_conditions(definition: ProcessDefinition) -> Iterator[Found]:
+    steps = {step.key: step for step in definition.steps}
+    for index, transition in enumerate(definition.transitions):
+        if "actions_recorded" not in transition.conditions:
+            continue
+        for source in transition.source:
+            if source in steps and not steps[source].actions:
+                yield (
+                    ("transitions", index, "conditions"),
+                    _(
+                        "condition actions_recorded, but step '{step}' makes no actions"
+                        " (actions: true)"
                     ).format(step=source),
                 )
 

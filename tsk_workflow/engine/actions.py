@@ -612,7 +612,7 @@ def may_manage(engine: Engine, who: str, cycle_group: str | None = None) -> bool
 def _coordinating(engine: Engine) -> tuple[str, ...]:
     """The people of the samordningsfunktion, where the organisation names it."""
     function = getattr(engine.org, "samordningsfunktion", None)
-    return tuple(getattr(function, "people", ()) or ())
+    return tuple(getattr(function, "holders", ()) or ())
 
 
 def _require_manager(
@@ -678,7 +678,20 @@ class Actions:
             )
             view = ActionView.of(row, today)
             self._record(act, who, "action.added", view, _added_payload(view))
+            if view.cycle_id is not None:
+                self._settle(act, view.cycle_id, who)
             return view
+
+    def _settle(self, act: Act, cycle_id: int, who: str) -> None:
+        """The cycle an action came from moves on if it waited for one (``actions_recorded``)
+        and its step's work is done."""
+        cycle = self.engine.cycle_state(act, cycle_id)
+        if cycle.closed_at is not None:
+            return
+        ctx = self.engine.cycle_context(act, cycle)
+        step = ctx.process.definition.step(cycle.state)
+        if step.actions:
+            self.engine.settle(ctx, cycle, SYSTEM)
 
     def update(self, actor: str | None, action_id: int, given: Mapping[str, Any]) -> ActionView:
         """Change the fields ``given`` of an action; its status only with a follow-up."""

@@ -20,6 +20,7 @@ from tsk_workflow.i18n import _
 from tsk_workflow.messages import Queued
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import acts
+from tsk_workflow.store import actions as action_counts
 from tsk_workflow.store.acts import CycleState, Effects, TaskState
 
 
@@ -258,6 +259,15 @@ def unmet_conditions(
         missing = missing_documents(ctx, cycle)
         if missing:
             unmet.append(_("documents missing: {documents}").format(documents=", ".join(missing)))
+    if "actions_recorded" in transition.conditions and not action_counts.of_cycle(
+        ctx.session, ctx.org.municipality, cycle.id
+    ):
+        unmet.append(
+            _(
+                "no action has been added to the register from this cycle"
+                " (tsk action add --cycle {ref})"
+            ).format(ref=cycle.ref)
+        )
     return unmet
 
 

@@ -124,3 +124,11 @@ def plan_of_decision(session: Session, municipality: str, decision_id: int) -> A
         ActionPlan.municipality == municipality, ActionPlan.decision_id == decision_id
     )
     return session.scalars(query).first()
+
+
+def of_cycle(session: Session, municipality: str, cycle_id: int) -> int:
+    """How many actions came from the cycle ``cycle_id`` (the condition ``actions_recorded``)."""
+    query = select(func.count(Action.id)).where(
+        Action.municipality == municipality, Action.cycle_id == cycle_id
+    )
+    return int(session.scalar(query) or 0)
