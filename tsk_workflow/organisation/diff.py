@@ -52,7 +52,10 @@ def changes(old: Organisation | None, new: Organisation) -> list[Words]:
         *_admins(old, new),
         *_samordningsfunktion(old, new),
         *_keyed(
-            KEYED["policy"], _by_key(old.policies, "key"), _by_key(new.policies, "key"), _policy_text
+            KEYED["policy"],
+            _by_key(old.policies, "key"),
+            _by_key(new.policies, "key"),
+            _policy_text,
         ),
         *_compliance(old, new),
         *_sections(old, new),

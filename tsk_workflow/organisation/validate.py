@@ -209,9 +209,10 @@ def _samordningsfunktion(org: Organisation) -> Iterator[Found]:
     for i, holder in enumerate(function.holders):
         if org.person(holder) is None:
             message = _("the samordningsfunktion names '{person}', who is not among the people")
-            yield ((*path, "holders", i), message.format(person=holder) + did_you_mean(
-                holder, [p.id for p in org.people]
-            ))
+            yield (
+                (*path, "holders", i),
+                message.format(person=holder) + did_you_mean(holder, [p.id for p in org.people]),
+            )
     if function.contact.empty:
         message = _(
             "the samordningsfunktion's contact route gives no way in: give its email, phone"
@@ -239,7 +240,9 @@ def _policies(org: Organisation) -> Iterator[Found]:
         for field in ("last_followed_up", "last_revised"):
             day = getattr(policy, field)
             if adopted is not None and day is not None and day < adopted:
-                message = _("{field} {date} of policy '{policy}' is before its decision ({decided})")
+                message = _(
+                    "{field} {date} of policy '{policy}' is before its decision ({decided})"
+                )
                 yield (
                     ("policies", i, field),
                     message.format(
