@@ -23,7 +23,7 @@ from tsk_workflow.engine import plan, timing
 from tsk_workflow.engine.plan import PlanItem
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Task, Timer
 
-KINDS = {"cycle_open", "meeting", "due", "reminder", "report"}
+KINDS = {"cycle_open", "meeting", "due", "reminder", "report", "review"}
 
 
 @pytest.fixture(scope="module")

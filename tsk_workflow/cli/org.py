@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
 import click
 
+from tsk_workflow import i18n
 from tsk_workflow.cli import runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
@@ -13,7 +15,13 @@ from tsk_workflow.i18n import N_, _
 if TYPE_CHECKING:
     from tsk_workflow.catalog import Catalog
     from tsk_workflow.engine.setup import StoredVersion
-    from tsk_workflow.organisation.model import Organisation
+    from tsk_workflow.organisation.model import (
+        ComplianceSettings,
+        Decided,
+        Organisation,
+        Policy,
+        Samordningsfunktion,
+    )
     from tsk_workflow.store.database import Store
 
 
@@ -33,9 +41,126 @@ def show(ctx: click.Context, as_json: bool) -> None:
 
     organisation = load_organisation(settings(ctx).require_org())
     if as_json:
-        emit_json(views.organisation_json(organisation))
+        emit_json(views.organisation_json(organisation) | law_json(organisation))
     else:
         click.echo(views.organisation_text(organisation))
+        click.echo("\n".join(law_text(organisation)))
+
+
+# ---------------------------------------------------------------- what the law asks
+
+
+def law_json(org: Organisation) -> dict[str, object]:
+    """The samordningsfunktion, the policy documents (with their next follow-up and revision)
+    and the compliance settings (each marked ``chosen`` when the file sets it)."""
+    function = org.samordningsfunktion
+    return {
+        "samordningsfunktion": function.model_dump(mode="json") if function else None,
+        "policies": [
+            policy.model_dump(mode="json")
+            | {
+                "next_follow_up": _iso(policy.next_follow_up),
+                "next_revision": _iso(policy.next_revision),
+            }
+            for policy in org.policies
+        ],
+        "compliance": {
+            name: {"value": value, "chosen": name in org.compliance.model_fields_set}
+            for name, value in org.compliance.model_dump(mode="json").items()
+        },
+    }
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def law_text(org: Organisation) -> list[str]:
+    """What ``tsk org show`` adds after the people and groups: the samordningsfunktion, the
+    policy documents and the municipality's choices of cadence."""
+    lines = ["", _("Samordningsfunktion (Lag 2023:196):")]
+    function = org.samordningsfunktion
+    lines += _function_lines(org, function) if function else ["  " + _("none named")]
+    if org.policies:
+        lines += ["", _("Policy documents:")]
+        for policy in org.policies:
+            lines += _policy_lines(policy)
+    lines += ["", _("Cadences the municipality chooses (the law leaves them open):")]
+    lines += _compliance_lines(org.compliance)
+    return lines
+
+
+def _function_lines(org: Organisation, function: Samordningsfunktion) -> list[str]:
+    lang = i18n.language()
+    people = []
+    for holder in function.holders:
+        person = org.person(holder)
+        people.append(f"{holder} ({person.name})" if person else holder)
+    contact = function.contact
+    ways = ", ".join(way for way in (contact.email, contact.phone, contact.web) if way)
+    lines = [
+        "  " + _("held by {people}").format(people=", ".join(people) or "-"),
+        "  " + _("contact: {ways}").format(ways=ways or "-"),
+    ]
+    if contact.note is not None:
+        lines.append(f"    {contact.note.get(lang)}")
+    if function.decided is not None:
+        lines.append("  " + _("decided: {decision}").format(decision=function.decided.text()))
+    if function.description is not None:
+        lines.append(f"  {function.description.get(lang)}")
+    return lines
+
+
+def _policy_lines(policy: Policy) -> list[str]:
+    kind = f" ({policy.kind})" if policy.kind else ""
+    lines = [f"  {policy.key:<28} {policy.title.get(i18n.language())}{kind}"]
+    lines.append(
+        "    " + _decided(policy.decided) + "; " + _("owner {owner}").format(owner=policy.owner)
+    )
+    if policy.follow_up is None:
+        follow = _("no follow-up")
+    else:
+        follow = _("followed up every {period}, last {last}, next {next}").format(
+            period=policy.follow_up,
+            last=_iso(policy.last_followed_up) or "-",
+            next=_iso(policy.next_follow_up) or "-",
+        )
+    if policy.revise == "vid_behov":
+        revise = _("revised on demand, last {last}").format(last=_iso(policy.last_revised) or "-")
+    else:
+        revise = _("revised every {period}, last {last}, next {next}").format(
+            period=policy.revise,
+            last=_iso(policy.last_revised) or "-",
+            next=_iso(policy.next_revision) or "-",
+        )
+    lines.append(f"    {follow}; {revise}")
+    return lines
+
+
+def _decided(decided: Decided | None) -> str:
+    if decided is None:
+        return _("no decision recorded")
+    return _("decided: {decision}").format(decision=decided.text())
+
+
+COMPLIANCE_WORDS = {
+    "lagesbild_renewal": N_(
+        "the strategic lägesbild is renewed at least every {period} (the law's text we have sets"
+        " no interval)"
+    ),
+    "followup_interval": N_("the action plan is followed up at least every {period}"),
+    "plan_renewal": N_("the action plan is decided anew at least every {period}"),
+}
+"""What each compliance setting means, as ``tsk org show`` says it."""
+
+
+def _compliance_lines(chosen: ComplianceSettings) -> list[str]:
+    lines = []
+    for name, value in chosen.model_dump(mode="json").items():
+        origin = _("chosen") if name in chosen.model_fields_set else _("default")
+        words = _(COMPLIANCE_WORDS[name]).format(period=value)
+        lines.append(f"  {name:<20} {words} ({origin})")
+    return lines
 
 
 @org.command(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tsk_workflow.calendar import WorkCalendar
     from tsk_workflow.engine.plan import PlanItem
 
-KIND_CHOICES = ("cycle_open", "meeting", "due", "reminder", "report")
+KIND_CHOICES = ("cycle_open", "meeting", "due", "reminder", "report", "review")
 
 
 @click.command(

@@ -27,12 +27,18 @@ What it does, and the simplifications it makes:
   (the yearly report to the council) as a ``report`` item.
 * Cycles opened the year before whose steps reach into the year are included: the simulation
   covers openings from the year before to the year after, and items are kept by their date.
+* **Reviews** of the municipality's own policy documents (``policies:``): each follow-up and
+  each periodic revision falling in the year, a period after the last one as if each were done
+  on its day (``Policy.follow_ups``), for the document's owner. They are dates by which, not
+  meetings: they are not moved off non-working days. A document revised on demand has no
+  revision in the plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,7 +58,7 @@ OPEN_TIME = dt.time(7, 0)
 """Scheduled cycles open at this local time on their day."""
 
 BODY_MEETING_LENGTH = dt.timedelta(hours=2)
-KINDS = ("cycle_open", "meeting", "due", "reminder", "report")
+KINDS = ("cycle_open", "meeting", "due", "reminder", "report", "review")
 BODIES = ("ks", "kf", "klg")
 LISTED_BODIES = ("ks", "kf")
 """The bodies whose own meetings are listed (KLG meets every week)."""
@@ -63,6 +69,7 @@ KIND_LABELS = {
     "due": N_("due"),
     "reminder": N_("reminder"),
     "report": N_("report"),
+    "review": N_("review"),
 }
 """The kinds of items as people read them (translate with ``_`` when shown)."""
 OFFICERS = {"kommunchef": N_("the chief executive")}
@@ -103,6 +110,7 @@ class PlanItem:
     body: str | None = None
     start: dt.datetime | None = None
     end: dt.datetime | None = None
+    policy: str | None = None
 
     @property
     def timed(self) -> bool:
@@ -171,6 +179,7 @@ def year_plan(
     for opening in openings(org, definitions, cal, dt.date(year - 1, 1, 1), last):
         items += simulate(org, definitions[opening.process], opening, cal)
     items += body_meetings(org, first, last, cal)
+    items += policy_reviews(org, first, last)
     return sort_items(item for item in items if first <= item.date <= last)
 
 
@@ -367,6 +376,28 @@ def body_meetings(
     return items
 
 
+REVIEWS = {
+    "follow_up": N_("Follow-up: {title}"),
+    "revision": N_("Revision: {title}"),
+}
+"""The titles of a policy document's reviews in the plan."""
+
+
+def policy_reviews(org: Organisation, first: dt.date, last: dt.date) -> list[PlanItem]:
+    """The follow-ups and periodic revisions of the policy documents from ``first`` to
+    ``last``, for each document's owner (a role, or the roles of the person who owns it)."""
+    items = []
+    for policy in org.policies:
+        owner = org.person(policy.owner)
+        roles = tuple(owner.roles) if owner is not None else (policy.owner,)
+        for kind, dates in (("follow_up", policy.follow_ups()), ("revision", policy.revisions())):
+            for day in itertools.takewhile(lambda day: day <= last, dates):
+                if day >= first:
+                    title = _both(REVIEWS[kind], policy.title)
+                    items.append(PlanItem(day, "review", title, roles, policy=policy.key))
+    return items
+
+
 # ---------------------------------------------------------------- bodies and titles
 
 
@@ -428,6 +459,7 @@ def item_json(item: PlanItem, lang: str, cal: WorkCalendar) -> dict[str, object]
         "step": item.step,
         "task": item.task,
         "body": item.body,
+        "policy": item.policy,
         "title": item.title.get(lang),
         "roles": list(item.roles),
     }

@@ -50,6 +50,14 @@ def changes(old: Organisation | None, new: Organisation) -> list[Words]:
         *_routing(old, new),
         *_mail(old, new),
         *_admins(old, new),
+        *_samordningsfunktion(old, new),
+        *_keyed(
+            KEYED["policy"],
+            _by_key(old.policies, "key"),
+            _by_key(new.policies, "key"),
+            _policy_text,
+        ),
+        *_compliance(old, new),
         *_sections(old, new),
     ]
     return found or [_words(N_("no change in content"))]
@@ -66,13 +74,18 @@ KEYED = {
         N_("group removed: {key}"),
         N_("group {key} changed: {fields}"),
     ),
+    "policy": (
+        N_("policy added: {key}, {what}"),
+        N_("policy removed: {key}"),
+        N_("policy {key} changed: {fields}"),
+    ),
     "routing rule": (
         N_("routing rule added: {key}, {what}"),
         N_("routing rule removed: {key}"),
         N_("routing rule {key} changed: {fields}"),
     ),
 }
-"""What an added, removed or changed person, group or routing rule says."""
+"""What an added, removed or changed person, group, policy or routing rule says."""
 
 
 # ---------------------------------------------------------------- people and roles
@@ -213,3 +226,34 @@ def _sections(old: Organisation, new: Organisation) -> Iterator[Words]:
         was, now = getattr(old, name), getattr(new, name)
         if was != now:
             yield _words(message, old=was, new=now)
+
+
+# ---------------------------------------------------------------- what the law asks
+
+
+def _samordningsfunktion(old: Organisation, new: Organisation) -> Iterator[Words]:
+    was, now = old.samordningsfunktion, new.samordningsfunktion
+    if was == now:
+        return
+    if now is None:
+        yield _words(N_("samordningsfunktion removed"))
+    elif was is None:
+        yield _words(
+            N_("samordningsfunktion set up: held by {holders}"), holders=_shown(list(now.holders))
+        )
+    else:
+        fields = _changed_fields(was.model_dump(mode="json"), now.model_dump(mode="json"))
+        yield _words(N_("samordningsfunktion changed: {fields}"), fields=fields)
+
+
+def _policy_text(values: Mapping[str, Any]) -> str:
+    title = values["title"]
+    return str(title.get(i18n.language(), title["sv"]))
+
+
+def _compliance(old: Organisation, new: Organisation) -> Iterator[Words]:
+    fields = _changed_fields(
+        old.compliance.model_dump(mode="json"), new.compliance.model_dump(mode="json")
+    )
+    if fields:
+        yield _words(N_("compliance settings changed: {fields}"), fields=fields)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
+from tsk_workflow.definitions.durations import parse_duration
 from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, OneLine, Text, Title
 from tsk_workflow.i18n import _
 
@@ -268,6 +271,170 @@ class Permissions(Frozen):
     )
 
 
+PERIOD_PATTERN = r"^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?$"
+
+
+def _check_period(value: str) -> str:
+    if value == "P":
+        raise ValueError(_("'P' is not a period: give years, months, weeks or days (P1Y, P6M)"))
+    return value
+
+
+Period = Annotated[
+    str,
+    Field(pattern=PERIOD_PATTERN, description="An ISO 8601 period in whole days or more: P1Y, P6M"),
+    AfterValidator(_check_period),
+]
+"""A cadence of the municipality's own work (a follow-up, a revision): years, months, weeks or
+days, no working days and no hours."""
+
+
+def add_period(day: dt.date, period: str, times: int = 1) -> dt.date:
+    """``day`` plus ``times`` the ``period`` (``P1Y`` from 29 February is 28 February)."""
+    delta = parse_duration(period).delta
+    assert delta is not None  # a Period is never in working days
+    result: dt.date = day + delta * times
+    return result
+
+
+class Decided(Frozen):
+    """A decision as the minutes record it: the body, the date, the paragraph (§) and the case."""
+
+    body: OneLine = Field(
+        min_length=1,
+        description="The body that decided, as the minutes name it: Kommunstyrelsen, KF, the"
+        " styrgrupp, the kommundirektör",
+    )
+    date: dt.date
+    paragraph: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="The paragraph (§) of the minutes: 112 for § 112"
+    )
+    case: OneLine | None = Field(
+        None, min_length=1, description="The case number (diarienummer): KS-2023-00226"
+    )
+
+    def text(self) -> str:
+        """``Kommunstyrelsen 2023-06-07 § 112 (KS-2023-00226)``."""
+        words = f"{self.body} {self.date.isoformat()}"
+        if self.paragraph is not None:
+            words += f" § {self.paragraph}"
+        return words + (f" ({self.case})" if self.case else "")
+
+
+class ContactRoute(Frozen):
+    """How partners and the public reach the samordningsfunktion: a function's mailbox and
+    phone rather than one person's, so that the route outlives who holds the function."""
+
+    email: Email | None = Field(None, description="The function's mailbox")
+    phone: OneLine | None = Field(
+        None, pattern=r"^\+?[0-9][0-9 ()-]{4,24}$", description="The function's phone number"
+    )
+    web: OneLine | None = Field(
+        None, pattern=r"^https?://\S+$", description="The page where the public finds the function"
+    )
+    note: Text | None = Field(None, description="Who answers and when, in words")
+
+    @property
+    def empty(self) -> bool:
+        return self.email is None and self.phone is None and self.web is None
+
+
+class Samordningsfunktion(Frozen):
+    """The coordinating function every municipality must set up (Lag 2023:196; prop.
+    2022/23:43): who holds it and how partners and the public reach it."""
+
+    holders: tuple[PersonId, ...] = Field(
+        (), description="The people who hold the function (person ids); at least one"
+    )
+    contact: ContactRoute = Field(
+        description="The external contact route: how partners and the public reach the function"
+    )
+    decided: Decided | None = Field(None, description="The decision that set the function up")
+    description: Text | None = Field(None, description="What the function does, in words")
+
+
+PolicyKind = Literal[
+    "modell", "plan", "policy", "program", "regel", "riktlinje", "rutin", "strategi", "taxa"
+]
+"""The kinds of a municipality's governing documents (Svenljunga's cover page, seed 001)."""
+ON_DEMAND = "vid_behov"
+"""``revise: vid_behov``: the document is revised when needed ("Revideras: Vid behov")."""
+
+
+class Policy(Frozen):
+    """One of the municipality's own governing documents for the work (a riktlinje, a model,
+    a plan), with when it is to be followed up and revised."""
+
+    key: Key
+    title: Title
+    kind: PolicyKind | None = None
+    decided: Decided | None = Field(None, description="The decision that adopted the document")
+    owner: str = Field(
+        min_length=1,
+        max_length=64,
+        description="Who answers for the document (dokumentansvarig): a person id or a role",
+    )
+    follow_up: Period | None = Field(
+        None, description="How often it is followed up (P1Y: 'Följas upp: Årligen'); none: never"
+    )
+    revise: Period | Literal["vid_behov"] = Field(
+        ON_DEMAND, description="How often it is revised: a period, or vid_behov (on demand)"
+    )
+    last_followed_up: dt.date | None = None
+    last_revised: dt.date | None = None
+
+    @property
+    def adopted(self) -> dt.date | None:
+        """The date of the text in force: its last revision, else its decision."""
+        return self.last_revised or (self.decided.date if self.decided else None)
+
+    def follow_ups(self) -> Iterator[dt.date]:
+        """The follow-ups due from the last one (or the adoption) on, each a period apart."""
+        base = self.last_followed_up or self.adopted
+        if self.follow_up is None or base is None:
+            return
+        for times in itertools.count(1):
+            yield add_period(base, self.follow_up, times)
+
+    def revisions(self) -> Iterator[dt.date]:
+        """The revisions due from the adoption on; none when it is revised on demand."""
+        base = self.adopted
+        if self.revise == ON_DEMAND or base is None:
+            return
+        for times in itertools.count(1):
+            yield add_period(base, self.revise, times)
+
+    @property
+    def next_follow_up(self) -> dt.date | None:
+        return next(self.follow_ups(), None)
+
+    @property
+    def next_revision(self) -> dt.date | None:
+        return next(self.revisions(), None)
+
+
+class ComplianceSettings(Frozen):
+    """Where Lag (2023:196) leaves the cadence to the municipality: its own choices, shown as
+    such (``tsk org show``), from which a compliance view judges what is due."""
+
+    lagesbild_renewal: Period = Field(
+        "P2Y",
+        description="The strategic lägesbild is renewed at least this often. The law's text we"
+        " have sets no interval ('at least every other year' is unverified there; Herrljunga's"
+        " guideline, seed 003, says it): the municipality's choice. Default P2Y",
+    )
+    followup_interval: Period = Field(
+        "P1Y",
+        description="The decided action plan is followed up at least this often (Brå's step 5);"
+        " the municipality's choice. Default P1Y, as KS reports yearly to KF",
+    )
+    plan_renewal: Period = Field(
+        "P2Y",
+        description="The action plan is decided anew at least this often, after the lägesbild it"
+        " rests on; the municipality's choice. Default P2Y",
+    )
+
+
 class Organisation(Frozen):
     municipality: Key
     name: OneLine = Field(min_length=1)
@@ -284,6 +451,17 @@ class Organisation(Frozen):
     events: EventSettings = EventSettings()
     map: MapSettings | None = Field(
         None, description="Where the maps start; without it, over Sweden"
+    )
+    samordningsfunktion: Samordningsfunktion | None = Field(
+        None,
+        description="The coordinating function the law asks for (Lag 2023:196); the validator"
+        " requires it",
+    )
+    policies: tuple[Policy, ...] = Field(
+        (), description="The municipality's own governing documents, followed up and revised"
+    )
+    compliance: ComplianceSettings = Field(
+        ComplianceSettings(), description="Cadences the law leaves to the municipality"
     )
     people: tuple[Person, ...] = Field(min_length=1)
     groups: tuple[Group, ...] = ()

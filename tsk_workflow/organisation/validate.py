@@ -44,6 +44,8 @@ def check_organisation(org: Organisation, definitions: Definitions) -> list[Foun
         _routing,
         _bodies,
         _event_partners,
+        _samordningsfunktion,
+        _policies,
     ]
     found = [problem for check in checks for problem in check(org)]
     found += _processes(org, definitions)
@@ -183,6 +185,70 @@ def _event_partners(org: Organisation) -> Iterator[Found]:
                 partner=partner
             )
             yield (("events", "partners", i), message)
+
+
+def _samordningsfunktion(org: Organisation) -> Iterator[Found]:
+    """The law asks every municipality for a coordinating function: it must be named, held by
+    people of the organisation, and reachable from outside."""
+    function = org.samordningsfunktion
+    path: tuple[str | int, ...] = ("samordningsfunktion",)
+    if function is None:
+        message = _(
+            "the organisation names no samordningsfunktion: Lag (2023:196) asks every"
+            " municipality for a coordinating function; add 'samordningsfunktion:' with the"
+            " people who hold it (holders) and how partners and the public reach it (contact)"
+        )
+        yield (path, message)
+        return
+    if not function.holders:
+        message = _(
+            "the samordningsfunktion names nobody: list under 'holders' the person ids of the"
+            " people who hold it"
+        )
+        yield ((*path, "holders"), message)
+    for i, holder in enumerate(function.holders):
+        if org.person(holder) is None:
+            message = _("the samordningsfunktion names '{person}', who is not among the people")
+            yield (
+                (*path, "holders", i),
+                message.format(person=holder) + did_you_mean(holder, [p.id for p in org.people]),
+            )
+    if function.contact.empty:
+        message = _(
+            "the samordningsfunktion's contact route gives no way in: give its email, phone"
+            " or web page"
+        )
+        yield ((*path, "contact"), message)
+
+
+def _policies(org: Organisation) -> Iterator[Found]:
+    """Each policy document has a key of its own and an owner who is a person or a role."""
+    roles = {role for p in org.people for role in (*p.roles, *p.deputy_for)}
+    seen: set[str] = set()
+    for i, policy in enumerate(org.policies):
+        if policy.key in seen:
+            message = _("'{key}' appears twice in {field}").format(key=policy.key, field="policies")
+            yield (("policies", i, "key"), message)
+        seen.add(policy.key)
+        if org.person(policy.owner) is None and policy.owner not in roles:
+            message = _(
+                "the owner '{name}' of policy '{policy}' is neither a person nor a role anyone"
+                " holds"
+            ).format(name=policy.owner, policy=policy.key)
+            yield (("policies", i, "owner"), message)
+        adopted = policy.decided.date if policy.decided else None
+        for field in ("last_followed_up", "last_revised"):
+            day = getattr(policy, field)
+            if adopted is not None and day is not None and day < adopted:
+                message = _(
+                    "{field} {date} of policy '{policy}' is before its decision ({decided})"
+                )
+                yield (
+                    ("policies", i, field),
+                    message.format(
+                        field=field, date=day, policy=policy.key, decided=adopted.isoformat()
+                    ),
+                )
 
 
 def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:

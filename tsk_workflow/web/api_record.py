@@ -176,7 +176,7 @@ def lagesbild(
 # ---------------------------------------------------------------- the year plan
 
 
-PlanKind = Literal["cycle_open", "meeting", "due", "reminder", "report"]
+PlanKind = Literal["cycle_open", "meeting", "due", "reminder", "report", "review"]
 Roles = Annotated[
     list[str] | None, Query(max_length=64, description="Only what concerns this role (repeatable)")
 ]
