@@ -35,7 +35,7 @@ COMMANDS = {
     "action": (
         "tsk_workflow.cli.action",
         "action",
-        N_("The action register and the decided åtgärdsplan"),
+        N_("Actions"),
     ),
     "compliance": (
         "tsk_workflow.cli.compliance",

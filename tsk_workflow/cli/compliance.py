@@ -42,6 +42,6 @@ def compliance(ctx: click.Context, as_json: bool) -> None:
         for item in view.items:
             click.echo(f"  {MARKS[item.level]} {level_word(item.level).upper():6} {item.title}")
             click.echo(f"      {item.reason}")
-            click.echo("      " + _("Law: {law}").format(law=item.law))
+            click.echo("      " + _("Basis: {law}").format(law=item.law))
             if item.setting:
                 click.echo(f"      {item.setting}")

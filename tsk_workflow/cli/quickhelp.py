@@ -36,25 +36,29 @@ Alternativ:
   -h, --help       Visa den här hjälpen och avsluta.
 
 Kommandon:
-  audit      Granskningsloggen (--json, --csv): verify, keygen, checkpoint
-  backup     En hel och konsekvent kopia av en SQLite-databas
-  cycle      Cykler: open, list, show, advance, next, close, attach, documents
-  decision   Beslut: propose, record, list
-  demo       En kommuns hela år, från början till slut, med lokala standardval
-  event      Händelser som rapporteras när som helst: report, list
-  gdpr       Personuppgifter: purge
-  init       Skapa eller uppgradera databasen, läs in organisationen
-  lagesbild  En cykels sammanställda lägesbild
-  login      Logga in i tjänsten (TSK_URL): kommandona går genom den som du
-  logout     Logga ut ur tjänsten: din token återkallas och tas bort
-  mail       E-post: test, send, digest, status, show, retry
-  org        Organisationen: show, load, history, export
-  plan       Året: öppningar, möten, tidsgränser, påminnelser, rapporter
-  process    Processer: list, show, validate, diagram, upgrade-cycles
-  run        Schemaläggaren som en tjänst som körs hela tiden
-  serve      Tjänsten: API:t, inloggning, länkar i e-post och schemaläggaren
-  task       Uppgifter: list, done, form
-  tick       En körning av schemaläggaren (cron, systemd-timer)""",
+  action      Åtgärder: add, update, followup, list, show, plan
+  audit       Granskningsloggen (--json, --csv): verify, keygen, checkpoint
+  backup      En hel och konsekvent kopia av en SQLite-databas
+  compliance  Vad lagen (2023:196) kräver, och var kommunen står
+  cycle       Cykler: open, list, show, advance, next, close, attach,
+              documents
+  decision    Beslut: propose, record, list
+  demo        En kommuns hela år, från början till slut, med lokala
+              standardval
+  event       Händelser som rapporteras när som helst: report, list
+  gdpr        Personuppgifter: purge
+  init        Skapa eller uppgradera databasen, läs in organisationen
+  lagesbild   En cykels sammanställda lägesbild
+  login       Logga in i tjänsten (TSK_URL): kommandona går genom den som du
+  logout      Logga ut ur tjänsten: din token återkallas och tas bort
+  mail        E-post: test, send, digest, status, show, retry
+  org         Organisationen: show, load, history, export
+  plan        Året: öppningar, möten, tidsgränser, påminnelser, rapporter
+  process     Processer: list, show, validate, diagram, upgrade-cycles
+  run         Schemaläggaren som en tjänst som körs hela tiden
+  serve       Tjänsten: API:t, inloggning, länkar i e-post och schemaläggaren
+  task        Uppgifter: list, done, form
+  tick        En körning av schemaläggaren (cron, systemd-timer)""",
     "en": """\
 Usage: tsk [OPTIONS] COMMAND [ARGS]...
 
@@ -70,25 +74,28 @@ Options:
   -h, --help       Show this message and exit.
 
 Commands:
-  audit      The audit trail (--json, --csv): verify, keygen, checkpoint
-  backup     A consistent copy of a SQLite database
-  cycle      Cycles: open, list, show, advance, next, close, attach, documents
-  decision   Decisions: propose, record, list
-  demo       A municipality's whole year, end to end, on local defaults
-  event      Events reported at any time: report, list
-  gdpr       Personal data: purge
-  init       Create or upgrade the database, load the organisation
-  lagesbild  The compiled lägesbild of a cycle
-  login      Sign in to the service (TSK_URL): commands go through it as you
-  logout     Sign out of the service: the token revoked and removed
-  mail       Mail: test, send, digest, status, show, retry
-  org        The organisation: show, load, history, export
-  plan       The year: openings, meetings, deadlines, reminders, reports
-  process    Processes: list, show, validate, diagram, upgrade-cycles
-  run        The scheduler as a long-running service
-  serve      The service: the API, sign-in, mail links and the scheduler
-  task       Tasks: list, done, form
-  tick       One scheduler pass (cron, systemd timer)""",
+  action      Actions: add, update, followup, list, show, plan
+  audit       The audit trail (--json, --csv): verify, keygen, checkpoint
+  backup      A consistent copy of a SQLite database
+  compliance  What Lag (2023:196) asks, and where the municipality stands
+  cycle       Cycles: open, list, show, advance, next, close, attach,
+              documents
+  decision    Decisions: propose, record, list
+  demo        A municipality's whole year, end to end, on local defaults
+  event       Events reported at any time: report, list
+  gdpr        Personal data: purge
+  init        Create or upgrade the database, load the organisation
+  lagesbild   The compiled lägesbild of a cycle
+  login       Sign in to the service (TSK_URL): commands go through it as you
+  logout      Sign out of the service: the token revoked and removed
+  mail        Mail: test, send, digest, status, show, retry
+  org         The organisation: show, load, history, export
+  plan        The year: openings, meetings, deadlines, reminders, reports
+  process     Processes: list, show, validate, diagram, upgrade-cycles
+  run         The scheduler as a long-running service
+  serve       The service: the API, sign-in, mail links and the scheduler
+  task        Tasks: list, done, form
+  tick        One scheduler pass (cron, systemd timer)""",
 }
 """The help in each language (``TSK_LANG``; ``--lang`` on the command line goes to click)."""
 

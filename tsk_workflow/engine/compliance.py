@@ -22,6 +22,7 @@ The view reads; it decides nothing and records nothing. ``now`` is the engine's 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -122,9 +123,32 @@ def compliance(engine: Engine) -> Compliance:
 
 
 def _setting(name: str, value: str) -> str:
-    return _("the municipality's choice: {name} = {value}").format(
-        name=f"compliance.{name}", value=value
+    return _("the municipality's choice: {every} ({name}: {value})").format(
+        every=period_words(value), name=f"compliance.{name}", value=value
     )
+
+
+def period_words(period: str) -> str:
+    """``P2Y`` as people say it: "every 2 years" (``vart 2:e år``); a period of several
+    units stays as written."""
+    match = re.fullmatch(r"P(\d+)([YMWD])", period)
+    if match is None:
+        return period
+    n, unit = int(match[1]), match[2]
+    if n == 1:
+        return {
+            "Y": _("every year"),
+            "M": _("every month"),
+            "W": _("every week"),
+            "D": _("every day"),
+        }[unit]
+    words = {
+        "Y": _("every {n} years"),
+        "M": _("every {n} months"),
+        "W": _("every {n} weeks"),
+        "D": _("every {n} days"),
+    }
+    return words[unit].format(n=n)
 
 
 def _lagesbild(engine: Engine, today: dt.date) -> tuple[Item, dt.date | None]:
@@ -256,9 +280,7 @@ def _samordningsfunktion(engine: Engine) -> Item:
     law = f"{LAW}; prop. 2022/23:43"
     function = org.samordningsfunktion
     if function is None or not function.holders:
-        return Item(
-            "samordningsfunktion", title, "red", _("no samordningsfunktion is named"), law
-        )
+        return Item("samordningsfunktion", title, "red", _("no samordningsfunktion is named"), law)
     names = [p.name for p in (org.person(h) for h in function.holders) if p is not None]
     contact = function.contact
     route = ", ".join(x for x in (contact.email, contact.phone, contact.web) if x)
@@ -287,13 +309,11 @@ def _samordningsfunktion(engine: Engine) -> Item:
     return Item("samordningsfunktion", title, "green", reason, law, None, details)
 
 
-def _followups(
-    engine: Engine, today: dt.date, held: Sequence[ActionView], of_plan: bool
-) -> Item:
+def _followups(engine: Engine, today: dt.date, held: Sequence[ActionView], of_plan: bool) -> Item:
     interval = engine.org.compliance.followup_interval
     setting = _setting("followup_interval", interval)
     title = _("Follow-up of the actions")
-    law = _("{law}; Brå: follow-up and evaluation").format(law=LAW)
+    law = _("{law}; Brå: follow-up and evaluation").format(law=f"4 § {LAW}")
     if not held:
         return Item(
             "uppfoljning",
@@ -335,13 +355,17 @@ def _overdue(active: Sequence[ActionView], today: dt.date) -> Item:
     late = [a for a in active if a.overdue]
     details = {"overdue": [a.id for a in late]}
     if not late:
-        return Item("forsenade", title, "green", _("none"), LAW, None, details)
+        return Item("forsenade", title, "green", _("none"), _plan_law(), None, details)
     longest = max((today - a.due).days for a in late)
     level = "red" if longest > SOON.days else "yellow"
     text = _("{n} overdue, the longest by {days} days: {ids}").format(
         n=len(late), days=longest, ids=", ".join(f"#{a.id}" for a in late)
     )
-    return Item("forsenade", title, level, text, LAW, None, details)
+    return Item("forsenade", title, level, text, _plan_law(), None, details)
+
+
+def _plan_law() -> str:
+    return _("the åtgärdsplan ({law})").format(law=f"4 § {LAW}")
 
 
 def _policies(engine: Engine, today: dt.date) -> Item:
