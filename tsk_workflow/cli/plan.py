@@ -6,7 +6,7 @@ Computed from the definitions alone (``tsk_workflow.engine.plan``): no database 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -80,6 +80,19 @@ def plan(
         _plan(ctx, year, roles, kinds, ics_path, lang, as_json)
 
 
+def _action_items(ctx: click.Context, year: int) -> list[Any]:
+    """The actions' due dates and follow-ups, from the database (``--db``) when one is given:
+    the year plan of the organisation file alone has none."""
+    import datetime as dt
+
+    from tsk_workflow.cli import runtime
+    from tsk_workflow.engine import plan as planning
+    from tsk_workflow.engine.actions import Actions
+
+    dates = Actions(runtime.engine(ctx)).plan_dates()
+    return planning.action_items(dates, dt.date(year, 1, 1), dt.date(year, 12, 31))
+
+
 def _plan(
     ctx: click.Context,
     year: int,
@@ -100,6 +113,8 @@ def _plan(
     org = load_organisation(settings(ctx).require_org(), catalog)
     cal = timing.work_calendar(org)
     items = planning.year_plan(org, catalog.definitions, year, cal)
+    if settings(ctx).db:
+        items = planning.sort_items([*items, *_action_items(ctx, year)])
     if roles:
         known = set(planning.roles_of(items)) | {
             role for person in org.people for role in (*person.roles, *person.deputy_for)

@@ -34,6 +34,7 @@ from tsk_workflow.canonical import digest
 from tsk_workflow.engine import notify
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.events import categories, places
+from tsk_workflow.engine.plan import ActionDates
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import _
 from tsk_workflow.routing import sek
@@ -893,6 +894,20 @@ class Actions:
             )
             views = [ActionView.of(row, today) for row in rows]
         return [v for v in views if v.overdue] if overdue else views
+
+    def plan_dates(self) -> list[ActionDates]:
+        """The active actions' due dates and next follow-ups (each a
+        ``compliance.followup_interval`` after the last follow-up, or after the action was
+        added), for the year plan."""
+        from tsk_workflow.organisation.model import add_period
+
+        interval = self.org.compliance.followup_interval
+        found = []
+        for view in self.listing():
+            last = view.last_followup.at if view.last_followup else view.created_at
+            following = add_period(last.astimezone(self.engine.cal.zone).date(), interval)
+            found.append(ActionDates(view.id, view.title, view.owner, view.due, following))
+        return found
 
     def show(self, action_id: int) -> ActionView:
         now = self.engine.clock()

@@ -111,6 +111,9 @@ class PlanItem:
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     policy: str | None = None
+    action: int | None = None
+    person: str | None = None
+    """The one person the item is for (an action's owner), beside or instead of roles."""
 
     @property
     def timed(self) -> bool:
@@ -398,6 +401,46 @@ def policy_reviews(org: Organisation, first: dt.date, last: dt.date) -> list[Pla
     return items
 
 
+# ---------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class ActionDates:
+    """What the year plan shows of an active action of the register: its due date and its
+    next follow-up (``engine.actions.Actions.plan_dates``)."""
+
+    id: int
+    title: str
+    owner: str
+    due: dt.date
+    next_followup: dt.date | None
+
+
+ACTION_TITLES = {
+    "due": N_("Action to be done: {title}"),
+    "review": N_("Follow-up of the action: {title}"),
+}
+
+
+def action_items(actions: Iterable[ActionDates], first: dt.date, last: dt.date) -> list[PlanItem]:
+    """The due dates and next follow-ups of ``actions`` from ``first`` to ``last``, each for
+    the action's owner."""
+    items = []
+    for found in actions:
+        for kind, day in (("due", found.due), ("review", found.next_followup)):
+            if day is not None and first <= day <= last:
+                name = Label(sv=f"#{found.id} {found.title}", en=f"#{found.id} {found.title}")
+                title = _both(ACTION_TITLES[kind], name)
+                items.append(PlanItem(day, kind, title, (), action=found.id, person=found.owner))
+    return items
+
+
+def with_person(items: Iterable[PlanItem], person: str, roles: Iterable[str]) -> list[PlanItem]:
+    """The items for ``person``: of their ``roles``, and those for them by name."""
+    wanted = set(roles)
+    return [i for i in items if i.person == person or wanted.intersection(i.roles)]
+
+
 # ---------------------------------------------------------------- bodies and titles
 
 
@@ -460,6 +503,8 @@ def item_json(item: PlanItem, lang: str, cal: WorkCalendar) -> dict[str, object]
         "task": item.task,
         "body": item.body,
         "policy": item.policy,
+        "action": item.action,
+        "person": item.person,
         "title": item.title.get(lang),
         "roles": list(item.roles),
     }

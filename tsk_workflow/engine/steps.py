@@ -19,8 +19,8 @@ from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.i18n import _
 from tsk_workflow.messages import Queued
 from tsk_workflow.organisation.model import Organisation
-from tsk_workflow.store import acts
 from tsk_workflow.store import actions as action_counts
+from tsk_workflow.store import acts
 from tsk_workflow.store.acts import CycleState, Effects, TaskState
 
 

@@ -16,6 +16,7 @@ from tsk_workflow import audit as trail
 from tsk_workflow import i18n
 from tsk_workflow.engine import access
 from tsk_workflow.engine import plan as planning
+from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.documents import MAX_BYTES, Upload, attach
 from tsk_workflow.errors import Refused
 from tsk_workflow.rows import document_row
@@ -234,10 +235,18 @@ def _plan_items(
     engine = reader.engine
     org = engine.org
     items = planning.year_plan(org, engine.catalog.definitions, year, engine.cal)
+    items = planning.sort_items(
+        [
+            *items,
+            *planning.action_items(
+                Actions(engine).plan_dates(), dt.date(year, 1, 1), dt.date(year, 12, 31)
+            ),
+        ]
+    )
     if mine:
         person = org.person(reader.person)
         mine_roles = (*person.roles, *person.deputy_for) if person is not None else ()
-        items = planning.with_roles(items, mine_roles)
+        items = planning.with_person(items, reader.person, mine_roles)
     if roles:
         known = set(planning.roles_of(items)) | {
             role for person in org.people for role in (*person.roles, *person.deputy_for)
