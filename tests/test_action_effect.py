@@ -77,7 +77,9 @@ def test_the_verdict_on_two_whole_windows(
 
 def test_too_early_while_the_after_window_runs_with_the_figures_so_far() -> None:
     before, after = window(9), window(1, days=30)
-    assert judge(before, after, complete=False) == ("too_early", pytest.approx(-66.67, 0.01))
+    verdict, change = judge(before, after, complete=False)
+    assert verdict == "too_early"
+    assert change == pytest.approx(-66.67, 0.01)
     # the rates per month compare windows of different lengths
     assert before.per_month == pytest.approx(3.04, 0.01)
     assert after.per_month == pytest.approx(1.01, 0.01)
@@ -139,7 +141,9 @@ def a_view(**changes: object) -> ActionView:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def incident(day: dt.date, category: str = "klotter", town: str = "herrljunga", count: float = 1):  # type: ignore[no-untyped-def]
+def incident(
+    day: dt.date, category: str = "klotter", town: str = "herrljunga", count: float = 1
+) -> tuple[dt.date, Report]:
     return (
         day,
         Report(day.strftime("%Y-%m"), None, REPORTER, None, True, (category,), town, count=count),
@@ -174,7 +178,8 @@ def test_the_effect_counts_its_category_at_its_place_and_says_it_plainly() -> No
     ]
     effect = measure(a_view(), found, org, today=dt.date(2027, 12, 1))
     assert effect.verdict == "fewer"
-    assert effect.before is not None and effect.after is not None
+    assert effect.before is not None
+    assert effect.after is not None
     assert (effect.before.count, effect.after.count) == (12, 3)
     assert effect.end_from == "due"
     assert effect.judgement == (
@@ -197,12 +202,13 @@ def test_the_effect_counts_its_category_at_its_place_and_says_it_plainly() -> No
     )
     assert (done.verdict, done.end_from) == ("too_early", "done_on")
     assert done.judgement == (
-        "too early: the after-window ends 2027-07-29; so far 3 incidents in 40 days (2.3 a month)"
-        " against 12 incidents in 90 days before (4.1 a month)"
+        "too early: the after-window has not ended (it ends 2027-07-29); so far 3 incidents in"
+        " 40 days (2.3 a month) against 12 incidents in 90 days before (4.1 a month)"
     )
     not_begun = measure(a_view(), found, org, dt.date(2027, 5, 1))
     assert not_begun.judgement.startswith(
-        "too early: the after-window begins 2027-05-31 and ends 2027-08-28; before: 12 incidents"
+        "too early: the after-window has not begun (it runs 2027-05-31 – 2027-08-28); before:"
+        " 12 incidents"
     )
     little = measure(a_view(category="narkotika"), found, org, dt.date(2027, 12, 1))
     assert little.judgement == (
@@ -279,7 +285,8 @@ def test_events_before_and_after_an_action_give_its_verdict(engine: Engine) -> N
     made = register.add(COORDINATOR, lighting())
 
     effect = effect_of(engine, made)  # today 2027-09-01: the after-window ended 2027-08-28
-    assert effect.before is not None and effect.after is not None
+    assert effect.before is not None
+    assert effect.after is not None
     assert (effect.verdict, effect.before.count, effect.after.count) == ("fewer", 11, 2)
     assert effect.judgement.startswith("fewer: 2 incidents in the 90 days after against 11")
 
@@ -367,7 +374,9 @@ def test_tsk_action_review_follows_up_the_plan_in_force(
     assert lines[0].startswith("Version 1: Åtgärdsplan 2027 (3 actions), adopted by")
     assert lines[1].startswith(f"#{first.id} [green] Sanering av klotter vid stationen")
     assert lines[2] == "    last followed up 2027-09-01: Sanerat, och kameran är uppe"
-    assert lines[3].startswith("    effect: too early: the after-window ends 2027-11-29;")
+    assert lines[3].startswith(
+        "    effect: too early: the after-window has not ended (it ends 2027-11-29)"
+    )
     assert "    not followed up yet" in lines
     assert any("cannot be judged: the action has no category and no town" in x for x in lines)
     assert (

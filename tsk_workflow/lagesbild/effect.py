@@ -40,7 +40,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from tsk_workflow.forms import reporter_forms
-from tsk_workflow.i18n import _, ngettext
+from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.lagesbild.collect import event_reports, task_reports
 from tsk_workflow.lagesbild.model import Report
 from tsk_workflow.organisation.model import Organisation
@@ -139,6 +139,11 @@ def windows(
     return before, after, after_end
 
 
+SURVEY_REASON = N_(
+    "the safety survey keeps its result as a document, with no figure per town to compare"
+)
+
+
 @dataclass(frozen=True)
 class Survey:
     """The survey's rounds around an action: ``before`` the last one opened before its start,
@@ -166,11 +171,6 @@ class Survey:
             before=self.before or _("none"), after=self.after or _("none yet")
         )
         return f"{_(SURVEY_REASON)}; {rounds}"
-
-
-SURVEY_REASON = (
-    "the safety survey keeps its result as a document, with no figure per town to compare"
-)
 
 
 @dataclass(frozen=True)
@@ -237,8 +237,8 @@ class Effect:
         last = (self.after_ends or after.end) - dt.timedelta(days=1)
         if not after.days:
             return _(
-                "too early: the after-window begins {first} and ends {last}; before: {before}"
-                " in {before_days} days ({before_rate} a month)"
+                "too early: the after-window has not begun (it runs {first} – {last}); before:"
+                " {before} in {before_days} days ({before_rate} a month)"
             ).format(
                 first=after.first.isoformat(),
                 last=last.isoformat(),
@@ -247,9 +247,9 @@ class Effect:
                 before_rate=_rate(before.per_month),
             )
         return _(
-            "too early: the after-window ends {last}; so far {after} in {after_days} days"
-            " ({after_rate} a month) against {before} in {before_days} days before"
-            " ({before_rate} a month)"
+            "too early: the after-window has not ended (it ends {last}); so far {after} in"
+            " {after_days} days ({after_rate} a month) against {before} in {before_days} days"
+            " before ({before_rate} a month)"
         ).format(
             last=last.isoformat(),
             after=_incidents(after.count),
