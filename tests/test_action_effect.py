@@ -414,6 +414,8 @@ def test_the_survey_rounds_around_the_action_are_named(store: Store, clock: Cloc
     shown = effect.to_dict()["survey"]
     assert shown["comparable"] is False
     assert "no figure per town" in shown["reason"]
-    assert effect.survey.line().endswith(f"rounds: {earlier.ref} before, none yet after")
+    assert effect.survey.line().endswith(
+        f"the last round before: {earlier.ref}; the first after: none yet"
+    )
     # Herrljunga runs no survey: nothing to name
     assert effect_of(make_engine(store, "herrljunga", clock), a_view()).survey is None

@@ -39,10 +39,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from tsk_workflow import i18n
 from tsk_workflow.forms import reporter_forms
 from tsk_workflow.i18n import N_, _, ngettext
 from tsk_workflow.lagesbild.collect import event_reports, task_reports
 from tsk_workflow.lagesbild.model import Report
+from tsk_workflow.lagesbild.render import number
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import cycles as stored_cycles
 
@@ -167,8 +169,8 @@ class Survey:
         }
 
     def line(self) -> str:
-        rounds = _("rounds: {before} before, {after} after").format(
-            before=self.before or _("none"), after=self.after or _("none yet")
+        rounds = _("the last round before: {before}; the first after: {after}").format(
+            before=self.before or "–", after=self.after or _("none yet")
         )
         return f"{_(SURVEY_REASON)}; {rounds}"
 
@@ -372,7 +374,8 @@ def _incidents(count: float) -> str:
 
 
 def _rate(rate: float | None) -> str:
-    return f"{rate:.1f}" if rate is not None else "–"
+    """Incidents a month as the lägesbild writes numbers (one decimal, the language's sign)."""
+    return number(rate, i18n.language())
 
 
 def _percent(change: float) -> str:
