@@ -192,6 +192,7 @@ def test_the_effect_counts_its_category_at_its_place_and_says_it_plainly() -> No
         "days": 90,
         "incidents": 12,
         "per_month": 4.06,
+        "reporter_months": 0,
     }
     assert (shown["after"]["first"], shown["after_ends"]) == ("2027-05-31", "2027-08-28")
     assert (shown["verdict"], shown["change_percent"], shown["complete"]) == ("fewer", -75.0, True)
@@ -215,6 +216,24 @@ def test_the_effect_counts_its_category_at_its_place_and_says_it_plainly() -> No
         "too little data to judge: 0 incidents before and 0 incidents after"
         " (at least 5 in one of the windows are needed)"
     )
+
+
+def test_a_caution_when_the_reporters_were_asked_in_more_months_in_one_window() -> None:
+    """EST has no cycle in July: the window after (June to August) had its reporters asked in
+    two months, the window before in three."""
+    org = shared_organisation("herrljunga")
+    asked = [dt.date(2027, m, 15) for m in (1, 2, 3, 6, 8)]
+    found = [incident(dt.date(2027, 2, 15), count=9), incident(dt.date(2027, 6, 15), count=3)]
+    effect = measure(a_view(), found, org, dt.date(2027, 12, 1), asked=asked)
+    assert effect.before is not None
+    assert effect.after is not None
+    assert (effect.before.asked, effect.after.asked) == (3, 2)
+    assert effect.judgement.endswith(
+        "(−67 %); mind that the reporters were asked in 3 of the months before and 2 of those after"
+    )
+    assert effect.to_dict()["after"]["reporter_months"] == 2
+    same = measure(a_view(), found, org, dt.date(2027, 12, 1), asked=asked[:2] + asked[3:])
+    assert "mind that" not in same.judgement
 
 
 def test_an_area_counts_its_own_incidents_and_its_towns() -> None:
@@ -288,7 +307,12 @@ def test_events_before_and_after_an_action_give_its_verdict(engine: Engine) -> N
     assert effect.before is not None
     assert effect.after is not None
     assert (effect.verdict, effect.before.count, effect.after.count) == ("fewer", 11, 2)
-    assert effect.judgement.startswith("fewer: 2 incidents in the 90 days after against 11")
+    assert effect.judgement == (
+        "fewer: 2 incidents in the 90 days after against 11 incidents in the 90 days before"
+        " (−82 %); mind that the reporters were asked in 1 of the months before and 0 of those"
+        " after"
+    )
+    assert effect.before.asked == 1  # only March had an EST cycle here
 
     # done today: the after-window starts now
     done = register.followup(OWNER, made.id, state="done", note="Sanerat")

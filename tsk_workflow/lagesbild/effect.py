@@ -14,7 +14,9 @@ reporters' tasks (EST), each as many incidents as its answer says. A reporter's 
 whole month ("how many times this month?"), so it is dated on the 15th of its cycle's month
 (``MONTH_DAY``). Of these, the incidents of the action's category in its town or area: for a
 town, those in the town; for an area, those in the area or in any of its towns. The action's
-place in the town ("stationen") is free text and is not matched.
+place in the town ("stationen") is free text and is not matched. Each window also counts the
+months whose reporters were asked (that had a reporter cycle): a month without one, EST's July,
+is unknown rather than zero, so the judgement cautions when the windows differ in it.
 
 **The judgement** compares incidents per month (``DAYS_PER_MONTH``), so windows of different
 lengths compare: "fewer" or "more" when the rate after differs by more than ``SAME_WITHIN``
@@ -35,7 +37,7 @@ of the survey before the start and after the end, whose documents can be compare
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -79,6 +81,8 @@ class Window:
     first: dt.date
     end: dt.date
     count: float
+    asked: int = 0
+    """In how many of its months the reporters were asked (a month with a reporter cycle)."""
 
     @property
     def days(self) -> int:
@@ -100,6 +104,7 @@ class Window:
             "days": self.days,
             "incidents": _number(self.count),
             "per_month": round(rate, 2) if rate is not None else None,
+            "reporter_months": self.asked,
         }
 
 
@@ -206,7 +211,7 @@ class Effect:
         if self.verdict == "too_early":
             return self._too_early(before, after)
         if self.verdict == "too_little":
-            return _(
+            too_little = _(
                 "too little data to judge: {before} before and {after} after (at least {minimum}"
                 " in one of the windows are needed)"
             ).format(
@@ -214,6 +219,7 @@ class Effect:
                 after=_incidents(after.count),
                 minimum=self.minimum,
             )
+            return too_little + self._asked(before, after)
         word = {"fewer": _("fewer"), "more": _("more"), "same": _("about the same")}[self.verdict]
         figures = _("{after} in the {days} days after against {before} in the {days} days before")
         text = f"{word}: " + figures.format(
@@ -233,7 +239,18 @@ class Effect:
             )
         if self.change is not None:
             text += f" ({_percent(self.change)})"
-        return text
+        return text + self._asked(before, after)
+
+    @staticmethod
+    def _asked(before: Window, after: Window) -> str:
+        """A caution when the reporters were asked in more months in one window than in the
+        other (a month without a cycle, July, is unknown, not zero)."""
+        if before.asked == after.asked:
+            return ""
+        return "; " + _(
+            "mind that the reporters were asked in {before} of the months before and {after}"
+            " of those after"
+        ).format(before=before.asked, after=after.asked)
 
     def _too_early(self, before: Window, after: Window) -> str:
         last = (self.after_ends or after.end) - dt.timedelta(days=1)
@@ -302,8 +319,10 @@ def measure(
     org: Organisation,
     today: dt.date,
     survey: Survey | None = None,
+    asked: Collection[dt.date] = (),
 ) -> Effect:
-    """The effect of ``view`` from the dated reports ``incidents`` (pure)."""
+    """The effect of ``view`` from the dated reports ``incidents`` (pure); ``asked``: the days
+    the reporters' answers are dated on (the 15th of each month with a reporter cycle)."""
     end_from: Literal["done_on", "due"] = "done_on" if view.done_on is not None else "due"
     end = view.done_on or view.due
     missing = tuple(
@@ -328,17 +347,20 @@ def measure(
         for day, report in incidents
         if view.category in report.categories and (report.town or "") in towns
     ]
-    before = _counted(before, counted)
-    after = _counted(after, counted)
+    before = _counted(before, counted, asked)
+    after = _counted(after, counted, asked)
     verdict, change = judge(before, after, complete=today >= after_ends)
     return replace(
         found, verdict=verdict, before=before, after=after, after_ends=after_ends, change=change
     )
 
 
-def _counted(window: Window, counted: Sequence[tuple[dt.date, float]]) -> Window:
+def _counted(
+    window: Window, counted: Sequence[tuple[dt.date, float]], asked: Collection[dt.date]
+) -> Window:
     total = sum(count for day, count in counted if window.first <= day < window.end)
-    return Window(window.first, window.end, total)
+    months = sum(1 for day in asked if window.first <= day < window.end)
+    return Window(window.first, window.end, total, months)
 
 
 def _towns(org: Organisation, key: str) -> set[str]:
@@ -400,11 +422,12 @@ def effects(engine: Engine, views: Sequence[ActionView]) -> dict[int, Effect]:
     ]
     with engine.store.reading() as session:
         incidents: list[tuple[dt.date, Report]] = []
+        asked: set[dt.date] = set()
         if spans:
             first = min(before.first for before, _after, _ends in spans)
             last = max(after.last for _before, after, _ends in spans)
             if last >= first:
-                incidents = read_incidents(session, engine, first, last)
+                incidents, asked = read_incidents(session, engine, first, last)
         rounds = _survey_rounds(session, engine)
     return {
         view.id: measure(
@@ -413,6 +436,7 @@ def effects(engine: Engine, views: Sequence[ActionView]) -> dict[int, Effect]:
             engine.org,
             today,
             _survey(rounds, view) if rounds is not None else None,
+            asked,
         )
         for view in views
     }
@@ -420,9 +444,10 @@ def effects(engine: Engine, views: Sequence[ActionView]) -> dict[int, Effect]:
 
 def read_incidents(
     session: Session, engine: Engine, first: dt.date, last: dt.date
-) -> list[tuple[dt.date, Report]]:
+) -> tuple[list[tuple[dt.date, Report]], set[dt.date]]:
     """The lägesbild's reports from ``first`` to ``last`` with their days: the events on the
-    day they happened, the reporters' answers of the cycles of those months on the 15th."""
+    day they happened, the reporters' answers of the cycles of those months on the 15th; and
+    the days the answers are dated on, of each month whose reporters were asked."""
     org = engine.org
     found = [(day, report) for day, report in event_reports(session, org, first, last)]
     months = _months(first, last)
@@ -435,10 +460,11 @@ def read_incidents(
         for cycle in stored_cycles.cycles(session, org.municipality, only_open=False, process=key):
             if cycle.period in months:
                 cycles[cycle.id] = (cycle.period, forms)
+    asked = {_month_day(period) for period, _forms in cycles.values()}
     for cycle_id, reports in task_reports(session, org, cycles).items():
         day = _month_day(cycles[cycle_id][0])
         found += [(day, r) for r in reports if r.has_incident and first <= day <= last]
-    return found
+    return found, {day for day in asked if first <= day <= last}
 
 
 def _months(first: dt.date, last: dt.date) -> set[str]:
