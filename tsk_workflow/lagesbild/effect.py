@@ -301,18 +301,6 @@ class Effect:
         }
 
 
-def verdict_word(verdict: str) -> str:
-    """A verdict in a word or two, for a table."""
-    return {
-        "fewer": _("fewer"),
-        "more": _("more"),
-        "same": _("about the same"),
-        "too_little": _("too little data"),
-        "too_early": _("too early"),
-        "missing": _("cannot be judged"),
-    }.get(verdict, verdict)
-
-
 def measure(
     view: ActionView,
     incidents: Iterable[tuple[dt.date, Report]],
