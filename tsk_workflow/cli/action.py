@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -184,14 +185,39 @@ def list_(
 @click.pass_context
 def show(ctx: click.Context, action_id: int, as_json: bool) -> None:
     from tsk_workflow.engine.actions import Actions
+    from tsk_workflow.lagesbild.effect import effect_of
 
     engine = runtime.engine(ctx)
     runtime.actor(ctx, engine)
     view = Actions(engine).show(action_id)
+    effect = effect_of(engine, view)
     if as_json:
-        emit_json(view.to_dict())
+        emit_json(view.to_dict() | {"effect": effect.to_dict()})
         return
     for line in action_lines(engine, view):
+        click.echo(line)
+    for line in effect_lines(effect):
+        click.echo(line)
+
+
+@action.command(
+    help=N_(
+        "The styrgrupp's follow-up: the actions of the plan in force, how they go, their"
+        " effect, and how many are done."
+    )
+)
+@json_option
+@click.pass_context
+def review(ctx: click.Context, as_json: bool) -> None:
+    from tsk_workflow.lagesbild.effect import review as review_of
+
+    engine = runtime.engine(ctx)
+    runtime.actor(ctx, engine)
+    found = review_of(engine)
+    if as_json:
+        emit_json(found.to_dict())
+        return
+    for line in review_lines(engine, found):
         click.echo(line)
 
 
@@ -422,3 +448,72 @@ def _lang() -> str:
     from tsk_workflow import i18n
 
     return i18n.language()
+
+
+def effect_lines(effect: Any) -> list[str]:
+    """The effect follow-up of an action, as ``tsk action show`` ends."""
+    lines = [
+        _("Effect ({days} days before and after): {judgement}").format(
+            days=effect.window_days, judgement=effect.judgement
+        )
+    ]
+    if effect.before is not None and effect.after is not None:
+        lines.append(
+            "  "
+            + _("before: {first} – {last}").format(
+                first=effect.before.first.isoformat(), last=effect.before.last.isoformat()
+            )
+        )
+        after = _("after: {first} – {last}").format(
+            first=effect.after.first.isoformat(),
+            last=(effect.after_ends - dt.timedelta(days=1)).isoformat(),
+        )
+        reason = (
+            _("from the day it was done")
+            if effect.end_from == "done_on"
+            else _("from its due date")
+        )
+        lines.append(f"  {after} ({reason})")
+    if effect.survey is not None:
+        lines.append("  " + _("Safety survey: {text}").format(text=effect.survey.line()))
+    return lines
+
+
+def review_lines(engine: Any, found: Any) -> list[str]:
+    """The styrgrupp's follow-up as ``tsk action review`` prints it."""
+    lines = [
+        plan_line(found.plan)
+        if found.plan is not None
+        else _("No åtgärdsplan is in force: every action of the register.")
+    ]
+    for item in found.items:
+        lines.append(action_line(engine, item.action))
+        last = item.action.last_followup
+        if last is not None:
+            when = last.at.astimezone(engine.cal.zone).strftime("%Y-%m-%d")
+            lines.append(
+                "    "
+                + _("last followed up {date}: {note}").format(date=when, note=last.note or "–")
+            )
+        else:
+            lines.append("    " + _("not followed up yet"))
+        lines.append("    " + _("effect: {judgement}").format(judgement=item.effect.judgement))
+    if not found.items:
+        lines.append(_("No actions."))
+    lines.append(
+        _("How many of the planned actions have been carried out? {done} of {planned}").format(
+            done=found.done, planned=found.planned
+        )
+        + " ("
+        + _("{overdue} overdue, {cancelled} cancelled").format(
+            overdue=found.overdue, cancelled=found.cancelled
+        )
+        + ")"
+    )
+    if found.cost is not None:
+        lines.append(
+            _("Cost: {planned} planned, {done} of it for the actions done").format(
+                planned=_sek(found.cost), done=_sek(found.cost_done or 0)
+            )
+        )
+    return lines

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -58,11 +59,7 @@ def gather(
     if earlier:
         cycles += reports.earlier_cycles(session, cycle, earlier)
     periods = {c.id: c.period for c in cycles}
-    by_cycle: dict[int, list[Report]] = {c.id: [] for c in cycles}
-    for task in reports.tasks_of(session, list(periods)):
-        form = forms.get((task.step, task.key))
-        if form is not None:
-            by_cycle[task.cycle_id].append(_report(task, form, periods[task.cycle_id], org))
+    by_cycle = task_reports(session, org, {c.id: (c.period, forms) for c in cycles})
     if forms:
         cycle_of = {period: cycle_id for cycle_id, period in periods.items()}
         for period, found in _events(session, org, sorted(cycle_of)).items():
@@ -82,36 +79,63 @@ def _events(session: Session, org: Organisation, periods: list[str]) -> dict[str
         return {}
     wanted = set(periods)
     found: dict[str, list[Report]] = {}
-    rows = events.events_between(session, org.municipality, days[0][0], days[-1][1])
-    for event, report in rows:
-        period = event.day.strftime("%Y-%m")
-        if period not in wanted:
-            continue
+    for _day, report in event_reports(session, org, days[0][0], days[-1][1]):
+        if report.period in wanted:
+            found.setdefault(report.period, []).append(report)
+    return found
+
+
+def event_reports(
+    session: Session, org: Organisation, first: dt.date, last: dt.date
+) -> list[tuple[dt.date, Report]]:
+    """The events reported at any time that happened from ``first`` to ``last`` (both
+    included), each with its day, as reports of one incident in the month it happened."""
+    found: list[tuple[dt.date, Report]] = []
+    for event, report in events.events_between(session, org.municipality, first, last):
         point = (
             (event.latitude, event.longitude)
             if event.latitude is not None and event.longitude is not None
             else None
         )
-        found.setdefault(period, []).append(
-            Report(
-                period=period,
-                task_id=None,
-                event_id=event.id,
-                reporter=report.reporter,
-                department=report.department,
-                answered=True,
-                categories=(event.category,),
-                town=event.town,
-                place=event.place,
-                when=f"{event.day.isoformat()} {event.time}"
-                if event.time
-                else event.day.isoformat(),
-                count=1.0,
-                description=event.description,
-                point=point,
+        found.append(
+            (
+                event.day,
+                Report(
+                    period=event.day.strftime("%Y-%m"),
+                    task_id=None,
+                    event_id=event.id,
+                    reporter=report.reporter,
+                    department=report.department,
+                    answered=True,
+                    categories=(event.category,),
+                    town=event.town,
+                    place=event.place,
+                    when=f"{event.day.isoformat()} {event.time}"
+                    if event.time
+                    else event.day.isoformat(),
+                    count=1.0,
+                    description=event.description,
+                    point=point,
+                ),
             )
         )
     return found
+
+
+def task_reports(
+    session: Session,
+    org: Organisation,
+    cycles: Mapping[int, tuple[str, Mapping[tuple[str, str], Form]]],
+) -> dict[int, list[Report]]:
+    """The reports of the reporter tasks of ``cycles`` (by id: its period and its process's
+    reporter forms), by cycle."""
+    by_cycle: dict[int, list[Report]] = {cycle_id: [] for cycle_id in cycles}
+    for task in reports.tasks_of(session, list(cycles)):
+        period, forms = cycles[task.cycle_id]
+        form = forms.get((task.step, task.key))
+        if form is not None:
+            by_cycle[task.cycle_id].append(_report(task, form, period, org))
+    return by_cycle
 
 
 def _report(task: Task, form: Form, period: str, org: Organisation) -> Report:
