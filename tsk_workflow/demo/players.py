@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from tsk_workflow.demo.actions import ActionPlayers
 from tsk_workflow.demo.answers import fill
 from tsk_workflow.engine import documents as docs
 from tsk_workflow.engine.decisions import Decisions
@@ -72,10 +73,12 @@ class Players:
         self.paragraphs = {"ks": 100, "klg": 10}
         self.postponed: set[int] = set()
         self.stats = Stats()
+        self.actions = ActionPlayers(engine, rng, self._try)
 
     def play(self, now: dt.datetime) -> None:
         self._open_by_hand(now)
         self._do_tasks(now)
+        self.actions.follow_up(now.astimezone(self.engine.cal.zone).date())
         self._move_waiting_cycles(now)
         self._record_decisions(now)
 
@@ -114,12 +117,25 @@ class Players:
     def _do_task(self, task_id: int, key: str, cycle_id: int, person: str) -> None:
         if key in PROPOSING_TASKS:
             self._propose(cycle_id, person)
+        process, makes_actions = self._step_of(task_id)
+        if makes_actions:
+            today = self.engine.clock().astimezone(self.engine.cal.zone).date()
+            self.actions.add_for_step(cycle_id, person, today)
+        self.actions.propose_plan(process, key, cycle_id, self._chair_of(cycle_id))
         self._attach_missing(cycle_id)
         note = self.rng.choice(
             ["Klart.", "Rapporterat.", "Gjort enligt plan.", "Se bifogat underlag."]
         )
         answers = self._answers(task_id)
         self._try(lambda: self.engine.complete_task(person, task_id, note, answers))
+
+    def _step_of(self, task_id: int) -> tuple[str, bool]:
+        """The task's process, and whether its step's plan is made of actions."""
+        with self.engine.store.reading() as session:
+            task = self.engine.find_task(session, task_id)
+            cycle = task.cycle
+            definition = self.engine.definition_for(session, cycle.process, cycle.process_digest)
+            return cycle.process, definition.step(task.step).actions
 
     def _answers(self, task_id: int) -> dict[str, Any] | None:
         """A reporter fills in the task's form, when it has one."""
@@ -189,7 +205,8 @@ class Players:
 
     def _choose(self, options: list[Possible]) -> Possible | None:
         forward = [t for t in options if not t.trigger.startswith(BACKWARDS)]
-        pool = forward or options
+        ready = [t for t in forward if not t.reasons]  # a way that is open now, first
+        pool = ready or forward or options
         return self.rng.choice(pool) if pool else None
 
     # ---------------------------------------------------------------- decisions
