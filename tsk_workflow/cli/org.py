@@ -92,16 +92,17 @@ def _routing_text(org: Organisation) -> list[str]:
 
 
 def _condition(when: RuleCondition) -> list[str]:
-    """A rule's conditions as short phrases (``cost > 200 000 kr``, ``policy = ja``)."""
+    """A rule's conditions as short phrases (``Cost > 200 000 kr``, ``policy=ja``: a key and
+    its value as written on the command line)."""
     from tsk_workflow.routing import sek
 
     cost = _("Cost")
     phrases = [f"{cost} > {sek(when.cost_over)}"] if when.cost_over is not None else []
     if when.cost_at_least is not None:
         phrases.append(f"{cost} >= {sek(when.cost_at_least)}")
-    phrases += [f"{k} = {v}" for k, v in (when.attr or {}).items()]
-    phrases += [_("{key} given").format(key=k) for k in when.attr_given or ()]
-    phrases += [f"{k} >= {v:g}" for k, v in (when.attr_at_least or {}).items()]
+    phrases += [f"{k}={v}" for k, v in (when.attr or {}).items()]
+    phrases += [_("'{key}' given").format(key=k) for k in when.attr_given or ()]
+    phrases += [f"{k}>={v:g}" for k, v in (when.attr_at_least or {}).items()]
     return phrases
 
 

@@ -348,15 +348,19 @@ class Decisions:
     ) -> None:
         if self.may_record(who, body, attrs):
             return
-        named = ", ".join(self.recorders(body, attrs)) or _("none set")
+        named = ", ".join(self.recorders(body, attrs))
         settings = self.settings(body)
+        name = settings.name if settings else body.upper()
+        message = (
+            _("only {people} or the kanslichef may record the decisions of {body}")
+            if named
+            else _("only the kanslichef may record the decisions of {body}")
+        )
         raise PermissionDenied(
             who,
             "decision.record",
             f"decision:{decision_id}",
-            _("only {people} or the kanslichef may record the decisions of {body}").format(
-                people=named, body=settings.name if settings else body.upper()
-            ),
+            message.format(people=named, body=name),
         )
 
     def _move_case(self, act: Act, decision: DecisionState) -> None:
