@@ -299,7 +299,7 @@ def decision_mail(
             "--date",
             "YYYY-MM-DD",
             "--paragraph",
-            '"§ N"',
+            '"§ N"' if settings is None or settings.meets else '"D N"',
             "--outcome",
             "approved|rejected|postponed",
         ),
