@@ -1,5 +1,5 @@
 """Decisions on both databases: routed to KLG or KS by the municipality's rules (with the rule
-and why), put on the agenda of the body's next meeting that leaves the lead time, recorded with
+and why; the other bodies in test_routing_targets.py), put on the agenda of the body's next meeting that leaves the lead time, recorded with
 body, date, paragraph and outcome; a postponed one goes on a later agenda and is recorded again.
 """
 
@@ -56,8 +56,8 @@ ROUTES = [
     (None, {"forvaltningar": "3"}, "ks", "flera_forvaltningar", "(forvaltningar = 3 >= 3)"),
     (None, {"forvaltningar": "2"}, "klg", "default", "Ingen regel träffade"),
     (None, {"forvaltningar": "många"}, "klg", "default", "Ingen regel träffade"),
-    # the first rule that matches decides
-    (500_000, {"strategisk": "ja"}, "ks", "strategisk_inriktning", "Strategisk inriktning"),
+    # the first rule that matches decides: a strategic measure is the styrgrupp's (seed 003)
+    (500_000, {"strategisk": "ja"}, "styrgrupp", "strategisk_inriktning", "styrgruppen beslutar"),
 ]
 
 
@@ -82,7 +82,8 @@ def test_tingsryds_delegated_rule_comes_before_the_cost(store: Store, clock: Clo
     )
     costly, _ = decisions.propose("jonas.lindberg", cycle, "Kameror", 500_000)
 
-    assert (delegated.routed_to, delegated.rule) == ("klg", "delegerat")
+    assert (delegated.routed_to, delegated.rule) == ("delegat", "delegerat")
+    assert delegated.agenda_date is None  # the delegate decides without a meeting
     assert (costly.routed_to, costly.rule) == ("ks", "kostnad_over_100000")
     # Tingsryd's KS meets the first Tuesday with three weeks' lead: from 8 March, 6 April.
     assert costly.agenda_date == dt.date(2027, 4, 6)

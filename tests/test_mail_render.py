@@ -224,6 +224,26 @@ def test_decision_routed_without_cost_or_meeting() -> None:
     assert "inte satt på någon dagordning ännu" in rendered.html
 
 
+def test_decision_routed_to_a_department_says_it_is_decided_without_a_meeting() -> None:
+    department = {"body": "forvaltning", "body_name": "Berörd förvaltning", "meets": False}
+    context = {**CONTEXTS["decision_routed"], "decision": {**ROUTED, **department}}
+    context["decision"]["meeting_date"] = None
+    rendered = render("decision_routed", "en", context)
+    assert rendered.subject.startswith("Decision for Berörd förvaltning:")
+    assert "decided by Berörd förvaltning." in rendered.text
+    assert "decided without a meeting" in rendered.text
+    assert "decided without a meeting" in rendered.html
+
+
+def test_decision_recorded_by_a_delegate_gives_its_number() -> None:
+    delegate = {"body": "delegat", "body_name": "Delegat", "meets": False, "paragraph": "D 2027:14"}
+    context = {**CONTEXTS["decision_recorded"], "decision": {**RECORDED, **delegate}}
+    rendered = render("decision_recorded", "en", context)
+    assert "Delegat" in rendered.subject
+    assert "D 2027:14" in rendered.subject
+    assert "Meeting" not in rendered.text
+
+
 def test_decision_recorded_subject_cites_body_date_and_paragraph() -> None:
     rendered = render("decision_recorded", "sv", CONTEXTS["decision_recorded"])
     assert rendered.subject == "Beslut KS 2027-04-12 § 112: Belysning vid Ödegärdets gångtunnel"

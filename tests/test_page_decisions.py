@@ -311,7 +311,7 @@ def test_someone_who_may_not_record_is_refused_with_a_sentence(
         data=form | {"body": "klg", "date": "2027-03-08", "paragraph": "7", "outcome": "approved"},
     )
     assert answer.status_code == 403
-    assert re.search(r'<p role="alert">[^<]*sekreterare[^<]*KLG', answer.text)
+    assert re.search(r'<p role="alert">[^<]*nina.bergqvist[^<]*Kommunledningsgruppen', answer.text)
     assert _decisions(store)[1].status == "proposed"
     with store.reading() as session:
         refused = session.scalars(select(RefusedAct.action)).all()
@@ -444,3 +444,61 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_it(
     back = client.get("/decisions/2/record")  # where the sign-in returns to
     assert back.status_code == 200
     assert 'action="/decisions/2/record"' in back.text
+
+
+# ---------------------------------------------------------------- bodies beyond KLG and KS
+
+
+def test_a_strategic_measure_goes_to_the_styrgrupp_whose_chair_records_it_on_the_page(
+    client: Any, store: Store, clock: Clock
+) -> None:
+    demo_sign_in(client, CHAIR)
+    preview, data = _propose(client, "Trygghet i centrum först", strategisk="ja")
+    assert "Styrgrupp (strategiskt råd) (STYRGRP)" in preview.text
+    assert "styrgruppen beslutar" in preview.text
+    made = client.post("/decisions/new", data=data | {"action": "propose"})
+    assert made.status_code == 303, made.text
+    (decision,) = _decisions(store)
+    assert (decision.routed_to, decision.agenda_date) == ("styrgrupp", local(2027, 3, 30).date())
+
+    clock.set(local(2027, 3, 30, 12))
+    demo_sign_in(client, "gunilla.ahlberg")  # the styrgrupp's chair, not of EST
+    form = _record_form(client, decision.id)
+    page = client.get(f"/decisions/{decision.id}").text
+    assert '<option value="styrgrupp" selected>' in page
+    recording = {"body": "styrgrupp", "date": "2027-03-30", "paragraph": "§ 3", "outcome": "approved"}
+    answer = client.post(f"/decisions/{decision.id}/record", data=form | recording)
+    assert answer.status_code == 303, answer.text
+    assert _states(store) == [
+        (decision.id, "approved", "styrgrupp", local(2027, 3, 30).date(), "§ 3")
+    ]
+
+
+def test_a_department_records_without_a_meeting_by_its_number_on_the_page(
+    store: Store, clock: Clock
+) -> None:
+    from tests.enginekit import make_engine, set_up
+
+    engine = set_up(make_engine(store, "svenljunga", clock))
+    engine.open_cycle("maria.holm", "est", "2027-03")
+    attrs = {"forvaltning": "Socialförvaltningen"}
+    proposed, _route = Decisions(engine).propose(
+        "maria.holm", "est-2027-03", "Fältassistenter", 60_000, attrs
+    )
+    assert (proposed.routed_to, proposed.agenda_date) == ("forvaltning", None)
+    with service_client(store, clock) as client:
+        demo_sign_in(client, "annika.lund", "svenljunga")  # head of Socialförvaltningen
+        page = client.get(f"/decisions/{proposed.id}").text
+        assert "beslutas utan sammanträde" in page or "decided without a meeting" in page
+        assert "Beslutsdatum" in page or "Decision date" in page
+        form = _form_fields(page)
+        bad = {"body": "forvaltning", "date": "2027-03-08", "paragraph": "sju", "outcome": "approved"}
+        refused = client.post(f"/decisions/{proposed.id}/record", data=form | bad)
+        assert refused.status_code == 422
+        assert _states(store)[0][1] == "proposed"
+        good = bad | {"paragraph": "D 2027:14"}
+        answer = client.post(f"/decisions/{proposed.id}/record", data=form | good)
+        assert answer.status_code == 303, answer.text
+    assert _states(store) == [
+        (proposed.id, "approved", "forvaltning", local(2027, 3, 8).date(), "D 2027:14")
+    ]

@@ -68,7 +68,7 @@ REFUSAL = {
     "task.done": "bara de eller ordföranden får markera den klar",
     "close": "får stänga dess cykler",
     "propose": "får föreslå beslut från dess cykler",
-    "record": "bara sekreteraren i KLG (nina.bergqvist) eller kanslichefen",
+    "record": "bara nina.bergqvist eller kanslichefen får registrera besluten i Kommunledningsgruppen",
     "attach": "får bifoga dokument",
 }
 EVENT = {

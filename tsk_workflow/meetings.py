@@ -1,4 +1,5 @@
-"""Meeting dates of KLG, KS and KF: listed dates and an iCalendar RRULE. Pure."""
+"""Meeting dates of a body that meets (KLG, KS, KF, the styrgrupp): listed dates and an iCalendar
+RRULE. Pure."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
-"""Where a decision goes, KLG (officials) or KS (politicians), and why. Pure.
+"""Where a decision goes (KLG, KS, KF, the styrgrupp, the department concerned, a delegate),
+and why. Pure.
 
 The municipality's rules are tried in order; the first that matches decides. A rule matches
-when every condition in its ``when`` holds. With no match the routing's default applies.
+when every condition in its ``when`` holds. With no match the routing's default applies. A rule
+marked ``example`` is one no source document states: its route says so in its reason.
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ class Fact:
         return _(self.message).format(**dict(self.values))
 
 
+EXAMPLE = N_("example rule – to be set by the municipality")
+"""What the reason of a route by an example rule says of the rule."""
+DEPARTMENT = "forvaltning"
+"""The attribute of a proposal that names the department it concerns (berörd förvaltning)."""
+
+
 @dataclass(frozen=True)
 class Route:
     body: str
@@ -40,15 +48,16 @@ class Route:
     reason_sv: str
     reason_en: str
     facts: tuple[Fact, ...]
+    example: bool = False
 
     def reason(self, lang: str = "sv") -> str:
         """The rule's reason and the facts that made it match, in ``lang`` ("en", anything
-        else is Swedish)."""
+        else is Swedish); an example rule's says it is one."""
         text = self.reason_en if lang == "en" else self.reason_sv
-        if not self.facts:
-            return text
         with i18n.speaking("en" if lang == "en" else "sv"):
-            return f"{text} ({'; '.join(map(str, self.facts))})"
+            if self.facts:
+                text = f"{text} ({'; '.join(map(str, self.facts))})"
+            return f"{text} [{_(EXAMPLE)}]" if self.example else text
 
 
 def route(proposal: Proposal, routing: Routing) -> Route:
@@ -64,7 +73,7 @@ def route(proposal: Proposal, routing: Routing) -> Route:
 
 
 def _route(rule: RoutingRule, facts: list[Fact]) -> Route:
-    return Route(rule.to, rule.name, rule.reason.sv, rule.reason.en, tuple(facts))
+    return Route(rule.to, rule.name, rule.reason.sv, rule.reason.en, tuple(facts), rule.example)
 
 
 def _matches(when: RuleCondition, proposal: Proposal) -> list[Fact] | None:
@@ -92,6 +101,9 @@ def _conditions(when: RuleCondition, proposal: Proposal) -> Iterator[Fact | None
     for key, value in (when.attr or {}).items():
         equal = attrs.get(key, "").lower() == value.lower()
         yield Fact("{key} = {value}", (("key", key), ("value", value))) if equal else None
+    for key in when.attr_given or ():
+        given = attrs.get(key, "").strip()
+        yield Fact("{key} = {value}", (("key", key), ("value", given))) if given else None
     for key, least in (when.attr_at_least or {}).items():
         yield (
             Fact(

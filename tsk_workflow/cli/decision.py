@@ -10,8 +10,14 @@ from tsk_workflow.cli import dates, runtime, views
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
 
+BODY_KEYS = ("klg", "ks", "kf", "styrgrupp", "forvaltning", "delegat")
+"""organisation.model.BODIES, written out: the CLI starts without importing the model."""
 
-@click.group(cls=TskGroup, help=N_("Decisions routed to KLG or KS."))
+
+@click.group(
+    cls=TskGroup,
+    help=N_("Decisions routed to KLG, KS, KF, the steering group, a department or a delegate."),
+)
 def decision() -> None:
     pass
 
@@ -82,12 +88,20 @@ def propose(
                 body=body, date=made.agenda_date.isoformat()
             )
         )
+    elif not Decisions(engine).meets(made.routed_to):  # no agenda: one person decides
+        click.echo("  " + _("decided by {body} without a meeting").format(body=body))
 
 
 @decision.command(help=N_("Record what the body decided."))
 @click.argument("decision_id", type=int)
 @click.option(
-    "--body", type=click.Choice(["klg", "ks"]), required=True, help=N_("The body that decided")
+    "--body",
+    type=click.Choice(BODY_KEYS),
+    required=True,
+    help=N_(
+        "The body that decided: klg, ks, kf, styrgrupp (the steering group), forvaltning (the"
+        " department concerned), delegat (a delegate under the delegation rules)"
+    ),
 )
 @click.option(
     "--date",
@@ -96,7 +110,14 @@ def propose(
     required=True,
     help=N_("Meeting date"),
 )
-@click.option("--paragraph", required=True, help=N_("The paragraph of the minutes, e.g. '§ 160'"))
+@click.option(
+    "--paragraph",
+    required=True,
+    help=N_(
+        "The paragraph of the minutes, e.g. '§ 160'; for a decision without a meeting, its"
+        " number in the register of delegation decisions, e.g. 'D 2027:14'"
+    ),
+)
 @click.option(
     "--outcome",
     type=click.Choice(["approved", "rejected", "postponed"]),

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         Decided,
         Organisation,
         Policy,
+        RuleCondition,
         Samordningsfunktion,
     )
     from tsk_workflow.store.database import Store
@@ -41,9 +42,14 @@ def show(ctx: click.Context, as_json: bool) -> None:
 
     organisation = load_organisation(settings(ctx).require_org())
     if as_json:
-        emit_json(views.organisation_json(organisation) | law_json(organisation))
+        emit_json(
+            views.organisation_json(organisation)
+            | _routing_json(organisation)
+            | law_json(organisation)
+        )
     else:
         click.echo(views.organisation_text(organisation))
+        click.echo("\n".join(_routing_text(organisation)))
         click.echo("\n".join(law_text(organisation)))
 
 
@@ -161,6 +167,73 @@ def _compliance_lines(chosen: ComplianceSettings) -> list[str]:
         words = _(COMPLIANCE_WORDS[name]).format(period=value)
         lines.append(f"  {name:<20} {words} ({origin})")
     return lines
+
+
+def _routing_json(org: Organisation) -> dict[str, object]:
+    """The bodies and the routing rules, each rule marked ``example`` when it is one."""
+    bodies = {
+        key: {
+            "name": body.name,
+            "meets": body.meets,
+            "lead_time": body.lead_time if body.meets else None,
+            "secretary": body.secretary,
+            "group": body.group,
+            "recorders": list(body.recorders),
+        }
+        for key, body in org.bodies.items()
+    }
+    rules = [
+        {
+            "name": rule.name,
+            "when": rule.when.model_dump(mode="json", exclude_none=True),
+            "to": rule.to,
+            "reason": {"sv": rule.reason.sv, "en": rule.reason.en},
+            "example": rule.example,
+        }
+        for rule in org.routing.rules
+    ]
+    return {"bodies": bodies, "routing": {"rules": rules, "default": org.routing.default}}
+
+
+def _routing_text(org: Organisation) -> list[str]:
+    """The bodies, then the rules in the order they are tried, an example rule marked."""
+    from tsk_workflow.routing import EXAMPLE
+
+    lines = ["", _("Bodies:")]
+    for key, body in org.bodies.items():
+        how = (
+            _("meets, lead time {lead_time}").format(lead_time=body.lead_time)
+            if body.meets
+            else _("decides without a meeting")
+        )
+        chair = _("the chair of {group}").format(group=body.group) if body.group else None
+        named = [p for p in (body.secretary, chair, *body.recorders) if p]
+        who = "; " + _("records: {who}").format(who=", ".join(named)) if named else ""
+        lines.append(f"  {key:<11} {body.name}: {how}{who}")
+    lines += ["", _("Routing (the first rule that matches decides):")]
+    width = max((len(rule.name) for rule in org.routing.rules), default=0)
+    for rule in org.routing.rules:
+        when = ", ".join(_condition(rule.when))
+        mark = f"  [{_(EXAMPLE)}]" if rule.example else ""
+        lines.append(f"  {rule.name:<{width}}  -> {rule.to:<11} {when}{mark}")
+    default = org.routing.default or "-"
+    lines.append("  " + _("otherwise -> {body}").format(body=default))
+    return lines
+
+
+def _condition(when: RuleCondition) -> list[str]:
+    """A rule's conditions as short phrases (``Cost > 200 000 kr``, ``policy=ja``: a key and
+    its value as written on the command line)."""
+    from tsk_workflow.routing import sek
+
+    cost = _("Cost")
+    phrases = [f"{cost} > {sek(when.cost_over)}"] if when.cost_over is not None else []
+    if when.cost_at_least is not None:
+        phrases.append(f"{cost} >= {sek(when.cost_at_least)}")
+    phrases += [f"{k}={v}" for k, v in (when.attr or {}).items()]
+    phrases += [_("'{key}' given").format(key=k) for k in when.attr_given or ()]
+    phrases += [f"{k}>={v:g}" for k, v in (when.attr_at_least or {}).items()]
+    return phrases
 
 
 @org.command(

@@ -1,5 +1,7 @@
-"""Decisions: proposed from a cycle, routed to KLG or KS by the municipality's rules, put on the
-agenda of the body's next meeting that leaves the lead time, then recorded.
+"""Decisions: proposed from a cycle, routed by the municipality's rules to a body (KLG, KS, KF,
+the styrgrupp, the department concerned, a delegate), put on the agenda of the body's next
+meeting that leaves the lead time (none for a body that decides without a meeting), then
+recorded by one who may record the body's decisions.
 
 When the municipality runs the ``beslut`` process, each decision is also a cycle of it (subject:
 the case), which the engine moves along with these triggers.
@@ -21,7 +23,8 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.meetings import next_meeting
-from tsk_workflow.routing import Proposal, Route, route, sek
+from tsk_workflow.organisation.model import BODIES, BodySettings, Person
+from tsk_workflow.routing import DEPARTMENT, Proposal, Route, route, sek
 from tsk_workflow.store import acts, cycles
 
 if TYPE_CHECKING:
@@ -41,6 +44,9 @@ TRIGGERS = {
 
 OUTCOMES = ("approved", "rejected", "postponed")
 PARAGRAPH = re.compile(r"^§?\s*(\d{1,5})(\s*[a-z])?$")
+NUMBER = re.compile(r"^(?=.*[0-9])[0-9A-Za-zÅÄÖåäö][0-9A-Za-zÅÄÖåäö .:/-]{0,31}$")
+"""The number of a decision made without a meeting, in the register of delegation decisions
+(``D 2027:14``, ``2027/14``): the paragraph of a body without minutes."""
 MAX_COST = 10_000_000_000
 MAX_TEXT = 10_000
 """The most characters of a decision's wording."""
@@ -132,7 +138,7 @@ class Decisions:
                 routed_to=found.body,
                 rule=found.rule,
                 reason=found.reason("sv"),
-                agenda_date=self._agenda_date(found.body, now),
+                agenda_date=self.agenda_date(found.body, now),
                 proposed_by=who,
                 proposed_at=now,
                 status="proposed",
@@ -169,13 +175,25 @@ class Decisions:
         order the rules name them: what a proposal may say to be routed right."""
         names: dict[str, None] = {}
         for rule in self.org.routing.rules:
-            for key in (*(rule.when.attr or {}), *(rule.when.attr_at_least or {})):
+            when = rule.when
+            for key in (*(when.attr or {}), *(when.attr_given or ()), *(when.attr_at_least or {})):
                 names.setdefault(key)
         return list(names)
 
-    def _agenda_date(self, body: str, now: dt.datetime) -> dt.date | None:
-        settings = self.org.bodies.get(body)  # type: ignore[call-overload]
-        if settings is None:
+    def settings(self, body: str) -> BodySettings | None:
+        """The settings of ``body`` in the organisation, if it has them."""
+        return next((settings for key, settings in self.org.bodies.items() if key == body), None)
+
+    def meets(self, body: str) -> bool:
+        """Whether ``body`` decides at meetings (without settings, as KLG and KS do)."""
+        settings = self.settings(body)
+        return settings is None or settings.meets
+
+    def agenda_date(self, body: str, now: dt.datetime) -> dt.date | None:
+        """The next meeting of ``body`` that leaves its lead time from ``now``; None for a body
+        without settings, without meeting dates, or that decides without a meeting."""
+        settings = self.settings(body)
+        if settings is None or not settings.meets:
             return None
         earliest = (
             timing.due_at(now, settings.lead_time, self.engine.cal)
@@ -195,8 +213,7 @@ class Decisions:
             )
 
     def _notify_routed(self, act: Act, decision: DecisionState) -> None:
-        settings = self.org.bodies.get(decision.routed_to)  # type: ignore[call-overload]
-        people = [settings.secretary] if settings is not None and settings.secretary else []
+        people = self.recorders(decision.routed_to, decision.attrs, deputies=False)
         people.append(decision.proposed_by)
         notify.queue(
             act.effects,
@@ -223,7 +240,14 @@ class Decisions:
         """Record what ``body`` decided on ``date`` under ``paragraph``; ``text`` is the
         decision's wording as the minutes have it (optional)."""
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
-        paragraph = normalise_paragraph(paragraph)
+        if body not in BODIES:
+            raise refused_value(
+                _("unknown body {body}: one of {bodies}").format(
+                    body=repr(body), bodies=", ".join(BODIES)
+                ),
+                "body",
+            )
+        paragraph = normalise_paragraph(paragraph, meets=self.meets(body))
         text = (text or "").strip() or None
         if text is not None and len(text) > MAX_TEXT:
             raise refused_value(
@@ -238,7 +262,7 @@ class Decisions:
         with self.engine.act() as act:
             now = act.now
             decision = DecisionState.of(self._find(act.session, decision_id))
-            self._require_recorder(who, body, decision)
+            self._require_recorder(who, body, decision.attrs, decision.id)
             if decision.status in {"approved", "rejected"}:
                 raise Refused(
                     _(_RECORDED[decision.status]).format(
@@ -277,7 +301,7 @@ class Decisions:
                 "recorded_at": now,
             }
             if outcome == "postponed":
-                changes["agenda_date"] = self._agenda_date(body, now)
+                changes["agenda_date"] = self.agenda_date(body, now)
             for name, value in changes.items():
                 setattr(decision, name, value)
             act.effects.change_decision(decision.id, **changes)
@@ -295,29 +319,55 @@ class Decisions:
             )
             return decision
 
-    def may_record(self, who: str, body: str) -> bool:
-        """Whether ``who`` may record the decisions of ``body``: its secretary, or one who
-        holds (or stands in for) a recorder's role (``kanslichef``, ``sekreterare``)."""
-        settings = self.org.bodies.get(body)  # type: ignore[call-overload]
-        secretary = settings.secretary if settings is not None else None
+    def recorders(
+        self, body: str, attrs: dict[str, Any] | None = None, deputies: bool = True
+    ) -> list[str]:
+        """The people named to record the decisions of ``body`` (and told when one is routed
+        to it): its secretary; the chair of its group (and the deputy, with ``deputies``);
+        those its ``recorders`` name by id or role (and their stand-ins, with ``deputies``).
+        For the department concerned (``forvaltning``) these are narrowed to the head of the
+        department the proposal's attribute ``forvaltning`` names, when one of them is."""
+        settings = self.settings(body)
+        if settings is None:
+            return []
+        found = [settings.secretary] if settings.secretary else []
+        group = self.org.group(settings.group) if settings.group else None
+        if group is not None:
+            found += [group.chair, *([group.deputy] if deputies and group.deputy else [])]
+        named = [p for p in self.org.people if _named(p, settings.recorders, deputies)]
+        if body == "forvaltning":
+            named = _of_department(named, str((attrs or {}).get(DEPARTMENT, "")))
+        found += [p.id for p in named]
+        return list(dict.fromkeys(found))
+
+    def may_record(self, who: str, body: str, attrs: dict[str, Any] | None = None) -> bool:
+        """Whether ``who`` may record the decisions of ``body`` (about a proposal with
+        ``attrs``): one of its :meth:`recorders`, or one who holds (or stands in for) a
+        recorder's role of the kansli (``kanslichef``, ``sekreterare``), whatever the body."""
         person = self.org.person(who)
         holds = person is not None and any(
             r in (*person.roles, *person.deputy_for) for r in RECORDER_ROLES
         )
-        return who == secretary or holds
+        return holds or who in self.recorders(body, attrs)
 
-    def _require_recorder(self, who: str, body: str, decision: DecisionState) -> None:
-        settings = self.org.bodies.get(body)  # type: ignore[call-overload]
-        secretary = settings.secretary if settings is not None else None
-        if self.may_record(who, body):
+    def _require_recorder(
+        self, who: str, body: str, attrs: dict[str, Any], decision_id: int
+    ) -> None:
+        if self.may_record(who, body, attrs):
             return
+        named = ", ".join(self.recorders(body, attrs))
+        settings = self.settings(body)
+        name = settings.name if settings else body.upper()
+        message = (
+            _("only {people} or the kanslichef may record the decisions of {body}")
+            if named
+            else _("only the kanslichef may record the decisions of {body}")
+        )
         raise PermissionDenied(
             who,
             "decision.record",
-            f"decision:{decision.id}",
-            _(
-                "only the secretary of {body} ({secretary}) or the kanslichef may record its decisions"
-            ).format(body=body.upper(), secretary=secretary or _("none set")),
+            f"decision:{decision_id}",
+            message.format(people=named, body=name),
         )
 
     def _move_case(self, act: Act, decision: DecisionState) -> None:
@@ -380,14 +430,14 @@ class Decisions:
         return [
             d
             for d in self.listing(session)
-            if d.cycle_id in cycles_read or self.may_record(who, d.body or d.routed_to)
+            if d.cycle_id in cycles_read or self.may_record(who, d.body or d.routed_to, d.attrs)
         ]
 
     def readable_one(self, session: Session, who: str, decision_id: int) -> Decision:
         """The decision ``decision_id``, for ``who`` to read (as :meth:`readable`); NotFound,
         or a refusal recorded as reading its cycle is."""
         decision = self._find(session, decision_id)
-        if not self.may_record(who, decision.body or decision.routed_to):
+        if not self.may_record(who, decision.body or decision.routed_to, decision.attrs):
             self.engine.readable_cycle(session, who, decision.cycle_id)
         return decision
 
@@ -417,14 +467,37 @@ def _clean_title(title: str) -> str:
     return cleaned
 
 
-def normalise_paragraph(text: str) -> str:
-    """``§ 160``, ``§160`` or ``160`` as ``§ 160``."""
+def normalise_paragraph(text: str, meets: bool = True) -> str:
+    """``§ 160``, ``§160`` or ``160`` as ``§ 160``. A decision made without a meeting has no
+    minutes: ``meets`` false takes the decision's number in the register of delegation
+    decisions (``D 2027:14``) as it is written, spaces made single, or a paragraph."""
     match = PARAGRAPH.match(text.strip())
-    if match is None:
-        raise refused_value(
-            _("bad paragraph {text}: write it as '§ 160'").format(text=repr(text)), "paragraph"
-        )
-    return f"§ {match.group(1)}{(match.group(2) or '').strip()}"
+    if match is not None:
+        return f"§ {match.group(1)}{(match.group(2) or '').strip()}"
+    number = " ".join(text.split())
+    if not meets and NUMBER.match(number):
+        return number
+    message = (
+        _("bad paragraph {text}: write it as '§ 160'")
+        if meets
+        else _("bad decision number {text}: write it as in the register, 'D 2027:14' or '§ 14'")
+    )
+    raise refused_value(message.format(text=repr(text)), "paragraph")
+
+
+def _named(person: Person, names: tuple[str, ...], deputies: bool) -> bool:
+    """Whether ``names`` (person ids and roles) name ``person``, by id, by a role held, or
+    (with ``deputies``) by a role stood in for."""
+    held = (*person.roles, *(person.deputy_for if deputies else ()))
+    return person.id in names or any(role in names for role in held)
+
+
+def _of_department(people: list[Person], department: str) -> list[Person]:
+    """Those of ``people`` whose department is ``department`` (case and spacing aside); all of
+    them when none is, or no department is given."""
+    wanted = " ".join(department.split()).casefold()
+    found = [p for p in people if " ".join((p.department or "").split()).casefold() == wanted]
+    return found if wanted and found else people
 
 
 def _decision_payload(decision: DecisionState) -> dict[str, Any]:

@@ -270,12 +270,15 @@ def decision_mail(
 ) -> dict[str, Any]:
     body = decision.body or decision.routed_to
     meeting = decision.decided_on or decision.agenda_date
+    settings = next((s for key, s in org.bodies.items() if key == body), None)
     return {
         "decision": {
             "id": decision.id,
             "title": decision.title,
             "cost": decision.cost,
             "body": body,
+            "body_name": settings.name if settings else body.upper(),
+            "meets": settings is None or settings.meets,
             "reason": decision.reason,
             "meeting_date": meeting.isoformat() if meeting else None,
             "paragraph": decision.paragraph or "",
@@ -296,7 +299,7 @@ def decision_mail(
             "--date",
             "YYYY-MM-DD",
             "--paragraph",
-            '"§ N"',
+            '"§ N"' if settings is None or settings.meets else '"D N"',
             "--outcome",
             "approved|rejected|postponed",
         ),

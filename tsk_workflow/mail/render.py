@@ -57,12 +57,18 @@ recipient's own id (``--as anna.berg``).
     ``meeting``  {title, start (datetime), end (datetime), location, agenda (list of str,
                  may be empty)}
     ``cycle``, ``process``; ``step`` {title}; ``chair`` {name}
-``decision_routed`` (to the body's secretary or chair)
-    ``decision`` {id, title, cost (number, may be None), body ("klg" or "ks"), reason (why this
-                 body), meeting_date (date, may be None: not yet on an agenda)}
+``decision_routed`` (to those who record the body's decisions: its secretary, chair, the head
+    of the department concerned, the delegate)
+    ``decision`` {id, title, cost (number, may be None), body (a key of organisation.model.BODIES:
+                 "klg", "ks", "kf", "styrgrupp", "forvaltning", "delegat"), body_name (the body's
+                 name in the organisation file), meets (false: one person decides without a
+                 meeting), reason (why this body), meeting_date (date, may be None: not yet on
+                 an agenda, or no meeting)}
     ``cycle``, ``process``; ``proposed_by`` {name}; ``command``: how to record the decision
 ``decision_recorded``
-    ``decision`` {id, title, body ("klg" or "ks"), meeting_date (date), paragraph ("§ 112"),
+    ``decision`` {id, title, body, body_name, meets (as above), meeting_date (date: of the
+                 meeting, or of the decision without one), paragraph ("§ 112", or a delegation
+                 decision's number "D 2027:14"),
                  outcome ("approved", "rejected" or "postponed")}
     ``cycle``, ``process``
 ``yearly_report_due`` (to the chair and deputy, when a ``yearly_deadline`` cycle opens)

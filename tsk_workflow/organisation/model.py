@@ -15,7 +15,13 @@ from tsk_workflow.definitions.model import Duration, Frozen, Key, Label, Month, 
 from tsk_workflow.i18n import _
 
 PersonId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]*$", max_length=64)]
-Body = Literal["klg", "ks"]
+Body = Literal["klg", "ks", "kf", "styrgrupp", "forvaltning", "delegat"]
+"""Where a decision may be routed and who decides it (the decisions table keeps the key, at most
+16 letters): ``klg`` kommunledningsgruppen, ``ks`` kommunstyrelsen, ``kf``
+kommunfullmäktige, ``styrgrupp`` the styrgrupp (a group of ``groups:``), ``forvaltning`` the
+department concerned (berörd förvaltning: its head decides), ``delegat`` an official who decides
+under the delegationsordning."""
+BODIES: tuple[Body, ...] = ("klg", "ks", "kf", "styrgrupp", "forvaltning", "delegat")
 
 
 def _check_email(value: str) -> str:
@@ -109,12 +115,37 @@ class Meetings(Frozen):
 
 
 class BodySettings(Frozen):
-    """KLG, KS or KF: when it meets, how early an item must be ready, who receives items."""
+    """A body a decision is routed to: when it meets, how early an item must be ready, and who
+    records its decisions.
+
+    A body that meets (KLG, KS, KF, the styrgrupp) puts a decision on the agenda of its next
+    meeting that leaves the lead time. One that decides without a meeting (the head of the
+    department concerned, a delegate) has no agenda date; its decisions are numbered in its own
+    register (a delegation decision's number) instead of by the paragraph of minutes."""
 
     name: str
+    meets: bool = Field(
+        True,
+        description="The body decides at meetings; false for one person deciding alone (the"
+        " förvaltningschef, a delegate), whose decision has no agenda date",
+    )
     meetings: Meetings = Meetings()
     lead_time: Duration = "P3W"
-    secretary: PersonId | None = None
+    secretary: PersonId | None = Field(
+        None, description="Records the body's decisions and receives its items"
+    )
+    group: Key | None = Field(
+        None,
+        description="The standing group that is this body (the styrgrupp): its chair, and the"
+        " deputy in the chair's place, record its decisions too",
+    )
+    recorders: tuple[str, ...] = Field(
+        (),
+        description="Who decides and records for a body without a meeting, as person ids or"
+        " roles: the head of the department (forvaltningschef), the delegate the"
+        " delegationsordning names. For forvaltning, the one whose department the proposal's"
+        " attribute 'forvaltning' names, when one does",
+    )
 
 
 class RuleCondition(Frozen):
@@ -124,6 +155,9 @@ class RuleCondition(Frozen):
     cost_at_least: Annotated[float, Field(ge=0)] | None = None
     attr: dict[Key, str] | None = Field(None, description="Attributes that must equal these values")
     attr_at_least: dict[Key, float] | None = None
+    attr_given: tuple[Key, ...] | None = Field(
+        None, description="Attributes the proposal must give, whatever their value"
+    )
 
 
 class RoutingRule(Frozen):
@@ -131,6 +165,12 @@ class RoutingRule(Frozen):
     when: RuleCondition
     to: Body
     reason: Text
+    example: bool = Field(
+        False,
+        description="An example rule that no source document of the municipality states (a cost"
+        " threshold, a count of departments): shown and given as the route's reason as such"
+        " until the municipality sets it and removes the mark",
+    )
 
 
 class Routing(Frozen):
@@ -467,7 +507,7 @@ class Organisation(Frozen):
     groups: tuple[Group, ...] = ()
     towns: tuple[Town, ...] = ()
     areas: tuple[Area, ...] = ()
-    bodies: dict[Literal["klg", "ks", "kf"], BodySettings] = {}
+    bodies: dict[Body, BodySettings] = {}
     processes: dict[Key, ProcessSettings] = {}
     routing: Routing
 

@@ -149,21 +149,58 @@ def _areas(org: Organisation) -> Iterator[Found]:
         yield (("towns",), _("more than one town is marked main"))
 
 
+SETTLED_BODIES = ("klg", "ks")
+"""Bodies a rule may route to without settings under ``bodies:`` (the kansli records)."""
+
+
 def _routing(org: Organisation) -> Iterator[Found]:
+    """Each rule has a condition, and a target other than KLG or KS has settings under
+    ``bodies:`` (who records its decisions). A rule marked ``example`` is no error: ``tsk org
+    show`` and the route's reason mark it until the municipality sets it."""
     if org.routing.default is None:
         message = _("routing rules have no default: add 'default: klg' or 'default: ks'")
         yield (("routing",), message)
+    elif org.routing.default not in (*SETTLED_BODIES, *org.bodies):
+        yield (("routing", "default"), _unsettled(org.routing.default))
     for index, rule in enumerate(org.routing.rules):
         if rule.when == type(rule.when)():
             message = _("rule '{rule}' has no condition").format(rule=rule.name)
             yield (("routing", "rules", index, "when"), message)
+        if rule.to not in (*SETTLED_BODIES, *org.bodies):
+            yield (("routing", "rules", index, "to"), _unsettled(rule.to))
+
+
+def _unsettled(body: str) -> str:
+    return _(
+        "'{body}' has no settings under 'bodies:': give its name and who records its decisions"
+    ).format(body=body)
 
 
 def _bodies(org: Organisation) -> Iterator[Found]:
     from dateutil.rrule import rrulestr
 
+    roles = {role for p in org.people for role in (*p.roles, *p.deputy_for)}
     for key, body in org.bodies.items():
         yield from _person_ref(org, body.secretary, ("bodies", key, "secretary"))
+        if body.group is not None and org.group(body.group) is None:
+            message = _("unknown group '{group}'").format(group=body.group)
+            yield (
+                ("bodies", key, "group"),
+                message + did_you_mean(body.group, [g.key for g in org.groups]),
+            )
+        for i, who in enumerate(body.recorders):
+            if org.person(who) is None and who not in roles:
+                message = _("'{name}' is neither a person nor a role anyone holds").format(name=who)
+                yield (("bodies", key, "recorders", i), message)
+        if not body.meets and (body.meetings.rrule or body.meetings.dates):
+            message = _("a body that decides without a meeting has no meeting dates")
+            yield (("bodies", key, "meetings"), message)
+        if not body.meets and not (body.secretary or body.group or body.recorders):
+            message = _(
+                "a body that decides without a meeting needs 'recorders': who decides and"
+                " records (a role such as forvaltningschef, or a person)"
+            )
+            yield (("bodies", key), message)
         if body.meetings.rrule is None:
             continue
         try:

@@ -17,6 +17,7 @@ from tsk_workflow import forms, i18n
 from tsk_workflow.engine import access
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
+from tsk_workflow.organisation.model import Body
 from tsk_workflow.rows import cycle_detail, cycle_row, decision_row, document_row, task_row
 from tsk_workflow.web.deps import Actor, Reader
 from tsk_workflow.web.sessions import csrf_token
@@ -238,7 +239,7 @@ class DecisionPropose(BaseModel):
 
 
 class DecisionRecord(BaseModel):
-    body: Literal["klg", "ks"]
+    body: Body
     date: dt.date
     paragraph: str = Field(min_length=1, max_length=32)
     outcome: Literal["approved", "rejected", "postponed"]

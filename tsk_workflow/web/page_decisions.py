@@ -32,6 +32,7 @@ from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import N_, _
+from tsk_workflow.organisation.model import BODIES
 from tsk_workflow.routing import Route, sek
 from tsk_workflow.web import onetime
 from tsk_workflow.web.deps import Acting, Reading
@@ -390,6 +391,7 @@ def _show(
         ),
         "status": _(STATUSES.get(decision.status, decision.status)),
         "bodies": _bodies(engine),
+        "without_meeting": _without_meeting(engine),
         "outcomes": {key: _(STATUSES[key]) for key in OUTCOMES},
         "open": decision.status in OPEN,
         "proposed_at": decision.proposed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
@@ -461,7 +463,7 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
         errors["paragraph"] = _("Write the paragraph of the minutes, such as § 160.")
     else:
         try:
-            normalise_paragraph(given["paragraph"])
+            normalise_paragraph(given["paragraph"], Decisions(engine).meets(given["body"]))
         except Refused as exc:
             errors["paragraph"] = str(exc)
     if given["outcome"] not in OUTCOMES:
@@ -526,8 +528,15 @@ class _Changed(Exception):
 
 
 def _bodies(engine: Engine) -> dict[str, str]:
-    """The bodies a decision can be routed to and recorded for, by key: their names."""
-    return {key: body.name for key, body in engine.org.bodies.items() if key in ("klg", "ks")}
+    """The bodies a decision can be routed to and recorded for, by key: their names, in the
+    order of ``BODIES`` (KLG, KS, KF, the styrgrupp, the department, a delegate)."""
+    bodies = engine.org.bodies
+    return {key: bodies[key].name for key in BODIES if key in bodies}
+
+
+def _without_meeting(engine: Engine) -> list[str]:
+    """The bodies that decide without a meeting: their decisions have a number, not a §."""
+    return [key for key, body in engine.org.bodies.items() if not body.meets]
 
 
 def _processes(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
