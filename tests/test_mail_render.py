@@ -76,7 +76,24 @@ ITEMS = [
     {"kind": "meeting", "title": "EST-möte mars", "when": MEETING["start"], "cycle": "est-2027-03"},
     {"kind": "decision", "title": "Belysning vid Ödegärdet", "when": None, "cycle": ""},
 ]
+ACTION = {
+    "id": 12,
+    "title": "Belysning i gångtunneln vid stationen",
+    "cause": "Otrygghet kvällstid i gångtunneln",
+    "goal": "Färre som undviker gångtunneln kvällstid",
+    "start": date(2027, 3, 15),
+    "due": date(2027, 5, 31),
+    "status": "yellow",
+    "owner": {"id": "jonas.ek", "name": "Jonas Ek"},
+}
+ACTION_CONTEXT = {
+    **BASE,
+    "action": ACTION,
+    "command": 'tsk --org herrljunga --as anna.berg action followup 12 --status green|yellow|red --note "…"',
+}
 CONTEXTS: dict[str, dict[str, Any]] = {
+    "action_due_soon": ACTION_CONTEXT,
+    "action_overdue": ACTION_CONTEXT,
     "task_assigned": TASK_CONTEXT,
     "task_reminder": TASK_CONTEXT,
     "task_overdue": TASK_CONTEXT,

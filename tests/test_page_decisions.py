@@ -454,7 +454,7 @@ def test_a_strategic_measure_goes_to_the_styrgrupp_whose_chair_records_it_on_the
 ) -> None:
     demo_sign_in(client, CHAIR)
     preview, data = _propose(client, "Trygghet i centrum först", strategisk="ja")
-    assert "Styrgrupp (strategiskt råd) (STYRGRP)" in preview.text
+    assert "Styrgrupp (strategiskt råd) (STYRGRUPP)" in preview.text
     assert "styrgruppen beslutar" in preview.text
     made = client.post("/decisions/new", data=data | {"action": "propose"})
     assert made.status_code == 303, made.text

@@ -249,8 +249,8 @@ def test_cli_routes_to_the_styrgrupp_and_records_for_it(tsk: Tsk, clock: Clock) 
         "--lang", "en", "decision", "propose", "est-2027-03", "--title", "Prioritera centrum",
         "--attr", "strategisk=ja", as_=EST_MEMBER,
     )  # fmt: skip
-    assert "to STYRGRP by the rule 'strategisk_inriktning'" in text
-    assert "on the agenda of STYRGRP 2027-03-30" in text
+    assert "to STYRGRUPP by the rule 'strategisk_inriktning'" in text
+    assert "on the agenda of STYRGRUPP 2027-03-30" in text
 
     clock.set(local(2027, 3, 30, 12))
     row = tsk.ok(
