@@ -152,8 +152,7 @@ def test_notices_go_to_whom_the_rules_say_once_with_their_audit_events(
 
     result = ticker.tick(LATER, batch=batch)
 
-    # EST in February, SSPF, the network and the yearly medborgarlöfte (from 1 January).
-    assert result.fired == {"cycle_open": 5, "reminder": 10, "due": 10, "escalation": 10}
+    assert result.fired == {"cycle_open": 4, "reminder": 10, "due": 10, "escalation": 10}
     assert (result.skipped, result.failed) == (25, 0)  # 20 reminders of overdue tasks, 5 older
     assert written_mail(store, engine, due) == expected_mail(tasks, due)
 
@@ -237,7 +236,7 @@ def test_notices_of_a_cycle_whose_definition_was_tampered_with_fail_alone(store:
     # The first cycle's five tasks: an overdue notice and an escalation each fail; their reminders are
     # skipped (the tasks are overdue) without reading the definition.
     assert result.failed == 10
-    assert result.fired == {"cycle_open": 5, "reminder": 10, "due": 5, "escalation": 5}
+    assert result.fired == {"cycle_open": 4, "reminder": 10, "due": 5, "escalation": 5}
     with store.reading() as session:
         failed = session.scalars(select(Timer).where(Timer.status == "failed")).all()
         assert {t.kind for t in failed} == {"due", "escalation"}
