@@ -58,6 +58,9 @@ def test_the_year_has_every_opening_and_only_dates_of_the_year(
         "styrgrupp": 2,
         "arsrapport": 1,
         "fordjupad_lagesbild": 1,  # odd years
+        "medborgarloften": 1,  # yearly with the police
+        "trygghetsundersokning": 1,  # "medborgarenkäter och dialoger" (003)
+        "medborgardialog": 1,
     }
     assert {i.kind for i in herrljunga_2027} == KINDS
     assert all(i.date.year == 2027 for i in herrljunga_2027)

@@ -10,6 +10,7 @@ import pytest
 from tsk_workflow.catalog import Catalog, load_catalog, load_organisation
 from tsk_workflow.definitions.model import (
     EveryOtherYearSchedule,
+    ManualSchedule,
     MonthlySchedule,
     PerAreaSchedule,
     RestartSchedule,
@@ -173,3 +174,114 @@ def test_people_are_fictional_under_example_org(name: str) -> None:
     assert all(person.email.endswith(f"{name}.example.org") for person in municipality.people)
     assert municipality.routing.default in {"klg", "ks"}
     assert {"klg", "ks"} <= set(municipality.bodies)
+
+
+# ---------------------------------------------------------------- issue 19: the seed gaps
+
+MUNICIPALITIES = ("svenljunga", "tranemo", "herrljunga", "tingsryd")
+
+
+@pytest.mark.parametrize("name", MUNICIPALITIES)
+def test_every_municipality_makes_a_yearly_medborgarlofte_with_the_police(
+    catalog: Catalog, name: str
+) -> None:
+    # 003 "Medborgarlöfte" and "Samverkansöverenskommelse"; Brå step 4: "Medborgarlöften har tagits
+    # fram, undertecknats och kommunicerats" and "Uppföljning är planerad".
+    loften = catalog.definition("medborgarloften")
+    assert isinstance(loften.schedule, YearlySchedule)
+    assert loften.step_keys[:4] == ("utkast", "undertecknande", "kommunikation", "uppfoljning")
+    assert "kommunpolis" in {task.role for task in loften.step("utkast").tasks}  # with the police
+    signing = loften.step("undertecknande")
+    assert {"medborgarlofte", "samverkansoverenskommelse"} <= set(signing.produces)
+    assert {task.role for task in signing.tasks} == {"ks_ordforande", "lokalpolisomradeschef"}
+    assert "kommunikator" in {task.role for task in loften.step("kommunikation").tasks}
+    assert loften.step("uppfoljning").produces == ("rapport",)
+    municipality = org(name)
+    assert "medborgarloften" in municipality.processes
+    assert "samordnare" in group_chair_roles(municipality, "medborgarloften")
+    for role in ("ks_ordforande", "lokalpolisomradeschef", "kommunpolis"):
+        assert municipality.holders(role), f"{name}: nobody holds {role}"
+
+
+def test_svenljunga_analysgrupp_meets_on_demand(catalog: Catalog) -> None:
+    # 000/001 "Analysgrupp": "En utvald arbetsgrupp kommer att träffas vid behov".
+    svenljunga = org("svenljunga")
+    est = effective_schedule(catalog.definition("est"), svenljunga.processes["est"].schedule)
+    assert isinstance(est, ManualSchedule)
+    group = svenljunga.group(svenljunga.processes["est"].group)
+    assert group is not None
+    departments = {
+        person.department
+        for person in svenljunga.people
+        if person.id in {group.chair, *group.members}
+    }
+    # "personal från kommunen, polisen och det kommunala bostadsbolaget"
+    assert {"Polisen", "Det kommunala bostadsbolaget", "Kansliet"} <= departments
+
+
+def test_herrljunga_follows_up_safety_through_surveys_and_dialogues(catalog: Catalog) -> None:
+    # 003: "Tryggheten följs upp genom medborgarenkäter och dialoger".
+    herrljunga = org("herrljunga")
+    assert {"trygghetsundersokning", "medborgardialog"} <= set(herrljunga.processes)
+    dialog = catalog.definition("medborgardialog")
+    assert any(step.meeting for step in dialog.steps)
+    assert "folkhalsostrateg" in group_chair_roles(herrljunga, "medborgardialog")
+
+
+def test_tranemo_ungdomskommitten_and_svenljunga_samhallskris(catalog: Catalog) -> None:
+    # 002: "Den operativa delen diskuteras i den kompletterande Ungdomskommittén" (no rhythm given).
+    tranemo = org("tranemo")
+    assert tranemo.processes["ungdomskommitten"].group == "ungdomskommitten"
+    assert isinstance(catalog.definition("ungdomskommitten").schedule, ManualSchedule)
+    # 000/001 "Samhällskris": "anordna träffar med representanter från kommunens orter och
+    # näringsliv".
+    svenljunga = org("svenljunga")
+    group = svenljunga.group(svenljunga.processes["samhallskris"].group)
+    assert group is not None
+    roles = {
+        role for person in svenljunga.people if person.id in group.members for role in person.roles
+    }
+    assert {"ortsrepresentant", "naringsliv"} <= roles
+    assert any(step.meeting for step in catalog.definition("samhallskris").steps)
+
+
+def test_svenljunga_main_town_walk_is_offered_not_scheduled(catalog: Catalog) -> None:
+    # 000/001: "så kan en trygghetsvandring ske i centralorten 1 gång per år".
+    svenljunga = org("svenljunga")
+    walks = effective_schedule(
+        catalog.definition("trygghetsvandring"), svenljunga.processes["trygghetsvandring"].schedule
+    )
+    assert isinstance(walks, ManualSchedule)
+    survey = catalog.definition("trygghetsundersokning")
+    assert any(
+        link.process == "trygghetsvandring" and link.offer
+        for step in survey.steps
+        for link in step.opens
+    )
+
+
+@pytest.mark.parametrize("name", MUNICIPALITIES)
+def test_every_municipality_makes_a_strategic_lagesbild_with_the_laws_parts(
+    catalog: Catalog, name: str
+) -> None:
+    # Lag (2023:196) 4 §: kartläggning, other information, analysis.
+    deeper = catalog.definition("fordjupad_lagesbild")
+    step = next(step for step in deeper.steps if "lagesbild" in step.produces)
+    forms = [task.form for task in step.tasks if task.form is not None]
+    assert len(forms) == 1
+    questions = {q.key: q for q in forms[0].questions}
+    for key in ("kartlaggning", "ovrig_information", "analys"):
+        assert questions[key].type == "text"
+        assert questions[key].required
+    municipality = org(name)
+    assert "fordjupad_lagesbild" in municipality.processes
+    assert "ks_ordforande" in group_chair_roles(municipality, "fordjupad_lagesbild")
+
+
+def test_other_operative_groups_make_a_lagesbild_on_demand(catalog: Catalog) -> None:
+    # 003: "även andra operativa grupper ska vid behov ta fram lägesbilder och åtgärdsplaner".
+    operative = catalog.definition("operativ_lagesbild")
+    assert isinstance(operative.schedule, ManualSchedule)
+    produced = {kind for step in operative.steps for kind in step.produces}
+    assert {"lagesbild", "atgardsplan"} <= produced
+    assert org("herrljunga").processes["operativ_lagesbild"].group == "sspf"
