@@ -367,3 +367,47 @@ def test_tsk_action_plan_commands(tsk: Tsk, engine: Engine) -> None:
     assert "no åtgärdsplan has been adopted" in tsk.refused(
         "--lang", "en", "action", "plan", "show", as_=COORDINATOR
     )
+
+
+# ---------------------------------------------------------------- a step whose plan is actions
+
+
+def at_action_plan(engine: Engine, period: str) -> Any:
+    """An EST cycle of ``period`` moved by its chair to the step whose plan is actions."""
+    cycle = engine.open_cycle(COORDINATOR, "est", period)
+    for trigger in ("sammanstall", "analysera", "planera"):
+        engine.advance(COORDINATOR, cycle.ref, trigger)
+    return cycle
+
+
+def test_an_action_plan_step_waits_for_an_action_or_the_chairs_note(
+    engine: Engine, register: Actions
+) -> None:
+    cycle = at_action_plan(engine, "2027-03")
+    with pytest.raises(Refused, match="no action has been added to the register from this"):
+        engine.advance(COORDINATOR, cycle.ref, "till_beslut")
+    with pytest.raises(Refused, match="a note is required"):
+        engine.advance(COORDINATOR, cycle.ref, "inga_nya_atgarder")
+    moved = engine.advance(COORDINATOR, cycle.ref, "inga_nya_atgarder", "Inget nytt i mars.")
+    assert moved.state == "beslut"
+
+
+def test_the_step_moves_on_when_its_work_is_done_and_an_action_is_added(
+    engine: Engine, register: Actions
+) -> None:
+    cycle = at_action_plan(engine, "2027-04")
+    with engine.store.reading() as session:
+        [task] = [
+            (t.id, t.assignee_ids[0])
+            for t in engine.find_cycle(session, cycle.ref).tasks
+            if t.key == "skriv_atgardsplan"
+        ]
+    engine.complete_task(task[1], task[0], "Planen är skriven.")
+    with engine.store.reading() as session:
+        assert engine.find_cycle(session, cycle.ref).state == "atgardsplan"  # it waits
+    register.add(COORDINATOR, lighting(cycle=cycle.ref))
+    with engine.store.reading() as session:
+        assert engine.find_cycle(session, cycle.ref).state == "beslut"
+    [moved] = audit_actions(engine.store, "cycle.advanced")[-1:]
+    assert moved.payload is not None
+    assert (moved.payload["to"], moved.actor) == ("beslut", "tsk")

@@ -466,7 +466,12 @@ def test_a_strategic_measure_goes_to_the_styrgrupp_whose_chair_records_it_on_the
     form = _record_form(client, decision.id)
     page = client.get(f"/decisions/{decision.id}").text
     assert '<option value="styrgrupp" selected>' in page
-    recording = {"body": "styrgrupp", "date": "2027-03-30", "paragraph": "§ 3", "outcome": "approved"}
+    recording = {
+        "body": "styrgrupp",
+        "date": "2027-03-30",
+        "paragraph": "§ 3",
+        "outcome": "approved",
+    }
     answer = client.post(f"/decisions/{decision.id}/record", data=form | recording)
     assert answer.status_code == 303, answer.text
     assert _states(store) == [
@@ -492,7 +497,12 @@ def test_a_department_records_without_a_meeting_by_its_number_on_the_page(
         assert "beslutas utan sammanträde" in page or "decided without a meeting" in page
         assert "Beslutsdatum" in page or "Decision date" in page
         form = _form_fields(page)
-        bad = {"body": "forvaltning", "date": "2027-03-08", "paragraph": "sju", "outcome": "approved"}
+        bad = {
+            "body": "forvaltning",
+            "date": "2027-03-08",
+            "paragraph": "sju",
+            "outcome": "approved",
+        }
         refused = client.post(f"/decisions/{proposed.id}/record", data=form | bad)
         assert refused.status_code == 422
         assert _states(store)[0][1] == "proposed"

@@ -123,7 +123,12 @@ def test_a_measure_goes_to_the_department_concerned_whose_head_records_it(
     before = counts(store)  # a refusal of a permission is kept; one of a value is not
     with pytest.raises(Refused, match="paragraf sju"):  # a number has a digit
         decisions.record(
-            "annika.lund", proposed.id, "forvaltning", dt.date(2027, 3, 10), "paragraf sju", "approved"
+            "annika.lund",
+            proposed.id,
+            "forvaltning",
+            dt.date(2027, 3, 10),
+            "paragraf sju",
+            "approved",
         )
     assert counts(store) == before
 
