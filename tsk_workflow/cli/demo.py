@@ -265,7 +265,8 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         proposed = ngettext("{n} proposed", "{n} proposed", counts["proposed"]).format(
             n=counts["proposed"]
         )
-        lines.append(f"  {body.upper():<4} {proposed} ({parts})")
+        lines.append(f"  {body.upper():<9} {proposed} ({parts or _('none decided yet')})")
+    lines += _actions_text(data)
     audit = data["audit"]
     events = ngettext("{n} event", "{n} events", audit["events"]).format(n=audit["events"])
     verdict = _("passed") if audit["ok"] else _("BROKEN: {reason}").format(reason=audit["reason"])
@@ -294,6 +295,7 @@ def summary_text(data: dict[str, Any], name: str) -> str:
     lines += [
         f"  {base} cycle list",
         f"  {base} decision list",
+        f"  {base} action list --state all",
         f"  {base} audit | tail",
         f"  {base} audit verify --checkpoints {shlex.quote(marks['file'])}"
         f" --public-key {shlex.quote(marks['public_key'])}",
@@ -302,6 +304,53 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         f"  {shlex.quote(data['calendar'])}                   {calendar_note}",
     ]
     return "\n".join(lines)
+
+
+def _actions_text(data: dict[str, Any]) -> list[str]:
+    """The action register, the åtgärdsplan in force and the law's view at the year's end."""
+    from tsk_workflow.cli.compliance import MARKS, level_word
+
+    found = data.get("actions") or {}
+    if not found:
+        return []
+    lines = [
+        "",
+        _(
+            "Actions: {added} in the register ({done} done, {active} active, {overdue} overdue);"
+            " {followups} follow-ups; reminders {reminders}, overdue notices {notices}"
+        ).format(
+            added=found["added"],
+            done=found["done"],
+            active=found["active"],
+            overdue=found["overdue"],
+            followups=found["followups"],
+            reminders=found.get("reminders", 0),
+            notices=found.get("overdue_notices", 0),
+        ),
+    ]
+    plan = data.get("plan")
+    if plan:
+        lines.append(
+            _("Åtgärdsplan in force: version {version}, {body} {date} {paragraph}").format(
+                version=plan["version"],
+                body=str(plan["body"]).upper(),
+                date=plan["date"],
+                paragraph=plan["paragraph"],
+            )
+        )
+    view = data.get("compliance") or {}
+    if view:
+        lines += [
+            "",
+            _("Lag (2023:196) on {date}: {level} (tsk compliance)").format(
+                date=view["date"], level=level_word(view["level"])
+            ),
+        ]
+        lines += [
+            f"  {MARKS[i['level']]} {level_word(i['level']):<5} {i['title']}: {i['reason']}"
+            for i in view["items"]
+        ]
+    return lines
 
 
 def _tsk() -> str:

@@ -100,6 +100,12 @@ class ActionStats:
     plans: int = 0
 
 
+def plan_decisions(engine: Engine) -> dict[int, str]:
+    """The decisions that adopt a version of the åtgärdsplan, with the process of the cycle
+    they were proposed from."""
+    return {v.decision_id: v.title for v in action_plans.versions(engine)}
+
+
 class ActionPlayers:
     """Acts on the action register for the people of one municipality."""
 
@@ -176,9 +182,10 @@ class ActionPlayers:
         actions, unless one is waiting for its decision already."""
         if (process, task_key) not in PLAN_TASKS:
             return
-        waiting = any(
-            v.status in ("proposed", "postponed") for v in action_plans.versions(self.engine)
-        )
+        versions = action_plans.versions(self.engine)
+        waiting = any(v.status in ("proposed", "postponed") for v in versions)
+        if process == "styrgrupp" and versions:  # its first plan; later ones are strategic
+            return
         if waiting or not self.register.listing():
             return
         year = self.engine.clock().astimezone(self.engine.cal.zone).year

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from tsk_workflow.demo.actions import ActionPlayers
+from tsk_workflow.demo.actions import ActionPlayers, plan_decisions
 from tsk_workflow.demo.answers import fill
 from tsk_workflow.engine import documents as docs
 from tsk_workflow.engine.decisions import Decisions
@@ -29,6 +29,8 @@ LATE_SHARE = 0.2
 CASE_PROCESS = "beslut"
 PROPOSING_TASKS = {"lamna_beslutsforslag", "besluta_atgarder", "besluta_plan", "konkreta_mal"}
 BACKWARDS = ("aterkalla", "ater_till", "aterremittera")
+ADOPTING_TRIGGERS = {"besluta"}
+"""Triggers by which a steering group adopts a plan at its meeting (``fordjupad_lagesbild``)."""
 
 PROPOSALS: tuple[tuple[str, float, dict[str, str]], ...] = (
     ("Bättre belysning i gångtunneln vid stationen", 45_000.0, {}),
@@ -199,6 +201,8 @@ class Players:
         person = choice.people[0] if choice.people else self._chair_of(cycle_id)
         if choice.reasons:  # not yet: the step's tasks, or its documents
             self._attach_missing(cycle_id)
+        if choice.trigger in ADOPTING_TRIGGERS:
+            self._record_plan_at_meeting()
         note = "Beslutat av ordföranden på mötet." if choice.needs_note else None
         if self._try(lambda: self.engine.advance(person, cycle_id, choice.trigger, note)):
             self.stats.triggers += 1
@@ -222,8 +226,24 @@ class Players:
             if meeting <= today:
                 self._record(decision_id, body, meeting)
 
+    def _record_plan_at_meeting(self) -> None:
+        """The steering group adopts the strategic plan at the meeting of the cycle that made
+        it (an extra meeting of the body, recorded on its day)."""
+        today = self.engine.clock().astimezone(self.engine.cal.zone).date()
+        plans = plan_decisions(self.engine)
+        with self.engine.store.reading() as session:
+            waiting = [
+                (d.id, d.routed_to)
+                for d in summary.decisions_waiting(session, self.engine.org.municipality)
+                if d.id in plans
+            ]
+        for decision_id, body in waiting:
+            self._record(decision_id, body, today)
+
     def _record(self, decision_id: int, body: str, meeting: dt.date) -> None:
         outcome = self.rng.choices(["approved", "rejected", "postponed"], [75, 10, 15])[0]
+        if decision_id in plan_decisions(self.engine):
+            outcome = "approved"  # the demo's bodies adopt the plans they are given
         if outcome == "postponed" and decision_id in self.postponed:
             outcome = "approved"
         self.paragraphs[body] = self.paragraphs.get(body, 0) + 1

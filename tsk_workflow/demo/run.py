@@ -23,7 +23,9 @@ from tsk_workflow import checkpoints, links, replay
 from tsk_workflow.catalog import load_catalog, load_organisation, resolve_organisation_path
 from tsk_workflow.demo.players import Players
 from tsk_workflow.demo.smtpd import LocalSmtpServer
-from tsk_workflow.engine import setup
+from tsk_workflow.engine import action_plans, setup
+from tsk_workflow.engine.actions import Actions
+from tsk_workflow.engine.compliance import compliance
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import TskError
 from tsk_workflow.features import build_engine
@@ -77,6 +79,13 @@ class DemoResult:
     audit_reason: str = ""
     reminders: int = 0
     escalations: int = 0
+    actions: dict[str, int] = field(default_factory=dict)
+    """The action register at the year's end: ``added``, ``done``, ``active``, ``overdue``,
+    ``cancelled``, ``followups``, and the owners' ``reminders`` and ``overdue_notices``."""
+    plan: dict[str, Any] | None = None
+    """The åtgärdsplan in force at the year's end (``PlanVersion.to_dict``), or None."""
+    compliance: dict[str, Any] = field(default_factory=dict)
+    """Where the municipality stands against Lag (2023:196) on the year's last day."""
     checkpoints: int = 0
     checkpoints_file: Path | None = None
     link_key: Path | None = None
@@ -102,6 +111,9 @@ class DemoResult:
             "decisions": self.decisions,
             "reminders": self.reminders,
             "escalations": self.escalations,
+            "actions": self.actions,
+            "plan": self.plan,
+            "compliance": self.compliance,
             "audit": {
                 "ok": self.audit_ok,
                 "events": self.audit_events,
@@ -372,6 +384,11 @@ def _summary(engine: Engine, year: int, out: Path, database: str, delivered: int
         result.mails_per_role = _mails_per_role(session, org)
         result.decisions = _decisions(session, org.municipality)
         result.reminders, result.escalations = _notices(session, org.municipality)
+        result.actions = _action_notices(session, org.municipality)
+    result.actions |= _actions(engine)
+    in_force = action_plans.in_force(engine)
+    result.plan = in_force.to_dict() if in_force is not None else None
+    result.compliance = compliance(engine).to_dict()
     with engine.store.reading() as session:  # a read of its own: one snapshot
         verified = replay.verify_record(session)
     result.mails_delivered = delivered
@@ -446,6 +463,26 @@ def _decisions(session: Any, municipality: str) -> dict[str, dict[str, int]]:
         counts["proposed"] += 1
         counts[status] = counts.get(status, 0) + 1
     return found
+
+
+def _actions(engine: Engine) -> dict[str, int]:
+    views = Actions(engine).listing(states=None)
+    return {
+        "added": len(views),
+        "done": sum(v.state == "done" for v in views),
+        "active": sum(v.state == "active" for v in views),
+        "overdue": sum(v.overdue for v in views),
+        "cancelled": sum(v.state == "cancelled" for v in views),
+        "followups": sum(len(v.followups) for v in views),
+    }
+
+
+def _action_notices(session: Any, municipality: str) -> dict[str, int]:
+    templates = Counter(summary.mail_templates(session, municipality))
+    return {
+        "reminders": templates["action_due_soon"],
+        "overdue_notices": templates["action_overdue"],
+    }
 
 
 def _notices(session: Any, municipality: str) -> tuple[int, int]:

@@ -11,8 +11,8 @@ organisation file), shown as its choice:
 - the decided åtgärdsplan (4 §): the version in force (``engine.action_plans``) with body,
   date and §; one decided before the current lägesbild is yellow (take a position again);
 - the samordningsfunktion (prop. 2022/23:43): its holders and the contact route;
-- the follow-up that is due: each active action of the plan in force (of the register, when
-  no plan is) followed up within ``compliance.followup_interval``;
+- the follow-up that is due: each active action of the register (those of the plan in force
+  and those added since) followed up within ``compliance.followup_interval``;
 - the actions past their due date;
 - the municipality's own policy documents whose follow-up or revision has come (``policies``).
 
@@ -106,12 +106,11 @@ def compliance(engine: Engine) -> Compliance:
     plan_item, plan = _plan(engine, today, lagesbild_day)
     register = Actions(engine)
     active = register.listing()
-    held = [a for a in active if plan is None or a.id in plan.action_ids]
     items = [
         lagesbild,
         plan_item,
         _samordningsfunktion(engine),
-        _followups(engine, today, held, plan is not None),
+        _followups(engine, today, active),
         _overdue(active, today),
     ]
     if engine.org.policies:
@@ -309,7 +308,7 @@ def _samordningsfunktion(engine: Engine) -> Item:
     return Item("samordningsfunktion", title, "green", reason, law, None, details)
 
 
-def _followups(engine: Engine, today: dt.date, held: Sequence[ActionView], of_plan: bool) -> Item:
+def _followups(engine: Engine, today: dt.date, held: Sequence[ActionView]) -> Item:
     interval = engine.org.compliance.followup_interval
     setting = _setting("followup_interval", interval)
     title = _("Follow-up of the actions")
@@ -330,22 +329,20 @@ def _followups(engine: Engine, today: dt.date, held: Sequence[ActionView], of_pl
         due.append((by, view.id))
     late = sorted(number for by, number in due if by < today)
     soonest = min(by for by, _number in due)
-    whose = _("of the plan in force") if of_plan else _("of the register")
     details = {"late": late, "next": soonest.isoformat(), "actions": len(held)}
     if late:
         level = "red" if len(late) * 2 > len(held) else "yellow"
-        reason = _("{n} of {total} active actions {whose} not followed up within {interval}: {ids}")
+        reason = _("{n} of {total} active actions not followed up within {interval}: {ids}")
         text = reason.format(
             n=len(late),
             total=len(held),
-            whose=whose,
-            interval=interval,
+            interval=period_words(interval),
             ids=", ".join(f"#{n}" for n in late),
         )
         return Item("uppfoljning", title, level, text, law, setting, details)
     level = "yellow" if soonest - dt.timedelta(days=30) < today else "green"
-    text = _("{total} active actions {whose} followed up; the next follow-up is due {date}").format(
-        total=len(held), whose=whose, date=soonest.isoformat()
+    text = _("{total} active actions followed up; the next follow-up is due {date}").format(
+        total=len(held), date=soonest.isoformat()
     )
     return Item("uppfoljning", title, level, text, law, setting, details)
 
