@@ -59,7 +59,37 @@ def test_herrljunga_runs_est_except_july_and_december(demos: dict[str, dict[str,
     assert summary["tasks"]["done_late"] > 0, "some reporters are late"
     assert summary["escalations"] > 0
     assert summary["reminders"] > 0
-    assert set(summary["decisions"]) == {"klg", "ks"}
+    assert set(summary["decisions"]) == {"klg", "ks", "styrgrupp"}
+
+
+@pytest.mark.slow
+def test_herrljungas_year_keeps_the_action_register_and_ends_with_the_law(
+    demos: dict[str, dict[str, Any]],
+) -> None:
+    """The demo year creates actions, follows them up, adopts an åtgärdsplan and ends with a
+    compliance view that reads true of what it did."""
+    summary = demos["herrljunga"]
+    actions = summary["actions"]
+    assert actions["added"] >= 5
+    assert actions["done"] >= 3
+    assert actions["followups"] >= actions["done"]
+    assert actions["reminders"] > 0
+    assert actions["overdue_notices"] > 0, "some owners are late"
+    plan = summary["plan"]
+    assert plan is not None
+    assert (plan["body"], plan["status"], plan["in_force"]) == ("styrgrupp", "approved", True)
+    view = {item["key"]: item for item in summary["compliance"]["items"]}
+    assert summary["compliance"]["date"] == f"{YEAR}-12-31"
+    assert view["lagesbild"]["level"] == "green", "the strategic lägesbild of the autumn"
+    assert view["lagesbild"]["details"]["sections"] == {
+        "kartlaggning": True,
+        "ovrig_information": True,
+        "analys": True,
+    }
+    assert view["samordningsfunktion"]["level"] == "green"
+    assert view["atgardsplan"]["details"]["version"] == plan["version"]
+    overdue = view["forsenade"]
+    assert (overdue["level"] == "green") == (actions["overdue"] == 0)
 
 
 @pytest.mark.slow

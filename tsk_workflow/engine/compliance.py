@@ -332,7 +332,9 @@ def _followups(engine: Engine, today: dt.date, held: Sequence[ActionView]) -> It
     details = {"late": late, "next": soonest.isoformat(), "actions": len(held)}
     if late:
         level = "red" if len(late) * 2 > len(held) else "yellow"
-        reason = _("{n} of {total} active actions not followed up within {interval}: {ids}")
+        reason = _(
+            "{n} of {total} active actions not followed up as often as chosen ({interval}): {ids}"
+        )
         text = reason.format(
             n=len(late),
             total=len(held),
