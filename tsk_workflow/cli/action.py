@@ -75,6 +75,11 @@ def _given(values: Mapping[str, Any]) -> dict[str, Any]:
 @json_option
 @click.pass_context
 def add(ctx: click.Context, /, as_json: bool, **values: Any) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_add(ctx, _given(values), as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -92,6 +97,11 @@ def add(ctx: click.Context, /, as_json: bool, **values: Any) -> None:
 @json_option
 @click.pass_context
 def update(ctx: click.Context, /, action_id: int, as_json: bool, **values: Any) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_update(ctx, action_id, _given(values), as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -120,6 +130,13 @@ def followup(
     note: str | None,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_followup(
+            ctx, action_id, status=status, state=state, note=note, as_json=as_json
+        )
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -158,6 +175,20 @@ def list_(
     overdue: bool,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_list(
+            ctx,
+            state=state,
+            owner=owner,
+            mine=mine,
+            cycle=cycle,
+            status=status,
+            overdue=overdue,
+            as_json=as_json,
+        )
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -183,6 +214,11 @@ def list_(
 @json_option
 @click.pass_context
 def show(ctx: click.Context, action_id: int, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_show(ctx, action_id, as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -328,9 +364,14 @@ def state_word(state: str) -> str:
 def action_line(engine: Any, view: Any) -> str:
     """``#12 [gul] Belysning i parken · Jonas Ek · 2027-03-01 – 2027-05-31 · försenad``"""
     owner = engine.org.person(view.owner)
+    return line_of(view, owner.name if owner is not None else view.owner)
+
+
+def line_of(view: Any, owner_name: str) -> str:
+    """:func:`action_line` with the owner's name given (through the service, from its JSON)."""
     parts = [
         f"#{view.id} [{status_word(view.status)}] {view.title}",
-        owner.name if owner is not None else view.owner,
+        owner_name,
         f"{view.start.isoformat()} – {view.due.isoformat()}",
     ]
     if view.state != "active":
@@ -363,6 +404,20 @@ def action_lines(engine: Any, view: Any) -> list[str]:
 
     org = engine.org
     owner = org.person(view.owner)
+    label = categories(engine).get(view.category) if view.category else None
+    return lines_of(
+        view,
+        owner_name=owner.name if owner is not None else view.owner,
+        category=label.get(_lang()) if label else view.category,
+        town=places(org).get(view.town, view.town) if view.town else None,
+        zone=engine.cal.zone,
+    )
+
+
+def lines_of(
+    view: Any, *, owner_name: str, category: str | None, town: str | None, zone: Any
+) -> list[str]:
+    """:func:`action_lines` with the names given (through the service, from its JSON)."""
     rows: list[tuple[str, str | None]] = [
         (_("Action"), f"#{view.id} {view.title}"),
         (
@@ -375,17 +430,15 @@ def action_lines(engine: Any, view: Any) -> list[str]:
         (_("When"), f"{view.start.isoformat()} – {view.due.isoformat()}"),
         (
             _("Who"),
-            (owner.name if owner is not None else view.owner)
-            + (f", {view.owner_organisation}" if view.owner_organisation else ""),
+            owner_name + (f", {view.owner_organisation}" if view.owner_organisation else ""),
         ),
         (_("Follow-up"), view.followup_plan),
         (_("Cost"), _sek(view.cost) if view.cost is not None else None),
     ]
     if view.category:
-        label = categories(engine).get(view.category)
-        rows.append((_("Category"), label.get(_lang()) if label else view.category))
+        rows.append((_("Category"), category or view.category))
     if view.town:
-        where = places(org).get(view.town, view.town)
+        where = town or view.town
         if view.place:
             where += f", {view.place}"
         if view.point:
@@ -402,7 +455,7 @@ def action_lines(engine: Any, view: Any) -> list[str]:
     if view.followups:
         lines.append(_("Follow-ups:"))
         for found in view.followups:
-            when = found.at.astimezone(engine.cal.zone).strftime("%Y-%m-%d")
+            when = found.at.astimezone(zone).strftime("%Y-%m-%d")
             lines.append(
                 f"  {when} {found.by} [{status_word(found.status)}"
                 + (f", {state_word(found.state)}" if found.state != "active" else "")
