@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from tsk_workflow.cli import runtime
+from tsk_workflow.cli.action_views import line_of, lines_of
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
 
@@ -353,32 +354,10 @@ def _numbers(text: str | None) -> list[int] | None:
 # ---------------------------------------------------------------- how they read
 
 
-def status_word(status: str) -> str:
-    return {"green": _("green"), "yellow": _("yellow"), "red": _("red")}.get(status, status)
-
-
-def state_word(state: str) -> str:
-    return {"active": _("active"), "done": _("done"), "cancelled": _("cancelled")}.get(state, state)
-
-
 def action_line(engine: Any, view: Any) -> str:
     """``#12 [gul] Belysning i parken · Jonas Ek · 2027-03-01 – 2027-05-31 · försenad``"""
     owner = engine.org.person(view.owner)
     return line_of(view, owner.name if owner is not None else view.owner)
-
-
-def line_of(view: Any, owner_name: str) -> str:
-    """:func:`action_line` with the owner's name given (through the service, from its JSON)."""
-    parts = [
-        f"#{view.id} [{status_word(view.status)}] {view.title}",
-        owner_name,
-        f"{view.start.isoformat()} – {view.due.isoformat()}",
-    ]
-    if view.state != "active":
-        parts.append(state_word(view.state))
-    elif view.overdue:
-        parts.append(_("overdue"))
-    return " · ".join(parts)
 
 
 def plan_line(version: Any) -> str:
@@ -412,63 +391,6 @@ def action_lines(engine: Any, view: Any) -> list[str]:
         town=places(org).get(view.town, view.town) if view.town else None,
         zone=engine.cal.zone,
     )
-
-
-def lines_of(
-    view: Any, *, owner_name: str, category: str | None, town: str | None, zone: Any
-) -> list[str]:
-    """:func:`action_lines` with the names given (through the service, from its JSON)."""
-    rows: list[tuple[str, str | None]] = [
-        (_("Action"), f"#{view.id} {view.title}"),
-        (
-            _("Status"),
-            f"{status_word(view.status)}, {state_word(view.state)}"
-            + (", " + _("overdue") if view.overdue else ""),
-        ),
-        (_("Cause"), view.cause),
-        (_("Operative goal"), view.goal),
-        (_("When"), f"{view.start.isoformat()} – {view.due.isoformat()}"),
-        (
-            _("Who"),
-            owner_name + (f", {view.owner_organisation}" if view.owner_organisation else ""),
-        ),
-        (_("Follow-up"), view.followup_plan),
-        (_("Cost"), _sek(view.cost) if view.cost is not None else None),
-    ]
-    if view.category:
-        rows.append((_("Category"), category or view.category))
-    if view.town:
-        where = town or view.town
-        if view.place:
-            where += f", {view.place}"
-        if view.point:
-            where += f" ({view.point[0]}, {view.point[1]})"
-        rows.append((_("Place"), where))
-    if view.cycle_id:
-        rows.append((_("From cycle"), str(view.cycle_id)))
-    if view.decision_id:
-        rows.append((_("Decision"), str(view.decision_id)))
-    if view.promise_cycle_id:
-        rows.append((_("Medborgarlöfte"), str(view.promise_cycle_id)))
-    width = max(len(label) for label, _value in rows) + 2
-    lines = [f"{(label + ':').ljust(width)}{value}" for label, value in rows if value]
-    if view.followups:
-        lines.append(_("Follow-ups:"))
-        for found in view.followups:
-            when = found.at.astimezone(zone).strftime("%Y-%m-%d")
-            lines.append(
-                f"  {when} {found.by} [{status_word(found.status)}"
-                + (f", {state_word(found.state)}" if found.state != "active" else "")
-                + "]"
-                + (f" {found.note}" if found.note else "")
-            )
-    return lines
-
-
-def _sek(amount: float) -> str:
-    from tsk_workflow.routing import sek
-
-    return sek(amount)
 
 
 def _lang() -> str:

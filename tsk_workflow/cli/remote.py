@@ -487,7 +487,7 @@ def action_list(
     overdue: bool,
     as_json: bool,
 ) -> None:
-    from tsk_workflow.cli.action import line_of
+    from tsk_workflow.cli.action_views import line_of
 
     params: dict[str, Any] = {"state": state, "mine": mine, "overdue": overdue}
     params |= {k: v for k, v in (("owner", owner), ("cycle", cycle), ("status", status)) if v}
@@ -504,7 +504,7 @@ def action_list(
 
 def action_show(ctx: click.Context, action_id: int, *, as_json: bool) -> None:
     from tsk_workflow.calendar import STOCKHOLM
-    from tsk_workflow.cli.action import lines_of
+    from tsk_workflow.cli.action_views import lines_of
 
     with service(ctx) as api:
         row = api.get(f"/api/v1/actions/{action_id}")
@@ -554,7 +554,7 @@ def action_view(row: dict[str, Any]) -> Any:
 
 
 def _action_done(made: dict[str, Any], said: str, as_json: bool) -> None:
-    from tsk_workflow.cli.action import line_of
+    from tsk_workflow.cli.action_views import line_of
 
     if as_json:
         emit_json(_action_json(made))
