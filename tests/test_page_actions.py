@@ -408,3 +408,22 @@ def test_the_plan_page_shows_the_versions_and_the_one_in_force(
     assert re.search(r"Version 1: Åtgärdsplan 2027 <span class=\"kind\">in force</span>", text)
     assert f'<a href="/actions/{late}">Klotterplan</a>' in page.text
     assert "7 days overdue" in page.text
+
+
+def test_a_chair_who_may_not_read_the_cycle_changes_the_action_and_keeps_its_cycle(
+    engine: Engine, client: TestClient, store: Store
+) -> None:
+    first, _late, _done = three(engine)
+    sign_in(client, "gunilla.ahlberg")  # chairs KS's groups: keeps the register, not of EST
+    page = client.get(f"/actions/{first}").text
+    assert '<a href="/cycles/est-2027-03">' not in page  # named, not linked
+    assert '<option value="est-2027-03" selected>' in page  # still the action's cycle
+    form = form_of(page, f"/actions/{first}/edit")
+    fields = lighting(cycle="est-2027-03", town="herrljunga", cost="120000", window_days="90")
+    fields |= {"owner_organisation": "Samhällsbyggnad – fastighet", "decision": "", "promise": ""}
+    fields |= {"latitude": "", "longitude": "", "due": "2027-06-15"}
+    changed = client.post(f"/actions/{first}/edit", data=form | fields)
+    assert changed.status_code == 303, changed.text
+    (action, *_rest) = actions_of(store)
+    assert action.due == dt.date(2027, 6, 15)
+    assert action.cycle_id is not None

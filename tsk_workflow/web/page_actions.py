@@ -376,6 +376,7 @@ def _show(
     cycles = _cycle_refs(reader)
     may_change = register.may_change(reader.person, view)
     readable_decisions = {d.id for d in Decisions(engine).readable(reader.session, reader.person)}
+    shown = edit if edit is not None else _current(view, cycles)
     context = {
         "action": view,
         "cycle_refs": cycles,
@@ -386,7 +387,7 @@ def _show(
         "followup": {"status": "", "state": "", "note": "", **(followup or {})},
         "followup_errors": followup_errors or {},
         "followup_form_id": (followup or {}).get("form_id") or onetime.new_form_id(),
-        "edit": (edit if edit is not None else _current(view, cycles)),
+        "edit": shown,
         "edit_errors": edit_errors or {},
         "edit_form_id": (edit or {}).get("form_id") or onetime.new_form_id(),
         "seen": _seen(_current(view, cycles)),
@@ -398,7 +399,8 @@ def _show(
         "changed": request.query_params.get("changed") == "1",
         # The effect follow-up (lagesbild/effect.py) is wired here: None shows nothing.
         "effect": None,
-        **(_choices(reader, {}) if may_change else {}),
+        # The action's own cycle stays a choice even where the editor may not read it.
+        **(_choices(reader, shown) if may_change else {}),
         **_shown(engine),
     }
     return render(request, "actions_show.html", context, status_code=status_code)
