@@ -392,10 +392,11 @@ def test_the_plan_page_shows_the_versions_and_the_one_in_force(
     first, late, _done = three(engine)
     cycle = engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
     sign_in(client, MEMBER)
-    assert "No åtgärdsplan has been adopted yet." in client.get("/actions/plan").text
+    assert "No åtgärdsplan has been proposed." in client.get("/actions/plan").text
     version, route = action_plans.propose(
         engine, COORDINATOR, cycle.ref, "Åtgärdsplan 2027", [first, late]
     )
+    assert "No åtgärdsplan has been adopted yet." in client.get("/actions/plan").text
     Decisions(engine).record(
         SECRETARY, version.decision_id, route.body, dt.date(2027, 3, 8), "§ 41", "approved"
     )
