@@ -397,13 +397,21 @@ def _show(
         "added": request.query_params.get("added") == "1",
         "followed_up": request.query_params.get("followed_up") == "1",
         "changed": request.query_params.get("changed") == "1",
-        # The effect follow-up (lagesbild/effect.py) is wired here: None shows nothing.
-        "effect": None,
+        "effect": effect(engine, view),
         # The action's own cycle stays a choice even where the editor may not read it.
         **(_choices(reader, shown) if may_change else {}),
         **_shown(engine),
     }
     return render(request, "actions_show.html", context, status_code=status_code)
+
+
+def effect(engine: Engine, view: ActionView) -> Any:
+    """The effect follow-up of the action for its page (``lagesbild/effect.py``), shown in the
+    marked section ``#effect`` of ``actions_show.html.j2``; None shows nothing.
+
+    EFFECT FOLLOW-UP: not wired yet; the lead wires ``effect_of(engine, view)`` here and fills
+    the marked section of the template."""
+    return None
 
 
 FOLLOWUP_FIELDS = ("status", "state", "note", "form_id")
