@@ -393,6 +393,12 @@ def action_lines(engine: Any, view: Any) -> list[str]:
     )
 
 
+def _sek(amount: float) -> str:
+    from tsk_workflow.routing import sek
+
+    return sek(amount)
+
+
 def _lang() -> str:
     from tsk_workflow import i18n
 

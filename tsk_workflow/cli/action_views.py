@@ -17,7 +17,8 @@ def state_word(state: str) -> str:
 
 
 def line_of(view: Any, owner_name: str) -> str:
-    """``tsk_workflow.cli.action.action_line`` with the owner's name given (through the service, from its JSON)."""
+    """``tsk_workflow.cli.action.action_line`` with the owner's name given (through the
+    service, from its JSON)."""
     parts = [
         f"#{view.id} [{status_word(view.status)}] {view.title}",
         owner_name,
@@ -33,7 +34,10 @@ def line_of(view: Any, owner_name: str) -> str:
 def lines_of(
     view: Any, *, owner_name: str, category: str | None, town: str | None, zone: Any
 ) -> list[str]:
-    """``tsk_workflow.cli.action.action_lines`` with the names given (through the service, from its JSON)."""
+    """``tsk_workflow.cli.action.action_lines`` with the names given (through the service,
+    from its JSON)."""
+    from tsk_workflow.routing import sek  # not on the way of every command: it loads pydantic
+
     rows: list[tuple[str, str | None]] = [
         (_("Action"), f"#{view.id} {view.title}"),
         (
@@ -49,7 +53,7 @@ def lines_of(
             owner_name + (f", {view.owner_organisation}" if view.owner_organisation else ""),
         ),
         (_("Follow-up"), view.followup_plan),
-        (_("Cost"), _sek(view.cost) if view.cost is not None else None),
+        (_("Cost"), sek(view.cost) if view.cost is not None else None),
     ]
     if view.category:
         rows.append((_("Category"), category or view.category))
@@ -79,9 +83,3 @@ def lines_of(
                 + (f" {found.note}" if found.note else "")
             )
     return lines
-
-
-def _sek(amount: float) -> str:
-    from tsk_workflow.routing import sek
-
-    return sek(amount)
