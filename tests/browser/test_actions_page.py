@@ -16,7 +16,7 @@ def test_the_registers_filters_apply_on_change_in_place(
     open_page: OpenPage, world: harness.World
 ) -> None:
     page = open_page("phone", "en", "reporter")
-    page.goto(f"{world.base_url}/actions")
+    page.goto(world.url("/actions", "en"))
     page.wait_for_function("window.htmx !== undefined")
     page.evaluate("window.__sameDocument = true")
     assert page.locator("#actions tbody tr").count() == 2
@@ -35,8 +35,8 @@ def test_a_status_change_without_a_note_is_refused_by_the_note(
     open_page: OpenPage, world: harness.World
 ) -> None:
     page = open_page("desktop", "en", "chair")
-    page.goto(world.url("/actions/{action}"))
-    page.get_by_label("red").check()
+    page.goto(world.url("/actions/{action}", "en"))
+    page.get_by_role("radio", name="red (off track)").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Record the follow-up").click()
     assert page.locator("#e-u-note").is_visible()
