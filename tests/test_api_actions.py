@@ -309,3 +309,13 @@ def test_tsk_action_through_the_service_prints_as_on_the_database(
     assert bad.exit_code == 1
     assert bad.stderr.startswith("tsk: the action is not right: due:")
     assert bad.stderr.count("\n") == 1
+
+
+def test_a_value_too_long_to_read_is_refused_before_the_engine(
+    api: TestClient, store: Store
+) -> None:
+    answer = api.post(
+        "/api/v1/actions", json=lighting(cause="x" * 20_000), headers=as_(store, COORDINATOR)
+    )
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"].startswith("cause")

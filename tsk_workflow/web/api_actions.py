@@ -25,7 +25,8 @@ from tsk_workflow.web.problem import Problem
 
 router = APIRouter(prefix="/api/v1")
 
-Value = str | float | int | None
+Value = Annotated[str, Field(max_length=10_000)] | float | int | None
+"""A field as a form gives it (text) or as a number; the engine checks it further."""
 
 
 class ActionFields(BaseModel):
