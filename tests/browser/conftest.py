@@ -77,11 +77,41 @@ def world(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     clock = Clock(WORLD_START)
     engine = herrljunga(store, clock)
     engine.open_cycle(CHAIR, "est", "2027-03")
+    _actions(engine)
     try:
         with harness.serve(store, clock) as served:
             yield served
     finally:
         store.dispose()
+
+
+def _actions(engine: Any) -> None:
+    """Two actions for the register's pages: one of EST's cycle followed up, one overdue."""
+    from tsk_workflow.engine.actions import Actions
+
+    register = Actions(engine)
+    made = register.add(
+        CHAIR,
+        {
+            "title": "Belysning i Stationsparken",
+            "cause": "Otrygghet kvällstid vid stationen",
+            "goal": "Färre som undviker parken kvällstid",
+            "start": "2027-03-01",
+            "due": "2027-05-31",
+            "owner": "jonas.ek",
+            "cost": "120000",
+            "category": "otrygg_plats",
+            "town": "herrljunga",
+            "place": "Stationsparken",
+            "cycle": "est-2027-03",
+        },
+    )
+    register.followup(CHAIR, made.id, status="yellow", note="Leverantören är försenad")
+    register.add(
+        CHAIR,
+        {"title": "Klotterplan", "cause": "Klotter", "start": "2027-01-10", "due": "2027-02-26"}
+        | {"owner": "ida.wikstrom"},
+    )
 
 
 _PROBLEMS: dict[int, list[str]] = {}

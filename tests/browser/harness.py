@@ -9,7 +9,7 @@ Used by the browser tests (``tests/browser/conftest.py``) and by ``scripts/scree
   the server listens and answers ``/healthz`` (observed, not slept on).
 - :func:`launch`: Chromium, headless, with the flags below.
 - :class:`World`: a served database (the tests' Herrljunga, or the demo's), who plays which role
-  on its pages, and the values that fill the pages' paths (``/t/{token}``).
+  on its pages, and the values that fill the pages' paths (``/t/{token}``, ``/actions/{action}``).
 - :func:`sign_in`: the demo's sign-in form, as a person fills it.
 """
 
@@ -32,6 +32,7 @@ import httpx
 
 from tests.browser.pages import PEOPLE
 from tsk_workflow import links
+from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.web.app import create_app
@@ -148,7 +149,8 @@ def service_config(base_url: str, environ: dict[str, str] | None = None) -> Serv
 class World:
     """A served database: its address, store, engine, who plays each role (``pages.PEOPLE``)
     and the values that fill the pages' paths (``token``: a mail link to the reporter's first
-    open task; ``task``: its id; ``cycle``: its cycle's reference)."""
+    open task; ``task``: its id; ``cycle``: its cycle's reference; ``action``: the first
+    action of the register)."""
 
     base_url: str
     store: Store
@@ -212,6 +214,9 @@ def serve(store: Store, clock: Callable[[], dt.datetime]) -> Iterator[World]:
             world.params["task"] = str(tasks[0])
             with store.reading() as session:
                 world.params["cycle"] = world.engine.find_task(session, tasks[0]).cycle.ref
+        actions = Actions(world.engine).listing(states=None)
+        if actions:
+            world.params["action"] = str(actions[0].id)
         yield world
 
 

@@ -4,9 +4,9 @@ When a page lands, add it to :data:`PAGES` and every browser check (axe-core at 
 375 px in Swedish and English, no sideways scroll on a phone, focus visible, no console error
 or CSP violation) and the screenshots cover it. A path may name values of the served world
 in braces: ``{token}``, a mail link's token to the reporter's first open task; ``{task}``, that
-task's id; ``{cycle}``, its cycle's reference (a world fills ``params``, see
-``harness.World``). ``as_role`` is who is signed in (a key of :data:`PEOPLE`), or None for a
-page seen without signing in.
+task's id; ``{cycle}``, its cycle's reference; ``{action}``, the register's first action (a
+world fills ``params``, see ``harness.World``). ``as_role`` is who is signed in (a key of
+:data:`PEOPLE`), or None for a page seen without signing in.
 """
 
 from __future__ import annotations
@@ -50,4 +50,8 @@ PAGES = [
     Page("decisions", "/decisions", "secretary"),
     Page("decision-new", "/decisions/new", "secretary"),
     Page("report", "/report", "reporter"),
+    Page("actions", "/actions", "reporter"),
+    Page("action", "/actions/{action}", "chair"),
+    Page("action-new", "/actions/new", "chair"),
+    Page("action-plan", "/actions/plan", "chair"),
 ]

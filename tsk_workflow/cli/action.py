@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from tsk_workflow.cli import runtime
+from tsk_workflow.cli.action_views import line_of, lines_of
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
 
@@ -76,6 +77,11 @@ def _given(values: Mapping[str, Any]) -> dict[str, Any]:
 @json_option
 @click.pass_context
 def add(ctx: click.Context, /, as_json: bool, **values: Any) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_add(ctx, _given(values), as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -93,6 +99,11 @@ def add(ctx: click.Context, /, as_json: bool, **values: Any) -> None:
 @json_option
 @click.pass_context
 def update(ctx: click.Context, /, action_id: int, as_json: bool, **values: Any) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_update(ctx, action_id, _given(values), as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -121,6 +132,13 @@ def followup(
     note: str | None,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_followup(
+            ctx, action_id, status=status, state=state, note=note, as_json=as_json
+        )
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -159,6 +177,20 @@ def list_(
     overdue: bool,
     as_json: bool,
 ) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_list(
+            ctx,
+            state=state,
+            owner=owner,
+            mine=mine,
+            cycle=cycle,
+            status=status,
+            overdue=overdue,
+            as_json=as_json,
+        )
+        return
     from tsk_workflow.engine.actions import Actions
 
     engine = runtime.engine(ctx)
@@ -184,6 +216,11 @@ def list_(
 @json_option
 @click.pass_context
 def show(ctx: click.Context, action_id: int, as_json: bool) -> None:
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        remote.action_show(ctx, action_id, as_json=as_json)
+        return
     from tsk_workflow.engine.actions import Actions
     from tsk_workflow.lagesbild.effect import effect_of
 
@@ -343,27 +380,10 @@ def _numbers(text: str | None) -> list[int] | None:
 # ---------------------------------------------------------------- how they read
 
 
-def status_word(status: str) -> str:
-    return {"green": _("green"), "yellow": _("yellow"), "red": _("red")}.get(status, status)
-
-
-def state_word(state: str) -> str:
-    return {"active": _("active"), "done": _("done"), "cancelled": _("cancelled")}.get(state, state)
-
-
 def action_line(engine: Any, view: Any) -> str:
     """``#12 [gul] Belysning i parken · Jonas Ek · 2027-03-01 – 2027-05-31 · försenad``"""
     owner = engine.org.person(view.owner)
-    parts = [
-        f"#{view.id} [{status_word(view.status)}] {view.title}",
-        owner.name if owner is not None else view.owner,
-        f"{view.start.isoformat()} – {view.due.isoformat()}",
-    ]
-    if view.state != "active":
-        parts.append(state_word(view.state))
-    elif view.overdue:
-        parts.append(_("overdue"))
-    return " · ".join(parts)
+    return line_of(view, owner.name if owner is not None else view.owner)
 
 
 def plan_line(version: Any) -> str:
@@ -389,53 +409,14 @@ def action_lines(engine: Any, view: Any) -> list[str]:
 
     org = engine.org
     owner = org.person(view.owner)
-    rows: list[tuple[str, str | None]] = [
-        (_("Action"), f"#{view.id} {view.title}"),
-        (
-            _("Status"),
-            f"{status_word(view.status)}, {state_word(view.state)}"
-            + (", " + _("overdue") if view.overdue else ""),
-        ),
-        (_("Cause"), view.cause),
-        (_("Operative goal"), view.goal),
-        (_("When"), f"{view.start.isoformat()} – {view.due.isoformat()}"),
-        (
-            _("Who"),
-            (owner.name if owner is not None else view.owner)
-            + (f", {view.owner_organisation}" if view.owner_organisation else ""),
-        ),
-        (_("Follow-up"), view.followup_plan),
-        (_("Cost"), _sek(view.cost) if view.cost is not None else None),
-    ]
-    if view.category:
-        label = categories(engine).get(view.category)
-        rows.append((_("Category"), label.get(_lang()) if label else view.category))
-    if view.town:
-        where = places(org).get(view.town, view.town)
-        if view.place:
-            where += f", {view.place}"
-        if view.point:
-            where += f" ({view.point[0]}, {view.point[1]})"
-        rows.append((_("Place"), where))
-    if view.cycle_id:
-        rows.append((_("From cycle"), str(view.cycle_id)))
-    if view.decision_id:
-        rows.append((_("Decision"), str(view.decision_id)))
-    if view.promise_cycle_id:
-        rows.append((_("Medborgarlöfte"), str(view.promise_cycle_id)))
-    width = max(len(label) for label, _value in rows) + 2
-    lines = [f"{(label + ':').ljust(width)}{value}" for label, value in rows if value]
-    if view.followups:
-        lines.append(_("Follow-ups:"))
-        for found in view.followups:
-            when = found.at.astimezone(engine.cal.zone).strftime("%Y-%m-%d")
-            lines.append(
-                f"  {when} {found.by} [{status_word(found.status)}"
-                + (f", {state_word(found.state)}" if found.state != "active" else "")
-                + "]"
-                + (f" {found.note}" if found.note else "")
-            )
-    return lines
+    label = categories(engine).get(view.category) if view.category else None
+    return lines_of(
+        view,
+        owner_name=owner.name if owner is not None else view.owner,
+        category=label.get(_lang()) if label else view.category,
+        town=places(org).get(view.town, view.town) if view.town else None,
+        zone=engine.cal.zone,
+    )
 
 
 def _sek(amount: float) -> str:

@@ -209,6 +209,9 @@ class Service:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._json(self._send("POST", path, json=body or {}))
 
+    def patch(self, path: str, body: dict[str, Any]) -> Any:
+        return self._json(self._send("PATCH", path, json=body))
+
     def post_file(self, path: str, name: str, content: bytes, fields: dict[str, str]) -> Any:
         """A file and form fields, as ``multipart/form-data``."""
         return self._json(self._send("POST", path, files={"file": (name, content)}, data=fields))

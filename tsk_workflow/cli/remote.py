@@ -11,6 +11,8 @@ named by question, not by line of the answers file.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -436,3 +438,142 @@ def lagesbild(
         )
     else:
         click.echo(text, nl=False)
+
+
+# ---------------------------------------------------------------- the action register
+
+ACTION_NAMES = ("owner_name", "category_label", "town_name")
+"""What the API's action has beside what ``action show --json`` prints: the names of its
+keys, for the lines the commands print."""
+
+
+def action_add(ctx: click.Context, given: dict[str, Any], *, as_json: bool) -> None:
+    with _one_line(), service(ctx) as api:
+        made = api.post("/api/v1/actions", given)
+    _action_done(made, _("Action {id} added."), as_json)
+
+
+def action_update(
+    ctx: click.Context, action_id: int, given: dict[str, Any], *, as_json: bool
+) -> None:
+    with _one_line(), service(ctx) as api:
+        made = api.patch(f"/api/v1/actions/{action_id}", given)
+    _action_done(made, _("Action {id} changed."), as_json)
+
+
+def action_followup(
+    ctx: click.Context,
+    action_id: int,
+    *,
+    status: str | None,
+    state: str | None,
+    note: str | None,
+    as_json: bool,
+) -> None:
+    body = {"status": status, "state": state, "note": note}
+    with _one_line(), service(ctx) as api:
+        made = api.post(f"/api/v1/actions/{action_id}/followups", body)
+    _action_done(made, _("Action {id} followed up."), as_json)
+
+
+def action_list(
+    ctx: click.Context,
+    *,
+    state: str,
+    owner: str | None,
+    mine: bool,
+    cycle: str | None,
+    status: str | None,
+    overdue: bool,
+    as_json: bool,
+) -> None:
+    from tsk_workflow.cli.action_views import line_of
+
+    params: dict[str, Any] = {"state": state, "mine": mine, "overdue": overdue}
+    params |= {k: v for k, v in (("owner", owner), ("cycle", cycle), ("status", status)) if v}
+    with service(ctx) as api:
+        rows = api.get("/api/v1/actions", params)
+    if as_json:
+        emit_json([_action_json(row) for row in rows])
+        return
+    for row in rows:
+        click.echo(line_of(action_view(row), row["owner_name"]))
+    if not rows:
+        click.echo(_("No actions."))
+
+
+def action_show(ctx: click.Context, action_id: int, *, as_json: bool) -> None:
+    from tsk_workflow.calendar import STOCKHOLM
+    from tsk_workflow.cli.action_views import lines_of
+
+    with service(ctx) as api:
+        row = api.get(f"/api/v1/actions/{action_id}")
+    if as_json:
+        emit_json(_action_json(row))
+        return
+    lines = lines_of(
+        action_view(row),
+        owner_name=row["owner_name"],
+        category=row["category_label"],
+        town=row["town_name"],
+        zone=STOCKHOLM,
+    )
+    for line in lines:
+        click.echo(line)
+
+
+def action_view(row: dict[str, Any]) -> Any:
+    """The API's action as the engine's ``ActionView``, for the lines the commands print."""
+    from tsk_workflow.engine.actions import ActionView, FollowUp
+
+    def day(text: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(text) if text else None
+
+    point = (row["latitude"], row["longitude"]) if row["latitude"] is not None else None
+    followups = tuple(
+        FollowUp(dt.datetime.fromisoformat(f["at"]), f["by"], f["status"], f["state"], f["note"])
+        for f in row["followups"]
+    )
+    fields = {
+        name: row[name]
+        for name in ActionView.__dataclass_fields__
+        if name in row and name not in ("start", "due", "done_on", "followups")
+    }
+    return ActionView(
+        **fields
+        | {
+            "start": day(row["start"]),
+            "due": day(row["due"]),
+            "done_on": day(row["done_on"]),
+            "point": point,
+            "created_at": dt.datetime.fromisoformat(row["created_at"]),
+            "updated_at": dt.datetime.fromisoformat(row["updated_at"]),
+            "followups": followups,
+        }
+    )
+
+
+def _action_done(made: dict[str, Any], said: str, as_json: bool) -> None:
+    from tsk_workflow.cli.action_views import line_of
+
+    if as_json:
+        emit_json(_action_json(made))
+        return
+    click.echo(said.format(id=made["id"]))
+    click.echo("  " + line_of(action_view(made), made["owner_name"]))
+
+
+def _action_json(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key not in ACTION_NAMES}
+
+
+@contextmanager
+def _one_line() -> Iterator[None]:
+    """A refused action in one line, as on a database: the service's detail names every
+    field wrong already, so its list of them is not printed again."""
+    try:
+        yield
+    except TskError as exc:
+        if getattr(exc, "problems", None):
+            exc.problems = None  # type: ignore[attr-defined]
+        raise

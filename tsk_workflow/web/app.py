@@ -23,12 +23,14 @@ from starlette.middleware.sessions import SessionMiddleware
 from tsk_workflow.i18n import _
 from tsk_workflow.web import (
     api,
+    api_actions,
     api_admin,
     api_events,
     api_record,
     auth,
     docs,
     links,
+    page_actions,
     page_admin,
     page_audit,
     page_cycles,
@@ -87,6 +89,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(api_record.router)
     app.include_router(api_admin.router)
     app.include_router(api_events.router)
+    app.include_router(api_actions.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
@@ -95,6 +98,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_audit.router)
     app.include_router(page_admin.router)
     app.include_router(page_decisions.router)
+    app.include_router(page_actions.router)
     app.include_router(page_plan.router)
     app.include_router(page_cycles.router)
     app.include_router(page_report.router)

@@ -84,6 +84,7 @@ MENU: tuple[tuple[str, str, str | None], ...] = (
     ("/cycles", N_("Cycles"), None),
     ("/plan", N_("Year plan"), None),
     ("/decisions", N_("Decisions"), None),
+    ("/actions", N_("Actions"), None),
     ("/lagesbild", N_("Lägesbild"), None),
     ("/audit", N_("Audit"), access.READ_AUDIT),
     ("/admin", N_("Administration"), "admin"),
