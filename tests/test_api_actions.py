@@ -121,6 +121,7 @@ def test_the_api_adds_lists_shows_changes_and_follows_up(api: TestClient, store:
     assert len(api.get("/api/v1/actions?mine=true", headers=owner).json()) == 2
     shown = api.get(f"/api/v1/actions/{number}", headers=reader).json()
     assert shown["followups"] == []
+    assert shown["effect"]["verdict"] == "too_early"
     assert api.get("/api/v1/actions/999", headers=reader).status_code == 404
 
     changed = api.patch(

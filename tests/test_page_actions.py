@@ -223,6 +223,10 @@ def test_a_coordinator_adds_an_action_from_a_cycle(
     assert facts["When (När)"] == "2027-03-15 – 2027-05-31"
     assert facts["Who (Vem)"] == "Jonas Ek, Samhällsbyggnad – fastighet"
     assert '<a href="/cycles/est-2027-03">est-2027-03</a>' in facts["From cycle"]
+    effect = re.search(r'<section id="effect".*?</section>', shown, re.S)
+    assert effect, "the effect follow-up is shown"
+    assert "too early: the after-window has not begun" in effect.group(0)
+    assert "before: 2026-12-15 – 2027-03-08" in effect.group(0)
     assert audited(store, "action.added") == 1
 
 

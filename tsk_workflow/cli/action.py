@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
 
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.action_views import line_of, lines_of
+from tsk_workflow.cli.action_views import effect_lines, line_of, lines_of
 from tsk_workflow.cli.context import TskGroup, emit_json, json_option, settings
 from tsk_workflow.i18n import N_, _
 
@@ -429,35 +428,6 @@ def _lang() -> str:
     from tsk_workflow import i18n
 
     return i18n.language()
-
-
-def effect_lines(effect: Any) -> list[str]:
-    """The effect follow-up of an action, as ``tsk action show`` ends."""
-    lines = [
-        _("Effect ({days} days before and after): {judgement}").format(
-            days=effect.window_days, judgement=effect.judgement
-        )
-    ]
-    if effect.before is not None and effect.after is not None:
-        lines.append(
-            "  "
-            + _("before: {first} – {last}").format(
-                first=effect.before.first.isoformat(), last=effect.before.last.isoformat()
-            )
-        )
-        after = _("after: {first} – {last}").format(
-            first=effect.after.first.isoformat(),
-            last=(effect.after_ends - dt.timedelta(days=1)).isoformat(),
-        )
-        reason = (
-            _("from the day it was done")
-            if effect.end_from == "done_on"
-            else _("from its due date")
-        )
-        lines.append(f"  {after} ({reason})")
-    if effect.survey is not None:
-        lines.append("  " + _("Safety survey: {text}").format(text=effect.survey.line()))
-    return lines
 
 
 def review_lines(engine: Any, found: Any) -> list[str]:

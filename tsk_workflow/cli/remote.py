@@ -504,7 +504,7 @@ def action_list(
 
 def action_show(ctx: click.Context, action_id: int, *, as_json: bool) -> None:
     from tsk_workflow.calendar import STOCKHOLM
-    from tsk_workflow.cli.action_views import lines_of
+    from tsk_workflow.cli.action_views import effect_lines, lines_of
 
     with service(ctx) as api:
         row = api.get(f"/api/v1/actions/{action_id}")
@@ -518,8 +518,45 @@ def action_show(ctx: click.Context, action_id: int, *, as_json: bool) -> None:
         town=row["town_name"],
         zone=STOCKHOLM,
     )
-    for line in lines:
+    for line in lines + effect_lines(effect_view(row["effect"])):
         click.echo(line)
+
+
+def effect_view(found: dict[str, Any]) -> Any:
+    """The API's effect of an action as ``effect_lines`` reads it: the judgement as the service
+    said it (in the language asked for), the windows' days, the survey's rounds."""
+    from types import SimpleNamespace
+
+    from tsk_workflow.lagesbild.effect import Survey
+
+    def window(part: dict[str, Any] | None) -> Any:
+        if part is None:
+            return None
+        return SimpleNamespace(
+            first=dt.date.fromisoformat(part["first"]),
+            last=dt.date.fromisoformat(part["last"]) if part["last"] else None,
+        )
+
+    survey = found["survey"]
+    return SimpleNamespace(
+        window_days=found["window_days"],
+        judgement=found["judgement"],
+        before=window(found["before"]),
+        after=window(found["after"]),
+        after_ends=dt.date.fromisoformat(found["after_ends"]) + dt.timedelta(days=1)
+        if found["after_ends"]
+        else None,
+        end_from=found["end_from"],
+        survey=Survey(
+            survey["process"],
+            survey["before"],
+            survey["after"],
+            tuple(survey["before_documents"]),
+            tuple(survey["after_documents"]),
+        )
+        if survey
+        else None,
+    )
 
 
 def action_view(row: dict[str, Any]) -> Any:

@@ -126,9 +126,16 @@ def actions(
     return [action_json(engine, view) for view in found]
 
 
-@router.get("/actions/{action_id}", tags=["actions"], summary="An action, with its follow-ups")
+@router.get(
+    "/actions/{action_id}",
+    tags=["actions"],
+    summary="An action, with its follow-ups and its effect",
+)
 def action(action_id: int, reader: Reader) -> dict[str, Any]:
-    return action_json(reader.engine, Actions(reader.engine).show(action_id))
+    from tsk_workflow.lagesbild.effect import effect_of
+
+    view = Actions(reader.engine).show(action_id)
+    return action_json(reader.engine, view) | {"effect": effect_of(reader.engine, view).to_dict()}
 
 
 @router.post("/actions", tags=["actions"], status_code=201, summary="Add an action")

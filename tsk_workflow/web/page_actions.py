@@ -14,6 +14,7 @@ changed by someone else meanwhile, the form gets a conflict instead of overwriti
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -405,13 +406,34 @@ def _show(
     return render(request, "actions_show.html", context, status_code=status_code)
 
 
-def effect(engine: Engine, view: ActionView) -> Any:
-    """The effect follow-up of the action for its page (``lagesbild/effect.py``), shown in the
-    marked section ``#effect`` of ``actions_show.html.j2``; None shows nothing.
+def effect(engine: Engine, view: ActionView) -> dict[str, Any]:
+    """The effect follow-up of the action (``lagesbild/effect.py``) as its page shows it: the
+    judgement in words, the windows compared, and the safety survey's rounds."""
+    from tsk_workflow.lagesbild.effect import effect_of
 
-    EFFECT FOLLOW-UP: not wired yet; the lead wires ``effect_of(engine, view)`` here and fills
-    the marked section of the template."""
-    return None
+    found = effect_of(engine, view)
+    windows = []
+    if found.before is not None and found.after is not None:
+        windows.append(
+            _("before: {first} – {last}").format(
+                first=found.before.first.isoformat(), last=found.before.last.isoformat()
+            )
+        )
+        last = (found.after_ends or found.after.end) - dt.timedelta(days=1)
+        reason = (
+            _("from the day it was done") if found.end_from == "done_on" else _("from its due date")
+        )
+        after = _("after: {first} – {last}").format(
+            first=found.after.first.isoformat(), last=last.isoformat()
+        )
+        windows.append(f"{after} ({reason})")
+    return {
+        "summary": _("Effect ({days} days before and after): {judgement}").format(
+            days=found.window_days, judgement=found.judgement
+        ),
+        "windows": windows,
+        "survey": found.survey.line() if found.survey is not None else None,
+    }
 
 
 FOLLOWUP_FIELDS = ("status", "state", "note", "form_id")
