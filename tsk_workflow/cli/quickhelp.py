@@ -36,7 +36,7 @@ Alternativ:
   -h, --help       Visa den här hjälpen och avsluta.
 
 Kommandon:
-  action      Åtgärder: add, update, followup, list, show, plan
+  action      Åtgärder: add, update, followup, list, show, review, plan
   audit       Granskningsloggen (--json, --csv): verify, keygen, checkpoint
   backup      En hel och konsekvent kopia av en SQLite-databas
   compliance  Vad lagen (2023:196) kräver, och var kommunen står
@@ -74,7 +74,7 @@ Options:
   -h, --help       Show this message and exit.
 
 Commands:
-  action      Actions: add, update, followup, list, show, plan
+  action      Actions: add, update, followup, list, show, review, plan
   audit       The audit trail (--json, --csv): verify, keygen, checkpoint
   backup      A consistent copy of a SQLite database
   compliance  What Lag (2023:196) asks, and where the municipality stands
