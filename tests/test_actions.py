@@ -411,3 +411,31 @@ def test_the_step_moves_on_when_its_work_is_done_and_an_action_is_added(
     [moved] = audit_actions(engine.store, "cycle.advanced")[-1:]
     assert moved.payload is not None
     assert (moved.payload["to"], moved.actor) == ("beslut", "tsk")
+
+
+# ---------------------------------------------------------------- the record
+
+
+def test_audit_verify_replays_the_register_and_finds_an_edited_action(
+    engine: Engine, register: Actions
+) -> None:
+    from sqlalchemy import update
+
+    from tsk_workflow import replay
+
+    made = register.add(COORDINATOR, lighting())
+    register.update(COORDINATOR, made.id, {"due": "2027-06-30", "owner": "hanna.nyberg"})
+    register.followup("hanna.nyberg", made.id, status="red", note="Försenad")
+    with engine.store.reading() as session:
+        verified = replay.verify_record(session)
+    assert verified.ok, verified.problems
+
+    with engine.store.transaction() as session:  # someone edits the row behind the engine
+        session.execute(update(Action).where(Action.id == made.id).values(status="green"))
+    with engine.store.reading() as session:
+        verified = replay.verify_record(session)
+    assert not verified.ok
+    [problem] = verified.problems
+    assert problem.kind == "state_mismatch"
+    assert f"action {made.id}: status is 'green' but event" in problem.detail
+    assert "(action.followed_up) says 'red'" in problem.detail

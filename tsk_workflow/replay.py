@@ -20,6 +20,9 @@ state they say the rows should be in:
   ``decided_on``, ``paragraph`` and ``recorded_by``, from ``decision.proposed`` and
   ``decision.recorded`` (their payloads hold the decision as it was then; the actor of
   ``decision.recorded`` is who recorded it);
+- actions (the action register): their columns in ``ACTION_FIELDS``, from ``action.added``
+  (its payload holds the action as it was added), ``action.updated`` (``changes``: each field's
+  old and new value) and ``action.followed_up`` (``status`` and ``state``, old and new);
 - documents, both ways: each row must have its ``document.attached`` event (same id, cycle,
   file name, size and SHA-256) and its content must hash to that SHA-256; each such event must
   still have its row.
@@ -141,6 +144,30 @@ class _Attached:
     sha256: Any
 
 
+ACTION_FIELDS = (
+    "title",
+    "cause",
+    "goal",
+    "followup_plan",
+    "start",
+    "due",
+    "owner",
+    "owner_organisation",
+    "status",
+    "state",
+    "cost",
+    "category",
+    "town",
+    "place",
+    "latitude",
+    "longitude",
+    "window_days",
+    "cycle_id",
+    "decision_id",
+    "promise_cycle_id",
+)
+"""The columns of an action the events say (``engine.actions``)."""
+
 DECISION_FIELDS = (
     "title",
     "routed_to",
@@ -179,6 +206,7 @@ class Replay:
         self.cycles: dict[int, _CycleSeen] = {}
         self.tasks: dict[int, dict[str, _Said]] = {}
         self.decisions: dict[int, _DecisionSeen] = {}
+        self.actions: dict[int, _DecisionSeen] = {}
         self.documents: dict[int, _Attached] = {}
         self.task_events: dict[int, int] = {}
         """The newest event about each task (``task.done``, a cancellation, ``task:ID``)."""
@@ -190,7 +218,11 @@ class Replay:
         if handler is not None:
             handler(self, seq, row, payload)
         subject = row["subject"]
-        for kind, seen in (("cycle", self.cycles), ("decision", self.decisions)):
+        for kind, seen in (
+            ("cycle", self.cycles),
+            ("decision", self.decisions),
+            ("action", self.actions),
+        ):
             found = seen.get(_id_of(subject, kind) or 0)
             if found is not None:
                 found.last = seq
@@ -329,6 +361,36 @@ class Replay:
         for name, value in values.items():
             seen.fields[name] = _Said(value, seq, action)
 
+    def _action(self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        action = str(row["action"])
+        action_id = _id_of(row["subject"], "action")
+        if action_id is None:
+            return
+        seen = self.actions.setdefault(action_id, _DecisionSeen())
+        if seen.first is None:
+            seen.first = _Said(None, seq, action)
+        if action == "action.added":
+            seen.proposed = seq
+            for name in ACTION_FIELDS:
+                value = payload.get(name, UNKNOWN) if payload is not None else UNKNOWN
+                seen.fields[name] = _Said(value, seq, action)
+            return
+        if payload is None:
+            names = ACTION_FIELDS if action == "action.updated" else ("status", "state")
+            for name in names:
+                seen.fields[name] = _Said(UNKNOWN, seq, action)
+            return
+        if action == "action.updated":
+            changes = payload.get("changes")
+            for name, values in (changes if isinstance(changes, dict) else {}).items():
+                new = values[1] if isinstance(values, list) and len(values) == 2 else UNKNOWN
+                seen.fields[str(name)] = _Said(new, seq, action)
+            return
+        for name in ("status", "state"):  # action.followed_up: [old, new]
+            values = payload.get(name)
+            new = values[1] if isinstance(values, list) and len(values) == 2 else UNKNOWN
+            seen.fields[name] = _Said(new, seq, action)
+
     def _attached(
         self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
     ) -> None:
@@ -353,6 +415,7 @@ class Replay:
         yield from self._cycles(session)
         yield from self._tasks(session)
         yield from self._decisions(session)
+        yield from self._actions(session)
         yield from self._documents(session)
 
     def _cycles(self, session: Session) -> Iterator[Problem]:
@@ -481,6 +544,33 @@ class Replay:
             assert first is not None
             yield _gone(_("decision {id}").format(id=decision_id), first)
 
+    def _actions(self, session: Session) -> Iterator[Problem]:
+        rows: set[int] = set()
+        for action_id, values in record.action_values(session, ACTION_FIELDS, ROW_BATCH):
+            rows.add(action_id)
+            seen = self.actions.get(action_id)
+            name = _("action {id}").format(id=action_id)
+            if seen is None or seen.proposed is None:
+                yield Problem(
+                    None,
+                    "state_unrecorded",
+                    _("{name}: no action.added event accounts for it (inserted?)").format(
+                        name=name
+                    ),
+                )
+                continue
+            actual = {
+                key: value.isoformat() if isinstance(value, dt.date) else value
+                for key, value in zip(ACTION_FIELDS, values, strict=True)
+            }
+            found = _differences(actual, seen.fields)
+            if found:
+                yield _mismatch(name, found, seen.last)
+        for action_id in sorted(self.actions.keys() - rows):
+            first = self.actions[action_id].first
+            assert first is not None
+            yield _gone(_("action {id}").format(id=action_id), first)
+
     def _documents(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
         for document_id, cycle_id, filename, size, sha256, content in record.documents(
@@ -542,6 +632,9 @@ _HANDLERS: dict[str, _Handler] = {
     "decision.proposed": Replay._decision,
     "decision.recorded": Replay._decision,
     "document.attached": Replay._attached,
+    "action.added": Replay._action,
+    "action.updated": Replay._action,
+    "action.followed_up": Replay._action,
 }
 
 

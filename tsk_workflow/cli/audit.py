@@ -231,7 +231,7 @@ def _print_verified(result: VerifyResult, with_checkpoints: bool) -> None:
                 events=events, hash=(result.head_hash or "")[:16]
             )
         )
-        click.echo(_("Decisions, cycles, tasks and documents agree with the events."))
+        click.echo(_("Decisions, actions, cycles, tasks and documents agree with the events."))
         click.echo(_anchoring(result, with_checkpoints))
         return
     if result.first_broken is not None:

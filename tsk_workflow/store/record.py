@@ -15,7 +15,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import Cycle, Decision, Document, Municipality, RefusedAct, Task
+from tsk_workflow.store.models import (
+    Action,
+    Cycle,
+    Decision,
+    Document,
+    Municipality,
+    RefusedAct,
+    Task,
+)
 
 
 def one_snapshot(session: Session) -> None:
@@ -63,6 +71,16 @@ def decision_values(
     query = select(Decision.id, *columns).order_by(Decision.id).execution_options(yield_per=batch)
     for decision_id, *values in session.execute(query):
         yield decision_id, values
+
+
+def action_values(
+    session: Session, fields: Sequence[str], batch: int
+) -> Iterator[tuple[int, list[Any]]]:
+    """Each action's id with the values of its columns ``fields``, in that order."""
+    columns = [getattr(Action, name) for name in fields]
+    query = select(Action.id, *columns).order_by(Action.id).execution_options(yield_per=batch)
+    for action_id, *values in session.execute(query):
+        yield action_id, values
 
 
 def documents(session: Session, batch: int) -> Iterator[tuple[int, int, str, int, str, bytes]]:
