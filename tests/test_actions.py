@@ -439,3 +439,28 @@ def test_audit_verify_replays_the_register_and_finds_an_edited_action(
     assert problem.kind == "state_mismatch"
     assert f"action {made.id}: status is 'green' but event" in problem.detail
     assert "(action.followed_up) says 'red'" in problem.detail
+
+
+def test_a_purge_blanks_the_follow_ups_notes_and_keeps_the_register(
+    engine: Engine, register: Actions, clock: Clock
+) -> None:
+    from tsk_workflow import gdpr, replay
+
+    made = register.add(COORDINATOR, lighting())
+    register.followup(OWNER, made.id, status="yellow", note="Kalle på fastighet har inte svarat")
+    clock.advance(days=10)
+    register.followup(OWNER, made.id, note="Svar kommer nästa vecka")
+    done = gdpr.purge(engine, "marie.lind", dt.date(2027, 3, 12), force=True)
+    assert done.counts()["action_notes"] == 1
+    shown = register.show(made.id)
+    assert [(f.status, f.note) for f in shown.followups] == [
+        ("yellow", None),
+        ("yellow", "Svar kommer nästa vecka"),
+    ]
+    assert (shown.title, shown.cause) == (made.title, made.cause)  # the plan stays
+    assert (
+        gdpr.purge(engine, "marie.lind", dt.date(2027, 3, 12), force=True).counts()["action_notes"]
+        == 0
+    )
+    with engine.store.reading() as session:
+        assert replay.verify_record(session).ok

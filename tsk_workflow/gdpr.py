@@ -8,6 +8,9 @@ What is free text (and may name private persons, however often the forms say not
 - the place and the description of each event reported at any time (``reported_events``:
   ``tsk event report``, the page ``/report``) reported before the cut-off; its category, day,
   town and point stay (the lägesbild's figures), and ``purged_at`` says when it went;
+- the note of each follow-up of an action (``action_followups.note``: how it goes, in the
+  owner's words) made before the cut-off; its status and state stay, and ``purged_at`` says
+  when it went (the audit event keeps only the note's SHA-256);
 - the ``note`` in the context of mail (``outbox.context``: the closing note goes out with
   ``cycle_closed``) queued before the cut-off, sent or not;
 - the audit payload of each event before the cut-off that holds such text: a ``note`` written
@@ -19,7 +22,8 @@ What is free text (and may name private persons, however often the forms say not
   the purge event (below) for ``tsk audit verify`` to replay the state with.
 
 Kept on purpose: who did what and when (the staff's ids in the audit trail: that is what the
-trail is for), the answers to choice, town, area, date and number questions (the statistics of
+trail is for), the actions of the register with their causes, goals and places (the
+municipality's plan, a public record: write no personal data in them), the answers to choice, town, area, date and number questions (the statistics of
 the lägesbild), decisions with their titles, reasons and paragraphs (public records under the
 Archives Act: write no personal data in them), the system's own notes (routing reasons, "timed
 transition"), and attached documents (records with a retention of their own in the archive
@@ -52,6 +56,7 @@ from tsk_workflow.errors import Refused, TskError
 from tsk_workflow.forms import form_of
 from tsk_workflow.i18n import _
 from tsk_workflow.store import gdpr as stored
+from tsk_workflow.store.actions import followups_before
 from tsk_workflow.store.events import events_reported_before
 
 if TYPE_CHECKING:
@@ -79,6 +84,7 @@ class PurgeResult:
     mail_notes: int = 0
     audit_payloads: int = 0
     event_texts: int = 0
+    action_notes: int = 0
     event: int | None = None
 
     def counts(self) -> dict[str, int]:
@@ -89,6 +95,7 @@ class PurgeResult:
             "mail_notes": self.mail_notes,
             "audit_payloads": self.audit_payloads,
             "event_texts": self.event_texts,
+            "action_notes": self.action_notes,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -182,6 +189,7 @@ def _purge(
             mail_notes=_mail(session, municipality, cutoff),
             audit_payloads=len(purged),
             event_texts=_events(session, municipality, cutoff, now),
+            action_notes=_action_notes(session, municipality, cutoff, now),
         )
         if dry_run:
             raise _DryRun(result)
@@ -326,6 +334,21 @@ def _events(session: Session, municipality: str, cutoff: dt.datetime, now: dt.da
             count += 1
         event.place = event.description = None
         event.purged_at = now
+    session.flush()
+    return count
+
+
+def _action_notes(
+    session: Session, municipality: str, cutoff: dt.datetime, now: dt.datetime
+) -> int:
+    """The notes of the actions' follow-ups made before the cut-off: blanked, the follow-up
+    marked purged; how many had any."""
+    count = 0
+    for followup in followups_before(session, municipality, cutoff):
+        if _has_text(followup.note):
+            count += 1
+        followup.note = None
+        followup.purged_at = now
     session.flush()
     return count
 

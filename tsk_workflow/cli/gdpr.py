@@ -19,6 +19,7 @@ PURGED = {
     "mail_notes": N_("mail notes"),
     "audit_payloads": N_("audit payloads"),
     "event_texts": N_("event texts"),
+    "action_notes": N_("notes of the actions' follow-ups"),
 }
 """What a purge counts, as people read it (``--json`` keeps the keys)."""
 
