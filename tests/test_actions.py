@@ -464,3 +464,20 @@ def test_a_purge_blanks_the_follow_ups_notes_and_keeps_the_register(
     )
     with engine.store.reading() as session:
         assert replay.verify_record(session).ok
+
+
+def test_a_medborgarlöfte_links_to_the_actions_that_serve_it(
+    engine: Engine, register: Actions, tsk: Tsk
+) -> None:
+    promise = engine.open_cycle(COORDINATOR, "medborgarloften", "2027")
+    est = engine.open_cycle(COORDINATOR, "est", "2027-03")
+    serving = register.add(COORDINATOR, lighting(promise=promise.ref))
+    register.add(COORDINATOR, lighting(title="Annat"))
+    assert serving.promise_cycle_id == promise.id
+    listed = register.listing(promise=promise.ref)
+    assert [a.id for a in listed] == [serving.id]
+    assert [a["id"] for a in tsk.ok("action", "list", "--promise", promise.ref, as_=OWNER)] == [
+        serving.id
+    ]
+    with pytest.raises(InvalidAction, match="is not a medborgarlöfte"):
+        register.add(COORDINATOR, lighting(promise=est.ref))

@@ -162,6 +162,9 @@ def followup(
 @click.option("--owner", metavar="PERSON", help=N_("Only this person's"))
 @click.option("--mine", is_flag=True, help=N_("Only yours"))
 @click.option("--cycle", metavar="CYCLE", help=N_("Only those from this cycle"))
+@click.option(
+    "--promise", metavar="CYCLE", help=N_("Only those serving this medborgarlöfte (its cycle)")
+)
 @click.option("--status", help=N_("Only green, yellow or red"))
 @click.option("--overdue", is_flag=True, help=N_("Only those past their due date"))
 @json_option
@@ -172,6 +175,7 @@ def list_(
     owner: str | None,
     mine: bool,
     cycle: str | None,
+    promise: str | None,
     status: str | None,
     overdue: bool,
     as_json: bool,
@@ -188,6 +192,7 @@ def list_(
             status=status,
             overdue=overdue,
             as_json=as_json,
+            promise=promise,
         )
         return
     from tsk_workflow.engine.actions import Actions
@@ -200,6 +205,7 @@ def list_(
         cycle=cycle,
         status=status,
         overdue=overdue,
+        promise=promise,
     )
     if as_json:
         emit_json([a.to_dict() for a in found])

@@ -486,11 +486,13 @@ def action_list(
     status: str | None,
     overdue: bool,
     as_json: bool,
+    promise: str | None = None,
 ) -> None:
     from tsk_workflow.cli.action_views import line_of
 
     params: dict[str, Any] = {"state": state, "mine": mine, "overdue": overdue}
-    params |= {k: v for k, v in (("owner", owner), ("cycle", cycle), ("status", status)) if v}
+    given = (("owner", owner), ("cycle", cycle), ("status", status), ("promise", promise))
+    params |= {k: v for k, v in given if v}
     with service(ctx) as api:
         rows = api.get("/api/v1/actions", params)
     if as_json:

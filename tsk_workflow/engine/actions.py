@@ -861,19 +861,17 @@ class Actions:
         cycle: str | None = None,
         status: str | None = None,
         overdue: bool = False,
+        promise: str | None = None,
     ) -> list[ActionView]:
-        """The register, by due date: active actions unless ``states`` says otherwise."""
+        """The register, by due date: active actions unless ``states`` says otherwise; those
+        from the cycle ``cycle``, or serving the medborgarlöfte of the cycle ``promise``."""
         now = self.engine.clock()
         today = self.today(now)
         with self.engine.store.reading() as session:
-            cycle_id = None
-            if cycle is not None:
-                found = _cycle(session, self.org.municipality, cycle)
-                if found is None:
-                    raise NotFound(
-                        _("no cycle {ref} in {org}").format(ref=cycle, org=self.org.name)
-                    )
-                cycle_id = found.id
+            cycle_id, promise_id = (
+                self._cycle_id(session, ref) if ref is not None else None
+                for ref in (cycle, promise)
+            )
             if status is not None and status not in STATUSES:
                 found_status = _STATUS_WORDS.get(status.casefold())
                 if found_status is None:
@@ -889,11 +887,18 @@ class Actions:
                 states=states,
                 owner=owner,
                 cycle_id=cycle_id,
+                promise_cycle_id=promise_id,
                 status=status,
                 due_before=today if overdue else None,
             )
             views = [ActionView.of(row, today) for row in rows]
         return [v for v in views if v.overdue] if overdue else views
+
+    def _cycle_id(self, session: Session, ref: str) -> int:
+        found = _cycle(session, self.org.municipality, ref)
+        if found is None:
+            raise NotFound(_("no cycle {ref} in {org}").format(ref=ref, org=self.org.name))
+        return int(found.id)
 
     def plan_dates(self) -> list[ActionDates]:
         """The active actions' due dates and next follow-ups (each a

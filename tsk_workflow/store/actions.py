@@ -41,6 +41,7 @@ def actions(
     states: Sequence[str] | None = None,
     owner: str | None = None,
     cycle_id: int | None = None,
+    promise_cycle_id: int | None = None,
     status: str | None = None,
     due_before: dt.date | None = None,
 ) -> list[Action]:
@@ -54,6 +55,8 @@ def actions(
         query = query.where(Action.owner == owner)
     if cycle_id is not None:
         query = query.where(Action.cycle_id == cycle_id)
+    if promise_cycle_id is not None:
+        query = query.where(Action.promise_cycle_id == promise_cycle_id)
     if status is not None:
         query = query.where(Action.status == status)
     if due_before is not None:

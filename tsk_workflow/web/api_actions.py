@@ -114,6 +114,10 @@ def actions(
     cycle: Annotated[
         str | None, Query(max_length=200, description="Only those from this cycle")
     ] = None,
+    promise: Annotated[
+        str | None,
+        Query(max_length=200, description="Only those serving this medborgarlöfte (its cycle)"),
+    ] = None,
 ) -> list[dict[str, Any]]:
     engine = reader.engine
     found = Actions(engine).listing(
@@ -122,6 +126,7 @@ def actions(
         cycle=cycle,
         status=status,
         overdue=overdue,
+        promise=promise,
     )
     return [action_json(engine, view) for view in found]
 
