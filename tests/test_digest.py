@@ -263,3 +263,27 @@ def test_tsk_tick_makes_the_digests_once_it_is_past_seven(
     assert '"digests": 2' in late.output
     again = runner.invoke(cli, [*base, "--now", "2027-03-02T07:10"])
     assert '"digests": 0' in again.output
+
+
+def test_an_actions_reminder_goes_in_the_owners_digest(
+    engine: Engine, store: Store, everyone: Organisation
+) -> None:
+    from tsk_workflow.engine.actions import Actions
+
+    register = Actions(engine)
+    made = register.add(
+        CHAIR,
+        {"title": "Belysning", "cause": "Mörkt", "due": "2027-03-10", "owner": "jonas.ek"},
+    )
+    assert register.send_notices(dt.datetime(2027, 3, 1, 8, 0, tzinfo=TZ)) == 1
+    assert [r.status for r in rows(store, template="action_due_soon")] == ["digest"]
+    assert compose(store, everyone, NEXT_MORNING) == 1
+    assert digest_of(store, "jonas.ek").context["items"] == [
+        {
+            "kind": "action_due",
+            "title": f"#{made.id} Belysning",
+            "when": "2027-03-10",
+            "cycle": "",
+            "task": None,
+        }
+    ]

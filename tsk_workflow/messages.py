@@ -35,6 +35,8 @@ DIGESTIBLE = frozenset(
         "cycle_closed",
         "decision_recorded",
         "yearly_report_due",
+        "action_due_soon",
+        "action_overdue",
     }
 )
 """Events a person who chose a daily digest gets in it instead of one mail each."""

@@ -168,6 +168,11 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
     if template == "yearly_report_due":
         report = context.get("report") or {}
         return _entry("report", report.get("title", ""), report.get("due"), ref)
+    if template in ("action_due_soon", "action_overdue"):
+        action = context.get("action") or {}
+        kind = "action_overdue" if template == "action_overdue" else "action_due"
+        title = f"#{action.get('id', '')} {action.get('title', '')}"
+        return _entry(kind, title, action.get("due"), ref)
     if template == "meeting_invitation":
         meeting = context.get("meeting") or {}
         return _entry("meeting", meeting.get("title", ""), meeting.get("start"), ref)

@@ -84,8 +84,8 @@ owner and the chairs of the group the action came from, the day after it)
     ``day``      (date) the day of the digest
     ``items``    list of {kind, title, when (date or datetime, may be None), cycle (cycle ref,
                  may be empty), task (the task's id, or None)}, soonest first; kind is one of
-                 task_due, task_overdue, meeting, decision, report, cycle (anything else is
-                 shown as is); made by ``tsk_workflow.mail.digest``
+                 task_due, task_overdue, meeting, decision, report, cycle, action_due,
+                 action_overdue (anything else is shown as is); made by ``tsk_workflow.mail.digest``
     ``command``  e.g. ``tsk --org herrljunga --as anna.berg task list --mine``
 ``test_mail``
     ``sent_at``  (datetime)
