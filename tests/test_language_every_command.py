@@ -21,7 +21,8 @@ after what the data legitimately holds in either language is taken out of the ou
   ``Label``'s ``sv`` or ``en``) and everything else as it is (names of people, places, groups and
   the municipality, keys, roles, refs);
 - what people wrote and the database keeps (notes, answers to forms, the places and
-  descriptions of reported events, decision titles and paragraphs, file names, the servers'
+  descriptions of reported events, decision titles and paragraphs, the actions' texts and
+  their follow-ups' notes, the titles of the åtgärdsplan's versions, file names, the servers'
   replies) and the audit payloads' notes and titles;
 - the command tree's own names (commands, options, choices, defaults);
 - what a command shows as data in another language by design: a mail is in its reader's
@@ -61,6 +62,9 @@ from tsk_workflow.demo.smtpd import LocalSmtpServer
 from tsk_workflow.lagesbild.stats import COLUMNS as STATISTICS_COLUMNS
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import (
+    Action,
+    ActionFollowUp,
+    ActionPlan,
     AuditPayload,
     Cycle,
     Decision,
@@ -174,6 +178,11 @@ RUNS: tuple[Run, ...] = (
     Run(("task", "form", "34", "--template", "-")),
     Run(("decision", "list")),
     Run(("event", "list"), as_="johanna.falk"),
+    Run(("action", "list", "--state", "all")),
+    Run(("action", "show", "1")),
+    Run(("action", "review")),
+    Run(("action", "plan", "list")),
+    Run(("compliance",), as_=CHAIR),
     Run(("audit",)),
     Run(("audit", "--cycle", "est-2027-02")),
     Run(("audit", "--refused")),
@@ -240,6 +249,13 @@ RUNS: tuple[Run, ...] = (
         name="refused: an event of no category",
     ),
     Run(("plan", "2027", "--role", "nobody"), exit=1, name="refused: no such role"),
+    Run(
+        ("action", "add", "--title", "Belysning", "--cause", "Mörkt", "--due", "2027-05-01"),
+        as_=CHAIR,
+        exit=1,
+        name="refused: an action without an owner",
+    ),
+    Run(("action", "plan", "show", "9"), exit=1, name="refused: no such version of the plan"),
     Run(("lagesbild", "styrgrupp-2027-t1"), exit=1, name="refused: no reports to compile"),
     Run(
         ("--db", "{tmp}/nothing.db", "cycle", "list"),
@@ -306,6 +322,23 @@ RUNS: tuple[Run, ...] = (
         name="event report",
     ),
     Run(("event", "list", "--month", "2027-03"), as_="johanna.falk", name="event list --month"),
+    Run(
+        ("action", "add", "--title", "Belysning vid torget", "--cause", "Otrygghet kvällstid")
+        + ("--due", "2027-05-31", "--owner", "jonas.ek", "--town", "herrljunga"),
+        as_=CHAIR,
+        name="action add",
+    ),
+    Run(("action", "update", "1", "--due", "2027-06-30"), as_=CHAIR, name="action update"),
+    Run(
+        ("action", "followup", "1", "--status", "yellow", "--note", "Offerten dröjer."),
+        as_=CHAIR,
+        name="action followup",
+    ),
+    Run(
+        ("action", "plan", "propose", "styrgrupp-2027-t1", "--title", "Åtgärdsplan 2027"),
+        as_=STEERING_CHAIR,
+        name="action plan propose",
+    ),
     Run(("process", "upgrade-cycles", "est"), as_=ADMIN),
     Run(("gdpr", "purge", "--before", "2024-01-01"), as_=ADMIN),
     Run(("tick", "--now", "2027-03-10T17:05", "--no-send"), name="tick --now"),
@@ -535,6 +568,20 @@ def data_texts(database: Path, lang: str) -> list[str]:
                 select(ReportedEvent.place, ReportedEvent.description)
             ).all():
                 texts += [text for text in (place, description) if text]
+            for row in session.execute(
+                select(
+                    Action.title,
+                    Action.cause,
+                    Action.goal,
+                    Action.followup_plan,
+                    Action.place,
+                    Action.owner_organisation,
+                )
+            ).all():
+                texts += [text for text in row if text]
+            texts += [t for t in session.scalars(select(ActionFollowUp.note)).all() if t]
+            for (title,) in session.execute(select(ActionPlan.title)).all():
+                texts += [title]
             texts += [t for t in session.scalars(select(OutboxMessage.last_reply)).all() if t]
             texts += session.scalars(select(OutboxMessage.template)).all()
             texts += session.scalars(select(RefusedAct.action)).all()

@@ -27,21 +27,21 @@ def action() -> None:
 def _field_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options that set an action's fields (``add`` and ``update``)."""
     options = [
-        click.option("--title", help=N_("The action (Åtgärd)")),
-        click.option("--cause", help=N_("The cause it answers (Orsak)")),
-        click.option("--goal", help=N_("The operative goal (Operativa mål)")),
+        click.option("--title", help=N_("What is to be done")),
+        click.option("--cause", help=N_("The cause it answers")),
+        click.option("--goal", help=N_("The operative goal")),
         click.option(
             "--start", metavar="YYYY-MM-DD", help=N_("When it starts (today if not given)")
         ),
-        click.option("--due", metavar="YYYY-MM-DD", help=N_("When it is to be done (När)")),
-        click.option("--owner", metavar="PERSON", help=N_("Who answers for it (Vem)")),
+        click.option("--due", metavar="YYYY-MM-DD", help=N_("When it is to be done")),
+        click.option("--owner", metavar="PERSON", help=N_("Who answers for it (a person)")),
         click.option(
             "--organisation",
             "owner_organisation",
             help=N_("The owner's organisation (their department if not given)"),
         ),
         click.option(
-            "--followup-plan", "followup_plan", help=N_("How it is followed up (Uppföljning)")
+            "--followup-plan", "followup_plan", help=N_("How it is followed up")
         ),
         click.option("--cost", metavar="KR", help=N_("Its cost in kronor")),
         click.option("--category", help=N_("The lägesbild's category its effect is measured on")),
