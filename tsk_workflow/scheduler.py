@@ -194,6 +194,14 @@ def describe(result: PassResult) -> str:
     parts = [result.timers.summary()]
     if result.timers.opened:
         parts.append(_("opened {cycles}").format(cycles=", ".join(result.timers.opened)))
+    if result.actions:
+        parts.append(
+            ngettext(
+                "{n} action's reminder or notice queued",
+                "{n} actions' reminders or notices queued",
+                result.actions,
+            ).format(n=result.actions)
+        )
     if result.digests:
         parts.append(
             ngettext("{n} digest queued", "{n} digests queued", result.digests).format(

@@ -40,9 +40,7 @@ def _field_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "owner_organisation",
             help=N_("The owner's organisation (their department if not given)"),
         ),
-        click.option(
-            "--followup-plan", "followup_plan", help=N_("How it is followed up")
-        ),
+        click.option("--followup-plan", "followup_plan", help=N_("How it is followed up")),
         click.option("--cost", metavar="KR", help=N_("Its cost in kronor")),
         click.option("--category", help=N_("The lägesbild's category its effect is measured on")),
         click.option("--town", help=N_("The town or area it acts on")),

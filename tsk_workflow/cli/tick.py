@@ -72,6 +72,10 @@ def _echo(result: PassResult) -> None:
     )
     if timers.opened:
         click.echo(_("opened: {cycles}").format(cycles=", ".join(timers.opened)))
+    if result.actions:
+        click.echo(
+            _("actions' reminders and overdue notices: {count}").format(count=result.actions)
+        )
     if result.digests:
         click.echo(_("daily digests: {count}").format(count=result.digests))
     checkpoint = result.checkpoint
