@@ -614,3 +614,18 @@ def _one_line() -> Iterator[None]:
         if getattr(exc, "problems", None):
             exc.problems = None  # type: ignore[attr-defined]
         raise
+
+
+# ---------------------------------------------------------------- compliance
+
+
+def compliance(ctx: click.Context, *, as_json: bool) -> None:
+    """``tsk compliance`` of the person's municipality, as on a database."""
+    from tsk_workflow.cli.compliance import echo_views
+
+    with service(ctx) as api:
+        view = api.get("/api/v1/compliance")
+    if as_json:
+        emit_json(view)
+        return
+    echo_views([view])
