@@ -121,12 +121,15 @@ def test_the_page_in_english_with_levels_reasons_sections_settings_and_links(
     assert "<h1>What the law asks</h1>" in text
     assert "where Herrljunga kommun stands on 2027-09-01" in text
     overall = text[text.index('<p class="compliance-overall">') :].split("</p>")[0]
-    assert 'class="light light-red"' in overall and "red</span>" in overall  # word and colour
+    assert 'class="light light-red"' in overall
+    assert "red</span>" in overall
     assert "(not met)" in overall
 
     lagesbild = section(text, "lagesbild")
-    assert "<h2" in lagesbild and "Strategic lägesbild</h2>" in lagesbild
-    assert 'class="light light-green"' in lagesbild and "green</span>" in lagesbild
+    assert "<h2" in lagesbild
+    assert "Strategic lägesbild</h2>" in lagesbild
+    assert 'class="light light-green"' in lagesbild
+    assert "green</span>" in lagesbild
     assert "(in order)" in lagesbild
     assert f"2027-09-01 ({ref}), with its three parts; renew by 2029-09-01" in lagesbild
     assert "<dt>Basis</dt><dd>4 § lag (2023:196)</dd>" in lagesbild
@@ -139,13 +142,15 @@ def test_the_page_in_english_with_levels_reasons_sections_settings_and_links(
     assert 'href="/actions/plan"' in plan
 
     overdue = section(text, "forsenade")
-    assert 'class="light light-yellow"' in overdue and "yellow</span>" in overdue
+    assert 'class="light light-yellow"' in overdue
+    assert "yellow</span>" in overdue
     assert f"1 overdue, the longest by 12 days: #{late}" in overdue
     assert 'href="/actions?overdue=1"' in overdue
     assert client.get("/actions?overdue=1").text.count(f'<a href="/actions/{late}">') == 1
 
     function = section(text, "samordningsfunktion")
-    assert "Jessica Wahlström" in function and "<dt>Setting</dt>" not in function
+    assert "Jessica Wahlström" in function
+    assert "<dt>Setting</dt>" not in function
     assert 'href="/actions/plan"' not in function
 
 
@@ -159,7 +164,8 @@ def test_the_page_is_swedish_by_default(engine: Engine, client: TestClient) -> N
     assert "röd</span>" in page.text
     assert "<dd>4 § lag (2023:196)</dd>" in page.text
     assert "kommunens val: vart 2:e år (compliance.lagesbild_renewal: P2Y)" in page.text
-    assert 'lang="en"' in page.text and 'href="?lang=en"' in page.text
+    assert 'lang="en"' in page.text
+    assert 'href="?lang=en"' in page.text
 
 
 def test_someone_not_allowed_gets_no_entry_and_a_page_saying_so(
