@@ -31,11 +31,11 @@ def compliance(ctx: click.Context, as_json: bool) -> None:
     if settings(ctx).url:
         from tsk_workflow.cli import remote
 
-        remote.compliance(ctx, as_json=as_json)
-        return
-    from tsk_workflow.engine.compliance import compliance as standing
+        found = [remote.compliance(ctx)]
+    else:
+        from tsk_workflow.engine.compliance import compliance as standing
 
-    found = [standing(engine).to_dict() for engine in runtime.engines(ctx).values()]
+        found = [standing(engine).to_dict() for engine in runtime.engines(ctx).values()]
     if as_json:
         emit_json(found if len(found) > 1 else found[0])
         return

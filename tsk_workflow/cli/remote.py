@@ -619,13 +619,9 @@ def _one_line() -> Iterator[None]:
 # ---------------------------------------------------------------- compliance
 
 
-def compliance(ctx: click.Context, *, as_json: bool) -> None:
-    """``tsk compliance`` of the person's municipality, as on a database."""
-    from tsk_workflow.cli.compliance import echo_views
-
+def compliance(ctx: click.Context) -> dict[str, Any]:
+    """The view of ``tsk compliance`` of the person's municipality, as ``--json`` prints it on
+    a database (``cli/compliance.py`` prints it)."""
     with service(ctx) as api:
-        view = api.get("/api/v1/compliance")
-    if as_json:
-        emit_json(view)
-        return
-    echo_views([view])
+        view: dict[str, Any] = api.get("/api/v1/compliance")
+    return view
