@@ -54,4 +54,5 @@ PAGES = [
     Page("action", "/actions/{action}", "chair"),
     Page("action-new", "/actions/new", "chair"),
     Page("action-plan", "/actions/plan", "chair"),
+    Page("compliance", "/compliance", "chair"),
 ]

@@ -616,3 +616,14 @@ def _one_line() -> Iterator[None]:
         if getattr(exc, "problems", None):
             exc.problems = None  # type: ignore[attr-defined]
         raise
+
+
+# ---------------------------------------------------------------- compliance
+
+
+def compliance(ctx: click.Context) -> dict[str, Any]:
+    """The view of ``tsk compliance`` of the person's municipality, as ``--json`` prints it on
+    a database (``cli/compliance.py`` prints it)."""
+    with service(ctx) as api:
+        view: dict[str, Any] = api.get("/api/v1/compliance")
+    return view

@@ -17,6 +17,7 @@ organisation file), shown as its choice:
 - the municipality's own policy documents whose follow-up or revision has come (``policies``).
 
 The view reads; it decides nothing and records nothing. ``now`` is the engine's clock.
+Who may see it through the service: :func:`may_read`.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tsk_workflow.engine import action_plans
+from tsk_workflow.engine import access, action_plans
 from tsk_workflow.engine.actions import Actions, ActionView
+from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.i18n import N_, _
-from tsk_workflow.organisation.model import add_period
+from tsk_workflow.organisation.model import Organisation, add_period
 from tsk_workflow.store import compliance as stored
 
 if TYPE_CHECKING:
@@ -116,6 +118,44 @@ def compliance(engine: Engine) -> Compliance:
     if engine.org.policies:
         items.append(_policies(engine, today))
     return Compliance(engine.org.municipality, engine.org.name, today, tuple(items))
+
+
+def may_read(org: Organisation, person: str) -> bool:
+    """Whether ``person`` may see where the municipality stands (the web page, the API).
+
+    Those who answer for the work: the admins, the holders of the samordningsfunktion, the
+    chairs of the standing groups and their deputies (the styrgrupp's among them), and those
+    the organisation grants ``read_all_tasks`` or ``read_audit``. Not every member of a group:
+    the view names the overdue actions and the follow-up left undone of the whole register.
+    On a database, ``tsk compliance`` is the operator's and is not checked."""
+    if person in org.admins:
+        return True
+    function = org.samordningsfunktion
+    if function is not None and person in function.holders:
+        return True
+    if any(person in (g.chair, g.deputy) for g in org.groups):
+        return True
+    return any(
+        access.has_permission(org, person, p) for p in (access.READ_ALL_TASKS, access.READ_AUDIT)
+    )
+
+
+def require_read(engine: Engine, person: str) -> None:
+    """Refuse (a ``PermissionDenied``, its refusal recorded) unless :func:`may_read`."""
+    if may_read(engine.org, person):
+        return
+    exc = PermissionDenied(
+        person,
+        "read_compliance",
+        f"municipality:{engine.org.municipality}",
+        _(
+            "{person} may not see what the law asks of {organisation}: it is for the admins,"
+            " the samordningsfunktion, the chairs of the groups and those who may read every"
+            " task or the audit trail"
+        ).format(person=person, organisation=engine.org.name),
+    )
+    engine.record_refusal(exc)
+    raise exc
 
 
 # ---------------------------------------------------------------- the items

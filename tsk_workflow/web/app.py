@@ -25,6 +25,7 @@ from tsk_workflow.web import (
     api,
     api_actions,
     api_admin,
+    api_compliance,
     api_events,
     api_record,
     auth,
@@ -33,6 +34,7 @@ from tsk_workflow.web import (
     page_actions,
     page_admin,
     page_audit,
+    page_compliance,
     page_cycles,
     page_decisions,
     page_lagesbild,
@@ -90,6 +92,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(api_admin.router)
     app.include_router(api_events.router)
     app.include_router(api_actions.router)
+    app.include_router(api_compliance.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
@@ -100,6 +103,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_decisions.router)
     app.include_router(page_actions.router)
     app.include_router(page_plan.router)
+    app.include_router(page_compliance.router)
     app.include_router(page_cycles.router)
     app.include_router(page_report.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])

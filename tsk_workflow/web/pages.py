@@ -27,6 +27,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tsk_workflow import i18n
 from tsk_workflow.engine import access
+from tsk_workflow.engine.compliance import may_read
 from tsk_workflow.i18n import N_
 from tsk_workflow.templating import sandboxed
 from tsk_workflow.web.deps import Acting, Reading
@@ -72,6 +73,9 @@ def week(moment: dt.datetime | dt.date, zone: tzinfo | None = None) -> str:
     return i18n._("week {n}").format(n=moment.isocalendar().week)
 
 
+COMPLIANCE = "compliance"
+
+
 @dataclass(frozen=True)
 class MenuItem:
     path: str
@@ -86,10 +90,12 @@ MENU: tuple[tuple[str, str, str | None], ...] = (
     ("/decisions", N_("Decisions"), None),
     ("/actions", N_("Actions"), None),
     ("/lagesbild", N_("Lägesbild"), None),
+    ("/compliance", N_("What the law asks"), COMPLIANCE),
     ("/audit", N_("Audit"), access.READ_AUDIT),
     ("/admin", N_("Administration"), "admin"),
 )
-"""The menu: path, label, and what a person must hold to see it (a permission, or ``admin``)."""
+"""The menu: path, label, and what a person must hold to see it (a permission, ``admin``, or
+``compliance``: whom ``engine.compliance.may_read`` lets see it)."""
 
 
 def menu(request: Request, someone: Someone | None) -> list[MenuItem]:
@@ -101,7 +107,11 @@ def menu(request: Request, someone: Someone | None) -> list[MenuItem]:
     for path, label, needs in MENU:
         if needs == "admin" and someone.person not in org.admins:
             continue
-        if needs not in (None, "admin") and not access.has_permission(org, someone.person, needs):
+        if needs == COMPLIANCE and not may_read(org, someone.person):
+            continue
+        if needs not in (None, "admin", COMPLIANCE) and not access.has_permission(
+            org, someone.person, needs
+        ):
             continue
         items.append(MenuItem(path, i18n._(label)))
     return items
