@@ -299,7 +299,14 @@ def test_the_plan_speaks_its_language(runner: CliRunner, tmp_path: Path) -> None
     data = json.loads(
         runner.invoke(cli, ["--org", "herrljunga", "plan", "2027", "--json", "--lang", "en"]).output
     )
-    assert {item["kind"] for item in data} <= {"cycle_open", "meeting", "due", "reminder", "report"}
+    assert {item["kind"] for item in data} <= {
+        "cycle_open",
+        "meeting",
+        "due",
+        "reminder",
+        "report",
+        "review",
+    }
 
 
 def test_titles_are_shown_in_the_language_asked_for(runner: CliRunner, database: list[str]) -> None:

@@ -20,6 +20,7 @@ from tsk_workflow.calendar import STOCKHOLM
 from tsk_workflow.catalog import load_catalog, load_organisation
 from tsk_workflow.cli import cli
 from tsk_workflow.engine import plan, timing
+from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.plan import PlanItem
 from tsk_workflow.store.models import AuditEvent, AuditPayload, Task, Timer
 
@@ -136,6 +137,12 @@ def test_the_plan_follows_the_engine_along_the_happy_path(make_store: MakeStore)
             world.engine.complete_task(
                 task.assignee_ids[0], task.id, "klart", nothing_to_report=task.key == "rapport"
             )
+        if open_tasks[0].step == "atgardsplan":  # its plan is actions: the coordinator adds one
+            Actions(world.engine).add(
+                "jessica.wahlstrom",
+                {"title": "Belysning", "cause": "Mörkt", "due": "2027-06-30",
+                 "owner": "jonas.ek", "cycle": cycle.ref},
+            )  # fmt: skip
 
     engine_items = Counter()
     tasks = world.rows(Task, Task.cycle_id == cycle.id)
