@@ -33,7 +33,7 @@ from tsk_workflow import audit
 from tsk_workflow.canonical import digest
 from tsk_workflow.engine import notify
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
-from tsk_workflow.engine.events import categories, places
+from tsk_workflow.engine.events import categories, check_point, places
 from tsk_workflow.engine.plan import ActionDates
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import _
@@ -469,26 +469,10 @@ class Checker:
         if lat is None and lon is None:
             out.values["latitude"] = out.values["longitude"] = None
             return
-        found: dict[str, float] = {}
-        for name, value, most in (("latitude", lat, 90.0), ("longitude", lon, 180.0)):
-            if value is None:
-                out.wrong(name, _("give both latitude and longitude, or neither"))
-                continue
-            try:
-                number = float(value.replace(",", "."))
-            except ValueError:
-                out.wrong(name, _("{value} is not a number").format(value=repr(value)))
-                continue
-            if not math.isfinite(number) or not -most <= number <= most:
-                out.wrong(
-                    name,
-                    _("{value} is outside {low} to {high} (degrees, WGS 84)").format(
-                        value=value, low=f"{-most:g}", high=f"{most:g}"
-                    ),
-                )
-                continue
-            found[name] = round(number, 6)
-        if len(found) == 2:
+        found, problems = check_point(lat, lon)
+        for name, message in problems:
+            out.wrong(name, message)
+        if found:
             town = out.values.get("town", (current or {}).get("town"))
             if town is None:
                 out.wrong("town", _("a point on the map needs the town or area it is in"))

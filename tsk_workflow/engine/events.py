@@ -387,29 +387,45 @@ def _point(lat_text: str | None, lon_text: str | None, out: _Checked, wrong: Any
     out.values["latitude"] = out.values["longitude"] = None
     if lat_text is None and lon_text is None:
         return
+    found, problems = check_point(lat_text, lon_text)
+    for name, message in problems:
+        wrong(name, message)
+    if found:
+        if "town" not in out.values:
+            wrong("town", _("a point on the map needs the town or area it is in"))
+        out.values.update(found)
+
+
+def check_point(
+    lat_text: str | None, lon_text: str | None
+) -> tuple[dict[str, float], list[tuple[str, str]]]:
+    """A point on the map from its latitude and longitude as typed (WGS 84, a decimal comma
+    or a minus sign as typed on a phone allowed): ``{"latitude": ..., "longitude": ...}`` when
+    both are right (rounded to 6 decimals, about 0.1 m), and the problems by field. The
+    reported events' and the actions' points are checked here."""
     found: dict[str, float] = {}
+    problems: list[tuple[str, str]] = []
     for name, text, most in (("latitude", lat_text, 90.0), ("longitude", lon_text, 180.0)):
         if text is None:
-            wrong(name, _("give both latitude and longitude, or neither"))
+            problems.append((name, _("give both latitude and longitude, or neither")))
             continue
         try:
             value = float(text.replace(",", ".").replace("\u2212", "-"))
         except ValueError:
-            wrong(name, _("{value} is not a number").format(value=repr(text)))
+            problems.append((name, _("{value} is not a number").format(value=repr(text))))
             continue
         if not math.isfinite(value) or not -most <= value <= most:
-            wrong(
-                name,
-                _("{value} is outside {low} to {high} (degrees, WGS 84)").format(
-                    value=text, low=f"{-most:g}", high=f"{most:g}"
-                ),
+            problems.append(
+                (
+                    name,
+                    _("{value} is outside {low} to {high} (degrees, WGS 84)").format(
+                        value=text, low=f"{-most:g}", high=f"{most:g}"
+                    ),
+                )
             )
             continue
         found[name] = round(value, 6)
-    if len(found) == 2:
-        if "town" not in out.values:
-            wrong("town", _("a point on the map needs the town or area it is in"))
-        out.values["latitude"], out.values["longitude"] = found["latitude"], found["longitude"]
+    return (found if len(found) == 2 else {}), problems
 
 
 # ---------------------------------------------------------------- the act
