@@ -145,8 +145,8 @@ def test_without_the_setting_the_map_starts_over_sweden(
 @pytest.mark.parametrize(
     ("centre", "message"),
     [
-        ("[95.5, 13.025]", "47:12: map.centre[0]: 95.5 är ingen latitud: en latitud ligger mellan"),
-        ("[58.078, 200]", "47:20: map.centre[1]: 200.0 är ingen longitud: en longitud ligger"),
+        ("[95.5, 13.025]", "{line}:12: map.centre[0]: 95.5 är ingen latitud: en latitud ligger"),
+        ("[58.078, 200]", "{line}:20: map.centre[1]: 200.0 är ingen longitud: en longitud ligger"),
         ("[.nan, 13.025]", "map.centre[0]: nan är ingen latitud"),
         ("[58.078]", "map.centre"),
     ],
@@ -156,6 +156,8 @@ def test_a_centre_off_the_earth_is_refused_with_a_sentence(
 ) -> None:
     """``tsk process validate`` (in Swedish, as by default) names the place and says why."""
     text = resolve_organisation_path("herrljunga").read_text(encoding="utf-8")
+    line = text.splitlines().index("  centre: [58.078, 13.025]") + 1
+    message = message.format(line=line)
     changed = text.replace("centre: [58.078, 13.025]", f"centre: {centre}")
     assert changed != text
     path = tmp_path / "herrljunga.yaml"

@@ -12,6 +12,8 @@ No table needs DELETE (grep: the code deletes nothing), nor TRUNCATE, REFERENCES
 Rows that are written once and never changed (the audit trail, documents, refused acts, task
 assignees, organisation versions, process definitions) get SELECT and INSERT only; an API
 token is revoked and its last use noted by UPDATE, never deleted, and so is an ICS address;
+an action is changed by UPDATE, a follow-up only when a purge blanks its note, and a version of
+the åtgärdsplan is never changed (its decision is);
 ``installation`` (virtual time, fixed when the database is made) and ``alembic_version`` are
 read only.
 
@@ -50,6 +52,9 @@ TABLES: dict[str, str] = {
     "ics_tokens": WRITE,
     "event_reports": APPEND,
     "reported_events": WRITE,
+    "actions": WRITE,
+    "action_followups": WRITE,
+    "action_plans": APPEND,
 }
 """What the application role may do on each table of tsk (nothing on any other)."""
 
