@@ -127,6 +127,16 @@ def test_herrljunga_est_month(
         )
         done(tsk, mine, person, f"rapport från {person}", "--nothing-to-report")
     assert tsk.ok("task", "list", "--mine", as_="viktor.holmberg") == []
+    assert state(tsk, ref) == "egna_lagesbilder"
+
+    # Each organisation's coordinator compiles its own lägesbild (000/001): the municipality's,
+    # the police's and the housing company's; the chair's deputy only stands in.
+    clock.set(local(2027, 3, 8, 9))
+    own = open_tasks(tsk, ref)
+    coordinators = [CHAIR, SAMORDNARE, "tomas.berglund"]
+    assert sorted(own) == sorted(f"sammanstall_egen_lagesbild:{p}" for p in coordinators)
+    for person in coordinators:
+        done(tsk, own[f"sammanstall_egen_lagesbild:{person}"], person)
     assert state(tsk, ref) == "sammanstallning"
 
     # Sammanställning, orsaksanalys and åtgärdsplan, with their documents.
