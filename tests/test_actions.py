@@ -375,7 +375,7 @@ def test_tsk_action_plan_commands(tsk: Tsk, engine: Engine) -> None:
 def at_action_plan(engine: Engine, period: str) -> Any:
     """An EST cycle of ``period`` moved by its chair to the step whose plan is actions."""
     cycle = engine.open_cycle(COORDINATOR, "est", period)
-    for trigger in ("sammanstall", "analysera", "planera"):
+    for trigger in ("sammanstall", "sammanstall_gemensam", "analysera", "planera"):
         engine.advance(COORDINATOR, cycle.ref, trigger)
     return cycle
 

@@ -43,7 +43,7 @@ def test_process_list_text(runner: CliRunner) -> None:
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines] == SHIPPED_KEYS
     est = next(line for line in lines if line.startswith("est "))
-    assert " v2 " in est
+    assert " v4 " in est
     assert "EST – månatlig lägesbild" in est
 
 
@@ -58,12 +58,12 @@ def test_process_list_json(runner: CliRunner) -> None:
         assert isinstance(row["version"], int)
         assert isinstance(row["title"], str)
         assert row["title"]
-    assert {"key": "est", "version": 2, "title": "EST – månatlig lägesbild"} in rows
+    assert {"key": "est", "version": 4, "title": "EST – månatlig lägesbild"} in rows
 
 
 def test_process_list_in_english(runner: CliRunner) -> None:
     rows = json.loads(run(runner, "--lang", "en", "process", "list", "--json").stdout)
-    assert {"key": "est", "version": 2, "title": "EST – monthly situation report"} in rows
+    assert {"key": "est", "version": 4, "title": "EST – monthly situation report"} in rows
     text = run(runner, "--lang", "en", "process", "list").stdout
     assert "EST – monthly situation report" in text
     assert "månatlig" not in text
@@ -71,7 +71,7 @@ def test_process_list_in_english(runner: CliRunner) -> None:
 
 def test_language_from_the_environment(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["process", "list", "--json"], env={"TSK_LANG": "en"})
-    assert {"key": "est", "version": 2, "title": "EST – monthly situation report"} in json.loads(
+    assert {"key": "est", "version": 4, "title": "EST – monthly situation report"} in json.loads(
         result.stdout
     )
 
@@ -83,25 +83,29 @@ def test_process_show_text(runner: CliRunner) -> None:
     result = run(runner, "process", "show", "est")
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.startswith("est v2: EST – månatlig lägesbild")
+    assert out.startswith("est v4: EST – månatlig lägesbild")
     assert "sakerhetschef" in out
-    for step in ("insamling", "sammanstallning", "orsaksanalys", "atgardsplan", "beslut"):
+    steps = ("insamling", "egna_lagesbilder", "sammanstallning", "orsaksanalys", "atgardsplan")
+    for step in (*steps, "beslut"):
         assert f"    {step}" in out
     assert "  ordförande: sakerhetschef\n" in out
     assert "avslutad (slutsteg)" in out
     assert "uppgift rapport [inrapportor, klart senast 7wd]" in out
-    assert "-> sammanstallning genom 'sammanstall' (automatiskt)" in out
+    assert "-> egna_lagesbilder genom 'sammanstall' (automatiskt)" in out
+    assert "-> sammanstallning genom 'sammanstall_gemensam' (automatiskt)" in out
+    assert "uppgift sammanstall_egen_lagesbild [samordnare, klart senast 3wd]" in out
     for english in ("chair:", "roles:", "(final)", "task ", " due ", " by '", "(auto)"):
         assert english not in out
 
 
 def test_process_show_in_english(runner: CliRunner) -> None:
     out = run(runner, "--lang", "en", "process", "show", "est").stdout
-    assert out.startswith("est v2: EST – monthly situation report")
+    assert out.startswith("est v4: EST – monthly situation report")
     assert "  chair:    sakerhetschef\n" in out
     assert "avslutad (final)" in out
     assert "task rapport [inrapportor, due 7wd]" in out
-    assert "-> sammanstallning by 'sammanstall' (auto)" in out
+    assert "-> egna_lagesbilder by 'sammanstall' (auto)" in out
+    assert "-> sammanstallning by 'sammanstall_gemensam' (auto)" in out
     for swedish in ("ordförande", "roller", "slutsteg", "uppgift ", "klart senast", " genom "):
         assert swedish not in out
     assert "Collection from reporters" in out
@@ -113,7 +117,7 @@ def test_process_show_json(runner: CliRunner) -> None:
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["key"] == "est"
-    assert data["version"] == 2
+    assert data["version"] == 4
     assert data["title"] == {
         "sv": "EST – månatlig lägesbild",
         "en": "EST – monthly situation report",
@@ -125,7 +129,7 @@ def test_process_show_json(runner: CliRunner) -> None:
     assert (first["trigger"], first["from"], first["to"]) == (
         "sammanstall",
         ["insamling"],
-        "sammanstallning",
+        "egna_lagesbilder",
     )
     assert data["schedule"]["kind"] == "monthly"
 

@@ -127,6 +127,16 @@ def test_herrljunga_est_month(
         )
         done(tsk, mine, person, f"rapport från {person}", "--nothing-to-report")
     assert tsk.ok("task", "list", "--mine", as_="viktor.holmberg") == []
+    assert state(tsk, ref) == "egna_lagesbilder"
+
+    # Each organisation's coordinator compiles its own lägesbild (000/001): the municipality's,
+    # the police's and the housing company's; the chair's deputy only stands in.
+    clock.set(local(2027, 3, 8, 9))
+    own = open_tasks(tsk, ref)
+    coordinators = [CHAIR, SAMORDNARE, "tomas.berglund"]
+    assert sorted(own) == sorted(f"sammanstall_egen_lagesbild:{p}" for p in coordinators)
+    for person in coordinators:
+        done(tsk, own[f"sammanstall_egen_lagesbild:{person}"], person)
     assert state(tsk, ref) == "sammanstallning"
 
     # Sammanställning, orsaksanalys and åtgärdsplan, with their documents.
@@ -141,6 +151,16 @@ def test_herrljunga_est_month(
     clock.set(local(2027, 3, 12, 14))
     attach(tsk, tmp_path, ref, "atgardsplan", DEPUTY)
     done(tsk, open_tasks(tsk, ref)["skriv_atgardsplan"], DEPUTY)
+    assert state(tsk, ref) == "atgardsplan"  # the plan is actions in the register: it waits
+    action = (
+        "--title",
+        "Belysning i parken",
+        "--cause",
+        "Otryggt kvällstid",
+        "--due",
+        "2027-06-30",
+    )
+    tsk.ok("action", "add", *action, "--owner", DEPUTY, "--cycle", ref, as_=DEPUTY)
     assert state(tsk, ref) == "beslut"
 
     # Two proposals from the EST cycle: one to KLG, one to KS.
@@ -265,7 +285,7 @@ def test_herrljunga_est_month(
     # the decisions made from the cycle are among its events, also after it closed
     assert (actions[0], actions[-1]) == ("cycle.opened", "decision.recorded")
     assert actions.index("cycle.closed") < actions.index("decision.recorded")
-    assert actions.count("task.done") == 11
+    assert actions.count("task.done") == 14  # 5 reports, 3 own lägesbilder, 6 more
     attached = [e for e in events if e["action"] == "document.attached"]
     # the lägesbild made from the reports on entering sammanställning, and the three attached
     assert [(e["actor"], e["payload"]["kind"]) for e in attached] == [
@@ -274,7 +294,7 @@ def test_herrljunga_est_month(
         (CHAIR, "orsaksanalys"),
         (DEPUTY, "atgardsplan"),
     ]
-    assert actions.count("cycle.advanced") == 6
+    assert actions.count("cycle.advanced") == 7
     assert actions.count("decision.proposed") == 2
     assert actions.count("decision.recorded") == 3
     assert {e["cycle_id"] for e in events} == {1}
@@ -294,7 +314,7 @@ def test_herrljunga_est_month(
     human = tsk.text("audit", "--cycle", ref).splitlines()
     assert len(human) == len(events)
     advanced = next(line for line in human if "cycle.advanced" in line)
-    assert "trigger=sammanstall to=sammanstallning" in advanced
+    assert "trigger=sammanstall to=egna_lagesbilder" in advanced
 
     verified = tsk.text("audit", "verify")
     assert verified.startswith(f"OK: {len(everything)} händelser, kedjan är hel")
@@ -360,6 +380,8 @@ def test_tingsryd_collaboration_cycle(
     step = open_tasks(tsk, ref)
     done(tsk, step["konkreta_mal"], T_CHAIR)
     done(tsk, step["polisens_atgarder:jonas.lindberg"], T_POLICE)
+    action = ("--title", "Fler vuxna ute", "--cause", "Oro i centrum", "--due", "2027-12-31")
+    tsk.ok("action", "add", *action, "--owner", T_POLICE, "--cycle", ref, as_=T_CHAIR)
     clock.set(local(2027, 10, 4, 10))
     done(tsk, step["dokumentera"], T_CHAIR)
     assert state(tsk, ref) == "uppfoljning"

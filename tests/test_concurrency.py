@@ -85,10 +85,11 @@ def test_two_advances_at_once_one_wins(
 
     failed = [o for o in outcomes if o is not None]
     assert len(failed) == 1, outcomes
-    assert "'sammanstall' kan inte göras från steget 'sammanstallning'" in str(failed[0])
-    assert cycle_state(engine, cycle) == ("sammanstallning", "open")
+    assert "'sammanstall' kan inte göras från steget 'egna_lagesbilder'" in str(failed[0])
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
     assert len(events(store, "cycle.advanced")) == 1
-    assert [t.key for t in tasks(engine, cycle)] == ["sammanstall_lagesbild"]
+    # one own lägesbild per organisation's coordinator, made once
+    assert [t.key for t in tasks(engine, cycle)] == ["sammanstall_egen_lagesbild"] * 3
     intact(store)
 
 
@@ -130,10 +131,10 @@ def test_the_last_two_tasks_done_at_once_move_the_cycle_on_once(
     )
 
     assert outcomes == [None, None]
-    assert cycle_state(engine, cycle) == ("sammanstallning", "open")
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
     assert len(events(store, "task.done")) == 5
     assert len(events(store, "cycle.advanced")) == 1
-    assert [t.key for t in tasks(engine, cycle)] == ["sammanstall_lagesbild"]
+    assert [t.key for t in tasks(engine, cycle)] == ["sammanstall_egen_lagesbild"] * 3
     intact(store)
 
 
@@ -217,7 +218,7 @@ def test_a_cycle_changed_after_it_was_read_is_a_conflict(
     assert counts(store) == before
     assert cycle_state(engine, cycle) == ("insamling", "open")
     engine.advance(CHAIR, cycle, "sammanstall", "klart")  # trying again works
-    assert cycle_state(engine, cycle) == ("sammanstallning", "open")
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
     intact(store)
 
 

@@ -18,6 +18,7 @@ from tests.enginekit import (
     make_engine,
     tasks,
 )
+from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.documents import Upload, attach
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
@@ -27,6 +28,9 @@ from tsk_workflow.store.models import Cycle, OutboxMessage, Timer
 CHAIR, DEPUTY = "jessica.wahlstrom", "hanna.nyberg"
 REPORTERS = ("johanna.falk", "viktor.holmberg", "ida.wikstrom", "jonas.ek", "rachel.moore")
 SAMORDNARE = ("erik.sundin", "hanna.nyberg", "jessica.wahlstrom", "tomas.berglund")
+# One coordinator per organisation (the municipality, the police, the housing company); the
+# chair's deputy stands in for the role, so shares the pool but has no own lägesbild.
+OWN_LAGESBILD = ("erik.sundin", "jessica.wahlstrom", "tomas.berglund")
 T_CHAIR, T_DEPUTY, POLICE = "malin.gustavsson", "lina.axelsson", "jonas.lindberg"
 
 
@@ -121,19 +125,32 @@ def test_step_moves_on_when_its_required_tasks_are_done(
     answers = {"kategori": "klotter", "ort": "herrljunga", "beskrivning": "Vid stationen"}
     engine.complete_task(last.assignees[0], last.id, "klotter vid stationen", answers)
 
+    # Each organisation's coordinator compiles its own lägesbild, then one the common one.
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
+    own = tasks(engine, cycle)
+    assert {t.key for t in own} == {"sammanstall_egen_lagesbild"}
+    assert sorted(t.assignees for t in own) == [(person,) for person in OWN_LAGESBILD]
+    assert last_advanced(store) == (last.assignees[0], "insamling", "egna_lagesbilder")
+    for task in own:
+        engine.complete_task(task.assignees[0], task.id, "vår lägesbild")
+
     assert cycle_state(engine, cycle) == ("sammanstallning", "open")
     (compile_task,) = tasks(engine, cycle)
     assert compile_task.key == "sammanstall_lagesbild"
     assert compile_task.assignees == SAMORDNARE
+    assert last_advanced(store) == (own[-1].assignees[0], "egna_lagesbilder", "sammanstallning")
+
+
+def last_advanced(store: Store) -> tuple[str, str, str]:
+    """Who moved the cycle on last, from where to where (moved on automatically)."""
+    from tsk_workflow import audit
+
     advanced = events(store, "cycle.advanced")[-1]
     with store.reading() as session:
-        from tsk_workflow import audit
-
         (row,) = [r for r in audit.query(session) if r.seq == advanced.seq]
-    assert advanced.actor == last.assignees[0]
     assert row.payload is not None
     assert row.payload["automatic"] is True
-    assert (row.payload["from"], row.payload["to"]) == ("insamling", "sammanstallning")
+    return advanced.actor, row.payload["from"], row.payload["to"]
 
 
 def test_every_act_on_a_cycle_counts_its_version(engine: Engine) -> None:
@@ -180,7 +197,7 @@ def test_advancing_by_hand_cancels_the_open_tasks_of_the_step(engine: Engine, st
 
     engine.advance("tomas.berglund", cycle, "sammanstall", note="alla har rapporterat muntligt")
 
-    assert cycle_state(engine, cycle) == ("sammanstallning", "open")
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
     statuses = {t.id: t.status for t in tasks(engine, cycle, status=None)}
     assert {statuses[i] for i in reports} == {"cancelled"}
     with store.reading() as session:
@@ -194,6 +211,7 @@ def test_advancing_by_hand_cancels_the_open_tasks_of_the_step(engine: Engine, st
 
 def test_meeting_step_plans_the_meeting_and_invites(engine: Engine, store: Store) -> None:
     cycle = opened_est(engine)
+    finish_step(engine, cycle)
     finish_step(engine, cycle)
     assert finish_step(engine, cycle) == "orsaksanalys"
 
@@ -212,15 +230,21 @@ def test_meeting_step_plans_the_meeting_and_invites(engine: Engine, store: Store
 def test_whole_est_month_closes_by_itself(engine: Engine, store: Store, clock: Clock) -> None:
     cycle = opened_est(engine)
     steps = []
-    for _ in range(6):
+    for _ in range(7):
         clock.advance(days=3)
-        steps.append(finish_step(engine, cycle))
+        state = finish_step(engine, cycle)
+        if steps[-1:] == [state] == ["atgardsplan"]:  # the plan written, it waits for an action
+            action = {"title": "Belysning", "cause": "Otryggt", "due": "2027-05-31"}
+            Actions(engine).add(CHAIR, {**action, "owner": CHAIR, "cycle": cycle})
+            state = cycle_state(engine, cycle)[0]
+        steps.append(state)
 
     assert steps == [
+        "egna_lagesbilder",
         "sammanstallning",
         "orsaksanalys",
         "atgardsplan",
-        "beslut",
+        "beslut",  # the plan written, then an action added
         "aterkoppling",
         "avslutad",
     ]
@@ -331,12 +355,15 @@ def test_closing_tingsryds_cycle_opens_the_next_round(
         "uppfoljning": ["rapport"],
     }
     visited = []
-    for _ in range(5):  # each step: its documents attached, then its tasks done
+    for _ in range(5):  # each step: its documents (and actions) attached, then its tasks done
         state, _ = cycle_state(tingsryd, first)
         for kind in produced.get(state, []):
             attach(
                 tingsryd, T_CHAIR, first, Upload(f"{kind}.pdf", b"%PDF-1.7 " + kind.encode()), kind
             )
+        if state == "genomforande":  # its plan is actions in the register
+            action = {"title": "Fler vuxna ute", "cause": "Oro i centrum", "due": "2027-12-31"}
+            Actions(tingsryd).add(T_CHAIR, {**action, "owner": T_CHAIR, "cycle": first})
         clock.advance(weeks=3)
         visited.append(finish_step(tingsryd, first))
 

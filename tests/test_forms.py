@@ -330,6 +330,7 @@ def test_wrong_answers_change_nothing(engine: Engine, store: Store) -> None:
 def test_a_task_without_a_form_takes_no_answers(engine: Engine, store: Store) -> None:
     cycle = engine.open_cycle(CHAIR, "est", "2027-03").id
     engine.advance(CHAIR, cycle, "sammanstall", "alla har rapporterat muntligt")
+    engine.advance(CHAIR, cycle, "sammanstall_gemensam", "lägesbilderna togs muntligt")
     (compile_task,) = tasks(engine, cycle)
     with pytest.raises(Refused, match=f"uppgift {compile_task.id} har inget formulär"):
         engine.complete_task(CHAIR, compile_task.id, None, {"x": "1"})
@@ -533,6 +534,8 @@ def test_bad_answer_options_and_unreadable_files_are_refused(
 def test_task_without_a_form_has_nothing_to_show(tsk: Tsk) -> None:
     opened = tsk.ok("cycle", "open", "est", "--period", "2027-03", as_=CHAIR)
     tsk.ok("cycle", "advance", "est-2027-03", "sammanstall", "--note", "muntligt", as_=CHAIR)
+    args = ("cycle", "advance", "est-2027-03", "sammanstall_gemensam", "--note", "muntligt")
+    tsk.ok(*args, as_=CHAIR)
     shown = tsk.ok("cycle", "show", "est-2027-03")
     compile_task = next(t["id"] for t in shown["tasks"] if t["key"] == "sammanstall_lagesbild")
     assert opened["id"] == shown["id"]

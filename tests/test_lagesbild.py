@@ -451,6 +451,9 @@ def test_entering_the_compile_step_attaches_the_lagesbild(
     clock = Clock(local(2027, 3, 4, 9))
     engine = make_engine(store, "herrljunga", clock)
     cycle = run_month(engine, clock, "2027-03")
+    assert cycle_state(engine, cycle) == ("egna_lagesbilder", "open")
+    for task in tasks(engine, cycle):  # each organisation's own lägesbild, then the common one
+        engine.complete_task(task.assignees[0], task.id, "vår lägesbild")
 
     assert cycle_state(engine, cycle) == ("sammanstallning", "open")
     with store.reading() as session:

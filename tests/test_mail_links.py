@@ -178,10 +178,10 @@ def test_a_task_without_a_form_says_the_command_after_its_link(
     engine: Engine, store: Store, smtp: SmtpServer, clock: Clock
 ) -> None:
     opened = engine.open_cycle(CHAIR, "est", "2027-03")
-    engine.advance(CHAIR, opened.ref, "sammanstall")  # the coordinator's task: no form
+    engine.advance(CHAIR, opened.ref, "sammanstall")  # the coordinator's own lägesbild: no form
     deliver(store, engine.org, smtp_env(smtp, **LINKS), clock.now)
     mails = by_message_id(smtp.messages)
-    row = rows(store, template="task_assigned", recipient="hanna.nyberg")[0]
+    row = rows(store, template="task_assigned", recipient="jessica.wahlstrom")[0]
     text = parts(mails[row.message_id])["text/plain"]
     check_link(row, mails[row.message_id], row.task_id or 0)
     said = "Eller från kommandoraden, när uppgiften är klar (med en kort anteckning efter --note):"

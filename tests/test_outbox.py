@@ -88,7 +88,7 @@ def to_meeting(engine: Engine, clock: Clock) -> Cycle:
     """An EST cycle moved to its cause-analysis step (a meeting): every task done by the chair."""
     cycle = engine.open_cycle(CHAIR, "est", "2027-03")
     clock.now = OPENED + dt.timedelta(days=2)
-    for step in ("insamling", "sammanstallning"):
+    for step in ("insamling", "egna_lagesbilder", "sammanstallning"):
         for task_id in open_tasks(engine.store, step):
             reports = step == "insamling"  # the reporters' forms: nothing to report
             engine.complete_task(CHAIR, task_id, "klart", nothing_to_report=reports)

@@ -111,10 +111,19 @@ def test_a_chair_advances_and_closes_a_cycle_through_the_pages(client: Any, stor
     assert "The cycle has moved on." in after.text
     assert re.search(r"Began 2027-03-01 08:00, by Jessica Wahlström</span>\s*<br><span", after.text)
     assert "Dags att sammanställa" in after.text  # the note, with the step it began
+    assert 'name="step" value="egna_lagesbilder"' in after.text
+    assert _state(client) == ("open", "egna_lagesbilder")
+    assert client.get(f"/cycles/{REF}").text.count("The cycle has moved on.") == 0  # shown once
+
+    # Each organisation's own lägesbild taken at a meeting: on to the common one, which the
+    # step makes from the reports.
+    note = "Lägesbilderna togs på mötet"
+    common = _advance(client, token, "sammanstall_gemensam", "egna_lagesbilder", note=note)
+    assert common.status_code == 303, common.text
+    after = client.get(f"/cycles/{REF}")
     _the_lagesbild_is_listed_and_downloads(client, after.text)
     assert 'name="step" value="sammanstallning"' in after.text
     assert _state(client) == ("open", "sammanstallning")
-    assert client.get(f"/cycles/{REF}").text.count("The cycle has moved on.") == 0  # shown once
 
     refused = _close(client, token, "sammanstallning")
     assert refused.status_code == 422
@@ -213,14 +222,14 @@ def test_a_stale_page_is_a_conflict_with_a_link_to_the_cycle_as_it_is(
     again = _advance(client, token, "sammanstall", "insamling")  # the same form, sent twice
     assert again.status_code == 409
     text = html.unescape(again.text)
-    assert "is at step 'sammanstallning' now, not 'insamling'" in text
+    assert "is at step 'egna_lagesbilder' now, not 'insamling'" in text
     assert f'href="/cycles/{REF}"' in again.text
     assert len(_advances(store)) == 1  # one act, not two
     stale_close = _close(client, token, "insamling", note="gammal sida", force=True)
     assert stale_close.status_code == 409
-    assert _state(client) == ("open", "sammanstallning")
-    assert _close(client, token, "sammanstallning", note="klart", force=True).status_code == 303
-    closed_twice = _close(client, token, "sammanstallning", note="klart", force=True)
+    assert _state(client) == ("open", "egna_lagesbilder")
+    assert _close(client, token, "egna_lagesbilder", note="klart", force=True).status_code == 303
+    closed_twice = _close(client, token, "egna_lagesbilder", note="klart", force=True)
     assert closed_twice.status_code == 409
     assert "was closed meanwhile" in html.unescape(closed_twice.text)
 
@@ -247,7 +256,7 @@ def test_html_in_a_note_is_shown_as_text(client: Any) -> None:
     assert "<script>alert" not in refused.text
     assert "&lt;script&gt;" in refused.text
     assert _advance(client, token, "sammanstall", "insamling", note=script).status_code == 303
-    assert _close(client, token, "sammanstallning", note=script, force=True).status_code == 303
+    assert _close(client, token, "egna_lagesbilder", note=script, force=True).status_code == 303
     page = client.get(f"/cycles/{REF}").text
     assert page.count("&lt;script&gt;alert(") == 2  # the advance's note and the close's
     assert "<script>alert" not in page
@@ -319,7 +328,7 @@ def test_the_api_takes_the_same_guard(client: Any, store: Store) -> None:
     stale = client.post(f"/api/v1/cycles/{REF}/close", json=closing, headers=headers)
     assert stale.status_code == 409
     assert len(_advances(store)) == 1
-    assert _state(client) == ("open", "sammanstallning")
+    assert _state(client) == ("open", "egna_lagesbilder")
 
 
 def test_a_session_that_ran_out_mid_form_comes_back_to_the_cycle(client: Any) -> None:

@@ -161,6 +161,9 @@ def test_the_lagesbild_is_a_feature_of_the_standard_engine(store: Store, clock: 
             engine.complete_task(
                 task.assignees[0], task.id, "inget att rapportera", nothing_to_report=True
             )
+        assert cycle_state(engine, cycle)[0] == "egna_lagesbilder"
+        for task in tasks(engine, cycle):  # each organisation's own
+            engine.complete_task(task.assignees[0], task.id, "vår lägesbild")
         assert cycle_state(engine, cycle)[0] == "sammanstallning"
         with store.reading() as session:
             kinds = session.scalars(select(Document.kind).where(Document.cycle_id == cycle))

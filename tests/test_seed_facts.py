@@ -219,6 +219,21 @@ def test_svenljunga_analysgrupp_meets_on_demand(catalog: Catalog) -> None:
     assert {"Polisen", "Det kommunala bostadsbolaget", "Kansliet"} <= departments
 
 
+def test_each_coordinator_compiles_their_own_lagesbild_first(catalog: Catalog) -> None:
+    # 000/001: "varje samordnare sammanställer sin organisations lägesbild".
+    est = catalog.definition("est")
+    steps = est.step_keys
+    assert steps.index("egna_lagesbilder") == steps.index("sammanstallning") - 1
+    (own,) = est.step("egna_lagesbilder").tasks
+    assert (own.role, own.per_person) == ("samordnare", True)
+    assert est.version >= 4
+    for name in ("svenljunga", "tranemo", "herrljunga"):
+        holders = org(name).holders("samordnare")
+        # One coordinator per organisation: the municipality, the police, the housing company.
+        assert len({person.department.split(" – ")[0] for person in holders}) == len(holders)
+        assert {"Polisen"} <= {person.department for person in holders}
+
+
 def test_herrljunga_follows_up_safety_through_surveys_and_dialogues(catalog: Catalog) -> None:
     # 003: "Tryggheten följs upp genom medborgarenkäter och dialoger".
     herrljunga = org("herrljunga")

@@ -21,7 +21,7 @@ from tsk_workflow.organisation.model import ProcessSettings
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import Cycle, OutboxMessage, Task, Timer
 
-SAMORDNARE = 4  # holders of the role in Herrljunga: one task each
+SAMORDNARE = 3  # holders of the role in Herrljunga (one per organisation): one task each
 
 CLOCK_CHANGE = {
     # Summer time starts on Sunday 28 March 2027 (02:00 -> 03:00), which is also Easter Day.

@@ -45,7 +45,8 @@ class Story:
     decision: int
     proposed: int  # the decision.proposed event
     recorded: int  # the decision.recorded event
-    advanced: int  # the cycle.advanced event of the step moved on by hand
+    collected: int  # the cycle.advanced event that ended the reports by hand
+    advanced: int  # the cycle.advanced event of the own lägesbilder moved on by hand
     task_done: int  # the task.done event of done_task
 
 
@@ -63,8 +64,8 @@ def seq_of(store: Store, action: str, **where: object) -> int:
 
 
 def est_month(engine: Engine, clock: Clock) -> Story:
-    """A task done, a document attached, the step moved on by hand (cancelling the other
-    reports; the lägesbild made and attached by the system), a decision proposed and recorded."""
+    """A task done, a document attached, the steps moved on by hand (cancelling the other
+    reports and the own lägesbilder; the common lägesbild made and attached by the system), a decision proposed and recorded."""
     store = engine.store
     cycle = engine.open_cycle(CHAIR, "est", clock.now.strftime("%Y-%m")).id
     reports = tasks(engine, cycle)
@@ -75,7 +76,9 @@ def est_month(engine: Engine, clock: Clock) -> Story:
     document = attach(engine, CHAIR, cycle, Upload("protokoll.pdf", b"%PDF-1.7 ok"), "protokoll")
     clock.advance(hours=1)
     engine.advance(SAMORDNARE, cycle, "sammanstall", "alla har rapporterat muntligt")
-    advanced = seq_of(store, "cycle.advanced", trigger="sammanstall")
+    collected = seq_of(store, "cycle.advanced", trigger="sammanstall")
+    engine.advance(SAMORDNARE, cycle, "sammanstall_gemensam", "lägesbilderna togs muntligt")
+    advanced = seq_of(store, "cycle.advanced", trigger="sammanstall_gemensam")
     open_task = tasks(engine, cycle)[0]
     clock.advance(hours=1)
     decisions = Decisions(engine)
@@ -93,6 +96,7 @@ def est_month(engine: Engine, clock: Clock) -> Story:
         decision=decision.id,
         proposed=proposed,
         recorded=seq_of(store, "decision.recorded"),
+        collected=collected,
         advanced=advanced,
         task_done=seq_of(store, "task.done", task=done.id),
     )
@@ -192,7 +196,7 @@ def test_an_edited_decision_is_named(store: Store, story: Story) -> None:
             "UPDATE tasks SET status = 'done' WHERE id = {cancelled_task}",
             "state_mismatch",
             "task {cancelled_task} (cycle {cycle}, step 'insamling'): status is 'done' but"
-            " event {advanced} (cycle.advanced) says 'cancelled'",
+            " event {collected} (cycle.advanced) says 'cancelled'",
         ),
         (
             "UPDATE decisions SET recorded_by = 'mallory', title = 'Något annat'"
@@ -392,7 +396,8 @@ def purged(store: Store) -> tuple[Engine, Story]:
     est_month(engine, clock)
     clock.set(local(2027, 6, 1, 9))
     result = gdpr.purge(engine, KANSLICHEF, dt.date(2024, 1, 1))
-    assert result.audit_payloads == 2  # the task done and the step moved on, with their notes
+    # the task done and the two steps moved on, with their notes
+    assert result.audit_payloads == 3
     return engine, old
 
 
@@ -401,7 +406,7 @@ def test_a_real_purge_verifies_and_replays(store: Store, purged: tuple[Engine, S
     with store.reading() as session:
         payloads = {
             seq: session.get(AuditPayload, seq).payload  # type: ignore[union-attr]
-            for seq in (old.task_done, old.advanced)
+            for seq in (old.task_done, old.collected, old.advanced)
         }
 
     result = verify(store)
@@ -411,7 +416,7 @@ def test_a_real_purge_verifies_and_replays(store: Store, purged: tuple[Engine, S
 
 
 def test_replay_takes_what_a_purge_kept(store: Store, purged: tuple[Engine, Story]) -> None:
-    """The task done and the step moved on are purged, yet still say what they did: the purge
+    """The task done and the steps moved on are purged, yet still say what they did: the purge
     event kept it, digested in the chain."""
     _engine, old = purged
     with store.reading() as session:
@@ -465,10 +470,10 @@ def test_an_older_purge_without_what_it_kept_replays_leniently(
         "kanslichef",
         audit.PURGE_ACTION,
         "municipality:herrljunga",
-        {"before": purged_at.isoformat(), "audit_payloads": 2},
+        {"before": purged_at.isoformat(), "audit_payloads": 3},
     )
     with store.transaction() as session:
-        for seq in (story.task_done, story.advanced):
+        for seq in (story.task_done, story.collected, story.advanced):
             audit.purge(session, seq, purged_at)
         audit.append(session, legacy, purged_at)
 

@@ -288,7 +288,7 @@ def test_a_chair_advances_and_closes_a_cycle(
         advance.get_by_role("button").click()
     assert page.locator("p.done[role=status]").inner_text() == _(lang, "The cycle has moved on.")
     assert "Dags att sammanställa" in page.locator("ol.steps").inner_text()
-    assert _cycle_state(world, ref) == ("open", "sammanstallning")
+    assert _cycle_state(world, ref) == ("open", "egna_lagesbilder")
 
     close = page.locator("section.close form")
     close.get_by_label(_(lang, "Close even with open tasks (they are cancelled)")).check()

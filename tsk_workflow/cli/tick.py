@@ -58,9 +58,23 @@ def tick(
         raise TskError(result.failure)
 
 
+TIMER_KINDS = {
+    "cycle_open": N_("cycle opened"),
+    "plan": N_("year plan"),
+    "reminder": N_("reminder"),
+    "due": N_("overdue"),
+    "escalation": N_("escalation"),
+    "transition": N_("automatic transition"),
+}
+"""The kinds of timers as the pass's line names them (``--json`` keeps the keys)."""
+
+
 def _echo(result: PassResult) -> None:
     timers = result.timers
-    parts = ", ".join(f"{kind} {count}" for kind, count in sorted(timers.fired.items()))
+    fired = sorted(timers.fired.items())
+    parts = ", ".join(
+        f"{_(TIMER_KINDS[kind]) if kind in TIMER_KINDS else kind} {count}" for kind, count in fired
+    )
     click.echo(
         _("{now}: {total} timers ({parts}); {skipped} without effect; {failed} failed").format(
             now=result.now.isoformat(),
