@@ -127,6 +127,7 @@ def test_purge_removes_old_free_text_and_the_chain_still_verifies(
             "mail_notes": 2,  # cycle_closed, sent to the chair and the deputy
             "audit_payloads": 5,  # three task.done, cycle.advanced, cycle.closed (with notes)
             "event_texts": 0,  # no events reported at any time (tests/test_events.py)
+            "action_notes": 0,  # no actions followed up (tests/test_actions.py)
         }
     )
     after = texts(store, old)
