@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.enginekit import Clock, local
+from tests.enginekit import Clock, local, shared_catalog, shared_organisation
 from tests.webkit import csrf_of, demo_sign_in, herrljunga, service_client
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, RefusedAct
@@ -355,3 +355,29 @@ def test_a_session_that_ran_out_mid_form_comes_back_to_the_cycle(client: Any) ->
     again = client.get(f"/cycles/{REF}/advance")  # nothing kept any more
     assert again.status_code == 303
     assert again.headers["location"] == f"/cycles/{REF}"
+
+
+def test_the_cycle_lists_its_actions_and_offers_to_add_one_to_those_who_may(
+    client: Any, store: Store
+) -> None:
+    from tsk_workflow.engine.actions import Actions
+    from tsk_workflow.features import build_engine
+
+    _open_est(client)
+    page = client.get(f"/cycles/{REF}?lang=en").text
+    assert "No actions from this cycle yet." in page
+    assert f'href="/actions/new?cycle={REF}"' in page  # the chair may add
+
+    engine = build_engine(store, shared_catalog(), shared_organisation("herrljunga"), Clock())
+    made = Actions(engine).add(
+        CHAIR,
+        {"title": "Belysning vid torget", "cause": "Mörkt", "due": "2027-06-30",
+         "owner": "jonas.ek", "cycle": REF},
+    )  # fmt: skip
+    page = client.get(f"/cycles/{REF}?lang=en").text
+    assert f'<a href="/actions/{made.id}">#{made.id} Belysning vid torget</a> (green, due' in page
+
+    _as(client, "viktor.holmberg")  # a reporter with a task here, not of the group
+    page = client.get(f"/cycles/{REF}?lang=en").text
+    assert "Belysning vid torget" in page
+    assert "/actions/new?cycle=" not in page

@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 
 from tsk_workflow import audit as trail
 from tsk_workflow import forms, i18n
+from tsk_workflow.engine.actions import Actions, may_manage
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.documents import documents
 from tsk_workflow.engine.plan import cycle_title
@@ -217,8 +218,16 @@ def _show(
         }
         for p in engine.possible_transitions(cycle.id, person)
     ]
+    register = Actions(engine)
+    actions = [
+        {"id": a.id, "title": a.title, "status": a.status, "due": a.due.isoformat()}
+        for a in register.listing(states=None, cycle=str(cycle.id))
+    ]
     context = {
         "cycle": cycle,
+        "actions": actions,
+        "actions_step": cycle.status == "open" and definition.step(cycle.state).actions,
+        "may_add_action": cycle.status == "open" and may_manage(engine, person, cycle.group_key),
         "title": _cycle_title(engine, definition, cycle, lang),
         "process": definition.title.get(lang),
         "status": _(_CYCLE_STATUSES.get(cycle.status, cycle.status)),
