@@ -66,7 +66,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.audit import Problem
-from tsk_workflow.i18n import _
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.store import record
 from tsk_workflow.store.database import Store
 
@@ -519,57 +519,24 @@ class Replay:
             yield _gone(_("task {id}").format(id=task_id), self.tasks[task_id]["status"])
 
     def _decisions(self, session: Session) -> Iterator[Problem]:
-        rows: set[int] = set()
-        for decision_id, values in record.decision_values(session, DECISION_FIELDS, ROW_BATCH):
-            rows.add(decision_id)
-            seen = self.decisions.get(decision_id)
-            name = _("decision {id}").format(id=decision_id)
-            if seen is None or seen.proposed is None:
-                yield Problem(
-                    None,
-                    "state_unrecorded",
-                    _("{name}: no decision.proposed event accounts for it (inserted?)").format(
-                        name=name
-                    ),
-                )
-                continue
-            actual = dict(zip(DECISION_FIELDS, values, strict=True))
-            if isinstance(actual["decided_on"], dt.date):
-                actual["decided_on"] = actual["decided_on"].isoformat()
-            found = _differences(actual, seen.fields)
-            if found:
-                yield _mismatch(name, found, seen.last)
-        for decision_id in sorted(self.decisions.keys() - rows):
-            first = self.decisions[decision_id].first
-            assert first is not None
-            yield _gone(_("decision {id}").format(id=decision_id), first)
+        values = record.decision_values(session, DECISION_FIELDS, ROW_BATCH)
+        yield from _compare_replayed(
+            values,
+            DECISION_FIELDS,
+            self.decisions,
+            N_("decision {id}"),
+            N_("{name}: no decision.proposed event accounts for it (inserted?)"),
+        )
 
     def _actions(self, session: Session) -> Iterator[Problem]:
-        rows: set[int] = set()
-        for action_id, values in record.action_values(session, ACTION_FIELDS, ROW_BATCH):
-            rows.add(action_id)
-            seen = self.actions.get(action_id)
-            name = _("action {id}").format(id=action_id)
-            if seen is None or seen.proposed is None:
-                yield Problem(
-                    None,
-                    "state_unrecorded",
-                    _("{name}: no action.added event accounts for it (inserted?)").format(
-                        name=name
-                    ),
-                )
-                continue
-            actual = {
-                key: value.isoformat() if isinstance(value, dt.date) else value
-                for key, value in zip(ACTION_FIELDS, values, strict=True)
-            }
-            found = _differences(actual, seen.fields)
-            if found:
-                yield _mismatch(name, found, seen.last)
-        for action_id in sorted(self.actions.keys() - rows):
-            first = self.actions[action_id].first
-            assert first is not None
-            yield _gone(_("action {id}").format(id=action_id), first)
+        values = record.action_values(session, ACTION_FIELDS, ROW_BATCH)
+        yield from _compare_replayed(
+            values,
+            ACTION_FIELDS,
+            self.actions,
+            N_("action {id}"),
+            N_("{name}: no action.added event accounts for it (inserted?)"),
+        )
 
     def _documents(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
@@ -645,6 +612,38 @@ def _initial_step_from_catalog(process: str | None) -> str | None:
 
     definition = load_catalog().definitions.get(process or "")
     return definition.initial_step if definition is not None else None
+
+
+def _compare_replayed(
+    rows: Iterator[tuple[int, list[Any]]],
+    fields: tuple[str, ...],
+    seen: Mapping[int, _DecisionSeen],
+    naming: str,
+    unrecorded: str,
+) -> Iterator[Problem]:
+    """Each row of ``rows`` (an id and the values of ``fields``) against what the events said
+    of it (``seen``, by id; dates as the events write them, ISO 8601), and each row the events
+    speak of that is gone. ``naming`` names a row (``decision {id}``), ``unrecorded`` says that
+    no event made it."""
+    found_rows: set[int] = set()
+    for row_id, values in rows:
+        found_rows.add(row_id)
+        said = seen.get(row_id)
+        name = _(naming).format(id=row_id)
+        if said is None or said.proposed is None:
+            yield Problem(None, "state_unrecorded", _(unrecorded).format(name=name))
+            continue
+        actual = {
+            key: value.isoformat() if isinstance(value, dt.date) else value
+            for key, value in zip(fields, values, strict=True)
+        }
+        found = _differences(actual, said.fields)
+        if found:
+            yield _mismatch(name, found, said.last)
+    for row_id in sorted(seen.keys() - found_rows):
+        first = seen[row_id].first
+        assert first is not None
+        yield _gone(_(naming).format(id=row_id), first)
 
 
 def _show(value: Any) -> str:

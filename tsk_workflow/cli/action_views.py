@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from tsk_workflow.i18n import _
@@ -88,28 +87,10 @@ def lines_of(
 
 def effect_lines(effect: Any) -> list[str]:
     """The effect follow-up of an action, as ``tsk action show`` ends."""
-    lines = [
-        _("Effect ({days} days before and after): {judgement}").format(
-            days=effect.window_days, judgement=effect.judgement
-        )
-    ]
-    if effect.before is not None and effect.after is not None:
-        lines.append(
-            "  "
-            + _("before: {first} – {last}").format(
-                first=effect.before.first.isoformat(), last=effect.before.last.isoformat()
-            )
-        )
-        after = _("after: {first} – {last}").format(
-            first=effect.after.first.isoformat(),
-            last=(effect.after_ends - dt.timedelta(days=1)).isoformat(),
-        )
-        reason = (
-            _("from the day it was done")
-            if effect.end_from == "done_on"
-            else _("from its due date")
-        )
-        lines.append(f"  {after} ({reason})")
+    from tsk_workflow.lagesbild.effect import summary_line, window_lines
+
+    windows = window_lines(effect.before, effect.after, effect.after_ends, effect.end_from)
+    lines = [summary_line(effect.window_days, effect.judgement), *("  " + w for w in windows)]
     if effect.survey is not None:
         lines.append("  " + _("Safety survey: {text}").format(text=effect.survey.line()))
     return lines

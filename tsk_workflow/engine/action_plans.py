@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.canonical import digest
-from tsk_workflow.engine.actions import ActionView
+from tsk_workflow.engine.actions import ActionView, role_of
 from tsk_workflow.engine.decisions import Decisions, DecisionState
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import _
@@ -162,7 +162,7 @@ def propose(
             audit.Act(
                 engine.org.municipality,
                 decision.proposed_by,
-                _role(engine, decision.proposed_by),
+                role_of(engine, decision.proposed_by),
                 "action_plan.proposed",
                 f"action_plan:{row.version}",
                 {
@@ -232,8 +232,3 @@ def _digest(actions: Sequence[ActionView]) -> str:
 def _total_cost(actions: Sequence[ActionView]) -> float | None:
     costs = [a.cost for a in actions if a.cost is not None]
     return sum(costs) if costs else None
-
-
-def _role(engine: Engine, who: str) -> str:
-    person = engine.org.person(who)
-    return person.roles[0] if person is not None and person.roles else "member"

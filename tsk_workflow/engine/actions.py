@@ -616,7 +616,9 @@ def _require_manager(
     )
 
 
-def _role(engine: Engine, who: str) -> str:
+def role_of(engine: Engine, who: str) -> str:
+    """The role an act of ``who`` is recorded under: the scheduler's ``system``, a person's
+    first role, else ``member``."""
     if who == SYSTEM:
         return "system"
     person = engine.org.person(who)
@@ -996,7 +998,7 @@ class Actions:
             audit.Act(
                 self.org.municipality,
                 who,
-                _role(self.engine, who),
+                role_of(self.engine, who),
                 action,
                 f"action:{view.id}",
                 payload,

@@ -180,6 +180,32 @@ class Survey:
         return f"{_(SURVEY_REASON)}; {rounds}"
 
 
+def summary_line(window_days: int, judgement: str) -> str:
+    """``Effect (90 days before and after): JUDGEMENT``."""
+    return _("Effect ({days} days before and after): {judgement}").format(
+        days=window_days, judgement=judgement
+    )
+
+
+def window_lines(before: Any, after: Any, after_ends: dt.date | None, end_from: str) -> list[str]:
+    """The windows compared, each a line: ``before: FIRST – LAST`` and ``after: FIRST – LAST
+    (from the day it was done | from its due date)``; none while they are not known. The
+    windows need ``first`` and ``last`` (the after-window ``end`` when ``after_ends`` is not
+    known): an :class:`Effect`'s, or those the API gives (``tsk action show`` through the
+    service)."""
+    if before is None or after is None:
+        return []
+    said_before = _("before: {first} – {last}").format(
+        first=before.first.isoformat(), last=before.last.isoformat()
+    )
+    last = (after_ends or after.end) - dt.timedelta(days=1)
+    said_after = _("after: {first} – {last}").format(
+        first=after.first.isoformat(), last=last.isoformat()
+    )
+    reason = _("from the day it was done") if end_from == "done_on" else _("from its due date")
+    return [said_before, f"{said_after} ({reason})"]
+
+
 @dataclass(frozen=True)
 class Effect:
     """The effect follow-up of an action: the windows with their incidents, the verdict, the
@@ -199,6 +225,16 @@ class Effect:
     missing: tuple[str, ...] = ()
     survey: Survey | None = None
     minimum: int = MIN_INCIDENTS
+
+    @property
+    def summary(self) -> str:
+        """``Effect (90 days before and after): JUDGEMENT``: the first line wherever it is shown
+        (``tsk action show``, the action's page)."""
+        return summary_line(self.window_days, self.judgement)
+
+    def window_lines(self) -> list[str]:
+        """The windows compared (see :func:`window_lines`)."""
+        return window_lines(self.before, self.after, self.after_ends, self.end_from)
 
     @property
     def judgement(self) -> str:

@@ -14,7 +14,6 @@ changed by someone else meanwhile, the form gets a conflict instead of overwriti
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -412,31 +411,32 @@ def effect(engine: Engine, view: ActionView) -> dict[str, Any]:
     from tsk_workflow.lagesbild.effect import effect_of
 
     found = effect_of(engine, view)
-    windows = []
-    if found.before is not None and found.after is not None:
-        windows.append(
-            _("before: {first} – {last}").format(
-                first=found.before.first.isoformat(), last=found.before.last.isoformat()
-            )
-        )
-        last = (found.after_ends or found.after.end) - dt.timedelta(days=1)
-        reason = (
-            _("from the day it was done") if found.end_from == "done_on" else _("from its due date")
-        )
-        after = _("after: {first} – {last}").format(
-            first=found.after.first.isoformat(), last=last.isoformat()
-        )
-        windows.append(f"{after} ({reason})")
     return {
-        "summary": _("Effect ({days} days before and after): {judgement}").format(
-            days=found.window_days, judgement=found.judgement
-        ),
-        "windows": windows,
+        "summary": found.summary,
+        "windows": found.window_lines(),
         "survey": found.survey.line() if found.survey is not None else None,
     }
 
 
 FOLLOWUP_FIELDS = ("status", "state", "note", "form_id")
+
+
+def _again(
+    request: Request,
+    actor: Acting,
+    action_id: int,
+    form: str,
+    given: Mapping[str, str],
+    errors: Mapping[str, str],
+    refused: str | None,
+    status: int,
+) -> Response:
+    """The action's page again after its ``form`` (``followup`` or ``edit``) was sent: the
+    values kept, each problem by its field, or the refusal."""
+    with actor.engine.store.reading() as session:
+        reader = Reading(actor.someone, actor.engine, session)
+        shown: dict[str, Any] = {form: given, f"{form}_errors": errors}
+        return _show(request, reader, action_id, refused=refused, status_code=status, **shown)
 
 
 @router.post("/actions/{action_id}/followup")
@@ -465,17 +465,7 @@ def _follow_up(request: Request, actor: Acting, action_id: int, given: dict[str,
         return f"/actions/{action_id}?followed_up=1#followups"
 
     def page(errors: Mapping[str, str], refused: str | None, status: int) -> Response:
-        with engine.store.reading() as session:
-            reader = Reading(actor.someone, engine, session)
-            return _show(
-                request,
-                reader,
-                action_id,
-                followup=given,
-                followup_errors=errors,
-                refused=refused,
-                status_code=status,
-            )
+        return _again(request, actor, action_id, "followup", given, errors, refused, status)
 
     try:
         where, _ran = onetime.of(request).once(key, act)
@@ -517,17 +507,7 @@ def _edit(request: Request, actor: Acting, action_id: int, given: dict[str, str]
         return f"/actions/{action_id}?changed=1"
 
     def page(errors: Mapping[str, str], refused: str | None, status: int) -> Response:
-        with engine.store.reading() as session:
-            reader = Reading(actor.someone, engine, session)
-            return _show(
-                request,
-                reader,
-                action_id,
-                edit=given,
-                edit_errors=errors,
-                refused=refused,
-                status_code=status,
-            )
+        return _again(request, actor, action_id, "edit", given, errors, refused, status)
 
     try:
         where, _ran = onetime.of(request).once(key, act)
