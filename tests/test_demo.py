@@ -93,6 +93,36 @@ def test_herrljungas_year_keeps_the_action_register_and_ends_with_the_law(
 
 
 @pytest.mark.slow
+def test_the_demo_writes_the_yearly_report_beside_its_calendar(
+    demos: dict[str, dict[str, Any]],
+) -> None:
+    """``arsrapport-herrljunga-2027.docx`` and ``.pdf``, opened: the year's record in them."""
+    from tests.test_reports import SECTIONS_SV, docx_headings, docx_tables, pdf_text
+
+    summary = demos["herrljunga"]
+    docx_path, pdf_path = (Path(p) for p in summary["reports"])
+    assert docx_path.parent == Path(summary["calendar"]).parent
+    assert (docx_path.name, pdf_path.name) == (
+        f"arsrapport-herrljunga-{YEAR}.docx",
+        f"arsrapport-herrljunga-{YEAR}.pdf",
+    )
+    content = docx_path.read_bytes()
+    sections = [text for style, text in docx_headings(content) if style == "Heading 1"]
+    assert sections == [*SECTIONS_SV, "Planerat för 2028"]
+    tables = docx_tables(content)
+    est = next(r for r in tables[f"Cykler som öppnades {YEAR}, per process"] if "EST" in r[0])
+    assert int(est[1]) == summary["cycles"]["est"]["opened"]
+    register = tables[f"Åtgärdsregistret {YEAR}"]
+    assert len(register) - 1 == summary["actions"]["added"]
+    law = tables["Lagens krav"]
+    assert {row[0] for row in law[1:]} == {item["title"] for item in summary["compliance"]["items"]}
+    text = " ".join(pdf_text(pdf_path.read_bytes()).split())
+    for heading in SECTIONS_SV:
+        assert heading in text
+    assert f"Kommunens läge vid slutet av {YEAR}." in text
+
+
+@pytest.mark.slow
 def test_each_municipality_shows_its_own_processes(demos: dict[str, dict[str, Any]]) -> None:
     assert demos["svenljunga"]["cycles"]["traffpunkt"]["opened"] == 5, "one per Träffpunkt area"
     assert demos["tranemo"]["cycles"]["trygghetsvandring"]["opened"] == 4, "four walks a year"

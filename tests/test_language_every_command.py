@@ -205,6 +205,7 @@ RUNS: tuple[Run, ...] = (
     Run(("plan", "2027", "--role", "inrapportor", "--ics", "{tmp}/plan.ics"), name="plan --ics"),
     Run(("lagesbild", "est-2027-02")),
     Run(("lagesbild", "est-2027-02", "--out", "{tmp}/lagesbild.html"), name="lagesbild --out"),
+    Run(("report", "yearly", "2027", "--out", "{tmp}/arsrapport.docx")),
     Run(("org", "show")),
     Run(("org", "history")),
     Run(("process", "list")),

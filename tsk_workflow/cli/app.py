@@ -83,6 +83,11 @@ COMMANDS = {
         N_("The compiled lägesbild of a cycle"),
     ),
     "gdpr": ("tsk_workflow.cli.gdpr", "gdpr", N_("Personal data")),
+    "report": (
+        "tsk_workflow.cli.report",
+        "report",
+        N_("Reports to KS and KF from the record (DOCX, PDF)"),
+    ),
 }
 """Each command: its module, its name there, and its line in ``tsk --help``. For a group that
 line is only what the group is about: :func:`summary` adds its sub-commands, as they are."""

@@ -303,6 +303,8 @@ def summary_text(data: dict[str, Any], name: str) -> str:
         f"  ls {shlex.quote(data['maildir'])}/new | head       {mails_note}",
         f"  {shlex.quote(data['calendar'])}                   {calendar_note}",
     ]
+    report_note = _("# the yearly report to KF")
+    lines += [f"  {shlex.quote(path)}     {report_note}" for path in data["reports"]]
     return "\n".join(lines)
 
 

@@ -55,6 +55,7 @@ Kommandon:
   org         Organisationen: show, load, history, export
   plan        Året: öppningar, möten, tidsgränser, påminnelser, rapporter
   process     Processer: list, show, validate, diagram, upgrade-cycles
+  report      Rapporter till KS och KF ur registret (DOCX, PDF): yearly
   run         Schemaläggaren som en tjänst som körs hela tiden
   serve       Tjänsten: API:t, inloggning, länkar i e-post och schemaläggaren
   task        Uppgifter: list, done, form
@@ -92,6 +93,7 @@ Commands:
   org         The organisation: show, load, history, export
   plan        The year: openings, meetings, deadlines, reminders, reports
   process     Processes: list, show, validate, diagram, upgrade-cycles
+  report      Reports to KS and KF from the record (DOCX, PDF): yearly
   run         The scheduler as a long-running service
   serve       The service: the API, sign-in, mail links and the scheduler
   task        Tasks: list, done, form

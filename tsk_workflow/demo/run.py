@@ -69,6 +69,8 @@ class DemoResult:
     database: str
     maildir: Path
     calendar: Path
+    reports: list[Path] = field(default_factory=list)
+    """The yearly report to KF, as DOCX and as PDF, beside the calendar."""
     cycles: dict[str, dict[str, int]] = field(default_factory=dict)
     tasks: dict[str, int] = field(default_factory=dict)
     mails_per_role: dict[str, int] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class DemoResult:
             "database": self.database,
             "maildir": str(self.maildir),
             "calendar": str(self.calendar),
+            "reports": [str(path) for path in self.reports],
             "cycles": self.cycles,
             "tasks": self.tasks,
             "mails_per_role": self.mails_per_role,
@@ -195,6 +198,7 @@ def check_start(municipality: str, year: int, out: Path, database: str | None = 
         out / CHECKPOINT_DIR,
         out / "maildir",
         out / f"{municipality}-{year}.ics",
+        *yearly_report_files(out, municipality, year),
     )
     url = database_url(str(out / "tsk.db") if database is None else database)
     sqlite = sqlite_file(url) if url.startswith("sqlite") else None
@@ -320,6 +324,7 @@ def _run(
         result.base_url = base_url
         _check_checkpoints(result, engine, publishing)
         result.calendar.write_bytes(year_calendar(engine, year))
+        result.reports = write_yearly_report(engine, year, out)
     finally:
         store.dispose()
     return result
@@ -488,6 +493,36 @@ def _action_notices(session: Any, municipality: str) -> dict[str, int]:
 def _notices(session: Any, municipality: str) -> tuple[int, int]:
     templates = Counter(summary.mail_templates(session, municipality))
     return templates["task_reminder"], templates["task_escalated"]
+
+
+# ---------------------------------------------------------------- the yearly report
+
+
+def yearly_report_files(out: Path, municipality: str, year: int) -> tuple[Path, Path]:
+    """Where the demo writes the yearly report to KF: DOCX and PDF."""
+    stem = out / f"arsrapport-{municipality}-{year}"
+    return stem.with_suffix(".docx"), stem.with_suffix(".pdf")
+
+
+def write_yearly_report(engine: Engine, year: int, out: Path) -> list[Path]:
+    """The yearly report of the demo's year (``tsk report yearly``), in Swedish, as the record
+    holds it on the demo's last day: DOCX, and PDF where WeasyPrint can run (a machine without
+    Pango gets the DOCX and a warning, not a failed year)."""
+    import logging
+
+    from tsk_workflow.reports.docx_file import docx_file
+    from tsk_workflow.reports.pdf_file import PdfUnavailable, pdf_file
+    from tsk_workflow.reports.yearly import yearly
+
+    made = yearly(engine, year, "sv")
+    docx_path, pdf_path = yearly_report_files(out, engine.org.municipality, year)
+    docx_path.write_bytes(docx_file(made))
+    try:
+        pdf_path.write_bytes(pdf_file(made))
+    except PdfUnavailable as exc:
+        logging.getLogger(__name__).warning("%s", exc)
+        return [docx_path]
+    return [docx_path, pdf_path]
 
 
 # ---------------------------------------------------------------- the year as a calendar

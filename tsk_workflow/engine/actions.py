@@ -36,7 +36,7 @@ from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.events import categories, check_point, places
 from tsk_workflow.engine.plan import ActionDates
 from tsk_workflow.errors import NotFound, Refused
-from tsk_workflow.i18n import _
+from tsk_workflow.i18n import N_, _
 from tsk_workflow.routing import sek
 from tsk_workflow.store import actions as stored
 from tsk_workflow.store import cycles as stored_cycles
@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from tsk_workflow.store.models import Action, ActionFollowUp
 
 STATUSES = ("green", "yellow", "red")
+STATUS_WORDS = {"green": N_("green"), "yellow": N_("yellow"), "red": N_("red")}
+"""Brå's traffic light as a word: the colour is never shown alone."""
+STATE_WORDS = {"active": N_("active"), "done": N_("done"), "cancelled": N_("cancelled")}
 """Brå's traffic light: on track, at risk, off track."""
 STATES = ("active", "done", "cancelled")
 TEXT_FIELDS = ("title", "cause", "goal", "followup_plan")

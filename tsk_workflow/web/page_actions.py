@@ -31,6 +31,8 @@ from tsk_workflow.engine import action_plans
 from tsk_workflow.engine.actions import (
     FIELDS,
     PROMISE_PROCESS,
+    STATE_WORDS,
+    STATUS_WORDS,
     Actions,
     ActionView,
     InvalidAction,
@@ -51,14 +53,11 @@ from tsk_workflow.web.problem import Problem
 
 router = APIRouter(include_in_schema=False)
 
-STATUS_WORDS = {"green": N_("green"), "yellow": N_("yellow"), "red": N_("red")}
-"""Brå's traffic light as a word: the colour is never shown alone."""
 STATUS_MEANING = {
     "green": N_("on track"),
     "yellow": N_("at risk"),
     "red": N_("off track"),
 }
-STATE_WORDS = {"active": N_("active"), "done": N_("done"), "cancelled": N_("cancelled")}
 STATE_CHOICES = {
     "active": N_("Active"),
     "done": N_("Done"),

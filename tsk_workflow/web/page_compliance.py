@@ -15,10 +15,10 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tsk_workflow.engine.actions import STATUS_WORDS
 from tsk_workflow.engine.compliance import Item, compliance, require_read
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.web.deps import Reading
-from tsk_workflow.web.page_actions import STATUS_WORDS
 from tsk_workflow.web.pages import PageReader, render
 
 router = APIRouter(include_in_schema=False)

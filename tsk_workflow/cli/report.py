@@ -1,0 +1,87 @@
+"""``tsk report``: the reports that go to KS and KF, made from the record (DOCX or PDF).
+
+On a database the command is the operator's, as ``tsk compliance`` is. The file is written
+whole or not at all (a temporary file beside it, then renamed)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from tsk_workflow.cli import runtime
+from tsk_workflow.cli.context import settings
+from tsk_workflow.i18n import N_, _
+
+FORMAT = click.Choice(["docx", "pdf"])
+
+
+@click.group(help=N_("Reports to KS and KF, made from the record: DOCX or PDF."))
+def report() -> None:
+    pass
+
+
+@report.command(
+    help=N_(
+        "The yearly report to KF: the cycles held, the lägesbilder and their trends, the"
+        " actions with status and effect, the decisions, the law's requirements at year end"
+        " and what is planned for the year after."
+    )
+)
+@click.argument("year", type=click.IntRange(2000, 2100))
+@click.option("--format", "fmt", type=FORMAT, default="docx", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=N_("The file to write (default: arsrapport-YEAR.FORMAT)"),
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=N_("The municipality's own Word template (.docx), for --format docx"),
+)
+@click.pass_context
+def yearly(
+    ctx: click.Context, year: int, fmt: str, out: Path | None, template: Path | None
+) -> None:
+    from tsk_workflow.reports.yearly import yearly as build
+
+    if template is not None and fmt != "docx":
+        raise click.UsageError(_("--template is for --format docx"))
+    if template is not None:
+        from tsk_workflow.reports.docx_file import check_template
+
+        check_template(template)  # refused before anything is read
+    engine = runtime.engine(ctx)
+    made = build(engine, year, settings(ctx).lang)
+    target = out or Path(f"arsrapport-{year}.{fmt}")
+    write(target, render(made, fmt, template))
+    click.echo(_("{file}: {title}").format(file=target, title=made.title))
+
+
+def render(made: object, fmt: str, template: Path | None) -> bytes:
+    from tsk_workflow.reports.model import Report
+
+    assert isinstance(made, Report)
+    if fmt == "pdf":
+        from tsk_workflow.reports.pdf_file import pdf_file
+
+        return pdf_file(made)
+    from tsk_workflow.reports.docx_file import docx_file
+
+    return docx_file(made, template)
+
+
+def write(target: Path, content: bytes) -> None:
+    """``content`` to ``target``, whole or not at all."""
+    folder = target.resolve().parent
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
