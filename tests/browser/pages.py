@@ -55,4 +55,5 @@ PAGES = [
     Page("action-new", "/actions/new", "chair"),
     Page("action-plan", "/actions/plan", "chair"),
     Page("compliance", "/compliance", "chair"),
+    Page("reports", "/reports", "chair"),
 ]

@@ -627,6 +627,12 @@ def _one_line() -> Iterator[None]:
 # ---------------------------------------------------------------- compliance
 
 
+def yearly_report(ctx: click.Context, year: int, fmt: str) -> bytes:
+    """The yearly report to KF as the service makes it (``tsk report yearly``)."""
+    with service(ctx) as api:
+        return api.get_bytes(f"/api/v1/reports/yearly/{year}", {"format": fmt})
+
+
 def compliance(ctx: click.Context) -> dict[str, Any]:
     """The view of ``tsk compliance`` of the person's municipality, as ``--json`` prints it on
     a database (``cli/compliance.py`` prints it)."""

@@ -54,9 +54,17 @@ def yearly(
         from tsk_workflow.reports.docx_file import check_template
 
         check_template(template)  # refused before anything is read
+    target = out or Path(f"arsrapport-{year}.{fmt}")
+    if settings(ctx).url:
+        from tsk_workflow.cli import remote
+
+        if template is not None:
+            raise click.UsageError(_("--template works on a database, not through the service"))
+        write(target, remote.yearly_report(ctx, year, fmt))
+        click.echo(str(target))
+        return
     engine = runtime.engine(ctx)
     made = build(engine, year, settings(ctx).lang)
-    target = out or Path(f"arsrapport-{year}.{fmt}")
     write(target, render(made, fmt, template))
     click.echo(_("{file}: {title}").format(file=target, title=made.title))
 

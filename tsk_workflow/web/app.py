@@ -28,6 +28,7 @@ from tsk_workflow.web import (
     api_compliance,
     api_events,
     api_record,
+    api_reports,
     auth,
     docs,
     links,
@@ -40,6 +41,7 @@ from tsk_workflow.web import (
     page_lagesbild,
     page_plan,
     page_report,
+    page_reports,
     page_tasks,
     tokens,
 )
@@ -93,6 +95,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(api_events.router)
     app.include_router(api_actions.router)
     app.include_router(api_compliance.router)
+    app.include_router(api_reports.router)
     app.include_router(auth.router)
     app.include_router(tokens.router)
     app.include_router(links.router)
@@ -104,6 +107,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.include_router(page_actions.router)
     app.include_router(page_plan.router)
     app.include_router(page_compliance.router)
+    app.include_router(page_reports.router)
     app.include_router(page_cycles.router)
     app.include_router(page_report.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["service"])

@@ -91,6 +91,7 @@ MENU: tuple[tuple[str, str, str | None], ...] = (
     ("/actions", N_("Actions"), None),
     ("/lagesbild", N_("Lägesbild"), None),
     ("/compliance", N_("What the law asks"), COMPLIANCE),
+    ("/reports", N_("Reports"), COMPLIANCE),
     ("/audit", N_("Audit"), access.READ_AUDIT),
     ("/admin", N_("Administration"), "admin"),
 )
