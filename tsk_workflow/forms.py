@@ -587,7 +587,7 @@ def allowed_values(question: Question, org: Organisation, lang: str) -> list[tup
 def expects(question: Question, lang: str) -> str:
     """What kind of answer the question expects, in words."""
     texts = _t(lang)
-    kind = question.type
+    kind: str = question.type
     if question.integer:
         kind = {"number": "integer", "per_town": "per_town_integer"}.get(kind, kind)
     what = texts[kind]
