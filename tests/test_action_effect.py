@@ -450,7 +450,7 @@ def compared(first: Round, second: Round, town: str | None = "svenljunga") -> Su
     [
         (62, 71, "safer", "safer"),
         (71, 62, "less_safe", "less safe"),
-        (70, 68, "same", "about the same"),
+        (70, 68, "same", "about as safe"),
     ],
 )
 def test_the_share_who_feel_safe_at_the_town_before_and_after(

@@ -318,7 +318,7 @@ class Survey:
             word = {
                 "safer": _("safer"),
                 "less_safe": _("less safe"),
-                "same": _("about the same"),
+                "same": _("about as safe"),
             }[self.verdict]
             assert self.change is not None
             text = (
