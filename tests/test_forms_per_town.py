@@ -247,6 +247,8 @@ def test_the_task_page_has_a_number_per_town(store: Store, clock: Clock) -> None
             data={**base, "a.andel_trygga.ljung": "74", "a.svarande.ljung": "", "csrf_token": csrf},
         )
         assert done.status_code == 303
+        shown = client.get(done.headers["location"]).text
+        assert "<dt>Andel som känner sig trygga, per ort (%)</dt><dd>Ljung 74</dd>" in shown
     [shown] = [t for t in tasks(engine, cycle.ref, status="done") if t.id == task.id]
     with store.reading() as session:
         stored = engine.find_task(session, task.id).answers
