@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -23,6 +24,7 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.lagesbild.effect import (
     MIN_INCIDENTS,
     MIN_RESPONDENTS,
+    SURVEY_SAME_WITHIN,
     Figures,
     Round,
     Survey,
@@ -495,6 +497,18 @@ def test_too_few_respondents_is_too_little_to_judge() -> None:
     )
     assert unknown.too_little == "few_respondents"
     assert "– and 40 respondents" in unknown.line()
+
+
+def test_the_survey_thresholds_are_the_documented_ones() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "coordinator.md").read_text(encoding="utf-8")
+    prose = " ".join(guide.split())
+    assert f"more than {SURVEY_SAME_WITHIN:g} percentage points" in prose
+    assert f"fewer than {MIN_RESPONDENTS} respondents" in prose
+    edge = compared(
+        a_round("r-2026", BEFORE_DAY, towns={"svenljunga": (60, MIN_RESPONDENTS)}),
+        a_round("r-2027", AFTER_DAY, towns={"svenljunga": (60 + SURVEY_SAME_WITHIN, 30)}),
+    )
+    assert edge.verdict == "same"  # within the points, and just enough respondents
 
 
 def test_no_round_with_figures_before_or_after_is_too_little_to_judge() -> None:
