@@ -548,14 +548,14 @@ def test_a_town_without_a_figure_falls_back_to_the_whole_municipality() -> None:
     assert (found.verdict, found.whole) == ("safer", True)
     assert found.line() == (
         "safer: 68 % feel safe in the whole municipality in r-2027 against 60 % in r-2026"
-        " (+8 percentage points; 500 and 520 respondents); Kalv has no figure of its own in"
-        " both rounds, so the whole municipality's share"
+        " (+8 percentage points; 500 and 520 respondents); Kalv does not have a figure of its"
+        " own in both rounds, so the whole municipality's share is compared"
     )
     assert found.to_dict()["whole_municipality"] is True
     no_town = compared(a_round("r-2026", BEFORE_DAY), a_round("r-2027", AFTER_DAY), town=None)
     assert no_town.whole
     assert no_town.line().endswith(
-        "the action has no town or area, so the whole municipality's share"
+        "the action has no town or area, so the whole municipality's share is compared"
     )
 
 
@@ -669,7 +669,8 @@ def test_tsk_action_show_and_review_have_the_survey(
     assert (
         f"  Safety survey: less safe: 61 % feel safe in the whole municipality in {later}"
         f" against 70 % in {earlier} (−9 percentage points; 400 and 400 respondents);"
-        " Svenljunga has no figure of its own in both rounds, so the whole municipality's share"
+        " Svenljunga does not have a figure of its own in both rounds, so the whole"
+        " municipality's share is compared"
     ) in text.splitlines()
     review_text = tsk.text("--lang", "en", "action", "review", as_="maria.holm")
     assert any(

@@ -339,9 +339,12 @@ class Survey:
         if not self.whole:
             return ""
         if self.place is None:
-            return "; " + _("the action has no town or area, so the whole municipality's share")
+            return "; " + _(
+                "the action has no town or area, so the whole municipality's share is compared"
+            )
         return "; " + _(
-            "{place} has no figure of its own in both rounds, so the whole municipality's share"
+            "{place} does not have a figure of its own in both rounds, so the whole"
+            " municipality's share is compared"
         ).format(place=self.place_name or self.place)
 
     def _no_round(self) -> str:
