@@ -120,6 +120,7 @@ def test_a_link_used_again_after_the_task_is_done_is_refused_and_recorded(
     assert "Uppgiften är klar." in shown.text
     again = client.post(f"/t/{token}", data={**ANSWERS, "csrf_token": csrf})
     assert again.status_code == 409
+    assert "Uppgiften är klar." in again.text  # what it is now: a double click's second submit
     assert _refused(store)[-1][:2] == (REPORTER, "link.replayed")
 
 

@@ -38,6 +38,7 @@ class Story:
     """An EST month, by the engine: what the tests tamper with."""
 
     cycle: int
+    opened: int  # the cycle.opened event
     done_task: int
     cancelled_task: int
     open_task: int
@@ -89,6 +90,7 @@ def est_month(engine: Engine, clock: Clock) -> Story:
     decisions.record(SECRETARY, decision.id, "klg", day, "§ 101", "approved")
     return Story(
         cycle=cycle,
+        opened=seq_of(store, "cycle.opened", process="est"),
         done_task=done.id,
         cancelled_task=reports[1].id,
         open_task=open_task.id,
@@ -179,6 +181,12 @@ def test_an_edited_decision_is_named(store: Store, story: Story) -> None:
             " says 'open'",
         ),
         (
+            "UPDATE cycles SET group_key = 'sspf' WHERE id = {cycle}",
+            "state_mismatch",
+            "cycle {cycle} (est-2027-03): group_key is 'sspf' but event {opened}"
+            " (cycle.opened) says 'est'",
+        ),
+        (
             "UPDATE tasks SET status = 'done', done_by = 'mallory' WHERE id = {open_task}",
             "state_mismatch",
             "task {open_task} (cycle {cycle}, step 'sammanstallning'): status is 'done' but no"
@@ -231,6 +239,7 @@ def test_an_edited_decision_is_named(store: Store, story: Story) -> None:
     ],
     ids=[
         "cycle",
+        "cycle-group",
         "open-task-done",
         "done-task-open",
         "cancelled-task-done",

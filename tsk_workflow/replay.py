@@ -10,7 +10,9 @@ state they say the rows should be in:
   is one no event accounts for. Also the version of the definition it follows,
   ``process_version`` and ``process_digest``, from ``cycle.opened`` (``version``, ``digest``:
   events written before versions were kept have no digest, which is then not held against the
-  row) and ``cycle.upgraded`` (``to_version``, ``to_digest``), which changes nothing else;
+  row) and ``cycle.upgraded`` (``to_version``, ``to_digest``), which changes nothing else; and
+  the group that runs it, ``group_key``, from ``cycle.opened``'s ``group`` (events written
+  before a process could be run by several groups have none, which is not held against the row);
 - tasks: ``status`` and ``done_by``. Tasks are made open, with no event of their own, when the
   cycle enters a step; ``task.done`` (``task``, by its actor) and the ``cancelled_tasks`` of
   ``cycle.advanced`` and ``cycle.closed`` are the only changes (nothing else changes a task's
@@ -107,6 +109,7 @@ class _CycleSeen:
     status: _Said | None = None
     version: _Said | None = None
     digest: _Said | None = None
+    group: _Said | None = None
     steps: dict[str, _Said] | None = field(default_factory=dict)
     """The steps the cycle entered, each with the event that entered it last (which made its
     tasks); None when some step is not known."""
@@ -261,6 +264,7 @@ class Replay:
         said = payload if payload is not None else {}
         seen.version = _Said(said.get("version", UNKNOWN), seq, action)
         seen.digest = _Said(said.get("digest", UNKNOWN), seq, action)
+        seen.group = _Said(said.get("group", UNKNOWN), seq, action)
 
     def _upgraded(
         self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None
@@ -420,7 +424,7 @@ class Replay:
 
     def _cycles(self, session: Session) -> Iterator[Problem]:
         rows: set[int] = set()
-        for cycle_id, ref, state, status, version, digest in record.cycle_states(
+        for cycle_id, ref, state, status, version, digest, group in record.cycle_states(
             session, ROW_BATCH
         ):
             rows.add(cycle_id)
@@ -441,12 +445,14 @@ class Replay:
                     "status": status,
                     "process_version": version,
                     "process_digest": digest,
+                    "group_key": group,
                 },
                 {
                     "state": seen.state,
                     "status": seen.status,
                     "process_version": seen.version,
                     "process_digest": seen.digest,
+                    "group_key": seen.group,
                 },
             )
             if found:

@@ -35,6 +35,7 @@ def cycle_row(cycle: Any) -> dict[str, Any]:
         "closed_by": cycle.closed_by,
         "closed_at": _iso(cycle.closed_at),
         "late": cycle.late,
+        "group": cycle.group_key,
     }
 
 
@@ -128,4 +129,7 @@ def organisation_json(org: Organisation) -> dict[str, Any]:
         "towns": [{"key": t.key, "name": t.name, "main": t.main} for t in org.towns],
         "areas": [{"key": a.key, "name": a.name, "towns": list(a.towns)} for a in org.areas],
         "processes": {key: s.group for key, s in org.processes.items()},
+        "also_run_by": {
+            key: list(s.also_run_by) for key, s in org.processes.items() if s.also_run_by
+        },
     }

@@ -394,8 +394,9 @@ def test_an_auditor_filters_the_trail_and_exports_it(
 def _double_click(page: Any, button: Any, path: str, landed: str) -> list[str]:
     """Double-click ``button`` (a submit button) and wait for the page it leads to; the POSTs to
     ``path`` the browser sent. Chromium itself sends only the last submit of a form made within
-    one task, so this is what a person's double click does here; two submits that both reach the
-    server are the racing test's below (the one-time ``form_id``)."""
+    one task, so this is what a person's double click usually does here; on a loaded machine both
+    may go, and ``landed`` must be what either leads to. Two submits that both reach the server
+    are also the racing test's below (the one-time ``form_id``)."""
     posts: list[str] = []
     page.on(
         "request",
@@ -515,7 +516,7 @@ def test_two_submits_of_one_task_racing_to_the_server_complete_it_once(
     assert sorted(by_status) == [200, 409], [text[-2000:] for _status, text in answers]
     done = _("en", "Done: the task is marked as done in your name. Thank you!")
     assert done in by_status[200]
-    assert "<main" in by_status[409]
+    assert _("en", "This task is done.") in by_status[409]
     assert "Traceback" not in by_status[409]
     assert world.task_status(task_id) == ("done", person)
     assert len(_done(world, task_id)) == 1

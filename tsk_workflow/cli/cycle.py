@@ -26,18 +26,32 @@ def cycle() -> None:
     ),
 )
 @click.option("--subject", help=N_("Town or area, for processes about one"))
+@click.option(
+    "--group",
+    help=N_(
+        "Another group that also runs the process, which you chair: the cycle is that"
+        " group's (default: the process's own group)"
+    ),
+)
 @json_option
 @click.pass_context
 def open_(
-    ctx: click.Context, process: str, period: str | None, subject: str | None, as_json: bool
+    ctx: click.Context,
+    process: str,
+    period: str | None,
+    subject: str | None,
+    group: str | None,
+    as_json: bool,
 ) -> None:
     if settings(ctx).url:
         from tsk_workflow.cli import remote
 
-        remote.cycle_open(ctx, process, period=period, subject=subject, as_json=as_json)
+        remote.cycle_open(
+            ctx, process, period=period, subject=subject, group=group, as_json=as_json
+        )
         return
     engine = runtime.engine(ctx)
-    opened = engine.open_cycle(runtime.actor(ctx, engine), process, period, subject)
+    opened = engine.open_cycle(runtime.actor(ctx, engine), process, period, subject, group=group)
     show_cycle(ctx, engine, opened.id, as_json)
 
 

@@ -150,9 +150,15 @@ def cycle_show(ctx: click.Context, ref: str, *, as_json: bool) -> None:
 
 
 def cycle_open(
-    ctx: click.Context, process: str, *, period: str | None, subject: str | None, as_json: bool
+    ctx: click.Context,
+    process: str,
+    *,
+    period: str | None,
+    subject: str | None,
+    group: str | None,
+    as_json: bool,
 ) -> None:
-    body = {"process": process, "period": period, "subject": subject}
+    body = {"process": process, "period": period, "subject": subject, "group": group}
     with service(ctx) as api:
         _cycle(api.post("/api/v1/cycles", body), ctx, as_json)
 

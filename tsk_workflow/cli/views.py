@@ -142,7 +142,16 @@ def organisation_text(org: Organisation) -> str:
         lines += ["", _("Towns: {towns}").format(towns=towns)]
     if org.areas:
         lines += [_("Areas: {areas}").format(areas=", ".join(a.name for a in org.areas))]
-    lines += ["", _("Processes: {keys}").format(keys=", ".join(sorted(org.processes)))]
+    lines += ["", _("Processes (the group that runs each):")]
+    for key in sorted(org.processes):
+        settings = org.processes[key]
+        also = (
+            "; "
+            + _("also {groups}, when they need to").format(groups=", ".join(settings.also_run_by))
+            if settings.also_run_by
+            else ""
+        )
+        lines.append(f"  {key:<24} {settings.group}{also}")
     return "\n".join(lines)
 
 
@@ -176,8 +185,8 @@ def cycle_text(data: dict[str, Any], lang: str | None = None) -> str:
                 status=status_label(data["status"]), step=data["state"]
             ),
             "  "
-            + _("opened by {person} {when}").format(
-                person=data["opened_by"], when=_local_date(data["opened_at"])
+            + _("run by the group {group}; opened by {person} {when}").format(
+                group=data["group"], person=data["opened_by"], when=_local_date(data["opened_at"])
             ),
         ]
         if data["closed_by"]:

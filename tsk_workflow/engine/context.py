@@ -62,7 +62,7 @@ class StepContext:
         return self.org.municipality
 
     def group(self, cycle: CycleState) -> Group:
-        return self.directory.group_of(cycle.process)
+        return self.directory.group_of_cycle(cycle)
 
     def record(
         self,

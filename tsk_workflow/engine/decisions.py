@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tsk_workflow import audit
 from tsk_workflow.engine import mailctx, notify, timing
 from tsk_workflow.engine.act import Act
-from tsk_workflow.engine.directory import SYSTEM, PermissionDenied, require_member
+from tsk_workflow.engine.directory import SYSTEM, HasGroup, PermissionDenied, require_member
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import N_, _
@@ -122,7 +122,7 @@ class Decisions:
         with self.engine.act() as act:
             now = act.now
             cycle = self.engine.cycle_state(act, cycle_ref)
-            group = self.engine.directory.group_of(cycle.process)
+            group = self.engine.directory.group_of_cycle(cycle)
             require_member(
                 self.engine.directory, who, group, "decision.propose", f"cycle:{cycle.id}"
             )
@@ -161,11 +161,11 @@ class Decisions:
         _check_cost(cost)
         return route(Proposal(title, cost, attrs or {}), self.org.routing)
 
-    def may_propose(self, who: str, process: str) -> bool:
-        """Whether ``who`` may propose a decision from a cycle of ``process`` (a member or
-        chair of its group, as :meth:`propose` requires)."""
+    def may_propose(self, who: str, cycle: HasGroup) -> bool:
+        """Whether ``who`` may propose a decision from ``cycle`` (a member or chair of the
+        group that runs it, as :meth:`propose` requires)."""
         try:
-            group = self.engine.directory.group_of(process)
+            group = self.engine.directory.group_of_cycle(cycle)
         except NotFound:
             return False
         return self.engine.directory.is_chair(who, group) or who in group.members

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from tsk_workflow.definitions.model import CHAIR, ProcessDefinition, Transition
 from tsk_workflow.errors import NotFound, Refused, did_you_mean
@@ -26,6 +27,16 @@ class PermissionDenied(Refused):
         self.actor, self.action, self.subject = actor, action, subject
 
 
+class HasGroup(Protocol):
+    """A cycle, as a row or as its state: what the group it is run by is read from."""
+
+    @property
+    def process(self) -> str: ...
+
+    @property
+    def group_key(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class Directory:
     org: Organisation
@@ -39,6 +50,12 @@ class Directory:
         return person
 
     def group_of(self, process: str) -> Group:
+        """The group that runs ``process``: the one the scheduler opens its cycles for."""
+        return self.groups_of(process)[0]
+
+    def groups_of(self, process: str) -> list[Group]:
+        """The groups that may run ``process``: its own first, then those that also run it
+        when they need to (``also_run_by``)."""
         settings = self.org.processes.get(process)
         if settings is None:
             raise NotFound(
@@ -46,10 +63,40 @@ class Directory:
                     organisation=self.org.name, process=process
                 )
             )
-        group = self.org.group(settings.group)
-        if group is None:  # the validator makes sure this cannot happen
-            raise NotFound(_("unknown group '{group}'").format(group=settings.group))
-        return group
+        found = []
+        for key in (settings.group, *settings.also_run_by):
+            group = self.org.group(key)
+            if group is None:  # the validator makes sure this cannot happen
+                raise NotFound(_("unknown group '{group}'").format(group=key))
+            found.append(group)
+        return found
+
+    def running_group(self, process: str, key: str | None) -> Group:
+        """The group a new cycle of ``process`` is for: ``key``, one of the groups that run
+        it, or the process's own group when ``key`` is None."""
+        groups = self.groups_of(process)
+        if key is None:
+            return groups[0]
+        found = next((group for group in groups if group.key == key), None)
+        if found is None:
+            raise Refused(
+                _(
+                    "group '{group}' does not run the process '{process}'; these do: {groups}"
+                ).format(group=key, process=process, groups=", ".join(g.key for g in groups))
+            )
+        return found
+
+    def same_group(self, process: str, key: str) -> str | None:
+        """``key`` if that group runs ``process`` (a cycle it opens, or the next turn of one,
+        stays with the group), else None: the process's own group."""
+        settings = self.org.processes.get(process)
+        runs = settings is not None and key in (settings.group, *settings.also_run_by)
+        return key if runs else None
+
+    def group_of_cycle(self, cycle: HasGroup) -> Group:
+        """The group a cycle is run by (the one it was opened for); its process's group if the
+        organisation no longer has that group."""
+        return self.org.group(cycle.group_key) or self.group_of(cycle.process)
 
     def chairs(self, group: Group) -> list[str]:
         return [group.chair, *([group.deputy] if group.deputy else [])]

@@ -170,7 +170,7 @@ def escalation(engine: Engine, timer: DueTimer, loaded: Loaded, now: dt.datetime
     if task is None:
         return _skipped(timer, "task not open")
     definition = loaded.definition(timer.municipality, task.cycle)
-    group = engine.directory.group_of(task.cycle.process)
+    group = engine.directory.group_of_cycle(task.cycle)
     target = str(timer.payload.get("to", "chair"))
     people = engine.directory.assignees(target, group)
     context = mailctx.escalation_mail(engine.org, definition, task.cycle, task, engine.cal, now)

@@ -262,14 +262,24 @@ class Engine:
         *,
         late: bool = False,
         parent_id: int | None = None,
+        group: str | None = None,
     ) -> CycleState:
+        """Open a cycle of ``process`` as its group's chair; ``group`` names another group
+        that also runs the process (``also_run_by``), whose chair opens it for that group."""
         who = self.actor(actor, "cycle.open", f"process:{process}")
         self.catalog.definition(process)  # an unknown process is NotFound before anything else
-        group = self.directory.group_of(process)
+        running = self.directory.running_group(process, group)
         with self.act() as act:
-            require_chair(self.directory, who, group, "cycle.open", f"process:{process}")
+            require_chair(self.directory, who, running, "cycle.open", f"process:{process}")
             return self.open_cycle_in(
-                act, who, process, period, subject, late=late, parent_id=parent_id
+                act,
+                who,
+                process,
+                period,
+                subject,
+                late=late,
+                parent_id=parent_id,
+                group=running.key,
             )
 
     def open_cycle_in(
@@ -282,9 +292,11 @@ class Engine:
         *,
         late: bool = False,
         parent_id: int | None = None,
+        group: str | None = None,
     ) -> CycleState:
         """Open a cycle of ``process`` as ``who`` inside ``act`` (the scheduler's opening, a
-        decision's case, a linked or restarted cycle): no permission is checked."""
+        decision's case, a linked or restarted cycle): no permission is checked. The cycle is
+        run by ``group``, one of the process's groups, or else by the process's own."""
         session, now = act.session, act.now
         ctx = self.context(act, process)
         definition = ctx.process.definition
@@ -310,7 +322,7 @@ class Engine:
             title=periods.cycle_title(definition, self.org, period, subject),
             state=definition.initial_step,
             status="open",
-            group_key=self.directory.group_of(process).key,
+            group_key=self.directory.running_group(process, group).key,
             opened_at=now,
             opened_by=who,
             step_entered_at=now,
@@ -331,16 +343,17 @@ class Engine:
             "subject": subject,
             "late": late,
             "step": definition.initial_step,
+            "group": cycle.group_key,
         }
         ctx.record(cycle, who, "cycle.opened", payload)
-        group = ctx.group(cycle)
+        running = ctx.group(cycle)
         notify.queue(
             act.effects,
             self.org,
-            [*self.directory.chairs(group), *group.members],
+            [*self.directory.chairs(running), *running.members],
             "cycle_opened",
             f"cycle:{cycle.id}:opened",
-            mailctx.cycle_opened_mail(self.org, definition, cycle, group.chair),
+            mailctx.cycle_opened_mail(self.org, definition, cycle, running.chair),
             now,
             cycle.id,
         )
@@ -478,7 +491,13 @@ class Engine:
             target = self.catalog.definition(link.process)
             subject = periods.linked_subject(target, self.org, cycle.subject)
             child = self.open_cycle_in(
-                ctx.act, SYSTEM, link.process, None, subject, parent_id=cycle.id
+                ctx.act,
+                SYSTEM,
+                link.process,
+                None,
+                subject,
+                parent_id=cycle.id,
+                group=self.directory.same_group(link.process, cycle.group_key),
             )
             ctx.record(cycle, SYSTEM, "cycle.linked", {**payload, "opened": child.ref}, "system")
 
@@ -583,6 +602,7 @@ class Engine:
             period,
             cycle.subject or None,
             parent_id=cycle.id,
+            group=self.directory.same_group(cycle.process, cycle.group_key),
         )
 
     def _require_open(self, cycle: CycleState) -> None:

@@ -96,9 +96,18 @@ class CalendarSettings(Frozen):
 
 
 class ProcessSettings(Frozen):
-    """A process the municipality runs: which group runs it, and overrides of its schedule."""
+    """A process the municipality runs: which group runs it, and overrides of its schedule.
+
+    ``group`` runs it: the scheduler opens its cycles for that group. ``also_run_by`` are other
+    groups whose chairs may open a cycle of it for their own group when they need one ("även
+    andra operativa grupper ska vid behov ta fram lägesbilder och åtgärdsplaner", seed 003)."""
 
     group: Key
+    also_run_by: tuple[Key, ...] = Field(
+        (),
+        description="Other groups whose chairs may open a cycle of the process for their own"
+        " group when they need one (vid behov)",
+    )
     schedule: dict[str, Any] | None = Field(
         None,
         description="Keys that replace the definition's schedule keys (except_months, day, ...)",

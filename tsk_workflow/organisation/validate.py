@@ -296,7 +296,13 @@ def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
             message = _("unknown process '{process}'").format(process=key)
             yield (path, message + did_you_mean(key, definitions))
             continue
-        yield from _process_group(org, definition, settings.group, path)
+        yield from _process_group(org, definition, settings.group, (*path, "group"))
+        for index, other in enumerate(settings.also_run_by):
+            where = (*path, "also_run_by", index)
+            if other == settings.group or other in settings.also_run_by[:index]:
+                yield (where, _("group '{group}' is named twice").format(group=other))
+                continue
+            yield from _process_group(org, definition, other, where)
         yield from _process_roles(org, definition, path)
         yield from _process_schedule(org, definition, settings.schedule, path)
 
@@ -304,14 +310,17 @@ def _processes(org: Organisation, definitions: Definitions) -> Iterator[Found]:
 def _process_group(
     org: Organisation, definition: ProcessDefinition, key: str, path: tuple[str | int, ...]
 ) -> Iterator[Found]:
+    """The group ``key`` at ``path`` exists, and its chair holds the role that chairs the
+    process."""
+    groups = [g.key for g in org.groups]
     group = org.group(key)
     if group is None:
-        yield ((*path, "group"), _("unknown group '{group}'").format(group=key))
+        yield (path, _("unknown group '{group}'").format(group=key) + did_you_mean(key, groups))
         return
     chair = org.person(group.chair)
     if chair is not None and definition.chair not in (*chair.roles, *chair.deputy_for):
         yield (
-            (*path, "group"),
+            path,
             _(
                 "process '{process}' is chaired by the {role}, but the chair of "
                 "group '{group}' ({person}) does not hold that role"

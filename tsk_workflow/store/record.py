@@ -36,8 +36,8 @@ def one_snapshot(session: Session) -> None:
 
 def cycle_states(
     session: Session, batch: int
-) -> Iterator[tuple[int, str, str, str, int | None, str | None]]:
-    """Each cycle's ``(id, ref, state, status, process_version, process_digest)``."""
+) -> Iterator[tuple[int, str, str, str, int | None, str | None, str]]:
+    """Each cycle's ``(id, ref, state, status, process_version, process_digest, group_key)``."""
     query = (
         select(
             Cycle.id,
@@ -46,6 +46,7 @@ def cycle_states(
             Cycle.status,
             Cycle.process_version,
             Cycle.process_digest,
+            Cycle.group_key,
         )
         .order_by(Cycle.id)
         .execution_options(yield_per=batch)

@@ -65,6 +65,7 @@ class CycleRow(NamedTuple):
     process_digest: str | None
     state: str
     status: str
+    group_key: str
 
 
 class TaskRow(NamedTuple):
@@ -158,6 +159,7 @@ _CYCLE_COLUMNS = (
     CYCLES.c.process_digest,
     CYCLES.c.state,
     CYCLES.c.status,
+    CYCLES.c.group_key,
 )
 _OPEN_TASKS = _per_dialect(
     lambda dialect: (

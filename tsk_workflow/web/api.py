@@ -149,6 +149,12 @@ class CycleOpen(BaseModel):
     process: str = Field(max_length=64)
     period: str | None = Field(None, max_length=32)
     subject: str | None = Field(None, max_length=64)
+    group: str | None = Field(
+        None,
+        max_length=64,
+        description="Another group that also runs the process (its chair opens the cycle for"
+        " it); the process's own group by default",
+    )
 
 
 _EXPECTED_STEP = (
@@ -200,7 +206,9 @@ def engine_documents(engine: Engine, reader: Reader, found: Any) -> list[Any]:
 
 @router.post("/cycles", tags=["cycles"], status_code=201, summary="Open a cycle (the chair)")
 def cycle_open(body: CycleOpen, actor: Actor) -> dict[str, Any]:
-    opened = actor.engine.open_cycle(actor.person, body.process, body.period, body.subject)
+    opened = actor.engine.open_cycle(
+        actor.person, body.process, body.period, body.subject, group=body.group
+    )
     return _cycle_now(actor, opened.id)
 
 

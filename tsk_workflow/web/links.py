@@ -93,7 +93,9 @@ async def _complete(
             engine.refuse_link(
                 "replayed", claims.task, claims.person, str(refusal), token_id=refusal.token_id
             )
-            return _refused(request, refusal)
+            # Recorded as a replay, but shown as what the task is now: most often the second
+            # submit of a double click, whose person needs "done", not an alarm.
+            return _page(request, engine, claims, token, replayed=True)
         return _page(request, engine, claims, token, refused=str(exc), given=answers or {})
     return _page(request, engine, claims, token, completed=True)
 
@@ -143,6 +145,7 @@ def _page(
     note: str | None = None,
     refused: str | None = None,
     completed: bool = False,
+    replayed: bool = False,
 ) -> Response:
     """The task as its link shows it: open (with its form), or what became of it."""
     lang = i18n.language()
@@ -176,7 +179,7 @@ def _page(
             "expires": claims.expires_at,
             "zone": engine.cal.zone,
         }
-    status = 422 if errors else (409 if refused else 200)
+    status = 422 if errors else (409 if refused or replayed else 200)
     return render(request, "link_task.html", context, status_code=status)
 
 

@@ -338,7 +338,7 @@ def _proposable(reader: Reading) -> Iterable[Any]:
     """The open cycles the person may read and propose a decision from."""
     decisions = Decisions(reader.engine)
     for cycle in reader.engine.readable_cycles(reader.session, reader.person, only_open=True):
-        if decisions.may_propose(reader.person, cycle.process):
+        if decisions.may_propose(reader.person, cycle):
             yield cycle
 
 
