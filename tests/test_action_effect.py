@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +23,13 @@ from tsk_workflow.engine.events import report_events
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.lagesbild.effect import (
     MIN_INCIDENTS,
+    MIN_RESPONDENTS,
+    SURVEY_SAME_WITHIN,
+    Figures,
+    Round,
+    Survey,
     Window,
+    compare_survey,
     effect_of,
     judge,
     measure,
@@ -412,34 +419,265 @@ def test_tsk_action_review_follows_up_the_plan_in_force(
     assert len(swedish.splitlines()) == len(lines)  # Swedish by default (the catalogue's words)
 
 
-def test_the_survey_rounds_around_the_action_are_named(store: Store, clock: Clock) -> None:
-    """Svenljunga runs the safety survey: its result is a document, so the effect names the
-    rounds before and after (to compare by reading) and says there is no figure to count."""
-    engine = make_engine(store, "svenljunga", clock)
-    coordinator = "maria.holm"
-    clock.set(local(2026, 11, 2, 9))
-    earlier = engine.open_cycle(coordinator, "trygghetsundersokning", "2026")
-    clock.set(local(2027, 9, 1, 10))
-    made = Actions(engine).add(
-        coordinator,
+# ---------------------------------------------------------------- the safety survey's figures
+
+
+def a_round(
+    ref: str,
+    opened: dt.date,
+    share: float | None = 70,
+    respondents: int | None = 400,
+    towns: dict[str, tuple[float, int | None]] | None = None,
+) -> Round:
+    towns = towns or {}
+    figures = Figures(
+        share,
+        respondents,
+        {town: figure for town, (figure, _n) in towns.items()},
+        {town: n for town, (_figure, n) in towns.items() if n is not None},
+    )
+    return Round(ref, opened, (), figures)
+
+
+BEFORE_DAY, AFTER_DAY = dt.date(2026, 11, 1), dt.date(2027, 11, 1)
+
+
+def compared(first: Round, second: Round, town: str | None = "svenljunga") -> Survey:
+    org = shared_organisation("svenljunga")
+    return compare_survey([first, second], org, town, dt.date(2027, 4, 1), dt.date(2027, 5, 31))
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "verdict", "word"),
+    [
+        (62, 71, "safer", "safer"),
+        (71, 62, "less_safe", "less safe"),
+        (70, 68, "same", "about as safe"),
+    ],
+)
+def test_the_share_who_feel_safe_at_the_town_before_and_after(
+    before: float, after: float, verdict: str, word: str
+) -> None:
+    found = compared(
+        a_round("trygghetsundersokning-2026", BEFORE_DAY, towns={"svenljunga": (before, 120)}),
+        a_round("trygghetsundersokning-2027", AFTER_DAY, towns={"svenljunga": (after, 130)}),
+    )
+    assert (found.verdict, found.too_little, found.whole) == (verdict, None, False)
+    assert found.change == pytest.approx(after - before)
+    assert found.line().startswith(
+        f"{word}: {after} % feel safe in Svenljunga in trygghetsundersokning-2027 against"
+        f" {before} % in trygghetsundersokning-2026 ("
+    )
+    assert found.line().endswith("percentage points; 120 and 130 respondents)")
+    shown = found.to_dict()
+    assert shown["comparable"] is True
+    assert shown["share_before"] == {
+        "round": "trygghetsundersokning-2026",
+        "share": before,
+        "respondents": 120,
+    }
+    assert shown["judgement"] == found.line()
+
+
+def test_too_few_respondents_is_too_little_to_judge() -> None:
+    assert MIN_RESPONDENTS == 30
+    found = compared(
+        a_round("r-2026", BEFORE_DAY, towns={"svenljunga": (50, 29)}),
+        a_round("r-2027", AFTER_DAY, towns={"svenljunga": (80, 40)}),
+    )
+    assert (found.verdict, found.too_little) == ("too_little", "few_respondents")
+    assert found.line().startswith(
+        "too little data to judge: 29 and 40 respondents (at least 30 in each round are"
+        " needed); 80 % feel safe in Svenljunga in r-2027 against 50 % in r-2026"
+    )
+    # a share without its number of respondents cannot be judged either
+    unknown = compared(
+        a_round("r-2026", BEFORE_DAY, towns={"svenljunga": (50, None)}),
+        a_round("r-2027", AFTER_DAY, towns={"svenljunga": (80, 40)}),
+    )
+    assert unknown.too_little == "few_respondents"
+    assert "– and 40 respondents" in unknown.line()
+
+
+def test_the_survey_thresholds_are_the_documented_ones() -> None:
+    guide = (Path(__file__).parent.parent / "docs" / "coordinator.md").read_text(encoding="utf-8")
+    prose = " ".join(guide.split())
+    assert f"more than {SURVEY_SAME_WITHIN:g} percentage points" in prose
+    assert f"fewer than {MIN_RESPONDENTS} respondents" in prose
+    edge = compared(
+        a_round("r-2026", BEFORE_DAY, towns={"svenljunga": (60, MIN_RESPONDENTS)}),
+        a_round("r-2027", AFTER_DAY, towns={"svenljunga": (60 + SURVEY_SAME_WITHIN, 30)}),
+    )
+    assert edge.verdict == "same"  # within the points, and just enough respondents
+
+
+def test_no_round_with_figures_before_or_after_is_too_little_to_judge() -> None:
+    org = shared_organisation("svenljunga")
+    start, end = dt.date(2027, 4, 1), dt.date(2027, 5, 31)
+    document_only = Round("r-2025", dt.date(2025, 11, 1), ("enkatresultat.pdf",))
+    after = a_round("r-2027", AFTER_DAY)
+    none_before = compare_survey([document_only, after], org, "svenljunga", start, end)
+    assert (none_before.too_little, none_before.before) == ("no_before", "r-2025")
+    assert none_before.line() == (
+        "too little data to judge: no round with figures before the action (the last round"
+        " before: r-2025; the first after: r-2027)"
+    )
+    none_after = compare_survey([a_round("r-2026", BEFORE_DAY)], org, "svenljunga", start, end)
+    assert none_after.to_dict()["comparable"] is False
+    assert none_after.line() == (
+        "too little data to judge: no round with figures after the action yet (the last round"
+        " before: r-2026; the first after: none yet)"
+    )
+    # the round before the start that has figures is compared, not a later one without
+    older = compare_survey(
+        [a_round("r-2026", BEFORE_DAY), Round("r-2027a", dt.date(2027, 3, 1)), after],
+        org,
+        "svenljunga",
+        start,
+        end,
+    )
+    assert (older.before, older.after, older.verdict) == ("r-2026", "r-2027", "same")
+
+
+def test_a_town_without_a_figure_falls_back_to_the_whole_municipality() -> None:
+    found = compared(
+        a_round("r-2026", BEFORE_DAY, share=60, respondents=500, towns={"kalv": (50, 40)}),
+        a_round("r-2027", AFTER_DAY, share=68, respondents=520),
+        town="kalv",
+    )
+    assert (found.verdict, found.whole) == ("safer", True)
+    assert found.line() == (
+        "safer: 68 % feel safe in the whole municipality in r-2027 against 60 % in r-2026"
+        " (+8 percentage points; 500 and 520 respondents); Kalv does not have a figure of its"
+        " own in both rounds, so the whole municipality's share is compared"
+    )
+    assert found.to_dict()["whole_municipality"] is True
+    no_town = compared(a_round("r-2026", BEFORE_DAY), a_round("r-2027", AFTER_DAY), town=None)
+    assert no_town.whole
+    assert no_town.line().endswith(
+        "the action has no town or area, so the whole municipality's share is compared"
+    )
+
+
+def test_an_area_weighs_its_towns_by_their_respondents() -> None:
+    # Träffpunkt Högvad: Mjöbäck, Överlida, Holsljunga
+    found = compared(
+        a_round("r-2026", BEFORE_DAY, towns={"mjoback": (60, 30), "overlida": (80, 10)}),
+        a_round("r-2027", AFTER_DAY, towns={"mjoback": (70, 20), "holsljunga": (70, 20)}),
+        town="hogvad",
+    )
+    assert found.share_before is not None
+    assert found.share_after is not None
+    assert (found.share_before.share, found.share_before.respondents) == (65, 40)
+    assert (found.share_after.share, found.share_after.respondents) == (70, 40)
+    assert (found.verdict, found.whole) == ("same", False)
+    assert "in Träffpunkt Högvad" in found.line()
+
+
+def survey_round(engine: Engine, clock: Clock, year: int, answers: dict[str, object]) -> str:
+    """A November round of Svenljunga's survey, its result entered as figures."""
+    clock.set(local(year, 11, 2, 9))
+    cycle = engine.open_cycle(SURVEY_CHAIR, "trygghetsundersokning", str(year))
+    task = next(t for t in tasks(engine, cycle.ref) if t.key == "ta_ut_resultat")
+    engine.complete_task(SURVEY_CHAIR, task.id, None, answers)
+    return cycle.ref
+
+
+SURVEY_CHAIR = "emelie.sandberg"
+
+
+def bus_station(engine: Engine) -> ActionView:
+    return Actions(engine).add(
+        "maria.holm",
         {
             "title": "Belysning vid busstationen",
             "cause": "Otrygghet kvällstid",
             "start": "2027-04-01",
             "due": "2027-05-31",
-            "owner": coordinator,
+            "owner": "maria.holm",
             "category": "otrygg_plats",
             "town": "svenljunga",
         },
     )
+
+
+def test_the_survey_figures_entered_are_compared_around_the_action(
+    store: Store, clock: Clock
+) -> None:
+    """Svenljunga runs the survey: the figures the chair enters for each November are the
+    share compared, for the action's town (both databases)."""
+    engine = make_engine(store, "svenljunga", clock)
+    earlier = survey_round(
+        engine,
+        clock,
+        2026,
+        {
+            "andel_trygga_kommunen": "66,5",
+            "svarande_kommunen": 480,
+            "andel_trygga.svenljunga": "58",
+            "svarande.svenljunga": "210",
+        },
+    )
+    clock.set(local(2027, 9, 1, 10))
+    made = bus_station(engine)
     effect = effect_of(engine, made)
     assert effect.survey is not None
-    assert (effect.survey.before, effect.survey.after) == (earlier.ref, None)
-    shown = effect.to_dict()["survey"]
-    assert shown["comparable"] is False
-    assert "no figure per town" in shown["reason"]
-    assert effect.survey.line().endswith(
-        f"the last round before: {earlier.ref}; the first after: none yet"
+    assert (effect.survey.before, effect.survey.after) == (earlier, None)
+    assert effect.survey.too_little == "no_after"
+
+    later = survey_round(
+        engine,
+        clock,
+        2027,
+        {
+            "andel_trygga_kommunen": 69,
+            "svarande_kommunen": 455,
+            "andel_trygga": {"Svenljunga": 67.5},
+            "svarande": {"svenljunga": 190},
+        },
     )
-    # Tranemo runs no survey: nothing to name
+    effect = effect_of(engine, made)
+    assert effect.survey is not None
+    assert (effect.survey.before, effect.survey.after) == (earlier, later)
+    assert (effect.survey.verdict, effect.survey.whole) == ("safer", False)
+    assert effect.survey.line() == (
+        f"safer: 67.5 % feel safe in Svenljunga in {later} against 58 % in {earlier}"
+        " (+9.5 percentage points; 210 and 190 respondents)"
+    )
+    shown = effect.to_dict()["survey"]
+    assert shown["change_points"] == 9.5
+    assert shown["share_after"] == {"round": later, "share": 67.5, "respondents": 190}
+    # Tranemo runs no survey: nothing to compare
     assert effect_of(make_engine(store, "tranemo", clock), a_view()).survey is None
+
+
+def test_tsk_action_show_and_review_have_the_survey(
+    store: Store, runner: CliRunner, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(store, "svenljunga", clock)
+    set_up(engine)
+    given = {"andel_trygga_kommunen": 70, "svarande_kommunen": 400}
+    earlier = survey_round(engine, clock, 2026, given)
+    later = survey_round(engine, clock, 2027, given | {"andel_trygga_kommunen": 61})
+    made = bus_station(engine)
+    tsk = Tsk(runner, store, "svenljunga", clock, monkeypatch)
+    shown = tsk.ok("action", "show", str(made.id), as_="maria.holm")["effect"]["survey"]
+    assert (shown["verdict"], shown["whole_municipality"]) == ("less_safe", True)
+    assert (shown["before"], shown["after"]) == (earlier, later)
+    assert shown["change_points"] == -9
+    text = tsk.text("--lang", "en", "action", "show", str(made.id), as_="maria.holm")
+    assert (
+        f"  Safety survey: less safe: 61 % feel safe in the whole municipality in {later}"
+        f" against 70 % in {earlier} (−9 percentage points; 400 and 400 respondents);"
+        " Svenljunga does not have a figure of its own in both rounds, so the whole"
+        " municipality's share is compared"
+    ) in text.splitlines()
+    review_text = tsk.text("--lang", "en", "action", "review", as_="maria.holm")
+    assert any(
+        line.startswith("    safety survey: less safe: 61 % feel safe")
+        for line in review_text.splitlines()
+    )
+    found = tsk.ok("action", "review", as_="maria.holm")
+    assert found["actions"][0]["effect"]["survey"]["verdict"] == "less_safe"
+    swedish = tsk.text("action", "show", str(made.id), as_="maria.holm")
+    assert "Trygghetsundersökning: otryggare: 61 % känner sig trygga i hela kommunen" in swedish

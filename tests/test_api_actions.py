@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -320,3 +321,53 @@ def test_a_value_too_long_to_read_is_refused_before_the_engine(
     )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["field"].startswith("cause")
+
+
+# ---------------------------------------------------------------- the safety survey's figures
+
+
+def survey_round(engine: Engine, clock: Clock, year: int, share: float, town: float) -> str:
+    """A November round of Herrljunga's survey, its result entered as figures."""
+    chair = "hanna.nyberg"  # folkhälsostrateg
+    clock.set(local(year, 11, 2, 9))
+    cycle = engine.open_cycle(chair, "trygghetsundersokning", str(year))
+    task = next(t for t in cycle.tasks if t.key == "ta_ut_resultat")
+    answers = {
+        "andel_trygga_kommunen": share,
+        "svarande_kommunen": 350,
+        "andel_trygga.herrljunga": town,
+        "svarande.herrljunga": 140,
+    }
+    engine.complete_task(chair, task.id, None, answers)
+    return cycle.ref
+
+
+def test_the_action_page_and_the_api_compare_the_survey(
+    api: TestClient, engine: Engine, store: Store, clock: Clock
+) -> None:
+    earlier = survey_round(engine, clock, 2027, 70, 61)
+    made = Actions(engine).add(
+        COORDINATOR, lighting(start="2027-12-01", due="2028-01-31", town="herrljunga")
+    )
+    later = survey_round(engine, clock, 2028, 71, 72.5)
+    shown = api.get(f"/api/v1/actions/{made.id}", headers=as_(store, NOBODY)).json()
+    survey = shown["effect"]["survey"]
+    assert (survey["verdict"], survey["place"], survey["whole_municipality"]) == (
+        "safer",
+        "herrljunga",
+        False,
+    )
+    assert survey["share_before"] == {"round": earlier, "share": 61, "respondents": 140}
+    assert survey["share_after"] == {"round": later, "share": 72.5, "respondents": 140}
+    assert survey["change_points"] == 11.5
+    assert survey["judgement"].startswith(
+        f"safer: 72.5 % feel safe in Herrljunga in {later} against 61 % in {earlier}"
+    )
+    demo_sign_in(api, NOBODY)
+    page = api.get(f"/actions/{made.id}", params={"lang": "sv"}).text
+    effect = re.search(r'<section id="effect".*?</section>', page, re.S)
+    assert effect
+    assert (
+        f"Trygghetsundersökning: tryggare: 72,5 % känner sig trygga i Herrljunga i {later} mot"
+        f" 61 % i {earlier} (+11,5 procentenheter; 140 och 140 svarande)"
+    ) in effect.group(0)

@@ -7,8 +7,14 @@ wrong answer. The engine checks again inside its act (``accept``): it is the aut
 
 Stored answers: ``choice``, ``town`` and ``area`` as their key; ``choices`` as a list of keys in
 the form's order; ``date`` as ``YYYY-MM-DD``; ``datetime`` as ``YYYY-MM-DD`` or
-``YYYY-MM-DDTHH:MM`` (local time); ``number`` as an integer when whole, else a float; ``text``
-as the text with surrounding white space removed. Unanswered questions are left out.
+``YYYY-MM-DDTHH:MM`` (local time); ``number`` as an integer when whole, else a float;
+``per_town`` as a mapping of town keys to such numbers, in the organisation's order of its towns
+(the towns without a figure left out); ``text`` as the text with surrounding white space
+removed. Unanswered questions are left out.
+
+A ``per_town`` question is given as a mapping of towns (key or name) to numbers, or as one
+``KEY.TOWN`` name per town (``--answer andel_trygga.mjoback=81``, the web form's fields); a
+problem with one town's figure is named ``KEY.TOWN``.
 
 Pure functions of their inputs, except ``read_answers_file``.
 """
@@ -114,6 +120,7 @@ def check_answers(
     answers: dict[str, Any] = {}
     problems: list[AnswerProblem] = []
     keys = [q.key for q in form.questions]
+    given = folded(form, given)
     for name in given:
         if str(name) not in keys:
             problems.append(AnswerProblem(str(name), _unknown(str(name), keys)))
@@ -123,13 +130,37 @@ def check_answers(
             if question.required:
                 problems.append(AnswerProblem(question.key, _("needs an answer (it is required)")))
             continue
+        if question.type == "per_town":
+            figures, wrong_towns = _per_town(question, value, org)
+            problems += wrong_towns
+            if not wrong_towns:
+                answers[question.key] = figures
+            continue
         try:
             answers[question.key] = _answer(question, value, org)
         except _Wrong as wrong:
             problems.append(AnswerProblem(question.key, str(wrong)))
     order = {key: index for index, key in enumerate(keys)}
-    problems.sort(key=lambda p: order.get(p.key, len(order)))
+    problems.sort(key=lambda p: order.get(p.key.partition(".")[0], len(order)))
     return answers, problems
+
+
+def folded(form: Form, given: Mapping[str, Any]) -> dict[str, Any]:
+    """``given`` with each ``KEY.TOWN`` name of a ``per_town`` question KEY folded into KEY's
+    mapping of towns (a town given both ways: the ``KEY.TOWN`` one wins)."""
+    per_town = {q.key for q in form.questions if q.type == "per_town"}
+    found: dict[str, Any] = {}
+    towns: dict[str, dict[Any, Any]] = {}
+    for name, value in given.items():
+        key, dot, town = str(name).partition(".")
+        if dot and key in per_town:
+            towns.setdefault(key, {})[town] = value
+        else:
+            found[str(name)] = value
+    for key, figures in towns.items():
+        whole = found.get(key)
+        found[key] = {**whole, **figures} if isinstance(whole, Mapping) else figures
+    return found
 
 
 def accept(
@@ -213,7 +244,9 @@ def _empty(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
-    if isinstance(value, list | tuple | dict):
+    if isinstance(value, Mapping):
+        return all(_empty(item) for item in value.values())
+    if isinstance(value, list | tuple):
         return not value
     return False
 
@@ -296,6 +329,40 @@ def _several(question: Question, value: Any) -> list[str]:
     if high is not None and len(ordered) > high:
         raise _Wrong(_("choose at most {n}").format(n=int(high)))
     return ordered
+
+
+def _per_town(
+    question: Question, value: Any, org: Organisation
+) -> tuple[dict[str, int | float], list[AnswerProblem]]:
+    """The figure of each town given (a mapping of town keys or names to numbers) in the
+    organisation's order, and a problem for each town that is not one or whose figure is wrong
+    (named ``KEY.TOWN``)."""
+    if not isinstance(value, Mapping):
+        return {}, [
+            AnswerProblem(
+                question.key,
+                _(
+                    "give a number for each town: a mapping of towns to numbers in a file, or"
+                    " {key}.TOWN=NUMBER"
+                ).format(key=question.key),
+            )
+        ]
+    known = [(t.key, t.name) for t in org.towns]
+    found: dict[str, int | float] = {}
+    problems: list[AnswerProblem] = []
+    for name, figure in value.items():
+        try:
+            town = _place(name, known, PLACE_WORDS["town"], org)
+        except _Wrong as wrong:
+            problems.append(AnswerProblem(f"{question.key}.{name}", str(wrong)))
+            continue
+        if _empty(figure):
+            continue
+        try:
+            found[town] = _number(question, figure)
+        except _Wrong as wrong:
+            problems.append(AnswerProblem(f"{question.key}.{town}", str(wrong)))
+    return {key: found[key] for key, _name in known if key in found}, problems
 
 
 PLACE_WORDS = {
@@ -453,8 +520,11 @@ def located(problems: Iterable[AnswerProblem], document: Document | None) -> lis
     """Each problem as a line; with ``file:line:column`` when it is about a key of the file."""
     lines = []
     for problem in problems:
-        if document is not None and (problem.key,) in document.positions:
-            lines.append(f"{document.problem((problem.key,), str(problem))}")
+        key, dot, town = problem.key.partition(".")
+        paths = [(key, town), (key,)] if dot else [(key,)]
+        path = next((p for p in paths if document is not None and p in document.positions), None)
+        if document is not None and path is not None:
+            lines.append(f"{document.problem(path, str(problem))}")
         else:
             lines.append(str(problem))
     return lines
@@ -478,6 +548,8 @@ TEXTS = {
     "datetime": N_("date and time (YYYY-MM-DD HH:MM), or just the date"),
     "number": N_("a number"),
     "integer": N_("a whole number"),
+    "per_town": N_("a number for each town (leave a town without a figure empty)"),
+    "per_town_integer": N_("a whole number for each town (leave a town without a figure empty)"),
     "text": N_("free text"),
     "between": N_("between {low} and {high}"),
     "at_least": N_("at least {low}"),
@@ -501,10 +573,11 @@ def _t(lang: str) -> dict[str, str]:
 
 
 def allowed_values(question: Question, org: Organisation, lang: str) -> list[tuple[str, str]]:
-    """``(key, label)`` of each value a choice, town or area question allows."""
+    """``(key, label)`` of each value a choice, town or area question allows, and the towns a
+    per_town question has a figure for."""
     if question.type in {"choice", "choices"}:
         return [(c.key, c.label.get(lang)) for c in question.choices]
-    if question.type == "town":
+    if question.type in {"town", "per_town"}:
         return [(t.key, t.name) for t in org.towns]
     if question.type == "area":
         return [(a.key, a.name) for a in org.areas]
@@ -514,7 +587,9 @@ def allowed_values(question: Question, org: Organisation, lang: str) -> list[tup
 def expects(question: Question, lang: str) -> str:
     """What kind of answer the question expects, in words."""
     texts = _t(lang)
-    kind = "integer" if question.type == "number" and question.integer else question.type
+    kind: str = question.type
+    if question.integer:
+        kind = {"number": "integer", "per_town": "per_town_integer"}.get(kind, kind)
     what = texts[kind]
     low, high = question.min, question.max
     if low is None and high is None:
@@ -627,6 +702,12 @@ def json_template_yaml(form: Mapping[str, Any], lang: str, task_id: int, heading
         maximum = question["max"]
         if question["type"] == "text" and (maximum is None or maximum > 300):
             lines.append(f"# {texts['multiline']}")
+        if question["type"] == "per_town":  # a key to fill in for each town
+            lines.append(f"{question['key']}:")
+            for choice in question["choices"]:
+                key, label = choice["key"], choice["label"]
+                lines.append(f"  {key}:" + (f"  # {label}" if key != label else ""))
+            continue
         for choice in question["choices"]:
             key, label = choice["key"], choice["label"]
             lines.append(f"#   {key}: {label}" if key != label else f"#   {key}")
@@ -635,6 +716,8 @@ def json_template_yaml(form: Mapping[str, Any], lang: str, task_id: int, heading
 
 
 def _answer_text(value: Any) -> str:
+    if isinstance(value, Mapping):  # a per_town answer
+        return ", ".join(f"{key} {figure}" for key, figure in value.items())
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     return " ".join(str(value).split())

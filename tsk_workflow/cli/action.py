@@ -453,6 +453,8 @@ def review_lines(engine: Any, found: Any) -> list[str]:
         else:
             lines.append("    " + _("not followed up yet"))
         lines.append("    " + _("effect: {judgement}").format(judgement=item.effect.judgement))
+        if item.effect.survey is not None:
+            lines.append("    " + _("safety survey: {text}").format(text=item.effect.survey.line()))
     if not found.items:
         lines.append(_("No actions."))
     lines.append(

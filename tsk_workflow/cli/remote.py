@@ -532,10 +532,9 @@ def action_show(ctx: click.Context, action_id: int, *, as_json: bool) -> None:
 
 def effect_view(found: dict[str, Any]) -> Any:
     """The API's effect of an action as ``effect_lines`` reads it: the judgement as the service
-    said it (in the language asked for), the windows' days, the survey's rounds."""
+    said it (in the language asked for), the windows' days, the survey's comparison as the
+    service said it."""
     from types import SimpleNamespace
-
-    from tsk_workflow.lagesbild.effect import Survey
 
     def window(part: dict[str, Any] | None) -> Any:
         if part is None:
@@ -555,15 +554,7 @@ def effect_view(found: dict[str, Any]) -> Any:
         if found["after_ends"]
         else None,
         end_from=found["end_from"],
-        survey=Survey(
-            survey["process"],
-            survey["before"],
-            survey["after"],
-            tuple(survey["before_documents"]),
-            tuple(survey["after_documents"]),
-        )
-        if survey
-        else None,
+        survey=SimpleNamespace(line=lambda: survey["judgement"]) if survey else None,
     )
 
 

@@ -143,10 +143,23 @@ class Escalation(Frozen):
     to: Key = CHAIR
 
 
-QUESTION_TYPES = ("choice", "choices", "town", "area", "date", "datetime", "number", "text")
-QuestionType = Literal["choice", "choices", "town", "area", "date", "datetime", "number", "text"]
+QUESTION_TYPES = (
+    "choice",
+    "choices",
+    "town",
+    "area",
+    "date",
+    "datetime",
+    "number",
+    "per_town",
+    "text",
+)
+QuestionType = Literal[
+    "choice", "choices", "town", "area", "date", "datetime", "number", "per_town", "text"
+]
 """One of a list; several of a list; a town or an area of the municipality; a date; a date with
-an optional time; a number; free text."""
+an optional time; a number; a number for each town of the municipality (answered for some or
+all of them: a mapping of town keys to numbers); free text."""
 
 LAGESBILD_PARTS = ("category", "town", "place", "when", "count", "description", "action")
 LagesbildPart = Literal["category", "town", "place", "when", "count", "description", "action"]
@@ -171,15 +184,15 @@ class Question(Frozen):
     choices: tuple[Choice, ...] = Field((), description="The allowed answers of choice and choices")
     min: float | None = Field(
         None,
-        description="number: the smallest value; choices: the fewest choices; text: the "
-        "shortest length",
+        description="number, per_town: the smallest value (of each town); choices: the fewest "
+        "choices; text: the shortest length",
     )
     max: float | None = Field(
         None,
-        description="number: the largest value; choices: the most choices; text: the longest "
-        "length",
+        description="number, per_town: the largest value (of each town); choices: the most "
+        "choices; text: the longest length",
     )
-    integer: bool = Field(False, description="number: only whole numbers")
+    integer: bool = Field(False, description="number, per_town: only whole numbers")
     lagesbild: LagesbildPart | None = Field(
         None, description="What the answer is in the compiled lägesbild"
     )

@@ -471,7 +471,9 @@ def _subject_schedule(definition: ProcessDefinition) -> Iterator[Found]:
 
 
 CHOICE_TYPES = {"choice", "choices"}
-BOUNDED_TYPES = {"number", "choices", "text"}
+BOUNDED_TYPES = {"number", "per_town", "choices", "text"}
+NUMBER_TYPES = {"number", "per_town"}
+"""The types whose answers are numbers: ``min``, ``max`` and ``integer`` bound each number."""
 LAGESBILD_TYPES = {
     "category": {"choice", "choices"},
     "town": {"town", "area"},
@@ -559,7 +561,7 @@ def _question_problems(question: Question, path: tuple[str | int, ...]) -> Itera
                 key=key, type=kind
             ),
         )
-    if question.integer and kind != "number":
+    if question.integer and kind not in NUMBER_TYPES:
         message = _("question '{key}' is of type {type}: integer is for numbers")
         yield ((*path, "integer"), message.format(key=key, type=kind))
     yield from _bounds(question, path)
@@ -601,11 +603,11 @@ def _bounds(question: Question, path: tuple[str | int, ...]) -> Iterator[Found]:
             (*path, name),
             _(
                 "question '{key}' is of type {type}: "
-                "min and max are only for number, choices and text"
+                "min and max are only for number, per_town, choices and text"
             ).format(key=key, type=kind),
         )
         return
-    if kind != "number":
+    if kind not in NUMBER_TYPES:
         counts = (
             N_("question '{key}': {name} counts choices, so it is a whole number of at least 0")
             if kind == "choices"

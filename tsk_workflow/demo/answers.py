@@ -129,6 +129,32 @@ ALL_INCIDENTS = tuple(incident for group in INCIDENTS.values() for incident in g
 SEASONAL = {"klotter", "nedskrapning"}
 
 
+def has_figures(form: Form) -> bool:
+    """Whether ``form`` asks for figures per town (the safety survey's result)."""
+    return any(question.type == "per_town" for question in form.questions)
+
+
+def figures(form: Form, org: Organisation, rng: random.Random) -> dict[str, Any]:
+    """A survey's result in figures: for each town a share who feel safe (55–85 %) and its
+    respondents (the main town a few hundred, the villages a few dozen, some too few to judge),
+    and for the whole municipality the share weighed by the respondents and their sum. A
+    question bounded at 100 and not whole numbers is a share; the others count respondents."""
+    respondents = {
+        t.key: rng.randint(120, 260) if t.main else rng.randint(8, 70) for t in org.towns
+    }
+    shares = {t.key: round(rng.uniform(55, 85), 1) for t in org.towns}
+    total = sum(respondents.values())
+    whole = round(sum(shares[k] * respondents[k] for k in shares) / total, 1) if total else None
+    answers: dict[str, Any] = {}
+    for question in form.questions:
+        share = question.max == 100 and not question.integer
+        if question.type == "per_town":
+            answers[question.key] = shares if share else respondents
+        elif question.type == "number" and whole is not None:
+            answers[question.key] = whole if share else total
+    return answers
+
+
 def fill(form: Form, org: Organisation, rng: random.Random, today: dt.date) -> dict[str, Any]:
     """Answers to every question of ``form`` (and each one an allowed value). The free text
     belongs to the category chosen: the place, description and suggestion of one incident."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tsk_workflow.demo.actions import ActionPlayers, plan_decisions
-from tsk_workflow.demo.answers import fill
+from tsk_workflow.demo.answers import figures, fill, has_figures
 from tsk_workflow.engine import documents as docs
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.possible import Possible
@@ -146,8 +146,11 @@ class Players:
             cycle = task.cycle
             definition = self.engine.definition_for(session, cycle.process, cycle.process_digest)
             form = form_of(definition, task.step, task.key)
+            seed = f"{self.engine.org.municipality}:{cycle.ref}:{task.key}"
         if form is None:
             return None
+        if has_figures(form):  # drawn apart, so the rest of the year draws as before
+            return figures(form, self.engine.org, random.Random(seed))
         today = self.engine.clock().astimezone(self.engine.cal.zone).date()
         return fill(form, self.engine.org, self.rng, today)
 

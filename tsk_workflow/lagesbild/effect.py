@@ -25,9 +25,17 @@ both windows have fewer than ``MIN_INCIDENTS`` incidents, since a change between
 incidents says nothing. An action without a category or a town cannot be judged: the effect
 says which is missing.
 
-**The survey.** The safety survey (``trygghetsundersokning``) keeps its result as a document
-(``enkatresultat``), with no answer per town that could be counted; the effect names the rounds
-of the survey before the start and after the end, whose documents can be compared by reading.
+**The survey.** Where the organisation runs the safety survey (``trygghetsundersokning``), the
+effect also compares the share of respondents who feel safe, as the chair enters it when taking
+out a round's result (``ta_ut_resultat``, version 2: per town and for the whole municipality).
+The rounds compared are the last one with figures opened before the action's start and the first
+one with figures opened on or after its end (the day the after-window starts). The place is the
+action's town; for an area, its towns' figures weighed by their respondents. When the place has
+no figure in one of the rounds, or the action has no town, the whole municipality's share is
+compared, and the effect says so. "Safer" or "less safe" when the share changed by more than
+``SURVEY_SAME_WITHIN`` percentage points, "about the same" within them, and "too little data to
+judge" without a round before or after, or with fewer than ``MIN_RESPONDENTS`` respondents (or
+none given) in either. Rounds whose result is a document only (version 1) are named, not compared.
 
     judge(before, after, complete) -> (verdict, change)       pure
     effect_of(engine, view) / effects(engine, views)           read the database
@@ -43,12 +51,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tsk_workflow import i18n
 from tsk_workflow.forms import reporter_forms
-from tsk_workflow.i18n import N_, _, ngettext
+from tsk_workflow.i18n import _, ngettext
 from tsk_workflow.lagesbild.collect import event_reports, task_reports
 from tsk_workflow.lagesbild.model import Report
 from tsk_workflow.lagesbild.render import number
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import cycles as stored_cycles
+from tsk_workflow.store import reports as stored_reports
 
 if TYPE_CHECKING:
     from tsk_workflow.engine.action_plans import PlanVersion
@@ -66,6 +75,16 @@ MONTH_DAY = 15
 SURVEY_PROCESS = "trygghetsundersokning"
 SURVEY_DOCUMENTS = ("enkatresultat", "rapport")
 """The kinds of the survey's documents that hold its result and its analysis."""
+MIN_RESPONDENTS = 30
+"""Below this many respondents at the place in either round there is too little to judge."""
+SURVEY_SAME_WITHIN = 5.0
+"""A change of the share who feel safe within this many percentage points is "about the same"."""
+SURVEY_TASK = "ta_ut_resultat"
+"""The survey's task whose form holds its result in figures, and the questions of that form:"""
+SURVEY_SHARE, SURVEY_RESPONDENTS = "andel_trygga", "svarande"
+"""per town (``per_town``): the share who feel safe (percent) and the respondents;"""
+SURVEY_WHOLE_SHARE, SURVEY_WHOLE_RESPONDENTS = "andel_trygga_kommunen", "svarande_kommunen"
+"""the same for the whole municipality."""
 
 Verdict = Literal["fewer", "more", "same", "too_little", "too_early", "missing"]
 VERDICTS: tuple[Verdict, ...] = ("fewer", "more", "same", "too_little", "too_early", "missing")
@@ -146,38 +165,221 @@ def windows(
     return before, after, after_end
 
 
-SURVEY_REASON = N_(
-    "the safety survey keeps its result as a document, with no figure per town to compare"
-)
+@dataclass(frozen=True)
+class Figures:
+    """One round's result in figures: the share who feel safe (percent) and the respondents, of
+    the whole municipality (``share``, ``respondents``) and by town key."""
+
+    share: float | None
+    respondents: int | None
+    town_shares: Mapping[str, float]
+    town_respondents: Mapping[str, int]
+
+    @classmethod
+    def of(cls, answers: Mapping[str, Any]) -> Figures | None:
+        """The figures of the result task's answers; None when they hold no share at all."""
+        shares = _figures(answers.get(SURVEY_SHARE))
+        whole = _figure(answers.get(SURVEY_WHOLE_SHARE))
+        if whole is None and not shares:
+            return None
+        respondents = _figure(answers.get(SURVEY_WHOLE_RESPONDENTS))
+        return cls(
+            whole,
+            int(respondents) if respondents is not None else None,
+            shares,
+            {k: int(v) for k, v in _figures(answers.get(SURVEY_RESPONDENTS)).items()},
+        )
+
+    def at(self, towns: Sequence[str]) -> tuple[float, int | None] | None:
+        """The share at ``towns`` and its respondents: one town's figures, or several towns'
+        shares weighed by their respondents (their sum); None when none of them has a share
+        (or, of several, none has both figures)."""
+        known = [t for t in towns if t in self.town_shares]
+        if len(towns) == 1:
+            return (
+                (self.town_shares[known[0]], self.town_respondents.get(known[0])) if known else None
+            )
+        weighed = [
+            (self.town_shares[t], self.town_respondents[t])
+            for t in known
+            if t in self.town_respondents
+        ]
+        total = sum(n for _share, n in weighed)
+        if not total:
+            return None
+        return sum(share * n for share, n in weighed) / total, total
+
+
+SurveyVerdict = Literal["safer", "less_safe", "same", "too_little"]
+TooLittle = Literal["no_before", "no_after", "few_respondents"]
+
+
+@dataclass(frozen=True)
+class Share:
+    """The share who feel safe in one round at the place compared, and its respondents."""
+
+    ref: str
+    share: float
+    respondents: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"round": self.ref, "share": _number(self.share), "respondents": self.respondents}
+
+
+def judge_survey(
+    before: Share | None, after: Share | None, minimum: int = MIN_RESPONDENTS
+) -> tuple[SurveyVerdict, TooLittle | None, float | None]:
+    """The verdict on the share after against the share before, why there is too little to
+    judge (or None), and the change in percentage points (None without both rounds)."""
+    if before is None:
+        return "too_little", "no_before", None
+    if after is None:
+        return "too_little", "no_after", None
+    change = after.share - before.share
+    if any(s.respondents is None or s.respondents < minimum for s in (before, after)):
+        return "too_little", "few_respondents", change
+    if change > SURVEY_SAME_WITHIN:
+        return "safer", None, change
+    if change < -SURVEY_SAME_WITHIN:
+        return "less_safe", None, change
+    return "same", None, change
 
 
 @dataclass(frozen=True)
 class Survey:
-    """The survey's rounds around an action: ``before`` the last one opened before its start,
-    ``after`` the first opened after its end (refs), each with its result documents' names."""
+    """The safety survey around an action: ``before`` the round compared before its start (the
+    last with figures, else the last one), ``after`` the first after its end (with figures, else
+    the first one), each with its result documents' names; and the comparison of the share who
+    feel safe at ``place`` (its name ``place_name``), or in the whole municipality when
+    ``whole`` (``place`` is then the place that had no figure, None: the action has none)."""
 
     process: str
     before: str | None
     after: str | None
     before_documents: tuple[str, ...] = ()
     after_documents: tuple[str, ...] = ()
+    verdict: SurveyVerdict = "too_little"
+    too_little: TooLittle | None = "no_before"
+    place: str | None = None
+    place_name: str | None = None
+    whole: bool = False
+    share_before: Share | None = None
+    share_after: Share | None = None
+    change: float | None = None
+    minimum: int = MIN_RESPONDENTS
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "process": self.process,
-            "comparable": False,
-            "reason": _(SURVEY_REASON),
+            "comparable": self.too_little is None,
+            "verdict": self.verdict,
+            "too_little": self.too_little,
+            "judgement": self.line(),
+            "place": self.place,
+            "whole_municipality": self.whole,
             "before": self.before,
             "after": self.after,
+            "share_before": self.share_before.to_dict() if self.share_before else None,
+            "share_after": self.share_after.to_dict() if self.share_after else None,
+            "change_points": round(self.change, 1) if self.change is not None else None,
+            "min_respondents": self.minimum,
             "before_documents": list(self.before_documents),
             "after_documents": list(self.after_documents),
         }
 
     def line(self) -> str:
+        """The comparison in plain language, with its figures."""
+        if self.too_little in ("no_before", "no_after"):
+            return self._no_round()
+        assert self.share_before is not None
+        assert self.share_after is not None
+        before, after = self.share_before, self.share_after
+        where = self._where()
+        figures = _(
+            "{after} feel safe {where} in {after_round} against {before} in {before_round}"
+        ).format(
+            after=_share(after.share),
+            before=_share(before.share),
+            where=where,
+            after_round=after.ref,
+            before_round=before.ref,
+        )
+        if self.too_little == "few_respondents":
+            text = _(
+                "too little data to judge: {before} and {after} respondents (at least {minimum}"
+                " in each round are needed); {figures}"
+            ).format(
+                before=_respondents(before.respondents),
+                after=_respondents(after.respondents),
+                minimum=self.minimum,
+                figures=figures,
+            )
+        else:
+            word = {
+                "safer": _("safer"),
+                "less_safe": _("less safe"),
+                "same": _("about as safe"),
+            }[self.verdict]
+            assert self.change is not None
+            text = (
+                f"{word}: {figures} ({_points(self.change)}; "
+                + _("{before} and {after} respondents").format(
+                    before=_respondents(before.respondents), after=_respondents(after.respondents)
+                )
+                + ")"
+            )
+        return text + self._fallback()
+
+    def _where(self) -> str:
+        if self.whole:
+            return _("in the whole municipality")
+        return _("in {place}").format(place=self.place_name or self.place)
+
+    def _fallback(self) -> str:
+        if not self.whole:
+            return ""
+        if self.place is None:
+            return "; " + _(
+                "the action has no town or area, so the whole municipality's share is compared"
+            )
+        return "; " + _(
+            "{place} does not have a figure of its own in both rounds, so the whole"
+            " municipality's share is compared"
+        ).format(place=self.place_name or self.place)
+
+    def _no_round(self) -> str:
+        if self.too_little == "no_before":
+            text = _("too little data to judge: no round with figures before the action")
+        else:
+            text = _("too little data to judge: no round with figures after the action yet")
         rounds = _("the last round before: {before}; the first after: {after}").format(
             before=self.before or "–", after=self.after or _("none yet")
         )
-        return f"{_(SURVEY_REASON)}; {rounds}"
+        return f"{text} ({rounds})"
+
+
+def _figure(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _figures(value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): f for k, v in value.items() if (f := _figure(v)) is not None}
+
+
+def _share(share: float) -> str:
+    return f"{number(share, i18n.language())} %"
+
+
+def _points(change: float) -> str:
+    shown = number(abs(change), i18n.language())
+    sign = "+" if change > 0 else "−" if change < 0 else "±"
+    return _("{change} percentage points").format(change=f"{sign}{shown}")
+
+
+def _respondents(count: int | None) -> str:
+    return str(count) if count is not None else "–"
 
 
 def summary_line(window_days: int, judgement: str) -> str:
@@ -459,7 +661,9 @@ def effects(engine: Engine, views: Sequence[ActionView]) -> dict[int, Effect]:
             incidents,
             engine.org,
             today,
-            _survey(rounds, view) if rounds is not None else None,
+            compare_survey(rounds, engine.org, view.town, view.start, view.done_on or view.due)
+            if rounds is not None
+            else None,
             asked,
         )
         for view in views
@@ -509,41 +713,109 @@ def _month_day(period: str) -> dt.date:
 
 
 @dataclass(frozen=True)
-class _Round:
+class Round:
+    """One round of the survey: its ref, the day it opened, its result documents' names and its
+    result in figures (None: not entered, or a version that kept the result as a document)."""
+
     ref: str
     opened: dt.date
-    documents: tuple[str, ...]
+    documents: tuple[str, ...] = ()
+    figures: Figures | None = None
 
 
-def _survey_rounds(session: Session, engine: Engine) -> list[_Round] | None:
+def _survey_rounds(session: Session, engine: Engine) -> list[Round] | None:
     """The rounds of the safety survey, oldest first; None if the organisation runs none."""
     if SURVEY_PROCESS not in engine.org.processes:
         return None
-    rounds = []
     zone = engine.cal.zone
-    for cycle in stored_cycles.cycles(
+    cycles = stored_cycles.cycles(
         session, engine.org.municipality, only_open=False, process=SURVEY_PROCESS
-    ):
+    )
+    figures = {
+        task.cycle_id: Figures.of(task.answers)
+        for task in stored_reports.tasks_of(session, [cycle.id for cycle in cycles])
+        if task.key == SURVEY_TASK and task.status == "done" and task.answers
+    }
+    rounds = []
+    for cycle in cycles:
         documents = tuple(
             d.filename
             for d in stored_cycles.documents(session, cycle.id)
             if d.kind in SURVEY_DOCUMENTS
         )
-        rounds.append(_Round(cycle.ref, cycle.opened_at.astimezone(zone).date(), documents))
+        opened = cycle.opened_at.astimezone(zone).date()
+        rounds.append(Round(cycle.ref, opened, documents, figures.get(cycle.id)))
     return sorted(rounds, key=lambda r: r.opened)
 
 
-def _survey(rounds: Sequence[_Round], view: ActionView) -> Survey:
-    end = view.done_on or view.due
-    before = [r for r in rounds if r.opened < view.start]
+def compare_survey(
+    rounds: Sequence[Round],
+    org: Organisation,
+    town: str | None,
+    start: dt.date,
+    end: dt.date,
+    minimum: int = MIN_RESPONDENTS,
+) -> Survey:
+    """The survey's comparison around an action at ``town`` (a town or area key, or None) that
+    starts on ``start`` and ends on ``end`` (pure; see the module's docstring)."""
+    before = [r for r in rounds if r.opened < start]
     after = [r for r in rounds if r.opened >= end]
-    return Survey(
+    with_before = [r for r in before if r.figures is not None]
+    with_after = [r for r in after if r.figures is not None]
+    first = with_before[-1] if with_before else (before[-1] if before else None)
+    second = with_after[0] if with_after else (after[0] if after else None)
+    named = Survey(
         SURVEY_PROCESS,
-        before[-1].ref if before else None,
-        after[0].ref if after else None,
-        before[-1].documents if before else (),
-        after[0].documents if after else (),
+        first.ref if first else None,
+        second.ref if second else None,
+        first.documents if first else (),
+        second.documents if second else (),
+        place=town,
+        place_name=places_named(org).get(town or "", town),
+        minimum=minimum,
     )
+    if not with_before or not with_after:
+        return replace(named, too_little="no_after" if with_before else "no_before")
+    compared = (with_before[-1], with_after[0])
+    towns = _survey_towns(org, town) if town else []
+    found = [_at(r, towns) for r in compared]
+    whole = any(share is None for share in found)
+    if whole:  # the place has no figure in one of the rounds: the whole municipality's
+        found = [_at(r, None) for r in compared]
+    share_before, share_after = found
+    verdict, too_little, change = judge_survey(share_before, share_after, minimum)
+    return replace(
+        named,
+        verdict=verdict,
+        too_little=too_little,
+        whole=whole,
+        share_before=share_before,
+        share_after=share_after,
+        change=change,
+    )
+
+
+def _at(found: Round, towns: Sequence[str] | None) -> Share | None:
+    """The round's share at ``towns`` (None: of the whole municipality), if it has one."""
+    assert found.figures is not None
+    figures = found.figures
+    if towns is None:
+        if figures.share is None:
+            return None
+        return Share(found.ref, figures.share, figures.respondents)
+    at = figures.at(towns) if towns else None
+    return Share(found.ref, *at) if at is not None else None
+
+
+def places_named(org: Organisation) -> dict[str, str]:
+    """The names of the organisation's towns and areas by key."""
+    return {t.key: t.name for t in org.towns} | {a.key: a.name for a in org.areas}
+
+
+def _survey_towns(org: Organisation, key: str) -> list[str]:
+    """The towns whose figures are the place ``key``'s: the town, or an area's towns."""
+    area = next((a for a in org.areas if a.key == key), None)
+    return list(area.towns) if area is not None else [key]
 
 
 # ---------------------------------------------------------------- the styrgrupp's follow-up

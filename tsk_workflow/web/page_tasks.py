@@ -295,6 +295,10 @@ def _shown_answers(
         if value in (None, "", []):
             continue
         labels = {c["key"]: c["label"] for c in question.get("choices") or []}
+        if isinstance(value, dict):  # per_town: each town's name with its figure
+            figures = (f"{labels.get(town, town)} {figure}" for town, figure in value.items())
+            out.append((question["label"], ", ".join(figures)))
+            continue
         values = value if isinstance(value, list) else [value]
         out.append((question["label"], ", ".join(labels.get(str(v), str(v)) for v in values)))
     return out
