@@ -26,12 +26,14 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Table:
-    """A table with a header row; ``numeric`` are the columns of figures (set right)."""
+    """A table with a header row; ``numeric`` are the columns of figures (set right), ``short``
+    those of dates, numbers and paragraphs that are not to be broken over two lines."""
 
     caption: str
     columns: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
     numeric: frozenset[int] = frozenset()
+    short: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)

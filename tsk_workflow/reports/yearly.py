@@ -281,6 +281,7 @@ def _action_section(engine: Engine, actions: Sequence[ActionView], year: int) ->
         _("The action register in {year}").format(year=year),
         (_("No."), _("Action"), _("Owner"), _("Status"), _("State"), _("Due"), _("Effect")),
         rows,
+        short=frozenset({0, 5}),
     )
     return Section(heading, (Paragraph(said), table))
 
@@ -312,6 +313,7 @@ def _decisions(engine: Engine, taken: Sequence[Decision]) -> Section:
         _("Decisions recorded in the year"),
         (_("Decision"), _("Body"), _("Date"), _("§"), _("Outcome")),
         rows,
+        short=frozenset({2, 3}),
     )
     return Section(heading, (table,))
 
@@ -368,6 +370,7 @@ def _next_year(engine: Engine, year: int) -> Section:
                 (_("Process"), _("Cycles"), _("First")),
                 rows,
                 numeric=frozenset({1}),
+                short=frozenset({2}),
             )
         )
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
@@ -378,6 +381,7 @@ def _next_year(engine: Engine, year: int) -> Section:
                 _("Actions due in {year}").format(year=year),
                 (_("No."), _("Action"), _("Owner"), _("Due")),
                 tuple((f"#{v.id}", v.title, _owner(engine, v.owner), day(v.due)) for v in due),
+                short=frozenset({0, 3}),
             )
         )
     reviews = [i for i in items if i.kind == "review"]
@@ -387,6 +391,7 @@ def _next_year(engine: Engine, year: int) -> Section:
                 _("Policy documents to follow up or revise in {year}").format(year=year),
                 (_("Date"), _("What")),
                 tuple((day(i.date), i.title.get(lang)) for i in reviews),
+                short=frozenset({0}),
             )
         )
     if not blocks:
