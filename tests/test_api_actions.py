@@ -18,9 +18,8 @@ import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
 
-from tests.browser.harness import live_server
 from tests.enginekit import Clock, local
-from tests.webkit import demo_sign_in, herrljunga, service_client, service_config
+from tests.webkit import demo_sign_in, herrljunga, live_service, service_client
 from tsk_workflow.cli import cli, client
 from tsk_workflow.engine import action_plans
 from tsk_workflow.engine.actions import Actions
@@ -29,8 +28,6 @@ from tsk_workflow.engine.service import Engine
 from tsk_workflow.store import tokens
 from tsk_workflow.store.database import Store
 from tsk_workflow.web import bearer
-from tsk_workflow.web.app import create_app
-from tsk_workflow.web.state import ServiceState
 
 CLOCK_START = local(2027, 3, 8, 10)
 COORDINATOR = "jessica.wahlstrom"
@@ -215,13 +212,7 @@ def test_the_plans_versions(api: TestClient, engine: Engine) -> None:
 
 @pytest.fixture
 def served(engine: Engine, clock: Clock) -> Iterator[str]:
-    def make_app(base_url: str) -> Any:
-        state = ServiceState(
-            service_config({"TSK_BASE_URL": base_url}), engine.store, clock, virtual_time=True
-        )
-        return create_app(state, run_passes=False)
-
-    with live_server(make_app) as url:
+    with live_service(engine.store, clock) as url:
         yield url
 
 

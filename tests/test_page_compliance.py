@@ -10,17 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.browser.harness import live_server
 from tests.enginekit import Clock, local
 from tests.test_api_actions import as_, tsk_as
-from tests.webkit import demo_sign_in, herrljunga, service_client, service_config
+from tests.webkit import demo_sign_in, herrljunga, live_service, service_client
 from tsk_workflow import i18n
 from tsk_workflow.cli import cli
 from tsk_workflow.engine.actions import Actions
@@ -28,8 +26,6 @@ from tsk_workflow.engine.compliance import compliance, may_read
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import RefusedAct
-from tsk_workflow.web.app import create_app
-from tsk_workflow.web.state import ServiceState
 
 CLOCK_START = local(2027, 9, 1, 10)
 COORDINATOR = "jessica.wahlstrom"  # säkerhetschef: admin, holds the samordningsfunktion
@@ -210,13 +206,7 @@ def test_the_api_answers_what_tsk_compliance_json_prints(
 
 @pytest.fixture
 def served(engine: Engine, clock: Clock) -> Iterator[str]:
-    def make_app(base_url: str) -> Any:
-        state = ServiceState(
-            service_config({"TSK_BASE_URL": base_url}), engine.store, clock, virtual_time=True
-        )
-        return create_app(state, run_passes=False)
-
-    with live_server(make_app) as url:
+    with live_service(engine.store, clock) as url:
         yield url
 
 

@@ -10,22 +10,18 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import docx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.browser.harness import live_server
 from tests.enginekit import Clock, local
 from tests.test_api_actions import as_, tsk_as
 from tests.test_page_compliance import overdue_action, refusals, sign_in
 from tests.test_reports import docx_headings, pdf_text
-from tests.webkit import demo_sign_in, herrljunga, service_client, service_config
+from tests.webkit import demo_sign_in, herrljunga, live_service, service_client
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.store.database import Store
-from tsk_workflow.web.app import create_app
-from tsk_workflow.web.state import ServiceState
 
 CLOCK_START = local(2027, 9, 1, 10)
 KANSLICHEF = "marie.lind"  # an admin: owes KF its yearly report
@@ -120,13 +116,7 @@ def test_the_api_sends_the_file(client: TestClient, store: Store) -> None:
 
 @pytest.fixture
 def served(engine: Engine, clock: Clock) -> Iterator[str]:
-    def make_app(base_url: str) -> Any:
-        state = ServiceState(
-            service_config({"TSK_BASE_URL": base_url}), engine.store, clock, virtual_time=True
-        )
-        return create_app(state, run_passes=False)
-
-    with live_server(make_app) as url:
+    with live_service(engine.store, clock) as url:
         yield url
 
 

@@ -10,7 +10,9 @@ token as a browser's would.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -40,6 +42,22 @@ def service_client(
     """The service over ``store``, without its scheduler pass (the tests drive the clock)."""
     state = ServiceState(service_config(environ), store, clock, virtual_time=True)
     return TestClient(create_app(state, run_passes=False), follow_redirects=False)
+
+
+@contextmanager
+def live_service(store: Store, clock: Clock) -> Iterator[str]:
+    """The service over ``store`` on uvicorn, at a free port of 127.0.0.1, without its
+    scheduler pass: its address, for ``tsk`` through the service (``TSK_URL``)."""
+    from tests.browser.harness import live_server
+
+    def make_app(base_url: str) -> Any:
+        state = ServiceState(
+            service_config({"TSK_BASE_URL": base_url}), store, clock, virtual_time=True
+        )
+        return create_app(state, run_passes=False)
+
+    with live_server(make_app) as url:
+        yield url
 
 
 def csrf_of(html: str) -> str:
