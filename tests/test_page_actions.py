@@ -20,7 +20,7 @@ from sqlalchemy import select
 from tests.enginekit import Clock, local
 from tests.pagekit import table
 from tests.webkit import demo_sign_in, herrljunga, service_client
-from tsk_workflow import audit
+from tsk_workflow import audit, i18n
 from tsk_workflow.engine import action_plans
 from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.decisions import Decisions
@@ -412,6 +412,42 @@ def test_the_plan_page_shows_the_versions_and_the_one_in_force(
     assert re.search(r"Version 1: Åtgärdsplan 2027 <span class=\"kind\">in force</span>", text)
     assert f'<a href="/actions/{late}">Klotterplan</a>' in page.text
     assert "7 days overdue" in page.text
+
+
+def test_the_follow_up_page_shows_the_plan_in_force_with_each_actions_effect(
+    engine: Engine, client: TestClient, store: Store
+) -> None:
+    """``/actions/review`` and ``GET /api/v1/actions/review``: what ``tsk action review``
+    prints, for the styrgrupp."""
+    from tsk_workflow.lagesbild.effect import review
+
+    first, late, _done = three(engine)
+    sign_in(client, MEMBER)
+    empty = re.sub(r"\s+", " ", client.get("/actions/review").text)
+    assert "No åtgärdsplan is in force: every action of the register." in empty
+    cycle = engine.open_cycle("gunilla.ahlberg", "styrgrupp", "2027-t1")
+    version, route = action_plans.propose(
+        engine, COORDINATOR, cycle.ref, "Åtgärdsplan 2027", [first, late]
+    )
+    Decisions(engine).record(
+        SECRETARY, version.decision_id, route.body, dt.date(2027, 3, 8), "§ 41", "approved"
+    )
+    page = client.get("/actions/review")
+    assert page.status_code == 200, page.text
+    text = re.sub(r"\s+", " ", page.text)
+    assert "Version 1: Åtgärdsplan 2027</a>, adopted by" in text
+    assert "How many of the planned actions have been carried out? 0 of 2" in text
+    assert f'<a href="/actions/{late}">#{late} Klotterplan</a>' in page.text
+    assert "7 days overdue" in page.text
+    found = review(engine)
+    with i18n.speaking("en"):  # the page's language
+        for item in found.items:
+            assert item.effect.judgement in text
+    answer = client.get("/api/v1/actions/review")
+    assert answer.status_code == 200, answer.text
+    assert [a["id"] for a in answer.json()["actions"]] == [i.action.id for i in found.items]
+    assert answer.json()["totals"]["planned"] == 2
+    assert 'href="/actions/review"' in client.get("/actions").text
 
 
 def test_a_chair_who_may_not_read_the_cycle_changes_the_action_and_keeps_its_cycle(

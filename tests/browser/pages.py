@@ -54,6 +54,7 @@ PAGES = [
     Page("action", "/actions/{action}", "chair"),
     Page("action-new", "/actions/new", "chair"),
     Page("action-plan", "/actions/plan", "chair"),
+    Page("action-review", "/actions/review", "chair"),
     Page("compliance", "/compliance", "chair"),
     Page("reports", "/reports", "chair"),
 ]

@@ -132,6 +132,18 @@ def actions(
 
 
 @router.get(
+    "/actions/review",
+    tags=["actions"],
+    summary="The styrgrupp's follow-up: the plan in force, each action with its effect, totals",
+)
+def review(reader: Reader) -> dict[str, Any]:
+    from tsk_workflow.lagesbild.effect import review as review_of
+
+    found: dict[str, Any] = review_of(reader.engine).to_dict()
+    return found
+
+
+@router.get(
     "/actions/{action_id}",
     tags=["actions"],
     summary="An action, with its follow-ups and its effect",

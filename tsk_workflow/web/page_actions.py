@@ -352,6 +352,26 @@ def _plan_status(version: action_plans.PlanVersion) -> str:
 # ---------------------------------------------------------------- an action
 
 
+@router.get("/actions/review")
+def review_page(request: Request, reader: PageReader) -> Response:
+    """The styrgrupp's follow-up (``tsk action review``): the plan in force, each of its
+    actions with its last follow-up and its effect, and how many are carried out."""
+    from tsk_workflow.lagesbild.effect import review
+    from tsk_workflow.routing import sek
+
+    engine = reader.engine
+    found = review(engine)
+    context = {
+        "found": found,
+        "plan_status": _plan_status(found.plan) if found.plan is not None else None,
+        "late": {item.action.id: _overdue_text(item.action, engine) for item in found.items},
+        "cost": sek(found.cost) if found.cost is not None else None,
+        "cost_done": sek(found.cost_done or 0) if found.cost is not None else None,
+        **_shown(engine),
+    }
+    return render(request, "actions_review.html", context)
+
+
 @router.get("/actions/{action_id}")
 def show(request: Request, reader: PageReader, action_id: int) -> Response:
     return _show(request, reader, action_id)
