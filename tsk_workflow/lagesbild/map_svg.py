@@ -2,9 +2,9 @@
 
 The points the reporters marked (``dashboard.map_points``) are drawn where they lie relative to
 each other, each numbered as the list beside it numbers it, coloured by its first category;
-each town's name stands at the middle of its points (the towns have no coordinates of their
-own), with a scale bar in kilometres and north up. The web's dashboard draws the same points
-over map tiles (``static/lagesbild-map.js``).
+each town's name stands above its points (the towns have no coordinates of their own), with a
+scale bar in kilometres and north up. The web's dashboard draws the same points over map tiles
+(``static/lagesbild-map.js``).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from tsk_workflow.lagesbild.dashboard import Point
 Place = Callable[[float, float], tuple[float, float]]
 
 WIDTH, HEIGHT = 720, 420
-MARGIN = 36
+MARGIN = 48
 """Around the points: room for the numbers, the scale bar and the north arrow."""
 MIN_SPAN_KM = 2.0
 """The least the map shows across: a single point, or points in one street, are not drawn
@@ -89,16 +89,18 @@ def _towns(
     ys: Sequence[float],
     place: Place,
 ) -> list[str]:
-    """Each town's name at the middle of its points, above them."""
+    """Each town's name above its points, in the middle of them across."""
     found: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
     for point, x, y in zip(points, xs, ys, strict=True):
         if point.town:
             found[point.town].append((x, y))
     parts = []
     for town, spots in sorted(found.items()):
-        cx, cy = place(sum(x for x, _ in spots) / len(spots), sum(y for _, y in spots) / len(spots))
+        drawn = [place(x, y) for x, y in spots]
+        cx = sum(x for x, _ in drawn) / len(drawn)
+        top = min(y for _, y in drawn)
         parts.append(
-            f'<text x="{_f(cx)}" y="{_f(cy - 16)}" text-anchor="middle" fill="#444444" '
+            f'<text x="{_f(cx)}" y="{_f(top - 16)}" text-anchor="middle" fill="#444444" '
             f'font-size="13" font-style="italic">{escape(town)}</text>'
         )
     return parts

@@ -200,8 +200,10 @@ def _map_text(points: Sequence[Point]) -> str:
     for point in points:
         where = point.town or "–"
         towns[where] = towns.get(where, 0) + 1
-    said = "; ".join(f"{town}: {count}" for town, count in sorted(towns.items()))
-    return _("{n} incidents marked on the map, by town: {towns}").format(n=len(points), towns=said)
+    said = ", ".join(f"{town} {count}" for town, count in sorted(towns.items()))
+    return _("Incidents marked on the map: {n} (by town: {towns})").format(
+        n=len(points), towns=said
+    )
 
 
 def _spots(spots: Sequence[HotSpot], lang: str) -> Table:
