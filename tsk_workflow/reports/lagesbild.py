@@ -272,7 +272,9 @@ def _reporters(figures: Lagesbild, lang: str) -> Section:
         )
         for d in figures.departments
     )
-    blocks: list[Block] = [Table(_("Who reported"), columns, rows, numeric=frozenset({1, 2, 3, 4}))]
+    blocks: list[Block] = [
+        Table(_("Who reported, per department"), columns, rows, numeric=frozenset({1, 2, 3, 4}))
+    ]
     if not figures.show_names:
         blocks.append(
             Paragraph(
