@@ -19,7 +19,7 @@ from typing import Any
 import docx
 import pytest
 
-from tests.enginekit import Clock, Tsk, local, set_up, tasks
+from tests.enginekit import Clock, Tsk, local, make_engine, set_up, tasks
 from tests.test_reports import docx_headings, docx_tables, pdf_text
 from tests.webkit import herrljunga
 from tsk_workflow.engine.decisions import Decisions
@@ -142,6 +142,12 @@ def test_a_recorded_decision_says_what_was_decided(herr: Engine, clock: Clock) -
         in said
     )
     assert "Beslutet enligt protokollet: Belysning sätts upp." in said
+    assert decision.agenda_date is not None
+    assert (
+        "Ärendet stod på dagordningen för sammanträdet med Kommunledningsgruppen"
+        f" {decision.agenda_date.isoformat()}." in said
+    )
+    assert not any("står på dagordningen" in line for line in said)
 
 
 def test_a_decision_from_a_cycle_without_documents(herr: Engine) -> None:
@@ -152,6 +158,38 @@ def test_a_decision_from_a_cycle_without_documents(herr: Engine) -> None:
     assert f"Inga dokument är bifogade till cykeln {cycle.ref}." in said
     assert "Förslaget anger ingen kostnad." in said
     assert docx_tables(content) == {}
+
+
+def test_a_postponed_decision_is_on_the_agenda_again(herr: Engine, clock: Clock) -> None:
+    cycle = _compiled_month(herr, clock)
+    decisions = Decisions(herr)
+    decision, _route = decisions.propose(CHAIR, cycle.ref, "Belysning i parken", 40_000)
+    clock.advance(hours=1)
+    day = clock.now.astimezone(herr.cal.zone).date()
+    again = decisions.record(SECRETARY, decision.id, "klg", day, "§ 102", "postponed")
+    assert again.agenda_date is not None
+    said = _paragraphs(docx_file(tjansteskrivelse(herr, decision.id, "sv")))
+    assert (
+        f"Redan beslutat: Kommunledningsgruppen beslutade {day.isoformat()}, § 102: bordlagt."
+        in said
+    )
+    assert (
+        "Kommunledningsgruppen bordlade ärendet; det står på dagordningen igen"
+        f" {again.agenda_date.isoformat()}." in said
+    )
+
+
+def test_a_delegate_decides_without_a_meeting(store: Store, clock: Clock) -> None:
+    tingsryd = make_engine(store, "tingsryd", clock)
+    cycle = tingsryd.open_cycle("malin.gustavsson", "samverkan")
+    decision, _route = Decisions(tingsryd).propose(
+        "malin.gustavsson", cycle.id, "Kameror", 500_000, {"delegerat": "ja"}
+    )
+    made = tjansteskrivelse(tingsryd, decision.id, "sv")
+    assert made.subtitle == f"Till Delegat enligt delegationsordningen – beslut {decision.id}"
+    said = _paragraphs(docx_file(made))
+    assert "Delegat enligt delegationsordningen beslutar utan sammanträde." in said
+    assert "Vad förslaget anger för dirigeringen: delegerat: ja." in said
 
 
 def test_the_tjansteskrivelse_in_english(herr: Engine, clock: Clock) -> None:

@@ -178,19 +178,32 @@ def _summary(engine: Engine, decision: Decision, body: str, lang: str) -> Sectio
             )
         )
     ]
-    if decision.status == "postponed" and decision.agenda_date is not None:
-        when = _("{body} postponed it; it is on the agenda again on {date}.")
-        blocks.append(Paragraph(when.format(body=body, date=day(decision.agenda_date))))
-    elif decision.agenda_date is not None:
-        when = _("It is on the agenda of {body}'s meeting on {date}.")
-        blocks.append(Paragraph(when.format(body=body, date=day(decision.agenda_date))))
-    elif not Decisions(engine).meets(decision.routed_to):
-        blocks.append(Paragraph(_("{body} decides without a meeting.").format(body=body)))
-    else:
-        blocks.append(
-            Paragraph(_("No meeting of {body} was known when it was proposed.").format(body=body))
-        )
+    blocks.extend(_when(engine, decision, body))
     return Section(_("Summary"), tuple(blocks))
+
+
+def _when(engine: Engine, decision: Decision, body: str) -> list[Paragraph]:
+    """When the body takes the proposal up: the meeting whose agenda it is (or was) on, again
+    after it was postponed, or that the body decides without a meeting."""
+    agenda = day(decision.agenda_date) if decision.agenda_date is not None else None
+    if decision.status in {"approved", "rejected"}:
+        was = _("It was on the agenda of {body}'s meeting on {date}.")
+        return [Paragraph(was.format(body=body, date=agenda))] if agenda else []
+    if decision.status == "postponed" and agenda:
+        again = _("{body} postponed it; it is on the agenda again on {date}.")
+        postponer = _body_name(engine, decision.body or decision.routed_to)
+        return [Paragraph(again.format(body=postponer, date=agenda))]
+    if agenda:
+        return [
+            Paragraph(
+                _("It is on the agenda of {body}'s meeting on {date}.").format(
+                    body=body, date=agenda
+                )
+            )
+        ]
+    if not Decisions(engine).meets(decision.routed_to):
+        return [Paragraph(_("{body} decides without a meeting.").format(body=body))]
+    return [Paragraph(_("No meeting of {body} was known when it was proposed.").format(body=body))]
 
 
 def _reason(engine: Engine, decision: Decision, lang: str) -> str:
