@@ -16,6 +16,11 @@ from tsk_workflow.cli.context import settings
 from tsk_workflow.i18n import N_, _
 
 FORMAT = click.Choice(["docx", "pdf"])
+TEMPLATE = click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=N_("The municipality's own Word template (.docx), for --format docx"),
+)
 
 
 @click.group(help=N_("Reports to KS and KF, made from the record: DOCX or PDF."))
@@ -37,11 +42,7 @@ def report() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help=N_("The file to write (default: arsrapport-YEAR.FORMAT)"),
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=N_("The municipality's own Word template (.docx), for --format docx"),
-)
+@TEMPLATE
 @click.pass_context
 def yearly(
     ctx: click.Context, year: int, fmt: str, out: Path | None, template: Path | None
@@ -52,8 +53,7 @@ def yearly(
     engine = runtime.engine(ctx)
     made = build(engine, year, settings(ctx).lang)
     target = out or Path(f"arsrapport-{year}.{fmt}")
-    write(target, render(made, fmt, template))
-    click.echo(_("{file}: {title}").format(file=target, title=made.title))
+    deliver(target, made, fmt, template)
 
 
 @report.command(
@@ -71,11 +71,7 @@ def yearly(
     type=click.Path(dir_okay=False, path_type=Path),
     help=N_("The file to write (default: tjansteskrivelse-DECISION.FORMAT)"),
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=N_("The municipality's own Word template (.docx), for --format docx"),
-)
+@TEMPLATE
 @click.pass_context
 def tjansteskrivelse(
     ctx: click.Context, decision_id: int, fmt: str, out: Path | None, template: Path | None
@@ -85,8 +81,7 @@ def tjansteskrivelse(
     _check_template(fmt, template)
     made = build(runtime.engine(ctx), decision_id, settings(ctx).lang)
     target = out or Path(f"tjansteskrivelse-{decision_id}.{fmt}")
-    write(target, render(made, fmt, template))
-    click.echo(_("{file}: {title}").format(file=target, title=made.title))
+    deliver(target, made, fmt, template)
 
 
 @report.command(
@@ -103,11 +98,7 @@ def tjansteskrivelse(
     type=click.Path(dir_okay=False, path_type=Path),
     help=N_("The file to write (default: lagesbild-CYCLE.FORMAT)"),
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=N_("The municipality's own Word template (.docx), for --format docx"),
-)
+@TEMPLATE
 @click.pass_context
 def lagesbild(
     ctx: click.Context, cycle_ref: str, fmt: str, out: Path | None, template: Path | None
@@ -117,8 +108,7 @@ def lagesbild(
     _check_template(fmt, template)
     made = lagesbild_report(runtime.engine(ctx), cycle_ref, settings(ctx).lang)
     target = out or Path(f"lagesbild-{cycle_ref}.{fmt}")
-    write(target, render(made, fmt, template))
-    click.echo(_("{file}: {title}").format(file=target, title=made.title))
+    deliver(target, made, fmt, template)
 
 
 def _check_template(fmt: str, template: Path | None) -> None:
@@ -131,6 +121,15 @@ def _check_template(fmt: str, template: Path | None) -> None:
     from tsk_workflow.reports.docx_file import check_template
 
     check_template(template)
+
+
+def deliver(target: Path, made: object, fmt: str, template: Path | None) -> None:
+    """``made`` written to ``target`` as ``fmt``, and the line that says so."""
+    from tsk_workflow.reports.model import Report
+
+    assert isinstance(made, Report)
+    write(target, render(made, fmt, template))
+    click.echo(_("{file}: {title}").format(file=target, title=made.title))
 
 
 def render(made: object, fmt: str, template: Path | None) -> bytes:
