@@ -206,6 +206,8 @@ RUNS: tuple[Run, ...] = (
     Run(("lagesbild", "est-2027-02")),
     Run(("lagesbild", "est-2027-02", "--out", "{tmp}/lagesbild.html"), name="lagesbild --out"),
     Run(("report", "yearly", "2027", "--out", "{tmp}/arsrapport.docx")),
+    Run(("report", "tjansteskrivelse", "1", "--out", "{tmp}/tjansteskrivelse.docx")),
+    Run(("report", "lagesbild", "est-2027-02", "--out", "{tmp}/lagesbild.pdf")),
     Run(("org", "show")),
     Run(("org", "history")),
     Run(("process", "list")),
@@ -258,6 +260,7 @@ RUNS: tuple[Run, ...] = (
     ),
     Run(("action", "plan", "show", "9"), exit=1, name="refused: no such version of the plan"),
     Run(("lagesbild", "styrgrupp-2027-t1"), exit=1, name="refused: no reports to compile"),
+    Run(("report", "tjansteskrivelse", "99"), exit=1, name="refused: no such decision"),
     Run(
         ("--db", "{tmp}/nothing.db", "cycle", "list"),
         exit=1,

@@ -55,7 +55,8 @@ Kommandon:
   org         Organisationen: show, load, history, export
   plan        Året: öppningar, möten, tidsgränser, påminnelser, rapporter
   process     Processer: list, show, validate, diagram, upgrade-cycles
-  report      Rapporter till KS och KF ur registret (DOCX, PDF): yearly
+  report      Rapporter till KS och KF ur registret (DOCX, PDF): yearly,
+              tjansteskrivelse, lagesbild
   run         Schemaläggaren som en tjänst som körs hela tiden
   serve       Tjänsten: API:t, inloggning, länkar i e-post och schemaläggaren
   task        Uppgifter: list, done, form
@@ -93,7 +94,8 @@ Commands:
   org         The organisation: show, load, history, export
   plan        The year: openings, meetings, deadlines, reminders, reports
   process     Processes: list, show, validate, diagram, upgrade-cycles
-  report      Reports to KS and KF from the record (DOCX, PDF): yearly
+  report      Reports to KS and KF from the record (DOCX, PDF): yearly,
+              tjansteskrivelse, lagesbild
   run         The scheduler as a long-running service
   serve       The service: the API, sign-in, mail links and the scheduler
   task        Tasks: list, done, form

@@ -16,6 +16,11 @@ from tsk_workflow.cli.context import settings
 from tsk_workflow.i18n import N_, _
 
 FORMAT = click.Choice(["docx", "pdf"])
+TEMPLATE = click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=N_("The municipality's own Word template (.docx), for --format docx"),
+)
 
 
 @click.group(help=N_("Reports to KS and KF, made from the record: DOCX or PDF."))
@@ -37,23 +42,14 @@ def report() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help=N_("The file to write (default: arsrapport-YEAR.FORMAT)"),
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help=N_("The municipality's own Word template (.docx), for --format docx"),
-)
+@TEMPLATE
 @click.pass_context
 def yearly(
     ctx: click.Context, year: int, fmt: str, out: Path | None, template: Path | None
 ) -> None:
     from tsk_workflow.reports.yearly import yearly as build
 
-    if template is not None and fmt != "docx":
-        raise click.UsageError(_("--template is for --format docx"))
-    if template is not None:
-        from tsk_workflow.reports.docx_file import check_template
-
-        check_template(template)  # refused before anything is read
+    _check_template(fmt, template)
     target = out or Path(f"arsrapport-{year}.{fmt}")
     if settings(ctx).url:
         from tsk_workflow.cli import remote
@@ -65,6 +61,81 @@ def yearly(
         return
     engine = runtime.engine(ctx)
     made = build(engine, year, settings(ctx).lang)
+    deliver(target, made, fmt, template)
+
+
+@report.command(
+    help=N_(
+        "The tjänsteskrivelse of DECISION for the body it is routed to: the matter and the"
+        " cycle it comes from, the proposed decision and its cost, the route and its reason,"
+        " the agenda date, the cycle's documents as beslutsunderlag, and who proposed it; a"
+        " decision already recorded says what was decided."
+    )
+)
+@click.argument("decision_id", metavar="DECISION", type=int)
+@click.option("--format", "fmt", type=FORMAT, default="docx", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=N_("The file to write (default: tjansteskrivelse-DECISION.FORMAT)"),
+)
+@TEMPLATE
+@click.pass_context
+def tjansteskrivelse(
+    ctx: click.Context, decision_id: int, fmt: str, out: Path | None, template: Path | None
+) -> None:
+    from tsk_workflow.reports.tjansteskrivelse import tjansteskrivelse as build
+
+    _check_template(fmt, template)
+    made = build(runtime.engine(ctx), decision_id, settings(ctx).lang)
+    target = out or Path(f"tjansteskrivelse-{decision_id}.{fmt}")
+    deliver(target, made, fmt, template)
+
+
+@report.command(
+    help=N_(
+        "The lägesbild of CYCLE (ID or reference such as est-2027-03) for print: the counts"
+        " by category and by town, the chart of twelve months, the map of the month's marked"
+        " incidents, the reporters' descriptions and who reported."
+    )
+)
+@click.argument("cycle_ref", metavar="CYCLE")
+@click.option("--format", "fmt", type=FORMAT, default="pdf", show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help=N_("The file to write (default: lagesbild-CYCLE.FORMAT)"),
+)
+@TEMPLATE
+@click.pass_context
+def lagesbild(
+    ctx: click.Context, cycle_ref: str, fmt: str, out: Path | None, template: Path | None
+) -> None:
+    from tsk_workflow.reports.lagesbild import lagesbild_report
+
+    _check_template(fmt, template)
+    made = lagesbild_report(runtime.engine(ctx), cycle_ref, settings(ctx).lang)
+    target = out or Path(f"lagesbild-{cycle_ref}.{fmt}")
+    deliver(target, made, fmt, template)
+
+
+def _check_template(fmt: str, template: Path | None) -> None:
+    """Refuse ``template`` before anything is read: with a format other than docx, or when
+    it is not a Word document."""
+    if template is None:
+        return
+    if fmt != "docx":
+        raise click.UsageError(_("--template is for --format docx"))
+    from tsk_workflow.reports.docx_file import check_template
+
+    check_template(template)
+
+
+def deliver(target: Path, made: object, fmt: str, template: Path | None) -> None:
+    """``made`` written to ``target`` as ``fmt``, and the line that says so."""
+    from tsk_workflow.reports.model import Report
+
+    assert isinstance(made, Report)
     write(target, render(made, fmt, template))
     click.echo(_("{file}: {title}").format(file=target, title=made.title))
 

@@ -394,6 +394,10 @@ class Decisions:
             definition = None
         return mailctx.decision_mail(self.org, definition, cycle, decision)
 
+    def find(self, session: Session, decision_id: int) -> Decision:
+        """The decision ``decision_id``, to be shown; NotFound with a sentence if there is none."""
+        return self._find(session, decision_id)
+
     def _find(self, session: Session, decision_id: int) -> Decision:
         decision = cycles.decision(session, self.org.municipality, decision_id)
         if decision is None:

@@ -180,7 +180,7 @@ def _one_lagesbild(picture: Lagesbild, year: int, lang: str) -> Section:
     chart = Chart(
         str(svg(months, picture.categories, lang)),
         _("Reported incidents per month, {year}").format(year=year),
-        _chart_text(months, picture, lang),
+        chart_text(months, picture, lang),
     )
     totals: defaultdict[str, float] = defaultdict(float)
     for month in months:
@@ -221,7 +221,7 @@ def _one_lagesbild(picture: Lagesbild, year: int, lang: str) -> Section:
     return Section(picture.process, tuple(blocks))
 
 
-def _chart_text(months: Sequence[Month], picture: Lagesbild, lang: str) -> str:
+def chart_text(months: Sequence[Month], picture: Lagesbild, lang: str) -> str:
     """What the chart shows, in words: each month's total."""
     said = [f"{m.label}: {number(m.total, lang)}" for m in months if m.reported]
     return _("Reported incidents per month, {process}: {months}").format(
