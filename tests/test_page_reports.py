@@ -133,3 +133,39 @@ def test_tsk_report_yearly_through_the_service(
     refused = member("report", "yearly", "2027", "--out", str(tmp_path / "no.pdf"))
     assert refused.exit_code == 1
     assert not (tmp_path / "no.pdf").exists()
+
+
+# ---------------------------------------------------------------- a decision's and a cycle's
+
+
+def test_a_decisions_tjansteskrivelse_and_a_lagesbild_for_print_from_their_pages(
+    engine: Engine, client: TestClient, clock: Clock, store: Store
+) -> None:
+    from tests.test_reports import _est_month
+    from tests.test_reports_more import SECTIONS_SV
+
+    story = _est_month(engine, clock)
+    decision, cycle = story["decision"].id, story["cycle"].ref
+    demo_sign_in(client, "jessica.wahlstrom")  # chairs EST
+    page = client.get(f"/decisions/{decision}").text
+    assert f'href="/reports/tjansteskrivelse/{decision}?format=pdf"' in page
+    word = client.get(f"/reports/tjansteskrivelse/{decision}", params={"format": "docx"})
+    assert word.status_code == 200, word.text
+    assert word.headers["content-disposition"] == (
+        f'attachment; filename="tjansteskrivelse-{decision}.docx"'
+    )
+    assert [t for s, t in docx_headings(word.content) if s == "Heading 1"] == SECTIONS_SV
+    assert f'href="/reports/lagesbild/{cycle}?format=pdf"' in client.get("/lagesbild").text
+    pdf = client.get(f"/reports/lagesbild/{cycle}")
+    assert pdf.status_code == 200, pdf.text
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert "Klotter" in pdf_text(pdf.content)
+    assert client.get("/reports/tjansteskrivelse/999").status_code == 404
+
+    sign_in(client, "amanda.lindh", "en")  # of no group of EST, and no task in it
+    assert client.get(f"/reports/lagesbild/{cycle}").status_code == 403
+    assert client.get(f"/reports/tjansteskrivelse/{decision}").status_code == 403
+    assert [(r.actor, r.action) for r in refusals(store)][-2:] == [
+        ("amanda.lindh", "read"),
+        ("amanda.lindh", "read"),
+    ]

@@ -324,3 +324,28 @@ def test_tsk_report_refuses_a_bad_template_in_one_line(cli: Tsk, tmp_path: Path)
     usage = cli("report", "yearly", "2027", "--format", "pdf", "--template", str(bad))
     assert usage.exit_code == 2
     assert "--template gäller --format docx" in usage.output
+
+
+def test_tsk_report_writes_no_file_over_another_nor_through_a_link(
+    cli: Tsk, tmp_path: Path
+) -> None:
+    out = tmp_path / "kf.docx"
+    assert cli("report", "yearly", "2027", "--out", str(out)).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600  # a report names people
+    before = out.read_bytes()
+    again = cli("report", "yearly", "2027", "--out", str(out))
+    assert again.exit_code == 1
+    assert again.output == f"tsk: {out} finns redan: ange --force för att skriva över den\n"
+    assert out.read_bytes() == before
+    assert cli("report", "yearly", "2027", "--out", str(out), "--force").exit_code == 0
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("orörd")
+    link = tmp_path / "link.docx"
+    link.symlink_to(elsewhere)
+    through = cli("report", "yearly", "2027", "--out", str(link), "--force")
+    assert through.exit_code == 1
+    assert "är en symbolisk länk" in through.output
+    assert elsewhere.read_text() == "orörd"
+    nowhere = cli("report", "yearly", "2027", "--out", str(tmp_path / "saknas" / "r.docx"))
+    assert nowhere.exit_code == 1
+    assert "är ingen mapp" in nowhere.output

@@ -5,8 +5,6 @@ whole or not at all (a temporary file beside it, then renamed)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
@@ -14,6 +12,7 @@ import click
 from tsk_workflow.cli import runtime
 from tsk_workflow.cli.context import settings
 from tsk_workflow.i18n import N_, _
+from tsk_workflow.reports.files import write
 
 FORMAT = click.Choice(["docx", "pdf"])
 TEMPLATE = click.option(
@@ -21,6 +20,7 @@ TEMPLATE = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help=N_("The municipality's own Word template (.docx), for --format docx"),
 )
+FORCE = click.option("--force", is_flag=True, help=N_("Write over the file if it is there"))
 
 
 @click.group(help=N_("Reports to KS and KF, made from the record: DOCX or PDF."))
@@ -43,14 +43,20 @@ def report() -> None:
     help=N_("The file to write (default: arsrapport-YEAR.FORMAT)"),
 )
 @TEMPLATE
+@FORCE
 @click.pass_context
 def yearly(
-    ctx: click.Context, year: int, fmt: str, out: Path | None, template: Path | None
+    ctx: click.Context,
+    year: int,
+    fmt: str,
+    out: Path | None,
+    template: Path | None,
+    force: bool,
 ) -> None:
     from tsk_workflow.reports.yearly import yearly as build
 
-    _check_template(fmt, template)
     target = out or Path(f"arsrapport-{year}.{fmt}")
+    _check(target, force, fmt, template)
     if settings(ctx).url:
         from tsk_workflow.cli import remote
 
@@ -80,15 +86,21 @@ def yearly(
     help=N_("The file to write (default: tjansteskrivelse-DECISION.FORMAT)"),
 )
 @TEMPLATE
+@FORCE
 @click.pass_context
 def tjansteskrivelse(
-    ctx: click.Context, decision_id: int, fmt: str, out: Path | None, template: Path | None
+    ctx: click.Context,
+    decision_id: int,
+    fmt: str,
+    out: Path | None,
+    template: Path | None,
+    force: bool,
 ) -> None:
     from tsk_workflow.reports.tjansteskrivelse import tjansteskrivelse as build
 
-    _check_template(fmt, template)
-    made = build(runtime.engine(ctx), decision_id, settings(ctx).lang)
     target = out or Path(f"tjansteskrivelse-{decision_id}.{fmt}")
+    _check(target, force, fmt, template)
+    made = build(runtime.engine(ctx), decision_id, settings(ctx).lang)
     deliver(target, made, fmt, template)
 
 
@@ -107,21 +119,44 @@ def tjansteskrivelse(
     help=N_("The file to write (default: lagesbild-CYCLE.FORMAT)"),
 )
 @TEMPLATE
+@FORCE
 @click.pass_context
 def lagesbild(
-    ctx: click.Context, cycle_ref: str, fmt: str, out: Path | None, template: Path | None
+    ctx: click.Context,
+    cycle_ref: str,
+    fmt: str,
+    out: Path | None,
+    template: Path | None,
+    force: bool,
 ) -> None:
     from tsk_workflow.reports.lagesbild import lagesbild_report
 
-    _check_template(fmt, template)
-    made = lagesbild_report(runtime.engine(ctx), cycle_ref, settings(ctx).lang)
     target = out or Path(f"lagesbild-{cycle_ref}.{fmt}")
+    _check(target, force, fmt, template)
+    made = lagesbild_report(runtime.engine(ctx), cycle_ref, settings(ctx).lang)
     deliver(target, made, fmt, template)
 
 
-def _check_template(fmt: str, template: Path | None) -> None:
-    """Refuse ``template`` before anything is read: with a format other than docx, or when
-    it is not a Word document."""
+def _check(target: Path, force: bool, fmt: str, template: Path | None) -> None:
+    """Refuse, before anything is read: a ``target`` that is a symbolic link, one that is there
+    without ``--force``, one in a folder that is not; a ``template`` with a format other than
+    docx, or one that is not a Word document."""
+    from tsk_workflow.errors import Refused
+
+    if target.is_symlink():
+        raise Refused(
+            _("{file} is a symbolic link: a report is not written through one").format(file=target)
+        )
+    if target.exists() and not force:
+        raise Refused(
+            _("{file} is there already: give --force to write over it").format(file=target)
+        )
+    if not target.absolute().parent.is_dir():
+        raise Refused(
+            _("{folder} is not a folder: the report cannot be written there").format(
+                folder=target.absolute().parent
+            )
+        )
     if template is None:
         return
     if fmt != "docx":
@@ -151,16 +186,3 @@ def render(made: object, fmt: str, template: Path | None) -> bytes:
     from tsk_workflow.reports.docx_file import docx_file
 
     return docx_file(made, template)
-
-
-def write(target: Path, content: bytes) -> None:
-    """``content`` to ``target``, whole or not at all."""
-    folder = target.resolve().parent
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(content)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

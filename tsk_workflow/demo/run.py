@@ -511,14 +511,15 @@ def write_yearly_report(engine: Engine, year: int, out: Path) -> list[Path]:
     import logging
 
     from tsk_workflow.reports.docx_file import docx_file
+    from tsk_workflow.reports.files import write
     from tsk_workflow.reports.pdf_file import PdfUnavailable, pdf_file
     from tsk_workflow.reports.yearly import yearly
 
     made = yearly(engine, year, "sv")
     docx_path, pdf_path = yearly_report_files(out, engine.org.municipality, year)
-    docx_path.write_bytes(docx_file(made))
+    write(docx_path, docx_file(made))
     try:
-        pdf_path.write_bytes(pdf_file(made))
+        write(pdf_path, pdf_file(made))
     except PdfUnavailable as exc:
         logging.getLogger(__name__).warning("%s", exc)
         return [docx_path]

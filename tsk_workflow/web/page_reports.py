@@ -1,6 +1,12 @@
-"""``/reports``: the reports to KS and KF (``tsk report``) in the web app, for the people who
-answer for the work (``engine.compliance.may_read``: the admins, the samordningsfunktion, the
-chairs; anyone else gets a page saying they may not, and the refusal is recorded).
+"""``/reports``: the reports to KS and KF (``tsk report``) in the web app.
+
+- The yearly report to KF, for the people who answer for the work
+  (``engine.compliance.may_read``: the admins, the samordningsfunktion, the chairs; anyone else
+  gets a page saying they may not, and the refusal is recorded);
+- a decision's tjänsteskrivelse (``/reports/tjansteskrivelse/{id}``), for whom may read the
+  decision (``Decisions.readable_one``), linked from the decision's page;
+- a cycle's lägesbild for print (``/reports/lagesbild/{ref}``), for whom may read the cycle,
+  linked from the lägesbild's page.
 
 A report is made when it is asked for, from the record as it is then, in the language of the
 page, and sent as a file to download (``GET``: making a report changes nothing).
@@ -10,7 +16,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from tsk_workflow import i18n
@@ -60,6 +66,35 @@ def yearly_download(reader: Reading, year: int, fmt: str) -> Response:
     made = yearly(reader.engine, year, i18n.language())
     name = f"arsrapport-{reader.engine.org.municipality}-{year}.{fmt}"
     return _file(made, fmt, name)
+
+
+@router.get("/reports/tjansteskrivelse/{decision_id}")
+def tjansteskrivelse_file(
+    reader: PageReader,
+    decision_id: Annotated[int, Path(ge=1)],
+    format: Annotated[str, Query(pattern="^(docx|pdf)$")] = "pdf",
+) -> Response:
+    """The tjänsteskrivelse of a decision the person may read, as a file."""
+    from tsk_workflow.engine.decisions import Decisions
+    from tsk_workflow.reports.tjansteskrivelse import tjansteskrivelse
+
+    Decisions(reader.engine).readable_one(reader.session, reader.person, decision_id)
+    made = tjansteskrivelse(reader.engine, decision_id, i18n.language())
+    return _file(made, format, f"tjansteskrivelse-{decision_id}.{format}")
+
+
+@router.get("/reports/lagesbild/{cycle_ref}")
+def lagesbild_file(
+    reader: PageReader,
+    cycle_ref: Annotated[str, Path(max_length=200)],
+    format: Annotated[str, Query(pattern="^(docx|pdf)$")] = "pdf",
+) -> Response:
+    """The lägesbild of a cycle the person may read, for print, as a file."""
+    from tsk_workflow.reports.lagesbild import lagesbild_report
+
+    cycle = reader.engine.readable_cycle(reader.session, reader.person, cycle_ref)
+    made = lagesbild_report(reader.engine, cycle.ref, i18n.language())
+    return _file(made, format, f"lagesbild-{cycle.ref}.{format}")
 
 
 def _file(made: object, fmt: str, name: str) -> Response:
