@@ -212,15 +212,22 @@ def test_task_and_cycle_lines_translate_the_status() -> None:
         "state": "avslutad",
         "opened_by": "tsk",
         "opened_at": "2027-03-01T07:05:00+00:00",
+        "group": "est",
         "closed_by": "anna",
         "closed_at": "2027-03-20T09:00:00+00:00",
         "allowed_triggers": [],
         "tasks": [row],
     }
     swedish, english = views.cycle_text(data, "sv"), views.cycle_text(data, "en")
-    assert "  status: stängd, steg: avslutad\n  öppnad av tsk 2027-03-01 08:05\n" in swedish
+    assert (
+        "  status: stängd, steg: avslutad\n  drivs av gruppen est; öppnad av tsk 2027-03-01 08:05\n"
+        in swedish
+    )
     assert "  stängd av anna 2027-03-20 10:00\n  uppgifter:\n" in swedish
-    assert "  status: closed, step: avslutad\n  opened by tsk 2027-03-01 08:05\n" in english
+    assert (
+        "  status: closed, step: avslutad\n  run by the group est; opened by tsk 2027-03-01 08:05\n"
+        in english
+    )
     assert "  closed by anna 2027-03-20 10:00\n  tasks:\n" in english
     assert "avbruten" not in english
     assert "cancelled" not in swedish

@@ -199,7 +199,7 @@ def test_each_group_summary_names_all_its_sub_commands(monkeypatch: pytest.Monke
             for sub, sub_command in command.commands.items():
                 if not sub_command.hidden:
                     assert re.search(rf"[:,] {re.escape(sub)}(,|$)", line), (name, sub, line)
-    assert groups == 10
+    assert groups == 11
 
 
 def _help_row(text: str, name: str) -> list[str]:

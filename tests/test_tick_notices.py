@@ -306,7 +306,7 @@ def test_a_notice_whose_mail_the_database_refuses_fails_alone(
 
 
 def _rows(due_at: dt.datetime, newest: dt.datetime | None = None) -> handlers.Loaded:
-    cycle = CycleRow(7, "est-p00", "EST p00", "p00", "", "est", None, "insamling", "open")
+    cycle = CycleRow(7, "est-p00", "EST p00", "p00", "", "est", None, "insamling", "open", "est")
     task = TaskRow(
         3, 7, "insamling", "rapport", "inrapportor", "Rapport", due_at, cycle, ("jonas.ek",)
     )
@@ -386,7 +386,7 @@ def test_an_escalation_goes_to_the_role_its_timer_names(offline: Engine) -> None
 
 def test_openings_transitions_and_plans_are_left_to_the_engine_s_acts(offline: Engine) -> None:
     now = local(2027, 3, 1, 7)
-    cycle = CycleRow(7, "est-p00", "EST p00", "p00", "", "est", None, "insamling", "open")
+    cycle = CycleRow(7, "est-p00", "EST p00", "p00", "", "est", None, "insamling", "open", "est")
     loaded = handlers.Loaded(
         Rows({}, {}, {7: cycle}, frozenset({("herrljunga", "est", "2027-02", "")})), {}
     )

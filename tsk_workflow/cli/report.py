@@ -138,11 +138,17 @@ def lagesbild(
 
 
 def _check(target: Path, force: bool, fmt: str, template: Path | None) -> None:
-    """Refuse, before anything is read: a ``target`` that is a symbolic link, one that is there
-    without ``--force``, one in a folder that is not; a ``template`` with a format other than
-    docx, or one that is not a Word document."""
+    """Refuse, before anything is read: a ``template`` with a format other than docx, or one
+    that is not a Word document; a ``target`` that is a symbolic link, one that is there
+    without ``--force``, one in a folder that is not."""
     from tsk_workflow.errors import Refused
 
+    if template is not None:
+        if fmt != "docx":
+            raise click.UsageError(_("--template is for --format docx"))
+        from tsk_workflow.reports.docx_file import check_template
+
+        check_template(template)
     if target.is_symlink():
         raise Refused(
             _("{file} is a symbolic link: a report is not written through one").format(file=target)
@@ -157,13 +163,6 @@ def _check(target: Path, force: bool, fmt: str, template: Path | None) -> None:
                 folder=target.absolute().parent
             )
         )
-    if template is None:
-        return
-    if fmt != "docx":
-        raise click.UsageError(_("--template is for --format docx"))
-    from tsk_workflow.reports.docx_file import check_template
-
-    check_template(template)
 
 
 def deliver(target: Path, made: object, fmt: str, template: Path | None) -> None:
