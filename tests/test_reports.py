@@ -126,8 +126,9 @@ def test_a_year_without_data_gives_a_report_that_says_so(herr: Engine) -> None:
 # ---------------------------------------------------------------- a month of EST, with its acts
 
 
-def _est_month(engine: Engine, clock: Clock) -> dict[str, Any]:
-    """March 2027: reports in, the lägesbild compiled, an action added, a decision taken."""
+def reported_month(engine: Engine, clock: Clock, count: int) -> Any:
+    """March 2027 of EST: three reports of ``count`` incidents of graffiti, the others' moved
+    on by hand (the cycle, at its own lägesbilder)."""
     cycle = engine.open_cycle(CHAIR, "est", "2027-03")
     for task in tasks(engine, cycle.id)[:3]:
         clock.advance(hours=1)
@@ -135,9 +136,15 @@ def _est_month(engine: Engine, clock: Clock) -> dict[str, Any]:
             task.assignees[0],
             task.id,
             None,
-            {"kategori": "klotter", "ort": "herrljunga", "antal": 400, "beskrivning": "Klotter."},
+            {"kategori": "klotter", "ort": "herrljunga", "antal": count, "beskrivning": "Klotter."},
         )
     engine.advance(SAMORDNARE, cycle.ref, "sammanstall", "de övriga har inget att rapportera")
+    return cycle
+
+
+def _est_month(engine: Engine, clock: Clock) -> dict[str, Any]:
+    """March 2027: reports in, the lägesbild compiled, an action added, a decision taken."""
+    cycle = reported_month(engine, clock, 400)
     action = Actions(engine).add(
         CHAIR,
         {

@@ -19,8 +19,8 @@ from typing import Any
 import docx
 import pytest
 
-from tests.enginekit import Clock, Tsk, local, make_engine, set_up, tasks
-from tests.test_reports import docx_headings, docx_tables, pdf_text
+from tests.enginekit import Clock, Tsk, local, make_engine, set_up
+from tests.test_reports import docx_headings, docx_tables, pdf_text, reported_month
 from tests.webkit import herrljunga
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.documents import documents
@@ -51,16 +51,7 @@ def herr(store: Store, clock: Clock) -> Engine:
 
 def _compiled_month(engine: Engine, clock: Clock) -> Any:
     """March 2027 of EST: three reports of graffiti in, the lägesbild compiled (and attached)."""
-    cycle = engine.open_cycle(CHAIR, "est", "2027-03")
-    for task in tasks(engine, cycle.id)[:3]:
-        clock.advance(hours=1)
-        engine.complete_task(
-            task.assignees[0],
-            task.id,
-            None,
-            {"kategori": "klotter", "ort": "herrljunga", "antal": 4, "beskrivning": "Klotter."},
-        )
-    engine.advance(SAMORDNARE, cycle.ref, "sammanstall", "de övriga har inget att rapportera")
+    cycle = reported_month(engine, clock, 4)
     engine.advance(SAMORDNARE, cycle.ref, "sammanstall_gemensam", "egna lägesbilder klara")
     return cycle
 

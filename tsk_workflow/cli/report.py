@@ -5,7 +5,9 @@ whole or not at all (a temporary file beside it, then renamed)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
@@ -22,6 +24,25 @@ TEMPLATE = click.option(
 )
 FORCE = click.option("--force", is_flag=True, help=N_("Write over the file if it is there"))
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def output(default_format: str, out_help: str) -> Callable[[F], F]:
+    """The options of where a report goes: ``--format`` (``default_format``), ``--out``
+    (``out_help`` says its default), ``--template`` and ``--force``."""
+
+    def decorate(command: F) -> F:
+        for option in (
+            FORCE,
+            TEMPLATE,
+            click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=out_help),
+            click.option("--format", "fmt", type=FORMAT, default=default_format, show_default=True),
+        ):
+            command = option(command)
+        return command
+
+    return decorate
+
 
 @click.group(help=N_("Reports to KS and KF, made from the record: DOCX or PDF."))
 def report() -> None:
@@ -36,14 +57,7 @@ def report() -> None:
     )
 )
 @click.argument("year", type=click.IntRange(2000, 2100))
-@click.option("--format", "fmt", type=FORMAT, default="docx", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=N_("The file to write (default: arsrapport-YEAR.FORMAT)"),
-)
-@TEMPLATE
-@FORCE
+@output("docx", N_("The file to write (default: arsrapport-YEAR.FORMAT)"))
 @click.pass_context
 def yearly(
     ctx: click.Context,
@@ -79,14 +93,7 @@ def yearly(
     )
 )
 @click.argument("decision_id", metavar="DECISION", type=int)
-@click.option("--format", "fmt", type=FORMAT, default="docx", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=N_("The file to write (default: tjansteskrivelse-DECISION.FORMAT)"),
-)
-@TEMPLATE
-@FORCE
+@output("docx", N_("The file to write (default: tjansteskrivelse-DECISION.FORMAT)"))
 @click.pass_context
 def tjansteskrivelse(
     ctx: click.Context,
@@ -112,14 +119,7 @@ def tjansteskrivelse(
     )
 )
 @click.argument("cycle_ref", metavar="CYCLE")
-@click.option("--format", "fmt", type=FORMAT, default="pdf", show_default=True)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help=N_("The file to write (default: lagesbild-CYCLE.FORMAT)"),
-)
-@TEMPLATE
-@FORCE
+@output("pdf", N_("The file to write (default: lagesbild-CYCLE.FORMAT)"))
 @click.pass_context
 def lagesbild(
     ctx: click.Context,
