@@ -135,6 +135,30 @@ def test_tsk_report_yearly_through_the_service(
     assert not (tmp_path / "no.pdf").exists()
 
 
+def test_tsk_report_of_a_decision_and_a_cycle_through_the_service(
+    served: str, engine: Engine, clock: Clock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_reports import _est_month
+    from tests.test_reports_more import SECTIONS_EN
+
+    story = _est_month(engine, clock)
+    chair = tsk_as(served, engine.store, "jessica.wahlstrom", tmp_path / "c", monkeypatch)
+    paper = tmp_path / "ts.docx"
+    written = chair("report", "tjansteskrivelse", str(story["decision"].id), "--out", str(paper))
+    assert written.exit_code == 0, written.output
+    assert [
+        t for s, t in docx_headings(paper.read_bytes()) if s == "Heading 1"
+    ] == SECTIONS_EN  # tsk_as speaks English
+    printed = tmp_path / "lb.pdf"
+    cycle = story["cycle"].ref
+    assert chair("report", "lagesbild", cycle, "--out", str(printed)).exit_code == 0
+    assert "Graffiti" in pdf_text(printed.read_bytes())
+    outsider = tsk_as(served, engine.store, "amanda.lindh", tmp_path / "o", monkeypatch)
+    refused = outsider("report", "lagesbild", cycle, "--out", str(tmp_path / "no.pdf"))
+    assert refused.exit_code == 1
+    assert not (tmp_path / "no.pdf").exists()
+
+
 # ---------------------------------------------------------------- a decision's and a cycle's
 
 

@@ -618,10 +618,12 @@ def _one_line() -> Iterator[None]:
 # ---------------------------------------------------------------- compliance
 
 
-def yearly_report(ctx: click.Context, year: int, fmt: str) -> bytes:
-    """The yearly report to KF as the service makes it (``tsk report yearly``)."""
+def report_file(ctx: click.Context, report_path: str, fmt: str) -> bytes:
+    """A report as the service makes it (``tsk report``): ``report_path`` is ``yearly/2027``,
+    ``tjansteskrivelse/12`` or ``lagesbild/est-2027-03``."""
+    kind, _slash, key = report_path.partition("/")
     with service(ctx) as api:
-        return api.get_bytes(f"/api/v1/reports/yearly/{year}", {"format": fmt})
+        return api.get_bytes(f"/api/v1/reports/{kind}/{_part(key)}", {"format": fmt})
 
 
 def compliance(ctx: click.Context) -> dict[str, Any]:

@@ -72,12 +72,7 @@ def yearly(
     target = out or Path(f"arsrapport-{year}.{fmt}")
     _check(target, force, fmt, template)
     if settings(ctx).url:
-        from tsk_workflow.cli import remote
-
-        if template is not None:
-            raise click.UsageError(_("--template works on a database, not through the service"))
-        write(target, remote.yearly_report(ctx, year, fmt))
-        click.echo(str(target))
+        _through_service(ctx, f"yearly/{year}", fmt, target, template)
         return
     engine = runtime.engine(ctx)
     made = build(engine, year, settings(ctx).lang)
@@ -107,6 +102,9 @@ def tjansteskrivelse(
 
     target = out or Path(f"tjansteskrivelse-{decision_id}.{fmt}")
     _check(target, force, fmt, template)
+    if settings(ctx).url:
+        _through_service(ctx, f"tjansteskrivelse/{decision_id}", fmt, target, template)
+        return
     made = build(runtime.engine(ctx), decision_id, settings(ctx).lang)
     deliver(target, made, fmt, template)
 
@@ -133,8 +131,23 @@ def lagesbild(
 
     target = out or Path(f"lagesbild-{cycle_ref}.{fmt}")
     _check(target, force, fmt, template)
+    if settings(ctx).url:
+        _through_service(ctx, f"lagesbild/{cycle_ref}", fmt, target, template)
+        return
     made = lagesbild_report(runtime.engine(ctx), cycle_ref, settings(ctx).lang)
     deliver(target, made, fmt, template)
+
+
+def _through_service(
+    ctx: click.Context, report_path: str, fmt: str, target: Path, template: Path | None
+) -> None:
+    """The report as the service makes it (``TSK_URL``), written to ``target``."""
+    from tsk_workflow.cli import remote
+
+    if template is not None:
+        raise click.UsageError(_("--template works on a database, not through the service"))
+    write(target, remote.report_file(ctx, report_path, fmt))
+    click.echo(str(target))
 
 
 def _check(target: Path, force: bool, fmt: str, template: Path | None) -> None:

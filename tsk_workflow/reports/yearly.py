@@ -283,7 +283,9 @@ def _action_section(engine: Engine, actions: Sequence[ActionView], year: int) ->
         rows,
         short=frozenset({0, 5}),
     )
-    return Section(heading, (Paragraph(said), table))
+    today = engine.clock().astimezone(engine.cal.zone).date()
+    as_of = _("Status, state and effect as on {day}, the day this report was made.")
+    return Section(heading, (Paragraph(said), table, Paragraph(as_of.format(day=day(today)), True)))
 
 
 def _owner(engine: Engine, person: str) -> str:

@@ -75,12 +75,18 @@ def tjansteskrivelse_file(
     format: Annotated[str, Query(pattern="^(docx|pdf)$")] = "pdf",
 ) -> Response:
     """The tjänsteskrivelse of a decision the person may read, as a file."""
+    return tjansteskrivelse_download(reader, decision_id, format)
+
+
+def tjansteskrivelse_download(reader: Reading, decision_id: int, fmt: str) -> Response:
+    """A decision's tjänsteskrivelse as a file, for whom may read the decision: for the page
+    and the API (``tsk report tjansteskrivelse`` through the service)."""
     from tsk_workflow.engine.decisions import Decisions
     from tsk_workflow.reports.tjansteskrivelse import tjansteskrivelse
 
     Decisions(reader.engine).readable_one(reader.session, reader.person, decision_id)
     made = tjansteskrivelse(reader.engine, decision_id, i18n.language())
-    return _file(made, format, f"tjansteskrivelse-{decision_id}.{format}")
+    return _file(made, fmt, f"tjansteskrivelse-{decision_id}.{fmt}")
 
 
 @router.get("/reports/lagesbild/{cycle_ref}")
@@ -90,11 +96,17 @@ def lagesbild_file(
     format: Annotated[str, Query(pattern="^(docx|pdf)$")] = "pdf",
 ) -> Response:
     """The lägesbild of a cycle the person may read, for print, as a file."""
+    return lagesbild_download(reader, cycle_ref, format)
+
+
+def lagesbild_download(reader: Reading, cycle_ref: str, fmt: str) -> Response:
+    """A cycle's lägesbild for print as a file, for whom may read the cycle: for the page and
+    the API (``tsk report lagesbild`` through the service)."""
     from tsk_workflow.reports.lagesbild import lagesbild_report
 
     cycle = reader.engine.readable_cycle(reader.session, reader.person, cycle_ref)
     made = lagesbild_report(reader.engine, cycle.ref, i18n.language())
-    return _file(made, format, f"lagesbild-{cycle.ref}.{format}")
+    return _file(made, fmt, f"lagesbild-{cycle.ref}.{fmt}")
 
 
 def _file(made: object, fmt: str, name: str) -> Response:
