@@ -52,7 +52,7 @@ def pdf_text(pdf: bytes) -> str:
         pytest.skip(reason)
     return subprocess.run(
         [tool, "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode("utf-8")
+    ).stdout.decode("utf-8").replace("\f", "\n")  # a page break: a line of its own
 
 
 def docx_headings(content: bytes) -> list[tuple[str, str]]:
