@@ -50,9 +50,11 @@ def pdf_text(pdf: bytes) -> str:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
-    return subprocess.run(
-        [tool, "-", "-"], input=pdf, capture_output=True, check=True
-    ).stdout.decode("utf-8").replace("\f", "\n")  # a page break: a line of its own
+    return (
+        subprocess.run([tool, "-", "-"], input=pdf, capture_output=True, check=True)
+        .stdout.decode("utf-8")
+        .replace("\f", "\n")
+    )  # a page break: a line of its own
 
 
 def docx_headings(content: bytes) -> list[tuple[str, str]]:
