@@ -151,6 +151,7 @@ def test_send_status_and_retry(
         "held": 0,
         "digest": 4,  # the cycle and the task for gunilla.ahlberg and stefan.moller (digest)
         "held_mail": [],
+        "paused_servers": [],
         "failures": [
             {
                 "id": pending[0].id,

@@ -293,23 +293,41 @@ def test_550_is_marked_failed_with_the_reply_kept(
     assert rows(store, status="failed") == []
 
 
-def test_a_server_that_is_down_and_comes_up_gets_each_message_once(
+def test_a_server_that_is_down_is_tried_three_times_then_once_per_delivery_until_it_answers(
     engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
 ) -> None:
     engine.open_cycle(CHAIR, "est", "2027-03")
     queued = rows(store)
+    assert len(queued) > outbox.BREAKER_AFTER + 1
     smtp.stop()
     down = deliver(store, herrljunga, env, OPENED)
-    assert (down.sent, down.retried, down.failed) == (0, len(queued), 0)
-    assert all(r.status == "pending" and r.attempts == 1 for r in rows(store))
-    assert all(r.last_reply and "127.0.0.1" in r.last_reply for r in rows(store))
+    tried = outbox.BREAKER_AFTER
+    assert (down.sent, down.retried, down.failed) == (0, tried, 0)
+    assert down.deferred == len(queued) - tried  # not tried: no attempt counted
+    assert down.paused == [f"127.0.0.1:{smtp.port}: {rows(store)[0].last_reply}"]
+    assert Counter(r.attempts for r in rows(store)) == {1: tried, 0: len(queued) - tried}
+    assert all(r.status == "pending" and r.claim_token is None for r in rows(store))
+    waiting = [r for r in rows(store) if r.attempts == 0]
+    assert {r.next_attempt_at for r in waiting} == {OPENED}  # due again at once
+    with store.reading() as session:
+        [paused] = outbox.paused_servers(session)
+    assert (paused.server, paused.failures) == (f"127.0.0.1:{smtp.port}", tried)
+
+    probe = deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=10))
+    assert (probe.retried, probe.deferred, len(probe.paused)) == (1, 0, 1)  # one message only
+
     smtp.start()
-    assert deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=59)).sent == 0
-    assert deliver(store, herrljunga, env, OPENED + backoff(1)).sent == len(queued)
+    up = deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=59))
+    assert (up.sent, up.retried, up.paused) == (len(queued) - tried - 1, 0, [])
+    with store.reading() as session:
+        assert outbox.paused_servers(session) == []
+    assert deliver(store, herrljunga, env, OPENED + backoff(1)).sent == tried
+    last = deliver(store, herrljunga, env, OPENED + dt.timedelta(seconds=10) + backoff(1))
+    assert last.sent == 1
     assert Counter(m.message["Message-ID"] for m in smtp.messages) == Counter(
         {r.message_id: 1 for r in queued}
     )
-    assert all(r.status == "sent" and r.attempts == 2 for r in rows(store))
+    assert all(r.status == "sent" for r in rows(store))
 
 
 def test_a_crash_between_sending_and_marking_sends_again_with_the_same_message_id(
@@ -326,23 +344,27 @@ def test_a_crash_between_sending_and_marking_sends_again_with_the_same_message_i
     mark = outbox._mark
     crashes = []
 
-    def crash_once(*args: Any) -> None:
+    def crash_once(*args: Any) -> set[int]:
         if not crashes:
             crashes.append(1)
             raise SystemExit("killed after sending")
-        mark(*args)
+        return mark(*args)
 
     monkeypatch.setattr(outbox, "_mark", crash_once)
+    monkeypatch.setattr(outbox._Marks, "release", lambda self: None)  # a kill writes nothing
     with pytest.raises(SystemExit):
         deliver(store, herrljunga, env, OPENED)
     assert len(smtp.messages) == len(queued)  # sent, but never marked
     assert all(r.status == "pending" and r.attempts == 0 for r in rows(store))
     assert deliver(store, herrljunga, env, OPENED + outbox.LEASE / 2).sent == 0  # still leased
-    assert deliver(store, herrljunga, env, OPENED + outbox.LEASE).sent == len(queued)
+    # The lease runs from when the killed delivery claimed (its clock: OPENED and the moments it
+    # had run), so a minute later it has surely run out.
+    expired = OPENED + outbox.LEASE + dt.timedelta(minutes=1)
+    assert deliver(store, herrljunga, env, expired).sent == len(queued)
     arrived = Counter(m.message["Message-ID"] for m in smtp.messages)
     assert arrived == Counter({r.message_id: 2 for r in queued})
     assert all(r.status == "sent" and r.attempts == 1 for r in rows(store))
-    assert deliver(store, herrljunga, env, OPENED + 2 * outbox.LEASE).sent == 0
+    assert deliver(store, herrljunga, env, expired + outbox.LEASE).sent == 0
 
 
 def test_a_crash_while_sending_resends_only_what_was_not_yet_marked(
@@ -361,13 +383,14 @@ def test_a_crash_while_sending_resends_only_what_was_not_yet_marked(
     mark = outbox._mark
     marks: list[int] = []
 
-    def crash_at_third_mark(*args: Any) -> None:
+    def crash_at_third_mark(*args: Any) -> set[int]:
         marks.append(len(args[1]))
         if len(marks) == 3:
             raise SystemExit("killed while sending")
-        mark(*args)
+        return mark(*args)
 
     monkeypatch.setattr(outbox, "_mark", crash_at_third_mark)
+    monkeypatch.setattr(outbox._Marks, "release", lambda self: None)  # a kill writes nothing
     with pytest.raises(SystemExit):
         deliver(store, herrljunga, env, OPENED)
     sent_before = 3 * outbox.MARK_EVERY
@@ -379,7 +402,7 @@ def test_a_crash_while_sending_resends_only_what_was_not_yet_marked(
     }
 
     monkeypatch.setattr(outbox, "_mark", mark)
-    again = deliver(store, herrljunga, env, OPENED + outbox.LEASE)
+    again = deliver(store, herrljunga, env, OPENED + outbox.LEASE + dt.timedelta(minutes=1))
     assert again.sent == len(queued) - 2 * outbox.MARK_EVERY
     arrived = Counter(m.message["Message-ID"] for m in smtp.messages)
     assert set(arrived) == {r.message_id for r in queued}

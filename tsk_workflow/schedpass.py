@@ -14,7 +14,10 @@ A pass at ``now``, in this order:
    ``audit.checkpoint_time`` has passed (:func:`tsk_workflow.checkpoints.daily_from_env`, with
    the key and folder of ``TSK_AUDIT_KEY`` and ``TSK_CHECKPOINT_DIR``; once a day);
 4. **mail**: the outbox is sent over SMTP when sending is on
-   (:func:`tsk_workflow.mail.outbox.deliver`).
+   (:func:`tsk_workflow.mail.outbox.deliver`), for at most ``PassOptions.mail_seconds``: the
+   messages in flight then finish and the rest waits for the next pass. ``tsk run`` sends from
+   a thread of its own instead (:meth:`SchedulerPass.deliver`), so that no timer waits for a
+   slow mail server.
 
 Every time of day comes from the organisations; the caller only says when ``now`` is. Each
 step is idempotent, so a pass may run late, twice, or in several processes at once: a timer
@@ -29,6 +32,7 @@ error propagates: the next pass tries again.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +44,7 @@ from tsk_workflow.engine.ticker import BATCH, Ticker, TickResult
 from tsk_workflow.errors import TskError
 from tsk_workflow.i18n import _
 from tsk_workflow.mail.digest import compose_due_digests
-from tsk_workflow.mail.outbox import deliver
+from tsk_workflow.mail.outbox import Delivery, deliver
 from tsk_workflow.organisation.model import Organisation
 
 SMTP_HOST = "TSK_SMTP_HOST"
@@ -51,24 +55,44 @@ def sends(flag: bool | None, environ: Mapping[str, str]) -> bool:
     return flag if flag is not None else bool(environ.get(SMTP_HOST))
 
 
-def mail_counts(mail: Mapping[str, int]) -> str:
-    """A pass's mail counts for people, as ``tsk mail send`` says them: ``sent 5, retrying 0,
-    failed 0`` (and ``, held N`` when some are held)."""
-    held = _(", held {n}").format(n=mail["held"]) if mail.get("held") else ""
-    return (
-        _("sent {sent}, retrying {retried}, failed {failed}").format(
-            sent=mail.get("sent", 0), retried=mail.get("retried", 0), failed=mail.get("failed", 0)
-        )
-        + held
+def mail_counts(mail: Mapping[str, Any]) -> str:
+    """A delivery's counts for people, as ``tsk mail send`` says them: ``sent 5, retrying 0,
+    failed 0``, with ``, held N``, ``, not tried N`` (left for the next delivery) and ``, taken
+    over N`` (by another delivery) when there are any, and each server no longer tried."""
+    text = _("sent {sent}, retrying {retried}, failed {failed}").format(
+        sent=mail.get("sent", 0), retried=mail.get("retried", 0), failed=mail.get("failed", 0)
     )
+    if mail.get("held"):
+        text += _(", held {n}").format(n=mail["held"])
+    if mail.get("deferred"):
+        text += _(", not tried {n}").format(n=mail["deferred"])
+    if mail.get("lost"):
+        text += _(", taken over by another delivery {n}").format(n=mail["lost"])
+    for paused in mail.get("paused", []):
+        text += "; " + _("stopped trying {server} (no answer)").format(server=paused)
+    return text
+
+
+def delivery_dict(sent: Delivery) -> dict[str, Any]:
+    """A delivery as ``--json`` gives it: the counts, and ``paused`` when a server was given up."""
+    data: dict[str, Any] = sent.counts()
+    if sent.paused:
+        data["paused"] = list(sent.paused)
+    return data
+
+
+MAIL_SECONDS = 240.0
+"""How long a pass sends mail at most: less than the five minutes between cron runs."""
 
 
 @dataclass(frozen=True)
 class PassOptions:
-    """Whether a pass sends the outbox, and how many timers it claims per transaction."""
+    """Whether a pass sends the outbox, and for how long at most; how many timers it claims per
+    transaction."""
 
     send: bool = False
     batch: int = BATCH
+    mail_seconds: float = MAIL_SECONDS
 
 
 @dataclass(frozen=True)
@@ -84,8 +108,8 @@ class PassResult:
     """The checkpoint signed (with ``file``), None (not yet time, or made already),
     ``{"skipped": why}`` (the environment does not say where the key or folder is) or
     ``{"failed": why}`` (they cannot be used)."""
-    mail: dict[str, int] | None
-    """``sent``, ``retried``, ``failed``, ``held``; None when the pass does not send."""
+    mail: dict[str, Any] | None
+    """:func:`delivery_dict`; None when the pass does not send."""
 
     @property
     def failure(self) -> str | None:
@@ -143,11 +167,12 @@ class SchedulerPass:
         except TskError as exc:
             return {"failed": str(exc)}
 
-    def _deliver(self, now: dt.datetime) -> dict[str, int]:
-        sent = deliver(self.store, self.orgs, self.environ, now)
-        return {
-            "sent": sent.sent,
-            "retried": sent.retried,
-            "failed": sent.failed,
-            "held": sent.held,
-        }
+    def deliver(
+        self, now: dt.datetime, stop: threading.Event | None = None, seconds: float | None = None
+    ) -> Delivery:
+        """Send the outbox of every organisation of the pass (see
+        :func:`tsk_workflow.mail.outbox.deliver`)."""
+        return deliver(self.store, self.orgs, self.environ, now, stop=stop, seconds=seconds)
+
+    def _deliver(self, now: dt.datetime) -> dict[str, Any]:
+        return delivery_dict(self.deliver(now, seconds=self.options.mail_seconds))

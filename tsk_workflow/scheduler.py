@@ -1,19 +1,28 @@
-"""The scheduler as a long-running service (``tsk run``): APScheduler calls the pass.
+"""The scheduler as a long-running service (``tsk run``): APScheduler calls the pass, and a
+thread of its own sends the mail.
 
 APScheduler is only the clock here (design principle 4): it has one job, which calls the
 scheduler pass (:class:`tsk_workflow.schedpass.SchedulerPass`, the same as ``tsk tick``'s) every
 ``interval`` seconds, and once at start to catch up. The pass fires the due timers, makes the
 day's digests and the day's signed checkpoint once the organisation's ``mail.digest_time`` and
-``audit.checkpoint_time`` have passed, and sends the queued mail when sending is on. Timers,
-digests and checkpoints are rows in the database, so a pass may run late, twice, or in several
-processes at once and each still happens once; nothing is kept in APScheduler's own job store,
-and after a restart the first pass catches up from the database.
+``audit.checkpoint_time`` have passed. Timers, digests and checkpoints are rows in the database,
+so a pass may run late, twice, or in several processes at once and each still happens once;
+nothing is kept in APScheduler's own job store, and after a restart the first pass catches up
+from the database.
 
-Each pass logs one line with what it did, in the language spoken when the service was made
-(``--lang``: the passes run in APScheduler's thread, which has a context of its own). A pass that is still running when its next time comes
-is not started twice (``max_instances=1``, ``coalesce``). :meth:`Service.stop` waits for the
-pass in progress to finish: on SIGTERM or Ctrl-C :func:`serve` stops taking new passes, lets
-the running one complete, logs ``stopped`` and returns 0.
+Mail, when sending is on, goes from the *courier*: a thread that delivers the outbox
+(:meth:`SchedulerPass.deliver`), then waits ``interval`` seconds, and again, so that no timer
+ever waits for a slow or silent mail server; a delivery cut short by its time limit goes on at
+once. The outbox is safe to send from several processes at once (leases with a fencing token:
+``tsk_workflow.mail.outbox``), so the courier runs in every replica of ``tsk serve``.
+
+Each pass logs one line with what it did, and each delivery that did anything one line, in the
+language spoken when the service was made (``--lang``: the passes run in APScheduler's thread,
+which has a context of its own). A pass that is still running when its next time comes is not
+started twice (``max_instances=1``, ``coalesce``). :meth:`Service.stop` (SIGTERM or Ctrl-C in
+:func:`serve`) starts no new pass and no new message: the timer pass in progress finishes, the
+messages in flight get ``outbox.STOP_GRACE`` seconds, and the mail not sent is released for the
+next start; then it logs ``stopped`` and :func:`serve` returns 0.
 """
 
 from __future__ import annotations
@@ -36,7 +45,15 @@ from tsk_workflow.engine.service import Engine, system_clock
 from tsk_workflow.engine.ticker import BATCH
 from tsk_workflow.errors import TskError
 from tsk_workflow.i18n import _, ngettext
-from tsk_workflow.schedpass import PassOptions, PassResult, SchedulerPass, mail_counts
+from tsk_workflow.mail.outbox import STOP_GRACE, Delivery
+from tsk_workflow.schedpass import (
+    MAIL_SECONDS,
+    PassOptions,
+    PassResult,
+    SchedulerPass,
+    delivery_dict,
+    mail_counts,
+)
 
 log = logging.getLogger("tsk_workflow.scheduler")
 
@@ -87,17 +104,19 @@ class Service:
         self.scheduler_pass = self._pass_over(engines)
         self.zone = next(iter(engines.values())).cal.zone
         self.passes = 0
+        self.deliveries = 0
         self.lang = i18n.language()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._courier_thread: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             timezone=self.zone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
 
     def _pass_over(self, engines: Mapping[str, Engine]) -> SchedulerPass:
-        options = PassOptions(send=self.options.send, batch=self.options.batch)
-        return SchedulerPass(engines, self.environ, options)
+        # The pass sends no mail: the courier does (see the module docstring).
+        return SchedulerPass(engines, self.environ, PassOptions(batch=self.options.batch))
 
     def run_pass(self) -> PassResult | None:
         """One pass at the clock's time; logs one line. None if it failed (the error is logged;
@@ -134,6 +153,43 @@ class Service:
             )
             return result
 
+    def deliver(self) -> Delivery | None:
+        """One delivery of the outbox at the clock's time (the courier's); logs one line when it
+        did anything. None if it failed (the error is logged; the next one tries again)."""
+        with i18n.speaking(self.lang):
+            started = time.monotonic()
+            now = self.clock()
+            try:
+                sent = self.scheduler_pass.deliver(now, self._stopping, MAIL_SECONDS)
+            except TskError as exc:
+                log.error(_("mail at {time} failed: {error}").format(time=_iso(now), error=exc))
+                return None
+            except Exception:
+                log.exception(_("mail at {time} failed").format(time=_iso(now)))
+                return None
+            self.deliveries += 1
+            counts = delivery_dict(sent)
+            if any(counts[key] for key in sent.counts()) or sent.paused:
+                log.log(
+                    logging.WARNING if sent.paused else logging.INFO,
+                    _("mail at {time}: {counts} ({seconds} s)").format(
+                        time=_iso(now),
+                        counts=mail_counts(counts),
+                        seconds=f"{time.monotonic() - started:.2f}",
+                    ),
+                    extra={"event": "mail", "mail": counts},
+                )
+            return sent
+
+    def _courier(self) -> None:
+        """Deliver, wait ``interval``, deliver again, until the service stops; a delivery that
+        left mail untried for want of time goes on at once."""
+        while not self._stopping.is_set():
+            sent = self.deliver()
+            more = sent is not None and sent.deferred > 0 and not sent.paused
+            if not more:
+                self._stopping.wait(self.options.interval)
+
     # ------------------------------------------------------------ starting and stopping
 
     def start(self) -> None:
@@ -149,6 +205,11 @@ class Service:
             next_run_time=dt.datetime.now(self.zone),  # at once: catch up
         )
         self.scheduler.start()
+        if self.options.send:
+            self._courier_thread = threading.Thread(
+                target=self._courier, name="tsk-mail", daemon=True
+            )
+            self._courier_thread.start()
         with i18n.speaking(self.lang):
             log.info(
                 _(
@@ -170,12 +231,16 @@ class Service:
                 )
 
     def stop(self) -> None:
-        """Take no new passes, let the one in progress finish, then return."""
+        """Take no new pass and send no new message; let the pass in progress finish, give the
+        messages in flight ``STOP_GRACE`` seconds and release the mail not sent; then return."""
         self._stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         with self._lock:  # a pass that was already past its check finishes first
             pass
+        if self._courier_thread is not None:
+            # Bounded: the grace, then writing back what was not sent (a busy database waits).
+            self._courier_thread.join(STOP_GRACE + 60)
         with i18n.speaking(self.lang):
             stopped = ngettext("stopped after {n} pass", "stopped after {n} passes", self.passes)
             log.info(stopped.format(n=self.passes), extra={"event": "stopped"})
@@ -270,7 +335,10 @@ def serve(service: Service, stop: threading.Event | None = None) -> int:
         if received:
             name = signal.Signals(received[0]).name
             log.info(
-                _("{signal} received: stopping after the pass in progress").format(signal=name)
+                _(
+                    "{signal} received: stopping after the pass in progress; mail in flight gets"
+                    " {seconds} s"
+                ).format(signal=name, seconds=_seconds(STOP_GRACE))
             )
         service.stop()
     finally:
@@ -313,7 +381,7 @@ def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
-def _counts(mail: Mapping[str, int] | None) -> str:
+def _counts(mail: Mapping[str, Any] | None) -> str:
     return mail_counts(mail) if mail else "-"
 
 

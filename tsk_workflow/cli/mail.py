@@ -126,27 +126,15 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
 @click.pass_context
 def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     from tsk_workflow.mail.outbox import deliver
+    from tsk_workflow.schedpass import delivery_dict, mail_counts
 
     now, engines = runtime.engines_at(ctx, now)
     runtime.require_service_act(ctx, _store(engines), "mail.send")
     result = deliver(_store(engines), _orgs(engines), os.environ, now)
-    data = {
-        "sent": result.sent,
-        "retried": result.retried,
-        "failed": result.failed,
-        "held": result.held,
-        "failures": result.replies,
-    }
     if as_json:
-        emit_json(data)
+        emit_json({**delivery_dict(result), "failures": result.replies})
         return
-    held = _(", held {n}").format(n=result.held) if result.held else ""
-    click.echo(
-        _("sent {sent}, retrying {retried}, failed {failed}").format(
-            sent=result.sent, retried=result.retried, failed=result.failed
-        )
-        + held
-    )
+    click.echo(mail_counts(delivery_dict(result)))
     for reply in result.replies:
         click.echo(f"  {reply}")
 
@@ -184,12 +172,21 @@ def digest(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
 @json_option
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    from tsk_workflow.mail.outbox import failures, status_counts
+    from tsk_workflow.mail.outbox import BREAKER_AFTER, failures, paused_servers, status_counts
 
     store = runtime.open_store(ctx)
     municipality = _municipality(ctx)
     with store.reading() as session:
         counts = status_counts(session, municipality)
+        paused = [
+            {
+                "server": server.server,
+                "since": server.paused_at.isoformat() if server.paused_at else None,
+                "failures": server.failures,
+                "reply": server.last_error,
+            }
+            for server in paused_servers(session)
+        ]
         failed, held = (
             [
                 {
@@ -204,7 +201,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for status in ("failed", "held")
         )
     if as_json:
-        emit_json({**counts, "failures": failed, "held_mail": held})
+        emit_json({**counts, "failures": failed, "held_mail": held, "paused_servers": paused})
         return
     click.echo(
         _(
@@ -212,6 +209,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
             " waiting for the daily digest {digest}"
         ).format(**counts)
     )
+    for server in paused:
+        click.echo(
+            _(
+                "SMTP server {server} not tried since {since}: {n} messages in a row got no"
+                " answer ({reply}). Each delivery tries one message first, and the rest once it"
+                " is answered."
+            ).format(
+                server=server["server"],
+                since=_local_time(server["since"]),
+                n=max(int(str(server["failures"])), BREAKER_AFTER),
+                reply=server["reply"],
+            )
+        )
     for row in failed:
         tried = int(row["attempts"] or 0)
         attempts = ngettext("{n} attempt", "{n} attempts", tried).format(n=tried)
@@ -314,3 +324,12 @@ def _municipality(ctx: click.Context) -> str | None:
         found[0].dispose()
         return found[1]
     return runtime.engine(ctx).org.municipality
+
+
+def _local_time(iso: str | None) -> str:
+    """A stored instant as people read it in Sweden: ``2027-03-01 07:00``."""
+    from tsk_workflow.calendar import STOCKHOLM
+
+    if iso is None:
+        return "-"
+    return f"{dt.datetime.fromisoformat(iso).astimezone(STOCKHOLM):%Y-%m-%d %H:%M}"

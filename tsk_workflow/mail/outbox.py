@@ -1,17 +1,40 @@
 """Delivering the outbox: render each pending row in its recipient's language and send it.
 
-At-least-once: a batch is claimed with a lease (``next_attempt_at`` moved ``LEASE`` ahead, on
-PostgreSQL with ``FOR UPDATE SKIP LOCKED``), sent outside any transaction, and marked as it goes:
-every ``MARK_EVERY`` results, or sooner when ``MARK_SECONDS`` have passed since the last mark. A
-crash leaves what was sent but not yet marked (at most ``MARK_EVERY`` plus the messages in
-flight, not the whole batch) to be sent again when the lease runs out, with the same Message-ID.
-Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS`` in all); permanent
-ones (5xx) are marked failed with the server's reply kept. A row that cannot be rendered is
-marked failed with the reason, and the others go on. A row whose template tried something the
-sandbox does not allow, or whose municipality names its own templates where they cannot be used
-(``mail.templates`` without ``TSK_TEMPLATE_ROOT``, say), is *held*: status ``held``, the reason in
-``last_reply``, nothing sent, until someone fixes it and runs ``tsk mail retry``. The SMTP settings
-are read before anything is claimed, so a bad setting leaves every row as it was.
+At-least-once, and never by two deliveries at once:
+
+- **Claims and leases.** A batch is claimed under a lease (``next_attempt_at`` moved ``LEASE``
+  ahead, on PostgreSQL with ``FOR UPDATE SKIP LOCKED``) and a token naming the delivery
+  (``claim_token``, a fencing token). While the batch is sent, the lease of every row not yet
+  marked is renewed every ``RENEW_EVERY``, whatever the server does, so a slow batch keeps its
+  rows however long it takes. Before each message the delivery reads whether it still holds the
+  row, and it writes what became of a row only if it still does: a delivery whose lease another
+  took over (it stalled longer than ``LEASE``) stops at the next message and leaves the row to
+  the other.
+- **Marks.** Results are written as they come: every ``MARK_EVERY`` results, or sooner when
+  ``MARK_SECONDS`` have passed. A crash leaves what was sent but not yet marked (at most
+  ``MARK_EVERY`` plus the messages in flight, not the whole batch) to be sent again when the
+  lease runs out, with the same Message-ID. Rows a delivery claimed but did not try (a stop, its
+  deadline, a server not answering) are released at its end: due again at once, no attempt
+  counted, held by nobody.
+- **Retries.** Temporary failures are retried with exponential backoff (``MAX_ATTEMPTS`` in
+  all); permanent ones (5xx) are marked failed with the server's reply kept. A row that cannot be
+  rendered is marked failed with the reason, and the others go on. A row whose template tried
+  something the sandbox does not allow, or whose municipality names its own templates where they
+  cannot be used (``mail.templates`` without ``TSK_TEMPLATE_ROOT``, say), is *held*: status
+  ``held``, the reason in ``last_reply``, nothing sent, until someone fixes it and runs ``tsk
+  mail retry``. The SMTP settings are read before anything is claimed, so a bad setting leaves
+  every row as it was.
+- **A server that does not answer** (no connection, time-outs, dropped connections:
+  ``BREAKER_AFTER`` messages in a row) is not tried again in this delivery: its circuit breaker
+  opens, the rest of its mail waits, and the server's state is kept (``mail_servers``; ``tsk mail
+  status`` shows it). The next delivery tries one message first, and the rest only once that one
+  is answered.
+- **A stop** (``stop``, set on SIGTERM by ``tsk run``) starts no new message, gives the ones in
+  flight ``STOP_GRACE`` seconds, drops their connections, and releases what was not sent; a
+  ``deadline`` only stops new messages. Both leave the rest to the next delivery.
+
+Leases are on the delivery's own clock: the ``now`` it was given plus the time it has run, so a
+delivery at a virtual time (``tsk tick --now``) leases as one at the real time does.
 
 Task links. With link settings in the environment (``tsk_workflow.links.link_settings``:
 ``TSK_BASE_URL`` and the key), each task mail (:data:`TASK_MAILS`) is rendered with ``link``
@@ -26,8 +49,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import secrets
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,22 +64,29 @@ from tsk_workflow.links import LinkSettings, expires_at, link_settings, task_lin
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import SENDER_NAME, OutgoingMail, named_sender
 from tsk_workflow.mail.render import Held, Rendered, render
-from tsk_workflow.mail.smtp import SendResult, SmtpSettings, backoff, send_batch_sync
+from tsk_workflow.mail.smtp import Hooks, SendResult, SmtpSettings, backoff, send_batch_sync
 from tsk_workflow.mail.templates import template_folder
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.resources import municipalities_dir
 from tsk_workflow.store import outbox as stored
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import OutboxMessage
+from tsk_workflow.store.models import MailServer, OutboxMessage
 
 if TYPE_CHECKING:
     from tsk_workflow.store.database import Session
 
-LEASE = dt.timedelta(minutes=10)
+LEASE = dt.timedelta(minutes=2)
+"""How long a claim holds a row without being renewed: what a killed delivery's rows wait."""
+RENEW_EVERY = 30.0
+"""Seconds between two renewals of the lease while a batch is sent (a quarter of ``LEASE``)."""
 MAX_ATTEMPTS = 12
 BATCH = 200
 MARK_EVERY = 20
 MARK_SECONDS = 1.0
+BREAKER_AFTER = 3
+"""Messages in a row without an answer from a server after which a delivery stops trying it."""
+STOP_GRACE = 5.0
+"""Seconds the messages in flight get to be answered once a delivery is told to stop."""
 TASK_MAILS = frozenset({"task_assigned", "task_reminder", "task_overdue", "task_escalated"})
 """The mails about one task, which carry their recipient's link to it (with link settings)."""
 
@@ -218,8 +250,53 @@ class Delivery:
     retried: int = 0
     failed: int = 0
     held: int = 0
+    deferred: int = 0
+    """Claimed but not tried (a stop, the deadline, a server not answering): due again."""
+    lost: int = 0
+    """Rows another delivery took over while this one held them: left to that one."""
+    paused: list[str] = field(default_factory=list)
+    """The servers this delivery stopped trying: ``host:port: why``."""
     replies: list[str] = field(default_factory=list)
     """Why each failed or held message was not sent: ``address: reply`` (``address: held: ...``)."""
+
+    def counts(self) -> dict[str, int]:
+        """The counts, as ``tsk tick --json`` and ``tsk mail send --json`` give them."""
+        return {
+            "sent": self.sent,
+            "retried": self.retried,
+            "failed": self.failed,
+            "held": self.held,
+            "deferred": self.deferred,
+            "lost": self.lost,
+        }
+
+
+@dataclass
+class _Run:
+    """One delivery: its fencing token, its clock, and whether it should stop."""
+
+    now: dt.datetime
+    stop: threading.Event | None = None
+    deadline: float | None = None
+    """``time.monotonic()`` after which no new message is started."""
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
+    started: float = field(default_factory=time.monotonic)
+
+    def clock(self) -> dt.datetime:
+        """The delivery's time: ``now`` and what it has run since."""
+        return self.now + dt.timedelta(seconds=time.monotonic() - self.started)
+
+    def lease_until(self) -> dt.datetime:
+        return self.clock() + LEASE
+
+    def stopping(self) -> bool:
+        """Told to stop: in-flight messages get ``STOP_GRACE``, then are given up."""
+        return self.stop is not None and self.stop.is_set()
+
+    def over(self) -> bool:
+        """No new message: told to stop, or past the deadline."""
+        late = self.deadline is not None and time.monotonic() >= self.deadline
+        return late or self.stopping()
 
 
 def deliver(
@@ -229,29 +306,114 @@ def deliver(
     now: dt.datetime,
     batch: int = BATCH,
     max_in_flight: int = 4,
+    *,
+    stop: threading.Event | None = None,
+    seconds: float | None = None,
 ) -> Delivery:
-    """Send every pending message that is due, in batches, until none is left.
+    """Send every pending message that is due, in batches, until none is left, ``stop`` is set,
+    or ``seconds`` have passed (then the messages in flight finish, and the rest wait for the
+    next delivery); see the module docstring.
 
     The settings are read first, so that a bad setting (``SmtpConfigError``, ``LinkConfigError``)
     leaves every message where it was instead of leased.
     """
     settings = {key: smtp_settings(org, env) for key, org in orgs.items()}
     links = link_settings(env)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    run = _Run(now, stop, deadline)
     result = Delivery()
-    while True:
-        claimed = _claim(store, list(orgs), now, batch)
-        for municipality, rows in _by_municipality(claimed).items():
-            org = orgs[municipality]
-            _send(store, org, settings[municipality], rows, now, result, max_in_flight, env, links)
-        if len(claimed) < batch:
-            return result
+    for server, municipalities in _by_server(settings).items():
+        breaker = _Breaker.load(store, server)
+        while not run.over():
+            size = 1 if breaker.probing else batch
+            claimed = _claim(store, municipalities, run, size)
+            for municipality, rows in _by_municipality(claimed).items():
+                sending = _Sending(store, orgs[municipality], settings[municipality], run, result)
+                sending.send(rows, breaker, max_in_flight, env, links)
+            if breaker.open or len(claimed) < size:
+                break
+        breaker.save(store, run.clock())
+        if breaker.open:
+            result.paused.append(f"{server}: {breaker.last_error}")
+    return result
 
 
-def _claim(
-    store: Store, municipalities: list[str], now: dt.datetime, batch: int
-) -> list[OutboxMessage]:
+def server_of(settings: SmtpSettings) -> str:
+    """The name a server's state is kept under: ``host:port``."""
+    return f"{settings.host}:{settings.port}"
+
+
+def _by_server(settings: Mapping[str, SmtpSettings]) -> dict[str, list[str]]:
+    """The municipalities sending through each server."""
+    grouped: dict[str, list[str]] = {}
+    for municipality, its in settings.items():
+        grouped.setdefault(server_of(its), []).append(municipality)
+    return grouped
+
+
+@dataclass
+class _Breaker:
+    """A server's circuit breaker for one delivery: closed (send), open (stop trying it), or
+    probing (it did not answer before: one message first, the rest once that one is answered).
+    """
+
+    server: str
+    failures: int = 0
+    paused_at: dt.datetime | None = None
+    last_error: str | None = None
+    open: bool = False
+    changed: bool = False
+
+    @classmethod
+    def load(cls, store: Store, server: str) -> _Breaker:
+        with store.reading() as session:
+            row = stored.server_state(session, server)
+        if row is None:
+            return cls(server)
+        return cls(server, row.failures, row.paused_at, row.last_error)
+
+    @property
+    def probing(self) -> bool:
+        return self.paused_at is not None and not self.open
+
+    def allows(self) -> bool:
+        return not self.open
+
+    def record(self, outcome: SendResult) -> None:
+        if outcome.status in ("held", "deferred"):
+            return
+        self.changed = True
+        if outcome.answered:
+            self.failures, self.paused_at, self.open = 0, None, False
+            return
+        self.failures += 1
+        self.last_error = outcome.reply
+        if self.failures >= BREAKER_AFTER or self.paused_at is not None:
+            self.open = True
+
+    def save(self, store: Store, at: dt.datetime) -> None:
+        if not self.changed:
+            return
+        if self.open and self.paused_at is None:
+            self.paused_at = at
+        with store.transaction() as session:
+            stored.save_server(
+                session,
+                {
+                    "server": self.server,
+                    "failures": self.failures,
+                    "paused_at": self.paused_at,
+                    "last_error": (self.last_error or "")[:2000] or None,
+                    "updated_at": at,
+                },
+            )
+
+
+def _claim(store: Store, municipalities: list[str], run: _Run, batch: int) -> list[OutboxMessage]:
     with store.transaction() as session:
-        return stored.claim_due(session, municipalities, now, batch, now + LEASE)
+        return stored.claim_due(
+            session, municipalities, run.now, batch, run.lease_until(), run.token
+        )
 
 
 def _by_municipality(rows: Sequence[OutboxMessage]) -> dict[str, list[OutboxMessage]]:
@@ -261,97 +423,191 @@ def _by_municipality(rows: Sequence[OutboxMessage]) -> dict[str, list[OutboxMess
     return grouped
 
 
-def _send(
-    store: Store,
-    org: Organisation,
-    settings: SmtpSettings,
-    rows: list[OutboxMessage],
-    now: dt.datetime,
-    result: Delivery,
-    max_in_flight: int,
-    env: Mapping[str, str],
-    links: LinkSettings | None = None,
-) -> None:
-    marks = _Marks(store, rows, now, result)
-    zone = _zone(org)
-    mails: list[OutgoingMail] = []
-    try:
-        templates, held = override_dir(org, env), None
-    except Held as exc:  # the municipality's own templates cannot be used: hold all its mail
-        templates, held = None, held_reply(exc)
-    for row in rows:
-        if held is not None:
-            made: OutgoingMail | SendResult = SendResult(row.message_id, "held", held)
-        else:
-            made = _compose_or_fail(row, settings.sender, templates, links, zone)
-        if isinstance(made, SendResult):
-            marks.add(made)
-        else:
-            mails.append(made)
-    if mails:
-        send_batch_sync(settings, mails, max_in_flight, on_result=marks.add)
-    marks.flush()
+class _Sending:
+    """One municipality's share of a claimed batch, while it is sent: renders it, sends it,
+    renews its lease, marks each result, and releases what was not tried."""
+
+    def __init__(
+        self,
+        store: Store,
+        org: Organisation,
+        settings: SmtpSettings,
+        run: _Run,
+        result: Delivery,
+    ) -> None:
+        self.store, self.org, self.settings = store, org, settings
+        self.run, self.result = run, result
+
+    def send(
+        self,
+        rows: list[OutboxMessage],
+        breaker: _Breaker,
+        max_in_flight: int,
+        env: Mapping[str, str],
+        links: LinkSettings | None,
+    ) -> None:
+        marks = _Marks(self.store, rows, self.run, self.result)
+        try:
+            mails = list(self._compose(rows, marks, env, links))
+            if mails:
+
+                def may_send(mail: OutgoingMail) -> bool:
+                    return not self.run.over() and breaker.allows() and marks.holds(mail)
+
+                def on_result(outcome: SendResult) -> None:
+                    breaker.record(outcome)
+                    marks.add(outcome)
+
+                hooks = Hooks(may_send, on_result, marks.tick, self.run.stopping, STOP_GRACE)
+                send_batch_sync(self.settings, mails, max_in_flight, hooks=hooks)
+            marks.flush()
+        finally:  # whatever happened (Ctrl-C too): what was not tried is due again at once
+            marks.release()
+
+    def _compose(
+        self,
+        rows: list[OutboxMessage],
+        marks: _Marks,
+        env: Mapping[str, str],
+        links: LinkSettings | None,
+    ) -> Iterator[OutgoingMail]:
+        zone = _zone(self.org)
+        try:
+            templates, held = override_dir(self.org, env), None
+        except Held as exc:  # the municipality's own templates cannot be used: hold all its mail
+            templates, held = None, held_reply(exc)
+        for row in rows:
+            if held is not None:
+                made: OutgoingMail | SendResult = SendResult(row.message_id, "held", held)
+            else:
+                made = _compose_or_fail(row, self.settings.sender, templates, links, zone)
+            if isinstance(made, SendResult):
+                marks.add(made)
+            else:
+                yield made
 
 
 class _Marks:
-    """Results of a batch not yet written, written a few at a time while the batch is sent.
+    """The rows of a batch while it is sent: their results not yet written (written a few at a
+    time), their lease (renewed), and which of them this delivery still holds.
 
-    ``add`` is called from the event loop that sends (``send_batch``'s ``on_result``): a write
-    holds up the other connections for a moment, which is the price of re-sending at most a few
-    messages after a crash instead of the whole batch.
+    Called from the event loop that sends (``Hooks``): a write holds up the other connections for
+    a moment, which is the price of re-sending at most a few messages after a crash instead of
+    the whole batch.
     """
 
     def __init__(
-        self, store: Store, rows: list[OutboxMessage], now: dt.datetime, result: Delivery
+        self, store: Store, rows: list[OutboxMessage], run: _Run, result: Delivery
     ) -> None:
-        self.store, self.now, self.result = store, now, result
+        self.store, self.run, self.result = store, run, result
         self.rows = {row.message_id: row for row in rows}
+        self.unmarked = {row.id for row in rows}
+        self.lost: set[int] = set()
         self.waiting: list[SendResult] = []
-        self.marked_at = time.monotonic()
+        self.marked_at = self.renewed_at = time.monotonic()
+
+    def holds(self, mail: OutgoingMail) -> bool:
+        """Whether this delivery still holds the row of ``mail`` (read before sending it)."""
+        row = self.rows[mail.message_id]
+        if row.id not in self.lost:
+            with self.store.reading() as session:
+                if stored.holds(session, row.id, self.run.token):
+                    return True
+            self._lose({row.id})
+        return False
 
     def add(self, outcome: SendResult) -> None:
+        if outcome.status == "deferred":
+            if self.rows[outcome.message_id].id not in self.lost:
+                self.result.deferred += 1
+            return
         self.waiting.append(outcome)
         if len(self.waiting) >= MARK_EVERY or time.monotonic() - self.marked_at >= MARK_SECONDS:
             self.flush()
 
+    def tick(self) -> None:
+        """Called as time goes while the batch is sent: write the results waiting, and renew the
+        lease of the rows not yet marked once ``RENEW_EVERY`` has passed."""
+        if time.monotonic() - self.marked_at >= MARK_SECONDS:
+            self.flush()
+        if time.monotonic() - self.renewed_at >= RENEW_EVERY:
+            self.renew()
+
     def flush(self) -> None:
         if self.waiting:
             done = [(self.rows[outcome.message_id], outcome) for outcome in self.waiting]
-            _mark(self.store, done, self.now, self.result)
+            marked = _mark(self.store, done, self.run.token, self.run.now, self.result)
+            ids = {row.id for row, _outcome in done}
+            self.unmarked -= ids
+            self._lose(ids - marked)
             self.waiting = []
         self.marked_at = time.monotonic()
+
+    def renew(self) -> None:
+        ids = self.unmarked - self.lost
+        with self.store.transaction() as session:
+            held = stored.renew(session, ids, self.run.token, self.run.lease_until())
+        self._lose(ids - held)
+        self.renewed_at = time.monotonic()
+
+    def release(self) -> None:
+        """Give back the rows not marked that this delivery still holds: due at its ``now``."""
+        ids = self.unmarked - self.lost
+        if ids:
+            with self.store.transaction() as session:
+                stored.release(session, ids, self.run.token, self.run.now)
+
+    def _lose(self, ids: set[int]) -> None:
+        new = ids - self.lost
+        self.result.lost += len(new)
+        self.lost |= new
+        self.unmarked -= new
 
 
 def _mark(
     store: Store,
     done: list[tuple[OutboxMessage, SendResult]],
+    token: str,
     now: dt.datetime,
     result: Delivery,
-) -> None:
-    """Write what became of each row, in one transaction (an UPDATE by primary key per row)."""
-    values = [{"id": row.id, **_after(row, outcome, now, result)} for row, outcome in done]
+) -> set[int]:
+    """Write what became of each row this delivery still holds, in one transaction (an UPDATE
+    by primary key per row); returns the ids written."""
+    after = [(row, outcome, _after(row, outcome, now)) for row, outcome in done]
     with store.transaction() as session:
-        stored.mark(session, values)
+        marked = stored.mark(
+            session, [{"id": row.id, **values} for row, _o, values in after], token
+        )
+    for row, outcome, values in after:
+        if row.id in marked:
+            _count(row, outcome, values, result)
+    return marked
 
 
-def _after(
-    row: OutboxMessage, outcome: SendResult, now: dt.datetime, result: Delivery
-) -> dict[str, Any]:
+def _after(row: OutboxMessage, outcome: SendResult, now: dt.datetime) -> dict[str, Any]:
     if outcome.status == "held":  # not sent, so not an attempt
-        result.held += 1
-        result.replies.append(f"{row.email}: {outcome.reply}")
         return {"status": "held", "last_reply": outcome.reply[:2000]}
     attempts = row.attempts + 1
     values: dict[str, Any] = {"attempts": attempts, "last_reply": outcome.reply[:2000]}
     if outcome.status == "sent":
-        result.sent += 1
         return values | {"status": "sent", "sent_at": now}
     if outcome.status == "temporary" and attempts < MAX_ATTEMPTS:
-        result.retried += 1
         return values | {"next_attempt_at": now + backoff(attempts)}
-    result.failed += 1
-    result.replies.append(f"{row.email}: {outcome.reply}")
     return values | {"status": "failed"}
+
+
+def _count(
+    row: OutboxMessage, outcome: SendResult, values: Mapping[str, Any], result: Delivery
+) -> None:
+    status = values.get("status")
+    if status == "sent":
+        result.sent += 1
+    elif status is None:
+        result.retried += 1
+    else:
+        result.held += status == "held"
+        result.failed += status == "failed"
+        result.replies.append(f"{row.email}: {outcome.reply}")
 
 
 # ---------------------------------------------------------------- status and retry
@@ -361,6 +617,11 @@ def status_counts(session: Session, municipality: str | None = None) -> dict[str
     counts = {"pending": 0, "sent": 0, "failed": 0, "held": 0, "digest": 0}
     counts.update(stored.status_counts(session, municipality))
     return counts
+
+
+def paused_servers(session: Session) -> list[MailServer]:
+    """The SMTP servers the deliveries have stopped trying (their circuit breaker is open)."""
+    return [server for server in stored.server_states(session) if server.paused_at is not None]
 
 
 def failures(

@@ -27,7 +27,13 @@ answer arrived gives ``temporary``, and the retry sends it again, with the same 
 
 Progress. ``on_result``, when given, is called with each result as soon as it is known (in the
 event loop, so it should be quick): the outbox marks what was sent as it goes, so that a crash
-while sending re-sends only what was not yet marked, not the whole batch.
+while sending re-sends only what was not yet marked, not the whole batch. :class:`Hooks` let
+the caller steer a batch as it goes: ``may_send`` is asked before each message (no: the message
+is ``deferred``, not tried), ``on_tick`` is called every :data:`TICK` seconds whatever the
+server does (the outbox renews its lease there), and ``stopping`` says the process is stopping:
+no message is started any more, the messages in flight get ``grace`` seconds to be answered,
+then their connections are dropped and they are ``deferred`` too (whether the server kept such
+a message is not known: it may be sent again, with the same Message-ID).
 """
 
 from __future__ import annotations
@@ -56,7 +62,7 @@ from tsk_workflow.errors import TskError
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.mail.message import OutgoingMail, mail_bytes, sender_address
 
-Status = Literal["sent", "temporary", "permanent", "held"]
+Status = Literal["sent", "temporary", "permanent", "held", "deferred"]
 
 ENV_VARS = {
     "host": "TSK_SMTP_HOST",
@@ -237,6 +243,9 @@ class SendResult:
     unreachable: str | None = None
     """Set when no connection could be made, so no server said anything: why, one of
     ``UNREACHABLE``'s keys."""
+    answered: bool = True
+    """False when the server gave no answer: no connection, a time-out, a dropped connection
+    (what a circuit breaker counts); a 4xx or 5xx is an answer."""
 
 
 UNREACHABLE = {
@@ -289,6 +298,27 @@ def backoff(attempts: int) -> timedelta:
 ResultSink = Callable[[SendResult], None]
 """Told of each result as soon as it is known (see "Progress" in the module docstring)."""
 
+TICK = 0.25
+"""Seconds between two calls of :attr:`Hooks.on_tick` while a batch is sent."""
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """How the caller steers a batch while it is sent (see "Progress" in the module docstring).
+    Each is called in the event loop, so it should be quick."""
+
+    may_send: Callable[[OutgoingMail], bool] | None = None
+    on_result: ResultSink | None = None
+    on_tick: Callable[[], None] | None = None
+    stopping: Callable[[], bool] | None = None
+    grace: float = 5.0
+    """Seconds the messages in flight get once ``stopping`` says so."""
+
+
+def deferred(mail: OutgoingMail, why: str) -> SendResult:
+    """A message not tried (or given up in flight), with why."""
+    return SendResult(mail.message_id, "deferred", why)
+
 
 async def send_batch(
     settings: SmtpSettings,
@@ -297,13 +327,45 @@ async def send_batch(
     *,
     per_connection: int = 100,
     on_result: ResultSink | None = None,
+    hooks: Hooks | None = None,
 ) -> list[SendResult]:
     """Send ``mails``; one result per mail, in the same order (see the module docstring)."""
     if max_in_flight < 1 or per_connection < 1:
         raise ValueError("max_in_flight and per_connection must be at least 1")
+    hooks = hooks or Hooks(on_result=on_result)
     shares = _shares(list(mails), max_in_flight, per_connection)
-    sent = await asyncio.gather(*(_send_share(settings, share, on_result) for share in shares))
-    return [result for share in sent for result in share]
+    results: list[list[SendResult]] = [[] for _ in shares]
+    tasks = [
+        asyncio.create_task(_send_share(settings, share, done, hooks))
+        for share, done in zip(shares, results, strict=True)
+    ]
+    if tasks:
+        await _watch(tasks, hooks)
+    for share, done in zip(shares, results, strict=True):
+        for mail in share[len(done) :]:  # given up in flight on a stop
+            done.append(deferred(mail, _("stopped while sending")))
+            if hooks.on_result is not None:
+                hooks.on_result(done[-1])
+    return [result for done in results for result in done]
+
+
+async def _watch(tasks: list[asyncio.Task[None]], hooks: Hooks) -> None:
+    """Wait for ``tasks``, calling ``on_tick`` as time goes; on a stop, wait ``grace`` more
+    seconds for them, then cancel what is still sending."""
+    pending = set(tasks)
+    while pending:
+        _done, pending = await asyncio.wait(pending, timeout=TICK)
+        if hooks.on_tick is not None:
+            hooks.on_tick()
+        if pending and hooks.stopping is not None and hooks.stopping():
+            _done, pending = await asyncio.wait(pending, timeout=hooks.grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            pending = set()
+    for task in tasks:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            raise error
 
 
 def send_batch_sync(
@@ -313,11 +375,17 @@ def send_batch_sync(
     *,
     per_connection: int = 100,
     on_result: ResultSink | None = None,
+    hooks: Hooks | None = None,
 ) -> list[SendResult]:
     """:func:`send_batch` for synchronous callers (not from inside a running event loop)."""
     return asyncio.run(
         send_batch(
-            settings, mails, max_in_flight, per_connection=per_connection, on_result=on_result
+            settings,
+            mails,
+            max_in_flight,
+            per_connection=per_connection,
+            on_result=on_result,
+            hooks=hooks,
         )
     )
 
@@ -333,18 +401,24 @@ def _shares(
 
 
 async def _send_share(
-    settings: SmtpSettings, mails: list[OutgoingMail], on_result: ResultSink | None = None
-) -> list[SendResult]:
+    settings: SmtpSettings, mails: list[OutgoingMail], results: list[SendResult], hooks: Hooks
+) -> None:
+    """Send ``mails`` in turn on one connection, appending each result to ``results``."""
     connection = _Connection(settings)
-    results = []
     try:
         for mail in mails:
-            results.append(await connection.send(mail))
-            if on_result is not None:
-                on_result(results[-1])
-        return results
-    finally:
-        await connection.close()
+            if hooks.stopping is not None and hooks.stopping():
+                results.append(deferred(mail, _("stopped before sending")))
+            elif hooks.may_send is not None and not hooks.may_send(mail):
+                results.append(deferred(mail, _("not tried")))
+            else:
+                results.append(await connection.send(mail))
+            if hooks.on_result is not None:
+                hooks.on_result(results[-1])
+    except asyncio.CancelledError:
+        connection.abort()  # no QUIT: the server may not answer it either
+        raise
+    await connection.close()
 
 
 class _Connection:
@@ -366,7 +440,9 @@ class _Connection:
             )
         smtp = await self._connected()
         if smtp is None:
-            return SendResult(mail.message_id, "temporary", self.unreachable or "", self.why)
+            return SendResult(
+                mail.message_id, "temporary", self.unreachable or "", self.why, answered=False
+            )
         return await self._transact(smtp, mail.message_id, data, mail.recipient)
 
     async def _transact(self, smtp: SMTP, message_id: str, data: bytes, to: str) -> SendResult:
@@ -384,9 +460,9 @@ class _Connection:
             return _by_code(message_id, exc.code, f"{exc.code} {exc.message}")
         except (SMTPNotSupported, ValueError) as exc:
             return SendResult(message_id, "permanent", str(exc))
-        except (SMTPException, OSError) as exc:
+        except (SMTPException, OSError) as exc:  # a time-out or a dropped connection
             self._drop()
-            return SendResult(message_id, "temporary", _describe(exc))
+            return SendResult(message_id, "temporary", _describe(exc), answered=False)
         return SendResult(message_id, "sent", f"250 {reply}")
 
     async def _connected(self) -> SMTP | None:
@@ -408,6 +484,10 @@ class _Connection:
         if self.smtp is not None:
             self.smtp.close()
         self.smtp = None
+
+    def abort(self) -> None:
+        """Drop the connection at once, without a word to the server."""
+        self._drop()
 
     async def close(self) -> None:
         """Say QUIT if still connected; a failure to do so is of no consequence."""

@@ -512,6 +512,23 @@ class OutboxMessage(Base):
     last_reply: Mapped[str | None] = mapped_column(Text)
     cycle_id: Mapped[int | None] = mapped_column(Integer, index=True)
     task_id: Mapped[int | None] = mapped_column(Integer)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    """The delivery that holds the row while its lease runs (its fencing token); None when no
+    delivery holds it. A delivery writes what became of a row only while it still holds it."""
+
+
+class MailServer(Base):
+    """An SMTP server's answering, as the deliveries saw it: how many messages in a row got no
+    answer (a refused or dropped connection, a time-out), and since when the deliveries have
+    stopped trying it (its circuit breaker is open). ``server`` is ``host:port``."""
+
+    __tablename__ = "mail_servers"
+
+    server: Mapped[str] = mapped_column(String(300), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[dt.datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime]
 
 
 class ApiToken(Base):

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import OutboxMessage, Task
+from tsk_workflow.store.models import MailServer, OutboxMessage, Task
 
 
 def claim_due(
@@ -22,11 +22,12 @@ def claim_due(
     now: dt.datetime,
     batch: int,
     lease_until: dt.datetime,
+    token: str,
 ) -> list[OutboxMessage]:
     """Up to ``batch`` pending rows of ``municipalities`` due at ``now``, soonest first, each
-    leased (``next_attempt_at`` moved to ``lease_until``) in the session's transaction. On
-    PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so two workers claim different
-    rows."""
+    leased to the delivery ``token`` (``next_attempt_at`` moved to ``lease_until``,
+    ``claim_token`` set) in the session's transaction. On PostgreSQL the rows are locked ``FOR
+    UPDATE SKIP LOCKED``, so two workers claim different rows."""
     query = (
         select(OutboxMessage)
         .where(
@@ -42,13 +43,71 @@ def claim_due(
     rows = list(session.scalars(query))
     for row in rows:
         row.next_attempt_at = lease_until
+        row.claim_token = token
     return rows
 
 
-def mark(session: Session, values: Sequence[Mapping[str, Any]]) -> None:
-    """Set the columns given for each row (``id`` and the columns to set), one UPDATE by
-    primary key per row."""
-    session.execute(update(OutboxMessage), list(values))
+def _held(ids: Collection[int], token: str) -> Any:
+    return (
+        OutboxMessage.id.in_(list(ids)),
+        OutboxMessage.claim_token == token,
+        OutboxMessage.status == "pending",
+    )
+
+
+def holds(session: Session, row_id: int, token: str) -> bool:
+    """Whether the delivery ``token`` still holds row ``row_id`` (no other took it over, nobody
+    purged or requeued it)."""
+    found = session.execute(select(OutboxMessage.id).where(*_held([row_id], token)))
+    return found.first() is not None
+
+
+def held_of(session: Session, ids: Collection[int], token: str) -> set[int]:
+    """Which of ``ids`` the delivery ``token`` still holds; on PostgreSQL they stay locked to
+    the end of the transaction, so no other delivery takes them over meanwhile."""
+    if not ids:
+        return set()
+    query = select(OutboxMessage.id).where(*_held(ids, token))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {int(found) for found in session.scalars(query)}
+
+
+def renew(session: Session, ids: Collection[int], token: str, lease_until: dt.datetime) -> set[int]:
+    """Lease again to ``lease_until`` those of ``ids`` the delivery ``token`` still holds; returns
+    them (the others were taken over, or are no longer pending)."""
+    held = held_of(session, ids, token)
+    if held:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(list(held)))
+            .values(next_attempt_at=lease_until)
+        )
+    return held
+
+
+def release(session: Session, ids: Collection[int], token: str, due: dt.datetime) -> int:
+    """Give back those of ``ids`` the delivery ``token`` still holds, unsent: due at ``due``, held
+    by no delivery, their attempts unchanged. Returns how many."""
+    if not ids:
+        return 0
+    done = session.execute(
+        update(OutboxMessage)
+        .where(*_held(ids, token))
+        .values(next_attempt_at=due, claim_token=None)
+    )
+    return int(getattr(done, "rowcount", 0) or 0)
+
+
+def mark(session: Session, values: Sequence[Mapping[str, Any]], token: str) -> set[int]:
+    """Set the columns given for each row (``id`` and the columns to set) that the delivery
+    ``token`` still holds, and let go of it; one UPDATE by primary key per row. Returns the ids
+    marked: a row another delivery took over is left to that one (fencing)."""
+    held = held_of(session, [value["id"] for value in values], token)
+    marked = [{**value, "claim_token": None} for value in values if value["id"] in held]
+    if marked:
+        session.execute(update(OutboxMessage), marked)
+    return held
 
 
 def status_counts(session: Session, municipality: str | None = None) -> dict[str, int]:
@@ -229,3 +288,37 @@ def insert_mail(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
             connection.execute(insert(OUTBOX), params)
         return
     connection.execute(statement, list(rows))
+
+
+# ------------------------------------------------------------------ SMTP servers
+
+
+def server_state(session: Session, server: str) -> MailServer | None:
+    """What the deliveries last saw of ``server`` (``host:port``); None when nothing."""
+    return session.get(MailServer, server)
+
+
+def server_states(session: Session) -> list[MailServer]:
+    """Every server the deliveries have seen, by name."""
+    return list(session.scalars(select(MailServer).order_by(MailServer.server)))
+
+
+_SERVERS = MailServer.metadata.tables[MailServer.__tablename__]
+
+
+def save_server(session: Session, values: Mapping[str, Any]) -> None:
+    """Write what a delivery saw of a server (``server`` and the columns), over what was there."""
+    connection = session.connection()
+    name = connection.dialect.name
+    if name in ("sqlite", "postgresql"):
+        dialect = sqlite if name == "sqlite" else postgresql
+        statement = dialect.insert(_SERVERS).values(**values)
+        changed = {key: statement.excluded[key] for key in values if key != "server"}
+        connection.execute(statement.on_conflict_do_update(index_elements=["server"], set_=changed))
+        return
+    row = session.get(MailServer, values["server"])  # another database: read, then write
+    if row is None:
+        session.add(MailServer(**values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
