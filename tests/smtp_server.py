@@ -11,7 +11,9 @@
 Replies are scripted per stage, ``"data"`` (the answer to the message, the default) or ``"rcpt"``
 (the answer to RCPT TO). :data:`DROP` closes the connection without answering; :data:`HANG`
 never answers (the client's time-out fires). ``connections`` counts the clients' EHLOs, i.e.
-SMTP sessions (the controller's own start-up probe sends none).
+SMTP sessions (the controller's own start-up probe sends none). ``server.handler.delay`` makes
+a slow server: that many seconds before each answer to a message. ``hanging`` counts the
+messages waiting at this moment for an answer that never comes.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class RecordingHandler:
         self.connections = 0
         self._script: dict[Stage, deque[str]] = {"data": deque(), "rcpt": deque()}
         self._then: dict[Stage, str] = {"data": OK, "rcpt": OK}
+        self.delay = 0.0
+        self.hanging = 0
 
     def respond(self, replies: tuple[str, ...], then: str | None, stage: Stage) -> None:
         with self._lock:
@@ -82,6 +86,8 @@ class RecordingHandler:
         return reply
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         reply = await self._answer(server, "data")
         if reply.startswith("2"):
             self._keep(envelope)
@@ -90,7 +96,13 @@ class RecordingHandler:
     async def _answer(self, server: Any, stage: Stage) -> str:
         reply = self.next_reply(stage)
         if reply == HANG:
-            await asyncio.Event().wait()  # cancelled when the client goes or the server stops
+            with self._lock:
+                self.hanging += 1
+            try:
+                await asyncio.Event().wait()  # cancelled when the client goes or the server stops
+            finally:
+                with self._lock:
+                    self.hanging -= 1
         if reply == DROP:
             server.transport.close()
             return "421 4.4.2 Connection dropped"  # never arrives: the transport is closed

@@ -14,8 +14,11 @@ from tsk_workflow.i18n import N_
         "Run the scheduler until stopped (SIGTERM or Ctrl-C): the pass of tsk tick every"
         " --interval seconds, and once at start. The day's digests and signed checkpoint come"
         " with the first pass after the organisation's mail.digest_time and"
-        " audit.checkpoint_time. Logs one line per pass on stderr (--json: JSON lines).\n\n"
-        'A stop lets the pass in progress finish, logs "stopped" and exits 0.'
+        " audit.checkpoint_time. Mail goes from a thread of its own, so no timer waits for a"
+        " slow mail server. Logs one line per pass, and per delivery of mail, on stderr (--json:"
+        " JSON lines).\n\n"
+        "A stop lets the pass in progress finish, gives the mail in flight 5 seconds, leaves the"
+        ' rest for the next start, logs "stopped" and exits 0.'
     )
 )
 @click.option(
@@ -29,7 +32,7 @@ from tsk_workflow.i18n import N_
 @click.option(
     "--send/--no-send",
     default=None,
-    help=N_("Send the queued mail after each pass (default: when TSK_SMTP_HOST is set)"),
+    help=N_("Send the queued mail (default: when TSK_SMTP_HOST is set)"),
 )
 @click.option(
     "--batch",
