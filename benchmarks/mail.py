@@ -34,7 +34,7 @@ import time
 from benchmarks.common import REPEATS, header, median, outcome, verdict
 from tsk_workflow.demo.smtpd import free_port
 from tsk_workflow.mail.message import OutgoingMail
-from tsk_workflow.mail.smtp import SendResult, SmtpSettings, _send_share, send_batch
+from tsk_workflow.mail.smtp import Hooks, SendResult, SmtpSettings, _send_share, send_batch
 
 SERVER = """
 import sys, time
@@ -102,9 +102,9 @@ def mails(count: int, round_: int) -> list[OutgoingMail]:
 
 async def one_by_one(settings: SmtpSettings, batch: list[OutgoingMail]) -> list[SendResult]:
     """Each message on a new connection, one after another."""
-    results = []
+    results: list[SendResult] = []
     for mail in batch:
-        results += await _send_share(settings, [mail])
+        await _send_share(settings, [mail], results, Hooks())
     return results
 
 

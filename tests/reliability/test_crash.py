@@ -14,7 +14,7 @@ pass waits there until it is killed. Every kill therefore lands inside the work,
 however slow the machine. The timers points share out the due timers over the first half of the
 kills, the mail points a share of the waiting mail each, so the work lasts for all 20 kills. Each
 restart runs 11 virtual minutes after the one before, as a cron job would: mail leased by a
-killed pass (10 minutes) is sent again by a later one.
+killed pass (two minutes) is sent again by a later one.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -178,7 +178,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     municipality = _municipality(ctx)
     with store.reading() as session:
         counts = status_counts(session, municipality)
-        paused = [
+        paused: list[dict[str, Any]] = [
             {
                 "server": server.server,
                 "since": server.paused_at.isoformat() if server.paused_at else None,
@@ -218,7 +218,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
             ).format(
                 server=server["server"],
                 since=_local_time(server["since"]),
-                n=max(int(str(server["failures"])), BREAKER_AFTER),
+                n=max(server["failures"], BREAKER_AFTER),
                 reply=server["reply"],
             )
         )
