@@ -266,7 +266,7 @@ def test_the_page_and_the_api_refuse(engine: Engine, client: TestClient) -> None
         headers={"X-CSRF-Token": csrf, "Accept-Language": "en"},
     )
     assert done.status_code == 422, done.text
-    assert "personal data must not be written here" in done.text
+    assert "personuppgifter får inte skrivas här" in done.text  # the session speaks Swedish
 
 
 # ---------------------------------------------------------------- warn instead
@@ -324,4 +324,4 @@ def test_an_organisation_may_warn_instead(engine: Engine, tsk: Tsk, client: Test
     )
     assert done.status_code == 200, done.text
     (warning,) = done.headers.get_list("x-tsk-warning")
-    assert unquote(warning).startswith("note: this looks like a Swedish personal identity")
+    assert unquote(warning).startswith("note: det här ser ut som ett personnummer")

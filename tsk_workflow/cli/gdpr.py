@@ -107,8 +107,9 @@ def purge(
     if result.erased is False:
         click.echo(
             _(
-                "The database's write-ahead log could not be emptied (someone was reading):"
-                " the purged text may stay in its -wal file until the next write."
+                "The database's files could not be cleaned after the purge (someone was reading,"
+                " or this database role may not vacuum): the purged text may stay in them for a"
+                " while; see docs/privacy.md."
             ),
             err=True,
         )
