@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from tsk_workflow.i18n import _
 
@@ -48,3 +50,38 @@ def did_you_mean(word: str, known: Iterable[str]) -> str:
 
     close = difflib.get_close_matches(word, sorted(known), n=1)
     return _(" (did you mean '{word}'?)").format(word=close[0]) if close else ""
+
+
+# ---------------------------------------------------------------- warnings
+
+
+_warnings: ContextVar[list[str] | None] = ContextVar("tsk_warnings", default=None)
+
+
+@contextmanager
+def collecting_warnings() -> Iterator[list[str]]:
+    """The warnings of the acts run inside (``warn``), for the CLI or the page to show: an act
+    that went through but that someone should hear about. Inside another collection, the
+    same list (the outermost shows them)."""
+    found = _warnings.get()
+    if found is not None:
+        yield found
+        return
+    found = []
+    token = _warnings.set(found)
+    try:
+        yield found
+    finally:
+        _warnings.reset(token)
+
+
+def warn(message: str) -> None:
+    """Tell whoever collects (``collecting_warnings``); with no one collecting, nothing."""
+    found = _warnings.get()
+    if found is not None and message not in found:
+        found.append(message)
+
+
+def collecting() -> bool:
+    """Whether someone collects warnings here."""
+    return _warnings.get() is not None

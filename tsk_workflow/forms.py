@@ -163,6 +163,14 @@ def folded(form: Form, given: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def text_answers(form: Form | None, answers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The answers to the *text* questions of ``form``, by key: what a person wrote freely."""
+    if form is None or not answers:
+        return {}
+    keys = {question.key for question in form.questions if question.type == "text"}
+    return {key: value for key, value in answers.items() if key in keys}
+
+
 def accept(
     form: Form | None,
     given: Mapping[str, Any] | None,

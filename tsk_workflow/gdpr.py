@@ -19,15 +19,32 @@ What is free text (and may name private persons, however often the forms say not
   the chain is built over payload digests, so it still verifies; the event itself (who, when,
   what, on which cycle) stays, and so do the fields of its payload that hold no personal data
   (``audit.KEPT_ON_PURGE``: the task, the step moved to, the tasks cancelled...), restated in
-  the purge event (below) for ``tsk audit verify`` to replay the state with.
+  the purge event (below) for ``tsk audit verify`` to replay the state with;
+- the lägesbild tsk generated and attached to a cycle (``documents`` of kind ``lagesbild``
+  attached by the system: a machine copy of the answers and events) that holds any text this
+  purge removed, wherever it is (a lägesbild attached after the cut-off may show a report done
+  before it): it is generated again from the data as they are after the purge (an auditor
+  gets the same figures, without the purged text, dated the day of the purge). Its row takes
+  the new content, size and SHA-256; the purge event lists each such document with its old and
+  new SHA-256 and size (``documents``), and ``tsk audit verify`` checks the row against the
+  purge event from then on. When its process is no longer known, the purged texts are cut out
+  of the document instead (``[rensat]``).
+
+After the purge the database's files are cleaned too (``Store.erase_freed``): SQLite zeroes
+what is overwritten and its write-ahead log is checkpointed and truncated; PostgreSQL's tables
+touched are vacuumed (docs/privacy.md says what is left on disk).
 
 Kept on purpose: who did what and when (the staff's ids in the audit trail: that is what the
 trail is for), the actions of the register with their causes, goals and places (the
-municipality's plan, a public record: write no personal data in them), the answers to choice, town, area, date and number questions (the statistics of
-the lägesbild), decisions with their titles, reasons and paragraphs (public records under the
-Archives Act: write no personal data in them), the system's own notes (routing reasons, "timed
-transition"), and attached documents (records with a retention of their own in the archive
-plan; ``tsk audit verify`` checks them against their recorded SHA-256).
+municipality's plan, a public record: write no personal data in them), the answers to choice,
+town, area, date and number questions (the statistics of the lägesbild), the category, day,
+time, town and point of reported events, decisions with their titles, reasons, texts and
+paragraphs (public records under the Archives Act: write no personal data in them), the
+system's own notes (routing reasons, "timed transition"), the documents people attached
+(records with a retention of their own in the archive plan; ``tsk audit verify`` checks them
+against their recorded SHA-256), the record of refused acts, the addresses of mail, and the
+organisation's versions (the staff's names and addresses). ``KEPT`` names them, and the purge's
+result and its audit event list them (``kept_on_purpose``).
 
 The cut-off (``--before``) may not be later than now minus the organisation's
 ``privacy.retention`` (an ISO 8601 duration, ``P3Y`` by default) unless forced, and never later
@@ -41,7 +58,8 @@ for the kanslichef), who answers for the archive, may purge. Purging again chang
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -61,12 +79,53 @@ from tsk_workflow.store.events import events_reported_before
 
 if TYPE_CHECKING:
     from tsk_workflow.store.database import Session
+    from tsk_workflow.store.models import Cycle, Document
 
 PURGER_ROLES = ("kanslichef",)
 """Who may purge: whoever holds (or deputises for) one of these roles."""
 
 ACTION = audit.PURGE_ACTION
 NOTE_KEYS = ("note",)
+
+REMOVED = (
+    "task_notes",
+    "task_answers",
+    "cycle_notes",
+    "mail_notes",
+    "audit_payloads",
+    "event_texts",
+    "action_notes",
+    "documents",
+)
+"""The kinds of data a purge removes (its counts, in this order)."""
+
+KEPT = (
+    "staff_identities",
+    "choice_answers",
+    "event_figures",
+    "actions",
+    "decisions",
+    "system_notes",
+    "attached_documents",
+    "refused_acts",
+    "mail_addresses",
+    "organisation",
+)
+"""The kinds of data a purge keeps on purpose (see the module's docstring)."""
+
+PURGED_MARK = "[rensat]"
+"""What stands in a generated document for a text cut out of it (``_cut_out``)."""
+
+TABLES = (
+    "tasks",
+    "cycles",
+    "outbox",
+    "audit_payloads",
+    "reported_events",
+    "action_followups",
+    "documents",
+)
+"""The tables a purge changes: those ``Store.erase_freed`` cleans afterwards."""
 
 
 @dataclass(frozen=True)
@@ -85,18 +144,14 @@ class PurgeResult:
     audit_payloads: int = 0
     event_texts: int = 0
     action_notes: int = 0
+    documents: int = 0
     event: int | None = None
+    erased: bool | None = None
+    """Whether the database's files were cleaned after the purge (``Store.erase_freed``);
+    None for a dry run."""
 
     def counts(self) -> dict[str, int]:
-        return {
-            "task_notes": self.task_notes,
-            "task_answers": self.task_answers,
-            "cycle_notes": self.cycle_notes,
-            "mail_notes": self.mail_notes,
-            "audit_payloads": self.audit_payloads,
-            "event_texts": self.event_texts,
-            "action_notes": self.action_notes,
-        }
+        return {key: getattr(self, key) for key in REMOVED}
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: times as ISO 8601 text, the counts under ``counts``."""
@@ -108,6 +163,9 @@ class PurgeResult:
             "dry_run": self.dry_run,
             "event": self.event,
             "counts": self.counts(),
+            "removed": list(REMOVED),
+            "kept_on_purpose": list(KEPT),
+            "erased": self.erased,
         }
 
 
@@ -135,9 +193,11 @@ def purge(
     who = engine.actor(actor, "personal_data.purge")
     cutoff = cutoff_of(before, engine)
     try:
-        return _purge(engine, who, before, cutoff, force=force, dry_run=dry_run)
+        result = _purge(engine, who, before, cutoff, force=force, dry_run=dry_run)
     except _DryRun as done:
         return done.result
+    # After the commit: VACUUM and a checkpoint cannot run inside the act's transaction.
+    return replace(result, erased=engine.store.erase_freed(TABLES))
 
 
 class _DryRun(Exception):
@@ -175,8 +235,12 @@ def _purge(
             )
         municipality = engine.org.municipality
         forms_of = _Forms(engine, session)
-        task_notes, task_answers = _tasks(session, forms_of, municipality, cutoff)
+        removed: set[str] = set()
+        task_notes, task_answers = _tasks(session, forms_of, municipality, cutoff, removed)
         purged = _audit(session, forms_of, municipality, cutoff, now)
+        cycle_notes = _cycles(session, municipality, cutoff, removed)
+        event_texts = _events(session, municipality, cutoff, now, removed)
+        documents = _documents(engine, session, removed, now)
         result = PurgeResult(
             before=cutoff,
             latest_allowed=latest,
@@ -185,11 +249,12 @@ def _purge(
             dry_run=dry_run,
             task_notes=task_notes,
             task_answers=task_answers,
-            cycle_notes=_cycles(session, municipality, cutoff),
+            cycle_notes=cycle_notes,
             mail_notes=_mail(session, municipality, cutoff),
             audit_payloads=len(purged),
-            event_texts=_events(session, municipality, cutoff, now),
+            event_texts=event_texts,
             action_notes=_action_notes(session, municipality, cutoff, now),
+            documents=len(documents),
         )
         if dry_run:
             raise _DryRun(result)
@@ -203,6 +268,10 @@ def _purge(
             # purged payload valid only when a purge event lists it.
             "seqs": [seq for seq, _kept in purged],
             "kept": {str(seq): kept for seq, kept in purged},
+            # The generated documents made again without the purged text: ``audit verify``
+            # checks their rows against this from now on.
+            "documents": documents,
+            "kept_on_purpose": list(KEPT),
         }
         purge = audit.Act(municipality, who, role, ACTION, f"municipality:{municipality}", payload)
         event = audit.append(session, purge, now)
@@ -283,12 +352,13 @@ def _has_text(value: Any) -> bool:
 
 
 def _tasks(
-    session: Session, forms_of: _Forms, municipality: str, cutoff: dt.datetime
+    session: Session, forms_of: _Forms, municipality: str, cutoff: dt.datetime, removed: set[str]
 ) -> tuple[int, int]:
     notes = answered = 0
     for task, process, digest in stored.tasks_done_before(session, municipality, cutoff):
         forms_of.cycles[task.cycle_id] = (process, digest)
         if _has_text(task.note):
+            removed.add(str(task.note))
             task.note = None
             notes += 1
         if task.answers:
@@ -296,16 +366,20 @@ def _tasks(
                 task.answers, forms_of.text_questions(task.cycle_id, task.step, task.key)
             )
             if kept != task.answers:
+                removed.update(
+                    _texts(value for key, value in task.answers.items() if key not in kept)
+                )
                 task.answers = kept
                 answered += 1
     session.flush()
     return notes, answered
 
 
-def _cycles(session: Session, municipality: str, cutoff: dt.datetime) -> int:
+def _cycles(session: Session, municipality: str, cutoff: dt.datetime, removed: set[str]) -> int:
     count = 0
     for cycle in stored.cycles_closed_with_note(session, municipality, cutoff):
         if _has_text(cycle.close_note):
+            removed.add(str(cycle.close_note))
             count += 1
         cycle.close_note = None
     session.flush()
@@ -325,12 +399,15 @@ def _mail(session: Session, municipality: str, cutoff: dt.datetime) -> int:
     return count
 
 
-def _events(session: Session, municipality: str, cutoff: dt.datetime, now: dt.datetime) -> int:
+def _events(
+    session: Session, municipality: str, cutoff: dt.datetime, now: dt.datetime, removed: set[str]
+) -> int:
     """The place and description of the events reported before the cut-off (the free text
     of ``engine.events``): blanked, the event marked purged; how many had any."""
     count = 0
     for event in events_reported_before(session, municipality, cutoff):
         if _has_text(event.place) or _has_text(event.description):
+            removed.update(_texts((event.place, event.description)))
             count += 1
         event.place = event.description = None
         event.purged_at = now
@@ -390,3 +467,82 @@ def _personal(
         return False
     keys = forms_of.text_questions(cycle_id, str(payload.get("step")), str(payload.get("key")))
     return _without_text(answers, keys) != dict(answers)
+
+
+def _texts(values: Iterable[Any]) -> set[str]:
+    """The texts in ``values`` (an answer may be a list of texts)."""
+    found: set[str] = set()
+    for value in values:
+        if isinstance(value, list | tuple):
+            found |= _texts(value)
+        elif _has_text(value) and not isinstance(value, bool | int | float):
+            found.add(str(value))
+    return found
+
+
+# ---------------------------------------------------------------- generated documents
+
+
+def _documents(
+    engine: Engine, session: Session, removed: set[str], now: dt.datetime
+) -> dict[str, dict[str, Any]]:
+    """Make each lägesbild tsk generated that holds a text in ``removed`` again without it
+    (see the module's docstring); by document id, its old and new SHA-256 and size."""
+    from tsk_workflow.lagesbild.produce import KIND
+
+    changed: dict[str, dict[str, Any]] = {}
+    if not removed:
+        return changed
+    session.flush()  # the lägesbild is made again from the rows as purged
+    forms = _forms_of(removed)
+    for document, cycle in stored.generated_documents(
+        session, engine.org.municipality, KIND, SYSTEM
+    ):
+        text = document.content.decode("utf-8", "replace")
+        if not any(form in text for form in forms):
+            continue
+        content = _regenerated(engine, session, cycle, now)
+        if content is None or any(form in content.decode("utf-8", "replace") for form in forms):
+            content = _cut_out(text, forms).encode("utf-8")
+        changed[str(document.id)] = _replace_content(document, content)
+    session.flush()
+    return changed
+
+
+def _forms_of(removed: set[str]) -> list[str]:
+    """Each removed text as a document may hold it: as written, with its spaces folded (the
+    lägesbild's list of places), and each of these escaped for HTML; longest first."""
+    from markupsafe import escape
+
+    forms: set[str] = set()
+    for text in removed:
+        for plain in (text, " ".join(text.split())):
+            forms |= {plain, str(escape(plain))}
+    return sorted((form for form in forms if form.strip()), key=lambda f: (-len(f), f))
+
+
+def _cut_out(text: str, forms: list[str]) -> str:
+    for form in forms:
+        text = text.replace(form, PURGED_MARK)
+    return text
+
+
+def _regenerated(engine: Engine, session: Session, cycle: Cycle, now: dt.datetime) -> bytes | None:
+    """The cycle's lägesbild as the rows are now; None when its process is no longer known."""
+    from tsk_workflow.lagesbild.produce import AUTOMATIC_FORMAT, AUTOMATIC_LANGUAGE, lagesbild_of
+    from tsk_workflow.lagesbild.render import render
+
+    try:
+        definition = engine.definition_for(session, cycle.process, cycle.process_digest)
+    except TskError:
+        return None
+    figures = lagesbild_of(session, engine.org, definition, cycle, lang=AUTOMATIC_LANGUAGE, now=now)
+    return render(figures, AUTOMATIC_FORMAT).encode("utf-8")
+
+
+def _replace_content(document: Document, content: bytes) -> dict[str, Any]:
+    was = {"was_sha256": document.sha256, "was_size": document.size}
+    document.content = content
+    document.size = len(content)
+    document.sha256 = hashlib.sha256(content).hexdigest()
+    return {"sha256": document.sha256, "size": document.size, **was}

@@ -27,7 +27,9 @@ state they say the rows should be in:
   old and new value) and ``action.followed_up`` (``status`` and ``state``, old and new);
 - documents, both ways: each row must have its ``document.attached`` event (same id, cycle,
   file name, size and SHA-256) and its content must hash to that SHA-256; each such event must
-  still have its row.
+  still have its row. A generated lägesbild made again by a purge of personal data is checked
+  against the purge event (``personal_data.purged``: its ``documents``, each with the new size
+  and SHA-256) from then on.
 
 Then it reads the rows (cycles, tasks and decisions in batches, documents a few at a time: their
 content can be large) and reports each row that differs, naming the row, the field and the
@@ -59,6 +61,7 @@ of such a cycle until its next event says it; the status of its tasks).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -411,6 +414,18 @@ class Replay:
             payload.get("sha256"),
         )
 
+    def _purged(self, seq: int, row: Mapping[Any, Any], payload: Mapping[str, Any] | None) -> None:
+        """A purge that made generated documents again: their rows are as it says now."""
+        documents = payload.get("documents") if payload is not None else None
+        for key, said in (documents if isinstance(documents, dict) else {}).items():
+            document = _int(key)
+            attached = self.documents.get(document or 0)
+            if attached is None or not isinstance(said, dict):
+                continue
+            self.documents[attached.document] = dataclasses.replace(
+                attached, seq=seq, size=said.get("size"), sha256=said.get("sha256")
+            )
+
     # ------------------------------------------------------------------ the rows
 
     def compare(self, session: Session) -> Iterator[Problem]:
@@ -605,6 +620,7 @@ _HANDLERS: dict[str, _Handler] = {
     "decision.proposed": Replay._decision,
     "decision.recorded": Replay._decision,
     "document.attached": Replay._attached,
+    audit.PURGE_ACTION: Replay._purged,
     "action.added": Replay._action,
     "action.updated": Replay._action,
     "action.followed_up": Replay._action,

@@ -128,6 +128,7 @@ def test_purge_removes_old_free_text_and_the_chain_still_verifies(
             "audit_payloads": 5,  # three task.done, cycle.advanced, cycle.closed (with notes)
             "event_texts": 0,  # no events reported at any time (tests/test_events.py)
             "action_notes": 0,  # no actions followed up (tests/test_actions.py)
+            "documents": 0,  # no lägesbild made (test_gdpr_complete.py)
         }
     )
     after = texts(store, old)
@@ -155,6 +156,8 @@ def test_purge_removes_old_free_text_and_the_chain_still_verifies(
         *result["counts"],
         "seqs",  # the events purged: verify holds a purged payload valid only when listed
         "kept",  # what of them is not personal (the task, the step moved to, ...)
+        "documents",  # the generated documents made again: none here
+        "kept_on_purpose",  # the kinds of data kept on purpose
     }
     with store.reading() as session:
         purged = session.scalars(
@@ -211,6 +214,7 @@ def test_text_output(purgeable: tuple[Store, Tsk, int, int]) -> None:
         "Would purge (before 2024-01-01): task notes 3, task answers 1, cycle notes 1"
     )
     assert english.rstrip().endswith("; nothing changed.")
+    assert "; kept on purpose: who did what and when, " in english
     line = tsk.text(*purge, as_=KANSLICHEF)
     assert line.startswith(
         "Rensat (före 2024-01-01): anteckningar på uppgifter 3, svar på uppgifter 1,"

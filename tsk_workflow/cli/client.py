@@ -29,8 +29,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import unquote
 
-from tsk_workflow.errors import NotFound, Refused, TskError
+from tsk_workflow.errors import NotFound, Refused, TskError, warn
 from tsk_workflow.i18n import _
 
 if TYPE_CHECKING:
@@ -232,6 +233,9 @@ class Service:
             ) from None
         if response.status_code >= 400:
             raise problem_error(response)
+        # The service's warnings (web/warned.py), shown as the command line's own.
+        for warning in response.headers.get_list("x-tsk-warning"):
+            warn(unquote(warning))
         return response
 
     def _json(self, response: httpx.Response) -> Any:

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import click
 
-from tsk_workflow.errors import DefinitionError, TskError
+from tsk_workflow.errors import DefinitionError, TskError, collecting, collecting_warnings
 from tsk_workflow.i18n import N_, _
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,13 +51,24 @@ GLOBAL_OPTIONS = ("--db", "--org", "--as", "--lang")
 
 
 class TskGroup(click.Group):
-    """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback.
+    """Prints a ``TskError`` as its message on stderr and exits 1, without a traceback; the
+    warnings of acts that went through (``errors.warn``) as ``tsk: warning: ...``.
 
     One line per problem: an error listing several (``problems``, a list of texts) gets one
     line each, and no value quoted in a message can break its line.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
+        if collecting():  # a group inside the command line's own: the outermost shows them
+            return self._invoke(ctx)
+        with collecting_warnings() as warnings:
+            returned = self._invoke(ctx)
+        # An act that went through with a warning (errors.warn): said after what it printed.
+        for warning in warnings:
+            click.echo(_("tsk: warning: {warning}").format(warning=one_line(warning)), err=True)
+        return returned
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.NoSuchOption as exc:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
 from tsk_workflow.canonical import digest
-from tsk_workflow.engine import notify
+from tsk_workflow.engine import notify, privacy
 from tsk_workflow.engine.directory import SYSTEM, PermissionDenied
 from tsk_workflow.engine.events import categories, check_point, places
 from tsk_workflow.engine.plan import ActionDates
@@ -778,6 +778,10 @@ class Actions:
                     ),
                 )
             )
+        problems += [
+            ActionProblem(key, privacy.refusal())
+            for key in privacy.refuses(self.engine.org, {"note": note})
+        ]
         if problems:
             raise InvalidAction(problems)
         with self.engine.act() as act:

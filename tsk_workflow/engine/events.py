@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from tsk_workflow import audit
 from tsk_workflow.canonical import digest
 from tsk_workflow.definitions.model import Label
-from tsk_workflow.engine import access
+from tsk_workflow.engine import access, privacy
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.errors import Refused
 from tsk_workflow.forms import AnswerProblem, InvalidAnswers, lagesbild_categories
@@ -480,6 +480,10 @@ def report_events(
             values, wrong = check_event(index, given, known, org, act.now, engine.cal.zone)
             rows.append(values)
             problems += wrong
+            free = {name: values.get(name) for name in ("place", "description")}
+            problems += [
+                _problem(index, name, privacy.refusal()) for name in privacy.refuses(org, free)
+            ]
         if problems:
             raise InvalidEvents(problems)
         row = stored.add_report(

@@ -21,7 +21,7 @@ from tsk_workflow import audit, forms, links
 from tsk_workflow.catalog import Catalog
 from tsk_workflow.definitions.compile import CompiledProcess
 from tsk_workflow.definitions.model import ProcessDefinition
-from tsk_workflow.engine import access, mailctx, notify, periods, timing, versions
+from tsk_workflow.engine import access, mailctx, notify, periods, privacy, timing, versions
 from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.context import StepContext, StepListener
 from tsk_workflow.engine.directory import (
@@ -435,6 +435,7 @@ class Engine:
                     ),
                     field="note" if no_note else None,
                 )
+            privacy.guard(self.org, {"note": note})
             self._fire(ctx, cycle, trigger, who, role, note, automatic=False)
             self.settle(ctx, cycle, who)
             return cycle
@@ -552,6 +553,7 @@ class Engine:
                 )
             if force and not (note or "").strip():
                 raise Refused(_("closing with --force needs a --note saying why"), field="note")
+            privacy.guard(self.org, {"note": note})
             final = ctx.process.definition.final[0]
             act.effects.change_cycle(cycle, state=final, step_entered_at=act.now)
             self._finish(ctx, cycle, who, forced=force, note=note)
@@ -648,6 +650,7 @@ class Engine:
                 raise Refused(_(message).format(id=task.id, status=task.status))
             form = forms.form_of(ctx.process.definition, task.step, task.key)
             answers = forms.accept(form, answers, self.org, task.id, nothing_to_report)
+            privacy.guard(self.org, {"note": note, **forms.text_answers(form, answers)}, task.id)
             act.effects.change_task(
                 task, status="done", done_at=now, done_by=who, note=note, answers=answers
             )

@@ -231,6 +231,12 @@ class AuditSettings(Frozen):
 class Privacy(Frozen):
     show_reporter_names: bool = False
     retention: Duration = "P3Y"
+    personal_numbers: Literal["refuse", "warn"] = Field(
+        "refuse",
+        description="A personnummer or samordningsnummer in free text (reports, answers,"
+        " notes): refuse the act (the default), or let it through with a warning"
+        " (docs/privacy.md)",
+    )
 
 
 class EventSettings(Frozen):

@@ -13,7 +13,7 @@ database is for one OS user. An existing file keeps its mode.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -160,6 +160,9 @@ def _sqlite_setup(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
+        # What is deleted or overwritten is zeroed in the file, not only marked free: a purge
+        # of personal data (``tsk_workflow.gdpr``) leaves no copy in the database's pages.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -234,6 +237,43 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def erase_freed(self, tables: Sequence[str]) -> bool:
+        """After a purge: make the old versions of the rows of ``tables`` unreadable in the
+        database's files too, as far as the database allows; whether it all went.
+
+        SQLite zeroes what is deleted or overwritten (``secure_delete``, on every connection),
+        but the write-ahead log still holds the pages as they were before: it is checkpointed
+        into the database file and truncated (False when a reader kept it from completing).
+        PostgreSQL keeps the old row versions until ``VACUUM`` removes them, which is run on
+        ``tables`` (False when the role may not vacuum one: autovacuum will, later; the bytes of the pages may stay on disk until they are reused; its
+        write-ahead log and backups hold them until they are recycled: see docs/privacy.md)."""
+        # Outside any transaction (VACUUM and a checkpoint cannot run in one): the driver's
+        # own connection, SQLite's already without implicit transactions (``_on_connect``).
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            if self.dialect == "sqlite":
+                cursor = raw.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                row = cursor.fetchone()
+                cursor.close()
+                return row is not None and not row[0]
+            # A role that may not vacuum a table (not its owner: the application role) is
+            # warned and the table skipped, which is no error: the warnings say it.
+            warnings: list[Any] = []
+            driver.autocommit = True  # type: ignore[union-attr]
+            driver.add_notice_handler(warnings.append)  # type: ignore[union-attr]
+            try:
+                with driver.cursor() as cursor:  # type: ignore[union-attr]
+                    for table in tables:
+                        cursor.execute(f'VACUUM "{table}"')
+            finally:
+                driver.remove_notice_handler(warnings.append)  # type: ignore[union-attr]
+                driver.autocommit = False  # type: ignore[union-attr]
+            return not any(w.severity_nonlocalized == "WARNING" for w in warnings)
+        finally:
+            raw.close()
 
 
 @contextmanager

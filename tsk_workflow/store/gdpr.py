@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Task
+from tsk_workflow.store.models import (
+    AuditEvent,
+    AuditPayload,
+    Cycle,
+    Document,
+    OutboxMessage,
+    Task,
+)
 
 
 def cycle_process(session: Session, cycle_id: int) -> tuple[str, str | None] | None:
@@ -73,3 +80,21 @@ def unpurged_payloads(
         .order_by(AuditEvent.seq)
     )
     return list(session.execute(query))
+
+
+def generated_documents(
+    session: Session, municipality: str, kind: str, attached_by: str
+) -> list[tuple[Document, Cycle]]:
+    """The documents of ``kind`` that ``attached_by`` (the system) attached to the cycles of
+    ``municipality``, each with its cycle, in id order."""
+    query = (
+        select(Document, Cycle)
+        .join(Cycle, Cycle.id == Document.cycle_id)
+        .where(
+            Cycle.municipality == municipality,
+            Document.kind == kind,
+            Document.attached_by == attached_by,
+        )
+        .order_by(Document.id)
+    )
+    return [(document, cycle) for document, cycle in session.execute(query)]

@@ -9,8 +9,11 @@ disable a trigger, nor replace a function; it is no superuser, so it cannot set
 ``tsk_purge_payload`` (migration 0004), which can only do that.
 
 No table needs DELETE (grep: the code deletes nothing), nor TRUNCATE, REFERENCES or TRIGGER.
-Rows that are written once and never changed (the audit trail, documents, refused acts, task
-assignees, organisation versions, process definitions) get SELECT and INSERT only; an API
+Rows that are written once and never changed (the audit trail, refused acts, task assignees,
+organisation versions, process definitions) get SELECT and INSERT only; a document the same,
+but for its content, size and SHA-256, which a purge of personal data changes when it makes a
+generated lägesbild again (``gdpr``: the purge event records the new SHA-256, and ``tsk audit
+verify`` finds any other change, as it finds a change by the owner); an API
 token is revoked and its last use noted by UPDATE, never deleted, and so is an ICS address;
 an action is changed by UPDATE, a follow-up only when a purge blanks its note, and a version of
 the åtgärdsplan is never changed (its decision is);
@@ -37,7 +40,7 @@ TABLES: dict[str, str] = {
     "installation": READ,
     "audit_events": APPEND,
     "audit_payloads": APPEND,
-    "documents": APPEND,
+    "documents": f"{APPEND}, UPDATE (content, size, sha256)",
     "refused_acts": APPEND,
     "task_assignees": APPEND,
     "organisation_versions": APPEND,

@@ -52,6 +52,7 @@ from tsk_workflow.web.ratelimit import new_limiter
 from tsk_workflow.web.security import SecurityHeaders
 from tsk_workflow.web.sessions import state_of
 from tsk_workflow.web.state import ServiceState
+from tsk_workflow.web.warned import Warnings
 
 log = logging.getLogger("tsk_workflow.web")
 
@@ -115,6 +116,7 @@ def create_app(state: ServiceState, *, run_passes: bool = True) -> FastAPI:
     app.add_api_route("/favicon.ico", no_icon, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Added last is outermost: the headers see every answer, the session every request.
+    app.add_middleware(Warnings)
     app.add_middleware(Language)
     app.add_middleware(
         SessionMiddleware,

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from tsk_workflow import i18n
+from tsk_workflow.engine import privacy
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.events import (
     FIELDS,
@@ -36,7 +37,7 @@ from tsk_workflow.engine.events import (
     standing,
 )
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.errors import Refused
+from tsk_workflow.errors import Refused, collecting_warnings
 from tsk_workflow.i18n import _
 from tsk_workflow.web.pages import PageActor, PageReader, pending_fields, render
 from tsk_workflow.web.problem import Problem
@@ -82,7 +83,8 @@ async def send(actor: PageActor, request: Request) -> Response:
             del blocks[index]
         return _form(request, engine, person, blocks, form_id)
     try:
-        made = await run_in_threadpool(report_events, engine, person, blocks, form_id=form_id)
+        with collecting_warnings() as warnings:
+            made = await run_in_threadpool(report_events, engine, person, blocks, form_id=form_id)
     except InvalidEvents as exc:
         errors = exc.by_event()
         return _form(request, engine, person, blocks, form_id, errors=errors, status=422)
@@ -90,7 +92,8 @@ async def send(actor: PageActor, request: Request) -> Response:
         return _form(request, engine, person, blocks, form_id, refused=str(exc), status=403)
     except Refused as exc:
         return _form(request, engine, person, blocks, form_id, refused=str(exc), status=409)
-    return RedirectResponse(f"/report/{made.id}", status_code=303)
+    warned = "?warned=1" if warnings else ""  # the engine let it through with a warning
+    return RedirectResponse(f"/report/{made.id}{warned}", status_code=303)
 
 
 @router.get("/report/{report_id}")
@@ -100,7 +103,12 @@ def receipt(report_id: int, reader: PageReader, request: Request) -> Response:
     found = mine.get(report_id)
     if found is None:
         raise Problem(404, "not-found", _("You have no report {id}.").format(id=report_id))
-    return render(request, "report_receipt.html", _shown(engine) | {"report": found})
+    shown = {
+        "report": found,
+        "warned": request.query_params.get("warned") == "1",
+        "privacy_warning": privacy.page_warning(engine.org),
+    }
+    return render(request, "report_receipt.html", _shown(engine) | shown)
 
 
 # ---------------------------------------------------------------- the form

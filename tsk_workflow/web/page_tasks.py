@@ -21,11 +21,11 @@ from starlette.datastructures import FormData, UploadFile
 
 from tsk_workflow import forms, i18n, titles
 from tsk_workflow.definitions.model import DOCUMENT_KINDS
-from tsk_workflow.engine import access
+from tsk_workflow.engine import access, privacy
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.documents import ACCEPTED, MAX_BYTES, Upload, attach
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.errors import NotFound, Refused, collecting_warnings
 from tsk_workflow.forms import InvalidAnswers
 from tsk_workflow.i18n import N_, _
 from tsk_workflow.store import cycles as stored
@@ -153,7 +153,8 @@ async def complete(request: Request, task_id: int, actor: PageActor) -> Response
         engine.complete_task(actor.person, task_id, note, answers, nothing_to_report=nothing)
 
     try:
-        await run_in_threadpool(done)
+        with collecting_warnings() as warnings:
+            await run_in_threadpool(done)
     except InvalidAnswers as exc:
         errors = {p.key: p.message for p in exc.problems}
         return _read_page(request, actor.engine, actor.someone, task_id, answers, note, errors)
@@ -168,7 +169,8 @@ async def complete(request: Request, task_id: int, actor: PageActor) -> Response
         return _read_page(
             request, engine, actor.someone, task_id, answers, note, {}, refused=str(exc)
         )
-    return RedirectResponse(f"/tasks/{task_id}?done=1", status_code=303)
+    warned = "&warned=1" if warnings else ""  # the engine let it through with a warning
+    return RedirectResponse(f"/tasks/{task_id}?done=1{warned}", status_code=303)
 
 
 @router.post("/tasks/{task_id}/attachments")
@@ -270,6 +272,8 @@ def _task_page(
         "refused": refused,
         "kept": kept,
         "completed": request.query_params.get("done") == "1",
+        "warned": request.query_params.get("warned") == "1",
+        "privacy_warning": privacy.page_warning(reader.engine.org),
         "attached": request.query_params.get("attached") == "1",
         "file_error": file_error,
         "documents": documents,
