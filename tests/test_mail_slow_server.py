@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from tests.conftest import REPO
 from tests.dbfixtures import MakeStore
-from tests.enginekit import Clock, shared_organisation
+from tests.enginekit import Clock
 from tests.smtp_server import DROP, HANG, OK, SmtpServer
+from tests.test_outbox import herrljunga, rows, smtp
 from tests.test_scheduler_run import TSK, _reader, wait_for
 from tests.test_tick import World
 from tsk_workflow import i18n
@@ -41,17 +42,7 @@ from tsk_workflow.store.models import OutboxMessage, Task, Timer
 CHAIR = "jessica.wahlstrom"
 LIMIT = 90.0
 """Seconds a test waits for progress before it fails: never reached by a working run."""
-
-
-@pytest.fixture(scope="module")
-def herrljunga() -> Organisation:
-    return shared_organisation("herrljunga")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
+__all__ = ["herrljunga", "smtp"]  # the fixtures of test_outbox, used here too
 
 
 def environ(smtp: SmtpServer, timeout: float = 30) -> dict[str, str]:
@@ -68,11 +59,6 @@ def wait_until(seen: Callable[[], Any], what: str) -> Any:
         assert time.monotonic() < deadline, f"not seen in {LIMIT} s: {what}"
         time.sleep(0.02)
     return found
-
-
-def rows(store: Store) -> list[OutboxMessage]:
-    with store.reading() as session:
-        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
 def queue_months(engine: Engine, *periods: str) -> list[OutboxMessage]:
