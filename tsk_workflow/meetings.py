@@ -35,3 +35,19 @@ def next_meeting(
     """The first meeting on or after ``earliest`` within two years, or None."""
     found = meeting_dates(meetings, earliest, earliest + dt.timedelta(days=731), cal)
     return found[0] if found else None
+
+
+def has_calendar(meetings: Meetings) -> bool:
+    """Whether ``meetings`` says when the body meets (listed dates or a rule)."""
+    return bool(meetings.dates or meetings.rrule)
+
+
+def around(
+    meetings: Meetings, day: dt.date, cal: WorkCalendar | None = None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The last meeting before ``day`` and the first after it (within a year), None where there
+    is none: what a refusal of a date that is no meeting names."""
+    year = dt.timedelta(days=366)
+    before = meeting_dates(meetings, day - year, day - dt.timedelta(days=1), cal)
+    after = meeting_dates(meetings, day + dt.timedelta(days=1), day + year, cal)
+    return (before[-1] if before else None, after[0] if after else None)

@@ -183,6 +183,7 @@ DECISION_FIELDS = (
     "body",
     "decided_on",
     "paragraph",
+    "extra_meeting",
     "recorded_by",
 )
 
@@ -363,6 +364,8 @@ class Replay:
             "body": payload.get("body", UNKNOWN),
             "decided_on": payload.get("date", UNKNOWN),
             "paragraph": payload.get("paragraph", UNKNOWN),
+            # Recorded before there were extra meetings: at a meeting of the calendar.
+            "extra_meeting": False if proposed else bool(payload.get("extra_meeting", False)),
             "recorded_by": None if proposed else row["actor"],
         }
         for name, value in values.items():

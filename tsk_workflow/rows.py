@@ -73,6 +73,7 @@ def decision_row(decision: Any) -> dict[str, Any]:
         "outcome": decision.outcome,
         "override_reason": decision.override_reason,
         "text": decision.decision_text,
+        "extra_meeting": decision.extra_meeting,
         "recorded_by": decision.recorded_by,
     }
 

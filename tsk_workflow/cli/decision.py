@@ -128,6 +128,11 @@ def propose(
     "--override-reason", help=N_("Why it was decided by another body than it was routed to")
 )
 @click.option("--text", help=N_("The decision's wording, as the minutes have it"))
+@click.option(
+    "--extra-meeting",
+    is_flag=True,
+    help=N_("Decided at an extra meeting, one the body's meeting calendar does not list"),
+)
 @json_option
 @click.pass_context
 def record(
@@ -139,6 +144,7 @@ def record(
     outcome: str,
     override_reason: str | None,
     text: str | None,
+    extra_meeting: bool,
     as_json: bool,
 ) -> None:
     if settings(ctx).url:
@@ -153,6 +159,7 @@ def record(
             outcome=outcome,
             override_reason=override_reason,
             text=text,
+            extra_meeting=extra_meeting,
             as_json=as_json,
         )
         return
@@ -168,6 +175,7 @@ def record(
         outcome,
         override_reason,
         text,
+        extra_meeting,
     )
     row = views.decision_row(made)
     if as_json:

@@ -272,6 +272,7 @@ def decision_record(
     outcome: str,
     override_reason: str | None,
     text: str | None = None,
+    extra_meeting: bool = False,
     as_json: bool,
 ) -> None:
     sent = {
@@ -281,6 +282,7 @@ def decision_record(
         "outcome": outcome,
         "override_reason": override_reason,
         "text": text,
+        "extra_meeting": extra_meeting,
     }
     with service(ctx) as api:
         row = api.post(f"/api/v1/decisions/{decision_id}/record", sent)

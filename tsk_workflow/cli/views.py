@@ -273,7 +273,8 @@ def decision_line(row: dict[str, Any]) -> str:
     decided = ""
     if row["outcome"]:
         outcome = status_label(row["outcome"])
-        decided = f" -> {outcome} {str(row['body']).upper()} {row['date']} {row['paragraph']} ({row['recorded_by']})"
+        extra = _(" (extra meeting)") if row.get("extra_meeting") else ""
+        decided = f" -> {outcome} {str(row['body']).upper()} {row['date']}{extra} {row['paragraph']} ({row['recorded_by']})"
     agenda = (
         _(", agenda {date}").format(date=row["agenda_date"])
         if row["agenda_date"] and not row["outcome"]

@@ -22,7 +22,7 @@ from tsk_workflow.engine.directory import SYSTEM, HasGroup, PermissionDenied, re
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
 from tsk_workflow.i18n import N_, _
-from tsk_workflow.meetings import next_meeting
+from tsk_workflow.meetings import around, has_calendar, meeting_dates, next_meeting
 from tsk_workflow.organisation.model import BODIES, BodySettings, Person
 from tsk_workflow.routing import DEPARTMENT, Proposal, Route, route, sek
 from tsk_workflow.store import acts, cycles
@@ -89,6 +89,7 @@ class DecisionState:
     outcome: str | None = None
     override_reason: str | None = None
     decision_text: str | None = None
+    extra_meeting: bool = False
     recorded_by: str | None = None
     recorded_at: dt.datetime | None = None
 
@@ -236,9 +237,15 @@ class Decisions:
         outcome: str,
         override_reason: str | None = None,
         text: str | None = None,
+        extra_meeting: bool = False,
     ) -> DecisionState:
         """Record what ``body`` decided on ``date`` under ``paragraph``; ``text`` is the
-        decision's wording as the minutes have it (optional)."""
+        decision's wording as the minutes have it (optional).
+
+        ``date`` must be a meeting of ``body`` in the organisation's meeting calendar, or
+        ``extra_meeting`` says it was one the calendar does not list (a body without a
+        calendar, or one that decides without meetings, is not checked); and not before the
+        proposal, nor in the future."""
         who = self.engine.actor(actor, "decision.record", f"decision:{decision_id}")
         if body not in BODIES:
             raise refused_value(
@@ -280,6 +287,7 @@ class Decisions:
                 raise refused_value(
                     _("the meeting date {date} is in the future").format(date=date), "date"
                 )
+            self._check_meeting(body, date, extra_meeting)
             proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
             if date < proposed:
                 raise refused_value(
@@ -297,6 +305,7 @@ class Decisions:
                 "status": outcome,
                 "override_reason": override_reason,
                 "decision_text": text,
+                "extra_meeting": extra_meeting,
                 "recorded_by": who,
                 "recorded_at": now,
             }
@@ -318,6 +327,34 @@ class Decisions:
                 decision.cycle_id,
             )
             return decision
+
+    def _check_meeting(self, body: str, date: dt.date, extra_meeting: bool) -> None:
+        """Refuse a ``date`` that is no meeting of ``body`` in its meeting calendar, unless it
+        was an extra meeting; an extra meeting of a body that decides alone is refused too."""
+        settings = self.settings(body)
+        if settings is not None and not settings.meets:
+            if extra_meeting:
+                raise refused_value(
+                    _("{body} decides without meetings, so there is no extra meeting").format(
+                        body=settings.name
+                    ),
+                    "extra_meeting",
+                )
+            return
+        if settings is None or extra_meeting or not has_calendar(settings.meetings):
+            return
+        if date in meeting_dates(settings.meetings, date, date, self.engine.cal):
+            return
+        before, after = around(settings.meetings, date, self.engine.cal)
+        near = ", ".join(str(day) for day in (before, after) if day is not None) or "-"
+        raise refused_value(
+            _(
+                "{date} is not a meeting of {body} in the organisation's meeting calendar (the"
+                " meetings nearest: {near}): give the date of the meeting that decided, or, if"
+                " it was an extra meeting, say so (--extra-meeting)"
+            ).format(date=date, body=settings.name, near=near),
+            "date",
+        )
 
     def recorders(
         self, body: str, attrs: dict[str, Any] | None = None, deputies: bool = True
@@ -520,4 +557,5 @@ def _decision_payload(decision: DecisionState) -> dict[str, Any]:
         "paragraph": decision.paragraph,
         "outcome": decision.outcome,
         "override_reason": decision.override_reason,
+        "extra_meeting": decision.extra_meeting,
     }

@@ -279,6 +279,8 @@ class Decision(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))
     override_reason: Mapped[str | None] = mapped_column(Text)
     decision_text: Mapped[str | None] = mapped_column(Text)
+    extra_meeting: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Decided at a meeting the body's meeting calendar does not list (an extra meeting)."""
     recorded_by: Mapped[str | None] = mapped_column(String(64))
     recorded_at: Mapped[dt.datetime | None]
 

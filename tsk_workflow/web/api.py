@@ -253,6 +253,9 @@ class DecisionRecord(BaseModel):
     outcome: Literal["approved", "rejected", "postponed"]
     override_reason: str | None = Field(None, max_length=10_000)
     text: str | None = Field(None, max_length=10_000, description="The decision's wording")
+    extra_meeting: bool = Field(
+        False, description="Decided at a meeting the body's meeting calendar does not list"
+    )
 
 
 @router.get(
@@ -285,5 +288,6 @@ def decision_record(decision_id: int, body: DecisionRecord, actor: Actor) -> dic
         body.outcome,
         override_reason=body.override_reason,
         text=body.text,
+        extra_meeting=body.extra_meeting,
     )
     return decision_row(recorded)

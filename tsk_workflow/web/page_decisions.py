@@ -431,6 +431,7 @@ RECORD_FIELDS = (
     "outcome",
     "decision_text",
     "override_reason",
+    "extra_meeting",
     "form_id",
     "seen",
 )
@@ -496,6 +497,7 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
             given["outcome"],
             override_reason=given["override_reason"] or None,
             text=given["decision_text"] or None,
+            extra_meeting=given["extra_meeting"] == "1",
         )
         return f"/decisions/{decision_id}?recorded=1"
 
