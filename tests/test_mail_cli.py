@@ -149,7 +149,7 @@ def test_send_status_and_retry(
         "sent": len(pending) - 1,
         "failed": 1,
         "held": 0,
-        "digest": 4,  # the cycle and the task for gunilla.ahlberg and stefan.moller (digest)
+        "digest": 6,  # the cycle and the task for two digest people; the failure, to both chairs
         "held_mail": [],
         "paused_servers": [],
         "failures": [
@@ -166,14 +166,14 @@ def test_send_status_and_retry(
     assert text.exit_code == 0
     assert text.stdout.splitlines() == [
         f"väntar 0, skickade {len(pending) - 1}, misslyckade 1, kvarhållna 0, "
-        "väntar på dagligt sammandrag 4",
+        "väntar på dagligt sammandrag 6",
         f"  {pending[0].id:>6} {pending[0].email} {pending[0].template} (1 försök): "
         "550 5.1.1 No such user",
     ]
 
     english = tsk(runner, database, "--lang", "en", "mail", "status")
     assert english.stdout.splitlines() == [
-        f"pending 0, sent {len(pending) - 1}, failed 1, held 0, waiting for the daily digest 4",
+        f"pending 0, sent {len(pending) - 1}, failed 1, held 0, waiting for the daily digest 6",
         f"  {pending[0].id:>6} {pending[0].email} {pending[0].template} (1 attempt): "
         "550 5.1.1 No such user",
     ]

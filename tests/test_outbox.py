@@ -19,12 +19,14 @@ from tests.smtp_server import SmtpServer
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
+from tsk_workflow import audit
 from tsk_workflow.mail import outbox
+from tsk_workflow.mail.digest import compose_digests
 from tsk_workflow.mail.smtp import backoff
 from tsk_workflow.messages import message_id
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store.database import Store
-from tsk_workflow.store.models import Cycle, OutboxMessage, Task
+from tsk_workflow.store.models import AuditEvent, AuditPayload, Cycle, OutboxMessage, Task
 
 TZ = ZoneInfo("Europe/Stockholm")
 OPENED = dt.datetime(2027, 3, 1, 7, 0, tzinfo=TZ)
@@ -285,12 +287,56 @@ def test_550_is_marked_failed_with_the_reply_kept(
         counts = outbox.status_counts(session, "herrljunga")
         assert [f.id for f in outbox.failures(session)] == [failed.id]
     assert counts["failed"] == 1
-    assert counts["sent"] == len(rows(store)) - 1
+    mails = [r for r in rows(store) if r.template != "mail_failed"]
+    assert counts["sent"] == len(mails) - 1
+    # The chair's own mail failed: the deputy hears of it, not the chair.
+    assert [n.recipient for n in rows(store, template="mail_failed")] == ["hanna.nyberg"]
     assert deliver(store, herrljunga, env, OPENED + dt.timedelta(days=1)).sent == 0
     with store.transaction() as session:
         assert outbox.retry(session, OPENED, failed.id) == 1
     assert deliver(store, herrljunga, env, OPENED).sent == 1
     assert rows(store, status="failed") == []
+
+
+def test_a_mail_that_fails_for_good_is_audited_and_the_chair_hears_of_it_in_the_digest(
+    engine: Engine, store: Store, herrljunga: Organisation, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    engine.open_cycle(CHAIR, "est", "2027-03")
+    queued = rows(store)
+    deputy = herrljunga.group("est").deputy  # type: ignore[union-attr]
+    lost = next(r for r in queued if r.task_id and r.recipient not in (CHAIR, deputy))
+    before = queued.index(lost)  # sent in order: the mails before it are accepted
+    smtp.respond(*["250 OK"] * before, "550 5.1.1 No such user", stage="rcpt")
+    assert deliver(store, herrljunga, env, OPENED).failed == 1
+    with store.reading() as session:
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "mail.failed"))
+        payload = session.get(AuditPayload, event.seq)
+    assert (event.actor, event.subject, event.cycle_id) == (
+        "tsk",
+        f"task:{lost.task_id}",
+        lost.cycle_id,
+    )
+    assert payload is not None
+    assert payload.payload == {
+        "mail": lost.id,
+        "message_id": lost.message_id,
+        "template": lost.template,
+        "to": lost.recipient,
+        "attempts": 1,
+        "reply": "550 5.1.1 No such user",
+    }
+    with store.reading() as session:
+        assert audit.verify(session).ok
+    # The chair and the deputy of the EST group hear of it in their next digest, whatever
+    # they chose for their own mail.
+    notices = rows(store, template="mail_failed")
+    assert {(n.recipient, n.status) for n in notices} == {(CHAIR, "digest"), (deputy, "digest")}
+    assert compose_digests(store, {"herrljunga": herrljunga}, OPENED + dt.timedelta(days=1)) == 2
+    digest = next(r for r in rows(store, template="digest") if r.recipient == CHAIR)
+    text = outbox.rendered(digest, herrljunga, {}).text
+    person = herrljunga.person(lost.recipient)
+    assert person is not None
+    assert f"{person.name} kunde inte levereras (550 5.1.1 No such user)" in text
 
 
 def test_a_server_that_is_down_is_tried_three_times_then_once_per_delivery_until_it_answers(
@@ -384,7 +430,7 @@ def test_a_crash_while_sending_resends_only_what_was_not_yet_marked(
     marks: list[int] = []
 
     def crash_at_third_mark(*args: Any) -> set[int]:
-        marks.append(len(args[1]))
+        marks.append(len(args[2]))
         if len(marks) == 3:
             raise SystemExit("killed while sending")
         return mark(*args)
@@ -420,8 +466,9 @@ def test_a_message_that_cannot_be_rendered_fails_alone(
         session.execute(
             update(OutboxMessage).where(OutboxMessage.id == first.id).values(context=broken)
         )
+    queued = rows(store)
     result = deliver(store, herrljunga, env, OPENED)
-    assert (result.sent, result.failed) == (len(rows(store)) - 1, 1)
+    assert (result.sent, result.failed) == (len(queued) - 1, 1)
     [failed] = rows(store, status="failed")
     assert failed.id == first.id
     assert failed.last_reply is not None

@@ -173,6 +173,14 @@ def _item(template: str, context: Mapping[str, Any]) -> dict[str, Any]:
         kind = "action_overdue" if template == "action_overdue" else "action_due"
         title = f"#{action.get('id', '')} {action.get('title', '')}"
         return _entry(kind, title, action.get("due"), ref)
+    if template == "mail_failed":  # tsk_workflow.mail.failed
+        failed = context.get("failed") or {}
+        said = in_each_language(
+            lambda: _(
+                "a mail to {person} could not be delivered ({reply}); reach them another way"
+            ).format(person=failed.get("to", ""), reply=failed.get("reply", ""))
+        )
+        return _entry("mail_failed", said, None, ref)
     if template == "meeting_invitation":
         meeting = context.get("meeting") or {}
         return _entry("meeting", meeting.get("title", ""), meeting.get("start"), ref)

@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo
 from tsk_workflow import i18n
 from tsk_workflow.i18n import _
 from tsk_workflow.links import LinkSettings, expires_at, link_settings, task_link
+from tsk_workflow.mail import failed
 from tsk_workflow.mail.ics import meeting_invitation
 from tsk_workflow.mail.message import SENDER_NAME, OutgoingMail, named_sender
 from tsk_workflow.mail.render import Held, Rendered, render
@@ -446,7 +447,7 @@ class _Sending:
         env: Mapping[str, str],
         links: LinkSettings | None,
     ) -> None:
-        marks = _Marks(self.store, rows, self.run, self.result)
+        marks = _Marks(self.store, self.org, rows, self.run, self.result)
         try:
             mails = list(self._compose(rows, marks, env, links))
             if mails:
@@ -497,9 +498,14 @@ class _Marks:
     """
 
     def __init__(
-        self, store: Store, rows: list[OutboxMessage], run: _Run, result: Delivery
+        self,
+        store: Store,
+        org: Organisation,
+        rows: list[OutboxMessage],
+        run: _Run,
+        result: Delivery,
     ) -> None:
-        self.store, self.run, self.result = store, run, result
+        self.store, self.org, self.run, self.result = store, org, run, result
         self.rows = {row.message_id: row for row in rows}
         self.unmarked = {row.id for row in rows}
         self.lost: set[int] = set()
@@ -536,7 +542,7 @@ class _Marks:
     def flush(self) -> None:
         if self.waiting:
             done = [(self.rows[outcome.message_id], outcome) for outcome in self.waiting]
-            marked = _mark(self.store, done, self.run.token, self.run.now, self.result)
+            marked = _mark(self.store, self.org, done, self.run.token, self.run.now, self.result)
             ids = {row.id for row, _outcome in done}
             self.unmarked -= ids
             self._lose(ids - marked)
@@ -566,18 +572,26 @@ class _Marks:
 
 def _mark(
     store: Store,
+    org: Organisation,
     done: list[tuple[OutboxMessage, SendResult]],
     token: str,
     now: dt.datetime,
     result: Delivery,
 ) -> set[int]:
     """Write what became of each row this delivery still holds, in one transaction (an UPDATE
-    by primary key per row); returns the ids written."""
+    by primary key per row), with the record of each that failed for good
+    (``tsk_workflow.mail.failed``); returns the ids written."""
     after = [(row, outcome, _after(row, outcome, now)) for row, outcome in done]
     with store.transaction() as session:
         marked = stored.mark(
             session, [{"id": row.id, **values} for row, _o, values in after], token
         )
+        failed_now = [
+            (row, outcome.reply)
+            for row, outcome, values in after
+            if row.id in marked and values.get("status") == "failed"
+        ]
+        failed.record(session, org, failed_now, now)
     for row, outcome, values in after:
         if row.id in marked:
             _count(row, outcome, values, result)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Insert, Table, bindparam, func, insert, selec
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import MailServer, OutboxMessage, Task
+from tsk_workflow.store.models import Cycle, MailServer, OutboxMessage, Task
 
 
 def claim_due(
@@ -192,6 +192,16 @@ def mark_digested(session: Session, ids: Collection[int]) -> None:
     session.execute(
         update(OutboxMessage).where(OutboxMessage.id.in_(list(ids))).values(status="digested")
     )
+
+
+def cycle_group(session: Session, cycle_id: int) -> str | None:
+    """The key of the group cycle ``cycle_id`` is run by; None when there is no such cycle."""
+    return session.scalar(select(Cycle.group_key).where(Cycle.id == cycle_id))
+
+
+def cycle_ref(session: Session, cycle_id: int) -> str | None:
+    """The reference of cycle ``cycle_id`` (``est-2027-03``); None when there is no such cycle."""
+    return session.scalar(select(Cycle.ref).where(Cycle.id == cycle_id))
 
 
 def task_status(session: Session, task_id: int) -> str | None:
