@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 
 from tests.enginekit import Clock, shared_organisation
 from tests.smtp_server import SmtpServer
+from tsk_workflow import audit
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import Refused
-from tsk_workflow import audit
 from tsk_workflow.mail import outbox
 from tsk_workflow.mail.digest import compose_digests
 from tsk_workflow.mail.smtp import backoff
