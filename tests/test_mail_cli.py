@@ -295,3 +295,42 @@ def test_retry_refuses_tsk_now_on_a_database_on_the_servers_clock(
     assert (retried.exit_code, retried.stdout) == (0, "1 meddelande köat igen\n")
     row = next(r for r in outbox_rows(real_time_database) if r.id == number)
     assert before <= row.next_attempt_at <= dt.datetime.now(dt.UTC)  # the server's clock
+
+
+def test_the_mail_server_is_the_services_to_choose(
+    runner: CliRunner, tmp_path: Path, smtp: SmtpServer, env: dict[str, str]
+) -> None:
+    """An admin may send by hand, but not to a server named in their own environment: that is
+    the service's (its OS user's) to choose, so no one points the municipality's mail, and the
+    links in it, elsewhere from a shell."""
+    text = resolve_organisation_path("herrljunga").read_text(encoding="utf-8")
+    marker = "  - id: marie.lind\n"  # an admin of Herrljunga, with this OS login
+    assert marker in text
+    org_file = tmp_path / "herrljunga.yaml"
+    org_file.write_text(text.replace(marker, f"{marker}    login: {os_user()}\n", 1), "utf-8")
+    path = tmp_path / "real.db"
+    store = Store(f"sqlite:///{path}")
+    migrate.upgrade(store)
+    catalog = load_catalog()
+    now = dt.datetime.now(dt.UTC)  # the server's clock: the mail is due when sent
+    engine = build_engine(store, catalog, load_organisation(org_file, catalog), lambda: now)
+    setup.load_organisation(engine, org_file)
+    engine.open_cycle("gunilla.ahlberg", "styrgrupp", f"{now.year}-t1")
+    store.dispose()
+    before = [(r.status, r.attempts, r.next_attempt_at) for r in outbox_rows(path)]
+
+    refused = tsk(runner, path, "--lang", "en", "mail", "send", env=env)
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr == (
+        "tsk: TSK_SMTP_HOST, TSK_SMTP_PORT set, but the mail server is the service's to choose:"
+        " send as the service's OS user (TSK_SERVICE_USER), or unset them to send with the"
+        " organisation file's mail settings\n"
+    )
+    ticked = tsk(runner, path, "--lang", "en", "tick", "--send", env=env)
+    assert ticked.exit_code == 1 and "the service's to choose" in ticked.stderr
+    assert smtp.messages == []
+    assert [(r.status, r.attempts, r.next_attempt_at) for r in outbox_rows(path)] == before
+
+    service = tsk(runner, path, "mail", "send", env={**env, "TSK_SERVICE_USER": os_user()})
+    assert service.exit_code == 0, service.output
+    assert len(smtp.messages) == sum(status == "pending" for status, _a, _n in before) > 0

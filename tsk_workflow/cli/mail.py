@@ -130,7 +130,9 @@ def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
 
     now, engines = runtime.engines_at(ctx, now)
     runtime.require_service_act(ctx, _store(engines), "mail.send")
-    result = deliver(_store(engines), _orgs(engines), os.environ, now)
+    result = deliver(
+        _store(engines), _orgs(engines), runtime.mail_environment(_store(engines)), now
+    )
     if as_json:
         emit_json({**delivery_dict(result), "failures": result.replies})
         return

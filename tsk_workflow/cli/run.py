@@ -62,7 +62,9 @@ def run(
     runtime.require_service_act(ctx, next(iter(engines.values())).store, "run")
     clock = next(iter(engines.values())).clock  # the server's, or TSK_NOW (virtual time)
     options = Options(interval=interval, send=sends(send, os.environ), batch=batch)
-    ctx.exit(serve(Service(engines, options, clock)))
+    store = next(iter(engines.values())).store
+    environ = runtime.mail_environment(store) if options.send else os.environ
+    ctx.exit(serve(Service(engines, options, clock, environ)))
 
 
 def configure_logging(level: str, as_json: bool) -> None:

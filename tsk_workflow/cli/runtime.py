@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import click
@@ -268,6 +268,37 @@ def actor(ctx: click.Context, engine: Engine) -> str | None:
     if virtual_time(engine.store):
         return claimed
     return engine.acting_person(os_user(), claimed)
+
+
+def mail_environment(store: Store) -> Mapping[str, str]:
+    """The environment a delivery of the outbox reads its SMTP settings from: the process's,
+    in the service's own process (``TSK_SERVICE_USER``) or on a database on virtual time;
+    otherwise the same, refused if it names a mail server (``TSK_SMTP_HOST`` and the rest but
+    the password and the time-out), for the server is the service's to choose
+    (``engine.access.may_choose_mail_server``)."""
+    import os
+
+    from tsk_workflow.engine import setup
+    from tsk_workflow.engine.access import may_choose_mail_server
+    from tsk_workflow.errors import TskError
+    from tsk_workflow.mail.smtp import SERVER_VARS
+    from tsk_workflow.store.installation import virtual_time
+
+    environ = os.environ
+    if virtual_time(store):
+        return environ
+    if may_choose_mail_server(setup.os_user(), environ.get("TSK_SERVICE_USER")):
+        return environ
+    named = [name for name in SERVER_VARS if environ.get(name)]
+    if named:
+        raise TskError(
+            _(
+                "{variables} set, but the mail server is the service's to choose: send as the"
+                " service's OS user (TSK_SERVICE_USER), or unset them to send with the"
+                " organisation file's mail settings"
+            ).format(variables=", ".join(named))
+        )
+    return environ
 
 
 def require_service_act(ctx: click.Context, store: Store, act: str) -> None:

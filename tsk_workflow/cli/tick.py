@@ -49,7 +49,9 @@ def tick(
     at, engines = runtime.engines_at(ctx, now)
     runtime.require_service_act(ctx, next(iter(engines.values())).store, "tick")
     options = PassOptions(send=sends(send, os.environ), batch=batch)
-    result = SchedulerPass(engines, os.environ, options)(at)
+    store = next(iter(engines.values())).store
+    environ = runtime.mail_environment(store) if options.send else os.environ
+    result = SchedulerPass(engines, environ, options)(at)
     if as_json:
         emit_json(result.as_dict())
     else:

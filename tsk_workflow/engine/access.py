@@ -105,6 +105,14 @@ def may_run_service(orgs: Iterable[Organisation], login: str, service_user: str 
     )
 
 
+def may_choose_mail_server(login: str, service_user: str | None) -> bool:
+    """Whether the SMTP settings in the environment count: only in the service's own process
+    (its OS user, ``TSK_SERVICE_USER``). Anyone else who sends by hand (an admin) sends with
+    the organisation file's settings, so that no one points the municipality's mail, and the
+    links in it, at a server of their own choosing from their shell."""
+    return bool(service_user) and login == service_user
+
+
 def may_read_group(
     directory: Directory, person_id: str, group: Group, assignees: Iterable[str] = ()
 ) -> bool:

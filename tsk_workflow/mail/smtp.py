@@ -74,6 +74,8 @@ ENV_VARS = {
     "timeout": "TSK_SMTP_TIMEOUT",
 }
 PASSWORD_VAR = "TSK_SMTP_PASSWORD"
+SERVER_VARS = tuple(var for key, var in ENV_VARS.items() if key != "timeout")
+"""The variables that say where mail goes (not the password, not the time-out)."""
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
