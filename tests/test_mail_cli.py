@@ -327,7 +327,8 @@ def test_the_mail_server_is_the_services_to_choose(
         " organisation file's mail settings\n"
     )
     ticked = tsk(runner, path, "--lang", "en", "tick", "--send", env=env)
-    assert ticked.exit_code == 1 and "the service's to choose" in ticked.stderr
+    assert ticked.exit_code == 1
+    assert "the service's to choose" in ticked.stderr
     assert smtp.messages == []
     assert [(r.status, r.attempts, r.next_attempt_at) for r in outbox_rows(path)] == before
 
