@@ -34,9 +34,8 @@ def clock(store: Store, now: dt.datetime | None = None) -> Clock:
     if not text:
         return server_now
     require_virtual_time(store, "TSK_NOW")
-    from tsk_workflow.errors import TskError
-
     from tsk_workflow.calendar import OutsideYears
+    from tsk_workflow.errors import TskError
 
     try:
         moment = parse_time(text)
