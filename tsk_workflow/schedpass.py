@@ -69,6 +69,8 @@ class PassOptions:
 
     send: bool = False
     batch: int = BATCH
+    catch_up: bool = False
+    """Fire what became due since long ago (``Ticker.tick``'s ``catch_up``)."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,14 @@ class PassResult:
 
     @property
     def failure(self) -> str | None:
-        """Why the pass, its work done, did not do all it should: the checkpoint failed."""
+        """Why the pass, its work done, did not do all it should: timers failed, or the
+        checkpoint did."""
+        found = [self.timers.failure] if self.timers.failure else []
         if self.checkpoint is not None and "failed" in self.checkpoint:
-            return _("no checkpoint signed: {reason}").format(reason=self.checkpoint["failed"])
-        return None
+            found.append(
+                _("no checkpoint signed: {reason}").format(reason=self.checkpoint["failed"])
+            )
+        return "; ".join(found) or None
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"now": self.now.isoformat(), **self.timers.as_dict()}
@@ -130,7 +136,7 @@ class SchedulerPass:
         return self.ticker.worker
 
     def __call__(self, now: dt.datetime) -> PassResult:
-        timers = self.ticker.tick(now, batch=self.options.batch)
+        timers = self.ticker.tick(now, batch=self.options.batch, catch_up=self.options.catch_up)
         notices = sum(Actions(engine).send_notices(now) for engine in self.engines.values())
         digests = compose_due_digests(self.store, self.orgs, now)
         checkpoint = self._checkpoint(now)
