@@ -22,8 +22,9 @@ fires once, a person gets one digest a day, the day is signed once, a mail is se
 
 A checkpoint that cannot be signed (a key or folder that cannot be used) does not stop the
 pass: the result says why (``checkpoint == {"failed": why}``, :attr:`PassResult.failure`) and
-the caller decides (``tsk tick`` exits 1 after its output, ``tsk run`` logs an error). Any other
-error propagates: the next pass tries again.
+the caller decides (``tsk tick`` exits 1 after its output, ``tsk run`` logs an error); so do
+timers that failed. Any other error propagates: the next pass tries again (a pass far beyond
+where the database stands is refused so, unless ``PassOptions.catch_up``: ``Ticker.tick``).
 """
 
 from __future__ import annotations
