@@ -415,9 +415,9 @@ def test_template_filled_in_and_given_back(tsk: Tsk, cli_task: int, tmp_path: Pa
     template = tmp_path / "rapport.yaml"
     tsk.text("task", "form", str(cli_task), "--template", str(template))
     refused = tsk.refused("task", "form", str(cli_task), "--template", str(template))
-    assert refused == f"tsk: '{template}' finns redan: ange --force för att skriva över den"
+    assert refused == f"tsk: {template} finns redan: ange --force för att skriva över den"
     args = ("--lang", "en", "task", "form", str(cli_task), "--template", str(template))
-    assert tsk.refused(*args) == f"tsk: '{template}' exists: give --force to overwrite it"
+    assert tsk.refused(*args) == f"tsk: {template} is there already: give --force to write over it"
     text = template.read_text(encoding="utf-8")
     filled = (
         text.replace("\nkategori:\n", "\nkategori: klotter\n")

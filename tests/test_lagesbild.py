@@ -428,8 +428,8 @@ def test_tsk_lagesbild_refusals(tsk: Tsk, tmp_path: Path) -> None:
     assert "no cycle 'est-2026-01'" in tsk.refused("--lang", "en", "lagesbild", "est-2026-01")
     missing = tmp_path / "nowhere" / "x.md"
     refused = tsk.refused("--lang", "en", "lagesbild", "est-2027-03", "--out", str(missing))
-    assert "does not exist" in refused
-    assert "finns inte" in tsk.refused("lagesbild", "est-2027-03", "--out", str(missing))
+    assert "is not a folder" in refused
+    assert "är ingen mapp" in tsk.refused("lagesbild", "est-2027-03", "--out", str(missing))
     sspf = tsk.ok("cycle", "open", "sspf", as_="hanna.nyberg")
     line = tsk.refused("--lang", "en", "lagesbild", sspf["ref"])
     assert line == (

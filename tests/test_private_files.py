@@ -113,6 +113,15 @@ def test_a_backup_over_something_is_refused(tmp_path: Path, kind: str) -> None:
     english = tsk("--db", str(source), "--lang", "en", "backup", str(target))
 
     assert (code, out) == (1, "")
-    assert err.splitlines() == [f"tsk: {target} finns redan"]
-    assert english[2].splitlines() == [f"tsk: {target} already exists"]
+    if kind == "file":
+        assert err.splitlines() == [
+            f"tsk: {target} finns redan: ange --force för att skriva över den"
+        ]
+        assert english[2].splitlines() == [
+            f"tsk: {target} is there already: give --force to write over it"
+        ]
+    else:
+        assert english[2].splitlines() == [
+            f"tsk: {target} is a symbolic link: tsk does not write through one"
+        ]
     assert not elsewhere.exists()

@@ -131,10 +131,10 @@ def test_a_stop_lets_the_pass_in_progress_finish(
     started, finished = threading.Event(), threading.Event()
     real = Ticker.tick
 
-    def slow(self: Ticker, now: dt.datetime, batch: int = 500) -> TickResult:
+    def slow(self: Ticker, now: dt.datetime, batch: int = 500, **options: Any) -> TickResult:
         started.set()
         time.sleep(0.5)
-        result = real(self, now, batch)
+        result = real(self, now, batch, **options)
         finished.set()
         return result
 

@@ -348,15 +348,40 @@ def format_date_sv(d: date) -> str:
     return f"{d.year:04d}-{d.month:02d}-{d.day:02d}"
 
 
+FIRST_YEAR = 1900
+LAST_YEAR = 9000
+"""The years of the dates and times tsk takes from people (``--now``, ``TSK_NOW``, a date
+option, an answer). Python's dates end at the years 1 and 9999; a time zone's offset, a year of
+recurrence, the plan of the year after or a mandate period added to a date in these years
+cannot reach either end."""
+
+
+class OutsideYears(ValueError):
+    """A date that exists but is outside ``FIRST_YEAR`` to ``LAST_YEAR``; its message says so."""
+
+
+def check_years(day: date, text: str) -> None:
+    """``OutsideYears`` when ``day`` (written ``text``) is outside the years tsk takes."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise OutsideYears(
+            _("{date}: tsk takes dates in the years {first} to {last}").format(
+                date=text, first=FIRST_YEAR, last=LAST_YEAR
+            )
+        )
+
+
 def parse_date(text: str) -> date:
     """``YYYY-MM-DD`` as a date, or ``ValueError`` with a message for people: a date written
-    right that does not exist (``2027-02-30``) says so, anything else names the form expected."""
+    right that does not exist (``2027-02-30``) says so, one outside the years tsk takes
+    (``check_years``) too, anything else names the form expected."""
     text = text.strip()
     if ISO_DATE.fullmatch(text):
         try:
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(date_does_not_exist(text)) from None
+        check_years(day, text)
+        return day
     raise ValueError(_("{value} is not a date (YYYY-MM-DD)").format(value=repr(text)))
 
 

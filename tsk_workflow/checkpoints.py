@@ -101,7 +101,11 @@ def public_path(private: Path) -> Path:
 
 def generate_key(path: Path) -> GeneratedKey:
     """A new Ed25519 key pair: ``path`` (PEM, PKCS8, unencrypted, mode 0600) and ``path.pub``
-    (PEM SubjectPublicKeyInfo). Refuses (``TskError``) to overwrite either file."""
+    (PEM SubjectPublicKeyInfo). Refuses (``TskError``) to overwrite either file, and any
+    place ``files.check_place`` refuses."""
+    from tsk_workflow.files import check_place
+
+    check_place(path)
     public = public_path(path)
     for existing in (path, public):
         if existing.exists() or existing.is_symlink():

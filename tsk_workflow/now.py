@@ -34,10 +34,13 @@ def clock(store: Store, now: dt.datetime | None = None) -> Clock:
     if not text:
         return server_now
     require_virtual_time(store, "TSK_NOW")
+    from tsk_workflow.calendar import OutsideYears
     from tsk_workflow.errors import TskError
 
     try:
         moment = parse_time(text)
+    except OutsideYears as exc:
+        raise TskError(_("TSK_NOW: {error}").format(error=exc)) from None
     except ValueError:
         raise TskError(
             _("TSK_NOW={value} is not an ISO 8601 time").format(value=repr(text))
@@ -58,12 +61,15 @@ def server_now() -> dt.datetime:
 
 
 def parse_time(text: str) -> dt.datetime:
-    """ISO 8601 as an aware UTC time, Stockholm time when no offset; ``ValueError`` otherwise."""
+    """ISO 8601 as an aware UTC time, Stockholm time when no offset; ``ValueError`` otherwise,
+    ``calendar.OutsideYears`` (one) for a time outside the years tsk takes."""
     moment = dt.datetime.fromisoformat(text)
-    if moment.tzinfo is None:
-        # Only now: the calendar imports dateutil and isodate (docs/performance.md, 5).
-        from tsk_workflow.calendar import STOCKHOLM
+    # Only now: the calendar imports dateutil and isodate (docs/performance.md, 5).
+    from tsk_workflow.calendar import STOCKHOLM, check_years
 
+    # Before the offset is applied: 0001-01-01T00:00+05:00 in UTC is before the year 1.
+    check_years(moment.date(), text)
+    if moment.tzinfo is None:
         moment = moment.replace(tzinfo=STOCKHOLM)
     return moment.astimezone(dt.UTC)
 

@@ -25,8 +25,9 @@ fires once, a person gets one digest a day, the day is signed once, a mail is se
 
 A checkpoint that cannot be signed (a key or folder that cannot be used) does not stop the
 pass: the result says why (``checkpoint == {"failed": why}``, :attr:`PassResult.failure`) and
-the caller decides (``tsk tick`` exits 1 after its output, ``tsk run`` logs an error). Any other
-error propagates: the next pass tries again.
+the caller decides (``tsk tick`` exits 1 after its output, ``tsk run`` logs an error); so do
+timers that failed. Any other error propagates: the next pass tries again (a pass far beyond
+where the database stands is refused so, unless ``PassOptions.catch_up``: ``Ticker.tick``).
 """
 
 from __future__ import annotations
@@ -93,6 +94,8 @@ class PassOptions:
     send: bool = False
     batch: int = BATCH
     mail_seconds: float = MAIL_SECONDS
+    catch_up: bool = False
+    """Fire what became due since long ago (``Ticker.tick``'s ``catch_up``)."""
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,14 @@ class PassResult:
 
     @property
     def failure(self) -> str | None:
-        """Why the pass, its work done, did not do all it should: the checkpoint failed."""
+        """Why the pass, its work done, did not do all it should: timers failed, or the
+        checkpoint did."""
+        found = [self.timers.failure] if self.timers.failure else []
         if self.checkpoint is not None and "failed" in self.checkpoint:
-            return _("no checkpoint signed: {reason}").format(reason=self.checkpoint["failed"])
-        return None
+            found.append(
+                _("no checkpoint signed: {reason}").format(reason=self.checkpoint["failed"])
+            )
+        return "; ".join(found) or None
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"now": self.now.isoformat(), **self.timers.as_dict()}
@@ -154,7 +161,7 @@ class SchedulerPass:
         return self.ticker.worker
 
     def __call__(self, now: dt.datetime) -> PassResult:
-        timers = self.ticker.tick(now, batch=self.options.batch)
+        timers = self.ticker.tick(now, batch=self.options.batch, catch_up=self.options.catch_up)
         notices = sum(Actions(engine).send_notices(now) for engine in self.engines.values())
         digests = compose_due_digests(self.store, self.orgs, now)
         checkpoint = self._checkpoint(now)

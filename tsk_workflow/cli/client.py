@@ -177,6 +177,15 @@ def check_address(url: str, what: str) -> str:
     )
 
 
+def _unreachable(url: str, exc: Exception) -> TskError:
+    """The service at ``url`` not reached: refused, timed out, or not an address at all."""
+    return TskError(
+        _("the service at {url} cannot be reached: {error}").format(
+            url=url, error=str(exc) or type(exc).__name__
+        )
+    )
+
+
 class Service:
     """Requests to the service at ``url``, with ``token`` (none: only the doors that take no
     sign-in), in ``lang``."""
@@ -190,7 +199,10 @@ class Service:
         headers = {"Accept-Language": lang, "User-Agent": f"tsk/{version('tsk-workflow')}"}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT)
+        try:
+            self._http = httpx.Client(base_url=self.url, headers=headers, timeout=TIMEOUT)
+        except httpx.InvalidURL as exc:
+            raise _unreachable(self.url, exc) from None
 
     def close(self) -> None:
         self._http.close()
@@ -225,12 +237,8 @@ class Service:
 
         try:
             response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as exc:
-            raise TskError(
-                _("the service at {url} cannot be reached: {error}").format(
-                    url=self.url, error=str(exc) or type(exc).__name__
-                )
-            ) from None
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise _unreachable(self.url, exc) from None
         if response.status_code >= 400:
             raise problem_error(response)
         # The service's warnings (web/warned.py), shown as the command line's own.
@@ -411,7 +419,7 @@ def _provider(
 
     try:
         response = httpx.request(method, url, data=data, timeout=TIMEOUT)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise TskError(
             _("the sign-in provider at {url} cannot be reached: {error}").format(
                 url=issuer, error=str(exc) or type(exc).__name__

@@ -132,6 +132,10 @@ log_level_option = click.option(
 """``--log-level`` of the long-running commands (``tsk run``, ``tsk serve``)."""
 
 
+force_option = click.option("--force", is_flag=True, help=N_("Write over the file if it is there"))
+"""``--force`` of every command that writes a file (``tsk_workflow.files.check_target``)."""
+
+
 def json_option(function: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help=N_("Print JSON only"))(function)
 

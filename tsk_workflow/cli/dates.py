@@ -3,7 +3,8 @@
 Two things click's own type gets wrong for people: its help shows the ``strptime`` format
 (``[%Y-%m-%d]``), and a date written right that does not exist (``2027-02-30``) is refused as
 one that "does not match the format". Here the help reads ``ÅÅÅÅ-MM-DD`` (``YYYY-MM-DD`` in
-English) and such a date says ``2027-02-30: det datumet finns inte``.
+English) and such a date says ``2027-02-30: det datumet finns inte``; one outside the years tsk
+takes (``calendar.FIRST_YEAR`` to ``LAST_YEAR``) says that.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ class DateTime(click.DateTime):
     ) -> dt.datetime:
         if isinstance(value, str):
             # Only here: the calendar imports dateutil (docs/performance.md).
-            from tsk_workflow.calendar import ISO_DATE, date_does_not_exist
+            from tsk_workflow.calendar import ISO_DATE, parse_date
 
             day = value.strip()[:10]
             if ISO_DATE.fullmatch(day):
                 try:
-                    dt.date.fromisoformat(day)
-                except ValueError:
-                    self.fail(date_does_not_exist(day), param, ctx)
+                    parse_date(day)  # one that does not exist, or outside the years tsk takes
+                except ValueError as exc:
+                    self.fail(str(exc), param, ctx)
         return super().convert(value, param, ctx)

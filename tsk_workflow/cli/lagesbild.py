@@ -8,7 +8,7 @@ import click
 
 from tsk_workflow import i18n
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.cli.context import emit_json, force_option, json_option, settings
 from tsk_workflow.i18n import N_, _
 
 
@@ -29,7 +29,7 @@ from tsk_workflow.i18n import N_, _
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     metavar="FILE",
     help=N_("Write the lägesbild to FILE instead of printing it"),
 )
@@ -42,6 +42,7 @@ from tsk_workflow.i18n import N_, _
 @click.option(
     "--lang", type=click.Choice(["sv", "en"]), help=N_("Language (default: the global --lang)")
 )
+@force_option
 @json_option
 @click.pass_context
 def lagesbild(
@@ -51,11 +52,12 @@ def lagesbild(
     out: Path | None,
     stats: Path | None,
     lang: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     lang = lang or settings(ctx).lang
     with i18n.speaking(lang):
-        _lagesbild(ctx, cycle_ref, fmt, out, stats, lang, as_json)
+        _lagesbild(ctx, cycle_ref, fmt, out, stats, lang, force, as_json)
 
 
 def _lagesbild(
@@ -65,9 +67,10 @@ def _lagesbild(
     out: Path | None,
     stats: Path | None,
     lang: str,
+    force: bool,
     as_json: bool,
 ) -> None:
-    from tsk_workflow.errors import Refused
+    from tsk_workflow.files import check_target, write
     from tsk_workflow.lagesbild.produce import file_name, lagesbild_of, require_reports
     from tsk_workflow.lagesbild.render import render
     from tsk_workflow.lagesbild.stats import StatsError, read_stats
@@ -81,12 +84,8 @@ def _lagesbild(
             for problem in exc.problems:
                 click.echo(f"tsk: {problem}", err=True)
             ctx.exit(1)
-    if out is not None and not out.parent.is_dir():
-        raise Refused(
-            _("cannot write '{file}': the folder '{folder}' does not exist").format(
-                file=out, folder=out.parent
-            )
-        )
+    if out is not None:
+        check_target(out, force=force)
     if settings(ctx).url:
         from tsk_workflow.cli import remote
 
@@ -110,7 +109,7 @@ def _lagesbild(
         suggested = file_name(cycle, fmt)
     text = render(figures, fmt)
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        write(out, text.encode("utf-8"))
     if as_json:
         emit_json(
             {"file": str(out) if out else None, "format": fmt, "suggested_name": suggested}

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tsk_workflow import i18n
-from tsk_workflow.cli.context import emit_json, json_option, settings
+from tsk_workflow.cli.context import emit_json, force_option, json_option, settings
 from tsk_workflow.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ KIND_CHOICES = ("cycle_open", "meeting", "due", "reminder", "report", "review")
 @click.option(
     "--ics",
     "ics_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     metavar="FILE",
     help=N_("Also write the items as an iCalendar file (Outlook, Google Calendar)"),
 )
@@ -57,6 +57,7 @@ KIND_CHOICES = ("cycle_open", "meeting", "due", "reminder", "report", "review")
     default=None,
     help=N_("Language of the titles (default: the global --lang, Swedish)"),
 )
+@force_option
 @json_option
 @click.pass_context
 def plan(
@@ -66,9 +67,14 @@ def plan(
     kinds: tuple[str, ...],
     ics_path: Path | None,
     lang: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     lang = lang or settings(ctx).lang
+    if ics_path is not None:
+        from tsk_workflow.files import check_target
+
+        check_target(ics_path, force=force)
     with i18n.speaking(lang):
         if settings(ctx).url:
             from tsk_workflow.cli import remote
@@ -108,6 +114,7 @@ def _plan(
     from tsk_workflow.engine import plan as planning
     from tsk_workflow.engine import timing
     from tsk_workflow.errors import Refused
+    from tsk_workflow.files import write
 
     catalog = load_catalog()
     org = load_organisation(settings(ctx).require_org(), catalog)
@@ -131,12 +138,7 @@ def _plan(
         items = [item for item in items if item.kind in kinds]
     if ics_path is not None:
         stamp = dt.datetime.now(dt.UTC)
-        try:
-            ics_path.write_bytes(planning.to_ics(items, org, year, lang, stamp, cal))
-        except OSError as exc:
-            raise Refused(
-                _("cannot write {file}: {error}").format(file=ics_path, error=exc.strerror or exc)
-            ) from None
+        write(ics_path, planning.to_ics(items, org, year, lang, stamp, cal))
     if as_json:
         emit_json(planning.to_json(items, lang, cal))
         return

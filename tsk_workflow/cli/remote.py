@@ -374,14 +374,9 @@ def plan(
         items = api.get(f"/api/v1/plan/{year}", params)
         if ics_path is not None:
             content = api.get_bytes(f"/api/v1/plan/{year}/ics", params)
-            try:
-                ics_path.write_bytes(content)
-            except OSError as exc:
-                raise Refused(
-                    _("cannot write {file}: {error}").format(
-                        file=ics_path, error=exc.strerror or exc
-                    )
-                ) from None
+            from tsk_workflow.files import write
+
+            write(ics_path, content)
         name = "" if as_json else api.get("/api/v1/me")["organisation"]
     if as_json:
         emit_json(items)
@@ -428,7 +423,9 @@ def lagesbild(
         figures = api.get(path, {"format": "json"}) if as_json or out is not None else None
         text = api.get_bytes(path, {"format": fmt}).decode("utf-8")
     if out is not None:
-        out.write_text(text, encoding="utf-8")
+        from tsk_workflow.files import write
+
+        write(out, text.encode("utf-8"))
     if as_json:
         assert figures is not None
         suggested = f"lagesbild-{figures['cycle_ref']}.{fmt}"

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 import click
 
 from tsk_workflow.cli import runtime
-from tsk_workflow.cli.context import settings
+from tsk_workflow.cli.context import force_option, settings
+from tsk_workflow.files import check_target, write
 from tsk_workflow.i18n import N_, _
-from tsk_workflow.reports.files import write
 
 FORMAT = click.Choice(["docx", "pdf"])
 TEMPLATE = click.option(
@@ -22,7 +22,7 @@ TEMPLATE = click.option(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help=N_("The municipality's own Word template (.docx), for --format docx"),
 )
-FORCE = click.option("--force", is_flag=True, help=N_("Write over the file if it is there"))
+FORCE = force_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,7 +35,7 @@ def output(default_format: str, out_help: str) -> Callable[[F], F]:
         for option in (
             FORCE,
             TEMPLATE,
-            click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help=out_help),
+            click.option("--out", type=click.Path(path_type=Path), help=out_help),
             click.option("--format", "fmt", type=FORMAT, default=default_format, show_default=True),
         ):
             command = option(command)
@@ -152,30 +152,14 @@ def _through_service(
 
 def _check(target: Path, force: bool, fmt: str, template: Path | None) -> None:
     """Refuse, before anything is read: a ``template`` with a format other than docx, or one
-    that is not a Word document; a ``target`` that is a symbolic link, one that is there
-    without ``--force``, one in a folder that is not."""
-    from tsk_workflow.errors import Refused
-
+    that is not a Word document; a ``target`` that ``files.check_target`` refuses."""
     if template is not None:
         if fmt != "docx":
             raise click.UsageError(_("--template is for --format docx"))
         from tsk_workflow.reports.docx_file import check_template
 
         check_template(template)
-    if target.is_symlink():
-        raise Refused(
-            _("{file} is a symbolic link: a report is not written through one").format(file=target)
-        )
-    if target.exists() and not force:
-        raise Refused(
-            _("{file} is there already: give --force to write over it").format(file=target)
-        )
-    if not target.absolute().parent.is_dir():
-        raise Refused(
-            _("{folder} is not a folder: the report cannot be written there").format(
-                folder=target.absolute().parent
-            )
-        )
+    check_target(target, force=force)
 
 
 def deliver(target: Path, made: object, fmt: str, template: Path | None) -> None:

@@ -150,8 +150,12 @@ def _now_value(
 ) -> dt.datetime | None:
     if value is None:
         return None
+    from tsk_workflow.calendar import OutsideYears
+
     try:
         return parse_time(value)
+    except OutsideYears as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
     except ValueError:
         raise click.BadParameter(
             _("{value} is not an ISO 8601 time (2027-03-14T08:00+01:00)").format(value=repr(value)),

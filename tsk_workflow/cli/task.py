@@ -207,7 +207,7 @@ def _given_answers(
 )
 @click.option(
     "--template",
-    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    type=click.Path(allow_dash=True, path_type=Path),
     metavar="FILE",
     help=N_("Write a YAML file to fill in and give to 'task done --answers' ('-': print it)"),
 )

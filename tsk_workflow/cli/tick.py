@@ -36,10 +36,24 @@ if TYPE_CHECKING:
     show_default=True,
     help=N_("Timers claimed and fired per transaction"),
 )
+@click.option(
+    "--catch-up",
+    is_flag=True,
+    help=N_(
+        "Fire what became due since the newest time the database knows, when that is more"
+        " than 400 days before now (a limited number of batches a pass; run it again until"
+        " done)"
+    ),
+)
 @json_option
 @click.pass_context
 def tick(
-    ctx: click.Context, now: dt.datetime | None, send: bool | None, batch: int, as_json: bool
+    ctx: click.Context,
+    now: dt.datetime | None,
+    send: bool | None,
+    batch: int,
+    catch_up: bool,
+    as_json: bool,
 ) -> None:
     import os
 
@@ -48,7 +62,7 @@ def tick(
 
     at, engines = runtime.engines_at(ctx, now)
     runtime.require_service_act(ctx, next(iter(engines.values())).store, "tick")
-    options = PassOptions(send=sends(send, os.environ), batch=batch)
+    options = PassOptions(send=sends(send, os.environ), batch=batch, catch_up=catch_up)
     store = next(iter(engines.values())).store
     environ = runtime.mail_environment(store) if options.send else os.environ
     result = SchedulerPass(engines, environ, options)(at)
@@ -88,6 +102,8 @@ def _echo(result: PassResult) -> None:
     )
     if timers.opened:
         click.echo(_("opened: {cycles}").format(cycles=", ".join(timers.opened)))
+    if timers.more_due:
+        click.echo(_("more timers are due: this pass stopped at its limit; run it again to go on"))
     if result.actions:
         click.echo(
             _("actions' reminders and overdue notices: {count}").format(count=result.actions)

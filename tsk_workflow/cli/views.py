@@ -365,14 +365,13 @@ def write_form_template(
     import click
 
     from tsk_workflow.cli.context import emit_json
-    from tsk_workflow.errors import Refused
+    from tsk_workflow.files import check_target, write
 
     if str(template) == "-":
         click.echo(text, nl=False)
         return
-    if template.exists() and not force:
-        raise Refused(_("'{file}' exists: give --force to overwrite it").format(file=template))
-    template.write_text(text, encoding="utf-8")
+    check_target(template, force=force)
+    write(template, text.encode("utf-8"))
     if as_json:
         emit_json({"task": task_id, "template": str(template)})
     else:

@@ -510,8 +510,8 @@ def write_yearly_report(engine: Engine, year: int, out: Path) -> list[Path]:
     Pango gets the DOCX and a warning, not a failed year)."""
     import logging
 
+    from tsk_workflow.files import write
     from tsk_workflow.reports.docx_file import docx_file
-    from tsk_workflow.reports.files import write
     from tsk_workflow.reports.pdf_file import PdfUnavailable, pdf_file
     from tsk_workflow.reports.yearly import yearly
 

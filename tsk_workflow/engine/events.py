@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tsk_workflow import audit
+from tsk_workflow.calendar import OutsideYears, check_years
 from tsk_workflow.canonical import digest
 from tsk_workflow.definitions.model import Label
 from tsk_workflow.engine import access, privacy
@@ -551,6 +552,10 @@ def month_days(month: str) -> tuple[dt.date, dt.date]:
     if match is None:
         raise Refused(_("{value} is not a month (YYYY-MM)").format(value=repr(month)))
     first = dt.date(int(match[1]), int(match[2]), 1)
+    try:
+        check_years(first, month.strip())
+    except OutsideYears as exc:
+        raise Refused(str(exc)) from None
     following = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     return first, following - dt.timedelta(days=1)
 

@@ -73,8 +73,8 @@ from tsk_workflow.engine.act import Act
 from tsk_workflow.engine.directory import SYSTEM
 from tsk_workflow.engine.handlers import Loaded, TimerEffects
 from tsk_workflow.engine.service import Engine
-from tsk_workflow.errors import Conflict, TskError
-from tsk_workflow.i18n import _
+from tsk_workflow.errors import Conflict, Refused, TskError
+from tsk_workflow.i18n import _, ngettext
 from tsk_workflow.store import acts
 from tsk_workflow.store import timers as stored
 from tsk_workflow.store.database import OperationalError
@@ -92,6 +92,12 @@ log = logging.getLogger(__name__)
 BATCH = 500
 MAX_BATCHES = 10_000
 """A pass stops after this many batches (only reachable after years of downtime)."""
+LEAP = dt.timedelta(days=400)
+"""How far beyond the newest moment the database knows (``store.timers.newest_moment``) a
+pass may be without ``catch_up``: a clock set years ahead (``--now 9000-01-01``) would fire a
+timer for every day of every year in between."""
+CATCH_UP_BATCHES = 20
+"""The batches a catch-up pass fires at most; the next pass goes on where it stopped."""
 RETRIES = 5
 OPEN_TIME = plan.OPEN_TIME
 PLAN_MONTH_DAY = (12, 1)
@@ -105,6 +111,10 @@ class TickResult:
     skipped: int = 0
     failed: int = 0
     batches: int = 0
+    catch_up: bool = False
+    """The pass was beyond ``LEAP`` and allowed to catch up, ``CATCH_UP_BATCHES`` at most."""
+    more_due: bool = False
+    """The pass stopped at its batches with timers still due: the next pass goes on."""
 
     def count(self, kind: str) -> None:
         self.fired[kind] = self.fired.get(kind, 0) + 1
@@ -121,6 +131,17 @@ class TickResult:
         self.failed += other.failed
         self.batches += other.batches
 
+    @property
+    def failure(self) -> str | None:
+        """Why the pass did not fire all it should: timers failed (each logged in one line)."""
+        if not self.failed:
+            return None
+        return ngettext(
+            "{n} timer failed (see the log; its error is in its payload)",
+            "{n} timers failed (see the log; each error is in its timer's payload)",
+            self.failed,
+        ).format(n=self.failed)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "fired": dict(sorted(self.fired.items())),
@@ -128,6 +149,8 @@ class TickResult:
             "opened": list(self.opened),
             "skipped": self.skipped,
             "failed": self.failed,
+            "catch_up": self.catch_up,
+            "more_due": self.more_due,
         }
 
     def summary(self) -> str:
@@ -228,19 +251,52 @@ class Ticker:
         self.worker = worker or worker_id()
         self.store = next(iter(engines.values())).store
 
-    def tick(self, now: dt.datetime, batch: int = BATCH) -> TickResult:
-        """Fire everything due at ``now``; see the module's docstring."""
+    def tick(self, now: dt.datetime, batch: int = BATCH, *, catch_up: bool = False) -> TickResult:
+        """Fire everything due at ``now``; see the module's docstring. When something is due
+        at a ``now`` more than ``LEAP`` beyond the newest moment the database knows, the pass
+        is refused (``Refused``) unless ``catch_up``; then at most ``CATCH_UP_BATCHES`` batches
+        fire, and the next pass goes on."""
         if now.tzinfo is None:
             raise ValueError("naive datetime given to tick; pass an aware one")
         result = TickResult()
+        if not self.anything_due(now):
+            return result  # one query, however many cycles are open; nothing to bound
+        result.catch_up = self.leaps(now, catch_up)
+        batches = CATCH_UP_BATCHES if result.catch_up else MAX_BATCHES
         with settled_heap():
-            for _ in range(MAX_BATCHES):
-                if not self.anything_due(now):
+            for index in range(batches):
+                if index and not self.anything_due(now):
                     break
                 claimed = self._batch(now, batch, result)
                 if claimed == 0:  # all due timers are being fired by another process
                     break
+            else:
+                result.more_due = self.anything_due(now)
         return result
+
+    def leaps(self, now: dt.datetime, catch_up: bool) -> bool:
+        """Whether ``now`` is more than ``LEAP`` beyond where the pass starts from (the newest
+        moment the database knows, or the oldest timer still due: ``catching_up_from``);
+        refused (one sentence) unless ``catch_up``."""
+        with self.store.reading() as session:
+            since = stored.catching_up_from(session, now, self.engines)
+        if since is None or now - since <= LEAP:
+            return False
+        if not catch_up:
+            raise Refused(
+                _(
+                    "{now} is {days} days after {since}, the newest time this database knows"
+                    " or the oldest timer still due: a clock that far ahead is refused; give"
+                    " --catch-up to fire what became due since then, {batches} batches of"
+                    " timers a pass"
+                ).format(
+                    now=now.isoformat(timespec="minutes"),
+                    days=(now - since).days,
+                    since=since.isoformat(timespec="minutes"),
+                    batches=CATCH_UP_BATCHES,
+                )
+            )
+        return True
 
     def anything_due(self, now: dt.datetime) -> bool:
         """Whether a timer is due: one indexed query, no lock."""
@@ -291,7 +347,7 @@ class Ticker:
             except AGAIN:
                 raise
             except Exception as exc:
-                log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+                _log_failed(timer, exc)
                 decided = TimerEffects(TimerOutcome.failed(timer, str(exc)))
             if not isinstance(decided, TimerEffects):
                 decided = self._act(session, engine, timer, decided, now, result)
@@ -343,7 +399,7 @@ class Ticker:
             raise  # the database, or a concurrent change: the batch is rolled back and retried
         except Exception as exc:
             del result.opened[opened_before:]
-            log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+            _log_failed(timer, exc)
             return TimerEffects(TimerOutcome.failed(timer, str(exc)))
         if not done:
             return TimerEffects(TimerOutcome.skipped(timer, "the transition no longer applies"))
@@ -374,9 +430,17 @@ class Ticker:
             except AGAIN:
                 raise
             except Exception as exc:
-                log.exception("tick: timer %s (%s) failed: %s", timer.key, timer.kind, exc)
+                _log_failed(timer, exc)
                 effects[index] = TimerEffects(TimerOutcome.failed(timer, str(exc)))
                 _apply(session, [effects[index]], now, self.worker)
+
+
+def _log_failed(timer: DueTimer, exc: Exception) -> None:
+    """One line for a timer that failed (its error is kept in its payload too); the traceback
+    only at debug level: a pass where thousands fail must not write millions of lines."""
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    log.error("tick: timer %s (%s) failed: %s", timer.key, timer.kind, first)
+    log.debug("tick: timer %s failed", timer.key, exc_info=exc)
 
 
 def _apply(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy import Connection as Connection
 from sqlalchemy.exc import (
+    DatabaseError,
     DataError,
     IntegrityError,
     ProgrammingError,
     SQLAlchemyError,
+    StatementError,
 )
 from sqlalchemy.exc import OperationalError as OperationalError
 
@@ -61,7 +63,7 @@ def database_url(value: str | None) -> str:
     A URL of another kind of database is refused with the kinds there are."""
     value = value or os.environ.get("TSK_DATABASE_URL") or DEFAULT_SQLITE
     if value.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + value.split("://", 1)[1]
+        value = "postgresql+psycopg://" + value.split("://", 1)[1]
     if "://" in value:
         scheme = value.split("://", 1)[0]
         if scheme not in SCHEMES:
@@ -71,8 +73,32 @@ def database_url(value: str | None) -> str:
                     " sqlite:///PATH) or PostgreSQL (postgresql://USER@HOST/DATABASE)"
                 ).format(scheme=scheme)
             )
+        _check_url(value)
         return value
-    return f"sqlite:///{Path(value).expanduser()}"
+    path = Path(value)
+    # ``~name`` of no user: a file of that name, as the shell leaves it.
+    with suppress(RuntimeError):
+        path = path.expanduser()
+    return f"sqlite:///{path}"
+
+
+def _check_url(value: str) -> None:
+    """Refuse a URL SQLAlchemy cannot read (``postgresql://[::1/x``, a port of letters) in one
+    sentence, before anything is made of it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(value)
+        url.port  # noqa: B018 - read: a port that is not a number fails here
+    except (ArgumentError, ValueError):
+        # Not the URL itself, nor SQLAlchemy's message that quotes it: it may hold a password.
+        raise TskError(
+            _(
+                "the database URL given (--db, TSK_DATABASE_URL) cannot be read: write it as"
+                " sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
+            )
+        ) from None
 
 
 def shown_url(url: str | URL) -> str:
@@ -228,7 +254,8 @@ class Store:
     @contextmanager
     def reading_rows(self) -> Iterator[Connection]:
         """``reading`` for Core queries: a connection, the ORM not imported, the same errors."""
-        connection = self.engine.execution_options(**{READONLY: True}).connect()
+        with _as_tsk_errors(self.shown):
+            connection = self.engine.execution_options(**{READONLY: True}).connect()
         try:
             with _as_tsk_errors(self.shown), connection.begin():
                 yield connection
@@ -280,12 +307,18 @@ class Store:
 def _as_tsk_errors(shown: str) -> Iterator[None]:
     """The database's failures a user can do something about, as ``TskError``s that say what
     (naming the database, ``shown``): the database unreachable, locked or without its tables, a
-    value out of range."""
+    value out of range, a file that is not a database. Never the SQL: that is not for people."""
     try:
         yield
+    except IntegrityError:
+        raise  # the unit of work says what it means (``_integrity``)
     except (OperationalError, ProgrammingError) as exc:
         raise _operational(exc, shown) from None
     except (DataError, OverflowError) as exc:
+        raise _out_of_range(exc) from None
+    except DatabaseError as exc:  # a file that is not a database, or a damaged one
+        raise _operational(exc, shown) from None
+    except StatementError as exc:  # a value no column could take, failed before the database
         raise _out_of_range(exc) from None
 
 
@@ -302,7 +335,7 @@ def _integrity(exc: IntegrityError) -> TskError:
     )
 
 
-def _operational(exc: OperationalError | ProgrammingError, shown: str) -> TskError:
+def _operational(exc: DatabaseError, shown: str) -> TskError:
     text = str(exc.orig).splitlines()[0]
     if "no such table" in text or "does not exist" in text:
         return TskError(
@@ -313,9 +346,9 @@ def _operational(exc: OperationalError | ProgrammingError, shown: str) -> TskErr
     return TskError(_("database error ({database}): {error}").format(database=shown, error=text))
 
 
-def _out_of_range(exc: DataError | OverflowError) -> TskError:
+def _out_of_range(exc: StatementError | OverflowError) -> TskError:
     """A value the database cannot hold: an id of 30 digits, a NUL in a text on PostgreSQL."""
-    orig = exc.orig if isinstance(exc, DataError) else exc
+    orig = exc.orig if isinstance(exc, StatementError) else exc
     text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
     return TskError(
         _("a value given is out of range or not allowed here: {error}").format(error=text)

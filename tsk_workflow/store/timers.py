@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from tsk_workflow.store.models import Cycle, Task, TaskAssignee, Timer
+from tsk_workflow.store.models import AuditEvent, Cycle, Task, TaskAssignee, Timer
 
 CHUNK = 500
 """Ids per ``IN (...)`` list."""
@@ -242,6 +242,38 @@ def anything_due(session: Session, now: dt.datetime, municipalities: Collection[
         Timer.municipality.in_(list(municipalities)),
     )
     return session.execute(query.limit(1)).first() is not None
+
+
+def catching_up_from(
+    session: Session, now: dt.datetime, municipalities: Collection[str]
+) -> dt.datetime | None:
+    """Where a pass at ``now`` starts from: the earlier of the newest moment the database knows
+    (its newest audit event, or the fire time of its newest fired timer, whichever is later)
+    and the fire time of the oldest timer of ``municipalities`` due at ``now``; None when it
+    has neither. There is no table of passes: what was recorded and what fired is what
+    happened. The oldest due timer counts too because a pass that catches up records its acts
+    at its ``now``: once it has, the newest moment is ``now``, and only the timers still due
+    say how far behind the database is. Three lookups on indexes (the chain's sequence and
+    ``timers (status, fire_at)`` twice), cheap at every pass."""
+    event = session.execute(select(AuditEvent.at).order_by(AuditEvent.seq.desc()).limit(1))
+    fired = session.execute(
+        select(Timer.fire_at).where(Timer.status == "fired").order_by(Timer.fire_at.desc()).limit(1)
+    )
+    known = [_utc(moment) for moment in (event.scalar(), fired.scalar()) if moment is not None]
+    oldest_due = session.execute(
+        select(Timer.fire_at)
+        .where(
+            Timer.status == "pending",
+            Timer.fire_at <= now,
+            Timer.municipality.in_(list(municipalities)),
+        )
+        .order_by(Timer.fire_at)
+        .limit(1)
+    ).scalar()
+    moments = [max(known)] if known else []
+    if oldest_due is not None:
+        moments.append(_utc(oldest_due))
+    return min(moments, default=None)
 
 
 def claim(

@@ -20,6 +20,7 @@ from fastapi.responses import Response
 
 from tsk_workflow import audit as trail
 from tsk_workflow import checkpoints, replay
+from tsk_workflow.calendar import parse_date
 from tsk_workflow.canonical import canonical
 from tsk_workflow.engine import access
 from tsk_workflow.errors import NotFound
@@ -190,7 +191,7 @@ def _filters(
         text = given[name]
         if text:
             try:
-                setattr(found, name, dt.date.fromisoformat(text))
+                setattr(found, name, parse_date(text))  # the years tsk takes, too
             except ValueError:
                 found.errors[name] = _("Give a date as YYYY-MM-DD, such as 2027-03-14.")
     if found.since and found.until and found.until < found.since:

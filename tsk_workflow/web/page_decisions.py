@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from tsk_workflow import i18n
+from tsk_workflow.calendar import parse_date
 from tsk_workflow.engine.decisions import OUTCOMES, Decisions, normalise_paragraph
 from tsk_workflow.engine.directory import PermissionDenied
 from tsk_workflow.engine.service import Engine
@@ -455,7 +456,7 @@ def _record(request: Request, actor: Acting, decision_id: int, given: dict[str, 
         errors["date"] = _("Write the date of the meeting, such as 2027-03-14.")
     else:
         try:
-            day = dt.date.fromisoformat(given["date"])
+            day = parse_date(given["date"])  # the years tsk takes, too
         except ValueError:
             errors["date"] = _("{text} is not a date: write it as 2027-03-14.").format(
                 text=given["date"]
