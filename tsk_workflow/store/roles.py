@@ -51,6 +51,7 @@ TABLES: dict[str, str] = {
     "timers": WRITE,
     "decisions": WRITE,
     "outbox": WRITE,
+    "mail_servers": WRITE,
     "api_tokens": WRITE,
     "ics_tokens": WRITE,
     "event_reports": APPEND,
