@@ -187,25 +187,27 @@ def test_record_approved(engine: Engine, store: Store, cycle: int, clock: Clock)
 
 
 def test_the_body_must_match_the_route_unless_overridden(
-    engine: Engine, store: Store, cycle: int
+    engine: Engine, store: Store, cycle: int, clock: Clock
 ) -> None:
     decisions = Decisions(engine)
     proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    clock.set(local(2027, 4, 7, 15))  # KS's meeting, the first Wednesday of April
+    ks_meeting = dt.date(2027, 4, 7)
     before = counts(store)
 
     with pytest.raises(
         Refused, match="gick till KLG; att registrera det för KS kräver --override-reason"
     ):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved")
+        decisions.record(SECRETARY, proposed.id, "ks", ks_meeting, "§ 40", "approved")
     with pytest.raises(Refused, match="kräver --override-reason"):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved", " ")
+        decisions.record(SECRETARY, proposed.id, "ks", ks_meeting, "§ 40", "approved", " ")
     assert counts(store) == before
 
     recorded = decisions.record(
         SECRETARY,
         proposed.id,
         "ks",
-        dt.date(2027, 3, 8),
+        ks_meeting,
         "§ 40",
         "approved",
         "KS tog upp ärendet direkt",

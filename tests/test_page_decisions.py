@@ -71,7 +71,9 @@ def _record_form(client: Any, decision: int) -> dict[str, str]:
 # ---------------------------------------------------------------- end to end
 
 
-def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, store: Store) -> None:
+def test_a_ks_decision_proposed_then_recorded_by_the_secretary(
+    client: Any, store: Store, clock: Clock
+) -> None:
     demo_sign_in(client, CHAIR)
     preview, data = _propose(client, "Kameraövervakning vid resecentrum", "250 000 kr")
     # The route and its reason are shown before anything is proposed.
@@ -94,6 +96,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     assert "kostnad_over_200000" in shown.text
     assert "2027-04-07" in shown.text  # KS's first meeting after four weeks' lead time
 
+    clock.set(local(2027, 4, 7, 15))  # KS meets and decides
     demo_sign_in(client, SECRETARY)
     register = client.get("/decisions").text  # hers to record, though not of EST's group
     assert f'href="/decisions/{decision.id}"' in register
@@ -102,7 +105,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     wording = (
         "Kommunstyrelsen beslutar <b>att</b> bifalla förslaget.\nAtt ge kommunchefen i uppdrag"
     )
-    recording = {"body": "ks", "date": "2027-03-08", "paragraph": "§ 42", "outcome": "approved"}
+    recording = {"body": "ks", "date": "2027-04-07", "paragraph": "§ 42", "outcome": "approved"}
     answer = client.post(
         f"/decisions/{decision.id}/record", data=form | recording | {"decision_text": wording}
     )
@@ -116,7 +119,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     )
     page = client.get(answer.headers["location"])
     assert "Utfallet är registrerat." in page.text
-    assert "2027-03-08" in page.text
+    assert "Mötesdatum</dt><dd>2027-04-07</dd>" in page.text
     assert "§ 42" in page.text
     assert recorded.decision_text == wording
     assert "beslutar &lt;b&gt;att&lt;/b&gt; bifalla" in page.text  # HTML shown as text
@@ -139,7 +142,8 @@ def test_the_page_reads_in_english(client: Any) -> None:
 
 
 def _three(engine_store: Store, clock: Clock) -> None:
-    """Three decisions of EST: a KS one recorded, a KLG one proposed, a KS one proposed."""
+    """Three decisions of EST, proposed on 8 March: a KS one recorded at KS's meeting on 7 April
+    (where the clock is left), a KLG one proposed, a KS one proposed."""
     from tests.enginekit import make_engine
 
     engine = make_engine(engine_store, "herrljunga", clock)
@@ -147,9 +151,9 @@ def _three(engine_store: Store, clock: Clock) -> None:
     first, _route = decisions.propose(CHAIR, "est-2027-03", "Belysning i Ljung", 300_000)
     decisions.propose(CHAIR, "est-2027-03", "Trygghetsvandring i Annelund", 5_000)
     decisions.propose(CHAIR, "est-2027-03", '=HYPERLINK("x") policy', None, {"policy": "ja"})
-    day = local(2027, 3, 8).date()
+    clock.set(local(2027, 4, 7, 15))  # KS's meeting, the first Wednesday of April
     text = "KS beslutar att bifalla förslaget."
-    decisions.record(SECRETARY, first.id, "ks", day, "160", "approved", text=text)
+    decisions.record(SECRETARY, first.id, "ks", clock.now.date(), "160", "approved", text=text)
 
 
 def test_the_register_filters_by_body_status_year_process_and_words(
@@ -206,7 +210,7 @@ def test_the_csv_export_is_for_swedish_excel_and_keeps_the_filters(
     approved = next(r for r in body if r[1] == "Belysning i Ljung")
     named = dict(zip(header, approved, strict=True))
     assert named["Kostnad (kr)"] == "300000"
-    assert named["Mötesdatum"] == "2027-03-08"
+    assert named["Mötesdatum"] == "2027-04-07"
     assert named["Paragraf"] == "§ 160"
     assert named["Beslutstext"] == "KS beslutar att bifalla förslaget."
     assert named["Status"] == "bifallet"
