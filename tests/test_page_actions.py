@@ -402,7 +402,9 @@ def test_the_plan_page_shows_the_versions_and_the_one_in_force(
     assert "No åtgärdsplan has been adopted yet." in client.get("/actions/plan").text
     adopted = meeting(engine, route.body, dt.date(2027, 3, 8))  # the body's next meeting
     clock.set(local(adopted.year, adopted.month, adopted.day, 15))
-    Decisions(engine).record(SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved")
+    Decisions(engine).record(
+        SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved"
+    )
     action_plans.propose(engine, COORDINATOR, cycle.ref, "Reviderad åtgärdsplan", [first])
     page = client.get("/actions/plan")
     assert page.status_code == 200
@@ -431,7 +433,9 @@ def test_the_follow_up_page_shows_the_plan_in_force_with_each_actions_effect(
     )
     adopted = meeting(engine, route.body, dt.date(2027, 3, 8))  # the body's next meeting
     clock.set(local(adopted.year, adopted.month, adopted.day, 15))
-    Decisions(engine).record(SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved")
+    Decisions(engine).record(
+        SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved"
+    )
     page = client.get("/actions/review")
     assert page.status_code == 200, page.text
     text = re.sub(r"\s+", " ", page.text)

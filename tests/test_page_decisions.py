@@ -450,6 +450,66 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_it(
     assert 'action="/decisions/2/record"' in back.text
 
 
+# ---------------------------------------------------------------- the meeting calendar
+
+
+def test_a_date_that_is_no_meeting_is_refused_by_its_field_unless_the_extra_meeting_box_is_ticked(
+    client: Any, store: Store, clock: Clock
+) -> None:
+    _three(store, clock)
+    demo_sign_in(client, SECRETARY)
+    form = _record_form(client, 2)
+    assert (
+        '<input type="checkbox" name="extra_meeting" value="1"' in client.get("/decisions/2").text
+    )
+    # KLG meets on Mondays; Wednesday 10 March is none of its meetings.
+    data = form | {"body": "klg", "date": "2027-03-10", "paragraph": "7", "outcome": "approved"}
+
+    refused = client.post("/decisions/2/record", data=data)
+
+    assert refused.status_code == 422
+    assert re.search(
+        r'id="e-date">2027-03-10 är inget sammanträde för Kommunledningsgruppen[^<]*'
+        r"närmaste sammanträden: 2027-03-08, 2027-03-15",
+        refused.text,
+    )
+    ticked = client.post("/decisions/2/record", data=data | {"extra_meeting": "1", "outcome": ""})
+    assert ticked.status_code == 422  # refused for the outcome: the box stays ticked
+    assert 'name="extra_meeting" value="1" checked' in ticked.text
+    assert _states(store)[1][1] == "proposed"
+
+    answer = client.post("/decisions/2/record", data=data | {"extra_meeting": "1"})
+
+    assert answer.status_code == 303, answer.text
+    assert _states(store)[1] == (2, "approved", "klg", local(2027, 3, 10).date(), "§ 7")
+    assert _decisions(store)[1].extra_meeting is True
+    page = client.get(answer.headers["location"]).text
+    assert "Mötesdatum</dt><dd>2027-03-10 (ett extra sammanträde)</dd>" in page
+
+
+def test_the_api_takes_an_extra_meeting(client: Any, store: Store, clock: Clock) -> None:
+    _three(store, clock)
+    token = demo_sign_in(client, SECRETARY)
+    record = {"body": "klg", "date": "2027-03-10", "paragraph": "§ 7", "outcome": "approved"}
+    headers = {"X-CSRF-Token": token}
+
+    refused = client.post("/api/v1/decisions/2/record", json=record, headers=headers)
+    assert refused.status_code == 409, refused.text  # refused by the engine, as every rule
+    assert refused.json()["detail"].startswith(
+        "2027-03-10 är inget sammanträde för Kommunledningsgruppen"
+    )
+    assert _states(store)[1][1] == "proposed"
+
+    recorded = client.post(
+        "/api/v1/decisions/2/record", json=record | {"extra_meeting": True}, headers=headers
+    )
+
+    assert recorded.status_code == 200, recorded.text
+    assert (recorded.json()["date"], recorded.json()["extra_meeting"]) == ("2027-03-10", True)
+    listed = {d["id"]: d for d in client.get("/api/v1/decisions").json()}
+    assert (listed[1]["extra_meeting"], listed[2]["extra_meeting"]) == (False, True)
+
+
 # ---------------------------------------------------------------- bodies beyond KLG and KS
 
 
@@ -511,6 +571,16 @@ def test_a_department_records_without_a_meeting_by_its_number_on_the_page(
         assert refused.status_code == 422
         assert _states(store)[0][1] == "proposed"
         good = bad | {"paragraph": "D 2027:14"}
+        # One person decides alone: there is no extra meeting, and the box says so.
+        extra = client.post(
+            f"/decisions/{proposed.id}/record", data=form | good | {"extra_meeting": "1"}
+        )
+        assert extra.status_code == 422
+        assert re.search(
+            r'id="e-extra_meeting">[^<]*beslutar utan sammanträden, så det finns inget extra',
+            extra.text,
+        )
+        assert _states(store)[0][1] == "proposed"
         answer = client.post(f"/decisions/{proposed.id}/record", data=form | good)
         assert answer.status_code == 303, answer.text
     assert _states(store) == [
