@@ -30,6 +30,7 @@ from tsk_workflow.cli import cli
 from tsk_workflow.engine import service, setup
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.features import build_engine
+from tsk_workflow.meetings import next_meeting
 from tsk_workflow.organisation.model import Organisation
 from tsk_workflow.store import installation
 from tsk_workflow.store.database import Store
@@ -106,6 +107,14 @@ def shared_organisation(name: str) -> Organisation:
 
 def make_engine(store: Store, org: str = "herrljunga", clock: Clock | None = None) -> Engine:
     return build_engine(store, shared_catalog(), shared_organisation(org), clock or Clock())
+
+
+def meeting(engine: Engine, body: str, earliest: dt.date) -> dt.date:
+    """The first meeting of ``body`` on or after ``earliest`` in the organisation's meeting
+    calendar: a date a decision of that body can be recorded for (``Decisions.record``)."""
+    found = next_meeting(engine.org.bodies[body].meetings, earliest, engine.cal)
+    assert found is not None, (body, earliest)
+    return found
 
 
 def set_up(engine: Engine) -> Engine:

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.enginekit import Clock, Tsk, local, make_engine, set_up, shared_organisation, tasks
+from tests.enginekit import (
+    Clock,
+    Tsk,
+    local,
+    make_engine,
+    meeting,
+    set_up,
+    shared_organisation,
+    tasks,
+)
 from tsk_workflow import i18n
 from tsk_workflow.engine import action_plans
 from tsk_workflow.engine.actions import Actions, ActionView
@@ -379,8 +388,10 @@ def test_tsk_action_review_follows_up_the_plan_in_force(
     version, route = action_plans.propose(
         engine, COORDINATOR, cycle.ref, "Åtgärdsplan 2027", [first.id, second.id, dropped.id]
     )
+    adopted = meeting(engine, route.body, dt.date(2027, 9, 1))  # the body's next meeting
+    clock.set(local(adopted.year, adopted.month, adopted.day, 15))
     Decisions(engine).record(
-        SECRETARY, version.decision_id, route.body, dt.date(2027, 9, 1), "§ 70", "approved"
+        SECRETARY, version.decision_id, route.body, adopted, "§ 70", "approved"
     )
     register.followup(COORDINATOR, dropped.id, state="cancelled", note="Polisen sätter upp en")
     found = review(engine)

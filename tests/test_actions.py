@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from tests.enginekit import Clock, Tsk, local, make_engine, set_up
+from tests.enginekit import Clock, Tsk, local, make_engine, meeting, set_up
 from tsk_workflow import audit, i18n
 from tsk_workflow.engine import action_plans
 from tsk_workflow.engine.actions import Actions, InvalidAction
@@ -270,16 +270,15 @@ def test_a_plan_is_adopted_through_a_decision_and_the_last_adopted_is_in_force(
     )
     assert action_plans.in_force(engine) is None  # proposed, not decided
     decisions = Decisions(engine)
-    clock.set(local(2027, 4, 7, 15))
-    decisions.record(
-        SECRETARY, version.decision_id, route.body, dt.date(2027, 4, 7), "§ 41", "approved"
-    )
+    adopted = meeting(engine, route.body, dt.date(2027, 4, 7))  # the body's next meeting
+    clock.set(local(adopted.year, adopted.month, adopted.day, 15))
+    decisions.record(SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved")
     current = action_plans.in_force(engine)
     assert current is not None
     assert (current.version, current.body, current.decided_on, current.paragraph) == (
         1,
         route.body,
-        dt.date(2027, 4, 7),
+        adopted,
         "§ 41",
     )
 
@@ -288,10 +287,9 @@ def test_a_plan_is_adopted_through_a_decision_and_the_last_adopted_is_in_force(
     )
     assert later.version == 2
     assert action_plans.in_force(engine).version == 1  # type: ignore[union-attr]
-    clock.set(local(2027, 5, 5, 15))
-    decisions.record(
-        SECRETARY, later.decision_id, _route.body, dt.date(2027, 5, 5), "§ 60", "rejected"
-    )
+    rejected = meeting(engine, _route.body, dt.date(2027, 5, 5))
+    clock.set(local(rejected.year, rejected.month, rejected.day, 15))
+    decisions.record(SECRETARY, later.decision_id, _route.body, rejected, "§ 60", "rejected")
     assert action_plans.in_force(engine).version == 1  # type: ignore[union-attr]
     shown, held = action_plans.show(engine)
     assert [a.id for a in held] == [first.id, second.id]

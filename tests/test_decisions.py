@@ -13,10 +13,12 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from tests.enginekit import Clock, Tsk, counts, events, local, make_engine
-from tsk_workflow import audit
+from tests.test_audit import tamper
+from tsk_workflow import audit, i18n, replay
 from tsk_workflow.engine.decisions import Decisions
 from tsk_workflow.engine.service import Engine
 from tsk_workflow.errors import NotFound, Refused
+from tsk_workflow.rows import decision_row
 from tsk_workflow.store.database import Store
 from tsk_workflow.store.models import AuditEvent, OutboxMessage
 
@@ -187,25 +189,27 @@ def test_record_approved(engine: Engine, store: Store, cycle: int, clock: Clock)
 
 
 def test_the_body_must_match_the_route_unless_overridden(
-    engine: Engine, store: Store, cycle: int
+    engine: Engine, store: Store, cycle: int, clock: Clock
 ) -> None:
     decisions = Decisions(engine)
     proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    clock.set(local(2027, 4, 7, 15))  # KS's meeting, the first Wednesday of April
+    ks_meeting = dt.date(2027, 4, 7)
     before = counts(store)
 
     with pytest.raises(
         Refused, match="gick till KLG; att registrera det för KS kräver --override-reason"
     ):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved")
+        decisions.record(SECRETARY, proposed.id, "ks", ks_meeting, "§ 40", "approved")
     with pytest.raises(Refused, match="kräver --override-reason"):
-        decisions.record(SECRETARY, proposed.id, "ks", dt.date(2027, 3, 8), "§ 40", "approved", " ")
+        decisions.record(SECRETARY, proposed.id, "ks", ks_meeting, "§ 40", "approved", " ")
     assert counts(store) == before
 
     recorded = decisions.record(
         SECRETARY,
         proposed.id,
         "ks",
-        dt.date(2027, 3, 8),
+        ks_meeting,
         "§ 40",
         "approved",
         "KS tog upp ärendet direkt",
@@ -283,6 +287,170 @@ def test_postponed_goes_on_a_later_agenda_and_is_recorded_again(
         ).all()
     assert len(recorded) == 2
     assert len(set(mails)) == 2  # one mail to the proposer for each recording
+
+
+# --- the meeting calendar ---------------------------------------------------------------------
+
+WEDNESDAY = dt.date(2027, 3, 10)  # no meeting of KLG, which meets on Mondays (8 and 15 March)
+NOT_A_MEETING = (
+    "2027-03-10 är inget sammanträde för Kommunledningsgruppen enligt organisationens"
+    " sammanträdeskalender (närmaste sammanträden: 2027-03-08, 2027-03-15): ange datumet för"
+    " sammanträdet som fattade beslutet, eller, om det var ett extra sammanträde, ange det"
+    " (--extra-meeting)"
+)
+
+
+def recorded_payload(store: Store) -> dict[str, object]:
+    """The payload of the newest ``decision.recorded`` event."""
+    with store.reading() as session:
+        (row,) = [r for r in audit.query(session) if r.action == "decision.recorded"][-1:]
+    assert row.payload is not None
+    return dict(row.payload)
+
+
+def test_a_date_that_is_no_meeting_of_the_body_is_refused_with_the_meetings_nearest(
+    engine: Engine, store: Store, cycle: int, clock: Clock
+) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    clock.set(local(2027, 3, 10, 15))
+    before = counts(store)
+
+    with pytest.raises(Refused) as refused:
+        decisions.record(SECRETARY, proposed.id, "klg", WEDNESDAY, "§ 12", "approved")
+
+    assert (str(refused.value), refused.value.field) == (NOT_A_MEETING, "date")
+    with i18n.speaking("en"), pytest.raises(Refused) as english:
+        decisions.record(SECRETARY, proposed.id, "klg", WEDNESDAY, "§ 12", "approved")
+    assert str(english.value).startswith(
+        "2027-03-10 is not a meeting of Kommunledningsgruppen in the organisation's meeting"
+        " calendar (the meetings nearest: 2027-03-08, 2027-03-15)"
+    )
+    # KS meets on the first Wednesday: 3 March, then 7 April.
+    with pytest.raises(Refused, match=r"närmaste sammanträden: 2027-03-03, 2027-04-07\)"):
+        decisions.record(SECRETARY, proposed.id, "ks", WEDNESDAY, "§ 12", "approved", "KS tog det")
+    assert counts(store) == before
+    # The meeting of that week is the date to give.
+    recorded = decisions.record(
+        SECRETARY, proposed.id, "klg", dt.date(2027, 3, 8), "§ 12", "approved"
+    )
+    assert (recorded.decided_on, recorded.extra_meeting) == (dt.date(2027, 3, 8), False)
+    assert recorded_payload(store)["extra_meeting"] is False
+
+
+def test_an_extra_meeting_is_recorded_as_one_and_replayed_by_audit_verify(
+    engine: Engine, store: Store, cycle: int, clock: Clock
+) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    clock.set(local(2027, 3, 10, 15))
+
+    recorded = decisions.record(
+        SECRETARY, proposed.id, "klg", WEDNESDAY, "§ 12", "approved", extra_meeting=True
+    )
+
+    assert (recorded.status, recorded.decided_on, recorded.extra_meeting) == (
+        "approved",
+        WEDNESDAY,
+        True,
+    )
+    assert decision_row(recorded)["extra_meeting"] is True
+    with store.reading() as session:
+        (listed,) = Decisions(engine).listing(session)
+        assert (decision_row(listed)["date"], decision_row(listed)["extra_meeting"]) == (
+            "2027-03-10",
+            True,
+        )
+        assert replay.verify_record(session).ok
+    payload = recorded_payload(store)
+    assert (payload["date"], payload["extra_meeting"]) == ("2027-03-10", True)
+    seq = events(store, "decision.recorded")[-1].seq
+
+    tamper(store, f"UPDATE decisions SET extra_meeting = FALSE WHERE id = {proposed.id}")
+
+    with store.reading() as session, i18n.speaking("en"):
+        verified = replay.verify_record(session)
+    assert verified.problems == (
+        audit.Problem(
+            seq,
+            "state_mismatch",
+            f"decision {proposed.id}: extra_meeting is False but event {seq}"
+            " (decision.recorded) says True",
+        ),
+    )
+
+
+def test_a_date_before_the_proposal_is_refused_as_that_extra_meeting_or_not(
+    engine: Engine, store: Store, cycle: int
+) -> None:
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(CHAIR, cycle, "Belysning", 40_000)
+    before = counts(store)
+
+    for extra_meeting in (False, True):
+        with pytest.raises(Refused) as refused:
+            decisions.record(
+                SECRETARY,
+                proposed.id,
+                "klg",
+                dt.date(1990, 1, 1),
+                "§ 1",
+                "approved",
+                extra_meeting=extra_meeting,
+            )
+        assert refused.value.field == "date"
+        assert str(refused.value).startswith(
+            f"mötesdatumet 1990-01-01 är före den dag beslut {proposed.id} föreslogs (2027-03-08)"
+        )
+    assert counts(store) == before
+
+
+@pytest.mark.parametrize(
+    ("org", "proposer", "recorder", "body", "attrs"),
+    [
+        # Svenljunga's analysgrupp proposes to the department concerned; its head decides.
+        (
+            "svenljunga",
+            "maria.holm",
+            "annika.lund",
+            "forvaltning",
+            {"forvaltning": "Socialförvaltningen"},
+        ),
+        # Tingsryd's kommunchef decides under the delegationsordning.
+        ("tingsryd", "malin.gustavsson", "bengt.rydell", "delegat", {"delegerat": "ja"}),
+    ],
+)
+def test_a_body_that_decides_without_meetings_has_no_extra_meeting(
+    store: Store,
+    clock: Clock,
+    org: str,
+    proposer: str,
+    recorder: str,
+    body: str,
+    attrs: dict[str, str],
+) -> None:
+    engine = make_engine(store, org, clock)
+    process = "est" if org == "svenljunga" else "samverkan"
+    cycle = engine.open_cycle(proposer, process, "2027-03" if process == "est" else None).id
+    decisions = Decisions(engine)
+    proposed, _ = decisions.propose(proposer, cycle, "Fältassistenter", 60_000, attrs)
+    assert (proposed.routed_to, proposed.agenda_date) == (body, None)
+    clock.set(local(2027, 3, 10, 15))
+    before = counts(store)
+
+    with pytest.raises(Refused) as refused:
+        decisions.record(
+            recorder, proposed.id, body, WEDNESDAY, "D 2027:14", "approved", extra_meeting=True
+        )
+
+    assert refused.value.field == "extra_meeting"
+    assert str(refused.value).endswith(
+        "beslutar utan sammanträden, så det finns inget extra sammanträde"
+    )
+    assert counts(store) == before
+    # Any day is a day one person can decide on: the date is not checked against a calendar.
+    recorded = decisions.record(recorder, proposed.id, body, WEDNESDAY, "D 2027:14", "approved")
+    assert (recorded.decided_on, recorded.extra_meeting) == (WEDNESDAY, False)
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -418,3 +586,33 @@ def test_cli_record_and_list(tsk: Tsk, clock: Clock) -> None:
     assert "-> approved KLG 2027-03-15 § 12 (nina.bergqvist)" in english[0]
     assert "Kameror [KS, dagordning 2027-04-07] föreslagen av jessica.wahlstrom" in lines[1]
     assert json.loads(tsk("decision", "list", "--json").stdout) == rows
+
+
+def test_cli_record_at_an_extra_meeting(tsk: Tsk, store: Store, clock: Clock) -> None:
+    tsk.ok(
+        "decision", "propose", "est-2027-03", "--title", "Belysning", "--cost", "40000", as_=CHAIR
+    )
+    clock.set(local(2027, 3, 10, 15))
+    record = (
+        *("decision", "record", "1", "--body", "klg", "--date", "2027-03-10"),
+        *("--paragraph", "§ 12", "--outcome", "approved"),
+    )
+
+    assert tsk.refused(*record, as_=SECRETARY) == f"tsk: {NOT_A_MEETING}"
+    recorded = tsk.ok(*record, "--extra-meeting", as_=SECRETARY)
+
+    assert (recorded["date"], recorded["extra_meeting"]) == ("2027-03-10", True)
+    assert [(r["id"], r["extra_meeting"]) for r in tsk.ok("decision", "list")] == [(1, True)]
+    (line,) = tsk.text("decision", "list").splitlines()
+    assert "-> bifallet KLG 2027-03-10 (extra sammanträde) § 12 (nina.bergqvist)" in line
+    (english,) = tsk.text("--lang", "en", "decision", "list").splitlines()
+    assert "-> approved KLG 2027-03-10 (extra meeting) § 12 (nina.bergqvist)" in english
+    assert tsk.ok("audit", "verify")["ok"] is True
+
+    tamper(store, "UPDATE decisions SET extra_meeting = FALSE WHERE id = 1")
+
+    result = tsk("audit", "verify", "--json")
+    assert result.exit_code == 1
+    (problem,) = json.loads(result.stdout)["problems"]
+    assert problem["kind"] == "state_mismatch"
+    assert problem["detail"].startswith("beslut 1: extra_meeting är False men händelse")

@@ -107,8 +107,9 @@ def test_every_mail_the_engine_queues_renders_in_both_languages(
         clock.now = OPENED + dt.timedelta(days=days)
         ticker.tick(clock.now)
     decision, _route = Decisions(engine).propose("hanna.nyberg", cycle.ref, "Belysning", 350_000)
+    clock.now = dt.datetime(2027, 4, 7, 15, 0, tzinfo=TZ)  # KS meets, the first Wednesday
     Decisions(engine).record(
-        "nina.bergqvist", decision.id, "ks", dt.date(2027, 3, 21), "§ 41", "approved"
+        "nina.bergqvist", decision.id, "ks", dt.date(2027, 4, 7), "§ 41", "approved"
     )
     engine.close_cycle(CHAIR, cycle.ref, "Stängd i förtid", force=True)
     clock.now = dt.datetime(2027, 2, 22, 8, 0, tzinfo=TZ)

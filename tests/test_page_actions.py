@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.enginekit import Clock, local
+from tests.enginekit import Clock, local, meeting
 from tests.pagekit import table
 from tests.webkit import demo_sign_in, herrljunga, service_client
 from tsk_workflow import audit, i18n
@@ -400,22 +400,24 @@ def test_the_plan_page_shows_the_versions_and_the_one_in_force(
         engine, COORDINATOR, cycle.ref, "Åtgärdsplan 2027", [first, late]
     )
     assert "No åtgärdsplan has been adopted yet." in client.get("/actions/plan").text
+    adopted = meeting(engine, route.body, dt.date(2027, 3, 8))  # the body's next meeting
+    clock.set(local(adopted.year, adopted.month, adopted.day, 15))
     Decisions(engine).record(
-        SECRETARY, version.decision_id, route.body, dt.date(2027, 3, 8), "§ 41", "approved"
+        SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved"
     )
     action_plans.propose(engine, COORDINATOR, cycle.ref, "Reviderad åtgärdsplan", [first])
     page = client.get("/actions/plan")
     assert page.status_code == 200
     text = re.sub(r"\s+", " ", page.text)
-    assert f"In force: version 1, adopted by {route.body.upper()} 2027-03-08 § 41." in text
+    assert f"In force: version 1, adopted by {route.body.upper()} {adopted} § 41." in text
     assert "Version 2: Reviderad åtgärdsplan</h2>" in text
     assert re.search(r"Version 1: Åtgärdsplan 2027 <span class=\"kind\">in force</span>", text)
     assert f'<a href="/actions/{late}">Klotterplan</a>' in page.text
-    assert "7 days overdue" in page.text
+    assert f"{(adopted - dt.date(2027, 3, 1)).days} days overdue" in page.text
 
 
 def test_the_follow_up_page_shows_the_plan_in_force_with_each_actions_effect(
-    engine: Engine, client: TestClient, store: Store
+    engine: Engine, client: TestClient, store: Store, clock: Clock
 ) -> None:
     """``/actions/review`` and ``GET /api/v1/actions/review``: what ``tsk action review``
     prints, for the styrgrupp."""
@@ -429,8 +431,10 @@ def test_the_follow_up_page_shows_the_plan_in_force_with_each_actions_effect(
     version, route = action_plans.propose(
         engine, COORDINATOR, cycle.ref, "Åtgärdsplan 2027", [first, late]
     )
+    adopted = meeting(engine, route.body, dt.date(2027, 3, 8))  # the body's next meeting
+    clock.set(local(adopted.year, adopted.month, adopted.day, 15))
     Decisions(engine).record(
-        SECRETARY, version.decision_id, route.body, dt.date(2027, 3, 8), "§ 41", "approved"
+        SECRETARY, version.decision_id, route.body, adopted, "§ 41", "approved"
     )
     page = client.get("/actions/review")
     assert page.status_code == 200, page.text
@@ -438,7 +442,7 @@ def test_the_follow_up_page_shows_the_plan_in_force_with_each_actions_effect(
     assert "Version 1: Åtgärdsplan 2027</a>, adopted by" in text
     assert "How many of the planned actions have been carried out? 0 of 2" in text
     assert f'<a href="/actions/{late}">#{late} Klotterplan</a>' in page.text
-    assert "7 days overdue" in page.text
+    assert f"{(adopted - dt.date(2027, 3, 1)).days} days overdue" in page.text
     found = review(engine)
     with i18n.speaking("en"):  # the page's language
         for item in found.items:

@@ -71,7 +71,9 @@ def _record_form(client: Any, decision: int) -> dict[str, str]:
 # ---------------------------------------------------------------- end to end
 
 
-def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, store: Store) -> None:
+def test_a_ks_decision_proposed_then_recorded_by_the_secretary(
+    client: Any, store: Store, clock: Clock
+) -> None:
     demo_sign_in(client, CHAIR)
     preview, data = _propose(client, "Kameraövervakning vid resecentrum", "250 000 kr")
     # The route and its reason are shown before anything is proposed.
@@ -94,6 +96,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     assert "kostnad_over_200000" in shown.text
     assert "2027-04-07" in shown.text  # KS's first meeting after four weeks' lead time
 
+    clock.set(local(2027, 4, 7, 15))  # KS meets and decides
     demo_sign_in(client, SECRETARY)
     register = client.get("/decisions").text  # hers to record, though not of EST's group
     assert f'href="/decisions/{decision.id}"' in register
@@ -102,7 +105,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     wording = (
         "Kommunstyrelsen beslutar <b>att</b> bifalla förslaget.\nAtt ge kommunchefen i uppdrag"
     )
-    recording = {"body": "ks", "date": "2027-03-08", "paragraph": "§ 42", "outcome": "approved"}
+    recording = {"body": "ks", "date": "2027-04-07", "paragraph": "§ 42", "outcome": "approved"}
     answer = client.post(
         f"/decisions/{decision.id}/record", data=form | recording | {"decision_text": wording}
     )
@@ -116,7 +119,7 @@ def test_a_ks_decision_proposed_then_recorded_by_the_secretary(client: Any, stor
     )
     page = client.get(answer.headers["location"])
     assert "Utfallet är registrerat." in page.text
-    assert "2027-03-08" in page.text
+    assert "Mötesdatum</dt><dd>2027-04-07</dd>" in page.text
     assert "§ 42" in page.text
     assert recorded.decision_text == wording
     assert "beslutar &lt;b&gt;att&lt;/b&gt; bifalla" in page.text  # HTML shown as text
@@ -139,7 +142,8 @@ def test_the_page_reads_in_english(client: Any) -> None:
 
 
 def _three(engine_store: Store, clock: Clock) -> None:
-    """Three decisions of EST: a KS one recorded, a KLG one proposed, a KS one proposed."""
+    """Three decisions of EST, proposed on 8 March: a KS one recorded at KS's meeting on 7 April
+    (where the clock is left), a KLG one proposed, a KS one proposed."""
     from tests.enginekit import make_engine
 
     engine = make_engine(engine_store, "herrljunga", clock)
@@ -147,9 +151,9 @@ def _three(engine_store: Store, clock: Clock) -> None:
     first, _route = decisions.propose(CHAIR, "est-2027-03", "Belysning i Ljung", 300_000)
     decisions.propose(CHAIR, "est-2027-03", "Trygghetsvandring i Annelund", 5_000)
     decisions.propose(CHAIR, "est-2027-03", '=HYPERLINK("x") policy', None, {"policy": "ja"})
-    day = local(2027, 3, 8).date()
+    clock.set(local(2027, 4, 7, 15))  # KS's meeting, the first Wednesday of April
     text = "KS beslutar att bifalla förslaget."
-    decisions.record(SECRETARY, first.id, "ks", day, "160", "approved", text=text)
+    decisions.record(SECRETARY, first.id, "ks", clock.now.date(), "160", "approved", text=text)
 
 
 def test_the_register_filters_by_body_status_year_process_and_words(
@@ -206,7 +210,7 @@ def test_the_csv_export_is_for_swedish_excel_and_keeps_the_filters(
     approved = next(r for r in body if r[1] == "Belysning i Ljung")
     named = dict(zip(header, approved, strict=True))
     assert named["Kostnad (kr)"] == "300000"
-    assert named["Mötesdatum"] == "2027-03-08"
+    assert named["Mötesdatum"] == "2027-04-07"
     assert named["Paragraf"] == "§ 160"
     assert named["Beslutstext"] == "KS beslutar att bifalla förslaget."
     assert named["Status"] == "bifallet"
@@ -446,6 +450,66 @@ def test_a_form_sent_after_the_session_ended_leads_back_to_it(
     assert 'action="/decisions/2/record"' in back.text
 
 
+# ---------------------------------------------------------------- the meeting calendar
+
+
+def test_a_date_that_is_no_meeting_is_refused_by_its_field_unless_the_extra_meeting_box_is_ticked(
+    client: Any, store: Store, clock: Clock
+) -> None:
+    _three(store, clock)
+    demo_sign_in(client, SECRETARY)
+    form = _record_form(client, 2)
+    assert (
+        '<input type="checkbox" name="extra_meeting" value="1"' in client.get("/decisions/2").text
+    )
+    # KLG meets on Mondays; Wednesday 10 March is none of its meetings.
+    data = form | {"body": "klg", "date": "2027-03-10", "paragraph": "7", "outcome": "approved"}
+
+    refused = client.post("/decisions/2/record", data=data)
+
+    assert refused.status_code == 422
+    assert re.search(
+        r'id="e-date">2027-03-10 är inget sammanträde för Kommunledningsgruppen[^<]*'
+        r"närmaste sammanträden: 2027-03-08, 2027-03-15",
+        refused.text,
+    )
+    ticked = client.post("/decisions/2/record", data=data | {"extra_meeting": "1", "outcome": ""})
+    assert ticked.status_code == 422  # refused for the outcome: the box stays ticked
+    assert 'name="extra_meeting" value="1" checked' in ticked.text
+    assert _states(store)[1][1] == "proposed"
+
+    answer = client.post("/decisions/2/record", data=data | {"extra_meeting": "1"})
+
+    assert answer.status_code == 303, answer.text
+    assert _states(store)[1] == (2, "approved", "klg", local(2027, 3, 10).date(), "§ 7")
+    assert _decisions(store)[1].extra_meeting is True
+    page = client.get(answer.headers["location"]).text
+    assert "Mötesdatum</dt><dd>2027-03-10 (ett extra sammanträde)</dd>" in page
+
+
+def test_the_api_takes_an_extra_meeting(client: Any, store: Store, clock: Clock) -> None:
+    _three(store, clock)
+    token = demo_sign_in(client, SECRETARY)
+    record = {"body": "klg", "date": "2027-03-10", "paragraph": "§ 7", "outcome": "approved"}
+    headers = {"X-CSRF-Token": token}
+
+    refused = client.post("/api/v1/decisions/2/record", json=record, headers=headers)
+    assert refused.status_code == 409, refused.text  # refused by the engine, as every rule
+    assert refused.json()["detail"].startswith(
+        "2027-03-10 är inget sammanträde för Kommunledningsgruppen"
+    )
+    assert _states(store)[1][1] == "proposed"
+
+    recorded = client.post(
+        "/api/v1/decisions/2/record", json=record | {"extra_meeting": True}, headers=headers
+    )
+
+    assert recorded.status_code == 200, recorded.text
+    assert (recorded.json()["date"], recorded.json()["extra_meeting"]) == ("2027-03-10", True)
+    listed = {d["id"]: d for d in client.get("/api/v1/decisions").json()}
+    assert (listed[1]["extra_meeting"], listed[2]["extra_meeting"]) == (False, True)
+
+
 # ---------------------------------------------------------------- bodies beyond KLG and KS
 
 
@@ -507,6 +571,16 @@ def test_a_department_records_without_a_meeting_by_its_number_on_the_page(
         assert refused.status_code == 422
         assert _states(store)[0][1] == "proposed"
         good = bad | {"paragraph": "D 2027:14"}
+        # One person decides alone: there is no extra meeting, and the box says so.
+        extra = client.post(
+            f"/decisions/{proposed.id}/record", data=form | good | {"extra_meeting": "1"}
+        )
+        assert extra.status_code == 422
+        assert re.search(
+            r'id="e-extra_meeting">[^<]*beslutar utan sammanträden, så det finns inget extra',
+            extra.text,
+        )
+        assert _states(store)[0][1] == "proposed"
         answer = client.post(f"/decisions/{proposed.id}/record", data=form | good)
         assert answer.status_code == 303, answer.text
     assert _states(store) == [

@@ -360,7 +360,9 @@ def test_the_language_of_a_browser(header: str, lang: str) -> None:
 # ---------------------------------------------------------------- decisions
 
 
-def test_a_decision_proposed_routed_and_recorded_through_the_api(client: Any, store: Store) -> None:
+def test_a_decision_proposed_routed_and_recorded_through_the_api(
+    client: Any, store: Store, clock: Clock
+) -> None:
     cycle = _open_est(client)
     token = demo_sign_in(client, CHAIR)
     proposed = client.post(
@@ -372,7 +374,9 @@ def test_a_decision_proposed_routed_and_recorded_through_the_api(client: Any, st
     decision = proposed.json()
     assert (decision["routed_to"], decision["rule"]) == ("ks", "kostnad_over_200000")
     assert "200,000" in decision["route_reason"] or "200 000" in decision["route_reason"]
-    record = {"body": "ks", "date": "2027-03-01", "paragraph": "§ 12", "outcome": "approved"}
+    assert decision["agenda_date"] == "2027-04-07"
+    clock.set(local(2027, 4, 7, 15))  # KS's meeting, the first Wednesday of April
+    record = {"body": "ks", "date": "2027-04-07", "paragraph": "§ 12", "outcome": "approved"}
     token = demo_sign_in(client, "hanna.nyberg")  # EST's deputy chair: no recorder of KS
     refused = client.post(
         f"/api/v1/decisions/{decision['id']}/record", json=record, headers={"X-CSRF-Token": token}

@@ -110,7 +110,7 @@ def record(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Rec
     clock.advance(hours=1)
     decisions = Decisions(engine)
     decision, _route = decisions.propose(CHAIR, cycle.id, "Belysning vid resecentrum", 20_000)
-    clock.advance(days=1)
+    clock.advance(days=5)  # Monday 8 March: KLG meets and decides
     decisions.record(SECRETARY, decision.id, "klg", clock.now.date(), "§ 12", "approved")
     clock.advance(days=1)
     # A real purge of the notes written so far: it must verify (forced: within retention).
@@ -362,7 +362,7 @@ def fake_purge(r: Record) -> int:
         r.store,
         "UPDATE audit_payloads SET payload = :purged, purged_at = :at WHERE seq = :seq",
         purged=json.dumps(audit.PURGED),
-        at=dt.datetime(2027, 3, 5, 12),
+        at=dt.datetime(2027, 3, 9, 12),
         seq=r.decision_recorded,
     )
     return r.decision_recorded
@@ -373,7 +373,7 @@ def fake_purge_uncovered(r: Record) -> int:
         r.store,
         "UPDATE audit_payloads SET payload = :purged, purged_at = :at WHERE seq = :seq",
         purged=json.dumps(audit.PURGED),
-        at=dt.datetime(2027, 3, 9, 12),
+        at=dt.datetime(2027, 3, 13, 12),
         seq=r.after_checkpoint,
     )
     return r.after_checkpoint
@@ -404,7 +404,7 @@ def document_swap(r: Record) -> int:
         size=len(content),
         id=r.document_id,
         purged=json.dumps(audit.PURGED),
-        at=dt.datetime(2027, 3, 5, 12),
+        at=dt.datetime(2027, 3, 9, 12),
         seq=r.document_attached,
     )
     return r.document_attached

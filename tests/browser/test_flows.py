@@ -326,6 +326,9 @@ def test_a_secretary_records_a_ks_decision(
 
     page.get_by_label(_(lang, "Body that decided")).select_option("ks")
     page.get_by_label(_(lang, "Meeting date")).fill("2027-03-01")
+    # The module's world stays on Monday 1 March, and KS's next meeting (3 March) is ahead:
+    # KS met in an extra meeting, which the form's box says.
+    page.get_by_label(_(lang, "An extra meeting, not in the meeting calendar")).check()
     page.get_by_label(_(lang, "Paragraph (§)")).fill("§ 42")
     page.get_by_role("radio", name=_(lang, "approved"), exact=True).check()
     page.get_by_label(_(lang, "Decision text (optional)")).fill("Kommunstyrelsen bifaller.")
@@ -335,7 +338,7 @@ def test_a_secretary_records_a_ks_decision(
     assert page.locator("p.done[role=status]").inner_text() == _(lang, "The outcome is recorded.")
     main = page.locator("main").inner_text()
     assert _(lang, "approved") in main
-    assert "2027-03-01" in main
+    assert f"2027-03-01 ({_(lang, 'an extra meeting')})" in main
     assert "§ 42" in main
     recorded = _decision(world, proposed.id)
     assert (recorded.status, recorded.body, recorded.paragraph, recorded.recorded_by) == (
@@ -344,7 +347,7 @@ def test_a_secretary_records_a_ks_decision(
         "§ 42",
         SECRETARY,
     )
-    assert recorded.decided_on == dt.date(2027, 3, 1)
+    assert (recorded.decided_on, recorded.extra_meeting) == (dt.date(2027, 3, 1), True)
     assert page.locator("#f-body").count() == 0  # recorded: no form left
     assert not page_problems(page), page_problems(page)
     _axe(open_page, page, lang, viewport)

@@ -287,7 +287,6 @@ class Decisions:
                 raise refused_value(
                     _("the meeting date {date} is in the future").format(date=date), "date"
                 )
-            self._check_meeting(body, date, extra_meeting)
             proposed = decision.proposed_at.astimezone(self.engine.cal.zone).date()
             if date < proposed:
                 raise refused_value(
@@ -297,6 +296,9 @@ class Decisions:
                     ).format(date=date, id=decision.id, proposed=proposed),
                     "date",
                 )
+            # After the proposal's date: a date before it is wrong at any meeting, so the
+            # calendar's refusal (which suggests an extra meeting) would mislead.
+            self._check_meeting(body, date, extra_meeting)
             changes: dict[str, Any] = {
                 "body": body,
                 "decided_on": date,
