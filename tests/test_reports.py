@@ -6,6 +6,7 @@ municipality's template restyles the headings. On SQLite and PostgreSQL where a 
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 import docx
 import pytest
 
-from tests.enginekit import Clock, Tsk, local, set_up, tasks
+from tests.enginekit import Clock, Tsk, local, meeting, set_up, tasks
 from tests.webkit import herrljunga
 from tsk_workflow.engine.actions import Actions
 from tsk_workflow.engine.decisions import Decisions
@@ -163,7 +164,8 @@ def _est_month(engine: Engine, clock: Clock) -> dict[str, Any]:
     decisions = Decisions(engine)
     decision, _route = decisions.propose(CHAIR, cycle.ref, "Belysning i parken", 40_000)
     clock.advance(hours=1)
-    day = clock.now.astimezone(engine.cal.zone).date()
+    day = meeting(engine, "klg", clock.now.astimezone(engine.cal.zone).date())  # KLG's Monday
+    clock.now = max(clock.now, dt.datetime.combine(day, dt.time(10), engine.cal.zone))
     decisions.record(SECRETARY, decision.id, "klg", day, "§ 101", "approved")
     return {"cycle": cycle, "action": action, "decision": decision, "day": day}
 
