@@ -241,9 +241,11 @@ class Players:
                 if d.id in plans
             ]
         for decision_id, body in waiting:
-            self._record(decision_id, body, today)
+            self._record(decision_id, body, today, extra_meeting=True)
 
-    def _record(self, decision_id: int, body: str, meeting: dt.date) -> None:
+    def _record(
+        self, decision_id: int, body: str, meeting: dt.date, *, extra_meeting: bool = False
+    ) -> None:
         outcome = self.rng.choices(["approved", "rejected", "postponed"], [75, 10, 15])[0]
         if decision_id in plan_decisions(self.engine):
             outcome = "approved"  # the demo's bodies adopt the plans they are given
@@ -253,7 +255,15 @@ class Players:
         secretary = self._secretary(body)
         paragraph = f"§ {self.paragraphs[body]}"
         if self._try(
-            lambda: self.decisions.record(secretary, decision_id, body, meeting, paragraph, outcome)
+            lambda: self.decisions.record(
+                secretary,
+                decision_id,
+                body,
+                meeting,
+                paragraph,
+                outcome,
+                extra_meeting=extra_meeting,
+            )
         ):
             self.stats.recorded += 1
             if outcome == "postponed":
