@@ -74,14 +74,6 @@ def mail_counts(mail: Mapping[str, Any]) -> str:
     return text
 
 
-def delivery_dict(sent: Delivery) -> dict[str, Any]:
-    """A delivery as ``--json`` gives it: the counts, and ``paused`` when a server was given up."""
-    data: dict[str, Any] = sent.counts()
-    if sent.paused:
-        data["paused"] = list(sent.paused)
-    return data
-
-
 MAIL_SECONDS = 240.0
 """How long a pass sends mail at most: less than the five minutes between cron runs."""
 
@@ -112,7 +104,7 @@ class PassResult:
     ``{"skipped": why}`` (the environment does not say where the key or folder is) or
     ``{"failed": why}`` (they cannot be used)."""
     mail: dict[str, Any] | None
-    """:func:`delivery_dict`; None when the pass does not send."""
+    """``Delivery.as_dict``; None when the pass does not send."""
 
     @property
     def failure(self) -> str | None:
@@ -182,4 +174,4 @@ class SchedulerPass:
         return deliver(self.store, self.orgs, self.environ, now, stop=stop, seconds=seconds)
 
     def _deliver(self, now: dt.datetime) -> dict[str, Any]:
-        return delivery_dict(self.deliver(now, seconds=self.options.mail_seconds))
+        return self.deliver(now, seconds=self.options.mail_seconds).as_dict()

@@ -51,7 +51,6 @@ from tsk_workflow.schedpass import (
     PassOptions,
     PassResult,
     SchedulerPass,
-    delivery_dict,
     mail_counts,
 )
 
@@ -168,8 +167,8 @@ class Service:
                 log.exception(_("mail at {time} failed").format(time=_iso(now)))
                 return None
             self.deliveries += 1
-            counts = delivery_dict(sent)
-            if any(counts[key] for key in sent.counts()) or sent.paused:
+            counts = sent.as_dict()
+            if sent.did_anything:
                 log.log(
                     logging.WARNING if sent.paused else logging.INFO,
                     _("mail at {time}: {counts} ({seconds} s)").format(

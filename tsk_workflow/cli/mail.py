@@ -126,7 +126,7 @@ def test(ctx: click.Context, address: str, as_json: bool) -> None:
 @click.pass_context
 def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
     from tsk_workflow.mail.outbox import deliver
-    from tsk_workflow.schedpass import delivery_dict, mail_counts
+    from tsk_workflow.schedpass import mail_counts
 
     now, engines = runtime.engines_at(ctx, now)
     runtime.require_service_act(ctx, _store(engines), "mail.send")
@@ -134,9 +134,9 @@ def send(ctx: click.Context, now: dt.datetime | None, as_json: bool) -> None:
         _store(engines), _orgs(engines), runtime.mail_environment(_store(engines)), now
     )
     if as_json:
-        emit_json({**delivery_dict(result), "failures": result.replies})
+        emit_json({**result.as_dict(), "failures": result.replies})
         return
-    click.echo(mail_counts(delivery_dict(result)))
+    click.echo(mail_counts(result.as_dict()))
     for reply in result.replies:
         click.echo(f"  {reply}")
 

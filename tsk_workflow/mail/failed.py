@@ -66,9 +66,11 @@ def _event(row: OutboxMessage, reply: str) -> audit.Act:
 def _notices(
     session: Session, org: Organisation, row: OutboxMessage, reply: str, now: dt.datetime
 ) -> list[dict[str, Any]]:
-    if row.template == NOTICE or row.cycle_id is None:
+    cycle = None if row.cycle_id is None else stored.cycle_group_and_ref(session, row.cycle_id)
+    if row.template == NOTICE or cycle is None:
         return []
-    group = org.group(stored.cycle_group(session, row.cycle_id) or "")
+    group_key, ref = cycle
+    group = org.group(group_key)
     if group is None:
         return []
     chairs = [p for p in (group.chair, group.deputy) if p and p != row.recipient]
@@ -80,7 +82,7 @@ def _notices(
             "reply": reply[:300],
             "task": row.task_id,
         },
-        "cycle": {"id": row.cycle_id, "ref": stored.cycle_ref(session, row.cycle_id) or ""},
+        "cycle": {"id": row.cycle_id, "ref": ref},
     }
     mail = messages.Queued(
         org, chairs, NOTICE, f"mail:{row.id}:failed", context, row.cycle_id, row.task_id

@@ -260,9 +260,10 @@ class Delivery:
     replies: list[str] = field(default_factory=list)
     """Why each failed or held message was not sent: ``address: reply`` (``address: held: ...``)."""
 
-    def counts(self) -> dict[str, int]:
-        """The counts, as ``tsk tick --json`` and ``tsk mail send --json`` give them."""
-        return {
+    def as_dict(self) -> dict[str, Any]:
+        """The counts, as ``tsk tick --json`` and ``tsk mail send --json`` give them, with
+        ``paused`` when a server was given up."""
+        data: dict[str, Any] = {
             "sent": self.sent,
             "retried": self.retried,
             "failed": self.failed,
@@ -270,6 +271,16 @@ class Delivery:
             "deferred": self.deferred,
             "lost": self.lost,
         }
+        if self.paused:
+            data["paused"] = list(self.paused)
+        return data
+
+    @property
+    def did_anything(self) -> bool:
+        """Whether any message was tried, held, left or lost, or a server given up."""
+        return bool(
+            self.sent + self.retried + self.failed + self.held + self.deferred + self.lost
+        ) or bool(self.paused)
 
 
 @dataclass

@@ -194,14 +194,11 @@ def mark_digested(session: Session, ids: Collection[int]) -> None:
     )
 
 
-def cycle_group(session: Session, cycle_id: int) -> str | None:
-    """The key of the group cycle ``cycle_id`` is run by; None when there is no such cycle."""
-    return session.scalar(select(Cycle.group_key).where(Cycle.id == cycle_id))
-
-
-def cycle_ref(session: Session, cycle_id: int) -> str | None:
-    """The reference of cycle ``cycle_id`` (``est-2027-03``); None when there is no such cycle."""
-    return session.scalar(select(Cycle.ref).where(Cycle.id == cycle_id))
+def cycle_group_and_ref(session: Session, cycle_id: int) -> tuple[str, str] | None:
+    """The key of the group cycle ``cycle_id`` is run by, and its reference (``est-2027-03``);
+    None when there is no such cycle."""
+    found = session.execute(select(Cycle.group_key, Cycle.ref).where(Cycle.id == cycle_id)).first()
+    return None if found is None else (str(found[0]), str(found[1]))
 
 
 def task_status(session: Session, task_id: int) -> str | None:
